@@ -1,0 +1,112 @@
+"""HTTP API shapes: exactly the fields of the public API page, plus additive fields only."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_TAGS = 16
+MAX_TAG_CHARS = 64
+MAX_STOP_SEQUENCES = 4
+
+
+class TextPart(BaseModel):
+    """One element of OpenAI's content-part array; only text parts are routed today."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["text"]
+    text: str
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["system", "user", "assistant"]
+    content: str | list[TextPart]
+
+    def text(self) -> str:
+        """The message's text: content parts are joined in order."""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(part.text for part in self.content)
+
+
+class RoutingHints(BaseModel):
+    """Optional per-request routing: models to fall back to, in order, and an upstream timeout."""
+
+    model_config = ConfigDict(extra="forbid")
+    fallbacks: list[str] = Field(default_factory=list, max_length=4)
+    provider_timeout_s: float | None = Field(default=None, gt=0, le=600)
+
+
+class ChatCompletionRequest(BaseModel):
+    """`POST /api/v1/chat/completions`: the API page's payload, unknown fields rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str | None = Field(default=None, min_length=1, max_length=128)
+    messages: list[ChatMessage] = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    stop: str | list[str] | None = None
+    tags: list[Annotated[str, Field(min_length=1, max_length=MAX_TAG_CHARS)]] = Field(
+        default_factory=list, max_length=MAX_TAGS
+    )
+    routing: RoutingHints | None = None
+
+    @field_validator("stop")
+    @classmethod
+    def _bounded_stop(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(value, list) and len(value) > MAX_STOP_SEQUENCES:
+            raise ValueError(f"at most {MAX_STOP_SEQUENCES} stop sequences")
+        return value
+
+
+class Usage(BaseModel):
+    input_tokens: int
+    output_tokens: int
+
+
+class ChatCompletionResponse(BaseModel):
+    """The API page's response (`answer`, `usage`, `balance_left`) plus a receipt."""
+
+    answer: str
+    usage: Usage
+    balance_left: int
+    id: str
+    model: str
+    provider: str
+    finish_reason: str | None
+    cost: int
+
+
+class JobAccepted(BaseModel):
+    """202 body: the job is queued (or still running) and can be polled at `Location`."""
+
+    id: str
+    status: str
+    model: str
+
+
+class ErrorBody(BaseModel):
+    """The API page's error payload, plus a stable code and the request id."""
+
+    error: str
+    status: int
+    code: str
+    request_id: str
+    retry_after: int | None = None
+
+
+class ModelInfo(BaseModel):
+    id: str
+    owned_by: str
+    aliases: list[str]
+    input_multiplier: str
+    output_multiplier: str
+    max_output_tokens: int
+    context_tokens: int
+
+
+class ModelList(BaseModel):
+    data: list[ModelInfo]

@@ -1,0 +1,129 @@
+"""The model catalogue: which provider serves a model, under which upstream name, in which pool, at what price.
+
+Parsed from one TOML file at start-up by every service; a model without a price, an unknown provider or a
+fallback to an unknown model is refused here with a message that names the entry.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from fractions import Fraction
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ProviderKind = Literal["openai", "anthropic", "gemini", "openai_compatible"]
+
+
+class CatalogueError(ValueError):
+    """The catalogue file is not valid; the message says which entry and why."""
+
+
+class ProviderEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: ProviderKind
+    base_url: str = Field(min_length=1)
+    api_key_env: str | None = None
+    concurrency_max: int = Field(default=64, ge=1, le=10_000)
+    timeout_s: float = Field(default=60.0, gt=0, le=600)
+
+
+class ModelEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(min_length=1)
+    provider: str
+    upstream: str = Field(min_length=1)
+    pool: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$")
+    input_multiplier: str
+    output_multiplier: str
+    max_output_tokens: int = Field(ge=1)
+    default_max_tokens: int = Field(ge=1)
+    context_tokens: int = Field(ge=1)
+    aliases: tuple[str, ...] = ()
+    fallbacks: tuple[str, ...] = ()
+    # OpenAI's reasoning models refuse the deprecated `max_tokens` and need `max_completion_tokens`.
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+
+    @field_validator("input_multiplier", "output_multiplier")
+    @classmethod
+    def _exact_rational(cls, value: str) -> str:
+        try:
+            parsed = Fraction(value)
+        except (ValueError, ZeroDivisionError) as exc:
+            raise ValueError(f"price multiplier {value!r} is not an exact rational such as '1' or '3/2'") from exc
+        if parsed < 0:
+            raise ValueError("price multipliers cannot be negative")
+        return value
+
+    @model_validator(mode="after")
+    def _default_within_limit(self) -> ModelEntry:
+        if self.default_max_tokens > self.max_output_tokens:
+            raise ValueError("default_max_tokens exceeds max_output_tokens")
+        return self
+
+    @property
+    def input_price(self) -> Fraction:
+        return Fraction(self.input_multiplier)
+
+    @property
+    def output_price(self) -> Fraction:
+        return Fraction(self.output_multiplier)
+
+
+class Catalogue(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    default_model: str
+    providers: dict[str, ProviderEntry]
+    models: tuple[ModelEntry, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Catalogue:
+        names: dict[str, str] = {}
+        for model in self.models:
+            if model.provider not in self.providers:
+                raise ValueError(f"model {model.id!r}: unknown provider {model.provider!r}")
+            for name in (model.id, *model.aliases):
+                if name in names:
+                    raise ValueError(f"model name {name!r} is used twice ({names[name]!r} and {model.id!r})")
+                names[name] = model.id
+        for model in self.models:
+            for fallback in model.fallbacks:
+                if fallback not in names:
+                    raise ValueError(f"model {model.id!r}: fallback {fallback!r} is not in the catalogue")
+        if self.default_model not in names:
+            raise ValueError(f"default_model {self.default_model!r} is not in the catalogue")
+        return self
+
+    def resolve(self, name: str) -> ModelEntry | None:
+        """The entry for a model id or alias, or None when the catalogue has no such model."""
+        for model in self.models:
+            if name == model.id or name in model.aliases:
+                return model
+        return None
+
+    def get(self, model_id: str) -> ModelEntry:
+        entry = self.resolve(model_id)
+        assert entry is not None, f"model {model_id} vanished from the catalogue"
+        return entry
+
+    def pools(self) -> set[str]:
+        return {model.pool for model in self.models}
+
+
+def parse_catalogue(text: str) -> Catalogue:
+    """Parse catalogue TOML; every problem becomes one CatalogueError naming the entry."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogueError(f"model catalogue is not valid TOML: {exc}") from exc
+    missing_price = [
+        str(entry.get("id", f"#{index}"))
+        for index, entry in enumerate(raw.get("models", []))
+        if isinstance(entry, dict) and ("input_multiplier" not in entry or "output_multiplier" not in entry)
+    ]
+    if missing_price:
+        raise CatalogueError(f"model catalogue: no price for {', '.join(missing_price)}; refusing to bill at zero")
+    try:
+        return Catalogue.model_validate(raw)
+    except ValidationError as exc:
+        raise CatalogueError(f"model catalogue is invalid: {exc}") from exc

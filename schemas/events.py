@@ -1,0 +1,130 @@
+"""Kafka events: one versioned envelope, past-tense facts, JSON on the wire.
+
+Every event carries its own id, a type tag that includes the schema version, the time it happened, the
+workspace and job it concerns, and W3C trace context, so any consumer can dedupe, route and trace it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.api import RoutingHints
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Envelope(BaseModel):
+    """Fields every event has; subclasses pin `type` and `version`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    event_id: str = Field(default_factory=new_event_id)
+    occurred_at: datetime = Field(default_factory=utc_now)
+    workspace_id: str
+    job_id: str
+    traceparent: str | None = None
+
+
+class PromptMessage(BaseModel):
+    """A message as workers pass it to a provider: role and flattened text."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class ChatParameters(BaseModel):
+    """What the caller asked for, validated and resolved by ingress."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    messages: tuple[PromptMessage, ...]
+    max_tokens: int
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    routing: RoutingHints | None = None
+
+
+class ChatJobSubmitted(Envelope):
+    """Ingress accepted a request; the ledger must hold credit for it before anything is dispatched."""
+
+    type: Literal["chat.job.submitted"] = "chat.job.submitted"
+    version: Literal[1] = 1
+    api_key_id: str
+    model_id: str
+    route: tuple[str, ...]
+    lane: Literal["interactive", "batch"] = "interactive"
+    input_tokens_estimate: int
+    params: ChatParameters
+
+
+class ChatJobDispatched(Envelope):
+    """The ledger holds `hold_tokens` for this job; a model pool may now call the provider."""
+
+    type: Literal["chat.job.dispatched"] = "chat.job.dispatched"
+    version: Literal[1] = 1
+    model_id: str
+    route: tuple[str, ...]
+    hold_tokens: int
+    params: ChatParameters
+
+
+class JobError(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    code: str
+    message: str
+    retry_after_s: int | None = None
+
+
+class UsageRecorded(Envelope):
+    """A worker finished a job: the provider's usage and answer, or the error that ended it."""
+
+    type: Literal["chat.usage.recorded"] = "chat.usage.recorded"
+    version: Literal[1] = 1
+    outcome: Literal["completed", "failed"]
+    model_id: str | None = None
+    provider: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    answer: str | None = None
+    finish_reason: str | None = None
+    error: JobError | None = None
+    attempts: int = 1
+
+
+class JobFinished(Envelope):
+    """The ledger settled a job (or refused it); what callers and webhooks are told."""
+
+    type: Literal["chat.job.finished"] = "chat.job.finished"
+    version: Literal[1] = 1
+    status: Literal["completed", "failed", "rejected"]
+    model_id: str
+    provider: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    answer: str | None = None
+    finish_reason: str | None = None
+    cost_tokens: int = 0
+    balance_left: int
+    error: JobError | None = None
+
+
+EventT = TypeVar("EventT", bound=Envelope)
+
+
+def encode(event: Envelope) -> bytes:
+    return event.model_dump_json().encode()
+
+
+def decode(event_type: type[EventT], payload: bytes) -> EventT:
+    return event_type.model_validate_json(payload)

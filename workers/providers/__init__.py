@@ -1,0 +1,1 @@
+"""Provider adapters: one module per wire format, all behind `ProviderAdapter`."""

@@ -1,0 +1,99 @@
+"""The contract every provider adapter keeps, and the provider error tree.
+
+An adapter turns one `ProviderCall` into one HTTP request over an injected `httpx.AsyncClient` and maps
+the answer to a `ProviderResult`, or raises a `ProviderError` that says whether a retry can help. Adapters
+never retry and never sleep: the pool's retry policy is the one layer that does.
+
+    ProviderError                 (retriable decided per instance)
+    ├── ProviderRateLimited       429 / quota windows; retriable unless the quota is exhausted for good
+    ├── ProviderUnavailable       5xx, 529 overloaded, connection failures; retriable
+    ├── ProviderTimeout           no answer within the call's timeout; retriable
+    ├── ProviderRejected          4xx the caller caused (bad request, unknown model, too long); not retriable
+    ├── ProviderAuthFailed        401/403 or an invalid key; not retriable (an operator must fix config)
+    └── ProviderProtocolError     a 2xx body that does not match the wire format; retriable once by the pool
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import httpx
+
+from schemas.events import PromptMessage
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderCall:
+    upstream_model: str
+    messages: tuple[PromptMessage, ...]
+    max_tokens: int
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
+    timeout_s: float = 60.0
+    # Which request field carries the output bound (OpenAI reasoning models need max_completion_tokens).
+    max_tokens_field: str = "max_tokens"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderResult:
+    text: str
+    input_tokens: int
+    output_tokens: int
+    finish_reason: str | None
+    upstream_model: str
+    request_id: str | None = None
+
+
+@dataclass(slots=True)
+class ProviderError(Exception):
+    message: str
+    retriable: bool
+    status: int | None = None
+    code: str = "upstream_error"
+    retry_after_s: float | None = None
+    provider_body: str | None = field(default=None, repr=False)
+
+    def __str__(self) -> str:
+        return f"{self.code} (status={self.status}, retriable={self.retriable}): {self.message}"
+
+
+class ProviderRateLimited(ProviderError):
+    pass
+
+
+class ProviderUnavailable(ProviderError):
+    pass
+
+
+class ProviderTimeout(ProviderError):
+    pass
+
+
+class ProviderRejected(ProviderError):
+    pass
+
+
+class ProviderAuthFailed(ProviderError):
+    pass
+
+
+class ProviderProtocolError(ProviderError):
+    pass
+
+
+class ProviderAdapter(Protocol):
+    """One provider's wire format. `name` is the provider key from the catalogue."""
+
+    name: str
+
+    async def complete(self, call: ProviderCall) -> ProviderResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConfig:
+    name: str
+    base_url: str
+    api_key: str | None
+    client: httpx.AsyncClient
