@@ -1,0 +1,84 @@
+"""The project's processes in the local stack and the environment each one gets: the one place to edit.
+
+``python -m stack up`` starts them in this order, detached, with the repository root as working
+directory and the interpreter that runs the stack (the project venv).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from stack.profiles import LOOPBACK
+
+FAKE_PROVIDER_PORT = 8700
+INGRESS_PORT = 8080
+FAKE_PROVIDER_URL = f"http://{LOOPBACK}:{FAKE_PROVIDER_PORT}"
+BASE_URL = f"http://{LOOPBACK}:{INGRESS_PORT}/api/v1"
+CATALOGUE_PATH = "config/models.toml"
+
+# Every provider points at the local fake provider server, which speaks each real wire format.
+PROVIDER_BASE_URLS = {
+    "openai": f"{FAKE_PROVIDER_URL}/openai/v1",
+    "anthropic": f"{FAKE_PROVIDER_URL}/anthropic",
+    "gemini": f"{FAKE_PROVIDER_URL}/gemini",
+    "llama": f"{FAKE_PROVIDER_URL}/openai/v1",
+}
+
+
+@dataclass(frozen=True)
+class Process:
+    """One long-running project process: ``python -m <module> <args>``."""
+
+    name: str
+    module: str
+    args: tuple[str, ...] = ()
+    port: int | None = None
+    # Healthy when GET 127.0.0.1:<port><health_path> answers 200; None: once it writes its ready file.
+    health_path: str | None = None
+
+    def pid_path(self, run_dir: Path) -> Path:
+        return run_dir / f"{self.name}.pid"
+
+    def ready_path(self, run_dir: Path) -> Path:
+        return run_dir / f"{self.name}.ready"
+
+    def log_path(self, run_dir: Path) -> Path:
+        return run_dir / "logs" / f"{self.name}.log"
+
+    @property
+    def cmdline_marker(self) -> str:
+        """What this process's argv contains, to tell it apart from a stranger that reused its pid."""
+        return f"-m {self.module} "
+
+
+PROCESSES: tuple[Process, ...] = (
+    Process(
+        "fakeprovider",
+        "fakeprovider",
+        ("--port", str(FAKE_PROVIDER_PORT)),
+        port=FAKE_PROVIDER_PORT,
+        health_path="/healthz",
+    ),
+    Process("ledger", "ledger"),
+    Process("workers", "workers"),
+    Process(
+        "ingress",
+        "ingress",
+        ("--port", str(INGRESS_PORT)),
+        port=INGRESS_PORT,
+        health_path="/healthz",
+    ),
+)
+
+
+def process_env(process: Process, run_dir: Path, kafka_bootstrap: str, database_url: str) -> dict[str, str]:
+    """The ``LUNTREX_`` settings one process is started with (added to the caller's environment)."""
+    return {
+        "LUNTREX_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "LUNTREX_DATABASE_URL": database_url,
+        "LUNTREX_CATALOGUE_PATH": CATALOGUE_PATH,
+        "LUNTREX_PROVIDER_BASE_URLS": json.dumps(PROVIDER_BASE_URLS),
+        "LUNTREX_READY_FILE": str(process.ready_path(run_dir)),
+    }

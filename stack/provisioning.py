@@ -1,0 +1,80 @@
+"""One-shot steps of ``up``: database migrations, topic creation and the demo seed.
+
+Each step is skipped with a warning while the module it needs has not been written yet, so the stack
+can be brought up while the services are still under construction.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+
+from stack import envfile
+from stack.profiles import REPO_ROOT
+
+MIGRATE_TIMEOUT_S = 180.0
+TOPICS_TIMEOUT_S = 120.0
+SEED_TIMEOUT_S = 120.0
+ALEMBIC_INI = REPO_ROOT / "alembic.ini"
+
+
+class ProvisioningError(RuntimeError):
+    """A one-shot step (migrate, topics, seed) failed; the message carries its output."""
+
+
+def runnable(name: str) -> bool:
+    """True when ``python -m <name>`` has something to run: a module file or a package ``__main__``."""
+    path = REPO_ROOT.joinpath(*name.split("."))
+    return path.with_suffix(".py").exists() or (path / "__main__.py").exists()
+
+
+def migrate(env: Mapping[str, str]) -> str | None:
+    """``alembic upgrade head``; returns a warning instead when there is no alembic.ini yet."""
+    if not ALEMBIC_INI.exists():
+        return f"skipped migrations: {ALEMBIC_INI.name} does not exist yet"
+    _run([sys.executable, "-m", "alembic", "-c", str(ALEMBIC_INI), "upgrade", "head"], env, MIGRATE_TIMEOUT_S)
+    return None
+
+
+def create_topics(env: Mapping[str, str], kafka_bootstrap: str) -> str | None:
+    """``python -m runtime.topics``; returns a warning instead when that module does not exist yet."""
+    if not runnable("runtime.topics"):
+        return "skipped topic creation: runtime.topics does not exist yet (topics are auto-created)"
+    _run([sys.executable, "-m", "runtime.topics", "--bootstrap", kafka_bootstrap], env, TOPICS_TIMEOUT_S)
+    return None
+
+
+def seed(env: Mapping[str, str]) -> tuple[dict[str, str], str | None]:
+    """``python -m ledger.seed``; its stdout ``KEY=value`` lines (the demo API key) and any warning."""
+    if not runnable("ledger.seed"):
+        return {}, "skipped the demo seed: ledger.seed does not exist yet (no LUNTREX_API_KEY)"
+    output = _run([sys.executable, "-m", "ledger.seed"], env, SEED_TIMEOUT_S)
+    values = envfile.parse(output)
+    if "LUNTREX_API_KEY" not in values:
+        raise ProvisioningError(f"ledger.seed printed no LUNTREX_API_KEY=... line; its output:\n{output}")
+    return values, None
+
+
+def _run(command: list[str], env: Mapping[str, str], timeout_s: float) -> str:
+    """Run a step with the repository root as working directory; its stdout, or an error with both."""
+    try:
+        result = subprocess.run(
+            command,
+            cwd=REPO_ROOT,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise ProvisioningError(
+            f"`{' '.join(command[1:])}` did not finish within {timeout_s:.0f}s"
+        ) from error
+    if result.returncode != 0:
+        raise ProvisioningError(
+            f"`{' '.join(command[1:])}` failed (exit {result.returncode}):\n{result.stdout}{result.stderr}"
+        )
+    return result.stdout

@@ -1,0 +1,38 @@
+"""Kafka and PostgreSQL for one profile: start both, stop both, and record where they listen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stack import envfile
+from stack.kafka import ensure_kafka, stop_kafka
+from stack.postgres import ensure_postgres, stop_postgres
+from stack.profiles import Profile
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    kafka_bootstrap: str
+    database_url: str
+
+
+def ensure_services(profile: Profile) -> Endpoints:
+    """Start (or find running) the profile's broker and cluster; write ``<run_dir>/services.env``."""
+    profile.run_dir.mkdir(parents=True, exist_ok=True)
+    database_url = ensure_postgres(profile.run_dir, profile.postgres_port, fast=profile.postgres_fast)
+    kafka_bootstrap = ensure_kafka(profile.run_dir, profile.kafka_port, profile.kafka_controller_port)
+    envfile.write(
+        profile.services_env_path,
+        {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DATABASE_URL": database_url},
+    )
+    return Endpoints(kafka_bootstrap=kafka_bootstrap, database_url=database_url)
+
+
+def stop_services(profile: Profile) -> list[str]:
+    """Stop the profile's broker and cluster; the names of those that were running."""
+    stopped = []
+    if stop_kafka(profile.run_dir):
+        stopped.append("kafka")
+    if stop_postgres(profile.run_dir):
+        stopped.append("postgres")
+    return stopped
