@@ -1,0 +1,51 @@
+"""The fake's provider-neutral answer: text, token counts and finish, before a wire format renders it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from fakeprovider import tokens
+from fakeprovider.scenario import Scenario, strip_directives
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """What a wire format extracted from a valid request."""
+
+    model: str
+    # One text per message as the provider would bill it; a top-level system prompt is one more entry.
+    message_texts: Sequence[str]
+    last_user_text: str
+    max_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    text: str
+    input_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+    cache_read_tokens: int
+    cache_creation_tokens: int
+    # True when the output bound cut the answer short ("length" / "max_tokens" / "MAX_TOKENS").
+    truncated: bool
+
+
+def generate(prompt: Prompt, scenario: Scenario) -> Generation:
+    """The deterministic answer; reasoning tokens spend the output bound first, as on reasoning models."""
+    input_tokens = tokens.count_prompt_tokens(prompt.message_texts)
+    reasoning = min(scenario.reasoning_tokens, prompt.max_tokens)
+    wanted = tokens.DEFAULT_OUTPUT_TOKENS if scenario.output_tokens is None else scenario.output_tokens
+    visible = tokens.output_token_count(prompt.max_tokens - reasoning, wanted)
+    cache_read = min(scenario.cache_read_tokens, input_tokens)
+    cache_creation = min(scenario.cache_creation_tokens, input_tokens - cache_read)
+    return Generation(
+        text=tokens.answer_text(strip_directives(prompt.last_user_text), visible),
+        input_tokens=input_tokens,
+        output_tokens=visible,
+        reasoning_tokens=reasoning,
+        cache_read_tokens=cache_read,
+        cache_creation_tokens=cache_creation,
+        truncated=visible < wanted,
+    )

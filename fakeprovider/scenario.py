@@ -1,0 +1,205 @@
+"""Scripted behaviours of the fake provider: what a call to a model should do instead of a plain answer.
+
+A scenario is set per model name through ``POST /_fake/scenario`` (``"model": "*"`` matches every model)
+or per request by a directive in the last user message, e.g. ``[fake fail_status=429 fail_times=2]``.
+Directive fields override the model's scenario field by field. ``fail_times`` counts calls per model
+scenario (reset when it is set again) and, for directives, per (model, directive text), so a retried
+request fails the first N times and then succeeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+WILDCARD_MODEL = "*"
+DIRECTIVE_PATTERN = re.compile(r"\[fake\s+([^\]]*)\]")
+
+
+class ScenarioError(ValueError):
+    """A scenario or directive names an unknown knob or a value of the wrong type."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    latency_ms: int = 0
+    output_tokens: int | None = None
+    reasoning_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
+    fail_status: int | None = None
+    # None means every call fails while fail_status is set.
+    fail_times: int | None = None
+    error_code: str | None = None
+    retry_after_s: float | None = None
+    malformed_body: bool = False
+    wrong_shape: bool = False
+    timeout: bool = False
+    omit_usage: bool = False
+    block_reason: str | None = None
+
+
+PLAIN = Scenario()
+
+
+def _to_bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in {"true", "1", "yes"}:
+        return True
+    if isinstance(value, str) and value.lower() in {"false", "0", "no"}:
+        return False
+    raise ScenarioError(f"expected a boolean, got {value!r}")
+
+
+def _to_int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ScenarioError(f"expected an integer, got {value!r}")
+    try:
+        parsed = int(value)
+    except ValueError as exc:
+        raise ScenarioError(f"expected an integer, got {value!r}") from exc
+    if parsed < 0:
+        raise ScenarioError(f"expected a non-negative integer, got {value!r}")
+    return parsed
+
+
+def _to_float(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ScenarioError(f"expected a number, got {value!r}")
+    try:
+        parsed = float(value)
+    except ValueError as exc:
+        raise ScenarioError(f"expected a number, got {value!r}") from exc
+    if parsed < 0:
+        raise ScenarioError(f"expected a non-negative number, got {value!r}")
+    return parsed
+
+
+def _to_str(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ScenarioError(f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _optional(convert: Callable[[object], Any]) -> Callable[[object], Any]:
+    return lambda value: None if value is None else convert(value)
+
+
+KNOBS: dict[str, Callable[[object], Any]] = {
+    "latency_ms": _to_int,
+    "output_tokens": _optional(_to_int),
+    "reasoning_tokens": _to_int,
+    "cache_read_tokens": _to_int,
+    "cache_creation_tokens": _to_int,
+    "fail_status": _optional(_to_int),
+    "fail_times": _optional(_to_int),
+    "error_code": _optional(_to_str),
+    "retry_after_s": _optional(_to_float),
+    "malformed_body": _to_bool,
+    "wrong_shape": _to_bool,
+    "timeout": _to_bool,
+    "omit_usage": _to_bool,
+    "block_reason": _optional(_to_str),
+}
+
+
+def knobs_from(fields: Mapping[str, object]) -> dict[str, Any]:
+    """Validated knob values from JSON or directive fields; unknown names are refused, not ignored."""
+    unknown = sorted(set(fields) - set(KNOBS))
+    if unknown:
+        raise ScenarioError(f"unknown scenario knobs {unknown}; known: {sorted(KNOBS)}")
+    knobs: dict[str, Any] = {}
+    for name, value in fields.items():
+        try:
+            knobs[name] = KNOBS[name](value)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{name}: {exc}") from None
+    status = knobs.get("fail_status")
+    if status is not None and not 400 <= status <= 599:
+        raise ScenarioError(f"fail_status must be an HTTP error status 400..599, got {status}")
+    return knobs
+
+
+def directive_in(text: str) -> str | None:
+    """The body of the first `[fake ...]` directive in a message, or None (cheap when there is none)."""
+    if "[fake" not in text:
+        return None
+    found = DIRECTIVE_PATTERN.search(text)
+    return None if found is None else found.group(1).strip()
+
+
+def strip_directives(text: str) -> str:
+    if "[fake" not in text:
+        return text
+    return DIRECTIVE_PATTERN.sub(" ", text)
+
+
+def parse_directive(body: str) -> dict[str, Any]:
+    fields: dict[str, object] = {}
+    for item in body.split():
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ScenarioError(f"directive item {item!r} is not name=value")
+        fields[name] = None if value in {"none", "null"} else value
+    return knobs_from(fields)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What one call does: the effective scenario and whether this particular call fails."""
+
+    scenario: Scenario
+    fails: bool
+
+
+class ScenarioBook:
+    """Scenarios by model name plus the call counters behind `fail_times`."""
+
+    def __init__(self, counters_max: int) -> None:
+        self._by_model: dict[str, Scenario] = {}
+        self._calls: dict[tuple[str, ...], int] = {}
+        self._counters_max = counters_max
+
+    def set(self, model: str, knobs: Mapping[str, Any]) -> Scenario:
+        scenario = dataclasses.replace(PLAIN, **knobs)
+        self._by_model[model] = scenario
+        self._calls.pop(("scenario", model), None)
+        return scenario
+
+    def reset(self, model: str | None = None) -> None:
+        if model is None:
+            self._by_model.clear()
+            self._calls.clear()
+            return
+        self._by_model.pop(model, None)
+        self._calls.pop(("scenario", model), None)
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        return {model: dataclasses.asdict(s) for model, s in self._by_model.items()}
+
+    def plan(self, model: str, directive: str | None) -> Plan:
+        """The plan for one call; raises ScenarioError for a malformed directive."""
+        key_model = model if model in self._by_model else WILDCARD_MODEL
+        scenario = self._by_model.get(key_model)
+        if directive is None:
+            if scenario is None:
+                return Plan(PLAIN, fails=False)
+            return Plan(scenario, fails=self._counts_as_failure(scenario, ("scenario", key_model)))
+        scenario = dataclasses.replace(scenario or PLAIN, **parse_directive(directive))
+        return Plan(scenario, fails=self._counts_as_failure(scenario, ("directive", model, directive)))
+
+    def _counts_as_failure(self, scenario: Scenario, key: tuple[str, ...]) -> bool:
+        if scenario.fail_status is None:
+            return False
+        if scenario.fail_times is None:
+            return True
+        if len(self._calls) >= self._counters_max and key not in self._calls:
+            # A bound on memory: forgetting counters only makes some scripted failures repeat.
+            self._calls.clear()
+        seen = self._calls.get(key, 0)
+        self._calls[key] = seen + 1
+        return seen < scenario.fail_times
