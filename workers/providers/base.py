@@ -13,6 +13,9 @@ never retry and never sleep: the pool's retry policy is the one layer that does.
     └── ProviderProtocolError     a 2xx body that does not match the wire format; retriable once by the pool
 """
 
+# The error names read as outcomes (ProviderTimeout, like httpx.ReadTimeout), not "...Error": keep them.
+# ruff: noqa: N818
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -44,6 +47,8 @@ class ProviderResult:
     finish_reason: str | None
     upstream_model: str
     request_id: str | None = None
+    # True when the provider reported no usage and the adapter counted tokens itself (an upper bound).
+    usage_estimated: bool = False
 
 
 @dataclass(slots=True)

@@ -1,0 +1,53 @@
+"""One JSON POST to a provider: deadline, transport failures and response decoding, shared by all adapters.
+
+`timeout=call.timeout_s` is passed to httpx per request (it bounds each phase: connect, write, each read);
+`asyncio.timeout` around the exchange bounds the whole call, so a server that trickles bytes cannot hold
+a worker longer than the call's timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import orjson
+
+from workers.providers.base import ProviderConfig
+from workers.providers.errors import protocol_failure, timeout_failure, transport_failure
+
+
+async def post_json(
+    config: ProviderConfig,
+    url: str,
+    headers: Mapping[str, str],
+    payload: Mapping[str, Any],
+    timeout_s: float,
+) -> httpx.Response:
+    """The provider's complete response (any status), or a ProviderTimeout / ProviderUnavailable."""
+    content = orjson.dumps(payload)
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await config.client.post(url, content=content, headers=headers, timeout=timeout_s)
+    except TimeoutError as exc:
+        raise timeout_failure(config.name, timeout_s) from exc
+    except httpx.HTTPError as exc:
+        raise transport_failure(exc, config.name, timeout_s) from exc
+
+
+def decode_object(response: httpx.Response) -> dict[str, Any] | None:
+    """The response body as a JSON object, or None when it is not one (callers decide what that means)."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def success_object(provider: str, response: httpx.Response) -> dict[str, Any]:
+    """A 2xx body as a JSON object; anything else is a ProviderProtocolError."""
+    body = decode_object(response)
+    if body is None:
+        raise protocol_failure(provider, "2xx body is not a JSON object", response)
+    return body

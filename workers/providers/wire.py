@@ -1,0 +1,60 @@
+"""Small typed readers of provider JSON and the prompt reshaping several wire formats share.
+
+The readers raise `WrongShape` on a field of the wrong type; adapters turn it into a ProviderProtocolError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from schemas.events import PromptMessage
+
+# How merged turns and multiple system messages are joined: a blank line keeps them distinguishable.
+TURN_SEPARATOR = "\n\n"
+
+
+class WrongShapeError(ValueError):
+    """A provider JSON field is missing or has the wrong type."""
+
+
+def as_object(value: object, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise WrongShapeError(f"{where} is not an object")
+    return value
+
+
+def as_list(value: object, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise WrongShapeError(f"{where} is not an array")
+    return value
+
+
+def as_count(value: object, where: str, *, missing_is_zero: bool = False) -> int:
+    """A token count: a non-negative integer (providers omit some zero counters)."""
+    if value is None and missing_is_zero:
+        return 0
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise WrongShapeError(f"{where} is not a token count: {value!r}")
+    return value
+
+
+def as_optional_str(value: object, where: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise WrongShapeError(f"{where} is not a string")
+    return value
+
+
+def split_system(messages: Sequence[PromptMessage]) -> tuple[str | None, list[tuple[str, str]]]:
+    """System text joined apart from the turns; consecutive same-role turns merged so roles alternate."""
+    system_parts: list[str] = []
+    turns: list[tuple[str, str]] = []
+    for message in messages:
+        if message.role == "system":
+            system_parts.append(message.content)
+        elif turns and turns[-1][0] == message.role:
+            turns[-1] = (message.role, turns[-1][1] + TURN_SEPARATOR + message.content)
+        else:
+            turns.append((message.role, message.content))
+    system = TURN_SEPARATOR.join(system_parts) if system_parts else None
+    return system, turns
