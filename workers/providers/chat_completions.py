@@ -1,0 +1,120 @@
+"""The Chat Completions wire format shared by OpenAI and OpenAI-compatible servers: body, result, errors.
+
+Error bodies come in three shapes and all are read: OpenAI's `{"error": {"message", "type", "code"}}`,
+llama.cpp's `{"error": {"code": 400, "message", "type"}}`, and old vLLM's flat
+`{"object": "error", "message", "type", "code": 400}`; a non-JSON error body keeps its text as the message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from workers.providers.base import ProviderCall, ProviderResult
+from workers.providers.errors import (
+    UpstreamError,
+    error_for_status,
+    protocol_failure,
+    retry_after_from_headers,
+)
+from workers.providers.exchange import decode_object
+from workers.providers.wire import WrongShapeError, as_count, as_list, as_object, as_optional_str
+
+# OpenAI's code for a 429 that no amount of waiting fixes (billing / hard quota).
+INSUFFICIENT_QUOTA = "insufficient_quota"
+
+
+def chat_payload(call: ProviderCall, max_tokens_field: str) -> dict[str, Any]:
+    """The request body; optional sampling fields are sent only when the caller set them."""
+    payload: dict[str, Any] = {
+        "model": call.upstream_model,
+        "messages": [{"role": m.role, "content": m.content} for m in call.messages],
+        max_tokens_field: call.max_tokens,
+    }
+    if call.temperature is not None:
+        payload["temperature"] = call.temperature
+    if call.top_p is not None:
+        payload["top_p"] = call.top_p
+    if call.stop:
+        payload["stop"] = list(call.stop)
+    return payload
+
+
+def chat_answer(body: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    """Text, finish reason and model of a chat.completion; raises WrongShapeError."""
+    choices = as_list(body.get("choices"), "choices")
+    if not choices:
+        raise WrongShapeError("choices is empty")
+    choice = as_object(choices[0], "choices[0]")
+    message = as_object(choice.get("message"), "choices[0].message")
+    content = as_optional_str(message.get("content"), "choices[0].message.content")
+    # A refusal arrives with null content; it is still the answer the caller should see.
+    refusal = as_optional_str(message.get("refusal"), "choices[0].message.refusal")
+    text = content if content is not None else (refusal or "")
+    finish = as_optional_str(choice.get("finish_reason"), "choices[0].finish_reason")
+    return text, finish, as_optional_str(body.get("model"), "model")
+
+
+def chat_usage(body: dict[str, Any]) -> tuple[int, int] | None:
+    """(input, output) tokens, or None when the server sent no usage; completion already counts reasoning."""
+    usage = body.get("usage")
+    if usage is None:
+        return None
+    usage = as_object(usage, "usage")
+    return as_count(usage.get("prompt_tokens"), "usage.prompt_tokens"), as_count(
+        usage.get("completion_tokens"), "usage.completion_tokens"
+    )
+
+
+def chat_result(
+    provider: str, call: ProviderCall, response: httpx.Response, body: dict[str, Any], request_id: str | None
+) -> ProviderResult:
+    """The result of a server that must report usage (OpenAI itself)."""
+    try:
+        text, finish, model = chat_answer(body)
+        usage = chat_usage(body)
+        if usage is None:
+            raise WrongShapeError("usage is missing")
+    except WrongShapeError as exc:
+        raise protocol_failure(provider, f"not a chat.completion: {exc}", response) from exc
+    return ProviderResult(
+        text=text,
+        input_tokens=usage[0],
+        output_tokens=usage[1],
+        finish_reason=finish,
+        upstream_model=model or call.upstream_model,
+        request_id=request_id,
+    )
+
+
+def chat_error(response: httpx.Response) -> UpstreamError:
+    """Read any of the three error shapes."""
+    body = decode_object(response)
+    error: Any = body.get("error") if body is not None else None
+    if body is not None and body.get("object") == "error":
+        error = body
+    message = response.text or response.reason_phrase
+    code: str | None = None
+    err_type: str | None = None
+    if isinstance(error, dict):
+        message = str(error.get("message") or message)
+        raw_code = error.get("code")
+        # llama.cpp and old vLLM put the HTTP status in `code`; only a string code is the provider's own.
+        code = raw_code if isinstance(raw_code, str) else None
+        err_type = error.get("type") if isinstance(error.get("type"), str) else None
+    elif isinstance(error, str):
+        message = error
+    return UpstreamError(
+        status=response.status_code,
+        message=message,
+        provider_code=code or err_type,
+        quota_exhausted=INSUFFICIENT_QUOTA in {code, err_type},
+        retry_after_s=retry_after_from_headers(response.headers),
+        body=response.text,
+    )
+
+
+def raise_for_error(response: httpx.Response) -> None:
+    if not response.is_success:
+        raise error_for_status(chat_error(response))
