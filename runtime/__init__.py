@@ -1,0 +1,1 @@
+"""Plumbing every service shares: settings base, Kafka client lifecycle, catalogue loading, readiness."""

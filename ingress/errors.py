@@ -1,0 +1,65 @@
+"""Translates every failure, once, into the API's error shape `{"error", "status", "code", "request_id"}`."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from schemas.errors import ErrorCode, LuntrexError
+
+log = logging.getLogger(__name__)
+
+
+def request_id_of(request: Request) -> str:
+    """The request's id: the caller's `X-Request-Id` when sane, else a fresh one, fixed for the request."""
+    existing = getattr(request.state, "request_id", None)
+    if existing is not None:
+        return str(existing)
+    supplied = request.headers.get("x-request-id", "")
+    request_id = supplied if 0 < len(supplied) <= 64 and supplied.isprintable() else f"req_{uuid.uuid4().hex}"
+    request.state.request_id = request_id
+    return request_id
+
+
+def error_response(
+    request: Request, *, message: str, status: int, code: str, retry_after_s: int | None = None
+) -> ORJSONResponse:
+    request_id = request_id_of(request)
+    body: dict[str, object] = {"error": message, "status": status, "code": code, "request_id": request_id}
+    headers = {"x-request-id": request_id}
+    if retry_after_s is not None:
+        body["retry_after"] = retry_after_s
+        headers["retry-after"] = str(retry_after_s)
+    return ORJSONResponse(body, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LuntrexError)
+    async def _luntrex(request: Request, exc: LuntrexError) -> ORJSONResponse:
+        return error_response(
+            request, message=exc.message, status=exc.status, code=exc.code, retry_after_s=exc.retry_after_s
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> ORJSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"msg": "invalid request"}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return error_response(
+            request, message=f"{where}: {first['msg']}" if where else str(first["msg"]), status=400,
+            code=ErrorCode.INVALID_REQUEST,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+        code = ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.INVALID_REQUEST
+        return error_response(request, message=str(exc.detail), status=exc.status_code, code=code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, _exc: Exception) -> ORJSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(request, message="internal error", status=500, code=ErrorCode.INTERNAL)

@@ -1,0 +1,59 @@
+"""Renders finished jobs as API bodies: the sync answer, a polled job, or the error a caller sees."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.queries import JobView
+from schemas.api import ChatCompletionResponse, Usage
+from schemas.errors import STATUS_BY_CODE, ErrorCode, LuntrexError
+from schemas.events import JobFinished
+
+
+class JobFailed(LuntrexError):
+    """A job reached a terminal failure; carries the status its code maps to."""
+
+    def __init__(self, code: str, message: str, retry_after_s: int | None) -> None:
+        super().__init__(message, retry_after_s=retry_after_s)
+        self.code = ErrorCode(code) if code in ErrorCode._value2member_map_ else ErrorCode.UPSTREAM_ERROR
+        self.status = STATUS_BY_CODE.get(self.code, 502)
+
+
+def completion(finished: JobFinished) -> ChatCompletionResponse:
+    """The API page's answer for a completed job, or the job's error raised for the handler to translate."""
+    if finished.status != "completed":
+        error = finished.error
+        if error is None:
+            raise JobFailed(ErrorCode.UPSTREAM_ERROR, "the job failed", None)
+        if error.code == ErrorCode.INSUFFICIENT_CREDITS:
+            raise JobFailed(error.code, "Insufficient credits", None)
+        raise JobFailed(error.code, error.message, error.retry_after_s)
+    return ChatCompletionResponse(
+        answer=finished.answer or "",
+        usage=Usage(input_tokens=finished.input_tokens, output_tokens=finished.output_tokens),
+        balance_left=finished.balance_left,
+        id=finished.job_id,
+        model=finished.model_id,
+        provider=finished.provider or "",
+        finish_reason=finished.finish_reason,
+        cost=finished.cost_tokens,
+    )
+
+
+def polled_job(job: JobView) -> dict[str, Any]:
+    """A job's state; once completed it carries the same fields as the synchronous answer."""
+    body: dict[str, Any] = {"id": job.id, "status": job.status, "model": job.answered_by or job.model_id,
+                            "tags": job.tags}
+    if job.status == "completed":
+        body.update(
+            answer=job.answer or "",
+            usage={"input_tokens": job.input_tokens, "output_tokens": job.output_tokens},
+            balance_left=job.balance_left,
+            provider=job.provider,
+            finish_reason=job.finish_reason,
+            cost=job.cost_tokens,
+        )
+    elif job.error is not None:
+        body["error"] = job.error
+        body["balance_left"] = job.balance_left
+    return body

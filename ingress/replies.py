@@ -1,0 +1,91 @@
+"""Waits for job results: every ingress replica reads `jobs.results` and wakes the callers it holds.
+
+Results are keyed by job id, so a replica skips the ones it is not waiting for without decoding them.
+The subscription starts at the end of the topic and resolves its position before serving, so no reply to a
+request this replica accepted can slip past it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from runtime.settings import ServiceSettings
+from schemas import topics
+from schemas.errors import ServiceUnavailable
+from schemas.events import JobFinished, decode
+
+log = logging.getLogger(__name__)
+
+
+class ReplyWaiter:
+    def __init__(self, settings: ServiceSettings, pending_max: int) -> None:
+        self._settings = settings
+        self._pending_max = pending_max
+        self._pending: dict[bytes, asyncio.Future[JobFinished]] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        topic = topics.prefixed(self._settings.topic_prefix, topics.JOBS_RESULTS)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._settings.kafka_bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=self._settings.kafka_fetch_max_wait_ms,
+        )
+        await consumer.start()
+        partitions = None
+        deadline = time.monotonic() + 30
+        while not partitions and time.monotonic() < deadline:
+            partitions = consumer.partitions_for_topic(topic)
+            if not partitions:
+                await consumer._client.force_metadata_update()  # the topic may have just been created
+                await asyncio.sleep(0.2)
+        if not partitions:
+            await consumer.stop()
+            raise RuntimeError(f"topic {topic} does not exist; create topics first (python -m runtime.topics)")
+        assigned = [TopicPartition(topic, partition) for partition in sorted(partitions)]
+        consumer.assign(assigned)
+        await consumer.seek_to_end(*assigned)
+        for tp in assigned:
+            await consumer.position(tp)
+        self._consumer = consumer
+        self._task = asyncio.create_task(self._run(), name="reply-waiter")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    def expect(self, job_id: str) -> asyncio.Future[JobFinished]:
+        """Register interest in a job's result; call before the job is published."""
+        if len(self._pending) >= self._pending_max:
+            raise ServiceUnavailable("too many requests are waiting for results; retry shortly", retry_after_s=1)
+        future: asyncio.Future[JobFinished] = asyncio.get_running_loop().create_future()
+        self._pending[topics.job_key(job_id)] = future
+        return future
+
+    def forget(self, job_id: str) -> None:
+        self._pending.pop(topics.job_key(job_id), None)
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        while True:
+            try:
+                batches = await self._consumer.getmany(timeout_ms=1000)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reading job results failed; retrying")
+                await asyncio.sleep(0.5)
+                continue
+            for records in batches.values():
+                for record in records:
+                    future = self._pending.pop(record.key, None) if record.key is not None else None
+                    if future is not None and not future.done():
+                        future.set_result(decode(JobFinished, record.value))

@@ -1,0 +1,25 @@
+"""`GET /api/v1/jobs/{id}`: a job's state, and once finished its billed result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from ingress import rendering
+from ingress.auth import Authenticated
+from ingress.services import Services
+from ledger import queries
+from schemas.errors import NotFound
+
+router = APIRouter()
+
+
+@router.get("/api/v1/jobs/{job_id}")
+async def get_job(job_id: str, request: Request, principal: Authenticated) -> dict[str, Any]:
+    services: Services = request.app.state.services
+    async with services.engine.connect() as conn:
+        job = await queries.job(conn, principal.workspace_id, job_id)
+    if job is None:
+        raise NotFound(f"job '{job_id}' not found (it may still be on its way to the ledger)")
+    return rendering.polled_job(job)

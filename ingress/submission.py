@@ -1,0 +1,73 @@
+"""Resolves a validated request against the catalogue into the job the ledger will admit."""
+
+from __future__ import annotations
+
+import uuid
+
+from ingress import estimate
+from ingress.keys import Principal
+from schemas.api import ChatCompletionRequest
+from schemas.catalogue import Catalogue, ModelEntry
+from schemas.errors import ErrorCode, InvalidRequest, NotFound
+from schemas.events import ChatJobSubmitted, ChatParameters, PromptMessage
+
+
+def new_job_id() -> str:
+    return f"job_{uuid.uuid4().hex}"
+
+
+def resolve_model(catalogue: Catalogue, name: str) -> ModelEntry:
+    model = catalogue.resolve(name)
+    if model is None:
+        raise NotFound(
+            f"model '{name}' does not exist; GET /api/v1/models lists the models you can use",
+            code=ErrorCode.MODEL_NOT_FOUND,
+        )
+    return model
+
+
+def build_job(
+    request: ChatCompletionRequest,
+    principal: Principal,
+    catalogue: Catalogue,
+    *,
+    job_id: str,
+    traceparent: str | None = None,
+) -> ChatJobSubmitted:
+    model = resolve_model(catalogue, request.model or principal.default_model or catalogue.default_model)
+    max_tokens = request.max_tokens if request.max_tokens is not None else model.default_max_tokens
+    if max_tokens > model.max_output_tokens:
+        raise InvalidRequest(
+            f"max_tokens {max_tokens} exceeds {model.id}'s limit of {model.max_output_tokens} output tokens"
+        )
+    messages = tuple(PromptMessage(role=m.role, content=m.text()) for m in request.messages)
+    contents = [m.content for m in messages]
+    if estimate.input_tokens_floor(contents) + max_tokens > model.context_tokens:
+        raise InvalidRequest(
+            f"the prompt plus max_tokens exceeds {model.id}'s context of {model.context_tokens} tokens"
+        )
+    fallbacks = request.routing.fallbacks if request.routing and request.routing.fallbacks else model.fallbacks
+    route = [model.id]
+    for name in fallbacks:
+        fallback = resolve_model(catalogue, name)
+        if fallback.id not in route:
+            route.append(fallback.id)
+    stop = (request.stop,) if isinstance(request.stop, str) else tuple(request.stop or ())
+    return ChatJobSubmitted(
+        workspace_id=principal.workspace_id,
+        job_id=job_id,
+        traceparent=traceparent,
+        api_key_id=principal.key_id,
+        model_id=model.id,
+        route=tuple(route),
+        input_tokens_estimate=estimate.input_tokens_ceiling(contents),
+        params=ChatParameters(
+            messages=messages,
+            max_tokens=max_tokens,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            stop=stop,
+            tags=tuple(request.tags),
+            routing=request.routing,
+        ),
+    )

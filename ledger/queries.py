@@ -1,0 +1,80 @@
+"""Read-only queries over the ledger's tables, for other services (ingress) and finance reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+@dataclass(frozen=True, slots=True)
+class JobView:
+    id: str
+    workspace_id: str
+    status: str
+    model_id: str
+    answered_by: str | None
+    provider: str | None
+    input_tokens: int
+    output_tokens: int
+    cost_tokens: int
+    balance_left: int | None
+    answer: str | None
+    finish_reason: str | None
+    error: dict[str, Any] | None
+    tags: list[str]
+
+
+async def job(conn: AsyncConnection, workspace_id: str, job_id: str) -> JobView | None:
+    """A job as its workspace sees it; another workspace's job is reported as absent."""
+    row = (
+        await conn.execute(
+            text(
+                "SELECT id, workspace_id, status, model_id, answered_by, provider, input_tokens, output_tokens, "
+                "cost_tokens, balance_left, answer, finish_reason, error, tags FROM jobs "
+                "WHERE id = :id AND workspace_id = :ws"
+            ),
+            {"id": job_id, "ws": workspace_id},
+        )
+    ).first()
+    return JobView(**row._mapping) if row is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceSummary:
+    workspace_id: str
+    balance_tokens: int
+    available_tokens: int
+    held_tokens: int
+    spent_tokens: int
+    credit_line_tokens: int
+    tokens_per_bdt: int
+
+
+async def balance_summary(conn: AsyncConnection, workspace_id: str) -> BalanceSummary | None:
+    row = (
+        await conn.execute(
+            text(
+                "SELECT w.credit_line_tokens, w.tokens_per_bdt, "
+                "sum(a.balance) FILTER (WHERE a.kind = 'available') AS available, "
+                "sum(a.balance) FILTER (WHERE a.kind = 'held') AS held, "
+                "sum(a.balance) FILTER (WHERE a.kind = 'spent') AS spent "
+                "FROM workspaces w JOIN ledger_accounts a ON a.workspace_id = w.id WHERE w.id = :ws "
+                "GROUP BY w.id"
+            ),
+            {"ws": workspace_id},
+        )
+    ).first()
+    if row is None:
+        return None
+    return BalanceSummary(
+        workspace_id=workspace_id,
+        balance_tokens=row.available + row.held,
+        available_tokens=row.available,
+        held_tokens=row.held,
+        spent_tokens=row.spent,
+        credit_line_tokens=row.credit_line_tokens,
+        tokens_per_bdt=row.tokens_per_bdt,
+    )

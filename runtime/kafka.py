@@ -1,0 +1,50 @@
+"""Kafka client lifecycle: producers and consumers configured the same way in every service."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from runtime.settings import ServiceSettings
+
+
+def new_producer(settings: ServiceSettings) -> AIOKafkaProducer:
+    # Idempotence (acks=all) so a retried send never duplicates on the broker; linger small for the sync path.
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        enable_idempotence=True,
+        linger_ms=settings.kafka_linger_ms,
+        compression_type=None,
+    )
+
+
+def new_consumer(settings: ServiceSettings, *topics: str, group_id: str | None) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        isolation_level="read_committed",
+    )
+
+
+async def ensure_topics(bootstrap_servers: str, topics: Iterable[tuple[str, int]]) -> list[str]:
+    """Create the topics that do not exist yet; returns the names it created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [NewTopic(name, partitions, 1) for name, partitions in topics if name not in existing]
+        if wanted:
+            # Another process may create the same topics at the same moment.
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(wanted)
+        return [topic.name for topic in wanted]
+    finally:
+        await admin.close()

@@ -1,0 +1,28 @@
+"""Settings every service shares, read from `LUNTREX_*` environment variables once at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from runtime.catalogue_file import load_catalogue
+from schemas.catalogue import Catalogue
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LUNTREX_", extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    database_url: str = "postgresql+psycopg://luntrex@127.0.0.1:5433/luntrex"
+    catalogue_path: Path = Path("config/models.toml")
+    # Tests isolate themselves with a per-run prefix on every topic name.
+    topic_prefix: str = ""
+    ready_file: Path | None = None
+    log_level: str = "INFO"
+    kafka_linger_ms: int = Field(default=1, ge=0, le=1000)
+    kafka_fetch_max_wait_ms: int = Field(default=5, ge=0, le=5000)
+
+    def load_catalogue(self) -> Catalogue:
+        return load_catalogue(self.catalogue_path)

@@ -1,0 +1,143 @@
+"""Session fixtures: a migrated database, unique topics, and the real services running as subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from ingress.keys import create_key
+from ledger import repository
+from runtime.kafka import ensure_topics
+from runtime.topics import topic_plan
+from schemas.catalogue import Catalogue
+from tests import services
+from tests.processes import Service, free_port
+from tests.services import ROOT
+
+
+@dataclass
+class Stack:
+    """The running services and the addresses a test needs."""
+
+    base_url: str
+    fake_url: str
+    kafka: str
+    database_url: str
+    topic_prefix: str
+    ingress: Service
+    ledger: Service
+    workers: Service
+    fakeprovider: Service
+
+
+@dataclass(frozen=True)
+class Workspace:
+    id: str
+    api_key: str
+    key_id: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="session")
+def catalogue() -> Catalogue:
+    from runtime.catalogue_file import load_catalogue
+
+    return load_catalogue(ROOT / "config" / "models.toml")
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    url = services.create_database()
+    yield url
+    services.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def kafka() -> str:
+    return services.kafka_bootstrap()
+
+
+@pytest.fixture(scope="session")
+def topic_prefix(kafka: str, catalogue: Catalogue) -> str:
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    asyncio.run(ensure_topics(kafka, topic_plan(catalogue, prefix)))
+    return prefix
+
+
+@pytest.fixture(scope="session")
+def stack(database_url: str, kafka: str, topic_prefix: str) -> Iterator[Stack]:
+    workdir = Path(tempfile.mkdtemp(prefix="luntrex-e2e-"))
+    fake_port, ingress_port = free_port(), free_port()
+    fake_url = f"http://127.0.0.1:{fake_port}"
+    common = {
+        "LUNTREX_KAFKA_BOOTSTRAP_SERVERS": kafka,
+        "LUNTREX_DATABASE_URL": database_url,
+        "LUNTREX_TOPIC_PREFIX": topic_prefix,
+        "LUNTREX_CATALOGUE_PATH": str(ROOT / "config" / "models.toml"),
+        "LUNTREX_LEDGER_APP_ID": f"{topic_prefix}ledger",
+        "LUNTREX_BACKOFF_BASE_S": "0.05",
+        # The fake provider checks that a key is sent, as the real APIs do; any value passes.
+        "OPENAI_API_KEY": "sk-fake-openai",
+        "ANTHROPIC_API_KEY": "sk-ant-fake",
+        "GEMINI_API_KEY": "fake-gemini-key",
+        "LLAMA_API_KEY": "fake-llama-key",
+        "LUNTREX_PROVIDER_BASE_URLS": (
+            f'{{"openai": "{fake_url}/openai/v1", "anthropic": "{fake_url}/anthropic", '
+            f'"gemini": "{fake_url}/gemini", "llama": "{fake_url}/openai/v1"}}'
+        ),
+    }
+    parts = {
+        "fakeprovider": Service("fakeprovider", ["fakeprovider", "--port", str(fake_port)], common, workdir),
+        "ledger": Service("ledger", ["ledger"], common, workdir),
+        "workers": Service("workers", ["workers"], common, workdir),
+        "ingress": Service("ingress", ["ingress", "--port", str(ingress_port)], common, workdir),
+    }
+    try:
+        for part in parts.values():
+            part.start()
+        yield Stack(
+            base_url=f"http://127.0.0.1:{ingress_port}/api/v1", fake_url=fake_url, kafka=kafka,
+            database_url=database_url, topic_prefix=topic_prefix, **parts,
+        )
+    finally:
+        for part in reversed(parts.values()):
+            part.stop()
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(database_url, pool_size=20)
+    yield engine
+    await engine.dispose()
+
+
+async def make_workspace(
+    engine: AsyncEngine, *, tokens: int, credit_line_tokens: int = 0, default_model: str | None = None
+) -> Workspace:
+    """A fresh workspace with a starting grant and one API key (tests isolate by workspace)."""
+    workspace_id = f"ws_{uuid.uuid4().hex[:12]}"
+    async with engine.begin() as conn:
+        await repository.create_workspace(
+            conn, workspace_id, name="test", credit_line_tokens=credit_line_tokens, default_model=default_model
+        )
+        if tokens:
+            await repository.grant(conn, workspace_id, tokens, idempotency_key=f"grant:test:{workspace_id}")
+        key_id, secret = await create_key(conn, workspace_id, "test key")
+    return Workspace(id=workspace_id, api_key=secret, key_id=key_id)
+
+
+@pytest.fixture
+async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as client:
+        yield client

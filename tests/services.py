@@ -1,0 +1,71 @@
+"""Where the real Kafka and PostgreSQL for tests are, and a fresh database per test session.
+
+`make test` starts both (python -m stack services --profile test) and passes their addresses in
+LUNTREX_TEST_KAFKA and LUNTREX_TEST_DATABASE_URL; without them tests read `.run/test/services.env`.
+A missing or unreachable service fails the tests: nothing here skips.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES_ENV = ROOT / ".run" / "test" / "services.env"
+
+
+def _from_env_file() -> dict[str, str]:
+    if not SERVICES_ENV.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in SERVICES_ENV.read_text().splitlines() if "=" in line)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def kafka_bootstrap() -> str:
+    value = os.environ.get("LUNTREX_TEST_KAFKA") or _from_env_file().get("KAFKA_BOOTSTRAP_SERVERS")
+    if not value:
+        raise RuntimeError("no test Kafka: run `make test` (or python -m stack services --profile test)")
+    host, port = value.split(",")[0].rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+    except OSError as exc:
+        raise RuntimeError(f"test Kafka at {value} is unreachable: {exc}") from exc
+    return value
+
+
+def admin_database_url() -> str:
+    value = os.environ.get("LUNTREX_TEST_DATABASE_URL") or _from_env_file().get("DATABASE_URL")
+    if not value:
+        raise RuntimeError("no test PostgreSQL: run `make test` (or python -m stack services --profile test)")
+    return value
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def create_database() -> str:
+    """A new, migrated database for this session; returns its SQLAlchemy URL."""
+    admin_url = admin_database_url()
+    name = f"luntrex_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(_libpq(admin_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", str(ROOT / "alembic.ini"), "upgrade", "head"],
+        cwd=ROOT, env={**os.environ, "LUNTREX_DATABASE_URL": url}, check=True,
+    )
+    return url
+
+
+def drop_database(url: str) -> None:
+    admin_url = admin_database_url()
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(_libpq(admin_url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,70 @@
+"""Builds the worker process: one HTTP client, one adapter per provider, one pool per served model pool."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+import httpx
+
+from runtime.kafka import new_producer
+from runtime.readiness import mark_ready
+from schemas.catalogue import Catalogue
+from workers.execution import ProviderSlot
+from workers.pool import ModelPool
+from workers.providers.base import ProviderConfig
+from workers.providers.registry import build_adapter
+from workers.settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+
+def new_http_client(settings: WorkerSettings) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=settings.http_connections_max,
+                          max_keepalive_connections=settings.http_connections_max)
+    if settings.http_transport == "aiohttp":
+        from httpx_aiohttp import AiohttpTransport
+
+        return httpx.AsyncClient(transport=AiohttpTransport(), limits=limits)
+    return httpx.AsyncClient(limits=limits)
+
+
+def provider_slots(
+    settings: WorkerSettings, catalogue: Catalogue, client: httpx.AsyncClient
+) -> dict[str, ProviderSlot]:
+    slots: dict[str, ProviderSlot] = {}
+    for name, provider in catalogue.providers.items():
+        api_key = os.environ.get(provider.api_key_env) if provider.api_key_env else None
+        base_url = settings.provider_base_urls.get(name, provider.base_url)
+        config = ProviderConfig(name=name, base_url=base_url, api_key=api_key, client=client)
+        slots[name] = ProviderSlot(
+            adapter=build_adapter(provider.kind, config),
+            limiter=asyncio.Semaphore(provider.concurrency_max),
+            timeout_s=provider.timeout_s,
+        )
+    return slots
+
+
+async def run_workers(settings: WorkerSettings) -> None:
+    catalogue = settings.load_catalogue()
+    pool_names = settings.pools or sorted(catalogue.pools())
+    unknown = set(pool_names) - catalogue.pools()
+    if unknown:
+        raise SystemExit(f"unknown pools {sorted(unknown)}; the catalogue has {sorted(catalogue.pools())}")
+    client = new_http_client(settings)
+    producer = new_producer(settings)
+    await producer.start()
+    slots = provider_slots(settings, catalogue, client)
+    pools = [ModelPool(name, settings, catalogue, slots, producer) for name in pool_names]
+    try:
+        for pool in pools:
+            await pool.start()
+        mark_ready(settings.ready_file)
+        log.info("workers ready: pools %s", ", ".join(pool_names))
+        await asyncio.gather(*(pool.run() for pool in pools))
+    finally:
+        for pool in pools:
+            await pool.stop()
+        await producer.stop()
+        await client.aclose()
