@@ -26,6 +26,15 @@ PROVIDER_BASE_URLS = {
     "llama": f"{FAKE_PROVIDER_URL}/openai/v1",
 }
 
+# The catalogue names each provider's key variable (config/models.toml, api_key_env). The fake provider
+# accepts any key that does not start with "invalid", so these placeholders stand in for real secrets.
+FAKE_PROVIDER_API_KEYS = (
+    ("OPENAI_API_KEY", "fake-local-openai-key"),
+    ("ANTHROPIC_API_KEY", "fake-local-anthropic-key"),
+    ("GEMINI_API_KEY", "fake-local-gemini-key"),
+    ("LLAMA_API_KEY", "fake-local-llama-key"),
+)
+
 
 @dataclass(frozen=True)
 class Process:
@@ -37,6 +46,8 @@ class Process:
     port: int | None = None
     # Healthy when GET 127.0.0.1:<port><health_path> answers 200; None: once it writes its ready file.
     health_path: str | None = None
+    # Settings only this process needs, on top of those every process gets (process_env).
+    extra_env: tuple[tuple[str, str], ...] = ()
 
     def pid_path(self, run_dir: Path) -> Path:
         return run_dir / f"{self.name}.pid"
@@ -62,7 +73,7 @@ PROCESSES: tuple[Process, ...] = (
         health_path="/healthz",
     ),
     Process("ledger", "ledger"),
-    Process("workers", "workers"),
+    Process("workers", "workers", extra_env=FAKE_PROVIDER_API_KEYS),
     Process(
         "ingress",
         "ingress",
@@ -81,4 +92,5 @@ def process_env(process: Process, run_dir: Path, kafka_bootstrap: str, database_
         "LUNTREX_CATALOGUE_PATH": CATALOGUE_PATH,
         "LUNTREX_PROVIDER_BASE_URLS": json.dumps(PROVIDER_BASE_URLS),
         "LUNTREX_READY_FILE": str(process.ready_path(run_dir)),
+        **dict(process.extra_env),
     }
