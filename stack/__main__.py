@@ -80,8 +80,7 @@ def _up(_arguments: argparse.Namespace) -> int:
     missing = [process.module for process in PROCESSES if not provisioning.runnable(process.module)]
     if missing:
         raise StackError(
-            "cannot start the stack: no `python -m` entry point (<package>/__main__.py) yet for "
-            + ", ".join(missing)
+            "cannot start the stack: no `python -m` entry point (<package>/__main__.py) yet for " + ", ".join(missing)
         )
     started = time.monotonic()
     endpoints = ensure_services(DEV)

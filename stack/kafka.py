@@ -210,9 +210,7 @@ def _format_storage(libs_dir: Path, server_properties: Path, log4j_properties: P
 
 
 def _run_tool(command: list[str]) -> str:
-    result = subprocess.run(
-        command, capture_output=True, text=True, timeout=STORAGE_TOOL_TIMEOUT_S, check=False
-    )
+    result = subprocess.run(command, capture_output=True, text=True, timeout=STORAGE_TOOL_TIMEOUT_S, check=False)
     if result.returncode != 0:
         raise KafkaStartError(
             f"{' '.join(command[-4:])} failed (exit {result.returncode}):\n{result.stdout}{result.stderr}"
@@ -228,14 +226,13 @@ def _wait_until_ready(pid: int, bootstrap: str, log_path: Path) -> None:
     while time.monotonic() < deadline:
         if not is_alive(pid):
             raise KafkaStartError(
-                f"Kafka (pid {pid}) exited during start-up. Tail of {log_path}:\n"
-                f"{tail(log_path, LOG_TAIL_LINES)}"
+                f"Kafka (pid {pid}) exited during start-up. Tail of {log_path}:\n{tail(log_path, LOG_TAIL_LINES)}"
             )
         if port_open(host, int(port)):
             try:
                 asyncio.run(_list_topics(bootstrap))
-            # Any failure here means "not ready yet": it is retried until the deadline.
             except Exception as error:
+                # Any failure here means "not ready yet": it is retried until the deadline.
                 last_error = f"{type(error).__name__}: {error}"
             else:
                 return

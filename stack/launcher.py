@@ -53,9 +53,7 @@ def start(process: Process, run_dir: Path, extra_env: Mapping[str, str]) -> int:
     process.ready_path(run_dir).unlink(missing_ok=True)
     environment = {**os.environ, **extra_env, "PYTHONUNBUFFERED": "1"}
     with log_path.open("ab") as log:
-        log.write(
-            f"\n=== stack: starting {process.name} at {time.strftime('%Y-%m-%dT%H:%M:%S')} ===\n".encode()
-        )
+        log.write(f"\n=== stack: starting {process.name} at {time.strftime('%Y-%m-%dT%H:%M:%S')} ===\n".encode())
         log.flush()
         child = subprocess.Popen(
             [sys.executable, "-m", process.module, *process.args],

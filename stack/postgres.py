@@ -16,9 +16,10 @@ import pwd
 import shlex
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
-from stack.pids import is_alive, port_open, read_pid, tail
+from stack.pids import command_line, is_alive, port_open, read_pid, tail
 from stack.profiles import LOOPBACK
 
 ROLE = "luntrex"
@@ -34,6 +35,9 @@ START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
 PSQL_TIMEOUT_S = 30.0
 LOG_TAIL_LINES = 40
+START_ATTEMPTS_MAX = 10
+CRASH_REMNANT_BACKOFF_S = 1.0
+CRASH_REMNANT_MARKERS = ("already exists", "is still in use")
 
 PG_HBA = f"""\
 # Written by stack/postgres.py. Loopback-only dev/test cluster: see the module docstring.
@@ -101,8 +105,10 @@ def stop_postgres(run_dir: Path) -> bool:
 
 def postgres_pid(run_dir: Path) -> int | None:
     """The postmaster's pid if the cluster of ``run_dir`` is running."""
-    pid = read_pid(run_dir / "pgdata" / "postmaster.pid")
-    if pid is None or not is_alive(pid):
+    data_dir = run_dir / "pgdata"
+    pid = read_pid(data_dir / "postmaster.pid")
+    # The postmaster's argv names its data directory; a reused pid would not.
+    if pid is None or not is_alive(pid) or str(data_dir) not in command_line(pid):
         return None
     return pid
 
@@ -123,14 +129,10 @@ def _bin_dir() -> Path:
                 command, env=environment, capture_output=True, text=True, timeout=APT_TIMEOUT_S, check=False
             )
             if result.returncode != 0:
-                raise PostgresStartError(
-                    f"{' '.join(command)} failed:\n{result.stdout[-3000:]}{result.stderr}"
-                )
+                raise PostgresStartError(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}{result.stderr}")
         found = _installed_bin_dirs()
         if not found:
-            raise PostgresStartError(
-                "apt-get installed postgresql but no initdb was found under " + BIN_DIR_GLOB
-            )
+            raise PostgresStartError("apt-get installed postgresql but no initdb was found under " + BIN_DIR_GLOB)
     return found[-1]
 
 
@@ -214,18 +216,29 @@ def _start(
         settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
     options = " ".join(f"-c {setting}" for setting in settings)
     command = [str(bin_dir / "pg_ctl"), "start", "-D", str(data_dir), "-l", str(log_path), "-o", options]
-    try:
-        # A new session keeps the postmaster out of the caller's terminal process group, so a Ctrl-C
-        # in a later foreground command (pytest, make) does not shut the cluster down.
-        _run_as(
-            user,
-            [*command, "-w", "-t", str(int(START_TIMEOUT_S))],
-            timeout_s=START_TIMEOUT_S + 10,
-            what="pg_ctl start",
-            new_session=True,
-        )
-    except PostgresStartError as error:
-        raise PostgresStartError(f"{error}\nTail of {log_path}:\n{tail(log_path, LOG_TAIL_LINES)}") from None
+    # After a crash (kill -9) the dead postmaster's backends exit a moment later, and until they do
+    # PostgreSQL refuses to start ("lock file ... already exists", "shared memory block is still in use").
+    for attempt in range(1, START_ATTEMPTS_MAX + 1):
+        log_offset = log_path.stat().st_size
+        try:
+            # A new session keeps the postmaster out of the caller's terminal process group, so a Ctrl-C
+            # in a later foreground command (pytest, make) does not shut the cluster down.
+            _run_as(
+                user,
+                [*command, "-w", "-t", str(int(START_TIMEOUT_S))],
+                timeout_s=START_TIMEOUT_S + 10,
+                what="pg_ctl start",
+                new_session=True,
+            )
+            break
+        except PostgresStartError as error:
+            with log_path.open(errors="replace") as log:
+                log.seek(log_offset)
+                attempt_log = log.read()
+            if attempt < START_ATTEMPTS_MAX and any(marker in attempt_log for marker in CRASH_REMNANT_MARKERS):
+                time.sleep(CRASH_REMNANT_BACKOFF_S)
+                continue
+            raise PostgresStartError(f"{error}\nTail of {log_path}:\n{tail(log_path, LOG_TAIL_LINES)}") from None
     if not port_open(LOOPBACK, port):
         raise PostgresStartError(
             f"PostgreSQL started but does not accept connections on {LOOPBACK}:{port}. "

@@ -70,9 +70,7 @@ def _run(command: list[str], env: Mapping[str, str], timeout_s: float) -> str:
             check=False,
         )
     except subprocess.TimeoutExpired as error:
-        raise ProvisioningError(
-            f"`{' '.join(command[1:])}` did not finish within {timeout_s:.0f}s"
-        ) from error
+        raise ProvisioningError(f"`{' '.join(command[1:])}` did not finish within {timeout_s:.0f}s") from error
     if result.returncode != 0:
         raise ProvisioningError(
             f"`{' '.join(command[1:])}` failed (exit {result.returncode}):\n{result.stdout}{result.stderr}"
