@@ -13,9 +13,6 @@ never retry and never sleep: the pool's retry policy is the one layer that does.
     └── ProviderProtocolError     a 2xx body that does not match the wire format; retriable once by the pool
 """
 
-# The error names read as outcomes (ProviderTimeout, like httpx.ReadTimeout), not "...Error": keep them.
-# ruff: noqa: N818
-
 from __future__ import annotations
 
 from dataclasses import dataclass, field
