@@ -13,6 +13,7 @@ import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from runtime.kafka import stop_consumer
 from runtime.settings import ServiceSettings
 from schemas import topics
 from schemas.errors import ServiceUnavailable
@@ -46,7 +47,7 @@ class ReplyWaiter:
                 await consumer._client.force_metadata_update()  # the topic may have just been created
                 await asyncio.sleep(0.2)
         if not partitions:
-            await consumer.stop()
+            await stop_consumer(consumer)
             raise RuntimeError(f"topic {topic} does not exist; create topics first (python -m runtime.topics)")
         assigned = [TopicPartition(topic, partition) for partition in sorted(partitions)]
         consumer.assign(assigned)
@@ -60,7 +61,7 @@ class ReplyWaiter:
         if self._task is not None:
             self._task.cancel()
         if self._consumer is not None:
-            await self._consumer.stop()
+            await stop_consumer(self._consumer)
 
     def expect(self, job_id: str) -> asyncio.Future[JobFinished]:
         """Register interest in a job's result; call before the job is published."""

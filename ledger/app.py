@@ -51,6 +51,8 @@ class Ledger:
             consumer_auto_offset_reset="earliest",
             broker_commit_every=100,
             broker_commit_interval=0.5,
+            broker_session_timeout=settings.ledger_session_timeout_s,
+            broker_heartbeat_interval=settings.ledger_session_timeout_s / 4,
         )
         prefix = settings.topic_prefix
         self.submitted = self.app.topic(topics.prefixed(prefix, topics.JOBS_SUBMITTED))
@@ -98,6 +100,8 @@ class Ledger:
         for payload in batch:
             job = decode(ChatJobSubmitted, payload)
             outcome = await admission.admit(self.engine, self.catalogue, job)
+            if outcome is None:
+                continue
             if isinstance(outcome, JobFinished):
                 outgoing.append((topics.JOBS_RESULTS, topics.job_key(job.job_id), outcome))
             else:

@@ -58,9 +58,9 @@ async def balance_summary(conn: AsyncConnection, workspace_id: str) -> BalanceSu
         await conn.execute(
             text(
                 "SELECT w.credit_line_tokens, w.tokens_per_bdt, "
-                "sum(a.balance) FILTER (WHERE a.kind = 'available') AS available, "
-                "sum(a.balance) FILTER (WHERE a.kind = 'held') AS held, "
-                "sum(a.balance) FILTER (WHERE a.kind = 'spent') AS spent "
+                "CAST(sum(a.balance) FILTER (WHERE a.kind = 'available') AS bigint) AS available, "
+                "CAST(sum(a.balance) FILTER (WHERE a.kind = 'held') AS bigint) AS held, "
+                "CAST(sum(a.balance) FILTER (WHERE a.kind = 'spent') AS bigint) AS spent "
                 "FROM workspaces w JOIN ledger_accounts a ON a.workspace_id = w.id WHERE w.id = :ws "
                 "GROUP BY w.id"
             ),

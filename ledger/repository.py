@@ -40,6 +40,8 @@ class Admission:
     hold_tokens: int
     balance_left: int
     replayed: bool
+    # The job's state now: a replay of a job that already finished must not be dispatched again.
+    status: str = "queued"
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +208,8 @@ async def admit(
             {"id": job_id, "left": balances.balance_left,
              "error": json.dumps({"code": "insufficient_credits", "message": "Insufficient credits"})},
         )
-        return Admission(job_id, admitted=False, hold_tokens=0, balance_left=balances.balance_left, replayed=False)
+        return Admission(job_id, admitted=False, hold_tokens=0, balance_left=balances.balance_left, replayed=False,
+                         status="rejected")
     await _record_entry(
         conn, idempotency_key=f"hold:{job_id}", kind="hold", workspace_id=workspace_id, job_id=job_id,
         postings=domain.hold_postings(workspace_id, hold),
@@ -222,13 +225,14 @@ async def _previous_admission(conn: AsyncConnection, job_id: str) -> Admission:
     ).first()
     if row is None:
         # The workspace does not exist: nothing was inserted and nothing can be held.
-        return Admission(job_id, admitted=False, hold_tokens=0, balance_left=0, replayed=False)
+        return Admission(job_id, admitted=False, hold_tokens=0, balance_left=0, replayed=False, status="rejected")
     return Admission(
         job_id,
         admitted=row.status != "rejected",
         hold_tokens=row.hold_tokens,
         balance_left=row.balance_left if row.balance_left is not None else 0,
         replayed=True,
+        status=row.status,
     )
 
 

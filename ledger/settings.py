@@ -13,5 +13,7 @@ class LedgerSettings(ServiceSettings):
     # Events taken from a stream at once and settled in one database transaction.
     ledger_batch_max: int = Field(default=200, ge=1, le=5000)
     ledger_batch_wait_s: float = Field(default=0.002, ge=0, le=1)
+    # A ledger that dies silently loses its partitions to a live one after this long.
+    ledger_session_timeout_s: float = Field(default=10.0, ge=6, le=300)
     # Attempts at one batch before the process exits and leaves the batch to be redelivered.
     ledger_attempts_max: int = Field(default=6, ge=1, le=100)

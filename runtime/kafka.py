@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterable
 
@@ -48,3 +49,10 @@ async def ensure_topics(bootstrap_servers: str, topics: Iterable[tuple[str, int]
         return [topic.name for topic in wanted]
     finally:
         await admin.close()
+
+
+async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    """Stop a consumer safely: aiokafka 0.14 raises CancelledError when a group-less consumer is stopped
+    before its background task ever ran, so give that task one turn of the loop first."""
+    await asyncio.sleep(0)
+    await consumer.stop()

@@ -1,0 +1,48 @@
+"""Reads and writes test topics directly, to observe or replay what the services exchanged."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from runtime.kafka import stop_consumer
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in partitions]
+        offsets = await consumer.end_offsets(tps)
+        return {tp.partition: offset for tp, offset in offsets.items()}
+    finally:
+        await stop_consumer(consumer)
+
+
+async def read_all(bootstrap: str, topic: str, key: bytes | None = None) -> list[bytes]:
+    """Every value on the topic (optionally only those with `key`), from the beginning to the current end."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        values: list[bytes] = []
+        while any(await consumer.position(tp) < ends[tp] for tp in tps):
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                values.extend(r.value for r in records if key is None or r.key == key)
+        return values
+    finally:
+        await stop_consumer(consumer)
+
+
+async def publish(bootstrap: str, topic: str, key: bytes, value: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()

@@ -1,0 +1,116 @@
+"""The ledger's PostgreSQL writes on their own: idempotency, no overdraft under races, double entry."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ledger import repository
+from tests.conftest import make_workspace
+from tests.ledger_checks import assert_books_balance, balances, entries_for
+
+
+async def admit(engine: AsyncEngine, workspace_id: str, hold: int, job_id: str | None = None) -> repository.Admission:
+    async with engine.begin() as conn:
+        return await repository.admit(
+            conn, job_id=job_id or f"job_{uuid.uuid4().hex}", workspace_id=workspace_id, api_key_id="k",
+            model_id="openai/gpt-4.1-mini", hold=hold, tags=("t",),
+        )
+
+
+async def settle(engine: AsyncEngine, job_id: str, cost: int, completed: bool = True) -> repository.SettledJob | None:
+    usage = repository.Usage(
+        job_id=job_id, completed=completed, model_id="openai/gpt-4.1-mini", provider="openai", input_tokens=cost,
+        output_tokens=0, priced_cost=cost, answer="a", finish_reason="stop", error=None,
+    )
+    async with engine.begin() as conn:
+        return await repository.settle(conn, usage)
+
+
+async def test_racing_admissions_never_overdraw(engine: AsyncEngine) -> None:
+    workspace = await make_workspace(engine, tokens=1_000)
+    results = await asyncio.gather(*(admit(engine, workspace.id, 100) for _ in range(40)))
+    assert sum(result.admitted for result in results) == 10
+    after = await balances(engine, workspace.id)
+    assert after["available"] == 0 and after["held"] == 1_000
+    await assert_books_balance(engine)
+
+
+async def test_credit_line_lets_the_balance_go_negative_only_that_far(engine: AsyncEngine) -> None:
+    workspace = await make_workspace(engine, tokens=100, credit_line_tokens=250)
+    results = [await admit(engine, workspace.id, 100) for _ in range(5)]
+    assert [r.admitted for r in results] == [True, True, True, False, False]
+    assert (await balances(engine, workspace.id))["available"] == -200
+
+
+async def test_replayed_admission_and_settlement_move_money_once(engine: AsyncEngine) -> None:
+    workspace = await make_workspace(engine, tokens=1_000)
+    job_id = f"job_{uuid.uuid4().hex}"
+    first = await admit(engine, workspace.id, 300, job_id)
+    again = await admit(engine, workspace.id, 300, job_id)
+    assert first.admitted and again.admitted and again.replayed
+    settled = await settle(engine, job_id, 120)
+    replayed = await settle(engine, job_id, 120)
+    assert settled is not None and replayed is not None
+    assert settled.cost_tokens == replayed.cost_tokens == 120
+    assert replayed.replayed and replayed.balance_left == settled.balance_left == 880
+    assert await balances(engine, workspace.id) == {"available": 880, "held": 0, "spent": 120, "funding": -1_000}
+    assert await entries_for(engine, job_id) == ["hold", "debit"]
+    await assert_books_balance(engine)
+
+
+async def test_failed_job_releases_its_hold_and_charges_nothing(engine: AsyncEngine) -> None:
+    workspace = await make_workspace(engine, tokens=500)
+    job_id = f"job_{uuid.uuid4().hex}"
+    await admit(engine, workspace.id, 400, job_id)
+    settled = await settle(engine, job_id, 0, completed=False)
+    assert settled is not None and settled.status == "failed" and settled.cost_tokens == 0
+    assert await balances(engine, workspace.id) == {"available": 500, "held": 0, "spent": 0, "funding": -500}
+    assert await entries_for(engine, job_id) == ["hold", "release"]
+
+
+async def test_usage_above_the_hold_is_capped_and_recorded(engine: AsyncEngine) -> None:
+    workspace = await make_workspace(engine, tokens=1_000)
+    job_id = f"job_{uuid.uuid4().hex}"
+    await admit(engine, workspace.id, 100, job_id)
+    settled = await settle(engine, job_id, 150)
+    assert settled is not None and settled.cost_tokens == 100
+    async with engine.connect() as conn:
+        uncharged = (await conn.execute(
+            text("SELECT uncharged_tokens FROM jobs WHERE id = :id"), {"id": job_id}
+        )).scalar_one()
+    assert uncharged == 50
+    await assert_books_balance(engine)
+
+
+async def test_the_database_refuses_an_unbalanced_entry(engine: AsyncEngine) -> None:
+    workspace = await make_workspace(engine, tokens=10)
+    with pytest.raises(DBAPIError, match="unbalanced"):
+        async with engine.begin() as conn:
+            txn = (await conn.execute(text(
+                "INSERT INTO journal_transactions (idempotency_key, kind, workspace_id) "
+                "VALUES (:key, 'forged', :ws) RETURNING id"
+            ), {"key": f"forged:{uuid.uuid4().hex}", "ws": workspace.id})).scalar_one()
+            await conn.execute(text(
+                "INSERT INTO postings (transaction_id, account_id, amount) VALUES (:txn, :acct, 5)"
+            ), {"txn": txn, "acct": f"ws:{workspace.id}:available"})
+
+
+async def test_the_journal_is_append_only(engine: AsyncEngine) -> None:
+    await make_workspace(engine, tokens=10)
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE postings SET amount = amount * 2"))
+
+
+async def test_grants_are_idempotent_by_key(engine: AsyncEngine) -> None:
+    workspace = await make_workspace(engine, tokens=0)
+    for _ in range(3):
+        async with engine.begin() as conn:
+            await repository.grant(conn, workspace.id, 700, idempotency_key=f"topup:{workspace.id}:1")
+    assert (await balances(engine, workspace.id))["available"] == 700
