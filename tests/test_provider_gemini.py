@@ -51,7 +51,7 @@ def make_call(*messages: tuple[str, str], **overrides: object) -> ProviderCall:
     prompt = messages or (("user", "What is the capital of France"),)
     fields: dict[str, object] = {
         "upstream_model": MODEL,
-        "messages": tuple(PromptMessage(role=role, content=text) for role, text in prompt),  # type: ignore[arg-type]
+        "messages": tuple(PromptMessage(role=role, content=text) for role, text in prompt),
         "max_tokens": 32,
     }
     fields.update(overrides)
