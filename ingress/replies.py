@@ -13,7 +13,7 @@ import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from runtime.kafka import stop_consumer
+from runtime.kafka import partitions_of, stop_consumer
 from runtime.settings import ServiceSettings
 from schemas import topics
 from schemas.errors import ServiceUnavailable
@@ -39,13 +39,12 @@ class ReplyWaiter:
             fetch_max_wait_ms=self._settings.kafka_fetch_max_wait_ms,
         )
         await consumer.start()
-        partitions = None
+        partitions: set[int] = set()
         deadline = time.monotonic() + 30
         while not partitions and time.monotonic() < deadline:
-            partitions = consumer.partitions_for_topic(topic)
+            partitions = await partitions_of(consumer, topic)
             if not partitions:
-                await consumer._client.force_metadata_update()  # the topic may have just been created
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.2)  # the topic may be being created right now
         if not partitions:
             await stop_consumer(consumer)
             raise RuntimeError(f"topic {topic} does not exist; create topics first (python -m runtime.topics)")

@@ -56,3 +56,9 @@ async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
     before its background task ever ran, so give that task one turn of the loop first."""
     await asyncio.sleep(0)
     await consumer.stop()
+
+
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    """A topic's partitions, read fresh from the broker (a group-less consumer has no metadata for it yet)."""
+    cluster = await consumer._client.fetch_all_metadata()
+    return set(cluster.partitions_for_topic(topic) or ())

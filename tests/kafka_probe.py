@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from runtime.kafka import stop_consumer
+from runtime.kafka import partitions_of, stop_consumer
 
 
 async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
+        partitions = await partitions_of(consumer, topic)
+        assert partitions, f"topic {topic} does not exist"
         tps = [TopicPartition(topic, p) for p in partitions]
         offsets = await consumer.end_offsets(tps)
         return {tp.partition: offset for tp, offset in offsets.items()}
@@ -24,13 +25,14 @@ async def read_all(bootstrap: str, topic: str, key: bytes | None = None) -> list
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
+        partitions = await partitions_of(consumer, topic)
+        assert partitions, f"topic {topic} does not exist"
         tps = [TopicPartition(topic, p) for p in partitions]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
         values: list[bytes] = []
-        while any(await consumer.position(tp) < ends[tp] for tp in tps):
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
                 values.extend(r.value for r in records if key is None or r.key == key)

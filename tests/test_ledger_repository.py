@@ -88,17 +88,23 @@ async def test_usage_above_the_hold_is_capped_and_recorded(engine: AsyncEngine) 
     await assert_books_balance(engine)
 
 
+async def forge_unbalanced_entry(engine: AsyncEngine, workspace_id: str) -> None:
+    """Writes a one-legged transaction straight into the tables, as a buggy writer might."""
+    async with engine.begin() as conn:
+        txn = (await conn.execute(text(
+            "INSERT INTO journal_transactions (idempotency_key, kind, workspace_id) "
+            "VALUES (:key, 'forged', :ws) RETURNING id"
+        ), {"key": f"forged:{uuid.uuid4().hex}", "ws": workspace_id})).scalar_one()
+        await conn.execute(text(
+            "INSERT INTO postings (transaction_id, account_id, amount) VALUES (:txn, :acct, 5)"
+        ), {"txn": txn, "acct": f"ws:{workspace_id}:available"})
+
+
 async def test_the_database_refuses_an_unbalanced_entry(engine: AsyncEngine) -> None:
     workspace = await make_workspace(engine, tokens=10)
     with pytest.raises(DBAPIError, match="unbalanced"):
-        async with engine.begin() as conn:
-            txn = (await conn.execute(text(
-                "INSERT INTO journal_transactions (idempotency_key, kind, workspace_id) "
-                "VALUES (:key, 'forged', :ws) RETURNING id"
-            ), {"key": f"forged:{uuid.uuid4().hex}", "ws": workspace.id})).scalar_one()
-            await conn.execute(text(
-                "INSERT INTO postings (transaction_id, account_id, amount) VALUES (:txn, :acct, 5)"
-            ), {"txn": txn, "acct": f"ws:{workspace.id}:available"})
+        await forge_unbalanced_entry(engine, workspace.id)
+    await assert_books_balance(engine)
 
 
 async def test_the_journal_is_append_only(engine: AsyncEngine) -> None:
