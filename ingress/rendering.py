@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from fastapi.responses import ORJSONResponse
+
+from ingress.prefer import Preferences
 from ledger.queries import JobView
-from schemas.api import ChatCompletionResponse, Usage
+from schemas.api import ChatCompletionResponse, JobAccepted, Usage
 from schemas.errors import STATUS_BY_CODE, ErrorCode, LuntrexError
 from schemas.events import JobFinished
+
+if TYPE_CHECKING:
+    from ingress.flow import Outcome
 
 
 class JobFailed(LuntrexError):
@@ -57,3 +63,24 @@ def polled_job(job: JobView) -> dict[str, Any]:
         body["error"] = job.error
         body["balance_left"] = job.balance_left
     return body
+
+
+def outcome_headers(request_id: str, outcome: Outcome, preferences: Preferences) -> dict[str, str]:
+    headers = {"x-request-id": request_id}
+    if outcome.replayed:
+        headers["idempotent-replayed"] = "true"
+    applied = []
+    if preferences.respond_async:
+        applied.append("respond-async")
+    if outcome.wait_applied_s is not None:
+        applied.append(f"wait={int(outcome.wait_applied_s)}")
+    if applied:
+        headers["preference-applied"] = ", ".join(applied)
+    return headers
+
+
+def accepted(outcome: Outcome, headers: dict[str, str]) -> ORJSONResponse:
+    """202: the job is queued or running and is billed when it finishes; poll `Location` for the result."""
+    body = JobAccepted(id=outcome.job_id, status="queued", model=outcome.model_id).model_dump()
+    location = f"/api/v1/jobs/{outcome.job_id}"
+    return ORJSONResponse(body, status_code=202, headers=headers | {"location": location, "retry-after": "1"})

@@ -26,7 +26,9 @@ class ReplyWaiter:
     def __init__(self, settings: ServiceSettings, pending_max: int) -> None:
         self._settings = settings
         self._pending_max = pending_max
-        self._pending: dict[bytes, asyncio.Future[JobFinished]] = {}
+        # Several callers may wait for one job: the first request and its idempotent retries.
+        self._pending: dict[bytes, list[asyncio.Future[JobFinished]]] = {}
+        self._waiting = 0
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -63,15 +65,22 @@ class ReplyWaiter:
             await stop_consumer(self._consumer)
 
     def expect(self, job_id: str) -> asyncio.Future[JobFinished]:
-        """Register interest in a job's result; call before the job is published."""
-        if len(self._pending) >= self._pending_max:
+        """Register interest in a job's result; call before the job is published (or looked up)."""
+        if self._waiting >= self._pending_max:
             raise ServiceUnavailable("too many requests are waiting for results; retry shortly", retry_after_s=1)
         future: asyncio.Future[JobFinished] = asyncio.get_running_loop().create_future()
-        self._pending[topics.job_key(job_id)] = future
+        self._pending.setdefault(topics.job_key(job_id), []).append(future)
+        self._waiting += 1
         return future
 
-    def forget(self, job_id: str) -> None:
-        self._pending.pop(topics.job_key(job_id), None)
+    def forget(self, job_id: str, future: asyncio.Future[JobFinished]) -> None:
+        key = topics.job_key(job_id)
+        waiters = self._pending.get(key)
+        if waiters is not None and future in waiters:
+            waiters.remove(future)
+            self._waiting -= 1
+            if not waiters:
+                del self._pending[key]
 
     async def _run(self) -> None:
         assert self._consumer is not None
@@ -86,6 +95,11 @@ class ReplyWaiter:
                 continue
             for records in batches.values():
                 for record in records:
-                    future = self._pending.pop(record.key, None) if record.key is not None else None
-                    if future is not None and not future.done():
-                        future.set_result(decode(JobFinished, record.value))
+                    waiters = self._pending.pop(record.key, None) if record.key is not None else None
+                    if not waiters:
+                        continue
+                    self._waiting -= len(waiters)
+                    finished = decode(JobFinished, record.value)
+                    for future in waiters:
+                        if not future.done():
+                            future.set_result(finished)

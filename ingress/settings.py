@@ -20,3 +20,5 @@ class IngressSettings(ServiceSettings):
     # How long a revoked or rotated key may still be served from this instance's cache.
     key_cache_ttl_s: float = Field(default=5.0, ge=0, le=300)
     db_pool_size: int = Field(default=10, ge=1, le=100)
+    # How long an Idempotency-Key names the same job; a later reuse starts a new job.
+    idempotency_window_s: float = Field(default=86_400.0, ge=60, le=7 * 86_400)

@@ -49,11 +49,79 @@ class Workspace:
         return {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
 
 
+# Models only the end-to-end tests use: each has its own upstream name, so a failure scripted on the fake
+# provider for one test cannot touch another; prices differ so billing at the answering model shows.
+TEST_MODELS = """
+[[models]]
+id = "test/slow"
+provider = "openai"
+upstream = "test-slow"
+pool = "openai"
+input_multiplier = "1"
+output_multiplier = "1"
+max_output_tokens = 4096
+default_max_tokens = 64
+context_tokens = 100000
+
+[[models]]
+id = "test/flaky"
+provider = "anthropic"
+upstream = "test-flaky"
+pool = "anthropic"
+input_multiplier = "1"
+output_multiplier = "1"
+max_output_tokens = 4096
+default_max_tokens = 64
+context_tokens = 100000
+
+[[models]]
+id = "test/priced"
+provider = "openai"
+upstream = "test-priced"
+pool = "openai"
+input_multiplier = "2"
+output_multiplier = "3"
+max_output_tokens = 4096
+default_max_tokens = 64
+context_tokens = 100000
+fallbacks = ["test/cheap"]
+
+[[models]]
+id = "test/cheap"
+provider = "gemini"
+upstream = "test-cheap"
+pool = "gemini"
+input_multiplier = "1/2"
+output_multiplier = "1/2"
+max_output_tokens = 32
+default_max_tokens = 32
+context_tokens = 100000
+
+[[models]]
+id = "test/broken"
+provider = "openai"
+upstream = "test-broken"
+pool = "openai"
+input_multiplier = "1"
+output_multiplier = "1"
+max_output_tokens = 4096
+default_max_tokens = 64
+context_tokens = 100000
+"""
+
+
 @pytest.fixture(scope="session")
-def catalogue() -> Catalogue:
+def catalogue_path() -> Path:
+    path = Path(tempfile.mkdtemp(prefix="luntrex-catalogue-")) / "models.toml"
+    path.write_text((ROOT / "config" / "models.toml").read_text() + TEST_MODELS)
+    return path
+
+
+@pytest.fixture(scope="session")
+def catalogue(catalogue_path: Path) -> Catalogue:
     from runtime.catalogue_file import load_catalogue
 
-    return load_catalogue(ROOT / "config" / "models.toml")
+    return load_catalogue(catalogue_path)
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +144,7 @@ def topic_prefix(kafka: str, catalogue: Catalogue) -> str:
 
 
 @pytest.fixture(scope="session")
-def stack(database_url: str, kafka: str, topic_prefix: str) -> Iterator[Stack]:
+def stack(database_url: str, kafka: str, topic_prefix: str, catalogue_path: Path) -> Iterator[Stack]:
     workdir = Path(tempfile.mkdtemp(prefix="luntrex-e2e-"))
     fake_port, ingress_port = free_port(), free_port()
     fake_url = f"http://127.0.0.1:{fake_port}"
@@ -84,7 +152,7 @@ def stack(database_url: str, kafka: str, topic_prefix: str) -> Iterator[Stack]:
         "LUNTREX_KAFKA_BOOTSTRAP_SERVERS": kafka,
         "LUNTREX_DATABASE_URL": database_url,
         "LUNTREX_TOPIC_PREFIX": topic_prefix,
-        "LUNTREX_CATALOGUE_PATH": str(ROOT / "config" / "models.toml"),
+        "LUNTREX_CATALOGUE_PATH": str(catalogue_path),
         "LUNTREX_LEDGER_APP_ID": f"{topic_prefix}ledger",
         "LUNTREX_BACKOFF_BASE_S": "0.05",
         # The fake provider checks that a key is sent, as the real APIs do; any value passes.

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from ingress import rendering
+from ingress import acceptance, rendering
 from ingress.auth import Authenticated
 from ingress.services import Services
 from ledger import queries
@@ -20,6 +20,9 @@ async def get_job(job_id: str, request: Request, principal: Authenticated) -> di
     services: Services = request.app.state.services
     async with services.engine.connect() as conn:
         job = await queries.job(conn, principal.workspace_id, job_id)
-    if job is None:
-        raise NotFound(f"job '{job_id}' not found (it may still be on its way to the ledger)")
-    return rendering.polled_job(job)
+    if job is not None:
+        return rendering.polled_job(job)
+    model_id = await acceptance.accepted_model(services.engine, job_id=job_id, workspace_id=principal.workspace_id)
+    if model_id is None:
+        raise NotFound(f"job '{job_id}' not found")
+    return {"id": job_id, "status": "queued", "model": model_id}
