@@ -10,7 +10,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ingress import openai_shapes
 from schemas.errors import ErrorCode, LuntrexError
+
+# Errors on the OpenAI-compatible surface use OpenAI's envelope, so its SDKs raise their usual exceptions.
+OPENAI_PREFIX = "/api/v1/openai/"
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +35,8 @@ def error_response(
 ) -> ORJSONResponse:
     request_id = request_id_of(request)
     body: dict[str, object] = {"error": message, "status": status, "code": code, "request_id": request_id}
+    if request.url.path.startswith(OPENAI_PREFIX):
+        body = openai_shapes.error_body(message, status, code, request_id)
     headers = {"x-request-id": request_id}
     if retry_after_s is not None:
         body["retry_after"] = retry_after_s

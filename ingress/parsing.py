@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from pydantic import ValidationError
 
@@ -9,7 +11,7 @@ from schemas.api import ChatCompletionRequest
 from schemas.errors import ErrorCode, InvalidRequest, PayloadTooLarge
 
 
-def parse_chat_request(body: bytes, *, body_max_bytes: int, messages_max: int) -> ChatCompletionRequest:
+def load_json_object(body: bytes, *, body_max_bytes: int) -> dict[str, Any]:
     if len(body) > body_max_bytes:
         raise PayloadTooLarge(f"request body is {len(body)} bytes; the limit is {body_max_bytes}")
     try:
@@ -19,9 +21,19 @@ def parse_chat_request(body: bytes, *, body_max_bytes: int, messages_max: int) -
         raise InvalidRequest(f"body is not valid JSON: {exc}", code=ErrorCode.INVALID_JSON) from exc
     if not isinstance(raw, dict):
         raise InvalidRequest("body must be a JSON object")
+    return raw
+
+
+def check_message_count(raw: dict[str, Any], messages_max: int) -> None:
+    """Refuse a huge conversation before validating every message in it."""
     messages = raw.get("messages")
     if isinstance(messages, list) and len(messages) > messages_max:
         raise InvalidRequest(f"too many messages: {len(messages)}; the limit is {messages_max}")
+
+
+def parse_chat_request(body: bytes, *, body_max_bytes: int, messages_max: int) -> ChatCompletionRequest:
+    raw = load_json_object(body, body_max_bytes=body_max_bytes)
+    check_message_count(raw, messages_max)
     try:
         return ChatCompletionRequest.model_validate(raw)
     except ValidationError as exc:

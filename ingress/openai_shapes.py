@@ -1,0 +1,123 @@
+"""OpenAI's chat-completions shapes for the OpenAI-compatible surface, and their mapping to ours."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from schemas.api import ChatCompletionRequest, ChatMessage, RoutingHints, TextPart
+from schemas.errors import InvalidRequest
+from schemas.events import JobFinished
+
+
+class OpenAIMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["system", "developer", "user", "assistant"]
+    content: str | list[TextPart]
+    name: str | None = None
+
+
+class OpenAIChatRequest(BaseModel):
+    """The subset of OpenAI's request the gateway routes; anything else is refused, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str = Field(min_length=1, max_length=128)
+    messages: list[OpenAIMessage] = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    stop: str | list[str] | None = None
+    n: Literal[1] | None = None
+    stream: Literal[False] | None = None
+    user: str | None = Field(default=None, max_length=256)
+    metadata: dict[str, str] | None = None
+    # Luntrex extensions, accepted through the SDK's `extra_body`.
+    tags: list[str] = Field(default_factory=list)
+    routing: RoutingHints | None = None
+
+
+def to_chat_request(raw: dict[str, Any]) -> ChatCompletionRequest:
+    try:
+        request = OpenAIChatRequest.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        if first["type"] == "extra_forbidden":
+            raise InvalidRequest(f"unsupported parameter '{where}'") from exc
+        if where in ("stream", "n"):
+            raise InvalidRequest(f"'{where}' is not supported: only non-streaming, single-choice completions") from exc
+        raise InvalidRequest(f"'{where}': {first['msg']}" if where else first["msg"]) from exc
+    if request.max_tokens is not None and request.max_completion_tokens is not None:
+        raise InvalidRequest("send either max_tokens or max_completion_tokens, not both")
+    messages = [
+        ChatMessage(role="system" if m.role == "developer" else m.role, content=m.content) for m in request.messages
+    ]
+    try:
+        return ChatCompletionRequest(
+            model=request.model,
+            messages=messages,
+            max_tokens=request.max_completion_tokens or request.max_tokens,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            stop=request.stop,
+            tags=request.tags,
+            routing=request.routing,
+        )
+    except ValidationError as exc:
+        raise InvalidRequest(str(exc.errors(include_url=False)[0]["msg"])) from exc
+
+
+_FINISH_REASONS = {
+    "stop": "stop", "end_turn": "stop", "stop_sequence": "stop", "STOP": "stop",
+    "length": "length", "max_tokens": "length", "MAX_TOKENS": "length",
+    "content_filter": "content_filter", "SAFETY": "content_filter", "refusal": "content_filter",
+    "RECITATION": "content_filter", "tool_calls": "tool_calls", "tool_use": "tool_calls",
+}
+
+
+def chat_completion(finished: JobFinished) -> dict[str, Any]:
+    """A `chat.completion` object, with the Luntrex receipt (`balance_left`, `cost`) as extra fields."""
+    return {
+        "id": finished.job_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": finished.model_id,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": finished.answer or "", "refusal": None},
+                "logprobs": None,
+                "finish_reason": _FINISH_REASONS.get(finished.finish_reason or "stop", "stop"),
+            }
+        ],
+        "usage": {
+            "prompt_tokens": finished.input_tokens,
+            "completion_tokens": finished.output_tokens,
+            "total_tokens": finished.input_tokens + finished.output_tokens,
+        },
+        "provider": finished.provider,
+        "balance_left": finished.balance_left,
+        "cost": finished.cost_tokens,
+    }
+
+
+_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+                404: "invalid_request_error", 409: "invalid_request_error", 413: "invalid_request_error",
+                429: "rate_limit_error"}
+
+
+def error_body(message: str, status: int, code: str, request_id: str) -> dict[str, Any]:
+    """OpenAI's error envelope, so the official SDKs raise their usual exceptions."""
+    return {
+        "error": {
+            "message": message,
+            "type": _ERROR_TYPES.get(status, "server_error"),
+            "param": None,
+            "code": code,
+        },
+        "status": status,
+        "request_id": request_id,
+    }
