@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger import pricing, repository
 from schemas import topics
@@ -12,16 +12,15 @@ from schemas.events import ChatJobDispatched, ChatJobSubmitted, JobError, JobFin
 
 
 async def admit(
-    engine: AsyncEngine, catalogue: Catalogue, job: ChatJobSubmitted
+    conn: AsyncConnection, catalogue: Catalogue, job: ChatJobSubmitted
 ) -> tuple[str, ChatJobDispatched] | JobFinished | None:
-    """Commit the hold (or the refusal) and return what to publish next: a dispatch, the refusal, or
-    nothing for a replayed job that has already finished (its result went out when it was settled)."""
+    """Write the hold (or the refusal) and return what to publish once it commits: a dispatch, the
+    refusal, or nothing for a replayed job that has already finished (its result went out at settlement)."""
     hold = pricing.hold_for(catalogue, job)
-    async with engine.begin() as conn:
-        admission = await repository.admit(
-            conn, job_id=job.job_id, workspace_id=job.workspace_id, api_key_id=job.api_key_id,
-            model_id=job.model_id, hold=hold, tags=job.params.tags,
-        )
+    admission = await repository.admit(
+        conn, job_id=job.job_id, workspace_id=job.workspace_id, api_key_id=job.api_key_id,
+        model_id=job.model_id, hold=hold, tags=job.params.tags,
+    )
     if admission.replayed and admission.status not in ("queued", "rejected"):
         return None
     if not admission.admitted:

@@ -17,7 +17,7 @@ from typing import Any
 import faust
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ledger import admission, settlement
+from ledger import admission, repository, settlement
 from ledger.settings import LedgerSettings
 from runtime.readiness import mark_ready
 from schemas import topics
@@ -96,26 +96,31 @@ class Ledger:
         os._exit(70)
 
     async def _admit_batch(self, batch: list[bytes]) -> None:
+        """One database transaction for the whole batch: one commit (one WAL flush) instead of one per job."""
+        jobs = [decode(ChatJobSubmitted, payload) for payload in batch]
         outgoing: list[tuple[str, bytes, Envelope]] = []
-        for payload in batch:
-            job = decode(ChatJobSubmitted, payload)
-            outcome = await admission.admit(self.engine, self.catalogue, job)
-            if outcome is None:
-                continue
-            if isinstance(outcome, JobFinished):
-                outgoing.append((topics.JOBS_RESULTS, topics.job_key(job.job_id), outcome))
-            else:
-                dispatch_topic, dispatch = outcome
-                outgoing.append((dispatch_topic, topics.job_key(job.job_id), dispatch))
+        async with self.engine.begin() as conn:
+            await repository.lock_workspaces(conn, {job.workspace_id for job in jobs})
+            for job in jobs:
+                outcome = await admission.admit(conn, self.catalogue, job)
+                if outcome is None:
+                    continue
+                if isinstance(outcome, JobFinished):
+                    outgoing.append((topics.JOBS_RESULTS, topics.job_key(job.job_id), outcome))
+                else:
+                    dispatch_topic, dispatch = outcome
+                    outgoing.append((dispatch_topic, topics.job_key(job.job_id), dispatch))
         await self._publish(outgoing)
 
     async def _settle_batch(self, batch: list[bytes]) -> None:
+        usages = [decode(UsageRecorded, payload) for payload in batch]
         outgoing: list[tuple[str, bytes, Envelope]] = []
-        for payload in batch:
-            usage = decode(UsageRecorded, payload)
-            finished = await settlement.settle(self.engine, self.catalogue, usage)
-            if finished is not None:
-                outgoing.append((topics.JOBS_RESULTS, topics.job_key(usage.job_id), finished))
+        async with self.engine.begin() as conn:
+            await repository.lock_workspaces(conn, {usage.workspace_id for usage in usages})
+            for usage in usages:
+                finished = await settlement.settle(conn, self.catalogue, usage)
+                if finished is not None:
+                    outgoing.append((topics.JOBS_RESULTS, topics.job_key(usage.job_id), finished))
         await self._publish(outgoing)
 
     async def _admission_agent(self, stream: Any) -> None:

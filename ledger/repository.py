@@ -119,6 +119,15 @@ async def create_workspace(
         )
 
 
+async def lock_workspaces(conn: AsyncConnection, workspace_ids: set[str]) -> None:
+    """Lock every account of these workspaces in one global order, before a batch touches any of them, so
+    two batches (admission and settlement run side by side) can never wait on each other in a cycle."""
+    await conn.execute(
+        text("SELECT id FROM ledger_accounts WHERE workspace_id = ANY(:ids) ORDER BY id FOR UPDATE"),
+        {"ids": sorted(workspace_ids)},
+    )
+
+
 async def lock_balances(conn: AsyncConnection, workspace_id: str) -> Balances | None:
     rows = (await conn.execute(_LOCK_ACCOUNTS, {"ws": workspace_id})).all()
     if not rows:

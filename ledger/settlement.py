@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger import pricing, repository
 from schemas.catalogue import Catalogue
@@ -13,8 +13,9 @@ from schemas.events import JobError, JobFinished, UsageRecorded
 log = logging.getLogger(__name__)
 
 
-async def settle(engine: AsyncEngine, catalogue: Catalogue, usage: UsageRecorded) -> JobFinished | None:
-    """Commit the debit (once) and return the result to deliver; None for a job the ledger never admitted."""
+async def settle(conn: AsyncConnection, catalogue: Catalogue, usage: UsageRecorded) -> JobFinished | None:
+    """Write the debit (once) and return the result to deliver after it commits; None for a job the ledger
+    never admitted."""
     error = usage.error.model_dump() if usage.error is not None else None
     priced = repository.Usage(
         job_id=usage.job_id,
@@ -28,8 +29,7 @@ async def settle(engine: AsyncEngine, catalogue: Catalogue, usage: UsageRecorded
         finish_reason=usage.finish_reason,
         error=error,
     )
-    async with engine.begin() as conn:
-        settled = await repository.settle(conn, priced)
+    settled = await repository.settle(conn, priced)
     if settled is None:
         log.error("usage for unknown job %s in workspace %s ignored", usage.job_id, usage.workspace_id)
         return None
