@@ -1,0 +1,433 @@
+"""Worker rules: the retry schedule, in-order offset commits, and running a job over its route with fake adapters."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import TopicPartition
+from hypothesis import given
+from hypothesis import strategies as st
+
+from runtime.catalogue_file import load_catalogue
+from schemas.api import RoutingHints
+from schemas.catalogue import Catalogue
+from schemas.errors import ErrorCode
+from schemas.events import ChatJobDispatched, ChatParameters, PromptMessage, UsageRecorded
+from workers.execution import ProviderSlot, execute
+from workers.offsets import OffsetTracker
+from workers.providers.base import (
+    ProviderAuthFailed,
+    ProviderCall,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderResult,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+from workers.retry import RetryPolicy
+
+CATALOGUE_PATH = Path(__file__).resolve().parents[1] / "config" / "models.toml"
+FAST = RetryPolicy(attempts_max=3, base_s=0.001, cap_s=0.01)
+
+# --- RetryPolicy ------------------------------------------------------------------------------------------
+
+
+def ceiling_s(policy: RetryPolicy, attempt: int) -> float:
+    return min(policy.cap_s, policy.base_s * 2.0 ** (attempt - 1))
+
+
+@pytest.mark.parametrize("attempt", range(1, 12))
+def test_backoff_is_jittered_within_the_exponential_ceiling_and_the_cap(attempt: int) -> None:
+    policy = RetryPolicy(attempts_max=12, base_s=0.5, cap_s=30.0)
+    rng = random.Random(attempt)
+
+    delays = [policy.delay_s(attempt, None, rng) for _ in range(200)]
+
+    assert all(0 < delay <= ceiling_s(policy, attempt) for delay in delays)
+    assert len(set(delays)) > 100, "delays are jittered, not fixed"
+    # The draws reach close to the ceiling, so the schedule really grows (and stops at the cap).
+    assert max(delays) > 0.9 * ceiling_s(policy, attempt)
+
+
+def test_backoff_grows_exponentially_until_the_cap() -> None:
+    policy = RetryPolicy(attempts_max=10, base_s=1.0, cap_s=20.0)
+    rng = random.Random(11)
+
+    largest = [max(policy.delay_s(attempt, None, rng) for _ in range(300)) for attempt in range(1, 9)]
+
+    assert largest[0] <= 1.0 < largest[1] <= 2.0 < largest[2] <= 4.0 < largest[3] <= 8.0 < largest[4] <= 16.0
+    assert all(16.0 < delay <= 20.0 for delay in largest[5:])
+
+
+@given(st.integers(1, 60), st.floats(0.001, 10), st.floats(0.001, 100), st.integers(0, 2**32))
+def test_backoff_never_exceeds_the_cap(attempt: int, base_s: float, cap_s: float, seed: int) -> None:
+    policy = RetryPolicy(attempts_max=60, base_s=base_s, cap_s=cap_s)
+
+    assert 0 < policy.delay_s(attempt, None, random.Random(seed)) <= cap_s
+
+
+def test_the_same_seed_gives_the_same_schedule() -> None:
+    policy = RetryPolicy(attempts_max=5, base_s=0.2, cap_s=5.0)
+
+    first = [policy.delay_s(attempt, None, random.Random(3)) for attempt in range(1, 6)]
+    second = [policy.delay_s(attempt, None, random.Random(3)) for attempt in range(1, 6)]
+
+    assert first == second
+
+
+@pytest.mark.parametrize(
+    ("retry_after_s", "delay_s"), [(0.0, 0.0), (1.5, 1.5), (7.0, 7.0), (10.0, 10.0), (11.0, 10.0), (3600.0, 10.0),
+                                   (-5.0, 0.0)],
+)
+def test_a_providers_retry_after_wins_and_is_capped(retry_after_s: float, delay_s: float) -> None:
+    policy = RetryPolicy(attempts_max=3, base_s=0.001, cap_s=10.0)
+
+    assert policy.delay_s(1, retry_after_s, random.Random(0)) == delay_s
+    assert policy.delay_s(5, retry_after_s, random.Random(0)) == delay_s
+
+
+# --- OffsetTracker ----------------------------------------------------------------------------------------
+
+TP = TopicPartition("luntrex.dispatch.openai.interactive", 0)
+OTHER = TopicPartition("luntrex.dispatch.openai.interactive", 1)
+
+
+def test_out_of_order_completions_never_commit_past_an_unfinished_offset() -> None:
+    tracker = OffsetTracker()
+    for offset in (10, 11, 12):
+        tracker.started(TP, offset)
+
+    tracker.done(TP, 12)
+    tracker.done(TP, 11)
+    assert tracker.committable() == {TP: 10}
+
+    tracker.done(TP, 10)
+    assert tracker.committable() == {TP: 13}
+    assert tracker.in_flight() == 0
+
+
+def test_commit_positions_advance_as_gaps_fill() -> None:
+    tracker = OffsetTracker()
+    for offset in range(5):
+        tracker.started(TP, offset)
+    positions = []
+
+    for offset in (1, 0, 3, 2, 4):
+        tracker.done(TP, offset)
+        positions.append(tracker.committable()[TP])
+
+    assert positions == [0, 2, 2, 4, 5]
+
+
+def test_a_committed_position_is_not_offered_again_until_work_moves_it() -> None:
+    tracker = OffsetTracker()
+    tracker.started(TP, 0)
+    tracker.started(TP, 1)
+    tracker.done(TP, 0)
+    tracker.mark_committed(tracker.committable())
+
+    assert tracker.committable() == {}
+    tracker.done(TP, 1)
+    assert tracker.committable() == {TP: 2}
+
+
+def test_partitions_are_tracked_apart() -> None:
+    tracker = OffsetTracker()
+    tracker.started(TP, 0)
+    tracker.started(OTHER, 40)
+    tracker.started(OTHER, 41)
+
+    tracker.done(OTHER, 41)
+    tracker.done(TP, 0)
+
+    assert tracker.committable() == {TP: 1, OTHER: 40}
+
+
+def test_forget_drops_revoked_partitions() -> None:
+    tracker = OffsetTracker()
+    tracker.started(TP, 0)
+    tracker.started(OTHER, 5)
+
+    tracker.forget({TP})
+
+    assert tracker.committable() == {OTHER: 5}
+    assert tracker.in_flight() == 1
+    tracker.forget({TP})
+
+
+def test_a_partition_assigned_again_after_forget_starts_fresh() -> None:
+    tracker = OffsetTracker()
+    tracker.started(TP, 7)
+    tracker.done(TP, 7)
+    tracker.mark_committed(tracker.committable())
+    tracker.forget({TP})
+
+    tracker.started(TP, 8)
+    tracker.done(TP, 8)
+
+    assert tracker.committable() == {TP: 9}
+
+
+@given(st.permutations(list(range(12))), st.integers(0, 1000))
+def test_any_completion_order_commits_exactly_the_finished_prefix(order: list[int], first_offset: int) -> None:
+    tracker = OffsetTracker()
+    offsets = [first_offset + index for index in range(len(order))]
+    for offset in offsets:
+        tracker.started(TP, offset)
+    finished: set[int] = set()
+    committed = first_offset
+
+    for index in order:
+        tracker.done(TP, offsets[index])
+        finished.add(offsets[index])
+        positions = tracker.committable()
+        position = positions.get(TP, committed)
+        assert all(offset in finished for offset in range(first_offset, position)), "committed past unfinished work"
+        expected = next((offset for offset in offsets if offset not in finished), offsets[-1] + 1)
+        assert position == expected
+        assert position >= committed
+        tracker.mark_committed(positions)
+        committed = position
+
+    assert committed == offsets[-1] + 1
+
+
+# --- execute ------------------------------------------------------------------------------------------------
+
+
+Outcome = ProviderResult | ProviderError
+
+
+class ScriptedAdapter:
+    """A provider that answers each call with the next scripted outcome and remembers every call it got."""
+
+    def __init__(self, name: str, script: Sequence[Outcome] = ()) -> None:
+        self.name = name
+        self.script = list(script)
+        self.calls: list[ProviderCall] = []
+
+    async def complete(self, call: ProviderCall) -> ProviderResult:
+        self.calls.append(call)
+        assert self.script, f"{self.name} was called more often than the test scripted"
+        outcome = self.script.pop(0)
+        if isinstance(outcome, ProviderError):
+            raise outcome
+        return outcome
+
+
+def answer(text: str = "Echo: hi", *, input_tokens: int = 7, output_tokens: int = 3) -> ProviderResult:
+    return ProviderResult(
+        text=text, input_tokens=input_tokens, output_tokens=output_tokens, finish_reason="stop",
+        upstream_model="upstream",
+    )
+
+
+def unavailable() -> ProviderUnavailable:
+    return ProviderUnavailable(message="overloaded", retriable=True, status=503, code="unavailable")
+
+
+def rate_limited(retry_after_s: float | None = 0.001) -> ProviderRateLimited:
+    return ProviderRateLimited(
+        message="slow down", retriable=True, status=429, code="rate_limited", retry_after_s=retry_after_s
+    )
+
+
+def timed_out() -> ProviderTimeout:
+    return ProviderTimeout(message="no answer", retriable=True, code="upstream_timeout")
+
+
+def rejected(code: str = "invalid_request") -> ProviderRejected:
+    return ProviderRejected(message="bad max_tokens", retriable=False, status=400, code=code)
+
+
+def dispatched(*, route: tuple[str, ...] = ("openai/gpt-4.1-mini",), max_tokens: int = 100,
+               **params: Any) -> ChatJobDispatched:
+    return ChatJobDispatched(
+        workspace_id="ws_workers", job_id="job_workers", traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01",
+        model_id=route[0], route=route, hold_tokens=1000,
+        params=ChatParameters(
+            messages=(PromptMessage(role="system", content="be brief"), PromptMessage(role="user", content="hi")),
+            max_tokens=max_tokens, **params,
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Catalogue:
+    return load_catalogue(CATALOGUE_PATH)
+
+
+def slots(*adapters: ScriptedAdapter, timeout_s: float = 42.0) -> dict[str, ProviderSlot]:
+    return {adapter.name: ProviderSlot(adapter, asyncio.Semaphore(4), timeout_s) for adapter in adapters}
+
+
+async def run(job: ChatJobDispatched, catalogue: Catalogue, *adapters: ScriptedAdapter,
+              policy: RetryPolicy = FAST) -> UsageRecorded:
+    return await asyncio.wait_for(execute(job, catalogue, slots(*adapters), policy), timeout=5)
+
+
+async def test_a_first_answer_is_recorded_with_the_model_and_usage(catalogue: Catalogue) -> None:
+    openai = ScriptedAdapter("openai", [answer("Echo: hi", input_tokens=9, output_tokens=2)])
+    job = dispatched(temperature=0.5, top_p=0.9, stop=("END",))
+
+    usage = await run(job, catalogue, openai)
+
+    assert (usage.outcome, usage.model_id, usage.provider, usage.attempts) == (
+        "completed", "openai/gpt-4.1-mini", "openai", 1)
+    assert (usage.input_tokens, usage.output_tokens, usage.answer, usage.finish_reason) == (9, 2, "Echo: hi", "stop")
+    assert (usage.workspace_id, usage.job_id, usage.traceparent) == (job.workspace_id, job.job_id, job.traceparent)
+    assert openai.calls == [
+        ProviderCall(
+            upstream_model="gpt-4.1-mini", messages=job.params.messages, max_tokens=100, temperature=0.5, top_p=0.9,
+            stop=("END",), timeout_s=42.0, max_tokens_field="max_tokens",
+        )
+    ]
+
+
+async def test_a_retriable_error_is_retried_then_the_answer_counts_every_attempt(catalogue: Catalogue) -> None:
+    openai = ScriptedAdapter("openai", [unavailable(), rate_limited(), answer()])
+
+    usage = await run(dispatched(), catalogue, openai)
+
+    assert (usage.outcome, usage.model_id, usage.attempts) == ("completed", "openai/gpt-4.1-mini", 3)
+    assert len(openai.calls) == 3
+    assert openai.calls[0] == openai.calls[2], "a retry sends the same call"
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (rejected(), ErrorCode.INVALID_REQUEST),
+        (rejected("model_not_found"), ErrorCode.MODEL_NOT_FOUND),
+        (ProviderAuthFailed(message="bad key", retriable=False, status=401), ErrorCode.UPSTREAM_ERROR),
+        (ProviderRateLimited(message="quota", retriable=False, status=402, code="quota_exhausted"),
+         ErrorCode.RATE_LIMITED),
+    ],
+)
+async def test_a_non_retriable_error_ends_the_job_at_once(
+    catalogue: Catalogue, error: ProviderError, code: ErrorCode
+) -> None:
+    openai = ScriptedAdapter("openai", [error])
+    gemini = ScriptedAdapter("gemini", [answer()])
+
+    usage = await run(dispatched(route=("openai/gpt-4.1-mini", "gemini/gemini-2.5-flash")), catalogue, openai, gemini)
+
+    assert usage.outcome == "failed"
+    assert usage.error is not None
+    assert usage.error.code == code
+    assert (usage.attempts, len(openai.calls), gemini.calls) == (1, 1, [])
+    assert (usage.model_id, usage.input_tokens, usage.output_tokens) == (None, 0, 0)
+
+
+async def test_rate_limiting_on_every_attempt_fails_rate_limited_with_a_retry_after(catalogue: Catalogue) -> None:
+    openai = ScriptedAdapter("openai", [rate_limited(0.001), rate_limited(0.001), rate_limited(2.5)])
+    policy = RetryPolicy(attempts_max=3, base_s=0.001, cap_s=5.0)
+
+    usage = await run(dispatched(), catalogue, openai, policy=policy)
+
+    assert usage.outcome == "failed"
+    assert usage.error is not None
+    assert usage.error.code == ErrorCode.RATE_LIMITED
+    # The caller is told to come back no sooner than the provider asked, in whole seconds.
+    assert usage.error.retry_after_s == 3
+    assert usage.attempts == len(openai.calls) == 3
+
+
+async def test_timing_out_on_every_attempt_fails_upstream_timeout(catalogue: Catalogue) -> None:
+    openai = ScriptedAdapter("openai", [timed_out(), timed_out(), timed_out()])
+
+    usage = await run(dispatched(), catalogue, openai)
+
+    assert usage.outcome == "failed"
+    assert usage.error is not None
+    assert usage.error.code == ErrorCode.UPSTREAM_TIMEOUT
+    assert usage.error.retry_after_s is None
+    assert usage.attempts == 3
+
+
+async def test_exhausting_a_model_falls_back_to_the_next_and_names_the_model_that_answered(
+    catalogue: Catalogue,
+) -> None:
+    openai = ScriptedAdapter("openai", [unavailable(), timed_out(), unavailable()])
+    gemini = ScriptedAdapter("gemini", [unavailable(), answer("from gemini", input_tokens=4, output_tokens=5)])
+
+    usage = await run(dispatched(route=("openai/gpt-4.1-mini", "gemini/gemini-2.5-flash")), catalogue, openai, gemini)
+
+    assert usage.outcome == "completed"
+    assert (usage.model_id, usage.provider, usage.answer) == ("gemini/gemini-2.5-flash", "gemini", "from gemini")
+    assert (usage.input_tokens, usage.output_tokens) == (4, 5)
+    assert usage.attempts == 5
+    assert [call.upstream_model for call in gemini.calls] == ["gemini-2.5-flash", "gemini-2.5-flash"]
+
+
+async def test_when_every_model_is_exhausted_the_last_error_is_reported(catalogue: Catalogue) -> None:
+    openai = ScriptedAdapter("openai", [rate_limited()] * 3)
+    gemini = ScriptedAdapter("gemini", [timed_out()] * 3)
+
+    usage = await run(dispatched(route=("openai/gpt-4.1-mini", "gemini/gemini-2.5-flash")), catalogue, openai, gemini)
+
+    assert usage.outcome == "failed"
+    assert usage.error is not None
+    assert usage.error.code == ErrorCode.UPSTREAM_TIMEOUT
+    assert usage.attempts == 6
+
+
+async def test_a_retry_after_longer_than_the_cap_skips_straight_to_the_fallback(catalogue: Catalogue) -> None:
+    openai = ScriptedAdapter("openai", [rate_limited(retry_after_s=120.0)])
+    gemini = ScriptedAdapter("gemini", [answer()])
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    usage = await run(dispatched(route=("openai/gpt-4.1-mini", "gemini/gemini-2.5-flash")), catalogue, openai, gemini)
+
+    assert (usage.outcome, usage.model_id, usage.attempts) == ("completed", "gemini/gemini-2.5-flash", 2)
+    assert len(openai.calls) == 1
+    assert loop.time() - started < FAST.cap_s + 1
+
+
+async def test_a_long_retry_after_on_the_only_model_fails_with_that_retry_after(catalogue: Catalogue) -> None:
+    openai = ScriptedAdapter("openai", [rate_limited(retry_after_s=120.0)])
+
+    usage = await run(dispatched(), catalogue, openai)
+
+    assert usage.error is not None
+    assert (usage.outcome, usage.error.code, usage.error.retry_after_s, usage.attempts) == (
+        "failed", ErrorCode.RATE_LIMITED, 121, 1)
+
+
+async def test_max_tokens_is_clamped_to_the_fallbacks_output_limit(catalogue: Catalogue) -> None:
+    llama_limit = catalogue.get("meta/llama-3.1-8b-instruct").max_output_tokens
+    openai = ScriptedAdapter("openai", [unavailable()] * 3)
+    llama = ScriptedAdapter("llama", [answer()])
+    job = dispatched(route=("openai/gpt-5", "meta/llama-3.1-8b-instruct"), max_tokens=100_000)
+
+    usage = await run(job, catalogue, openai, llama)
+
+    assert usage.model_id == "meta/llama-3.1-8b-instruct"
+    assert {(call.upstream_model, call.max_tokens, call.max_tokens_field) for call in openai.calls} == {
+        ("gpt-5", 100_000, "max_completion_tokens")}
+    assert [(call.upstream_model, call.max_tokens, call.max_tokens_field) for call in llama.calls] == [
+        ("meta-llama/Llama-3.1-8B-Instruct", llama_limit, "max_tokens")]
+    assert llama_limit < 100_000
+
+
+async def test_a_max_tokens_under_the_limit_is_sent_unchanged(catalogue: Catalogue) -> None:
+    llama = ScriptedAdapter("llama", [answer()])
+
+    await run(dispatched(route=("meta/llama-3.1-8b-instruct",), max_tokens=17), catalogue, llama)
+
+    assert llama.calls[0].max_tokens == 17
+
+
+async def test_the_requests_provider_timeout_overrides_the_providers(catalogue: Catalogue) -> None:
+    openai = ScriptedAdapter("openai", [answer()])
+
+    await run(dispatched(routing=RoutingHints(provider_timeout_s=2.5)), catalogue, openai)
+
+    assert openai.calls[0].timeout_s == 2.5
