@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import httpx
 from sqlalchemy import text
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas import topics
 from schemas.events import ChatJobSubmitted, JobFinished, UsageRecorded, decode
-from tests.conftest import Stack, make_workspace
+from tests.conftest import Stack, Workspace, make_workspace
 from tests.kafka_probe import publish, read_all
 from tests.ledger_checks import assert_books_balance, balances, entries_for
 
@@ -56,49 +57,88 @@ async def test_redelivered_usage_and_submission_are_not_charged_twice(
     await assert_books_balance(engine)
 
 
+async def submit_async(client: httpx.AsyncClient, workspace: Workspace, count: int, body: dict[str, Any]) -> list[str]:
+    headers = {**workspace.headers, "Prefer": "respond-async"}
+    accepted = await asyncio.gather(*(client.post("/chat/completions", json=body, headers=headers)
+                                      for _ in range(count)))
+    assert all(response.status_code == 202 for response in accepted)
+    return [response.json()["id"] for response in accepted]
+
+
+async def wait_all_completed(engine: AsyncEngine, workspace_id: str, count: int, log: str) -> None:
+    deadline = time.monotonic() + 90
+    statuses: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(
+                text("SELECT status, count(*) FROM jobs WHERE workspace_id = :ws GROUP BY status"),
+                {"ws": workspace_id},
+            )).all()
+        statuses = {row[0]: row[1] for row in rows}
+        if statuses.get("completed") == count:
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"jobs did not all complete: {statuses}\n{log}")
+
+
+async def assert_each_job_billed_once(engine: AsyncEngine, workspace_id: str, count: int, granted: int) -> None:
+    async with engine.connect() as conn:
+        charged = (await conn.execute(
+            text("SELECT sum(cost_tokens), sum(input_tokens + output_tokens) FROM jobs WHERE workspace_id = :ws"),
+            {"ws": workspace_id},
+        )).one()
+        entry_counts = (await conn.execute(
+            text("SELECT kind, count(*) FROM journal_transactions WHERE workspace_id = :ws GROUP BY kind"),
+            {"ws": workspace_id},
+        )).all()
+    assert charged[0] == charged[1]
+    assert {row[0]: row[1] for row in entry_counts} == {"grant": 1, "hold": count, "debit": count}
+    assert await balances(engine, workspace_id) == {
+        "available": granted - charged[0], "held": 0, "spent": charged[0], "funding": -granted,
+    }
+    await assert_books_balance(engine)
+
+
 async def test_killing_the_ledger_mid_stream_keeps_every_sum_exact(
     client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack
 ) -> None:
     jobs_count = 80
     workspace = await make_workspace(engine, tokens=1_000_000)
-    headers = {**workspace.headers, "Prefer": "respond-async"}
-    accepted = await asyncio.gather(
-        *(client.post("/chat/completions", json=PROMPT, headers=headers) for _ in range(jobs_count))
-    )
-    assert all(response.status_code == 202 for response in accepted)
-    job_ids = [response.json()["id"] for response in accepted]
+    job_ids = await submit_async(client, workspace, jobs_count, PROMPT)
 
     await asyncio.sleep(0.3)
     stack.ledger.kill()
     stack.ledger.start()
 
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        async with engine.connect() as conn:
-            statuses = (await conn.execute(
-                text("SELECT status, count(*) FROM jobs WHERE workspace_id = :ws GROUP BY status"),
-                {"ws": workspace.id},
-            )).all()
-        if dict(statuses).get("completed") == jobs_count:
-            break
-        await asyncio.sleep(0.5)
-    assert dict(statuses) == {"completed": jobs_count}, stack.ledger.log_tail()
-
-    async with engine.connect() as conn:
-        charged = (await conn.execute(
-            text("SELECT sum(cost_tokens), sum(input_tokens + output_tokens) FROM jobs WHERE workspace_id = :ws"),
-            {"ws": workspace.id},
-        )).one()
-        entry_counts = (await conn.execute(
-            text("SELECT kind, count(*) FROM journal_transactions WHERE workspace_id = :ws GROUP BY kind"),
-            {"ws": workspace.id},
-        )).all()
-    assert charged[0] == charged[1]
-    assert dict(entry_counts) == {"grant": 1, "hold": jobs_count, "debit": jobs_count}
-    assert await balances(engine, workspace.id) == {
-        "available": 1_000_000 - charged[0], "held": 0, "spent": charged[0], "funding": -1_000_000,
-    }
+    await wait_all_completed(engine, workspace.id, jobs_count, stack.ledger.log_tail())
+    await assert_each_job_billed_once(engine, workspace.id, jobs_count, 1_000_000)
     for job_id in job_ids[:5]:
         polled = (await client.get(f"/jobs/{job_id}", headers=workspace.headers)).json()
         assert polled["status"] == "completed" and polled["cost"] > 0
-    await assert_books_balance(engine)
+
+
+async def test_killing_the_workers_mid_call_redelivers_jobs_and_bills_each_once(
+    client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack
+) -> None:
+    jobs_count = 40
+    workspace = await make_workspace(engine, tokens=1_000_000)
+    async with httpx.AsyncClient(base_url=stack.fake_url) as fake:
+        await fake.post("/_fake/scenario", json={"model": "test-slow", "latency_ms": 1500})
+        calls_before = await slow_calls(fake)
+        try:
+            await submit_async(client, workspace, jobs_count, {**PROMPT, "model": "test/slow"})
+            await asyncio.sleep(0.7)  # every call is in flight at the provider now
+            stack.workers.kill()
+            stack.workers.start()
+            await wait_all_completed(engine, workspace.id, jobs_count, stack.workers.log_tail())
+            calls = await slow_calls(fake) - calls_before
+        finally:
+            await fake.delete("/_fake/scenario", params={"model": "test-slow"})
+    # The killed calls were made again (the provider saw more calls than jobs), yet each job is billed once.
+    assert calls > jobs_count
+    await assert_each_job_billed_once(engine, workspace.id, jobs_count, 1_000_000)
+
+
+async def slow_calls(fake: httpx.AsyncClient) -> int:
+    recorded = (await fake.get("/_fake/requests")).json()["requests"]
+    return sum(1 for r in recorded if (r.get("json") or {}).get("model") == "test-slow")
