@@ -21,8 +21,10 @@ def parse_prefer(header: str | None) -> Preferences:
         preference = item.split(";", 1)[0].strip().lower()
         if preference == "respond-async":
             respond_async = True
-        elif preference.startswith("wait="):
-            value = preference[5:].strip().strip('"')
-            if value.isdigit():
-                wait_s = float(value)
+        elif preference.startswith("wait"):
+            name, _, value = preference.partition("=")
+            value = value.strip().strip('"')
+            # isdigit() alone admits superscripts such as '¹', which int() refuses.
+            if name.strip() == "wait" and value.isascii() and value.isdigit():
+                wait_s = float(int(value))
     return Preferences(respond_async=respond_async, wait_s=wait_s)

@@ -116,13 +116,23 @@ def parse_catalogue(text: str) -> Catalogue:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CatalogueError(f"model catalogue is not valid TOML: {exc}") from exc
+    models = raw.get("models", [])
+    if not isinstance(models, list) or not all(isinstance(entry, dict) for entry in models):
+        raise CatalogueError("model catalogue: `models` must be an array of tables ([[models]])")
     missing_price = [
         str(entry.get("id", f"#{index}"))
-        for index, entry in enumerate(raw.get("models", []))
-        if isinstance(entry, dict) and ("input_multiplier" not in entry or "output_multiplier" not in entry)
+        for index, entry in enumerate(models)
+        if "input_multiplier" not in entry or "output_multiplier" not in entry
     ]
     if missing_price:
         raise CatalogueError(f"model catalogue: no price for {', '.join(missing_price)}; refusing to bill at zero")
+    for index, entry in enumerate(models):
+        try:
+            ModelEntry.model_validate(entry)
+        except ValidationError as exc:
+            name = entry.get("id", f"#{index}")
+            reasons = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'entry'}: {e['msg']}" for e in exc.errors())
+            raise CatalogueError(f"model catalogue: model {name!r} is invalid: {reasons}") from exc
     try:
         return Catalogue.model_validate(raw)
     except ValidationError as exc:

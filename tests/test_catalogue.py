@@ -216,3 +216,17 @@ def test_a_catalogue_without_models_is_refused() -> None:
 
     with pytest.raises(CatalogueError, match="models"):
         parse_catalogue(text)
+
+
+@pytest.mark.parametrize("models", ["models = 3", "models = true", 'models = ["a"]'])
+def test_models_that_are_not_tables_are_a_catalogue_error(models: str) -> None:
+    with pytest.raises(CatalogueError, match="array of tables"):
+        parse_catalogue(f'default_model = "x"\n{models}\n')
+
+
+def test_an_invalid_model_is_named_in_the_error() -> None:
+    text = SHIPPED.read_text().replace(
+        'default_max_tokens = 1024\ncontext_tokens = 1048576', 'default_max_tokens = 99999999\ncontext_tokens = 1048576'
+    )
+    with pytest.raises(CatalogueError, match=re.escape("gemini/gemini-2.5-flash")):
+        parse_catalogue(text)

@@ -265,3 +265,10 @@ def test_bodies_that_are_not_json_say_so(body: bytes) -> None:
         parse(body)
 
     assert caught.value.code == ErrorCode.INVALID_JSON
+
+
+@pytest.mark.parametrize("field", ["max_tokens", "temperature", "top_p"])
+def test_booleans_are_not_numbers(field: str) -> None:
+    body = orjson.dumps({"messages": [{"role": "user", "content": "x"}], field: True})
+    with pytest.raises(InvalidRequest, match=field):
+        parse_chat_request(body, body_max_bytes=1_000_000, messages_max=10)

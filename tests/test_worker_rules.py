@@ -431,3 +431,12 @@ async def test_the_requests_provider_timeout_overrides_the_providers(catalogue: 
     await run(dispatched(routing=RoutingHints(provider_timeout_s=2.5)), catalogue, openai)
 
     assert openai.calls[0].timeout_s == 2.5
+
+
+def test_a_job_finishing_after_its_partition_was_revoked_is_ignored() -> None:
+    tracker = OffsetTracker()
+    tp = TopicPartition("dispatch.openai.interactive", 0)
+    tracker.started(tp, 5)
+    tracker.forget({tp})
+    tracker.done(tp, 5)
+    assert tracker.committable() == {}

@@ -24,7 +24,10 @@ class OffsetTracker:
         progress.next_offset = max(progress.next_offset or 0, offset + 1)
 
     def done(self, tp: TopicPartition, offset: int) -> None:
-        self._progress[tp].in_flight.discard(offset)
+        # A job may finish after its partition was revoked; its offset is then another consumer's business.
+        progress = self._progress.get(tp)
+        if progress is not None:
+            progress.in_flight.discard(offset)
 
     def committable(self) -> dict[TopicPartition, int]:
         """Per partition, the offset to commit: the oldest unfinished one, or past the newest seen."""

@@ -1,4 +1,8 @@
-"""The one retry policy: exponential backoff with full jitter, honouring a provider's retry-after."""
+"""The one retry policy: exponential backoff with equal jitter, honouring a provider's retry-after.
+
+Equal jitter (half the ceiling fixed, half random) keeps a floor under each wait, so a retry storm cannot
+collapse to near-zero delays, while still spreading clients apart.
+"""
 
 from __future__ import annotations
 
