@@ -13,7 +13,7 @@ from ingress.errors import install_error_handlers
 from ingress.keys import KeyStore
 from ingress.publisher import JobPublisher
 from ingress.replies import ReplyWaiter
-from ingress.routes import billing, catalogue, completions, jobs, openai_compat
+from ingress.routes import billing, catalogue, completions, jobs, keys, openai_compat
 from ingress.services import Services
 from ingress.settings import IngressSettings
 from runtime.readiness import mark_ready
@@ -52,7 +52,7 @@ def create_app(settings: IngressSettings) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
-    for module in (completions, jobs, catalogue, billing, openai_compat):
+    for module in (completions, jobs, catalogue, billing, keys, openai_compat):
         app.include_router(module.router)
 
     @app.get("/healthz", include_in_schema=False)

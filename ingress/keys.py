@@ -11,6 +11,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -32,16 +33,31 @@ def fingerprint(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-async def create_key(conn: AsyncConnection, workspace_id: str, name: str) -> tuple[str, str]:
+@dataclass(frozen=True, slots=True)
+class KeyView:
+    """A key as its workspace sees it: never the secret, which is shown once at creation."""
+
+    id: str
+    name: str
+    last4: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+async def create_key(
+    conn: AsyncConnection, workspace_id: str, name: str, *, expires_in_s: float | None = None
+) -> tuple[str, str]:
     """Mint a key for a workspace; returns (key id, the secret to show once)."""
     key_id = secrets.token_hex(6)
     secret = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     await conn.execute(
         text(
-            "INSERT INTO api_keys (id, workspace_id, name, secret_sha256, last4) "
-            "VALUES (:id, :ws, :name, :sha, :last4)"
+            "INSERT INTO api_keys (id, workspace_id, name, secret_sha256, last4, expires_at) "
+            "VALUES (:id, :ws, :name, :sha, :last4, now() + make_interval(secs => :ttl))"
         ),
-        {"id": key_id, "ws": workspace_id, "name": name, "sha": fingerprint(secret), "last4": secret[-4:]},
+        {"id": key_id, "ws": workspace_id, "name": name, "sha": fingerprint(secret), "last4": secret[-4:],
+         "ttl": expires_in_s},
     )
     return key_id, secret
 
@@ -55,6 +71,30 @@ async def revoke_key(conn: AsyncConnection, workspace_id: str, key_id: str) -> b
         {"id": key_id, "ws": workspace_id},
     )
     return result.first() is not None
+
+
+async def expire_key(conn: AsyncConnection, workspace_id: str, key_id: str, *, grace_s: float) -> bool:
+    """Let a live key keep working for `grace_s` more seconds (the overlap of a rotation), then stop."""
+    result = await conn.execute(
+        text(
+            "UPDATE api_keys SET expires_at = least(coalesce(expires_at, 'infinity'), "
+            "now() + make_interval(secs => :grace)) WHERE id = :id AND workspace_id = :ws AND revoked_at IS NULL "
+            "AND (expires_at IS NULL OR expires_at > now()) RETURNING id"
+        ),
+        {"id": key_id, "ws": workspace_id, "grace": grace_s},
+    )
+    return result.first() is not None
+
+
+async def list_keys(conn: AsyncConnection, workspace_id: str) -> list[KeyView]:
+    rows = await conn.execute(
+        text(
+            "SELECT id, name, last4, created_at, expires_at, revoked_at FROM api_keys "
+            "WHERE workspace_id = :ws ORDER BY created_at, id"
+        ),
+        {"ws": workspace_id},
+    )
+    return [KeyView(**row._mapping) for row in rows]
 
 
 class KeyStore:

@@ -155,6 +155,7 @@ def stack(database_url: str, kafka: str, topic_prefix: str, catalogue_path: Path
         "LUNTREX_CATALOGUE_PATH": str(catalogue_path),
         "LUNTREX_LEDGER_APP_ID": f"{topic_prefix}ledger",
         "LUNTREX_BACKOFF_BASE_S": "0.05",
+        "LUNTREX_KEY_CACHE_TTL_S": "1",
         # The fake provider checks that a key is sent, as the real APIs do; any value passes.
         "OPENAI_API_KEY": "sk-fake-openai",
         "ANTHROPIC_API_KEY": "sk-ant-fake",
