@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -78,3 +79,40 @@ async def balance_summary(conn: AsyncConnection, workspace_id: str) -> BalanceSu
         credit_line_tokens=row.credit_line_tokens,
         tokens_per_bdt=row.tokens_per_bdt,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class UsageLine:
+    model_id: str
+    api_key_id: str
+    jobs: int
+    input_tokens: int
+    output_tokens: int
+    cost_tokens: int
+
+
+async def usage(
+    conn: AsyncConnection,
+    workspace_id: str,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    tag: str | None,
+    model_id: str | None,
+) -> list[UsageLine]:
+    """Finished jobs' usage and cost by answering model and key, optionally for one tag or model."""
+    rows = await conn.execute(
+        text(
+            "SELECT coalesce(answered_by, model_id) AS model_id, api_key_id, count(*) AS jobs, "
+            "CAST(sum(input_tokens) AS bigint) AS input_tokens, CAST(sum(output_tokens) AS bigint) AS output_tokens, "
+            "CAST(sum(cost_tokens) AS bigint) AS cost_tokens FROM jobs "
+            "WHERE workspace_id = :ws AND status = 'completed' "
+            "AND (CAST(:since AS timestamptz) IS NULL OR finished_at >= :since) "
+            "AND (CAST(:until AS timestamptz) IS NULL OR finished_at < :until) "
+            "AND (CAST(:tag AS text) IS NULL OR :tag = ANY(tags)) "
+            "AND (CAST(:model AS text) IS NULL OR coalesce(answered_by, model_id) = :model) "
+            "GROUP BY 1, 2 ORDER BY 1, 2"
+        ),
+        {"ws": workspace_id, "since": since, "until": until, "tag": tag, "model": model_id},
+    )
+    return [UsageLine(**row._mapping) for row in rows]

@@ -221,7 +221,7 @@ async def admit(
                          status="rejected")
     await _record_entry(
         conn, idempotency_key=f"hold:{job_id}", kind="hold", workspace_id=workspace_id, job_id=job_id,
-        postings=domain.hold_postings(workspace_id, hold),
+        postings=domain.hold_postings(workspace_id, hold), detail={"model": model_id, "tags": list(tags)},
     )
     return Admission(job_id, admitted=True, hold_tokens=hold, balance_left=balances.balance_left, replayed=False)
 
@@ -279,7 +279,7 @@ async def settle(conn: AsyncConnection, usage: Usage) -> SettledJob | None:
             workspace_id=job.workspace_id, job_id=usage.job_id,
             postings=domain.settle_postings(job.workspace_id, job.hold_tokens, amounts.cost_tokens),
             detail={"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
-                    "model": usage.model_id},
+                    "model": usage.model_id, "tags": list(job.tags), "api_key_id": job.api_key_id},
         )
     balance_left = balances.balance_left - amounts.cost_tokens
     updated = (

@@ -106,3 +106,31 @@ async def test_balance_summary_reconciles_with_completions(
     assert summary["balance_tokens"] == answer["balance_left"]
     assert summary["spent_tokens"] == answer["cost"]
     assert summary["held_tokens"] == 0
+
+
+async def test_tags_are_stored_with_the_job_and_its_ledger_entries_and_queryable(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    workspace = await make_workspace(engine, tokens=50_000)
+    tagged = {**SEED_REQUEST, "max_tokens": 32, "tags": ["eval-run-7", "poems"]}
+    first = (await client.post("/chat/completions", json=tagged, headers=workspace.headers)).json()
+    second = (await client.post("/chat/completions", json={**tagged, "tags": ["poems"]},
+                                headers=workspace.headers)).json()
+    await client.post("/chat/completions", json={**SEED_REQUEST, "max_tokens": 32}, headers=workspace.headers)
+
+    eval_run = (await client.get("/usage", params={"tag": "eval-run-7"}, headers=workspace.headers)).json()
+    poems = (await client.get("/usage", params={"tag": "poems"}, headers=workspace.headers)).json()
+    everything = (await client.get("/usage", headers=workspace.headers)).json()
+    assert eval_run["totals"]["jobs"] == 1 and eval_run["totals"]["cost_tokens"] == first["cost"]
+    assert poems["totals"]["cost_tokens"] == first["cost"] + second["cost"]
+    assert everything["totals"]["jobs"] == 3
+    assert everything["totals"]["cost_tokens"] == 50_000 - (await client.get(
+        "/balance", headers=workspace.headers)).json()["balance_tokens"]
+    async with engine.connect() as conn:
+        entry_tags = (await conn.execute(
+            text("SELECT kind, detail->'tags' FROM journal_transactions WHERE job_id = :job ORDER BY id"),
+            {"job": first["id"]},
+        )).all()
+    assert [(kind, tags) for kind, tags in entry_tags] == [
+        ("hold", ["eval-run-7", "poems"]), ("debit", ["eval-run-7", "poems"])
+    ]

@@ -1,11 +1,12 @@
-"""`GET /api/v1/balance`: the workspace's balance summary in credit tokens."""
+"""Billing reads for the caller's workspace: `GET /api/v1/balance` and `GET /api/v1/usage`."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from ingress.auth import Authenticated
 from ingress.services import Services
@@ -23,3 +24,25 @@ async def get_balance(request: Request, principal: Authenticated) -> dict[str, A
     if summary is None:
         raise NotFound("workspace has no ledger accounts")
     return asdict(summary)
+
+
+@router.get("/api/v1/usage")
+async def get_usage(
+    request: Request,
+    principal: Authenticated,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    tag: Annotated[str | None, Query(max_length=64)] = None,
+    model: Annotated[str | None, Query(max_length=128)] = None,
+) -> dict[str, Any]:
+    """Completed jobs' tokens and cost by answering model and key, for a period, a tag or a model."""
+    services: Services = request.app.state.services
+    async with services.engine.connect() as conn:
+        lines = await queries.usage(conn, principal.workspace_id, since=since, until=until, tag=tag, model_id=model)
+    totals = {
+        "jobs": sum(line.jobs for line in lines),
+        "input_tokens": sum(line.input_tokens for line in lines),
+        "output_tokens": sum(line.output_tokens for line in lines),
+        "cost_tokens": sum(line.cost_tokens for line in lines),
+    }
+    return {"data": [asdict(line) for line in lines], "totals": totals}
