@@ -1,4 +1,4 @@
-"""The bench's own workspace (created with the ledger's repository functions) and the billing check.
+"""The bench's own workspace (created with the ledger's journal functions) and the billing check.
 
 Each bench run creates a fresh workspace ``bench-<utc timestamp>`` with ample credit and one API key,
 so its jobs, journal and balances are the bench's alone. After every pipeline load the bench waits until
@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ingress.keys import create_key
-from ledger import repository
+from ledger import journal
 from ledger.domain import AccountKind
 
 # Enough for any bench run: a run bills ~30 tokens per request and holds ~520 per request in flight.
@@ -74,8 +74,8 @@ class BillingProbe:
     async def create(self, credit_tokens: int = CREDIT_TOKENS) -> BenchWorkspace:
         workspace_id = f"bench-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
         async with self._engine.begin() as conn:
-            await repository.create_workspace(conn, workspace_id, name="Benchmark workspace")
-            await repository.grant(
+            await journal.create_workspace(conn, workspace_id, name="Benchmark workspace")
+            await journal.grant(
                 conn, workspace_id, credit_tokens, idempotency_key=f"grant:bench:{workspace_id}",
                 detail={"reason": "python -m bench"},
             )

@@ -1,26 +1,33 @@
-"""Admission: hold credit for a submitted job, then dispatch it; or refuse it with 'Insufficient credits'."""
+"""Admission: hold credit for submitted jobs, then dispatch them; or refuse them with 'Insufficient credits'."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger import pricing, repository
+from ledger import holds, pricing
 from schemas import topics
 from schemas.catalogue import Catalogue
 from schemas.errors import ErrorCode
 from schemas.events import ChatJobDispatched, ChatJobSubmitted, JobError, JobFinished
 
+Outcome = tuple[str, ChatJobDispatched] | JobFinished | None
 
-async def admit(
-    conn: AsyncConnection, catalogue: Catalogue, job: ChatJobSubmitted
-) -> tuple[str, ChatJobDispatched] | JobFinished | None:
-    """Write the hold (or the refusal) and return what to publish once it commits: a dispatch, the
+
+async def admit(conn: AsyncConnection, catalogue: Catalogue, jobs: list[ChatJobSubmitted]) -> list[Outcome]:
+    """Write the holds (or refusals) and return, per job, what to publish once they commit: a dispatch, the
     refusal, or nothing for a replayed job that has already finished (its result went out at settlement)."""
-    hold = pricing.hold_for(catalogue, job)
-    admission = await repository.admit(
-        conn, job_id=job.job_id, workspace_id=job.workspace_id, api_key_id=job.api_key_id,
-        model_id=job.model_id, hold=hold, tags=job.params.tags,
-    )
+    requests = [
+        holds.HoldRequest(
+            job_id=job.job_id, workspace_id=job.workspace_id, api_key_id=job.api_key_id, model_id=job.model_id,
+            hold=pricing.hold_for(catalogue, job), tags=job.params.tags,
+        )
+        for job in jobs
+    ]
+    admissions = await holds.admit_batch(conn, requests)
+    return [_next_step(catalogue, job, admission) for job, admission in zip(jobs, admissions, strict=True)]
+
+
+def _next_step(catalogue: Catalogue, job: ChatJobSubmitted, admission: holds.Admission) -> Outcome:
     if admission.replayed and admission.status not in ("queued", "rejected"):
         return None
     if not admission.admitted:

@@ -17,7 +17,7 @@ from typing import Any
 import faust
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ledger import admission, repository, settlement
+from ledger import admission, settlement
 from ledger.settings import LedgerSettings
 from runtime.readiness import mark_ready
 from schemas import topics
@@ -98,30 +98,22 @@ class Ledger:
     async def _admit_batch(self, batch: list[bytes]) -> None:
         """One database transaction for the whole batch: one commit (one WAL flush) instead of one per job."""
         jobs = [decode(ChatJobSubmitted, payload) for payload in batch]
-        outgoing: list[tuple[str, bytes, Envelope]] = []
         async with self.engine.begin() as conn:
-            await repository.lock_workspaces(conn, {job.workspace_id for job in jobs})
-            for job in jobs:
-                outcome = await admission.admit(conn, self.catalogue, job)
-                if outcome is None:
-                    continue
-                if isinstance(outcome, JobFinished):
-                    outgoing.append((topics.JOBS_RESULTS, topics.job_key(job.job_id), outcome))
-                else:
-                    dispatch_topic, dispatch = outcome
-                    outgoing.append((dispatch_topic, topics.job_key(job.job_id), dispatch))
+            outcomes = await admission.admit(conn, self.catalogue, jobs)
+        outgoing: list[tuple[str, bytes, Envelope]] = []
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            if isinstance(outcome, JobFinished):
+                outgoing.append((topics.JOBS_RESULTS, topics.job_key(job.job_id), outcome))
+            elif outcome is not None:
+                dispatch_topic, dispatch = outcome
+                outgoing.append((dispatch_topic, topics.job_key(job.job_id), dispatch))
         await self._publish(outgoing)
 
     async def _settle_batch(self, batch: list[bytes]) -> None:
         usages = [decode(UsageRecorded, payload) for payload in batch]
-        outgoing: list[tuple[str, bytes, Envelope]] = []
         async with self.engine.begin() as conn:
-            await repository.lock_workspaces(conn, {usage.workspace_id for usage in usages})
-            for usage in usages:
-                finished = await settlement.settle(conn, self.catalogue, usage)
-                if finished is not None:
-                    outgoing.append((topics.JOBS_RESULTS, topics.job_key(usage.job_id), finished))
-        await self._publish(outgoing)
+            finished = await settlement.settle(conn, self.catalogue, usages)
+        await self._publish([(topics.JOBS_RESULTS, topics.job_key(job.job_id), job) for job in finished])
 
     async def _admission_agent(self, stream: Any) -> None:
         async for batch in stream.take(self.settings.ledger_batch_max, within=self.settings.ledger_batch_wait_s):

@@ -12,7 +12,7 @@ import asyncio
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ingress.keys import create_key
-from ledger import repository
+from ledger import journal
 from ledger.settings import LedgerSettings
 
 
@@ -20,9 +20,9 @@ async def seed(database_url: str, workspace_id: str, starting_tokens: int) -> tu
     engine = create_async_engine(database_url)
     try:
         async with engine.begin() as conn:
-            await repository.create_workspace(conn, workspace_id, name="Demo workspace")
+            await journal.create_workspace(conn, workspace_id, name="Demo workspace")
             if starting_tokens > 0:
-                await repository.grant(
+                await journal.grant(
                     conn, workspace_id, starting_tokens, idempotency_key=f"grant:seed:{workspace_id}",
                     detail={"reason": "demo starting balance"},
                 )

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ingress.keys import create_key
-from ledger import repository
+from ledger import journal
 from runtime.kafka import ensure_topics
 from runtime.topics import topic_plan
 from schemas.catalogue import Catalogue
@@ -197,11 +197,11 @@ async def make_workspace(
     """A fresh workspace with a starting grant and one API key (tests isolate by workspace)."""
     workspace_id = f"ws_{uuid.uuid4().hex[:12]}"
     async with engine.begin() as conn:
-        await repository.create_workspace(
+        await journal.create_workspace(
             conn, workspace_id, name="test", credit_line_tokens=credit_line_tokens, default_model=default_model
         )
         if tokens:
-            await repository.grant(conn, workspace_id, tokens, idempotency_key=f"grant:test:{workspace_id}")
+            await journal.grant(conn, workspace_id, tokens, idempotency_key=f"grant:test:{workspace_id}")
         key_id, secret = await create_key(conn, workspace_id, "test key")
     return Workspace(id=workspace_id, api_key=secret, key_id=key_id)
 

@@ -10,26 +10,35 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledger import repository
+from ledger import debits, holds, journal
 from tests.conftest import make_workspace
 from tests.ledger_checks import assert_books_balance, balances, entries_for
 
 
-async def admit(engine: AsyncEngine, workspace_id: str, hold: int, job_id: str | None = None) -> repository.Admission:
-    async with engine.begin() as conn:
-        return await repository.admit(
-            conn, job_id=job_id or f"job_{uuid.uuid4().hex}", workspace_id=workspace_id, api_key_id="k",
-            model_id="openai/gpt-4.1-mini", hold=hold, tags=("t",),
-        )
+def hold_request(workspace_id: str, hold: int, job_id: str | None = None) -> holds.HoldRequest:
+    return holds.HoldRequest(
+        job_id=job_id or f"job_{uuid.uuid4().hex}", workspace_id=workspace_id, api_key_id="k",
+        model_id="openai/gpt-4.1-mini", hold=hold, tags=("t", 'quote"and\\slash'),
+    )
 
 
-async def settle(engine: AsyncEngine, job_id: str, cost: int, completed: bool = True) -> repository.SettledJob | None:
-    usage = repository.Usage(
+def usage_of(job_id: str, cost: int, completed: bool = True) -> debits.Usage:
+    return debits.Usage(
         job_id=job_id, completed=completed, model_id="openai/gpt-4.1-mini", provider="openai", input_tokens=cost,
         output_tokens=0, priced_cost=cost, answer="a", finish_reason="stop", error=None,
     )
+
+
+async def admit(engine: AsyncEngine, workspace_id: str, hold: int, job_id: str | None = None) -> holds.Admission:
     async with engine.begin() as conn:
-        return await repository.settle(conn, usage)
+        return await holds.admit(conn, hold_request(workspace_id, hold, job_id))
+
+
+async def settle(
+    engine: AsyncEngine, workspace_id: str, job_id: str, cost: int, completed: bool = True
+) -> debits.SettledJob | None:
+    async with engine.begin() as conn:
+        return await debits.settle(conn, workspace_id, usage_of(job_id, cost, completed))
 
 
 async def test_racing_admissions_never_overdraw(engine: AsyncEngine) -> None:
@@ -54,8 +63,8 @@ async def test_replayed_admission_and_settlement_move_money_once(engine: AsyncEn
     first = await admit(engine, workspace.id, 300, job_id)
     again = await admit(engine, workspace.id, 300, job_id)
     assert first.admitted and again.admitted and again.replayed
-    settled = await settle(engine, job_id, 120)
-    replayed = await settle(engine, job_id, 120)
+    settled = await settle(engine, workspace.id, job_id, 120)
+    replayed = await settle(engine, workspace.id, job_id, 120)
     assert settled is not None and replayed is not None
     assert settled.cost_tokens == replayed.cost_tokens == 120
     assert replayed.replayed and replayed.balance_left == settled.balance_left == 880
@@ -68,7 +77,7 @@ async def test_failed_job_releases_its_hold_and_charges_nothing(engine: AsyncEng
     workspace = await make_workspace(engine, tokens=500)
     job_id = f"job_{uuid.uuid4().hex}"
     await admit(engine, workspace.id, 400, job_id)
-    settled = await settle(engine, job_id, 0, completed=False)
+    settled = await settle(engine, workspace.id, job_id, 0, completed=False)
     assert settled is not None and settled.status == "failed" and settled.cost_tokens == 0
     assert await balances(engine, workspace.id) == {"available": 500, "held": 0, "spent": 0, "funding": -500}
     assert await entries_for(engine, job_id) == ["hold", "release"]
@@ -78,7 +87,7 @@ async def test_usage_above_the_hold_is_capped_and_recorded(engine: AsyncEngine) 
     workspace = await make_workspace(engine, tokens=1_000)
     job_id = f"job_{uuid.uuid4().hex}"
     await admit(engine, workspace.id, 100, job_id)
-    settled = await settle(engine, job_id, 150)
+    settled = await settle(engine, workspace.id, job_id, 150)
     assert settled is not None and settled.cost_tokens == 100
     async with engine.connect() as conn:
         uncharged = (await conn.execute(
@@ -118,5 +127,32 @@ async def test_grants_are_idempotent_by_key(engine: AsyncEngine) -> None:
     workspace = await make_workspace(engine, tokens=0)
     for _ in range(3):
         async with engine.begin() as conn:
-            await repository.grant(conn, workspace.id, 700, idempotency_key=f"topup:{workspace.id}:1")
+            await journal.grant(conn, workspace.id, 700, idempotency_key=f"topup:{workspace.id}:1")
     assert (await balances(engine, workspace.id))["available"] == 700
+
+
+async def test_a_batch_decides_in_order_against_the_running_balance(engine: AsyncEngine) -> None:
+    first, second = await make_workspace(engine, tokens=250), await make_workspace(engine, tokens=100)
+    repeated = hold_request(first.id, 100)
+    batch = [repeated, hold_request(second.id, 100), hold_request(first.id, 100), repeated,
+             hold_request(first.id, 100), hold_request(second.id, 1)]
+    async with engine.begin() as conn:
+        admissions = await holds.admit_batch(conn, batch)
+    assert [(a.admitted, a.replayed) for a in admissions] == [
+        (True, False), (True, False), (True, False), (True, True), (False, False), (False, False)
+    ]
+    assert admissions[4].balance_left == 250 and admissions[5].balance_left == 100
+    assert await balances(engine, first.id) == {"available": 50, "held": 200, "spent": 0, "funding": -250}
+    assert await entries_for(engine, repeated.job_id) == ["hold"]
+
+    usages = [usage_of(repeated.job_id, 30), usage_of(batch[2].job_id, 100), usage_of(repeated.job_id, 30)]
+    async with engine.begin() as conn:
+        settled = await debits.settle_batch(conn, {first.id}, usages)
+    assert [(s.cost_tokens, s.balance_left, s.replayed) for s in settled if s] == [
+        (30, 220, False), (100, 120, False), (30, 220, True)
+    ]
+    assert await balances(engine, first.id) == {"available": 120, "held": 0, "spent": 130, "funding": -250}
+    async with engine.connect() as conn:
+        tags = (await conn.execute(text("SELECT tags FROM jobs WHERE id = :id"), {"id": repeated.job_id})).scalar_one()
+    assert tags == ["t", 'quote"and\\slash']
+    await assert_books_balance(engine)

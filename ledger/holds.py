@@ -1,0 +1,155 @@
+"""Admission in PostgreSQL: hold credit for a batch of jobs, or refuse them, in a handful of statements.
+
+A job is recorded in `jobs` first (unique by id): a job already there is a replay, answered with the first
+decision and never held twice. New jobs are decided in order against each workspace's running balance,
+then every hold is written by one `record_entries` call and every refusal by one update.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ledger import domain, journal
+
+INSUFFICIENT = json.dumps({"code": "insufficient_credits", "message": "Insufficient credits"})
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRequest:
+    job_id: str
+    workspace_id: str
+    api_key_id: str
+    model_id: str
+    hold: int
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    job_id: str
+    admitted: bool
+    hold_tokens: int
+    balance_left: int
+    replayed: bool
+    # The job's state now: a replay of a job that already finished must not be dispatched again.
+    status: str = "queued"
+
+
+_INSERT_JOBS = text(
+    """
+    INSERT INTO jobs (id, workspace_id, api_key_id, model_id, status, hold_tokens, tags)
+    SELECT j.id, j.workspace_id, j.api_key_id, j.model_id, 'queued', j.hold, CAST(j.tags AS text[])
+    FROM unnest(CAST(:ids AS text[]), CAST(:workspaces AS text[]), CAST(:keys AS text[]),
+                CAST(:models AS text[]), CAST(:holds AS bigint[]), CAST(:tags AS text[]))
+         AS j(id, workspace_id, api_key_id, model_id, hold, tags)
+    WHERE EXISTS (SELECT 1 FROM workspaces w WHERE w.id = j.workspace_id)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+    """
+)
+
+_PREVIOUS = text("SELECT id, status, hold_tokens, balance_left FROM jobs WHERE id = ANY(:ids)")
+
+_REFUSE = text(
+    """
+    UPDATE jobs SET status = 'rejected', hold_tokens = 0, balance_left = r.balance_left, finished_at = now(),
+                    error = CAST(:error AS jsonb)
+    FROM unnest(CAST(:ids AS text[]), CAST(:balances AS bigint[])) AS r(id, balance_left)
+    WHERE jobs.id = r.id
+    """
+)
+
+
+async def admit_batch(conn: AsyncConnection, requests: list[HoldRequest]) -> list[Admission]:
+    """Hold credit for each job in order, or refuse it; one answer per request, replays included."""
+    balances = await journal.lock_accounts(conn, {r.workspace_id for r in requests})
+    unique = _first_of_each(requests)
+    inserted = await conn.execute(
+        _INSERT_JOBS,
+        {
+            "ids": [r.job_id for r in unique],
+            "workspaces": [r.workspace_id for r in unique],
+            "keys": [r.api_key_id for r in unique],
+            "models": [r.model_id for r in unique],
+            "holds": [r.hold for r in unique],
+            # A text[] per job travels as its array literal, since unnest cannot take a 2-D array of rows.
+            "tags": [_array_literal(r.tags) for r in unique],
+        },
+    )
+    new_ids = {row.id for row in inserted}
+    decided: dict[str, Admission] = await _previous(conn, [r.job_id for r in unique if r.job_id not in new_ids])
+    entries: list[journal.Entry] = []
+    refused: list[Admission] = []
+    for request in unique:
+        if request.job_id not in new_ids:
+            continue
+        account = balances[request.workspace_id]
+        if account.available - request.hold < account.available_floor:
+            admission = Admission(request.job_id, False, 0, account.balance_left, replayed=False, status="rejected")
+            refused.append(admission)
+        else:
+            account.available -= request.hold
+            account.held += request.hold
+            admission = Admission(request.job_id, True, request.hold, account.balance_left, replayed=False)
+            entries.append(journal.Entry(
+                f"hold:{request.job_id}", "hold", request.workspace_id, request.job_id,
+                domain.hold_postings(request.workspace_id, request.hold),
+                {"model": request.model_id, "tags": list(request.tags)},
+            ))
+        decided[request.job_id] = admission
+    recorded = await journal.record_entries(conn, entries)
+    assert recorded == len(entries), "a new job's hold was already in the journal"
+    if refused:
+        await conn.execute(
+            _REFUSE,
+            {"ids": [a.job_id for a in refused], "balances": [a.balance_left for a in refused], "error": INSUFFICIENT},
+        )
+    answers: list[Admission] = []
+    answered: set[str] = set()
+    for request in requests:
+        found = decided.get(request.job_id)
+        if found is None:
+            # The workspace does not exist: nothing was recorded and nothing can be held.
+            admission = Admission(request.job_id, False, 0, 0, replayed=False, status="rejected")
+        elif request.job_id in answered:
+            # The same job twice in one batch (a redelivery): the second is a replay of the first.
+            admission = replace(found, replayed=True)
+        else:
+            admission = found
+        answered.add(request.job_id)
+        answers.append(admission)
+    return answers
+
+
+def _first_of_each(requests: list[HoldRequest]) -> list[HoldRequest]:
+    seen: set[str] = set()
+    unique = []
+    for request in requests:
+        if request.job_id not in seen:
+            seen.add(request.job_id)
+            unique.append(request)
+    return unique
+
+
+async def _previous(conn: AsyncConnection, job_ids: list[str]) -> dict[str, Admission]:
+    if not job_ids:
+        return {}
+    rows = await conn.execute(_PREVIOUS, {"ids": job_ids})
+    return {
+        row.id: Admission(row.id, row.status != "rejected", row.hold_tokens,
+                          row.balance_left if row.balance_left is not None else 0, replayed=True, status=row.status)
+        for row in rows
+    }
+
+
+def _array_literal(values: tuple[str, ...]) -> str:
+    escaped = (value.replace("\\", "\\\\").replace('"', '\\"') for value in values)
+    return "{" + ",".join(f'"{value}"' for value in escaped) + "}"
+
+
+async def admit(conn: AsyncConnection, request: HoldRequest) -> Admission:
+    return (await admit_batch(conn, [request]))[0]

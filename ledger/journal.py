@@ -1,0 +1,169 @@
+"""The journal: workspaces' accounts, their locks, and balanced entries written many at a time.
+
+Every money movement is an `Entry`: a journal transaction unique by its idempotency key, its postings and
+the balance changes, all written by `record_entries` in one statement for a whole batch. A replayed entry
+inserts nothing and moves nothing. Every batch first locks the accounts of all its workspaces in one global
+order (`lock_accounts`), so concurrent batches serialise per workspace and can never deadlock.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ledger import domain
+from ledger.domain import AccountKind, Posting
+
+
+@dataclass(slots=True)
+class Balances:
+    """A workspace's account balances, as locked at the start of a batch and moved as the batch goes."""
+
+    available: int
+    held: int
+    spent: int
+    funding: int
+    available_floor: int
+
+    @property
+    def balance_left(self) -> int:
+        """What the workspace still owns: available credit plus credit held for running jobs."""
+        return self.available + self.held
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    idempotency_key: str
+    kind: str
+    workspace_id: str
+    job_id: str | None
+    postings: list[Posting]
+    detail: dict[str, Any] | None = field(default=None)
+
+
+_LOCK_ACCOUNTS = text(
+    "SELECT workspace_id, kind, balance, floor FROM ledger_accounts WHERE workspace_id = ANY(:ids) "
+    "ORDER BY id FOR UPDATE"
+)
+
+_RECORD_ENTRIES = text(
+    """
+    WITH entry AS (
+        SELECT * FROM unnest(CAST(:keys AS text[]), CAST(:kinds AS text[]), CAST(:workspaces AS text[]),
+                             CAST(:jobs AS text[]), CAST(:details AS jsonb[]))
+                      AS e(idempotency_key, kind, workspace_id, job_id, detail)
+    ), txn AS (
+        INSERT INTO journal_transactions (idempotency_key, kind, workspace_id, job_id, detail)
+        SELECT idempotency_key, kind, workspace_id, job_id, detail FROM entry
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING id, idempotency_key
+    ), legs AS (
+        INSERT INTO postings (transaction_id, account_id, amount)
+        SELECT txn.id, leg.account_id, leg.amount
+        FROM unnest(CAST(:leg_keys AS text[]), CAST(:leg_accounts AS text[]), CAST(:leg_amounts AS bigint[]))
+             AS leg(idempotency_key, account_id, amount)
+        JOIN txn USING (idempotency_key)
+        RETURNING account_id, amount
+    ), moved AS (
+        UPDATE ledger_accounts AS account SET balance = account.balance + delta.amount
+        FROM (SELECT account_id, sum(amount) AS amount FROM legs GROUP BY account_id) AS delta
+        WHERE account.id = delta.account_id
+        RETURNING account.id
+    )
+    SELECT (SELECT count(*) FROM txn) AS entries, (SELECT count(*) FROM legs) AS legs
+    """
+)
+
+
+async def lock_accounts(conn: AsyncConnection, workspace_ids: set[str]) -> dict[str, Balances]:
+    """Lock and read the accounts of these workspaces; a workspace without accounts is absent."""
+    rows = (await conn.execute(_LOCK_ACCOUNTS, {"ids": sorted(workspace_ids)})).all()
+    by_workspace: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        by_workspace.setdefault(row.workspace_id, {})[row.kind] = row
+    return {
+        workspace_id: Balances(
+            available=kinds[AccountKind.AVAILABLE].balance,
+            held=kinds[AccountKind.HELD].balance,
+            spent=kinds[AccountKind.SPENT].balance,
+            funding=kinds[AccountKind.FUNDING].balance,
+            available_floor=kinds[AccountKind.AVAILABLE].floor,
+        )
+        for workspace_id, kinds in by_workspace.items()
+    }
+
+
+async def record_entries(conn: AsyncConnection, entries: list[Entry]) -> int:
+    """Insert balanced entries and move their balances in one statement; returns how many were new."""
+    if not entries:
+        return 0
+    legs = [(entry.idempotency_key, posting) for entry in entries for posting in entry.postings]
+    for entry in entries:
+        assert domain.is_balanced(entry.postings), f"unbalanced entry {entry.idempotency_key}: {entry.postings}"
+        assert len({p.account_id for p in entry.postings}) == len(entry.postings), "one leg per account per entry"
+    row = (
+        await conn.execute(
+            _RECORD_ENTRIES,
+            {
+                "keys": [entry.idempotency_key for entry in entries],
+                "kinds": [entry.kind for entry in entries],
+                "workspaces": [entry.workspace_id for entry in entries],
+                "jobs": [entry.job_id for entry in entries],
+                "details": [json.dumps(entry.detail) if entry.detail is not None else None for entry in entries],
+                "leg_keys": [key for key, _ in legs],
+                "leg_accounts": [posting.account_id for _, posting in legs],
+                "leg_amounts": [posting.amount for _, posting in legs],
+            },
+        )
+    ).one()
+    if row.entries == len(entries):
+        assert row.legs == len(legs), f"{len(entries)} entries were written with {row.legs} of {len(legs)} legs"
+    return int(row.entries)
+
+
+async def create_workspace(
+    conn: AsyncConnection,
+    workspace_id: str,
+    *,
+    name: str,
+    credit_line_tokens: int = 0,
+    tokens_per_bdt: int = 500,
+    default_model: str | None = None,
+) -> None:
+    """Create a workspace and its four accounts; creating an existing one changes nothing."""
+    await conn.execute(
+        text(
+            "INSERT INTO workspaces (id, name, credit_line_tokens, tokens_per_bdt, default_model) "
+            "VALUES (:id, :name, :credit, :rate, :model) ON CONFLICT (id) DO NOTHING"
+        ),
+        {"id": workspace_id, "name": name, "credit": credit_line_tokens, "rate": tokens_per_bdt,
+         "model": default_model},
+    )
+    floors: dict[AccountKind, int | None] = {
+        AccountKind.AVAILABLE: -credit_line_tokens,
+        AccountKind.HELD: 0,
+        AccountKind.SPENT: 0,
+        AccountKind.FUNDING: None,
+    }
+    for kind, floor in floors.items():
+        await conn.execute(
+            text(
+                "INSERT INTO ledger_accounts (id, workspace_id, kind, floor) VALUES (:id, :ws, :kind, :floor) "
+                "ON CONFLICT (id) DO NOTHING"
+            ),
+            {"id": domain.account_id(workspace_id, kind), "ws": workspace_id, "kind": kind.value, "floor": floor},
+        )
+
+
+async def grant(
+    conn: AsyncConnection, workspace_id: str, tokens: int, *, idempotency_key: str, kind: str = "grant",
+    detail: dict[str, Any] | None = None,
+) -> bool:
+    """Credit a workspace from its funding account (a grant or a top-up); idempotent by key."""
+    await lock_accounts(conn, {workspace_id})
+    entry = Entry(idempotency_key, kind, workspace_id, None, domain.grant_postings(workspace_id, tokens), detail)
+    return await record_entries(conn, [entry]) == 1
