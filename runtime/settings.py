@@ -21,8 +21,12 @@ class ServiceSettings(BaseSettings):
     topic_prefix: str = ""
     ready_file: Path | None = None
     log_level: str = "INFO"
-    kafka_linger_ms: int = Field(default=1, ge=0, le=1000)
-    kafka_fetch_max_wait_ms: int = Field(default=5, ge=0, le=5000)
+    # No linger: aiokafka still batches whatever queues up while a request is in flight, and a lone sync
+    # request does not wait (measured: ~0.6 ms per produce-consume hop at 0, ~1.9 ms at 1).
+    kafka_linger_ms: int = Field(default=0, ge=0, le=1000)
+    # The broker answers a fetch as soon as data arrives (fetch.min.bytes=1), so a long wait costs no latency
+    # and stops idle consumers from polling hundreds of times a second.
+    kafka_fetch_max_wait_ms: int = Field(default=200, ge=0, le=5000)
 
     def load_catalogue(self) -> Catalogue:
         return load_catalogue(self.catalogue_path)
