@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 
 def create_engine(settings: LedgerSettings) -> AsyncEngine:
-    return create_async_engine(settings.database_url, pool_size=settings.db_pool_size, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per batch, and a batch that meets a dead connection is retried anyway.
+    return create_async_engine(settings.database_url, pool_size=settings.db_pool_size)
 
 
 class Ledger:
