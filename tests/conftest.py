@@ -98,6 +98,17 @@ default_max_tokens = 32
 context_tokens = 100000
 
 [[models]]
+id = "test/tiny"
+provider = "openai"
+upstream = "test-tiny"
+pool = "openai"
+input_multiplier = "1"
+output_multiplier = "1"
+max_output_tokens = 16
+default_max_tokens = 16
+context_tokens = 64
+
+[[models]]
 id = "test/broken"
 provider = "openai"
 upstream = "test-broken"

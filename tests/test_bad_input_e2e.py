@@ -118,3 +118,24 @@ async def test_hostile_strings_are_data_not_code(client: httpx.AsyncClient, work
     )
     assert_error_shape(response, 404, "model_not_found")
     assert (await client.get("/models", headers=workspace.headers)).status_code == 200
+
+
+@pytest.mark.usefixtures("nothing_queued")
+async def test_a_prompt_surely_over_the_context_is_400_with_the_limit(
+    client: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    response = await client.post(
+        "/chat/completions",
+        json={"model": "test/tiny", "messages": [{"role": "user", "content": "word " * 200}]},
+        headers=workspace.headers,
+    )
+    error = assert_error_shape(response, 400, "invalid_request")
+    assert "context of 64 tokens" in str(error["error"])
+
+
+@pytest.mark.usefixtures("nothing_queued")
+async def test_too_many_messages_is_400_with_the_limit(client: httpx.AsyncClient, workspace: Workspace) -> None:
+    messages = [{"role": "user", "content": "x"}] * 513
+    response = await client.post("/chat/completions", json={"messages": messages}, headers=workspace.headers)
+    error = assert_error_shape(response, 400, "invalid_request")
+    assert "the limit is 512" in str(error["error"])
