@@ -104,7 +104,7 @@ async def _await_existing(services: Services, workspace_id: str, job_id: str, wa
 
 
 def finished_from_view(view: queries.JobView) -> JobFinished:
-    status = view.status if view.status in ("completed", "failed", "rejected") else "failed"
+    status = view.status if view.status in ("completed", "failed", "rejected", "expired") else "failed"
     return JobFinished(
         workspace_id=view.workspace_id,
         job_id=view.id,

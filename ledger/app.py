@@ -17,7 +17,7 @@ from typing import Any
 import faust
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ledger import admission, settlement
+from ledger import admission, expiry, settlement
 from ledger.settings import LedgerSettings
 from runtime.readiness import mark_ready
 from schemas import topics
@@ -61,6 +61,7 @@ class Ledger:
         self.app.agent(self.submitted, name="admission")(self._admission_agent)
         self.app.agent(self.usage, name="settlement")(self._settlement_agent)
         self.app.timer(0.2, on_leader=False)(self._announce_ready)
+        self.app.timer(settings.expiry_sweep_interval_s, on_leader=True)(self._sweep_overdue)
         self._ready = False
 
     async def _announce_ready(self) -> None:
@@ -68,6 +69,22 @@ class Ledger:
             self._ready = True
             mark_ready(self.settings.ready_file)
             log.info("ledger ready: partitions assigned")
+
+    async def _sweep_overdue(self) -> None:
+        """On the leader only: turn jobs stuck past their deadline into `expired` usage for settlement."""
+        try:
+            async with self.engine.connect() as conn:
+                overdue = await expiry.overdue_jobs(
+                    conn, deadline_s=self.settings.job_deadline_s, limit=self.settings.expiry_sweep_max
+                )
+            await self._publish([
+                (topics.JOBS_USAGE, topics.ledger_key(workspace_id),
+                 expiry.expiry_of(job_id, workspace_id, self.settings.job_deadline_s))
+                for job_id, workspace_id in overdue
+            ])
+        except Exception:
+            # The next sweep finds the same jobs: nothing is lost by skipping this one.
+            log.exception("expiry sweep failed; retrying at the next interval")
 
     async def _publish(self, outgoing: list[tuple[str, bytes, Envelope]]) -> None:
         """Send every outcome of a batch, then wait for all acknowledgements before the batch is acked."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,7 +22,7 @@ class Usage:
     """What a worker reported, priced by the ledger."""
 
     job_id: str
-    completed: bool
+    outcome: Literal["completed", "failed", "expired"]
     model_id: str | None
     provider: str | None
     input_tokens: int
@@ -94,10 +94,11 @@ async def settle_batch(
         workspace_id = job["workspace_id"]
         assert workspace_id in balances, f"usage for {usage.job_id} names another workspace than its job"
         account = balances[workspace_id]
-        amounts = domain.settle_amounts(job["hold_tokens"], usage.priced_cost if usage.completed else 0)
+        completed = usage.outcome == "completed"
+        amounts = domain.settle_amounts(job["hold_tokens"], usage.priced_cost if completed else 0)
         if job["hold_tokens"] > 0:
             entries.append(journal.Entry(
-                f"settle:{usage.job_id}", "debit" if usage.completed else "release", workspace_id, usage.job_id,
+                f"settle:{usage.job_id}", "debit" if completed else "release", workspace_id, usage.job_id,
                 domain.settle_postings(workspace_id, job["hold_tokens"], amounts.cost_tokens),
                 {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens, "model": usage.model_id,
                  "tags": list(job["tags"]), "api_key_id": job["api_key_id"]},
@@ -106,7 +107,7 @@ async def settle_batch(
         account.available += job["hold_tokens"] - amounts.cost_tokens
         account.spent += amounts.cost_tokens
         outcomes[usage.job_id] = SettledJob(
-            job_id=usage.job_id, workspace_id=workspace_id, status="completed" if usage.completed else "failed",
+            job_id=usage.job_id, workspace_id=workspace_id, status=usage.outcome,
             model_id=usage.model_id or job["model_id"], provider=usage.provider, input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens, cost_tokens=amounts.cost_tokens,
             uncharged_tokens=amounts.uncharged_tokens, balance_left=account.balance_left, answer=usage.answer,

@@ -14,6 +14,10 @@ class LedgerSettings(ServiceSettings):
     # lone event waits for company: it is added to every sync call twice, and shorter costs idle wake-ups.
     ledger_batch_max: int = Field(default=500, ge=1, le=5000)
     ledger_batch_wait_s: float = Field(default=0.001, ge=0.0002, le=1)
+    # A job still queued after this long is expired and its hold released (nothing is lost or held forever).
+    job_deadline_s: float = Field(default=1800.0, ge=1, le=7 * 86_400)
+    expiry_sweep_interval_s: float = Field(default=30.0, gt=0, le=3600)
+    expiry_sweep_max: int = Field(default=1000, ge=1, le=100_000)
     # A ledger that dies silently loses its partitions to a live one after this long.
     ledger_session_timeout_s: float = Field(default=10.0, ge=6, le=300)
     # Attempts at one batch before the process exits and leaves the batch to be redelivered.

@@ -18,7 +18,7 @@ async def settle(conn: AsyncConnection, catalogue: Catalogue, usages: list[Usage
     priced = [
         debits.Usage(
             job_id=usage.job_id,
-            completed=usage.outcome == "completed",
+            outcome=usage.outcome,
             model_id=usage.model_id,
             provider=usage.provider,
             input_tokens=usage.input_tokens,
@@ -40,7 +40,7 @@ async def settle(conn: AsyncConnection, catalogue: Catalogue, usages: list[Usage
             workspace_id=job.workspace_id,
             job_id=job.job_id,
             traceparent=usage.traceparent,
-            status="completed" if job.status == "completed" else "failed",
+            status=job.status if job.status in ("completed", "expired") else "failed",
             model_id=job.model_id,
             provider=job.provider,
             input_tokens=job.input_tokens,

@@ -34,6 +34,7 @@ class ErrorCode(StrEnum):
     UPSTREAM_ERROR = "upstream_error"
     UPSTREAM_TIMEOUT = "upstream_timeout"
     UNAVAILABLE = "unavailable"
+    EXPIRED = "expired"
     INTERNAL = "internal_error"
 
 
@@ -108,5 +109,6 @@ STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.UPSTREAM_ERROR: 502,
     ErrorCode.UPSTREAM_TIMEOUT: 504,
     ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.EXPIRED: 504,
     ErrorCode.INTERNAL: 500,
 }

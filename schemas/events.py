@@ -91,7 +91,8 @@ class UsageRecorded(Envelope):
 
     type: Literal["chat.usage.recorded"] = "chat.usage.recorded"
     version: Literal[1] = 1
-    outcome: Literal["completed", "failed"]
+    # "expired" is the ledger's own verdict on a job that did not finish within its deadline.
+    outcome: Literal["completed", "failed", "expired"]
     model_id: str | None = None
     provider: str | None = None
     input_tokens: int = 0
@@ -107,7 +108,7 @@ class JobFinished(Envelope):
 
     type: Literal["chat.job.finished"] = "chat.job.finished"
     version: Literal[1] = 1
-    status: Literal["completed", "failed", "rejected"]
+    status: Literal["completed", "failed", "rejected", "expired"]
     model_id: str
     provider: str | None = None
     input_tokens: int = 0

@@ -24,7 +24,8 @@ def hold_request(workspace_id: str, hold: int, job_id: str | None = None) -> hol
 
 def usage_of(job_id: str, cost: int, completed: bool = True) -> debits.Usage:
     return debits.Usage(
-        job_id=job_id, completed=completed, model_id="openai/gpt-4.1-mini", provider="openai", input_tokens=cost,
+        job_id=job_id, outcome="completed" if completed else "failed", model_id="openai/gpt-4.1-mini",
+        provider="openai", input_tokens=cost,
         output_tokens=0, priced_cost=cost, answer="a", finish_reason="stop", error=None,
     )
 
