@@ -7,11 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse
 
-from ingress import flow, idempotency, rendering
+from ingress import rendering
 from ingress.auth import Authenticated
-from ingress.errors import request_id_of
+from ingress.http_flow import complete_from_http
 from ingress.parsing import parse_chat_request
-from ingress.prefer import parse_prefer
 from ingress.services import Services
 from schemas.api import ChatCompletionRequest, ChatCompletionResponse, ErrorBody, JobAccepted
 
@@ -39,15 +38,7 @@ async def create_completion(request: Request, principal: Authenticated) -> ORJSO
     settings = services.settings
     body = await request.body()
     chat = parse_chat_request(body, body_max_bytes=settings.body_max_bytes, messages_max=settings.messages_max)
-    key_header = request.headers.get("idempotency-key")
-    preferences = parse_prefer(request.headers.get("prefer"))
-    outcome = await flow.complete(
-        services, principal, chat, preferences,
-        idempotency_key=idempotency.normalise_key(key_header) if key_header is not None else None,
-        fingerprint=idempotency.request_fingerprint(ENDPOINT, body),
-        traceparent=request.headers.get("traceparent"),
-    )
-    headers = rendering.outcome_headers(request_id_of(request), outcome, preferences)
+    outcome, headers = await complete_from_http(request, principal, chat, endpoint=ENDPOINT, body=body)
     if outcome.finished is None:
         return rendering.accepted(outcome, headers)
     answer = rendering.completion(outcome.finished)

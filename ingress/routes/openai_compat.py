@@ -11,11 +11,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse
 
-from ingress import flow, idempotency, openai_shapes, rendering
+from ingress import openai_shapes, rendering
 from ingress.auth import Authenticated
-from ingress.errors import request_id_of
+from ingress.http_flow import complete_from_http
 from ingress.parsing import check_message_count, load_json_object
-from ingress.prefer import parse_prefer
 from ingress.services import Services
 
 router = APIRouter(prefix="/api/v1/openai")
@@ -30,15 +29,7 @@ async def create_chat_completion(request: Request, principal: Authenticated) -> 
     raw = load_json_object(body, body_max_bytes=services.settings.body_max_bytes)
     check_message_count(raw, services.settings.messages_max)
     chat = openai_shapes.to_chat_request(raw)
-    key_header = request.headers.get("idempotency-key")
-    preferences = parse_prefer(request.headers.get("prefer"))
-    outcome = await flow.complete(
-        services, principal, chat, preferences,
-        idempotency_key=idempotency.normalise_key(key_header) if key_header is not None else None,
-        fingerprint=idempotency.request_fingerprint(ENDPOINT, body),
-        traceparent=request.headers.get("traceparent"),
-    )
-    headers = rendering.outcome_headers(request_id_of(request), outcome, preferences)
+    outcome, headers = await complete_from_http(request, principal, chat, endpoint=ENDPOINT, body=body)
     if outcome.finished is None:
         return rendering.accepted(outcome, headers)
     rendering.completion(outcome.finished)  # raises the job's error, translated to OpenAI's shape
