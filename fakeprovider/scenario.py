@@ -13,10 +13,12 @@ import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 WILDCARD_MODEL = "*"
 DIRECTIVE_PATTERN = re.compile(r"\[fake\s+([^\]]*)\]")
+
+_Number = TypeVar("_Number", int, float)
 
 
 class ScenarioError(ValueError):
@@ -56,26 +58,25 @@ def _to_bool(value: object) -> bool:
 
 
 def _to_int(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ScenarioError(f"expected an integer, got {value!r}")
-    try:
-        parsed = int(value)
-    except ValueError as exc:
-        raise ScenarioError(f"expected an integer, got {value!r}") from exc
-    if parsed < 0:
-        raise ScenarioError(f"expected a non-negative integer, got {value!r}")
-    return parsed
+    return _non_negative(value, int, (int, str), "an integer", "a non-negative integer")
 
 
 def _to_float(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ScenarioError(f"expected a number, got {value!r}")
+    return _non_negative(value, float, (int, float, str), "a number", "a non-negative number")
+
+
+def _non_negative(
+    value: object, parse: Callable[[Any], _Number], accepted: tuple[type, ...], what: str, non_negative: str
+) -> _Number:
+    """`value` (of an `accepted` type, never a bool) parsed as a number that is not below zero."""
+    if isinstance(value, bool) or not isinstance(value, accepted):
+        raise ScenarioError(f"expected {what}, got {value!r}")
     try:
-        parsed = float(value)
+        parsed = parse(value)
     except ValueError as exc:
-        raise ScenarioError(f"expected a number, got {value!r}") from exc
+        raise ScenarioError(f"expected {what}, got {value!r}") from exc
     if parsed < 0:
-        raise ScenarioError(f"expected a non-negative number, got {value!r}")
+        raise ScenarioError(f"expected {non_negative}, got {value!r}")
     return parsed
 
 

@@ -18,15 +18,10 @@ from hypothesis import strategies as st
 from fakeprovider import tokens
 from fakeprovider.settings import FakeProviderSettings
 from fakeprovider.testing import RunningFakeProvider
+from tests.provider_harness import fake_fixture  # noqa: F401
 
 OPENAI_AUTH = {"authorization": "Bearer sk-test"}
 ANTHROPIC_AUTH = {"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01"}
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[RunningFakeProvider]:
-    with RunningFakeProvider() as server:
-        yield server
 
 
 @pytest.fixture

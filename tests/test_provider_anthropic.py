@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
 import httpx
 import pytest
 
 from fakeprovider import tokens
 from fakeprovider.testing import RunningFakeProvider
-from schemas.events import PromptMessage
+from tests.provider_harness import (
+    assert_json_post,
+    clean_fake_fixture,  # noqa: F401
+    client_fixture,  # noqa: F401
+    fake_config,
+    fake_fixture,  # noqa: F401
+    only_request,
+    provider_call,
+)
 from workers.providers.anthropic import AnthropicAdapter
 from workers.providers.base import (
     ProviderAuthFailed,
     ProviderCall,
-    ProviderConfig,
     ProviderProtocolError,
     ProviderRateLimited,
     ProviderRejected,
@@ -25,37 +30,12 @@ from workers.providers.base import (
 MODEL = "claude-sonnet-4-5"
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[RunningFakeProvider]:
-    with RunningFakeProvider() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def clean_fake(fake: RunningFakeProvider) -> None:
-    fake.reset()
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
-
-
 def adapter_for(fake: RunningFakeProvider, client: httpx.AsyncClient, api_key: str = "sk-ant-test") -> AnthropicAdapter:
-    config = ProviderConfig(name="anthropic", base_url=f"{fake.url}/anthropic", api_key=api_key, client=client)
-    return AnthropicAdapter(config)
+    return AnthropicAdapter(fake_config(fake, client, name="anthropic", path="/anthropic", api_key=api_key))
 
 
 def make_call(*messages: tuple[str, str], **overrides: object) -> ProviderCall:
-    prompt = messages or (("user", "Say hello to the world"),)
-    fields: dict[str, object] = {
-        "upstream_model": MODEL,
-        "messages": tuple(PromptMessage(role=role, content=text) for role, text in prompt),
-        "max_tokens": 64,
-    }
-    fields.update(overrides)
-    return ProviderCall(**fields)  # type: ignore[arg-type]
+    return provider_call(MODEL, messages or (("user", "Say hello to the world"),), 64, **overrides)
 
 
 async def test_sends_the_exact_request(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
@@ -72,12 +52,10 @@ async def test_sends_the_exact_request(fake: RunningFakeProvider, client: httpx.
     )
     await adapter_for(fake, client).complete(call)
 
-    [request] = fake.recorded_requests()
-    assert request["method"] == "POST"
-    assert request["path"] == "/anthropic/v1/messages"
+    request = only_request(fake)
+    assert_json_post(request, "/anthropic/v1/messages")
     assert request["headers"]["x-api-key"] == "sk-ant-test"
     assert request["headers"]["anthropic-version"] == "2023-06-01"
-    assert request["headers"]["content-type"] == "application/json"
     assert "authorization" not in request["headers"]
     assert request["json"] == {
         "model": MODEL,

@@ -7,16 +7,13 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from tests.provider_harness import status_cases
 from workers.providers.anthropic import AnthropicAdapter
 from workers.providers.base import (
     ProviderAuthFailed,
     ProviderConfig,
     ProviderError,
-    ProviderProtocolError,
     ProviderRateLimited,
-    ProviderRejected,
-    ProviderTimeout,
-    ProviderUnavailable,
 )
 from workers.providers.errors import (
     UpstreamError,
@@ -30,27 +27,7 @@ from workers.providers.openai_compatible import OpenAICompatibleAdapter
 from workers.providers.registry import build_adapter
 
 
-@pytest.mark.parametrize(
-    ("status", "error_class", "retriable", "code"),
-    [
-        (400, ProviderRejected, False, "invalid_request"),
-        (401, ProviderAuthFailed, False, "upstream_auth_failed"),
-        (402, ProviderRateLimited, False, "quota_exhausted"),
-        (403, ProviderAuthFailed, False, "upstream_auth_failed"),
-        (404, ProviderRejected, False, "model_not_found"),
-        (408, ProviderTimeout, True, "upstream_timeout"),
-        (409, ProviderUnavailable, True, "upstream_error"),
-        (413, ProviderRejected, False, "payload_too_large"),
-        (422, ProviderRejected, False, "invalid_request"),
-        (429, ProviderRateLimited, True, "rate_limited"),
-        (500, ProviderUnavailable, True, "upstream_error"),
-        (502, ProviderUnavailable, True, "upstream_error"),
-        (503, ProviderUnavailable, True, "unavailable"),
-        (504, ProviderTimeout, True, "upstream_timeout"),
-        (529, ProviderUnavailable, True, "unavailable"),
-        (302, ProviderProtocolError, True, "upstream_protocol_error"),
-    ],
-)
+@pytest.mark.parametrize(("status", "error_class", "retriable", "code"), status_cases())
 def test_status_classes(status: int, error_class: type[ProviderError], retriable: bool, code: str) -> None:
     error = error_for_status(UpstreamError(status=status, message="boom", retry_after_s=1.0))
 

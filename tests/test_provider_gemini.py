@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
 import httpx
 import pytest
 
 from fakeprovider import tokens
 from fakeprovider.testing import RunningFakeProvider
-from schemas.events import PromptMessage
+from tests.provider_harness import (
+    assert_json_post,
+    clean_fake_fixture,  # noqa: F401
+    client_fixture,  # noqa: F401
+    fake_config,
+    fake_fixture,  # noqa: F401
+    only_request,
+    provider_call,
+)
 from workers.providers.base import (
     ProviderAuthFailed,
     ProviderCall,
-    ProviderConfig,
     ProviderProtocolError,
     ProviderRateLimited,
     ProviderRejected,
@@ -25,37 +30,12 @@ from workers.providers.gemini import GeminiAdapter
 MODEL = "gemini-2.5-flash"
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[RunningFakeProvider]:
-    with RunningFakeProvider() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def clean_fake(fake: RunningFakeProvider) -> None:
-    fake.reset()
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
-
-
 def adapter_for(fake: RunningFakeProvider, client: httpx.AsyncClient, api_key: str = "AIza-test") -> GeminiAdapter:
-    config = ProviderConfig(name="gemini", base_url=f"{fake.url}/gemini", api_key=api_key, client=client)
-    return GeminiAdapter(config)
+    return GeminiAdapter(fake_config(fake, client, name="gemini", path="/gemini", api_key=api_key))
 
 
 def make_call(*messages: tuple[str, str], **overrides: object) -> ProviderCall:
-    prompt = messages or (("user", "What is the capital of France"),)
-    fields: dict[str, object] = {
-        "upstream_model": MODEL,
-        "messages": tuple(PromptMessage(role=role, content=text) for role, text in prompt),
-        "max_tokens": 32,
-    }
-    fields.update(overrides)
-    return ProviderCall(**fields)  # type: ignore[arg-type]
+    return provider_call(MODEL, messages or (("user", "What is the capital of France"),), 32, **overrides)
 
 
 async def test_sends_the_exact_request(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
@@ -70,12 +50,10 @@ async def test_sends_the_exact_request(fake: RunningFakeProvider, client: httpx.
     )
     await adapter_for(fake, client).complete(call)
 
-    [request] = fake.recorded_requests()
-    assert request["method"] == "POST"
-    assert request["path"] == f"/gemini/v1beta/models/{MODEL}:generateContent"
+    request = only_request(fake)
+    assert_json_post(request, f"/gemini/v1beta/models/{MODEL}:generateContent")
     assert request["query"] == {}, "the key must not travel in the URL"
     assert request["headers"]["x-goog-api-key"] == "AIza-test"
-    assert request["headers"]["content-type"] == "application/json"
     assert request["json"] == {
         "contents": [
             {"role": "user", "parts": [{"text": "Capital of France?"}]},

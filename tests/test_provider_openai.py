@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
@@ -12,7 +12,16 @@ import pytest
 
 from fakeprovider import tokens
 from fakeprovider.testing import RunningFakeProvider
-from schemas.events import PromptMessage
+from tests.provider_harness import (
+    assert_json_post,
+    clean_fake_fixture,  # noqa: F401
+    client_fixture,  # noqa: F401
+    fake_config,
+    fake_fixture,  # noqa: F401
+    only_request,
+    provider_call,
+    status_cases,
+)
 from workers.providers.base import (
     ProviderAuthFailed,
     ProviderCall,
@@ -26,51 +35,22 @@ from workers.providers.base import (
 from workers.providers.openai import OpenAIAdapter
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[RunningFakeProvider]:
-    with RunningFakeProvider() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def clean_fake(fake: RunningFakeProvider) -> None:
-    fake.reset()
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
-
-
 def adapter_for(fake: RunningFakeProvider, client: httpx.AsyncClient, api_key: str = "sk-test") -> OpenAIAdapter:
-    config = ProviderConfig(name="openai", base_url=f"{fake.url}/openai/v1", api_key=api_key, client=client)
-    return OpenAIAdapter(config)
+    return OpenAIAdapter(fake_config(fake, client, name="openai", path="/openai/v1", api_key=api_key))
 
 
 def make_call(**overrides: object) -> ProviderCall:
-    fields: dict[str, object] = {
-        "upstream_model": "gpt-4o",
-        "messages": (
-            PromptMessage(role="system", content="Be terse."),
-            PromptMessage(role="user", content="Name three primes please"),
-        ),
-        "max_tokens": 50,
-    }
-    fields.update(overrides)
-    return ProviderCall(**fields)  # type: ignore[arg-type]
+    return provider_call("gpt-4o", (("system", "Be terse."), ("user", "Name three primes please")), 50, **overrides)
 
 
 async def test_sends_the_exact_request(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
     call = make_call(temperature=0.2, top_p=0.9, stop=("END",))
     await adapter_for(fake, client).complete(call)
 
-    [request] = fake.recorded_requests()
-    assert request["method"] == "POST"
-    assert request["path"] == "/openai/v1/chat/completions"
+    request = only_request(fake)
+    assert_json_post(request, "/openai/v1/chat/completions")
     assert request["query"] == {}
     assert request["headers"]["authorization"] == "Bearer sk-test"
-    assert request["headers"]["content-type"] == "application/json"
     assert request["json"] == {
         "model": "gpt-4o",
         "messages": [
@@ -89,7 +69,7 @@ async def test_leaves_out_sampling_fields_that_are_not_set(
 ) -> None:
     await adapter_for(fake, client).complete(make_call())
 
-    [request] = fake.recorded_requests()
+    request = only_request(fake)
     assert set(request["json"]) == {"model", "messages", "max_tokens"}
 
 
@@ -97,7 +77,7 @@ async def test_reasoning_model_gets_max_completion_tokens(fake: RunningFakeProvi
     call = make_call(upstream_model="gpt-5-mini", max_tokens_field="max_completion_tokens")
     result = await adapter_for(fake, client).complete(call)
 
-    [request] = fake.recorded_requests()
+    request = only_request(fake)
     assert request["json"]["max_completion_tokens"] == 50
     assert "max_tokens" not in request["json"]
     assert result.upstream_model == "gpt-5-mini"
@@ -157,16 +137,7 @@ async def test_insufficient_quota_is_not_retriable(fake: RunningFakeProvider, cl
     assert caught.value.retry_after_s is None
 
 
-@pytest.mark.parametrize(
-    ("status", "error_class", "retriable", "code"),
-    [
-        (500, ProviderUnavailable, True, "upstream_error"),
-        (503, ProviderUnavailable, True, "unavailable"),
-        (400, ProviderRejected, False, "invalid_request"),
-        (404, ProviderRejected, False, "model_not_found"),
-        (403, ProviderAuthFailed, False, "upstream_auth_failed"),
-    ],
-)
+@pytest.mark.parametrize(("status", "error_class", "retriable", "code"), status_cases(500, 503, 400, 404, 403))
 async def test_status_maps_to_error_class(
     fake: RunningFakeProvider,
     client: httpx.AsyncClient,

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
 import httpx
 import pytest
 
 from fakeprovider import tokens
 from fakeprovider.testing import RunningFakeProvider
-from schemas.events import PromptMessage
+from tests.provider_harness import (
+    assert_json_post,
+    clean_fake_fixture,  # noqa: F401
+    client_fixture,  # noqa: F401
+    fake_config,
+    fake_fixture,  # noqa: F401
+    only_request,
+    provider_call,
+)
 from workers.providers.base import (
     ProviderCall,
-    ProviderConfig,
     ProviderRateLimited,
     ProviderRejected,
     ProviderUnavailable,
@@ -22,50 +27,23 @@ from workers.providers.openai_compatible import OpenAICompatibleAdapter
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[RunningFakeProvider]:
-    with RunningFakeProvider() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def clean_fake(fake: RunningFakeProvider) -> None:
-    fake.reset()
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
-
-
 def adapter_for(
     fake: RunningFakeProvider, client: httpx.AsyncClient, api_key: str | None = None, flavour: str = "vllm"
 ) -> OpenAICompatibleAdapter:
-    config = ProviderConfig(name="local", base_url=f"{fake.url}/{flavour}/v1", api_key=api_key, client=client)
-    return OpenAICompatibleAdapter(config)
+    return OpenAICompatibleAdapter(fake_config(fake, client, name="local", path=f"/{flavour}/v1", api_key=api_key))
 
 
 def make_call(**overrides: object) -> ProviderCall:
-    fields: dict[str, object] = {
-        "upstream_model": MODEL,
-        "messages": (
-            PromptMessage(role="system", content="Réponds brièvement."),
-            PromptMessage(role="user", content="Quelle heure est-il à Dhaka"),
-        ),
-        "max_tokens": 40,
-    }
-    fields.update(overrides)
-    return ProviderCall(**fields)  # type: ignore[arg-type]
+    prompt = (("system", "Réponds brièvement."), ("user", "Quelle heure est-il à Dhaka"))
+    return provider_call(MODEL, prompt, 40, **overrides)
 
 
 async def test_sends_max_tokens_and_no_auth_without_a_key(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
     call = make_call(max_tokens_field="max_completion_tokens", temperature=0.0)
     await adapter_for(fake, client).complete(call)
 
-    [request] = fake.recorded_requests()
-    assert request["method"] == "POST"
-    assert request["path"] == "/vllm/v1/chat/completions"
+    request = only_request(fake)
+    assert_json_post(request, "/vllm/v1/chat/completions")
     assert "authorization" not in request["headers"]
     assert request["json"] == {
         "model": MODEL,
@@ -81,7 +59,7 @@ async def test_sends_max_tokens_and_no_auth_without_a_key(fake: RunningFakeProvi
 async def test_sends_bearer_when_a_key_is_configured(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
     await adapter_for(fake, client, api_key="local-key").complete(make_call())
 
-    [request] = fake.recorded_requests()
+    request = only_request(fake)
     assert request["headers"]["authorization"] == "Bearer local-key"
 
 

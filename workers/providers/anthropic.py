@@ -20,14 +20,22 @@ from workers.providers.errors import (
     rejected_before_sending,
     retry_after_from_headers,
 )
-from workers.providers.exchange import decode_object, post_json, success_object
+from workers.providers.exchange import (
+    error_member,
+    error_message,
+    post_json,
+    required_api_key,
+    success_object,
+)
 from workers.providers.wire import (
     WrongShapeError,
     as_count,
     as_list,
     as_object,
     as_optional_str,
+    sampling_fields,
     split_system,
+    str_or_none,
 )
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -39,13 +47,12 @@ class AnthropicAdapter:
     """`base_url` is the API root without `/v1` (e.g. https://api.anthropic.com)."""
 
     def __init__(self, config: ProviderConfig) -> None:
-        if not config.api_key:
-            raise ValueError(f"provider {config.name!r} (anthropic) needs an api key")
+        api_key = required_api_key(config, "anthropic")
         self.name = config.name
         self._config = config
         self._url = config.base_url.rstrip("/") + "/v1/messages"
         self._headers = {
-            "x-api-key": config.api_key,
+            "x-api-key": api_key,
             "anthropic-version": ANTHROPIC_VERSION,
             "content-type": "application/json",
         }
@@ -77,12 +84,7 @@ class AnthropicAdapter:
         }
         if system is not None:
             payload["system"] = system
-        if call.temperature is not None:
-            payload["temperature"] = call.temperature
-        if call.top_p is not None:
-            payload["top_p"] = call.top_p
-        if call.stop:
-            payload["stop_sequences"] = list(call.stop)
+        payload.update(sampling_fields(call, temperature="temperature", top_p="top_p", stop="stop_sequences"))
         return payload
 
 
@@ -111,20 +113,17 @@ def _result(call: ProviderCall, body: dict[str, Any], request_id: str | None) ->
 
 
 def _error(response: httpx.Response) -> UpstreamError:
-    body = decode_object(response)
-    error = body.get("error") if body is not None else None
-    message = response.text or response.reason_phrase
+    error = error_member(response)
     err_type = None
     details_code = None
     if isinstance(error, dict):
-        message = str(error.get("message") or message)
-        err_type = error.get("type") if isinstance(error.get("type"), str) else None
+        err_type = str_or_none(error.get("type"))
         details = error.get("details")
-        if isinstance(details, dict) and isinstance(details.get("error_code"), str):
-            details_code = details["error_code"]
+        if isinstance(details, dict):
+            details_code = str_or_none(details.get("error_code"))
     return UpstreamError(
         status=response.status_code,
-        message=message,
+        message=error_message(error, response),
         provider_code=details_code or err_type,
         quota_exhausted=details_code == SPEND_LIMIT_CODE or err_type == "billing_error",
         retry_after_s=retry_after_from_headers(response.headers),

@@ -18,8 +18,16 @@ from workers.providers.errors import (
     protocol_failure,
     retry_after_from_headers,
 )
-from workers.providers.exchange import decode_object
-from workers.providers.wire import WrongShapeError, as_count, as_list, as_object, as_optional_str
+from workers.providers.exchange import decode_object, error_message
+from workers.providers.wire import (
+    WrongShapeError,
+    as_count,
+    as_list,
+    as_object,
+    as_optional_str,
+    sampling_fields,
+    str_or_none,
+)
 
 # OpenAI's code for a 429 that no amount of waiting fixes (billing / hard quota).
 INSUFFICIENT_QUOTA = "insufficient_quota"
@@ -32,12 +40,7 @@ def chat_payload(call: ProviderCall, max_tokens_field: str) -> dict[str, Any]:
         "messages": [{"role": m.role, "content": m.content} for m in call.messages],
         max_tokens_field: call.max_tokens,
     }
-    if call.temperature is not None:
-        payload["temperature"] = call.temperature
-    if call.top_p is not None:
-        payload["top_p"] = call.top_p
-    if call.stop:
-        payload["stop"] = list(call.stop)
+    payload.update(sampling_fields(call, temperature="temperature", top_p="top_p", stop="stop"))
     return payload
 
 
@@ -94,17 +97,13 @@ def chat_error(response: httpx.Response) -> UpstreamError:
     error: Any = body.get("error") if body is not None else None
     if body is not None and body.get("object") == "error":
         error = body
-    message = response.text or response.reason_phrase
+    message = error if isinstance(error, str) else error_message(error, response)
     code: str | None = None
     err_type: str | None = None
     if isinstance(error, dict):
-        message = str(error.get("message") or message)
-        raw_code = error.get("code")
         # llama.cpp and old vLLM put the HTTP status in `code`; only a string code is the provider's own.
-        code = raw_code if isinstance(raw_code, str) else None
-        err_type = error.get("type") if isinstance(error.get("type"), str) else None
-    elif isinstance(error, str):
-        message = error
+        code = str_or_none(error.get("code"))
+        err_type = str_or_none(error.get("type"))
     return UpstreamError(
         status=response.status_code,
         message=message,

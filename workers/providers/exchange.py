@@ -36,6 +36,13 @@ async def post_json(
         raise transport_failure(exc, config.name, timeout_s) from exc
 
 
+def required_api_key(config: ProviderConfig, kind: str) -> str:
+    """The key of a hosted provider (`kind` names it in the error); building its adapter without one is a ValueError."""
+    if not config.api_key:
+        raise ValueError(f"provider {config.name!r} ({kind}) needs an api key")
+    return config.api_key
+
+
 def decode_object(response: httpx.Response) -> dict[str, Any] | None:
     """The response body as a JSON object, or None when it is not one (callers decide what that means)."""
     try:
@@ -51,3 +58,17 @@ def success_object(provider: str, response: httpx.Response) -> dict[str, Any]:
     if body is None:
         raise protocol_failure(provider, "2xx body is not a JSON object", response)
     return body
+
+
+def error_member(response: httpx.Response) -> object:
+    """The `error` member of a JSON object error body (`{"error": ...}`), or None."""
+    body = decode_object(response)
+    return body.get("error") if body is not None else None
+
+
+def error_message(error: object, response: httpx.Response) -> str:
+    """The error object's `message` when it has one, else the body's text, else the status's reason phrase."""
+    fallback = response.text or response.reason_phrase
+    if isinstance(error, dict):
+        return str(error.get("message") or fallback)
+    return fallback

@@ -22,14 +22,22 @@ from workers.providers.errors import (
     retry_after_from_headers,
     seconds_from_google_duration,
 )
-from workers.providers.exchange import decode_object, post_json, success_object
+from workers.providers.exchange import (
+    error_member,
+    error_message,
+    post_json,
+    required_api_key,
+    success_object,
+)
 from workers.providers.wire import (
     WrongShapeError,
     as_count,
     as_list,
     as_object,
     as_optional_str,
+    sampling_fields,
     split_system,
+    str_or_none,
 )
 
 ROLE_NAMES = {"user": "user", "assistant": "model"}
@@ -41,12 +49,11 @@ class GeminiAdapter:
     """`base_url` is the API root without the version (e.g. https://generativelanguage.googleapis.com)."""
 
     def __init__(self, config: ProviderConfig) -> None:
-        if not config.api_key:
-            raise ValueError(f"provider {config.name!r} (gemini) needs an api key")
+        api_key = required_api_key(config, "gemini")
         self.name = config.name
         self._config = config
         self._base_url = config.base_url.rstrip("/")
-        self._headers = {"x-goog-api-key": config.api_key, "content-type": "application/json"}
+        self._headers = {"x-goog-api-key": api_key, "content-type": "application/json"}
 
     async def complete(self, call: ProviderCall) -> ProviderResult:
         model = call.upstream_model.removeprefix("models/")
@@ -99,12 +106,7 @@ class GeminiAdapter:
 def _payload(call: ProviderCall) -> dict[str, Any]:
     system, turns = split_system(call.messages)
     config: dict[str, Any] = {"maxOutputTokens": call.max_tokens}
-    if call.temperature is not None:
-        config["temperature"] = call.temperature
-    if call.top_p is not None:
-        config["topP"] = call.top_p
-    if call.stop:
-        config["stopSequences"] = list(call.stop)
+    config.update(sampling_fields(call, temperature="temperature", top_p="topP", stop="stopSequences"))
     payload: dict[str, Any] = {
         "contents": [{"role": ROLE_NAMES[role], "parts": [{"text": text}]} for role, text in turns],
         "generationConfig": config,
@@ -115,15 +117,12 @@ def _payload(call: ProviderCall) -> dict[str, Any]:
 
 
 def _error(response: httpx.Response) -> UpstreamError:
-    body = decode_object(response)
-    error = body.get("error") if body is not None else None
-    message = response.text or response.reason_phrase
+    error = error_member(response)
     status_name = None
     key_invalid = False
     retry_after_s = retry_after_from_headers(response.headers)
     if isinstance(error, dict):
-        message = str(error.get("message") or message)
-        status_name = error.get("status") if isinstance(error.get("status"), str) else None
+        status_name = str_or_none(error.get("status"))
         details = error.get("details")
         for detail in details if isinstance(details, list) else []:
             if not isinstance(detail, dict):
@@ -134,7 +133,7 @@ def _error(response: httpx.Response) -> UpstreamError:
                 retry_after_s = seconds_from_google_duration(detail.get("retryDelay")) or retry_after_s
     return UpstreamError(
         status=response.status_code,
-        message=message,
+        message=error_message(error, response),
         provider_code=API_KEY_INVALID if key_invalid else status_name,
         key_invalid=key_invalid,
         retry_after_s=retry_after_s,

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from workers.providers.base import ProviderCall, ProviderConfig, ProviderResult
 from workers.providers.chat_completions import chat_payload, chat_result, raise_for_error
-from workers.providers.exchange import post_json, success_object
+from workers.providers.exchange import post_json, required_api_key, success_object
 
 
 class OpenAIAdapter:
     """`base_url` ends in `/v1` (e.g. https://api.openai.com/v1)."""
 
     def __init__(self, config: ProviderConfig) -> None:
-        if not config.api_key:
-            raise ValueError(f"provider {config.name!r} (openai) needs an api key")
+        api_key = required_api_key(config, "openai")
         self.name = config.name
         self._config = config
         self._url = config.base_url.rstrip("/") + "/chat/completions"
         self._headers = {
-            "authorization": f"Bearer {config.api_key}",
+            "authorization": f"Bearer {api_key}",
             "content-type": "application/json",
         }
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from schemas.events import PromptMessage
+from workers.providers.base import ProviderCall
 
 # How merged turns and multiple system messages are joined: a blank line keeps them distinguishable.
 TURN_SEPARATOR = "\n\n"
@@ -43,6 +44,23 @@ def as_optional_str(value: object, where: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise WrongShapeError(f"{where} is not a string")
     return value
+
+
+def str_or_none(value: object) -> str | None:
+    """The value if it is a string, else None: the lenient reading of optional fields of error bodies."""
+    return value if isinstance(value, str) else None
+
+
+def sampling_fields(call: ProviderCall, *, temperature: str, top_p: str, stop: str) -> dict[str, Any]:
+    """The sampling settings the caller set, under the wire format's names; unset ones are not sent at all."""
+    fields: dict[str, Any] = {}
+    if call.temperature is not None:
+        fields[temperature] = call.temperature
+    if call.top_p is not None:
+        fields[top_p] = call.top_p
+    if call.stop:
+        fields[stop] = list(call.stop)
+    return fields
 
 
 def split_system(messages: Sequence[PromptMessage]) -> tuple[str | None, list[tuple[str, str]]]:
