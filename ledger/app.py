@@ -99,7 +99,7 @@ class Ledger:
     async def _process(self, batch: list[bytes], handle: Callable[[list[bytes]], Awaitable[None]]) -> None:
         """Run one batch to completion, retrying (every step is idempotent); never let Faust ack a failure.
 
-        Faust's `take` acks a batch's events even when the agent raises, so a failure must not escape:
+        A failure must not escape into Faust's supervisor, which would restart the agent past the batch:
         after the retries run out the process exits at once, before any offset of the batch is committed,
         and the batch is redelivered to whichever worker takes the partitions over.
         """
@@ -134,12 +134,29 @@ class Ledger:
         await self._publish([(topics.JOBS_RESULTS, topics.job_key(job.job_id), job) for job in finished])
 
     async def _admission_agent(self, stream: Any) -> None:
-        async for batch in stream.take(self.settings.ledger_batch_max, within=self.settings.ledger_batch_wait_s):
-            await self._process(batch, self._admit_batch)
+        await self._consume_in_batches(stream, self._admit_batch)
 
     async def _settlement_agent(self, stream: Any) -> None:
-        async for batch in stream.take(self.settings.ledger_batch_max, within=self.settings.ledger_batch_wait_s):
-            await self._process(batch, self._settle_batch)
+        await self._consume_in_batches(stream, self._settle_batch)
+
+    async def _consume_in_batches(self, stream: Any, handle: Callable[[list[bytes]], Awaitable[None]]) -> None:
+        """Opportunistic batching: take every event already waiting, never wait for more.
+
+        A lone sync request is processed the moment it arrives (Faust's `take` would hold it for its
+        `within`), while under load the queue fills during each transaction and batches grow by themselves.
+        Acks are manual and come only after the batch is committed and its outcomes are acknowledged.
+        """
+        manual = stream.noack()
+        waiting = manual.channel.queue
+        batch: list[Any] = []
+        async for event in manual.events():
+            batch.append(event)
+            if len(batch) < self.settings.ledger_batch_max and not waiting.empty():
+                continue
+            await self._process([e.value for e in batch], handle)
+            for done in batch:
+                await manual.ack(done)
+            batch = []
 
 
 def create_ledger(settings: LedgerSettings) -> Ledger:

@@ -10,10 +10,8 @@ from runtime.settings import ServiceSettings
 class LedgerSettings(ServiceSettings):
     ledger_app_id: str = "luntrex-ledger"
     db_pool_size: int = Field(default=8, ge=1, le=100)
-    # Events taken from a stream at once and settled in one database transaction. The wait is how long a
-    # lone event waits for company: it is added to every sync call twice, and shorter costs idle wake-ups.
+    # The most events settled in one database transaction; a batch is whatever is waiting, up to this.
     ledger_batch_max: int = Field(default=500, ge=1, le=5000)
-    ledger_batch_wait_s: float = Field(default=0.001, ge=0.0002, le=1)
     # A job still queued after this long is expired and its hold released (nothing is lost or held forever).
     job_deadline_s: float = Field(default=1800.0, ge=1, le=7 * 86_400)
     expiry_sweep_interval_s: float = Field(default=30.0, gt=0, le=3600)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from runtime.kafka import partitions_of, stop_consumer
 
@@ -48,3 +49,14 @@ async def publish(bootstrap: str, topic: str, key: bytes, value: bytes) -> None:
         await producer.send_and_wait(topic, value, key=key)
     finally:
         await producer.stop()
+
+
+async def committed_offsets(bootstrap: str, group_id: str, topic: str) -> dict[int, int]:
+    """The offsets a consumer group has committed on a topic, by partition."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group_id)
+        return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
+    finally:
+        await admin.close()

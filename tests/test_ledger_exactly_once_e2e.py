@@ -14,7 +14,7 @@ from ledger import expiry
 from schemas import topics
 from schemas.events import ChatJobSubmitted, JobFinished, UsageRecorded, decode, encode
 from tests.conftest import Stack, Workspace, make_workspace
-from tests.kafka_probe import publish, read_all
+from tests.kafka_probe import committed_offsets, end_offsets, publish, read_all
 from tests.ledger_checks import assert_books_balance, balances, entries_for
 
 PROMPT = {"messages": [{"role": "user", "content": "Explain decorators in Python"}], "max_tokens": 64}
@@ -178,3 +178,24 @@ async def test_a_job_stuck_past_its_deadline_expires_releases_its_hold_and_a_lat
     assert await balances(engine, workspace.id) == {"available": 10_000, "held": 0, "spent": 0, "funding": -10_000}
     assert await entries_for(engine, job_id) == ["hold", "release"]
     await assert_books_balance(engine)
+
+
+async def test_the_ledger_commits_the_offsets_of_what_it_has_settled(
+    client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack
+) -> None:
+    workspace = await make_workspace(engine, tokens=100_000)
+    for _ in range(5):
+        assert (await client.post("/chat/completions", json=PROMPT, headers=workspace.headers)).status_code == 200
+    group = f"{stack.topic_prefix}ledger"
+    deadline = time.monotonic() + 15
+    while True:
+        lagging = {}
+        for name in (topics.JOBS_SUBMITTED, topics.JOBS_USAGE):
+            topic = topics.prefixed(stack.topic_prefix, name)
+            ends, committed = await end_offsets(stack.kafka, topic), await committed_offsets(stack.kafka, group, topic)
+            lagging |= {(name, p): end - committed.get(p, 0) for p, end in ends.items() if committed.get(p, 0) < end}
+        if not lagging or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    # A restart replays only what was not yet done, not the whole history.
+    assert lagging == {}
