@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from stack import envfile, launcher, provisioning
 from stack.kafka import KafkaStartError, kafka_pid
 from stack.launcher import ProcessStartError
-from stack.pids import tail
+from stack.pids import port_open, tail
 from stack.postgres import PostgresStartError, postgres_pid
-from stack.processes import BASE_URL, PROCESSES, process_env
-from stack.profiles import DEV, PROFILES
+from stack.processes import BASE_URL, PROCESSES, Process, process_env
+from stack.profiles import DEV, LOOPBACK, PROFILES
 from stack.provisioning import ProvisioningError
 from stack.services import Endpoints, ensure_services, stop_services
 
@@ -113,13 +113,34 @@ def _up(_arguments: argparse.Namespace) -> int:
 
 
 def _start_processes(endpoints: Endpoints) -> None:
-    """Start every process that is not running, then wait for all of them to be healthy."""
+    """Start every process that is not running, then wait for all of them to be healthy.
+
+    A port held by a process the stack does not know is refused up front (a stranger answering the health
+    check would pass for ours), and a failed start stops what this call started, so nothing is orphaned.
+    """
+    started: list[Process] = []
     for process in PROCESSES:
         if launcher.process_pid(process, DEV.run_dir) is None:
+            if process.port is not None and port_open(LOOPBACK, process.port):
+                _stop_all(started)
+                raise StackError(
+                    f"port {process.port} for {process.name} is taken by a process this stack did not start; "
+                    f"stop it first (see `ss -ltnp | grep {process.port}`)"
+                )
             env = process_env(process, DEV.run_dir, endpoints.kafka_bootstrap, endpoints.database_url)
             pid = launcher.start(process, DEV.run_dir, env)
+            started.append(process)
             print(f"stack: started {process.name} (pid {pid})")
-    launcher.wait_healthy(PROCESSES, DEV.run_dir)
+    try:
+        launcher.wait_healthy(PROCESSES, DEV.run_dir)
+    except ProcessStartError:
+        _stop_all(started)
+        raise
+
+
+def _stop_all(processes: list[Process]) -> None:
+    for process in reversed(processes):
+        launcher.stop(process, DEV.run_dir)
 
 
 def _process_env_for_steps(endpoints: Endpoints) -> dict[str, str]:
