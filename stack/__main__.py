@@ -19,7 +19,7 @@ from stack.kafka import KafkaStartError, kafka_pid
 from stack.launcher import ProcessStartError
 from stack.pids import port_open, tail
 from stack.postgres import PostgresStartError, postgres_pid
-from stack.processes import BASE_URL, PROCESSES, Process, process_env
+from stack.processes import BASE_URL, PROCESSES, process_env
 from stack.profiles import DEV, LOOPBACK, PROFILES
 from stack.provisioning import ProvisioningError
 from stack.services import Endpoints, ensure_services, stop_services
@@ -118,7 +118,7 @@ def _start_processes(endpoints: Endpoints) -> None:
     A port held by a process the stack does not know is refused up front (a stranger answering the health
     check would pass for ours), and a failed start stops what this call started, so nothing is orphaned.
     """
-    started: list[Process] = []
+    started: dict[str, int] = {}
     for process in PROCESSES:
         if launcher.process_pid(process, DEV.run_dir) is None:
             if process.port is not None and port_open(LOOPBACK, process.port):
@@ -129,18 +129,19 @@ def _start_processes(endpoints: Endpoints) -> None:
                 )
             env = process_env(process, DEV.run_dir, endpoints.kafka_bootstrap, endpoints.database_url)
             pid = launcher.start(process, DEV.run_dir, env)
-            started.append(process)
+            started[process.name] = pid
             print(f"stack: started {process.name} (pid {pid})")
     try:
-        launcher.wait_healthy(PROCESSES, DEV.run_dir)
+        launcher.wait_healthy(PROCESSES, DEV.run_dir, started)
     except ProcessStartError:
         _stop_all(started)
         raise
 
 
-def _stop_all(processes: list[Process]) -> None:
-    for process in reversed(processes):
-        launcher.stop(process, DEV.run_dir)
+def _stop_all(started: dict[str, int]) -> None:
+    by_name = {process.name: process for process in PROCESSES}
+    for name, pid in reversed(started.items()):
+        launcher.stop_launched(by_name[name], DEV.run_dir, pid)
 
 
 def _process_env_for_steps(endpoints: Endpoints) -> dict[str, str]:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from pathlib import Path
 
-from stack.pids import POLL_INTERVAL_S, live_pid, tail, terminate, write_pid
+from stack.pids import POLL_INTERVAL_S, is_alive, live_pid, tail, terminate, write_pid
 from stack.processes import Process
 from stack.profiles import LOOPBACK, REPO_ROOT
 
@@ -30,9 +30,9 @@ def process_pid(process: Process, run_dir: Path) -> int | None:
     return live_pid(process.pid_path(run_dir), process.cmdline_marker)
 
 
-def is_healthy(process: Process, run_dir: Path) -> bool:
+def is_healthy(process: Process, run_dir: Path, pid: int | None = None) -> bool:
     """Alive, and either its health URL answers 200 or it has written its ready file."""
-    if process_pid(process, run_dir) is None:
+    if (pid is None and process_pid(process, run_dir) is None) or (pid is not None and not is_alive(pid)):
         return False
     if process.health_path is None or process.port is None:
         return process.ready_path(run_dir).exists()
@@ -68,16 +68,21 @@ def start(process: Process, run_dir: Path, extra_env: Mapping[str, str]) -> int:
     return child.pid
 
 
-def wait_healthy(processes: Iterable[Process], run_dir: Path) -> None:
-    """Block until every process is healthy; fail fast, with its log tail, when one dies or stalls."""
+def wait_healthy(processes: Iterable[Process], run_dir: Path, started: Mapping[str, int] | None = None) -> None:
+    """Block until every process is healthy; fail fast, with its log tail, when one dies or stalls.
+
+    For the processes this run started, liveness is judged by the pid it launched (`started`, by name),
+    not by re-reading pid files.
+    """
+    launched = dict(started or {})
     pending = list(processes)
     deadline = time.monotonic() + HEALTH_TIMEOUT_S
     while pending:
         for process in list(pending):
-            pid = process_pid(process, run_dir)
-            if pid is None:
+            pid = launched.get(process.name) or process_pid(process, run_dir)
+            if pid is None or not is_alive(pid):
                 raise ProcessStartError(_failure(process, run_dir, "exited during start-up"))
-            if is_healthy(process, run_dir):
+            if is_healthy(process, run_dir, pid):
                 pending.remove(process)
         if pending and time.monotonic() > deadline:
             names = ", ".join(process.name for process in pending)
@@ -86,6 +91,14 @@ def wait_healthy(processes: Iterable[Process], run_dir: Path) -> None:
                 + "\n".join(_failure(process, run_dir, "is not healthy") for process in pending)
             )
         time.sleep(POLL_INTERVAL_S * 2)
+
+
+def stop_launched(process: Process, run_dir: Path, pid: int) -> None:
+    """Stop a process this run launched, by the pid it got back, whatever its pid file says now."""
+    process.ready_path(run_dir).unlink(missing_ok=True)
+    if is_alive(pid):
+        terminate(pid, STOP_GRACE_S, group=True)
+    process.pid_path(run_dir).unlink(missing_ok=True)
 
 
 def stop(process: Process, run_dir: Path) -> bool:
