@@ -19,7 +19,8 @@ from ingress.prefer import Preferences
 from ingress.services import Services
 from ledger import queries
 from schemas.api import ChatCompletionRequest
-from schemas.events import JobError, JobFinished
+from schemas.errors import ServiceUnavailable
+from schemas.events import ChatJobSubmitted, JobError, JobFinished
 
 TERMINAL = frozenset({"completed", "failed", "rejected", "cancelled", "expired"})
 
@@ -66,7 +67,7 @@ async def complete(
             return Outcome(claim.job_id, model_id, finished, replayed=True, wait_applied_s=wait_applied)
 
     if preferences.respond_async:
-        await services.publisher.submit(job)
+        await _submit(services, job, idempotency_key)
         await acceptance.record_accepted(
             services.engine, job_id=job.job_id, workspace_id=job.workspace_id, model_id=job.model_id
         )
@@ -74,7 +75,7 @@ async def complete(
 
     reply = services.replies.expect(job.job_id)
     try:
-        await services.publisher.submit(job)
+        await _submit(services, job, idempotency_key)
         finished = await asyncio.wait_for(asyncio.shield(reply), timeout=wait_s)
     except TimeoutError:
         finished = None
@@ -84,6 +85,17 @@ async def complete(
     finally:
         services.replies.forget(job.job_id, reply)
     return Outcome(job.job_id, job.model_id, finished, replayed=False, wait_applied_s=wait_applied)
+
+
+async def _submit(services: Services, job: ChatJobSubmitted, idempotency_key: str | None) -> None:
+    try:
+        await services.publisher.submit(job)
+    except ServiceUnavailable:
+        if idempotency_key is not None:
+            await idempotency.release(
+                services.engine, workspace_id=job.workspace_id, key=idempotency_key, job_id=job.job_id
+            )
+        raise
 
 
 async def _await_existing(services: Services, workspace_id: str, job_id: str, wait_s: float) -> JobFinished | None:

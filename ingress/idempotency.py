@@ -67,3 +67,13 @@ async def claim(
     if existing.request_sha256 != fingerprint:
         raise IdempotencyConflict("this Idempotency-Key was already used with a different request body")
     return Claim(job_id=existing.job_id, replayed=True)
+
+
+async def release(engine: AsyncEngine, *, workspace_id: str, key: str, job_id: str) -> None:
+    """Give a key back when its job could not be queued, so a retry starts afresh instead of waiting for
+    a job that will never exist. Only the claim for this very job is removed."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("DELETE FROM idempotency_keys WHERE workspace_id = :ws AND key = :key AND job_id = :job"),
+            {"ws": workspace_id, "key": key, "job": job_id},
+        )

@@ -134,3 +134,14 @@ async def test_tags_are_stored_with_the_job_and_its_ledger_entries_and_queryable
     assert [(kind, tags) for kind, tags in entry_tags] == [
         ("hold", ["eval-run-7", "poems"]), ("debit", ["eval-run-7", "poems"])
     ]
+
+
+async def test_a_workspace_default_model_is_used_when_the_request_names_none(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    workspace = await make_workspace(engine, tokens=10_000, default_model="gemini/gemini-2.5-flash")
+    response = await client.post(
+        "/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]}, headers=workspace.headers
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["model"] == "gemini/gemini-2.5-flash" and response.json()["provider"] == "gemini"
