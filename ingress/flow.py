@@ -13,14 +13,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from ingress import acceptance, idempotency, submission
+from ingress import acceptance, idempotency, rendering, submission
 from ingress.keys import Principal
 from ingress.prefer import Preferences
 from ingress.services import Services
 from ledger import queries
 from schemas.api import ChatCompletionRequest
 from schemas.errors import ServiceUnavailable
-from schemas.events import ChatJobSubmitted, JobError, JobFinished
+from schemas.events import ChatJobSubmitted, JobFinished
 
 TERMINAL = frozenset({"completed", "failed", "rejected", "cancelled", "expired"})
 
@@ -105,7 +105,7 @@ async def _await_existing(services: Services, workspace_id: str, job_id: str, wa
         async with services.engine.connect() as conn:
             view = await queries.job(conn, workspace_id, job_id)
         if view is not None and view.status in TERMINAL:
-            return finished_from_view(view)
+            return rendering.finished_from_view(view)
         if wait_s <= 0:
             return None
         return await asyncio.wait_for(asyncio.shield(reply), timeout=wait_s)
@@ -114,20 +114,3 @@ async def _await_existing(services: Services, workspace_id: str, job_id: str, wa
     finally:
         services.replies.forget(job_id, reply)
 
-
-def finished_from_view(view: queries.JobView) -> JobFinished:
-    status = view.status if view.status in ("completed", "failed", "rejected", "expired") else "failed"
-    return JobFinished(
-        workspace_id=view.workspace_id,
-        job_id=view.id,
-        status=status,
-        model_id=view.answered_by or view.model_id,
-        provider=view.provider,
-        input_tokens=view.input_tokens,
-        output_tokens=view.output_tokens,
-        answer=view.answer,
-        finish_reason=view.finish_reason,
-        cost_tokens=view.cost_tokens,
-        balance_left=view.balance_left or 0,
-        error=JobError.model_validate(view.error) if view.error else None,
-    )

@@ -10,7 +10,7 @@ from ingress.prefer import Preferences
 from ledger.queries import JobView
 from schemas.api import ChatCompletionResponse, JobAccepted, Usage
 from schemas.errors import STATUS_BY_CODE, ErrorCode, LuntrexError
-from schemas.events import JobFinished
+from schemas.events import JobError, JobFinished
 
 if TYPE_CHECKING:
     from ingress.flow import Outcome
@@ -47,22 +47,33 @@ def completion(finished: JobFinished) -> ChatCompletionResponse:
 
 
 def polled_job(job: JobView) -> dict[str, Any]:
-    """A job's state; once completed it carries the same fields as the synchronous answer."""
+    """A job's state; once completed it carries exactly the synchronous answer's fields."""
     body: dict[str, Any] = {"id": job.id, "status": job.status, "model": job.answered_by or job.model_id,
                             "tags": job.tags}
     if job.status == "completed":
-        body.update(
-            answer=job.answer or "",
-            usage={"input_tokens": job.input_tokens, "output_tokens": job.output_tokens},
-            balance_left=job.balance_left,
-            provider=job.provider,
-            finish_reason=job.finish_reason,
-            cost=job.cost_tokens,
-        )
+        body.update(completion(finished_from_view(job)).model_dump())
     elif job.error is not None:
         body["error"] = job.error
         body["balance_left"] = job.balance_left
     return body
+
+
+def finished_from_view(view: JobView) -> JobFinished:
+    status = view.status if view.status in ("completed", "failed", "rejected", "expired") else "failed"
+    return JobFinished(
+        workspace_id=view.workspace_id,
+        job_id=view.id,
+        status=status,
+        model_id=view.answered_by or view.model_id,
+        provider=view.provider,
+        input_tokens=view.input_tokens,
+        output_tokens=view.output_tokens,
+        answer=view.answer,
+        finish_reason=view.finish_reason,
+        cost_tokens=view.cost_tokens,
+        balance_left=view.balance_left or 0,
+        error=JobError.model_validate(view.error) if view.error else None,
+    )
 
 
 def outcome_headers(request_id: str, outcome: Outcome, preferences: Preferences) -> dict[str, str]:
