@@ -7,13 +7,13 @@ whether a client may retry. The HTTP boundary translates them once into the API'
     LuntrexError
     ├── InvalidRequest          400 invalid_request
     ├── Unauthenticated         401 invalid_api_key
-    ├── InsufficientCredits     403 insufficient_credits
     ├── NotFound                404 not_found / model_not_found
     ├── IdempotencyConflict     409 idempotency_conflict
     ├── PayloadTooLarge         413 payload_too_large
-    ├── RateLimited             429 rate_limited
-    ├── UpstreamFailed          502 upstream_error
     └── ServiceUnavailable      503 unavailable
+
+A job that ends badly after it was accepted (refused credit, rate limited, provider failure, expiry) carries
+its code in the `JobFinished` event; `STATUS_BY_CODE` below gives the status callers see for it.
 """
 
 from __future__ import annotations
@@ -63,10 +63,6 @@ class Unauthenticated(LuntrexError):
     code = ErrorCode.INVALID_API_KEY
 
 
-class InsufficientCredits(LuntrexError):
-    status = 403
-    code = ErrorCode.INSUFFICIENT_CREDITS
-
 
 class NotFound(LuntrexError):
     status = 404
@@ -83,15 +79,6 @@ class PayloadTooLarge(LuntrexError):
     code = ErrorCode.PAYLOAD_TOO_LARGE
 
 
-class RateLimited(LuntrexError):
-    status = 429
-    code = ErrorCode.RATE_LIMITED
-    retriable = True
-
-
-class UpstreamFailed(LuntrexError):
-    status = 502
-    code = ErrorCode.UPSTREAM_ERROR
 
 
 class ServiceUnavailable(LuntrexError):
