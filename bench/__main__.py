@@ -27,14 +27,23 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("mode", nargs="?", choices=("sync", "profile"), default="sync")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per cell (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up before each cell (default 2)")
-    parser.add_argument("--concurrency", type=_ints, default=(1, 16, 64, 256),
-                        help="wrk connections, comma separated (default 1,16,64,256; profile: 64)")
-    parser.add_argument("--latency", type=_ints, default=(0, 50),
-                        help="fake provider latency in ms, comma separated (default 0,50; profile: 0)")
+    parser.add_argument(
+        "--concurrency",
+        type=_ints,
+        default=(1, 16, 64, 256),
+        help="wrk connections, comma separated (default 1,16,64,256; profile: 64)",
+    )
+    parser.add_argument(
+        "--latency",
+        type=_ints,
+        default=(0, 50),
+        help="fake provider latency in ms, comma separated (default 0,50; profile: 0)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument("--pin-cpu", type=int, default=None, help="run wrk under taskset on this CPU")
-    parser.add_argument("--name", default=None,
-                        help="results file bench/results/<name>.json (default sync_pipeline or profile)")
+    parser.add_argument(
+        "--name", default=None, help="results file bench/results/<name>.json (default sync_pipeline or profile)"
+    )
     return parser
 
 
@@ -74,12 +83,20 @@ async def _main(arguments: argparse.Namespace) -> int:
             "command": arguments.command,
             "git": machine.git_info(),
             "machine": {**machine.machine_info(), "load_average_before": load_before},
-            "wrk": {"version": wrk.version(wrk_path), "threads": settings.threads, "pin_cpu": settings.pin_cpu,
-                    "timeout_s": wrk.REQUEST_TIMEOUT_S, "script": "bench/post.lua"},
-            "settings": {"duration_s": settings.duration_s, "warmup_s": settings.warmup_s,
-                         "concurrencies": list(settings.concurrencies),
-                         "fake_latencies_ms": list(settings.latencies_ms),
-                         "stack_started_by_bench": session.started},
+            "wrk": {
+                "version": wrk.version(wrk_path),
+                "threads": settings.threads,
+                "pin_cpu": settings.pin_cpu,
+                "timeout_s": wrk.REQUEST_TIMEOUT_S,
+                "script": "bench/post.lua",
+            },
+            "settings": {
+                "duration_s": settings.duration_s,
+                "warmup_s": settings.warmup_s,
+                "concurrencies": list(settings.concurrencies),
+                "fake_latencies_ms": list(settings.latencies_ms),
+                "stack_started_by_bench": session.started,
+            },
             "workspace": workspace.workspace_id,
         }
         document["idle_cpu"] = await bench.idle_baseline()
@@ -89,8 +106,9 @@ async def _main(arguments: argparse.Namespace) -> int:
             cells = await bench.run_all()
         final = await probe.settle(workspace.workspace_id)
         run_checks = [cell["billing"] for cell in cells if "billing" in cell]
-        document["billing"] = final_check(final, bench.pipeline_ok_total, bench.pipeline_in_flight_allowance,
-                                          run_checks)
+        document["billing"] = final_check(
+            final, bench.pipeline_ok_total, bench.pipeline_in_flight_allowance, run_checks
+        )
         document["machine"]["load_average_after"] = machine.load_average()
         document["runs"] = cells
         summary = report.summarise(cells)
@@ -102,10 +120,12 @@ async def _main(arguments: argparse.Namespace) -> int:
     print()
     print(report.table(cells, summary))
     billing = document["billing"]
-    print(f"\nbilling: {billing['workspace_completed_jobs']} completed jobs, "
-          f"{billing['ok_responses_counted_by_wrk']} 200s counted by wrk; spent {billing['spent_tokens']} tokens "
-          f"= sum(input+output) {billing['sum_input_plus_output_tokens']}: "
-          f"{'exact' if billing['billing_exact'] else 'NOT EXACT'}")
+    print(
+        f"\nbilling: {billing['workspace_completed_jobs']} completed jobs, "
+        f"{billing['ok_responses_counted_by_wrk']} 200s counted by wrk; spent {billing['spent_tokens']} tokens "
+        f"= sum(input+output) {billing['sum_input_plus_output_tokens']}: "
+        f"{'exact' if billing['billing_exact'] else 'NOT EXACT'}"
+    )
     print(f"wrote {path}")
     return 0
 

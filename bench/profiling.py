@@ -40,8 +40,13 @@ def ensure_py_spy() -> str:
     candidate = Path(sys.executable).with_name("py-spy")
     if not candidate.exists():
         print("bench: installing py-spy into the venv (pip install py-spy)", flush=True)
-        completed = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "py-spy"],
-                                   capture_output=True, text=True, timeout=PIP_TIMEOUT_S, check=False)
+        completed = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "py-spy"],
+            capture_output=True,
+            text=True,
+            timeout=PIP_TIMEOUT_S,
+            check=False,
+        )
         if completed.returncode != 0:
             raise ProfilerError(f"pip install py-spy failed:\n{completed.stdout}{completed.stderr}")
     found = str(candidate) if candidate.exists() else shutil.which("py-spy")
@@ -129,9 +134,22 @@ def render(service: str, pid: int, stacks: Stacks, context: dict[str, Any]) -> s
 
 async def _record(py_spy: str, pid: int, duration_s: float, output: Path) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        py_spy, "record", "--pid", str(pid), "--duration", str(max(1, round(duration_s))),
-        "--rate", str(SAMPLE_RATE_HZ), "--format", "raw", "--output", str(output), "--nonblocking", "--gil",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        py_spy,
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        str(max(1, round(duration_s))),
+        "--rate",
+        str(SAMPLE_RATE_HZ),
+        "--format",
+        "raw",
+        "--output",
+        str(output),
+        "--nonblocking",
+        "--gil",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
 
 
@@ -149,8 +167,9 @@ async def profile(bench: Bench, py_spy: str) -> tuple[list[dict[str, Any]], dict
                 pids = {name: pid for name, pid in service_pids().items() if name in PROFILED}
                 with tempfile.TemporaryDirectory(prefix="bench-py-spy-") as scratch:
                     raw = {name: Path(scratch) / f"{name}.raw" for name in pids}
-                    recorders = {name: await _record(py_spy, pid, settings.duration_s, raw[name])
-                                 for name, pid in pids.items()}
+                    recorders = {
+                        name: await _record(py_spy, pid, settings.duration_s, raw[name]) for name, pid in pids.items()
+                    }
                     cell = await bench.run_cell(target, latency_ms, connections, warm_up=False)
                     for name, recorder in recorders.items():
                         output, _ = await recorder.communicate()
@@ -159,12 +178,18 @@ async def profile(bench: Bench, py_spy: str) -> tuple[list[dict[str, Any]], dict
                     cells.append(cell)
                     for name, pid in pids.items():
                         stacks = Stacks.read(raw[name])
-                        context = {"duration_s": settings.duration_s, "fake_latency_ms": latency_ms,
-                                   "concurrency": connections, "requests_per_s": cell["requests_per_s"],
-                                   "cpu": cell["cpu"]["by_part"][name]}
-                        suffix = "" if (latency_ms, connections) == (settings.latencies_ms[0],
-                                                                     settings.concurrencies[0]) \
+                        context = {
+                            "duration_s": settings.duration_s,
+                            "fake_latency_ms": latency_ms,
+                            "concurrency": connections,
+                            "requests_per_s": cell["requests_per_s"],
+                            "cpu": cell["cpu"]["by_part"][name],
+                        }
+                        suffix = (
+                            ""
+                            if (latency_ms, connections) == (settings.latencies_ms[0], settings.concurrencies[0])
                             else f"_lat{latency_ms}_c{connections}"
+                        )
                         path = RESULTS_DIR / f"profile_{name}{suffix}.txt"
                         path.parent.mkdir(parents=True, exist_ok=True)
                         path.write_text(render(name, pid, stacks, context))
@@ -175,7 +200,9 @@ async def profile(bench: Bench, py_spy: str) -> tuple[list[dict[str, Any]], dict
                             "top_packages_self_pct": {
                                 pkg: round(100 * n / stacks.samples, 1)
                                 for pkg, n in stacks.self_by_package.most_common(8)
-                            } if stacks.samples else {},
+                            }
+                            if stacks.samples
+                            else {},
                         }
     finally:
         fake.reset(bench.session.fake_provider_url)

@@ -37,8 +37,10 @@ def summarise(cells: list[dict[str, Any]]) -> dict[str, Any]:
         entry["throughput_ratio_pipeline_to_direct"] = {
             str(cell["concurrency"]): round(cell["requests_per_s"] / direct["requests_per_s"], 4)
             for cell in cells
-            if cell["target"] == "pipeline" and cell["fake_latency_ms"] == latency
-            and (direct := _find(cells, "direct", latency, cell["concurrency"])) and direct["requests_per_s"]
+            if cell["target"] == "pipeline"
+            and cell["fake_latency_ms"] == latency
+            and (direct := _find(cells, "direct", latency, cell["concurrency"]))
+            and direct["requests_per_s"]
         }
         pipeline = [cell for cell in cells if cell["target"] == "pipeline" and cell["fake_latency_ms"] == latency]
         if pipeline:
@@ -60,15 +62,27 @@ def summarise(cells: list[dict[str, Any]]) -> dict[str, Any]:
 def _targets(by_latency: dict[str, Any]) -> dict[str, Any]:
     overheads = {lat: e["overhead_p50_ms_c1"] for lat, e in by_latency.items() if "overhead_p50_ms_c1" in e}
     saturation = max((e.get("billed_requests_per_s_saturation", 0.0) for e in by_latency.values()), default=0.0)
-    tails = {lat: e[f"p99_over_p50_c{TAIL_CONCURRENCY}"] for lat, e in by_latency.items()
-             if f"p99_over_p50_c{TAIL_CONCURRENCY}" in e}
+    tails = {
+        lat: e[f"p99_over_p50_c{TAIL_CONCURRENCY}"]
+        for lat, e in by_latency.items()
+        if f"p99_over_p50_c{TAIL_CONCURRENCY}" in e
+    }
     return {
-        "overhead_p50_c1_ms": {"limit": OVERHEAD_P50_MAX_MS, "measured": overheads,
-                               "met": bool(overheads) and all(v <= OVERHEAD_P50_MAX_MS for v in overheads.values())},
-        "billed_requests_per_s_at_saturation": {"limit": BILLED_RPS_MIN, "measured": saturation,
-                                                "met": saturation >= BILLED_RPS_MIN},
-        f"p99_over_p50_c{TAIL_CONCURRENCY}": {"limit": TAIL_RATIO_MAX, "measured": tails,
-                                              "met": bool(tails) and all(v <= TAIL_RATIO_MAX for v in tails.values())},
+        "overhead_p50_c1_ms": {
+            "limit": OVERHEAD_P50_MAX_MS,
+            "measured": overheads,
+            "met": bool(overheads) and all(v <= OVERHEAD_P50_MAX_MS for v in overheads.values()),
+        },
+        "billed_requests_per_s_at_saturation": {
+            "limit": BILLED_RPS_MIN,
+            "measured": saturation,
+            "met": saturation >= BILLED_RPS_MIN,
+        },
+        f"p99_over_p50_c{TAIL_CONCURRENCY}": {
+            "limit": TAIL_RATIO_MAX,
+            "measured": tails,
+            "met": bool(tails) and all(v <= TAIL_RATIO_MAX for v in tails.values()),
+        },
     }
 
 
@@ -94,8 +108,10 @@ def table(cells: list[dict[str, Any]], summary: dict[str, Any]) -> str:
             lines.append(f"{target:<9}{latency:>8}{row}")
     lines.append("")
     for name, target in summary["targets"].items():
-        lines.append(f"target {name}: limit {target['limit']}, measured {target['measured']}: "
-                     f"{'MET' if target['met'] else 'NOT MET'}")
+        lines.append(
+            f"target {name}: limit {target['limit']}, measured {target['measured']}: "
+            f"{'MET' if target['met'] else 'NOT MET'}"
+        )
     return "\n".join(lines)
 
 

@@ -26,9 +26,7 @@ IDLE_WINDOW_S = 3.0
 
 def seed_body(model: str) -> str:
     """The API page's seed request, byte for byte as a client would send it."""
-    return (
-        f'{{"model":"{model}","messages":[{{"role":"user","content":"{PROMPT}"}}],"max_tokens":{MAX_TOKENS}}}'
-    )
+    return f'{{"model":"{model}","messages":[{{"role":"user","content":"{PROMPT}"}}],"max_tokens":{MAX_TOKENS}}}'
 
 
 @dataclass(frozen=True)
@@ -52,18 +50,21 @@ class Target:
 
 def targets(session: StackSession, workspace: BenchWorkspace) -> dict[str, Target]:
     return {
-        PIPELINE: Target(PIPELINE, f"{session.base_url}/chat/completions", seed_body(PIPELINE_MODEL),
-                         f"Bearer {workspace.api_key}"),
-        DIRECT: Target(DIRECT, f"{session.fake_provider_url}{FAKE_OPENAI_PATH}", seed_body(UPSTREAM_MODEL),
-                       FAKE_AUTHORIZATION),
+        PIPELINE: Target(
+            PIPELINE, f"{session.base_url}/chat/completions", seed_body(PIPELINE_MODEL), f"Bearer {workspace.api_key}"
+        ),
+        DIRECT: Target(
+            DIRECT, f"{session.fake_provider_url}{FAKE_OPENAI_PATH}", seed_body(UPSTREAM_MODEL), FAKE_AUTHORIZATION
+        ),
     }
 
 
 class Bench:
     """Runs the cells and keeps what the billing check needs across them."""
 
-    def __init__(self, settings: Settings, session: StackSession, probe: BillingProbe,
-                 workspace: BenchWorkspace, wrk_path: str) -> None:
+    def __init__(
+        self, settings: Settings, session: StackSession, probe: BillingProbe, workspace: BenchWorkspace, wrk_path: str
+    ) -> None:
         self.settings = settings
         self.session = session
         self.probe = probe
@@ -76,9 +77,15 @@ class Bench:
         self.pipeline_in_flight_allowance = 0
 
     def _load(self, target: Target, connections: int, duration_s: float) -> wrk.Load:
-        return wrk.Load(url=target.url, body=target.body, authorization=target.authorization,
-                        connections=connections, duration_s=duration_s, threads=self.settings.threads,
-                        pin_cpu=self.settings.pin_cpu)
+        return wrk.Load(
+            url=target.url,
+            body=target.body,
+            authorization=target.authorization,
+            connections=connections,
+            duration_s=duration_s,
+            threads=self.settings.threads,
+            pin_cpu=self.settings.pin_cpu,
+        )
 
     async def run_all(self) -> list[dict[str, Any]]:
         cells: list[dict[str, Any]] = []
@@ -119,8 +126,9 @@ class Bench:
                 self.pipeline_ok_total += warm.ok
                 self.pipeline_in_flight_allowance += connections
 
-    async def run_cell(self, target: Target, latency_ms: int, connections: int, *,
-                       warm_up: bool = True) -> dict[str, Any]:
+    async def run_cell(
+        self, target: Target, latency_ms: int, connections: int, *, warm_up: bool = True
+    ) -> dict[str, Any]:
         """Warm up, then measure one load: wrk's figures, the billing check and CPU per part per request."""
         pipeline = target.name == PIPELINE
         if warm_up:
@@ -135,8 +143,12 @@ class Bench:
         window_s = time.monotonic() - started
         cpu_after = procstat.cpu_by_part(pids)
         machine_after = procstat.machine_times()
-        cell: dict[str, Any] = {"target": target.name, "fake_latency_ms": latency_ms, "concurrency": connections,
-                                **result.as_json()}
+        cell: dict[str, Any] = {
+            "target": target.name,
+            "fake_latency_ms": latency_ms,
+            "concurrency": connections,
+            **result.as_json(),
+        }
         completed = result.ok
         if before is not None and after is not None:
             self.pipeline_ok_total += result.ok

@@ -57,11 +57,17 @@ def bring_up() -> StackSession:
     every_part = {"kafka", "postgres", *SERVICE_NAMES}
     session = StackSession()
     if before != every_part or not all_healthy() or not envfile.read(STACK_ENV_PATH):
-        print(f"bench: starting the dev stack (python -m stack up); running before: {sorted(before) or 'nothing'}",
-              flush=True)
+        print(
+            f"bench: starting the dev stack (python -m stack up); running before: {sorted(before) or 'nothing'}",
+            flush=True,
+        )
         completed = subprocess.run(
-            [sys.executable, "-m", "stack", "up"], cwd=REPO_ROOT, capture_output=True, text=True,
-            timeout=UP_TIMEOUT_S, check=False,
+            [sys.executable, "-m", "stack", "up"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=UP_TIMEOUT_S,
+            check=False,
         )
         if completed.returncode != 0:
             raise StackUnavailableError(f"python -m stack up failed:\n{completed.stdout}{completed.stderr}")

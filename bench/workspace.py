@@ -76,7 +76,10 @@ class BillingProbe:
         async with self._engine.begin() as conn:
             await journal.create_workspace(conn, workspace_id, name="Benchmark workspace")
             await journal.grant(
-                conn, workspace_id, credit_tokens, idempotency_key=f"grant:bench:{workspace_id}",
+                conn,
+                workspace_id,
+                credit_tokens,
+                idempotency_key=f"grant:bench:{workspace_id}",
                 detail={"reason": "python -m bench"},
             )
             _key_id, secret = await create_key(conn, workspace_id, name="bench key")
@@ -87,10 +90,15 @@ class BillingProbe:
             row = (await conn.execute(_SNAPSHOT, {"ws": workspace_id})).one()
             balances = {acct.kind: acct.balance for acct in (await conn.execute(_BALANCES, {"ws": workspace_id})).all()}
         return Snapshot(
-            jobs=row.jobs, completed=row.completed, queued=row.queued, other=row.other,
-            used_tokens=int(row.used_tokens), cost_tokens=int(row.cost_tokens),
+            jobs=row.jobs,
+            completed=row.completed,
+            queued=row.queued,
+            other=row.other,
+            used_tokens=int(row.used_tokens),
+            cost_tokens=int(row.cost_tokens),
             uncharged_tokens=int(row.uncharged_tokens),
-            spent=int(balances.get(AccountKind.SPENT.value, 0)), held=int(balances.get(AccountKind.HELD.value, 0)),
+            spent=int(balances.get(AccountKind.SPENT.value, 0)),
+            held=int(balances.get(AccountKind.HELD.value, 0)),
         )
 
     async def settle(self, workspace_id: str, timeout_s: float = QUIET_TIMEOUT_S) -> Snapshot:

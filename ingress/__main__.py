@@ -25,8 +25,13 @@ def main() -> None:
     configure_logging(settings.log_level)
     clear_ready(settings.ready_file)
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, loop="uvloop", http="httptools",
-        log_level="warning", access_log=False,
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
     )
 
 

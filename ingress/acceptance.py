@@ -20,8 +20,10 @@ async def record_accepted(engine: AsyncEngine, *, job_id: str, workspace_id: str
 async def accepted_model(engine: AsyncEngine, *, job_id: str, workspace_id: str) -> str | None:
     """The model of an accepted job of this workspace, or None if it never was accepted here."""
     async with engine.connect() as conn:
-        row = (await conn.execute(
-            text("SELECT model_id FROM accepted_jobs WHERE job_id = :job AND workspace_id = :ws"),
-            {"job": job_id, "ws": workspace_id},
-        )).first()
+        row = (
+            await conn.execute(
+                text("SELECT model_id FROM accepted_jobs WHERE job_id = :job AND workspace_id = :ws"),
+                {"job": job_id, "ws": workspace_id},
+            )
+        ).first()
     return row.model_id if row is not None else None

@@ -56,7 +56,9 @@ def install_error_handlers(app: FastAPI) -> None:
         first = exc.errors()[0] if exc.errors() else {"msg": "invalid request"}
         where = ".".join(str(part) for part in first.get("loc", ()))
         return error_response(
-            request, message=f"{where}: {first['msg']}" if where else str(first["msg"]), status=400,
+            request,
+            message=f"{where}: {first['msg']}" if where else str(first["msg"]),
+            status=400,
             code=ErrorCode.INVALID_REQUEST,
         )
 

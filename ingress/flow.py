@@ -57,8 +57,12 @@ async def complete(
 
     if idempotency_key is not None:
         claim = await idempotency.claim(
-            services.engine, workspace_id=principal.workspace_id, key=idempotency_key, fingerprint=fingerprint,
-            job_id=job.job_id, window_s=settings.idempotency_window_s,
+            services.engine,
+            workspace_id=principal.workspace_id,
+            key=idempotency_key,
+            fingerprint=fingerprint,
+            job_id=job.job_id,
+            window_s=settings.idempotency_window_s,
         )
         if claim.replayed:
             wait = 0.0 if preferences.respond_async else wait_s
@@ -113,4 +117,3 @@ async def _await_existing(services: Services, workspace_id: str, job_id: str, wa
         return None
     finally:
         services.replies.forget(job_id, reply)
-

@@ -22,7 +22,10 @@ async def complete_from_http(
     key_header = request.headers.get("idempotency-key")
     preferences = parse_prefer(request.headers.get("prefer"))
     outcome = await flow.complete(
-        services, principal, chat, preferences,
+        services,
+        principal,
+        chat,
+        preferences,
         idempotency_key=idempotency.normalise_key(key_header) if key_header is not None else None,
         fingerprint=idempotency.request_fingerprint(endpoint, body),
         traceparent=request.headers.get("traceparent"),

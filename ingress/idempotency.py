@@ -55,15 +55,19 @@ async def claim(
 ) -> Claim:
     """Claim `key` for `job_id`, or return the job that already holds it."""
     async with engine.begin() as conn:
-        claimed = (await conn.execute(
-            _CLAIM, {"ws": workspace_id, "key": key, "sha": fingerprint, "job": job_id, "window_s": window_s}
-        )).first()
+        claimed = (
+            await conn.execute(
+                _CLAIM, {"ws": workspace_id, "key": key, "sha": fingerprint, "job": job_id, "window_s": window_s}
+            )
+        ).first()
         if claimed is not None:
             return Claim(job_id=job_id, replayed=False)
-        existing = (await conn.execute(
-            text("SELECT request_sha256, job_id FROM idempotency_keys WHERE workspace_id = :ws AND key = :key"),
-            {"ws": workspace_id, "key": key},
-        )).one()
+        existing = (
+            await conn.execute(
+                text("SELECT request_sha256, job_id FROM idempotency_keys WHERE workspace_id = :ws AND key = :key"),
+                {"ws": workspace_id, "key": key},
+            )
+        ).one()
     if existing.request_sha256 != fingerprint:
         raise IdempotencyConflict("this Idempotency-Key was already used with a different request body")
     return Claim(job_id=existing.job_id, replayed=True)

@@ -56,8 +56,14 @@ async def create_key(
             "INSERT INTO api_keys (id, workspace_id, name, secret_sha256, last4, expires_at) "
             "VALUES (:id, :ws, :name, :sha, :last4, now() + make_interval(secs => :ttl))"
         ),
-        {"id": key_id, "ws": workspace_id, "name": name, "sha": fingerprint(secret), "last4": secret[-4:],
-         "ttl": expires_in_s},
+        {
+            "id": key_id,
+            "ws": workspace_id,
+            "name": name,
+            "sha": fingerprint(secret),
+            "last4": secret[-4:],
+            "ttl": expires_in_s,
+        },
     )
     return key_id, secret
 

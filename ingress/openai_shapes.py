@@ -71,10 +71,19 @@ def to_chat_request(raw: dict[str, Any]) -> ChatCompletionRequest:
 
 
 _FINISH_REASONS = {
-    "stop": "stop", "end_turn": "stop", "stop_sequence": "stop", "STOP": "stop",
-    "length": "length", "max_tokens": "length", "MAX_TOKENS": "length",
-    "content_filter": "content_filter", "SAFETY": "content_filter", "refusal": "content_filter",
-    "RECITATION": "content_filter", "tool_calls": "tool_calls", "tool_use": "tool_calls",
+    "stop": "stop",
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "STOP": "stop",
+    "length": "length",
+    "max_tokens": "length",
+    "MAX_TOKENS": "length",
+    "content_filter": "content_filter",
+    "SAFETY": "content_filter",
+    "refusal": "content_filter",
+    "RECITATION": "content_filter",
+    "tool_calls": "tool_calls",
+    "tool_use": "tool_calls",
 }
 
 
@@ -104,9 +113,15 @@ def chat_completion(finished: JobFinished) -> dict[str, Any]:
     }
 
 
-_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                404: "invalid_request_error", 409: "invalid_request_error", 413: "invalid_request_error",
-                429: "rate_limit_error"}
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    409: "invalid_request_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+}
 
 
 def error_body(message: str, status: int, code: str, request_id: str) -> dict[str, Any]:

@@ -48,8 +48,12 @@ def completion(finished: JobFinished) -> ChatCompletionResponse:
 
 def polled_job(job: JobView) -> dict[str, Any]:
     """A job's state; once completed it carries exactly the synchronous answer's fields."""
-    body: dict[str, Any] = {"id": job.id, "status": job.status, "model": job.answered_by or job.model_id,
-                            "tags": job.tags}
+    body: dict[str, Any] = {
+        "id": job.id,
+        "status": job.status,
+        "model": job.answered_by or job.model_id,
+        "tags": job.tags,
+    }
     if job.status == "completed":
         body.update(completion(finished_from_view(job)).model_dump())
     elif job.error is not None:

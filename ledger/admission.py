@@ -18,8 +18,12 @@ async def admit(conn: AsyncConnection, catalogue: Catalogue, jobs: list[ChatJobS
     refusal, or nothing for a replayed job that has already finished (its result went out at settlement)."""
     requests = [
         holds.HoldRequest(
-            job_id=job.job_id, workspace_id=job.workspace_id, api_key_id=job.api_key_id, model_id=job.model_id,
-            hold=pricing.hold_for(catalogue, job), tags=job.params.tags,
+            job_id=job.job_id,
+            workspace_id=job.workspace_id,
+            api_key_id=job.api_key_id,
+            model_id=job.model_id,
+            hold=pricing.hold_for(catalogue, job),
+            tags=job.params.tags,
         )
         for job in jobs
     ]
@@ -32,13 +36,22 @@ def _next_step(catalogue: Catalogue, job: ChatJobSubmitted, admission: holds.Adm
         return None
     if not admission.admitted:
         return JobFinished(
-            workspace_id=job.workspace_id, job_id=job.job_id, traceparent=job.traceparent,
-            status="rejected", model_id=job.model_id, balance_left=admission.balance_left,
+            workspace_id=job.workspace_id,
+            job_id=job.job_id,
+            traceparent=job.traceparent,
+            status="rejected",
+            model_id=job.model_id,
+            balance_left=admission.balance_left,
             error=JobError(code=ErrorCode.INSUFFICIENT_CREDITS, message="Insufficient credits"),
         )
     pool = catalogue.get(job.model_id).pool
     dispatch = ChatJobDispatched(
-        workspace_id=job.workspace_id, job_id=job.job_id, traceparent=job.traceparent,
-        model_id=job.model_id, route=job.route, hold_tokens=admission.hold_tokens, params=job.params,
+        workspace_id=job.workspace_id,
+        job_id=job.job_id,
+        traceparent=job.traceparent,
+        model_id=job.model_id,
+        route=job.route,
+        hold_tokens=admission.hold_tokens,
+        params=job.params,
     )
     return topics.dispatch_topic(pool, topics.Lane(job.lane)), dispatch

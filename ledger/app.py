@@ -77,11 +77,16 @@ class Ledger:
                 overdue = await expiry.overdue_jobs(
                     conn, deadline_s=self.settings.job_deadline_s, limit=self.settings.expiry_sweep_max
                 )
-            await self._publish([
-                (topics.JOBS_USAGE, topics.ledger_key(workspace_id),
-                 expiry.expiry_of(job_id, workspace_id, self.settings.job_deadline_s))
-                for job_id, workspace_id in overdue
-            ])
+            await self._publish(
+                [
+                    (
+                        topics.JOBS_USAGE,
+                        topics.ledger_key(workspace_id),
+                        expiry.expiry_of(job_id, workspace_id, self.settings.job_deadline_s),
+                    )
+                    for job_id, workspace_id in overdue
+                ]
+            )
         except Exception:
             # The next sweep finds the same jobs: nothing is lost by skipping this one.
             log.exception("expiry sweep failed; retrying at the next interval")

@@ -70,9 +70,7 @@ _FINISH_JOBS = text(
 )
 
 
-async def settle_batch(
-    conn: AsyncConnection, workspace_ids: set[str], usages: list[Usage]
-) -> list[SettledJob | None]:
+async def settle_batch(conn: AsyncConnection, workspace_ids: set[str], usages: list[Usage]) -> list[SettledJob | None]:
     """Settle each job once, in order; None for a job the ledger never admitted."""
     balances = await journal.lock_accounts(conn, workspace_ids)
     rows = {row.id: row._mapping for row in await conn.execute(_LOCK_JOBS, {"ids": [u.job_id for u in usages]})}
@@ -97,21 +95,40 @@ async def settle_batch(
         completed = usage.outcome == "completed"
         amounts = domain.settle_amounts(job["hold_tokens"], usage.priced_cost if completed else 0)
         if job["hold_tokens"] > 0:
-            entries.append(journal.Entry(
-                f"settle:{usage.job_id}", "debit" if completed else "release", workspace_id, usage.job_id,
-                domain.settle_postings(workspace_id, job["hold_tokens"], amounts.cost_tokens),
-                {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens, "model": usage.model_id,
-                 "tags": list(job["tags"]), "api_key_id": job["api_key_id"]},
-            ))
+            entries.append(
+                journal.Entry(
+                    f"settle:{usage.job_id}",
+                    "debit" if completed else "release",
+                    workspace_id,
+                    usage.job_id,
+                    domain.settle_postings(workspace_id, job["hold_tokens"], amounts.cost_tokens),
+                    {
+                        "input_tokens": usage.input_tokens,
+                        "output_tokens": usage.output_tokens,
+                        "model": usage.model_id,
+                        "tags": list(job["tags"]),
+                        "api_key_id": job["api_key_id"],
+                    },
+                )
+            )
         account.held -= job["hold_tokens"]
         account.available += job["hold_tokens"] - amounts.cost_tokens
         account.spent += amounts.cost_tokens
         outcomes[usage.job_id] = SettledJob(
-            job_id=usage.job_id, workspace_id=workspace_id, status=usage.outcome,
-            model_id=usage.model_id or job["model_id"], provider=usage.provider, input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens, cost_tokens=amounts.cost_tokens,
-            uncharged_tokens=amounts.uncharged_tokens, balance_left=account.balance_left, answer=usage.answer,
-            finish_reason=usage.finish_reason, error=usage.error, replayed=False,
+            job_id=usage.job_id,
+            workspace_id=workspace_id,
+            status=usage.outcome,
+            model_id=usage.model_id or job["model_id"],
+            provider=usage.provider,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cost_tokens=amounts.cost_tokens,
+            uncharged_tokens=amounts.uncharged_tokens,
+            balance_left=account.balance_left,
+            answer=usage.answer,
+            finish_reason=usage.finish_reason,
+            error=usage.error,
+            replayed=False,
         )
         answers.append(outcomes[usage.job_id])
     recorded = await journal.record_entries(conn, entries)

@@ -95,11 +95,16 @@ async def admit_batch(conn: AsyncConnection, requests: list[HoldRequest]) -> lis
             account.available -= request.hold
             account.held += request.hold
             admission = Admission(request.job_id, True, request.hold, account.balance_left, replayed=False)
-            entries.append(journal.Entry(
-                f"hold:{request.job_id}", "hold", request.workspace_id, request.job_id,
-                domain.hold_postings(request.workspace_id, request.hold),
-                {"model": request.model_id, "tags": list(request.tags)},
-            ))
+            entries.append(
+                journal.Entry(
+                    f"hold:{request.job_id}",
+                    "hold",
+                    request.workspace_id,
+                    request.job_id,
+                    domain.hold_postings(request.workspace_id, request.hold),
+                    {"model": request.model_id, "tags": list(request.tags)},
+                )
+            )
         decided[request.job_id] = admission
     recorded = await journal.record_entries(conn, entries)
     assert recorded == len(entries), "a new job's hold was already in the journal"
@@ -140,8 +145,14 @@ async def _previous(conn: AsyncConnection, job_ids: list[str]) -> dict[str, Admi
         return {}
     rows = await conn.execute(_PREVIOUS, {"ids": job_ids})
     return {
-        row.id: Admission(row.id, row.status != "rejected", row.hold_tokens,
-                          row.balance_left if row.balance_left is not None else 0, replayed=True, status=row.status)
+        row.id: Admission(
+            row.id,
+            row.status != "rejected",
+            row.hold_tokens,
+            row.balance_left if row.balance_left is not None else 0,
+            replayed=True,
+            status=row.status,
+        )
         for row in rows
     }
 

@@ -140,8 +140,13 @@ async def create_workspace(
             "INSERT INTO workspaces (id, name, credit_line_tokens, tokens_per_bdt, default_model) "
             "VALUES (:id, :name, :credit, :rate, :model) ON CONFLICT (id) DO NOTHING"
         ),
-        {"id": workspace_id, "name": name, "credit": credit_line_tokens, "rate": tokens_per_bdt,
-         "model": default_model},
+        {
+            "id": workspace_id,
+            "name": name,
+            "credit": credit_line_tokens,
+            "rate": tokens_per_bdt,
+            "model": default_model,
+        },
     )
     floors: dict[AccountKind, int | None] = {
         AccountKind.AVAILABLE: -credit_line_tokens,
@@ -160,7 +165,12 @@ async def create_workspace(
 
 
 async def grant(
-    conn: AsyncConnection, workspace_id: str, tokens: int, *, idempotency_key: str, kind: str = "grant",
+    conn: AsyncConnection,
+    workspace_id: str,
+    tokens: int,
+    *,
+    idempotency_key: str,
+    kind: str = "grant",
     detail: dict[str, Any] | None = None,
 ) -> bool:
     """Credit a workspace from its funding account (a grant or a top-up); idempotent by key."""

@@ -23,7 +23,10 @@ async def seed(database_url: str, workspace_id: str, starting_tokens: int) -> tu
             await journal.create_workspace(conn, workspace_id, name="Demo workspace")
             if starting_tokens > 0:
                 await journal.grant(
-                    conn, workspace_id, starting_tokens, idempotency_key=f"grant:seed:{workspace_id}",
+                    conn,
+                    workspace_id,
+                    starting_tokens,
+                    idempotency_key=f"grant:seed:{workspace_id}",
                     detail={"reason": "demo starting balance"},
                 )
             key_id, secret = await create_key(conn, workspace_id, name="demo key")

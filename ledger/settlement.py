@@ -36,19 +36,21 @@ async def settle(conn: AsyncConnection, catalogue: Catalogue, usages: list[Usage
         if job is None:
             log.error("usage for unknown job %s in workspace %s ignored", usage.job_id, usage.workspace_id)
             continue
-        results.append(JobFinished(
-            workspace_id=job.workspace_id,
-            job_id=job.job_id,
-            traceparent=usage.traceparent,
-            status=job.status if job.status in ("completed", "expired") else "failed",
-            model_id=job.model_id,
-            provider=job.provider,
-            input_tokens=job.input_tokens,
-            output_tokens=job.output_tokens,
-            answer=job.answer,
-            finish_reason=job.finish_reason,
-            cost_tokens=job.cost_tokens,
-            balance_left=job.balance_left,
-            error=JobError.model_validate(job.error) if job.error else None,
-        ))
+        results.append(
+            JobFinished(
+                workspace_id=job.workspace_id,
+                job_id=job.job_id,
+                traceparent=usage.traceparent,
+                status=job.status if job.status in ("completed", "expired") else "failed",
+                model_id=job.model_id,
+                provider=job.provider,
+                input_tokens=job.input_tokens,
+                output_tokens=job.output_tokens,
+                answer=job.answer,
+                finish_reason=job.finish_reason,
+                cost_tokens=job.cost_tokens,
+                balance_left=job.balance_left,
+                error=JobError.model_validate(job.error) if job.error else None,
+            )
+        )
     return results

@@ -63,7 +63,6 @@ class Unauthenticated(LuntrexError):
     code = ErrorCode.INVALID_API_KEY
 
 
-
 class NotFound(LuntrexError):
     status = 404
     code = ErrorCode.NOT_FOUND
@@ -77,8 +76,6 @@ class IdempotencyConflict(LuntrexError):
 class PayloadTooLarge(LuntrexError):
     status = 413
     code = ErrorCode.PAYLOAD_TOO_LARGE
-
-
 
 
 class ServiceUnavailable(LuntrexError):

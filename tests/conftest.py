@@ -187,8 +187,12 @@ def stack(database_url: str, kafka: str, topic_prefix: str, catalogue_path: Path
         for part in parts.values():
             part.start()
         yield Stack(
-            base_url=f"http://127.0.0.1:{ingress_port}/api/v1", fake_url=fake_url, kafka=kafka,
-            database_url=database_url, topic_prefix=topic_prefix, **parts,
+            base_url=f"http://127.0.0.1:{ingress_port}/api/v1",
+            fake_url=fake_url,
+            kafka=kafka,
+            database_url=database_url,
+            topic_prefix=topic_prefix,
+            **parts,
         )
     finally:
         for part in reversed(parts.values()):

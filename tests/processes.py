@@ -39,7 +39,10 @@ class Service:
         self.ready_path.unlink(missing_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", *self.argv], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", *self.argv],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             env={**os.environ, **self.env, "LUNTREX_READY_FILE": str(self.ready_path)},
         )
         deadline = time.monotonic() + timeout_s

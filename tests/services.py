@@ -59,7 +59,9 @@ def create_database() -> str:
     url = admin_url.rsplit("/", 1)[0] + f"/{name}"
     subprocess.run(
         [sys.executable, "-m", "alembic", "-c", str(ROOT / "alembic.ini"), "upgrade", "head"],
-        cwd=ROOT, env={**os.environ, "LUNTREX_DATABASE_URL": url}, check=True,
+        cwd=ROOT,
+        env={**os.environ, "LUNTREX_DATABASE_URL": url},
+        check=True,
     )
     return url
 

@@ -42,8 +42,16 @@ def assert_error_shape(response: httpx.Response, status: int, code: str) -> dict
 @pytest.mark.usefixtures("nothing_queued")
 @pytest.mark.parametrize(
     "authorization",
-    [None, "", "Bearer", "Bearer  x y", "Basic abc", "Bearer lx_nothere_000", "Bearer not-even-our-format",
-     "Bearer " + "x" * 5000],
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer  x y",
+        "Basic abc",
+        "Bearer lx_nothere_000",
+        "Bearer not-even-our-format",
+        "Bearer " + "x" * 5000,
+    ],
 )
 async def test_missing_or_wrong_key_is_401(client: httpx.AsyncClient, authorization: str | None) -> None:
     headers = {"Content-Type": "application/json"}
@@ -81,8 +89,7 @@ async def test_revoked_key_is_401(client: httpx.AsyncClient, engine: AsyncEngine
         (b'{"messages": [{"role": "user", "content": "x"}], "max_tokens": 0}', "invalid_request", "max_tokens"),
         (b'{"messages": [{"role": "user", "content": "x"}], "max_tokens": "ten"}', "invalid_request", "max_tokens"),
         (b'{"messages": [{"role": "user", "content": "x"}], "surprise": 1}', "invalid_request", "surprise"),
-        (b'{"messages": [{"role": "user", "content": "x"}], "max_tokens": 999999999}', "invalid_request",
-         "max_tokens"),
+        (b'{"messages": [{"role": "user", "content": "x"}], "max_tokens": 999999999}', "invalid_request", "max_tokens"),
     ],
 )
 async def test_malformed_requests_are_400(

@@ -42,8 +42,12 @@ def catalogue_toml(*models: dict[str, Any], default_model: str = "openai/gpt-4.1
     """A catalogue file with an openai and a gemini provider and the given models (one default entry if none)."""
     lines = [
         f"default_model = {toml_value(default_model)}",
-        "[providers.openai]", 'kind = "openai"', 'base_url = "https://api.openai.com/v1"',
-        "[providers.gemini]", 'kind = "gemini"', 'base_url = "https://generativelanguage.googleapis.com"',
+        "[providers.openai]",
+        'kind = "openai"',
+        'base_url = "https://api.openai.com/v1"',
+        "[providers.gemini]",
+        'kind = "gemini"',
+        'base_url = "https://generativelanguage.googleapis.com"',
     ]
     for model in models or (model_entry(),):
         lines.append("[[models]]")
@@ -53,8 +57,12 @@ def catalogue_toml(*models: dict[str, Any], default_model: str = "openai/gpt-4.1
 
 def gemini_entry(**overrides: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "id": "gemini/gemini-2.5-flash", "provider": "gemini", "upstream": "gemini-2.5-flash", "pool": "gemini",
-        "max_output_tokens": 65536, "context_tokens": 1048576,
+        "id": "gemini/gemini-2.5-flash",
+        "provider": "gemini",
+        "upstream": "gemini-2.5-flash",
+        "pool": "gemini",
+        "max_output_tokens": 65536,
+        "context_tokens": 1048576,
     }
     return model_entry(**{**fields, **overrides})
 
@@ -226,7 +234,7 @@ def test_models_that_are_not_tables_are_a_catalogue_error(models: str) -> None:
 
 def test_an_invalid_model_is_named_in_the_error() -> None:
     text = SHIPPED.read_text().replace(
-        'default_max_tokens = 1024\ncontext_tokens = 1048576', 'default_max_tokens = 99999999\ncontext_tokens = 1048576'
+        "default_max_tokens = 1024\ncontext_tokens = 1048576", "default_max_tokens = 99999999\ncontext_tokens = 1048576"
     )
     with pytest.raises(CatalogueError, match=re.escape("gemini/gemini-2.5-flash")):
         parse_catalogue(text)

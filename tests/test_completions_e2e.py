@@ -39,21 +39,26 @@ async def test_seed_request_answers_with_the_page_shape_and_exact_balance(
 
 async def test_every_page_model_is_served(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
     workspace = await make_workspace(engine, tokens=100_000)
-    for model in ("openai/gpt-4.1-mini", "openai/gpt-5", "gemini/gemini-2.5-flash",
-                  "anthropic/claude-sonnet-4", "meta/llama-3.1-8b-instruct"):
+    for model in (
+        "openai/gpt-4.1-mini",
+        "openai/gpt-5",
+        "gemini/gemini-2.5-flash",
+        "anthropic/claude-sonnet-4",
+        "meta/llama-3.1-8b-instruct",
+    ):
         response = await client.post(
             "/chat/completions",
-            json={"model": model, "messages": [{"role": "system", "content": "Be brief."},
-                                               {"role": "user", "content": "One-line joke"}]},
+            json={
+                "model": model,
+                "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "One-line joke"}],
+            },
             headers=workspace.headers,
         )
         assert response.status_code == 200, (model, response.text)
         assert response.json()["model"] == model
 
 
-async def test_model_is_optional_and_defaults_to_gpt_4_1_mini(
-    client: httpx.AsyncClient, engine: AsyncEngine
-) -> None:
+async def test_model_is_optional_and_defaults_to_gpt_4_1_mini(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
     workspace = await make_workspace(engine, tokens=10_000)
     response = await client.post(
         "/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]}, headers=workspace.headers
@@ -83,9 +88,11 @@ async def test_a_balance_too_small_for_the_hold_is_refused_and_not_charged(
     response = await client.post("/chat/completions", json=SEED_REQUEST, headers=workspace.headers)
     assert response.status_code == 403
     async with engine.connect() as conn:
-        spent = (await conn.execute(
-            text("SELECT balance FROM ledger_accounts WHERE id = :id"), {"id": f"ws:{workspace.id}:spent"}
-        )).scalar_one()
+        spent = (
+            await conn.execute(
+                text("SELECT balance FROM ledger_accounts WHERE id = :id"), {"id": f"ws:{workspace.id}:spent"}
+            )
+        ).scalar_one()
     assert spent == 0
 
 
@@ -114,8 +121,9 @@ async def test_tags_are_stored_with_the_job_and_its_ledger_entries_and_queryable
     workspace = await make_workspace(engine, tokens=50_000)
     tagged = {**SEED_REQUEST, "max_tokens": 32, "tags": ["eval-run-7", "poems"]}
     first = (await client.post("/chat/completions", json=tagged, headers=workspace.headers)).json()
-    second = (await client.post("/chat/completions", json={**tagged, "tags": ["poems"]},
-                                headers=workspace.headers)).json()
+    second = (
+        await client.post("/chat/completions", json={**tagged, "tags": ["poems"]}, headers=workspace.headers)
+    ).json()
     await client.post("/chat/completions", json={**SEED_REQUEST, "max_tokens": 32}, headers=workspace.headers)
 
     eval_run = (await client.get("/usage", params={"tag": "eval-run-7"}, headers=workspace.headers)).json()
@@ -124,15 +132,20 @@ async def test_tags_are_stored_with_the_job_and_its_ledger_entries_and_queryable
     assert eval_run["totals"]["jobs"] == 1 and eval_run["totals"]["cost_tokens"] == first["cost"]
     assert poems["totals"]["cost_tokens"] == first["cost"] + second["cost"]
     assert everything["totals"]["jobs"] == 3
-    assert everything["totals"]["cost_tokens"] == 50_000 - (await client.get(
-        "/balance", headers=workspace.headers)).json()["balance_tokens"]
+    assert (
+        everything["totals"]["cost_tokens"]
+        == 50_000 - (await client.get("/balance", headers=workspace.headers)).json()["balance_tokens"]
+    )
     async with engine.connect() as conn:
-        entry_tags = (await conn.execute(
-            text("SELECT kind, detail->'tags' FROM journal_transactions WHERE job_id = :job ORDER BY id"),
-            {"job": first["id"]},
-        )).all()
+        entry_tags = (
+            await conn.execute(
+                text("SELECT kind, detail->'tags' FROM journal_transactions WHERE job_id = :job ORDER BY id"),
+                {"job": first["id"]},
+            )
+        ).all()
     assert [(kind, tags) for kind, tags in entry_tags] == [
-        ("hold", ["eval-run-7", "poems"]), ("debit", ["eval-run-7", "poems"])
+        ("hold", ["eval-run-7", "poems"]),
+        ("debit", ["eval-run-7", "poems"]),
     ]
 
 

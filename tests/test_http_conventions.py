@@ -66,8 +66,23 @@ def test_parameters_and_other_preferences_are_ignored(header: str, expected: Pre
 @pytest.mark.parametrize(
     "header",
     [
-        "wait=", "wait=abc", "wait=-1", "wait=1.5", "wait=1e3", "wait=0x10", "wait", "waiting=10", "wait==10",
-        "respond-asynchronously", "respondasync", "async", ",,,", ";", '"respond-async"', "wait=10s", "\x00",
+        "wait=",
+        "wait=abc",
+        "wait=-1",
+        "wait=1.5",
+        "wait=1e3",
+        "wait=0x10",
+        "wait",
+        "waiting=10",
+        "wait==10",
+        "respond-asynchronously",
+        "respondasync",
+        "async",
+        ",,,",
+        ";",
+        '"respond-async"',
+        "wait=10s",
+        "\x00",
     ],
 )
 def test_garbage_is_ignored(header: str) -> None:

@@ -34,12 +34,11 @@ async def test_rotation_keeps_the_old_key_working_through_the_grace_period(
     assert new.json()["balance_left"] == old.json()["balance_left"] - new.json()["cost"]
 
 
-async def test_rotation_without_grace_and_revocation_stop_a_key(
-    client: httpx.AsyncClient, engine: AsyncEngine
-) -> None:
+async def test_rotation_without_grace_and_revocation_stop_a_key(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
     workspace = await make_workspace(engine, tokens=10_000)
-    rotated = (await client.post(f"/keys/{workspace.key_id}/rotate", json={"grace_s": 0},
-                                 headers=workspace.headers)).json()
+    rotated = (
+        await client.post(f"/keys/{workspace.key_id}/rotate", json={"grace_s": 0}, headers=workspace.headers)
+    ).json()
     spare = (await client.post("/keys", json={"name": "spare"}, headers=bearer(rotated["key"]))).json()
     assert (await client.delete(f"/keys/{spare['id']}", headers=bearer(rotated["key"]))).status_code == 204
 

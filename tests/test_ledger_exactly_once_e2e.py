@@ -42,8 +42,9 @@ async def test_redelivered_usage_and_submission_are_not_charged_twice(
     submitted_topic = topics.prefixed(stack.topic_prefix, topics.JOBS_SUBMITTED)
     key = topics.ledger_key(workspace.id)
     usage = [v for v in await read_all(stack.kafka, usage_topic, key=key) if decode(UsageRecorded, v).job_id == job_id]
-    submitted = [v for v in await read_all(stack.kafka, submitted_topic, key=key)
-                 if decode(ChatJobSubmitted, v).job_id == job_id]
+    submitted = [
+        v for v in await read_all(stack.kafka, submitted_topic, key=key) if decode(ChatJobSubmitted, v).job_id == job_id
+    ]
     assert len(usage) == 1 and len(submitted) == 1
     for _ in range(3):
         await publish(stack.kafka, usage_topic, key, usage[0])
@@ -60,8 +61,9 @@ async def test_redelivered_usage_and_submission_are_not_charged_twice(
 
 async def submit_async(client: httpx.AsyncClient, workspace: Workspace, count: int, body: dict[str, Any]) -> list[str]:
     headers = {**workspace.headers, "Prefer": "respond-async"}
-    accepted = await asyncio.gather(*(client.post("/chat/completions", json=body, headers=headers)
-                                      for _ in range(count)))
+    accepted = await asyncio.gather(
+        *(client.post("/chat/completions", json=body, headers=headers) for _ in range(count))
+    )
     assert all(response.status_code == 202 for response in accepted)
     return [response.json()["id"] for response in accepted]
 
@@ -71,10 +73,12 @@ async def wait_all_completed(engine: AsyncEngine, workspace_id: str, count: int,
     statuses: dict[str, int] = {}
     while time.monotonic() < deadline:
         async with engine.connect() as conn:
-            rows = (await conn.execute(
-                text("SELECT status, count(*) FROM jobs WHERE workspace_id = :ws GROUP BY status"),
-                {"ws": workspace_id},
-            )).all()
+            rows = (
+                await conn.execute(
+                    text("SELECT status, count(*) FROM jobs WHERE workspace_id = :ws GROUP BY status"),
+                    {"ws": workspace_id},
+                )
+            ).all()
         statuses = {row[0]: row[1] for row in rows}
         if statuses.get("completed") == count:
             return
@@ -84,18 +88,25 @@ async def wait_all_completed(engine: AsyncEngine, workspace_id: str, count: int,
 
 async def assert_each_job_billed_once(engine: AsyncEngine, workspace_id: str, count: int, granted: int) -> None:
     async with engine.connect() as conn:
-        charged = (await conn.execute(
-            text("SELECT sum(cost_tokens), sum(input_tokens + output_tokens) FROM jobs WHERE workspace_id = :ws"),
-            {"ws": workspace_id},
-        )).one()
-        entry_counts = (await conn.execute(
-            text("SELECT kind, count(*) FROM journal_transactions WHERE workspace_id = :ws GROUP BY kind"),
-            {"ws": workspace_id},
-        )).all()
+        charged = (
+            await conn.execute(
+                text("SELECT sum(cost_tokens), sum(input_tokens + output_tokens) FROM jobs WHERE workspace_id = :ws"),
+                {"ws": workspace_id},
+            )
+        ).one()
+        entry_counts = (
+            await conn.execute(
+                text("SELECT kind, count(*) FROM journal_transactions WHERE workspace_id = :ws GROUP BY kind"),
+                {"ws": workspace_id},
+            )
+        ).all()
     assert charged[0] == charged[1]
     assert {row[0]: row[1] for row in entry_counts} == {"grant": 1, "hold": count, "debit": count}
     assert await balances(engine, workspace_id) == {
-        "available": granted - charged[0], "held": 0, "spent": charged[0], "funding": -granted,
+        "available": granted - charged[0],
+        "held": 0,
+        "spent": charged[0],
+        "funding": -granted,
     }
     await assert_books_balance(engine)
 
@@ -157,19 +168,28 @@ async def test_a_job_stuck_past_its_deadline_expires_releases_its_hold_and_a_lat
             assert (await balances(engine, workspace.id))["held"] > 0
             # What the leader's timer does each interval, with a deadline every queued job has passed.
             async with engine.connect() as conn:
-                overdue = [o for o in await expiry.overdue_jobs(conn, deadline_s=0.1, limit=10_000)
-                           if o[1] == workspace.id]
+                overdue = [
+                    o for o in await expiry.overdue_jobs(conn, deadline_s=0.1, limit=10_000) if o[1] == workspace.id
+                ]
             assert overdue == [(job_id, workspace.id)]
             usage_topic = topics.prefixed(stack.topic_prefix, topics.JOBS_USAGE)
             for _ in range(2):  # a sweep may repeat before settlement catches up
-                await publish(stack.kafka, usage_topic, topics.ledger_key(workspace.id),
-                              encode(expiry.expiry_of(job_id, workspace.id, 0.1)))
+                await publish(
+                    stack.kafka,
+                    usage_topic,
+                    topics.ledger_key(workspace.id),
+                    encode(expiry.expiry_of(job_id, workspace.id, 0.1)),
+                )
             [expired] = [r for r in await wait_for_results(stack, job_id, count=1) if r.status == "expired"][:1]
             assert expired.cost_tokens == 0 and expired.error is not None and expired.error.code == "expired"
             polled = (await client.get(f"/jobs/{job_id}", headers=workspace.headers)).json()
             assert polled["status"] == "expired" and polled["error"]["code"] == "expired"
             assert await balances(engine, workspace.id) == {
-                "available": 10_000, "held": 0, "spent": 0, "funding": -10_000}
+                "available": 10_000,
+                "held": 0,
+                "spent": 0,
+                "funding": -10_000,
+            }
             # The provider answers late: the worker reports usage, and the ledger charges nothing for it.
             results = await wait_for_results(stack, job_id, count=3, timeout_s=15)
         finally:

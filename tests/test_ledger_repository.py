@@ -17,16 +17,27 @@ from tests.ledger_checks import assert_books_balance, balances, entries_for
 
 def hold_request(workspace_id: str, hold: int, job_id: str | None = None) -> holds.HoldRequest:
     return holds.HoldRequest(
-        job_id=job_id or f"job_{uuid.uuid4().hex}", workspace_id=workspace_id, api_key_id="k",
-        model_id="openai/gpt-4.1-mini", hold=hold, tags=("t", 'quote"and\\slash'),
+        job_id=job_id or f"job_{uuid.uuid4().hex}",
+        workspace_id=workspace_id,
+        api_key_id="k",
+        model_id="openai/gpt-4.1-mini",
+        hold=hold,
+        tags=("t", 'quote"and\\slash'),
     )
 
 
 def usage_of(job_id: str, cost: int, completed: bool = True) -> debits.Usage:
     return debits.Usage(
-        job_id=job_id, outcome="completed" if completed else "failed", model_id="openai/gpt-4.1-mini",
-        provider="openai", input_tokens=cost,
-        output_tokens=0, priced_cost=cost, answer="a", finish_reason="stop", error=None,
+        job_id=job_id,
+        outcome="completed" if completed else "failed",
+        model_id="openai/gpt-4.1-mini",
+        provider="openai",
+        input_tokens=cost,
+        output_tokens=0,
+        priced_cost=cost,
+        answer="a",
+        finish_reason="stop",
+        error=None,
     )
 
 
@@ -91,9 +102,9 @@ async def test_usage_above_the_hold_is_capped_and_recorded(engine: AsyncEngine) 
     settled = await settle(engine, workspace.id, job_id, 150)
     assert settled is not None and settled.cost_tokens == 100
     async with engine.connect() as conn:
-        uncharged = (await conn.execute(
-            text("SELECT uncharged_tokens FROM jobs WHERE id = :id"), {"id": job_id}
-        )).scalar_one()
+        uncharged = (
+            await conn.execute(text("SELECT uncharged_tokens FROM jobs WHERE id = :id"), {"id": job_id})
+        ).scalar_one()
     assert uncharged == 50
     await assert_books_balance(engine)
 
@@ -101,13 +112,19 @@ async def test_usage_above_the_hold_is_capped_and_recorded(engine: AsyncEngine) 
 async def forge_unbalanced_entry(engine: AsyncEngine, workspace_id: str) -> None:
     """Writes a one-legged transaction straight into the tables, as a buggy writer might."""
     async with engine.begin() as conn:
-        txn = (await conn.execute(text(
-            "INSERT INTO journal_transactions (idempotency_key, kind, workspace_id) "
-            "VALUES (:key, 'forged', :ws) RETURNING id"
-        ), {"key": f"forged:{uuid.uuid4().hex}", "ws": workspace_id})).scalar_one()
-        await conn.execute(text(
-            "INSERT INTO postings (transaction_id, account_id, amount) VALUES (:txn, :acct, 5)"
-        ), {"txn": txn, "acct": f"ws:{workspace_id}:available"})
+        txn = (
+            await conn.execute(
+                text(
+                    "INSERT INTO journal_transactions (idempotency_key, kind, workspace_id) "
+                    "VALUES (:key, 'forged', :ws) RETURNING id"
+                ),
+                {"key": f"forged:{uuid.uuid4().hex}", "ws": workspace_id},
+            )
+        ).scalar_one()
+        await conn.execute(
+            text("INSERT INTO postings (transaction_id, account_id, amount) VALUES (:txn, :acct, 5)"),
+            {"txn": txn, "acct": f"ws:{workspace_id}:available"},
+        )
 
 
 async def test_the_database_refuses_an_unbalanced_entry(engine: AsyncEngine) -> None:
@@ -135,12 +152,23 @@ async def test_grants_are_idempotent_by_key(engine: AsyncEngine) -> None:
 async def test_a_batch_decides_in_order_against_the_running_balance(engine: AsyncEngine) -> None:
     first, second = await make_workspace(engine, tokens=250), await make_workspace(engine, tokens=100)
     repeated = hold_request(first.id, 100)
-    batch = [repeated, hold_request(second.id, 100), hold_request(first.id, 100), repeated,
-             hold_request(first.id, 100), hold_request(second.id, 1)]
+    batch = [
+        repeated,
+        hold_request(second.id, 100),
+        hold_request(first.id, 100),
+        repeated,
+        hold_request(first.id, 100),
+        hold_request(second.id, 1),
+    ]
     async with engine.begin() as conn:
         admissions = await holds.admit_batch(conn, batch)
     assert [(a.admitted, a.replayed) for a in admissions] == [
-        (True, False), (True, False), (True, False), (True, True), (False, False), (False, False)
+        (True, False),
+        (True, False),
+        (True, False),
+        (True, True),
+        (False, False),
+        (False, False),
     ]
     assert admissions[4].balance_left == 250 and admissions[5].balance_left == 100
     assert await balances(engine, first.id) == {"available": 50, "held": 200, "spent": 0, "funding": -250}
@@ -150,7 +178,9 @@ async def test_a_batch_decides_in_order_against_the_running_balance(engine: Asyn
     async with engine.begin() as conn:
         settled = await debits.settle_batch(conn, {first.id}, usages)
     assert [(s.cost_tokens, s.balance_left, s.replayed) for s in settled if s] == [
-        (30, 220, False), (100, 120, False), (30, 220, True)
+        (30, 220, False),
+        (100, 120, False),
+        (30, 220, True),
     ]
     assert await balances(engine, first.id) == {"available": 120, "held": 0, "spent": 130, "funding": -250}
     async with engine.connect() as conn:

@@ -198,7 +198,11 @@ def priced() -> Catalogue:
 
 def submitted(*, route: tuple[str, ...], input_tokens_estimate: int = 10, max_tokens: int = 100) -> ChatJobSubmitted:
     return ChatJobSubmitted(
-        workspace_id="ws_money", job_id="job_money", api_key_id="key_money", model_id=route[0], route=route,
+        workspace_id="ws_money",
+        job_id="job_money",
+        api_key_id="key_money",
+        model_id=route[0],
+        route=route,
         input_tokens_estimate=input_tokens_estimate,
         params=ChatParameters(messages=(PromptMessage(role="user", content="hi"),), max_tokens=max_tokens),
     )
@@ -222,8 +226,13 @@ def test_the_hold_is_the_same_whichever_order_the_route_lists_the_models(priced:
 
 def test_usage_is_priced_at_the_model_that_answered(priced: Catalogue) -> None:
     usage = UsageRecorded(
-        workspace_id="ws_money", job_id="job_money", outcome="completed", model_id="dear/b", provider="openai",
-        input_tokens=3, output_tokens=3,
+        workspace_id="ws_money",
+        job_id="job_money",
+        outcome="completed",
+        model_id="dear/b",
+        provider="openai",
+        input_tokens=3,
+        output_tokens=3,
     )
 
     assert pricing.cost_of(priced, usage) == math.ceil(3 * 2 + 3 * Fraction(5, 2))

@@ -19,8 +19,10 @@ async def test_the_openai_sdk_completes_and_is_billed(stack: Stack, engine: Asyn
     async with sdk(stack, workspace.api_key) as client:
         completion = await client.chat.completions.create(
             model="openai/gpt-4.1-mini",
-            messages=[{"role": "developer", "content": "Be terse."},
-                      {"role": "user", "content": "Summarize closures in JS"}],
+            messages=[
+                {"role": "developer", "content": "Be terse."},
+                {"role": "user", "content": "Summarize closures in JS"},
+            ],
             max_completion_tokens=40,
         )
     assert completion.object == "chat.completion"
@@ -54,7 +56,8 @@ async def test_sdk_errors_are_the_sdk_exceptions(stack: Stack, engine: AsyncEngi
             )
         with pytest.raises(openai.BadRequestError, match="unsupported parameter 'tools'"):
             await client.chat.completions.create(
-                model="gpt-4.1-mini", messages=[{"role": "user", "content": "x"}],
+                model="gpt-4.1-mini",
+                messages=[{"role": "user", "content": "x"}],
                 tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}],
             )
     assert "Insufficient credits" in str(denied.value)

@@ -45,7 +45,10 @@ valid_requests = st.fixed_dictionaries(
     },
 )
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=20),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=12,
@@ -119,9 +122,30 @@ def test_deep_nesting_is_a_400(request: dict[str, Any], depth: int, data: st.Dat
 
 
 LITERALS = [
-    b"NaN", b"-NaN", b"Infinity", b"-Infinity", b"nan", b"inf", b"1e400", b"-1e400", b"1" + b"0" * 400,
-    b"-" + b"9" * 30, b"18446744073709551616", b"1.7976931348623157e309", b"0x10", b"01", b"+1", b"1.", b".5",
-    b"true", b"null", b'"\\u0000"', b'"a\\u0000b"', b'"\x00"', b'"\\ud800"', b'"\\udc00\\ud800"',
+    b"NaN",
+    b"-NaN",
+    b"Infinity",
+    b"-Infinity",
+    b"nan",
+    b"inf",
+    b"1e400",
+    b"-1e400",
+    b"1" + b"0" * 400,
+    b"-" + b"9" * 30,
+    b"18446744073709551616",
+    b"1.7976931348623157e309",
+    b"0x10",
+    b"01",
+    b"+1",
+    b"1.",
+    b".5",
+    b"true",
+    b"null",
+    b'"\\u0000"',
+    b'"a\\u0000b"',
+    b'"\x00"',
+    b'"\\ud800"',
+    b'"\\udc00\\ud800"',
 ]
 
 

@@ -43,7 +43,8 @@ async def test_a_retriable_error_is_retried_and_billed_once(
     workspace = await make_workspace(engine, tokens=5_000)
     before = await calls_to(stack, "test-flaky")
     response = await client.post(
-        "/chat/completions", json={"model": "test/flaky", "messages": [{"role": "user", "content": "hello"}]},
+        "/chat/completions",
+        json={"model": "test/flaky", "messages": [{"role": "user", "content": "hello"}]},
         headers=workspace.headers,
     )
     assert response.status_code == 200, response.text
@@ -58,8 +59,11 @@ async def test_fallback_answers_and_is_billed_at_its_own_price(
     workspace = await make_workspace(engine, tokens=5_000)
     response = await client.post(
         "/chat/completions",
-        json={"model": "test/priced", "messages": [{"role": "user", "content": "which model answers"}],
-              "max_tokens": 100},
+        json={
+            "model": "test/priced",
+            "messages": [{"role": "user", "content": "which model answers"}],
+            "max_tokens": 100,
+        },
         headers=workspace.headers,
     )
     assert response.status_code == 200, response.text
@@ -79,8 +83,11 @@ async def test_a_request_level_fallback_list_overrides_the_catalogue(
     workspace = await make_workspace(engine, tokens=5_000)
     response = await client.post(
         "/chat/completions",
-        json={"model": "test/broken", "messages": [{"role": "user", "content": "x"}],
-              "routing": {"fallbacks": ["anthropic/claude-sonnet-4"]}},
+        json={
+            "model": "test/broken",
+            "messages": [{"role": "user", "content": "x"}],
+            "routing": {"fallbacks": ["anthropic/claude-sonnet-4"]},
+        },
         headers=workspace.headers,
     )
     assert response.status_code == 200, response.text
@@ -93,7 +100,8 @@ async def test_a_provider_that_keeps_failing_is_a_502_and_costs_nothing(
     await scenario("test-broken", fail_status=503)
     workspace = await make_workspace(engine, tokens=5_000)
     response = await client.post(
-        "/chat/completions", json={"model": "test/broken", "messages": [{"role": "user", "content": "x"}]},
+        "/chat/completions",
+        json={"model": "test/broken", "messages": [{"role": "user", "content": "x"}]},
         headers=workspace.headers,
     )
     assert response.status_code == 502
@@ -109,7 +117,8 @@ async def test_a_non_retriable_provider_error_is_not_retried_and_reaches_the_cal
     workspace = await make_workspace(engine, tokens=5_000)
     before = await calls_to(stack, "test-broken")
     response = await client.post(
-        "/chat/completions", json={"model": "test/broken", "messages": [{"role": "user", "content": "x"}]},
+        "/chat/completions",
+        json={"model": "test/broken", "messages": [{"role": "user", "content": "x"}]},
         headers=workspace.headers,
     )
     assert response.status_code == 400
@@ -124,7 +133,8 @@ async def test_rate_limits_that_outlast_retries_say_when_to_come_back(
     await scenario("test-broken", fail_status=429, retry_after_s=1)
     workspace = await make_workspace(engine, tokens=5_000)
     response = await client.post(
-        "/chat/completions", json={"model": "test/broken", "messages": [{"role": "user", "content": "x"}]},
+        "/chat/completions",
+        json={"model": "test/broken", "messages": [{"role": "user", "content": "x"}]},
         headers=workspace.headers,
     )
     assert response.status_code == 429

@@ -58,7 +58,8 @@ async def test_prefer_wait_times_out_into_202_and_the_job_is_billed_once(
 async def test_respond_async_answers_202_at_once(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
     workspace = await make_workspace(engine, tokens=5_000)
     response = await client.post(
-        "/chat/completions", json={**SLOW, "model": "openai/gpt-4.1-mini"},
+        "/chat/completions",
+        json={**SLOW, "model": "openai/gpt-4.1-mini"},
         headers={**workspace.headers, "Prefer": "respond-async"},
     )
     assert response.status_code == 202
@@ -91,8 +92,7 @@ async def test_concurrent_retries_with_one_key_make_one_job(client: httpx.AsyncC
     workspace = await make_workspace(engine, tokens=5_000)
     headers = {**workspace.headers, "Idempotency-Key": f'"{uuid.uuid4()}"'}
     body = {"messages": [{"role": "user", "content": "once only"}], "max_tokens": 30}
-    responses = await asyncio.gather(*(client.post("/chat/completions", json=body, headers=headers)
-                                       for _ in range(8)))
+    responses = await asyncio.gather(*(client.post("/chat/completions", json=body, headers=headers) for _ in range(8)))
     assert {r.status_code for r in responses} == {200}
     assert len({r.json()["id"] for r in responses}) == 1
     assert (await balances(engine, workspace.id))["spent"] == responses[0].json()["cost"]
@@ -101,10 +101,12 @@ async def test_concurrent_retries_with_one_key_make_one_job(client: httpx.AsyncC
 async def test_same_key_with_a_different_body_is_409(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
     workspace = await make_workspace(engine, tokens=5_000)
     headers = {**workspace.headers, "Idempotency-Key": f"k-{uuid.uuid4()}"}
-    first = await client.post("/chat/completions", json={"messages": [{"role": "user", "content": "a"}]},
-                              headers=headers)
-    second = await client.post("/chat/completions", json={"messages": [{"role": "user", "content": "b"}]},
-                               headers=headers)
+    first = await client.post(
+        "/chat/completions", json={"messages": [{"role": "user", "content": "a"}]}, headers=headers
+    )
+    second = await client.post(
+        "/chat/completions", json={"messages": [{"role": "user", "content": "b"}]}, headers=headers
+    )
     assert first.status_code == 200
     assert second.status_code == 409
     assert second.json()["code"] == "idempotency_conflict" and second.json()["status"] == 409
@@ -122,7 +124,10 @@ async def test_a_key_is_scoped_to_its_workspace(client: httpx.AsyncClient, engin
 
 async def test_another_workspace_cannot_read_a_job(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
     owner, stranger = await make_workspace(engine, tokens=5_000), await make_workspace(engine, tokens=0)
-    job_id = (await client.post("/chat/completions", json={"messages": [{"role": "user", "content": "mine"}]},
-                                headers=owner.headers)).json()["id"]
+    job_id = (
+        await client.post(
+            "/chat/completions", json={"messages": [{"role": "user", "content": "mine"}]}, headers=owner.headers
+        )
+    ).json()["id"]
     response = await client.get(f"/jobs/{job_id}", headers=stranger.headers)
     assert response.status_code == 404 and response.json()["code"] == "not_found"

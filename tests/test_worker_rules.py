@@ -82,8 +82,8 @@ def test_the_same_seed_gives_the_same_schedule() -> None:
 
 
 @pytest.mark.parametrize(
-    ("retry_after_s", "delay_s"), [(0.0, 0.0), (1.5, 1.5), (7.0, 7.0), (10.0, 10.0), (11.0, 10.0), (3600.0, 10.0),
-                                   (-5.0, 0.0)],
+    ("retry_after_s", "delay_s"),
+    [(0.0, 0.0), (1.5, 1.5), (7.0, 7.0), (10.0, 10.0), (11.0, 10.0), (3600.0, 10.0), (-5.0, 0.0)],
 )
 def test_a_providers_retry_after_wins_and_is_capped(retry_after_s: float, delay_s: float) -> None:
     policy = RetryPolicy(attempts_max=3, base_s=0.001, cap_s=10.0)
@@ -223,7 +223,10 @@ class ScriptedAdapter:
 
 def answer(text: str = "Echo: hi", *, input_tokens: int = 7, output_tokens: int = 3) -> ProviderResult:
     return ProviderResult(
-        text=text, input_tokens=input_tokens, output_tokens=output_tokens, finish_reason="stop",
+        text=text,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        finish_reason="stop",
         upstream_model="upstream",
     )
 
@@ -246,14 +249,20 @@ def rejected(code: str = "invalid_request") -> ProviderRejected:
     return ProviderRejected(message="bad max_tokens", retriable=False, status=400, code=code)
 
 
-def dispatched(*, route: tuple[str, ...] = ("openai/gpt-4.1-mini",), max_tokens: int = 100,
-               **params: Any) -> ChatJobDispatched:
+def dispatched(
+    *, route: tuple[str, ...] = ("openai/gpt-4.1-mini",), max_tokens: int = 100, **params: Any
+) -> ChatJobDispatched:
     return ChatJobDispatched(
-        workspace_id="ws_workers", job_id="job_workers", traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01",
-        model_id=route[0], route=route, hold_tokens=1000,
+        workspace_id="ws_workers",
+        job_id="job_workers",
+        traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01",
+        model_id=route[0],
+        route=route,
+        hold_tokens=1000,
         params=ChatParameters(
             messages=(PromptMessage(role="system", content="be brief"), PromptMessage(role="user", content="hi")),
-            max_tokens=max_tokens, **params,
+            max_tokens=max_tokens,
+            **params,
         ),
     )
 
@@ -267,8 +276,9 @@ def slots(*adapters: ScriptedAdapter, timeout_s: float = 42.0) -> dict[str, Prov
     return {adapter.name: ProviderSlot(adapter, asyncio.Semaphore(4), timeout_s) for adapter in adapters}
 
 
-async def run(job: ChatJobDispatched, catalogue: Catalogue, *adapters: ScriptedAdapter,
-              policy: RetryPolicy = FAST) -> UsageRecorded:
+async def run(
+    job: ChatJobDispatched, catalogue: Catalogue, *adapters: ScriptedAdapter, policy: RetryPolicy = FAST
+) -> UsageRecorded:
     return await asyncio.wait_for(execute(job, catalogue, slots(*adapters), policy), timeout=5)
 
 
@@ -279,13 +289,23 @@ async def test_a_first_answer_is_recorded_with_the_model_and_usage(catalogue: Ca
     usage = await run(job, catalogue, openai)
 
     assert (usage.outcome, usage.model_id, usage.provider, usage.attempts) == (
-        "completed", "openai/gpt-4.1-mini", "openai", 1)
+        "completed",
+        "openai/gpt-4.1-mini",
+        "openai",
+        1,
+    )
     assert (usage.input_tokens, usage.output_tokens, usage.answer, usage.finish_reason) == (9, 2, "Echo: hi", "stop")
     assert (usage.workspace_id, usage.job_id, usage.traceparent) == (job.workspace_id, job.job_id, job.traceparent)
     assert openai.calls == [
         ProviderCall(
-            upstream_model="gpt-4.1-mini", messages=job.params.messages, max_tokens=100, temperature=0.5, top_p=0.9,
-            stop=("END",), timeout_s=42.0, max_tokens_field="max_tokens",
+            upstream_model="gpt-4.1-mini",
+            messages=job.params.messages,
+            max_tokens=100,
+            temperature=0.5,
+            top_p=0.9,
+            stop=("END",),
+            timeout_s=42.0,
+            max_tokens_field="max_tokens",
         )
     ]
 
@@ -306,8 +326,10 @@ async def test_a_retriable_error_is_retried_then_the_answer_counts_every_attempt
         (rejected(), ErrorCode.INVALID_REQUEST),
         (rejected("model_not_found"), ErrorCode.MODEL_NOT_FOUND),
         (ProviderAuthFailed(message="bad key", retriable=False, status=401), ErrorCode.UPSTREAM_ERROR),
-        (ProviderRateLimited(message="quota", retriable=False, status=402, code="quota_exhausted"),
-         ErrorCode.RATE_LIMITED),
+        (
+            ProviderRateLimited(message="quota", retriable=False, status=402, code="quota_exhausted"),
+            ErrorCode.RATE_LIMITED,
+        ),
     ],
 )
 async def test_a_non_retriable_error_ends_the_job_at_once(
@@ -398,7 +420,11 @@ async def test_a_long_retry_after_on_the_only_model_fails_with_that_retry_after(
 
     assert usage.error is not None
     assert (usage.outcome, usage.error.code, usage.error.retry_after_s, usage.attempts) == (
-        "failed", ErrorCode.RATE_LIMITED, 121, 1)
+        "failed",
+        ErrorCode.RATE_LIMITED,
+        121,
+        1,
+    )
 
 
 async def test_max_tokens_is_clamped_to_the_fallbacks_output_limit(catalogue: Catalogue) -> None:
@@ -411,9 +437,11 @@ async def test_max_tokens_is_clamped_to_the_fallbacks_output_limit(catalogue: Ca
 
     assert usage.model_id == "meta/llama-3.1-8b-instruct"
     assert {(call.upstream_model, call.max_tokens, call.max_tokens_field) for call in openai.calls} == {
-        ("gpt-5", 100_000, "max_completion_tokens")}
+        ("gpt-5", 100_000, "max_completion_tokens")
+    }
     assert [(call.upstream_model, call.max_tokens, call.max_tokens_field) for call in llama.calls] == [
-        ("meta-llama/Llama-3.1-8B-Instruct", llama_limit, "max_tokens")]
+        ("meta-llama/Llama-3.1-8B-Instruct", llama_limit, "max_tokens")
+    ]
     assert llama_limit < 100_000
 
 

@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 
 
 def new_http_client(settings: WorkerSettings) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=settings.http_connections_max,
-                          max_keepalive_connections=settings.http_connections_max)
+    limits = httpx.Limits(
+        max_connections=settings.http_connections_max, max_keepalive_connections=settings.http_connections_max
+    )
     if settings.http_transport == "aiohttp":
         from httpx_aiohttp import AiohttpTransport
 

@@ -44,8 +44,9 @@ def _job_error(error: ProviderError) -> JobError:
         return JobError(code=code, message=f"the provider refused the request: {error.message}")
     if isinstance(error, ProviderRateLimited):
         retry_after = int(error.retry_after_s) + 1 if error.retry_after_s is not None else None
-        return JobError(code=ErrorCode.RATE_LIMITED, message="the provider is rate limiting; retry later",
-                        retry_after_s=retry_after)
+        return JobError(
+            code=ErrorCode.RATE_LIMITED, message="the provider is rate limiting; retry later", retry_after_s=retry_after
+        )
     if isinstance(error, ProviderTimeout):
         return JobError(code=ErrorCode.UPSTREAM_TIMEOUT, message="the provider did not answer in time")
     if isinstance(error, ProviderAuthFailed):
@@ -92,10 +93,17 @@ async def execute(
                 await asyncio.sleep(policy.delay_s(attempt, error.retry_after_s))
                 continue
             return UsageRecorded(
-                workspace_id=job.workspace_id, job_id=job.job_id, traceparent=job.traceparent,
-                outcome="completed", model_id=model.id, provider=model.provider,
-                input_tokens=result.input_tokens, output_tokens=result.output_tokens, answer=result.text,
-                finish_reason=result.finish_reason, attempts=attempts,
+                workspace_id=job.workspace_id,
+                job_id=job.job_id,
+                traceparent=job.traceparent,
+                outcome="completed",
+                model_id=model.id,
+                provider=model.provider,
+                input_tokens=result.input_tokens,
+                output_tokens=result.output_tokens,
+                answer=result.text,
+                finish_reason=result.finish_reason,
+                attempts=attempts,
             )
     assert last_error is not None, "a route has at least one model"
     return _failed(job, last_error, attempts)
@@ -103,13 +111,20 @@ async def execute(
 
 def _failed(job: ChatJobDispatched, error: ProviderError, attempts: int) -> UsageRecorded:
     return UsageRecorded(
-        workspace_id=job.workspace_id, job_id=job.job_id, traceparent=job.traceparent,
-        outcome="failed", error=_job_error(error), attempts=attempts,
+        workspace_id=job.workspace_id,
+        job_id=job.job_id,
+        traceparent=job.traceparent,
+        outcome="failed",
+        error=_job_error(error),
+        attempts=attempts,
     )
 
 
 def internal_failure(job: ChatJobDispatched) -> UsageRecorded:
     return UsageRecorded(
-        workspace_id=job.workspace_id, job_id=job.job_id, traceparent=job.traceparent, outcome="failed",
+        workspace_id=job.workspace_id,
+        job_id=job.job_id,
+        traceparent=job.traceparent,
+        outcome="failed",
         error=JobError(code=ErrorCode.INTERNAL, message="the worker failed to run the job; nothing was charged"),
     )

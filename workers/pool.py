@@ -59,11 +59,10 @@ class ModelPool:
         self._usage_topic = topics.prefixed(settings.topic_prefix, topics.JOBS_USAGE)
 
     async def start(self) -> None:
-        lanes = [topics.prefixed(self.settings.topic_prefix, topics.dispatch_topic(self.name, lane))
-                 for lane in topics.Lane]
-        self._consumer = new_consumer(
-            self.settings, group_id=f"{self.settings.topic_prefix}luntrex-pool-{self.name}"
-        )
+        lanes = [
+            topics.prefixed(self.settings.topic_prefix, topics.dispatch_topic(self.name, lane)) for lane in topics.Lane
+        ]
+        self._consumer = new_consumer(self.settings, group_id=f"{self.settings.topic_prefix}luntrex-pool-{self.name}")
         self._consumer.subscribe(lanes, listener=_CommitOnRevoke(self))
         await self._consumer.start()
 
@@ -120,8 +119,9 @@ class ModelPool:
             try:
                 usage = await execution.execute(job, self.catalogue, self.providers, self.policy)
             except Exception:
-                log.exception("pool %s: job %s crashed; reporting it failed so its hold is released",
-                              self.name, job.job_id)
+                log.exception(
+                    "pool %s: job %s crashed; reporting it failed so its hold is released", self.name, job.job_id
+                )
                 usage = execution.internal_failure(job)
             await self._publish(job.workspace_id, encode(usage))
             self.tracker.done(tp, offset)

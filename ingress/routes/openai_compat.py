@@ -47,4 +47,3 @@ async def list_models(request: Request, _principal: Authenticated) -> dict[str, 
             for name in (model.id, *model.aliases)
         ],
     }
-
