@@ -18,6 +18,7 @@ its code in the `JobFinished` event; `STATUS_BY_CODE` below gives the status cal
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -84,15 +85,42 @@ class ServiceUnavailable(LuntrexError):
     retriable = True
 
 
-# The status a terminal job error maps to when it reaches a caller (codes produced by workers and ledger).
-STATUS_BY_CODE: dict[str, int] = {
-    ErrorCode.INVALID_REQUEST: 400,
-    ErrorCode.INSUFFICIENT_CREDITS: 403,
-    ErrorCode.MODEL_NOT_FOUND: 404,
-    ErrorCode.RATE_LIMITED: 429,
-    ErrorCode.UPSTREAM_ERROR: 502,
-    ErrorCode.UPSTREAM_TIMEOUT: 504,
-    ErrorCode.UNAVAILABLE: 503,
-    ErrorCode.EXPIRED: 504,
-    ErrorCode.INTERNAL: 500,
+@dataclass(frozen=True, slots=True)
+class ErrorSpec:
+    """What a code means to a caller: the HTTP status, whether retrying can help, and whether anything was charged."""
+
+    status: int
+    retriable: bool
+    charged: bool = False
+
+
+# The one error-code table, from provider adapters and the ledger to the HTTP boundary. A job that ends with
+# one of these codes reaches its caller with this status; nothing else re-declares a status.
+ERRORS: dict[ErrorCode, ErrorSpec] = {
+    ErrorCode.INVALID_REQUEST: ErrorSpec(400, retriable=False),
+    ErrorCode.INVALID_JSON: ErrorSpec(400, retriable=False),
+    ErrorCode.INVALID_API_KEY: ErrorSpec(401, retriable=False),
+    ErrorCode.INSUFFICIENT_CREDITS: ErrorSpec(403, retriable=False),
+    ErrorCode.NOT_FOUND: ErrorSpec(404, retriable=False),
+    ErrorCode.MODEL_NOT_FOUND: ErrorSpec(404, retriable=False),
+    ErrorCode.IDEMPOTENCY_CONFLICT: ErrorSpec(409, retriable=False),
+    ErrorCode.PAYLOAD_TOO_LARGE: ErrorSpec(413, retriable=False),
+    ErrorCode.RATE_LIMITED: ErrorSpec(429, retriable=True),
+    ErrorCode.INTERNAL: ErrorSpec(500, retriable=True),
+    ErrorCode.UPSTREAM_ERROR: ErrorSpec(502, retriable=True),
+    ErrorCode.UNAVAILABLE: ErrorSpec(503, retriable=True),
+    ErrorCode.EXPIRED: ErrorSpec(504, retriable=True),
+    ErrorCode.UPSTREAM_TIMEOUT: ErrorSpec(504, retriable=True),
 }
+
+
+def spec_of(code: str) -> ErrorSpec:
+    """The spec of a code carried by an event; a code this version does not know is an upstream error."""
+    try:
+        return ERRORS[ErrorCode(code)]
+    except ValueError:
+        return ERRORS[ErrorCode.UPSTREAM_ERROR]
+
+
+# Kept for readers of the status alone.
+STATUS_BY_CODE: dict[str, int] = {code: spec.status for code, spec in ERRORS.items()}

@@ -24,9 +24,13 @@ def utc_now() -> datetime:
 
 
 class Envelope(BaseModel):
-    """Fields every event has; subclasses pin `type` and `version`."""
+    """Fields every event has; subclasses pin `type` and `version`.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Unknown fields are ignored, never refused: during a rolling upgrade a newer producer may add fields that
+    an older consumer must still be able to read.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
     event_id: str = Field(default_factory=new_event_id)
     occurred_at: datetime = Field(default_factory=utc_now)
     workspace_id: str
@@ -37,7 +41,7 @@ class Envelope(BaseModel):
 class PromptMessage(BaseModel):
     """A message as workers pass it to a provider: role and flattened text."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
     role: Literal["system", "user", "assistant"]
     content: str
 
@@ -45,7 +49,7 @@ class PromptMessage(BaseModel):
 class ChatParameters(BaseModel):
     """What the caller asked for, validated and resolved by ingress."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
     messages: tuple[PromptMessage, ...]
     max_tokens: int
     temperature: float | None = None
@@ -66,6 +70,8 @@ class ChatJobSubmitted(Envelope):
     lane: Literal["interactive", "batch"] = "interactive"
     input_tokens_estimate: int
     params: ChatParameters
+    # When the job stops being worth running: workers drop it unrun after this, the ledger expires it.
+    deadline_at: datetime | None = None
 
 
 class ChatJobDispatched(Envelope):
@@ -77,10 +83,12 @@ class ChatJobDispatched(Envelope):
     route: tuple[str, ...]
     hold_tokens: int
     params: ChatParameters
+    lane: Literal["interactive", "batch"] = "interactive"
+    deadline_at: datetime | None = None
 
 
 class JobError(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
     code: str
     message: str
     retry_after_s: int | None = None
@@ -101,6 +109,8 @@ class UsageRecorded(Envelope):
     finish_reason: str | None = None
     error: JobError | None = None
     attempts: int = 1
+    # The adapter estimated the counts (the provider reported none): billed, and flagged for finance.
+    usage_estimated: bool = False
 
 
 class JobFinished(Envelope):
@@ -118,6 +128,8 @@ class JobFinished(Envelope):
     cost_tokens: int = 0
     balance_left: int
     error: JobError | None = None
+    usage_estimated: bool = False
+    attempts: int = 0
 
 
 EventT = TypeVar("EventT", bound=Envelope)
