@@ -132,10 +132,35 @@ class JobFinished(Envelope):
     attempts: int = 0
 
 
-EventT = TypeVar("EventT", bound=Envelope)
+class EventDeadLettered(BaseModel):
+    """A consumer refused an event permanently; its original bytes are kept for an operator to inspect.
+
+    Not an `Envelope`: a poison event may carry no readable job or workspace at all.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    type: Literal["event.dead_lettered"] = "event.dead_lettered"
+    version: Literal[1] = 1
+    event_id: str = Field(default_factory=new_event_id)
+    occurred_at: datetime = Field(default_factory=utc_now)
+    consumer: str
+    source_topic: str
+    source_partition: int | None = None
+    source_offset: int | None = None
+    key_b64: str | None = None
+    value_b64: str
+    value_bytes: int
+    value_truncated: bool = False
+    headers: list[tuple[str, str]] = Field(default_factory=list)
+    reason: str
+    job_id: str | None = None
+    workspace_id: str | None = None
 
 
-def encode(event: Envelope) -> bytes:
+EventT = TypeVar("EventT", bound=BaseModel)
+
+
+def encode(event: BaseModel) -> bytes:
     return event.model_dump_json().encode()
 
 
