@@ -46,6 +46,7 @@ test: venv
 	$(PY) -m pytest
 
 lint: venv compose-check
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports

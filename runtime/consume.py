@@ -136,7 +136,7 @@ async def process_batch(
         return
     except asyncio.CancelledError:
         raise
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - the policy's one broad catch: a permanent failure is isolated below
         if len(batch) == 1:
             log.error("%s: poison event refused permanently (%s: %s)", what, type(error).__name__, error)
             refused, reason = batch[0], error
