@@ -1,6 +1,10 @@
-"""Pure money rules: pricing, the one rounding rule, holds and the postings of every journal entry.
+"""Pure money rules: pricing, the one rounding rule, holds, overruns, sane amounts and every entry's postings.
 
-No I/O here. Amounts are integers in credit tokens; prices and rates are exact `Fraction`s.
+No I/O here. Amounts are integers in credit tokens; prices and rates are exact `Fraction`s. The rules:
+- one rounding rule (`charge_tokens`): the exact priced total, rounded up once;
+- a hold is the worst case over every model of the route, at the terms recorded with the job (`route_hold`);
+- usage above the hold is billed in full down to the floor; the rest is recorded unbilled (`settle_amounts`);
+- what cannot be held or billed at all is refused by a named rule (`hold_problem`, `usage_problem`).
 """
 
 from __future__ import annotations
@@ -158,10 +162,11 @@ class Settlement:
 def settle_amounts(hold: int, priced_cost: int, available: int, available_floor: int) -> Settlement:
     """The overrun rule: usage above the hold is billed in full, never silently capped at the hold.
 
-    The hold pays first. What it does not cover is charged from the available balance (after this job's
-    hold is given back) down to the workspace's floor (minus its credit line), and recorded as an overrun.
-    Only if even the floor cannot cover it is the rest left unbilled, and recorded as such: the book never
-    goes below a floor, and never hides a token it could not charge.
+    The hold pays first. What it does not cover (a provider billing more than the prompt ceiling plus
+    `max_tokens`) is charged from the available balance, as far down as the account's floor (minus the
+    credit line), and recorded as an overrun on the job and in the debit's detail. Only what even the floor
+    cannot cover is left unbilled, and recorded as such (`jobs.uncharged_tokens`, detail `unbilled_tokens`):
+    the book never goes below a floor, and never hides a token it could not charge.
     """
     assert hold >= 0 and priced_cost >= 0
     room_below_hold = max(0, available - available_floor)
