@@ -26,7 +26,8 @@ def route_terms(catalogue: Catalogue, route: tuple[str, ...]) -> dict[str, domai
         model = catalogue.resolve(model_id)
         if model is None:
             return None
-        terms[model_id] = terms_of(model)
+        # Keyed by the canonical id, which is what a worker reports as the answering model.
+        terms[model.id] = terms_of(model)
     return terms
 
 

@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledger import verify
 from schemas import topics
-from schemas.events import ChatJobSubmitted, ChatParameters, PromptMessage, UsageRecorded, encode
+from schemas.events import ChatJobSubmitted, ChatParameters, PromptMessage, UsageRecorded, decode, encode
 from tests.conftest import Stack, Workspace, make_workspace
-from tests.kafka_probe import publish
+from tests.kafka_probe import publish, read_all
 from tests.ledger_checks import assert_books_balance, balances, entries_for
 from tests.test_ledger_exactly_once_e2e import PROMPT, submit_async, wait_for_results
 
@@ -240,8 +240,20 @@ async def test_estimated_usage_is_flagged_for_finance(
         finally:
             await fake.delete("/_fake/scenario", params={"model": upstream})
 
-    results = await wait_for_results(stack, answer["id"], count=1)
-    assert results and all(r.usage_estimated for r in results)
+    # The worker's usage is redelivered twice: still one debit, still flagged.
+    usage_topic = topics.prefixed(stack.topic_prefix, topics.JOBS_USAGE)
+    [usage] = [
+        v
+        for v in await read_all(stack.kafka, usage_topic, key=topics.ledger_key(workspace.id))
+        if decode(UsageRecorded, v).job_id == answer["id"]
+    ]
+    assert decode(UsageRecorded, usage).usage_estimated is True
+    for _ in range(2):
+        await publish(stack.kafka, usage_topic, topics.ledger_key(workspace.id), usage)
+    results = await wait_for_results(stack, answer["id"], count=3)
+    assert len(results) == 3 and all(r.usage_estimated for r in results)
+    assert {r.cost_tokens for r in results} == {answer["cost"]}
+    assert await entries_for(engine, answer["id"]) == ["hold", "debit"]
     assert (await job_row(engine, answer["id"]))["usage_estimated"] is True
     async with engine.connect() as conn:
         detail = (
@@ -252,3 +264,35 @@ async def test_estimated_usage_is_flagged_for_finance(
         ).scalar_one()
     assert detail["usage_estimated"] is True
     await assert_book_exact(engine)
+
+
+SHIPPED_MODELS = (
+    "openai/gpt-4.1-mini",
+    "openai/gpt-5",
+    "gemini/gemini-2.5-flash",
+    "anthropic/claude-sonnet-4",
+    "meta/llama-3.1-8b-instruct",
+)
+CONVERSATION = [
+    {"role": "system", "content": "Be brief."},
+    {"role": "user", "content": "Hi there"},
+    {"role": "assistant", "content": "Hello!"},
+    {"role": "user", "content": "Tell me a joke"},
+]
+
+
+@pytest.mark.parametrize("model", SHIPPED_MODELS)
+async def test_the_hold_covers_what_each_models_provider_bills_for_the_prompt(
+    client: httpx.AsyncClient, engine: AsyncEngine, model: str
+) -> None:
+    # Without Llama 3.1's template overhead in the catalogue, its hold (bytes + 4 per message + 3) would be
+    # below what the provider bills for this conversation, and the difference would show as an overrun.
+    workspace = await make_workspace(engine, tokens=100_000)
+    body = {"model": model, "messages": CONVERSATION, "max_tokens": 32}
+    answer = (await client.post("/chat/completions", json=body, headers=workspace.headers)).json()
+
+    row = await job_row(engine, answer["id"])
+    assert row["status"] == "completed" and row["overrun_tokens"] == 0
+    # Every shipped price is 1: the hold is the prompt ceiling plus max_tokens, in tokens.
+    assert row["input_tokens"] <= row["hold_tokens"] - 32
+    assert row["cost_tokens"] <= row["hold_tokens"]
