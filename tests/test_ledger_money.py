@@ -7,7 +7,10 @@ under another. Every test replays what it settles and ends with the whole book v
 
 from __future__ import annotations
 
+import math
+import random
 import uuid
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -284,4 +287,66 @@ async def test_a_zero_hold_is_admitted_without_an_entry_and_settles_without_one(
     assert admitted.admitted and admitted.hold_tokens == 0 and again.replayed
     assert await entries_for(engine, job_id) == []
     assert await balances(engine, workspace.id) == {"available": 100, "held": 0, "spent": 0, "funding": -100}
+    await assert_book_verifies(engine)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_random_histories_with_overruns_failures_and_replays_stay_exact(engine: AsyncEngine, seed: int) -> None:
+    rng = random.Random(seed)
+    granted, credit_line = rng.randint(3_000, 6_000), rng.choice([0, 200])
+    workspace = await make_workspace(engine, tokens=granted, credit_line_tokens=credit_line)
+    price = rng.choice(["1", "3/2", "1/3"])
+    cat = catalogue(price)
+    jobs = [submitted(workspace.id, estimate=rng.randint(1, 50), max_tokens=rng.randint(1, 200)) for _ in range(40)]
+    admitted: set[str] = set()
+    for start in range(0, len(jobs), 8):
+        outcomes = await admit(engine, cat, *jobs[start : start + 8])
+        admitted |= {
+            job.job_id for job, o in zip(jobs[start : start + 8], outcomes, strict=True) if isinstance(o, tuple)
+        }
+    assert admitted, "some jobs must be held for this test to mean anything"
+    usages: list[UsageRecorded] = []
+    priced_total = 0
+    for job in jobs:
+        kind = rng.choice(["fits", "fits", "overrun", "failed", "absurd"])
+        tokens = {
+            "fits": (rng.randint(0, 10), rng.randint(0, job.params.max_tokens)),
+            "overrun": (rng.randint(50, 400), rng.randint(100, 600)),
+            "failed": (0, 0),
+            "absurd": (rng.choice([-1, 2**63, 10**9]), 1),
+        }[kind]
+        if kind in ("fits", "overrun") and job.job_id in admitted:
+            priced_total += math.ceil(sum(tokens) * Fraction(price))
+        usages.append(
+            usage_for(
+                job,
+                outcome="failed" if kind == "failed" else "completed",
+                input_tokens=tokens[0],
+                output_tokens=tokens[1],
+            )
+        )
+    # Settled in random batches, each followed by a replay of some usage already seen.
+    pending = usages[:]
+    rng.shuffle(pending)
+    while pending:
+        size = rng.randint(1, 6)
+        batch, pending = pending[:size], pending[size:]
+        await settle(engine, cat, *batch, rng.choice(usages))
+
+    async with engine.connect() as conn:
+        totals = (
+            await conn.execute(
+                text(
+                    "SELECT sum(cost_tokens), sum(uncharged_tokens), count(*) FILTER (WHERE status = 'queued') "
+                    "FROM jobs WHERE workspace_id = :ws"
+                ),
+                {"ws": workspace.id},
+            )
+        ).one()
+    after = await balances(engine, workspace.id)
+    assert after["spent"] == totals[0]
+    assert after["available"] == granted - totals[0] - after["held"] >= -credit_line
+    # Every priced token is either charged or recorded as unbilled; none is dropped.
+    assert totals[0] + totals[1] == priced_total
+    assert totals[2] == 0
     await assert_book_verifies(engine)
