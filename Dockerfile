@@ -11,7 +11,7 @@ WORKDIR /app
 
 # Dependencies first, so editing the code does not re-download them.
 COPY pyproject.toml README.md ./
-RUN mkdir -p schemas runtime ingress workers ledger fakeprovider stack \
+RUN mkdir -p schemas runtime ingress workers ledger fakeprovider stack cli \
     && pip install . \
     && pip uninstall -y luntrex-router
 

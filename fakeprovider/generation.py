@@ -34,7 +34,7 @@ class Generation:
 
 def generate(prompt: Prompt, scenario: Scenario) -> Generation:
     """The deterministic answer; reasoning tokens spend the output bound first, as on reasoning models."""
-    input_tokens = tokens.count_prompt_tokens(prompt.message_texts)
+    input_tokens = tokens.count_prompt_tokens(prompt.message_texts, prompt.model)
     reasoning = min(scenario.reasoning_tokens, prompt.max_tokens)
     wanted = tokens.DEFAULT_OUTPUT_TOKENS if scenario.output_tokens is None else scenario.output_tokens
     visible = tokens.output_token_count(prompt.max_tokens - reasoning, wanted)

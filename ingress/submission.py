@@ -47,11 +47,11 @@ def build_job(
             f"the prompt plus max_tokens exceeds {model.id}'s context of {model.context_tokens} tokens"
         )
     fallbacks = request.routing.fallbacks if request.routing and request.routing.fallbacks else model.fallbacks
-    route = [model.id]
+    route = [model]
     for name in fallbacks:
         fallback = resolve_model(catalogue, name)
-        if fallback.id not in route:
-            route.append(fallback.id)
+        if fallback.id not in [m.id for m in route]:
+            route.append(fallback)
     stop = (request.stop,) if isinstance(request.stop, str) else tuple(request.stop or ())
     return ChatJobSubmitted(
         workspace_id=principal.workspace_id,
@@ -59,8 +59,9 @@ def build_job(
         traceparent=traceparent,
         api_key_id=principal.key_id,
         model_id=model.id,
-        route=tuple(route),
-        input_tokens_estimate=estimate.input_tokens_ceiling(contents),
+        route=tuple(m.id for m in route),
+        # The ceiling over the whole route: a fallback's chat template may add more than the first model's.
+        input_tokens_estimate=estimate.route_input_tokens_ceiling(contents, route),
         params=ChatParameters(
             messages=messages,
             max_tokens=max_tokens,

@@ -1,13 +1,17 @@
 """Settlement in PostgreSQL: debit a batch of finished jobs and release their holds, each exactly once.
 
 The batch locks its workspaces' accounts, then its jobs. A job no longer `queued` was settled before (a
-redelivered usage event): its stored outcome is returned and nothing moves. The others are priced in order
-against each workspace's running balance, written by one `record_entries` call and one update of `jobs`.
+redelivered usage event): its stored outcome is returned and nothing moves. The others are priced in order at
+the terms recorded on the job at admission, against each workspace's running balance (the overrun rule in
+`ledger.domain.settle_amounts`), written by one `record_entries` call and one update of `jobs`. A usage that
+cannot be billed (negative, absurd or unpriceable counts) settles its job `failed` with `upstream_error` and
+releases the hold: one broken provider answer costs one job, never the batch.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -15,11 +19,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger import domain, journal
+from schemas.errors import ErrorCode
 
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """What a worker reported, priced by the ledger."""
+    """What a worker reported; the ledger prices it."""
 
     job_id: str
     outcome: Literal["completed", "failed", "expired"]
@@ -27,10 +32,10 @@ class Usage:
     provider: str | None
     input_tokens: int
     output_tokens: int
-    priced_cost: int
     answer: str | None
     finish_reason: str | None
     error: dict[str, Any] | None
+    usage_estimated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,20 @@ class SettledJob:
     finish_reason: str | None
     error: dict[str, Any] | None
     replayed: bool
+    overrun_tokens: int = 0
+    usage_estimated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Priced:
+    """A usage checked and priced: what the job's row and its entry will say."""
+
+    status: str
+    input_tokens: int
+    output_tokens: int
+    priced_cost: int
+    error: dict[str, Any] | None
+    price: domain.Price | None
 
 
 _LOCK_JOBS = text("SELECT * FROM jobs WHERE id = ANY(:ids) ORDER BY id FOR UPDATE")
@@ -56,22 +75,51 @@ _LOCK_JOBS = text("SELECT * FROM jobs WHERE id = ANY(:ids) ORDER BY id FOR UPDAT
 _FINISH_JOBS = text(
     """
     UPDATE jobs SET status = f.status, input_tokens = f.input_tokens, output_tokens = f.output_tokens,
-        cost_tokens = f.cost_tokens, uncharged_tokens = f.uncharged_tokens, balance_left = f.balance_left,
+        cost_tokens = f.cost_tokens, uncharged_tokens = f.uncharged_tokens, overrun_tokens = f.overrun_tokens,
+        usage_estimated = f.usage_estimated, balance_left = f.balance_left,
         answered_by = f.answered_by, provider = f.provider, finish_reason = f.finish_reason, answer = f.answer,
         error = f.error, finished_at = now()
     FROM unnest(CAST(:ids AS text[]), CAST(:statuses AS text[]), CAST(:inputs AS bigint[]),
                 CAST(:outputs AS bigint[]), CAST(:costs AS bigint[]), CAST(:uncharged AS bigint[]),
+                CAST(:overruns AS bigint[]), CAST(:estimated AS boolean[]),
                 CAST(:balances AS bigint[]), CAST(:models AS text[]), CAST(:providers AS text[]),
                 CAST(:finishes AS text[]), CAST(:answers AS text[]), CAST(:errors AS jsonb[]))
-         AS f(id, status, input_tokens, output_tokens, cost_tokens, uncharged_tokens, balance_left, answered_by,
-              provider, finish_reason, answer, error)
+         AS f(id, status, input_tokens, output_tokens, cost_tokens, uncharged_tokens, overrun_tokens,
+              usage_estimated, balance_left, answered_by, provider, finish_reason, answer, error)
     WHERE jobs.id = f.id
     """
 )
 
 
-async def settle_batch(conn: AsyncConnection, workspace_ids: set[str], usages: list[Usage]) -> list[SettledJob | None]:
-    """Settle each job once, in order; None for a job the ledger never admitted."""
+def price_usage(usage: Usage, terms: Mapping[str, domain.Terms]) -> _Priced:
+    """Check a usage against the job's terms and price it; an unbillable one fails the job (nothing charged)."""
+    if usage.outcome != "completed":
+        sane = 0 <= usage.input_tokens <= domain.AMOUNT_MAX and 0 <= usage.output_tokens <= domain.AMOUNT_MAX
+        tokens_in, tokens_out = (usage.input_tokens, usage.output_tokens) if sane else (0, 0)
+        return _Priced(usage.outcome, tokens_in, tokens_out, 0, usage.error, None)
+    model_terms = terms.get(usage.model_id) if usage.model_id is not None else None
+    if model_terms is None:
+        problem: str | None = f"the answering model {usage.model_id!r} has no recorded price for this job"
+    else:
+        problem = domain.usage_problem(usage.input_tokens, usage.output_tokens, model_terms)
+    if problem is not None or model_terms is None:
+        error = {"code": ErrorCode.UPSTREAM_ERROR.value, "message": f"the provider's usage cannot be billed: {problem}"}
+        return _Priced("failed", 0, 0, 0, error, None)
+    price = model_terms.price
+    cost = domain.charge_tokens(usage.input_tokens, usage.output_tokens, price.input, price.output)
+    return _Priced("completed", usage.input_tokens, usage.output_tokens, cost, usage.error, price)
+
+
+async def settle_batch(
+    conn: AsyncConnection,
+    workspace_ids: set[str],
+    usages: list[Usage],
+    fallback_terms: Mapping[str, domain.Terms] | None = None,
+) -> list[SettledJob | None]:
+    """Settle each job once, in order; None for a job the ledger never admitted.
+
+    `fallback_terms` (today's catalogue) prices only jobs admitted before terms were recorded with them.
+    """
     balances = await journal.lock_accounts(conn, workspace_ids)
     rows = {row.id: row._mapping for row in await conn.execute(_LOCK_JOBS, {"ids": [u.job_id for u in usages]})}
     outcomes: dict[str, SettledJob] = {}
@@ -82,59 +130,77 @@ async def settle_batch(conn: AsyncConnection, workspace_ids: set[str], usages: l
             answers.append(replace(outcomes[usage.job_id], replayed=True))
             continue
         job = rows.get(usage.job_id)
-        if job is None:
+        if job is None or job["workspace_id"] not in balances:
+            # Never admitted, or the usage names another workspace than its job: nothing to settle here.
             answers.append(None)
             continue
         if job["status"] != "queued":
             outcomes[usage.job_id] = _from_row(job)
             answers.append(outcomes[usage.job_id])
             continue
-        workspace_id = job["workspace_id"]
-        assert workspace_id in balances, f"usage for {usage.job_id} names another workspace than its job"
-        account = balances[workspace_id]
-        completed = usage.outcome == "completed"
-        amounts = domain.settle_amounts(job["hold_tokens"], usage.priced_cost if completed else 0)
-        if job["hold_tokens"] > 0:
-            entries.append(
-                journal.Entry(
-                    f"settle:{usage.job_id}",
-                    "debit" if completed else "release",
-                    workspace_id,
-                    usage.job_id,
-                    domain.settle_postings(workspace_id, job["hold_tokens"], amounts.cost_tokens),
-                    {
-                        "input_tokens": usage.input_tokens,
-                        "output_tokens": usage.output_tokens,
-                        "model": usage.model_id,
-                        "tags": list(job["tags"]),
-                        "api_key_id": job["api_key_id"],
-                    },
-                )
-            )
-        account.held -= job["hold_tokens"]
-        account.available += job["hold_tokens"] - amounts.cost_tokens
-        account.spent += amounts.cost_tokens
-        outcomes[usage.job_id] = SettledJob(
-            job_id=usage.job_id,
-            workspace_id=workspace_id,
-            status=usage.outcome,
-            model_id=usage.model_id or job["model_id"],
-            provider=usage.provider,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cost_tokens=amounts.cost_tokens,
-            uncharged_tokens=amounts.uncharged_tokens,
-            balance_left=account.balance_left,
-            answer=usage.answer,
-            finish_reason=usage.finish_reason,
-            error=usage.error,
-            replayed=False,
-        )
+        terms = domain.terms_from_record(job["terms"]) if job["terms"] is not None else (fallback_terms or {})
+        outcomes[usage.job_id] = _settle_one(job, usage, price_usage(usage, terms), balances, entries)
         answers.append(outcomes[usage.job_id])
     recorded = await journal.record_entries(conn, entries)
     assert recorded == len(entries), "a queued job's settlement was already in the journal"
     await _finish(conn, [job for job in outcomes.values() if not job.replayed])
     return answers
+
+
+def _settle_one(
+    job: Any,
+    usage: Usage,
+    priced: _Priced,
+    balances: dict[str, journal.Balances],
+    entries: list[journal.Entry],
+) -> SettledJob:
+    """Bill one queued job against its workspace's running balance and add its settlement entry."""
+    workspace_id = job["workspace_id"]
+    account = balances[workspace_id]
+    hold = job["hold_tokens"]
+    amounts = domain.settle_amounts(hold, priced.priced_cost, account.available, account.available_floor)
+    estimated = usage.usage_estimated and priced.status == "completed"
+    postings = domain.settle_postings(workspace_id, hold, amounts.cost_tokens)
+    if postings:
+        detail: dict[str, Any] = {
+            "input_tokens": priced.input_tokens,
+            "output_tokens": priced.output_tokens,
+            "model": usage.model_id,
+            "tags": list(job["tags"]),
+            "api_key_id": job["api_key_id"],
+            "usage_estimated": estimated,
+            "priced_cost_tokens": priced.priced_cost,
+            "overrun_tokens": amounts.overrun_tokens,
+            "unbilled_tokens": amounts.unbilled_tokens,
+        }
+        if priced.price is not None:
+            detail["price"] = {
+                "input": domain.fraction_text(priced.price.input),
+                "output": domain.fraction_text(priced.price.output),
+            }
+        kind = "debit" if priced.status == "completed" else "release"
+        entries.append(journal.Entry(f"settle:{usage.job_id}", kind, workspace_id, usage.job_id, postings, detail))
+    account.held -= hold
+    account.available += hold - amounts.cost_tokens
+    account.spent += amounts.cost_tokens
+    return SettledJob(
+        job_id=usage.job_id,
+        workspace_id=workspace_id,
+        status=priced.status,
+        model_id=usage.model_id or job["model_id"],
+        provider=usage.provider,
+        input_tokens=priced.input_tokens,
+        output_tokens=priced.output_tokens,
+        cost_tokens=amounts.cost_tokens,
+        uncharged_tokens=amounts.unbilled_tokens,
+        balance_left=account.balance_left,
+        answer=usage.answer,
+        finish_reason=usage.finish_reason,
+        error=priced.error,
+        replayed=False,
+        overrun_tokens=amounts.overrun_tokens,
+        usage_estimated=estimated,
+    )
 
 
 async def _finish(conn: AsyncConnection, settled: list[SettledJob]) -> None:
@@ -149,6 +215,8 @@ async def _finish(conn: AsyncConnection, settled: list[SettledJob]) -> None:
             "outputs": [s.output_tokens for s in settled],
             "costs": [s.cost_tokens for s in settled],
             "uncharged": [s.uncharged_tokens for s in settled],
+            "overruns": [s.overrun_tokens for s in settled],
+            "estimated": [s.usage_estimated for s in settled],
             "balances": [s.balance_left for s in settled],
             "models": [s.model_id for s in settled],
             "providers": [s.provider for s in settled],
@@ -175,6 +243,8 @@ def _from_row(row: Any) -> SettledJob:
         finish_reason=row["finish_reason"],
         error=row["error"],
         replayed=True,
+        overrun_tokens=row["overrun_tokens"],
+        usage_estimated=row["usage_estimated"],
     )
 
 

@@ -1,6 +1,10 @@
-"""Pure money rules: pricing, the one rounding rule, holds and the postings of every journal entry.
+"""Pure money rules: pricing, the one rounding rule, holds, overruns, sane amounts and every entry's postings.
 
-No I/O here. Amounts are integers in credit tokens; prices and rates are exact `Fraction`s.
+No I/O here. Amounts are integers in credit tokens; prices and rates are exact `Fraction`s. The rules:
+- one rounding rule (`charge_tokens`): the exact priced total, rounded up once;
+- a hold is the worst case over every model of the route, at the terms recorded with the job (`route_hold`);
+- usage above the hold is billed in full down to the floor; the rest is recorded unbilled (`settle_amounts`);
+- what cannot be held or billed at all is refused by a named rule (`hold_problem`, `usage_problem`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,61 @@ class Posting:
     amount: int
 
 
+# Every amount the book stores is a PostgreSQL bigint: anything at or past this is refused before it is written.
+AMOUNT_MAX = 2**63 - 1
+# Usage this many times over a model's limits is no usage at all but a broken provider answer.
+ABSURD_USAGE_FACTOR = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """The multipliers of one model, in credit tokens per provider token."""
+
+    input: Fraction
+    output: Fraction
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """What a job was admitted under for one model of its route: its price and its limits.
+
+    Recorded with the job at admission and used at settlement, so a catalogue change applies to new jobs only.
+    """
+
+    price: Price
+    context_tokens: int
+    max_output_tokens: int
+
+
+def fraction_text(value: Fraction) -> str:
+    """An exact rational as stored: always "n/d", so a reader never has to guess a decimal's precision."""
+    return f"{value.numerator}/{value.denominator}"
+
+
+def terms_record(terms: dict[str, Terms]) -> dict[str, dict[str, str | int]]:
+    """The JSON stored with a job (and its hold entry): per model, the exact multipliers and the limits."""
+    return {
+        model_id: {
+            "input": fraction_text(t.price.input),
+            "output": fraction_text(t.price.output),
+            "context_tokens": t.context_tokens,
+            "max_output_tokens": t.max_output_tokens,
+        }
+        for model_id, t in terms.items()
+    }
+
+
+def terms_from_record(record: dict[str, dict[str, str | int]]) -> dict[str, Terms]:
+    return {
+        model_id: Terms(
+            price=Price(Fraction(str(t["input"])), Fraction(str(t["output"]))),
+            context_tokens=int(t["context_tokens"]),
+            max_output_tokens=int(t["max_output_tokens"]),
+        )
+        for model_id, t in record.items()
+    }
+
+
 def charge_tokens(tokens_in: int, tokens_out: int, price_in: Fraction, price_out: Fraction) -> int:
     """The one rounding rule: the exact priced total, rounded up to a whole credit token.
 
@@ -42,6 +101,44 @@ def hold_tokens(input_estimate: int, max_output_tokens: int, price_in: Fraction,
     return charge_tokens(input_estimate, max_output_tokens, price_in, price_out)
 
 
+def route_hold(input_estimate: int, max_output_tokens: int, terms: dict[str, Terms]) -> int:
+    """The most a job can cost on any model of its route (a fallback may answer), at the recorded prices."""
+    return max(hold_tokens(input_estimate, max_output_tokens, t.price.input, t.price.output) for t in terms.values())
+
+
+def hold_problem(input_estimate: int, max_output_tokens: int, terms: dict[str, Terms]) -> str | None:
+    """Why a submitted job cannot be held at all (negative bounds, an amount past a bigint), or None."""
+    if input_estimate < 0 or max_output_tokens < 0:
+        return f"negative token bounds (input {input_estimate}, max_tokens {max_output_tokens})"
+    if not terms:
+        return "the job names no model to price"
+    if route_hold(input_estimate, max_output_tokens, terms) > AMOUNT_MAX:
+        return "the hold is beyond what the book can record"
+    return None
+
+
+def usage_problem(tokens_in: int, tokens_out: int, terms: Terms) -> str | None:
+    """Why a reported usage cannot be billed (negative, past a bigint, absurd for the model), or None.
+
+    Absurd means more than ABSURD_USAGE_FACTOR times the model's context or output limit: no real call gets
+    there, so the provider's answer is broken and the job fails rather than bill a made-up number.
+    """
+    if tokens_in < 0 or tokens_out < 0:
+        return f"negative token counts (input {tokens_in}, output {tokens_out})"
+    if tokens_in > AMOUNT_MAX or tokens_out > AMOUNT_MAX:
+        return "token counts beyond what the book can record"
+    if tokens_in > ABSURD_USAGE_FACTOR * terms.context_tokens or tokens_out > (
+        ABSURD_USAGE_FACTOR * terms.max_output_tokens
+    ):
+        return (
+            f"token counts (input {tokens_in}, output {tokens_out}) beyond the model's limits "
+            f"(context {terms.context_tokens}, output {terms.max_output_tokens}) by orders of magnitude"
+        )
+    if charge_tokens(tokens_in, tokens_out, terms.price.input, terms.price.output) > AMOUNT_MAX:
+        return "the priced usage is beyond what the book can record"
+    return None
+
+
 def tokens_for_paisa(amount_paisa: int, tokens_per_bdt: int) -> int:
     """Credit tokens bought by a top-up in paisa (1 BDT = 100 paisa); fractions of a token are not sold."""
     assert amount_paisa >= 0
@@ -50,14 +147,31 @@ def tokens_for_paisa(amount_paisa: int, tokens_per_bdt: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Settlement:
+    """How a job's priced cost was billed.
+
+    `cost_tokens` is what was charged, `overrun_tokens` the part of it beyond the hold (already inside
+    `cost_tokens`), `unbilled_tokens` what could not be charged because even the credit line was used up.
+    Always `cost_tokens + unbilled_tokens == priced cost`.
+    """
+
     cost_tokens: int
-    uncharged_tokens: int
+    overrun_tokens: int
+    unbilled_tokens: int
 
 
-def settle_amounts(hold: int, priced_cost: int) -> Settlement:
-    """Never charge past the hold: overdraft is impossible by construction, and an overrun is recorded."""
-    charged = min(hold, priced_cost)
-    return Settlement(cost_tokens=charged, uncharged_tokens=priced_cost - charged)
+def settle_amounts(hold: int, priced_cost: int, available: int, available_floor: int) -> Settlement:
+    """The overrun rule: usage above the hold is billed in full, never silently capped at the hold.
+
+    The hold pays first. What it does not cover (a provider billing more than the prompt ceiling plus
+    `max_tokens`) is charged from the available balance, as far down as the account's floor (minus the
+    credit line), and recorded as an overrun on the job and in the debit's detail. Only what even the floor
+    cannot cover is left unbilled, and recorded as such (`jobs.uncharged_tokens`, detail `unbilled_tokens`):
+    the book never goes below a floor, and never hides a token it could not charge.
+    """
+    assert hold >= 0 and priced_cost >= 0
+    room_below_hold = max(0, available - available_floor)
+    charged = min(priced_cost, hold + room_below_hold)
+    return Settlement(cost_tokens=charged, overrun_tokens=max(0, charged - hold), unbilled_tokens=priced_cost - charged)
 
 
 def grant_postings(workspace_id: str, tokens: int) -> list[Posting]:
@@ -69,7 +183,10 @@ def grant_postings(workspace_id: str, tokens: int) -> list[Posting]:
 
 
 def hold_postings(workspace_id: str, hold: int) -> list[Posting]:
-    assert hold > 0
+    """Available to held. A hold of zero (a route priced at zero) moves nothing and writes no entry."""
+    assert hold >= 0
+    if hold == 0:
+        return []
     return [
         Posting(account_id(workspace_id, AccountKind.AVAILABLE), -hold),
         Posting(account_id(workspace_id, AccountKind.HELD), hold),
@@ -77,8 +194,11 @@ def hold_postings(workspace_id: str, hold: int) -> list[Posting]:
 
 
 def settle_postings(workspace_id: str, hold: int, cost: int) -> list[Posting]:
-    """Release the hold: the cost goes to spent, the rest back to available. Zero legs are left out."""
-    assert 0 <= cost <= hold
+    """Release the hold: the cost goes to spent, the rest back to available. Zero legs are left out.
+
+    A cost above the hold (an overrun) makes the available leg negative: the overrun comes out of available.
+    """
+    assert hold >= 0 and cost >= 0
     legs = [
         Posting(account_id(workspace_id, AccountKind.HELD), -hold),
         Posting(account_id(workspace_id, AccountKind.SPENT), cost),

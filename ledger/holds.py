@@ -1,21 +1,23 @@
 """Admission in PostgreSQL: hold credit for a batch of jobs, or refuse them, in a handful of statements.
 
-A job is recorded in `jobs` first (unique by id): a job already there is a replay, answered with the first
-decision and never held twice. New jobs are decided in order against each workspace's running balance,
-then every hold is written by one `record_entries` call and every refusal by one update.
+A job is recorded in `jobs` first (unique by id), with the terms (prices and limits) it is held under: a job
+already there is a replay, answered with the first decision and never held twice. New jobs are decided in order
+against each workspace's running balance, then every hold is written by one `record_entries` call and every
+refusal by one update. A hold of zero is admitted without an entry (nothing moves).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger import domain, journal
 
-INSUFFICIENT = json.dumps({"code": "insufficient_credits", "message": "Insufficient credits"})
+INSUFFICIENT: dict[str, Any] = {"code": "insufficient_credits", "message": "Insufficient credits"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,10 @@ class HoldRequest:
     model_id: str
     hold: int
     tags: tuple[str, ...]
+    # Per model of the route: the price and limits the job is held, and will be billed, under.
+    terms: dict[str, domain.Terms] = field(default_factory=dict)
+    # Why the job is refused before any credit is looked at ({"code", "message"}), or None.
+    refusal: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,28 +43,31 @@ class Admission:
     replayed: bool
     # The job's state now: a replay of a job that already finished must not be dispatched again.
     status: str = "queued"
+    # Why a rejected job was refused ({"code", "message"}).
+    error: dict[str, Any] | None = None
 
 
 _INSERT_JOBS = text(
     """
-    INSERT INTO jobs (id, workspace_id, api_key_id, model_id, status, hold_tokens, tags)
-    SELECT j.id, j.workspace_id, j.api_key_id, j.model_id, 'queued', j.hold, CAST(j.tags AS text[])
+    INSERT INTO jobs (id, workspace_id, api_key_id, model_id, status, hold_tokens, tags, terms)
+    SELECT j.id, j.workspace_id, j.api_key_id, j.model_id, 'queued', j.hold, CAST(j.tags AS text[]), j.terms
     FROM unnest(CAST(:ids AS text[]), CAST(:workspaces AS text[]), CAST(:keys AS text[]),
-                CAST(:models AS text[]), CAST(:holds AS bigint[]), CAST(:tags AS text[]))
-         AS j(id, workspace_id, api_key_id, model_id, hold, tags)
+                CAST(:models AS text[]), CAST(:holds AS bigint[]), CAST(:tags AS text[]), CAST(:terms AS jsonb[]))
+         AS j(id, workspace_id, api_key_id, model_id, hold, tags, terms)
     WHERE EXISTS (SELECT 1 FROM workspaces w WHERE w.id = j.workspace_id)
     ON CONFLICT (id) DO NOTHING
     RETURNING id
     """
 )
 
-_PREVIOUS = text("SELECT id, status, hold_tokens, balance_left FROM jobs WHERE id = ANY(:ids)")
+_PREVIOUS = text("SELECT id, status, hold_tokens, balance_left, error FROM jobs WHERE id = ANY(:ids)")
 
 _REFUSE = text(
     """
     UPDATE jobs SET status = 'rejected', hold_tokens = 0, balance_left = r.balance_left, finished_at = now(),
-                    error = CAST(:error AS jsonb)
-    FROM unnest(CAST(:ids AS text[]), CAST(:balances AS bigint[])) AS r(id, balance_left)
+                    error = r.error
+    FROM unnest(CAST(:ids AS text[]), CAST(:balances AS bigint[]), CAST(:errors AS jsonb[]))
+         AS r(id, balance_left, error)
     WHERE jobs.id = r.id
     """
 )
@@ -75,9 +84,11 @@ async def admit_batch(conn: AsyncConnection, requests: list[HoldRequest]) -> lis
             "workspaces": [r.workspace_id for r in unique],
             "keys": [r.api_key_id for r in unique],
             "models": [r.model_id for r in unique],
-            "holds": [r.hold for r in unique],
+            # A refused job holds nothing, whatever its request computed.
+            "holds": [r.hold if r.refusal is None else 0 for r in unique],
             # A text[] per job travels as its array literal, since unnest cannot take a 2-D array of rows.
             "tags": [_array_literal(r.tags) for r in unique],
+            "terms": [json.dumps(domain.terms_record(r.terms)) if r.refusal is None else None for r in unique],
         },
     )
     new_ids = {row.id for row in inserted}
@@ -87,31 +98,20 @@ async def admit_batch(conn: AsyncConnection, requests: list[HoldRequest]) -> lis
     for request in unique:
         if request.job_id not in new_ids:
             continue
-        account = balances[request.workspace_id]
-        if account.available - request.hold < account.available_floor:
-            admission = Admission(request.job_id, False, 0, account.balance_left, replayed=False, status="rejected")
+        admission = _decide(balances[request.workspace_id], request, entries)
+        if not admission.admitted:
             refused.append(admission)
-        else:
-            account.available -= request.hold
-            account.held += request.hold
-            admission = Admission(request.job_id, True, request.hold, account.balance_left, replayed=False)
-            entries.append(
-                journal.Entry(
-                    f"hold:{request.job_id}",
-                    "hold",
-                    request.workspace_id,
-                    request.job_id,
-                    domain.hold_postings(request.workspace_id, request.hold),
-                    {"model": request.model_id, "tags": list(request.tags)},
-                )
-            )
         decided[request.job_id] = admission
     recorded = await journal.record_entries(conn, entries)
     assert recorded == len(entries), "a new job's hold was already in the journal"
     if refused:
         await conn.execute(
             _REFUSE,
-            {"ids": [a.job_id for a in refused], "balances": [a.balance_left for a in refused], "error": INSUFFICIENT},
+            {
+                "ids": [a.job_id for a in refused],
+                "balances": [a.balance_left for a in refused],
+                "errors": [json.dumps(a.error) for a in refused],
+            },
         )
     answers: list[Admission] = []
     answered: set[str] = set()
@@ -128,6 +128,27 @@ async def admit_batch(conn: AsyncConnection, requests: list[HoldRequest]) -> lis
         answered.add(request.job_id)
         answers.append(admission)
     return answers
+
+
+def _decide(account: journal.Balances, request: HoldRequest, entries: list[journal.Entry]) -> Admission:
+    """Admit (moving the running balance and adding the hold entry) or refuse one new job."""
+    if request.refusal is not None or account.available - request.hold < account.available_floor:
+        error = request.refusal if request.refusal is not None else INSUFFICIENT
+        return Admission(request.job_id, False, 0, account.balance_left, False, status="rejected", error=error)
+    account.available -= request.hold
+    account.held += request.hold
+    if request.hold > 0:
+        entries.append(
+            journal.Entry(
+                f"hold:{request.job_id}",
+                "hold",
+                request.workspace_id,
+                request.job_id,
+                domain.hold_postings(request.workspace_id, request.hold),
+                {"model": request.model_id, "tags": list(request.tags), "terms": domain.terms_record(request.terms)},
+            )
+        )
+    return Admission(request.job_id, True, request.hold, account.balance_left, replayed=False)
 
 
 def _first_of_each(requests: list[HoldRequest]) -> list[HoldRequest]:
@@ -152,6 +173,7 @@ async def _previous(conn: AsyncConnection, job_ids: list[str]) -> dict[str, Admi
             row.balance_left if row.balance_left is not None else 0,
             replayed=True,
             status=row.status,
+            error=row.error,
         )
         for row in rows
     }

@@ -1,7 +1,8 @@
 """The journal: workspaces' accounts, their locks, and balanced entries written many at a time.
 
-Every money movement is an `Entry`: a journal transaction unique by its idempotency key, its postings and
-the balance changes, all written by `record_entries` in one statement for a whole batch. A replayed entry
+Every money movement is an `Entry`: a journal transaction unique by its idempotency key and its postings,
+written by `record_entries` in one statement for a whole batch. Balances are moved by the database itself
+(a statement-level trigger on `postings`, migration 0005), so nothing else can move them. A replayed entry
 inserts nothing and moves nothing. Every batch first locks the accounts of all its workspaces in one global
 order (`lock_accounts`), so concurrent batches serialise per workspace and can never deadlock.
 """
@@ -68,11 +69,6 @@ _RECORD_ENTRIES = text(
              AS leg(idempotency_key, account_id, amount)
         JOIN txn USING (idempotency_key)
         RETURNING account_id, amount
-    ), moved AS (
-        UPDATE ledger_accounts AS account SET balance = account.balance + delta.amount
-        FROM (SELECT account_id, sum(amount) AS amount FROM legs GROUP BY account_id) AS delta
-        WHERE account.id = delta.account_id
-        RETURNING account.id
     )
     SELECT (SELECT count(*) FROM txn) AS entries, (SELECT count(*) FROM legs) AS legs
     """
@@ -98,11 +94,12 @@ async def lock_accounts(conn: AsyncConnection, workspace_ids: set[str]) -> dict[
 
 
 async def record_entries(conn: AsyncConnection, entries: list[Entry]) -> int:
-    """Insert balanced entries and move their balances in one statement; returns how many were new."""
+    """Insert balanced entries in one statement (their postings move the balances); returns how many were new."""
     if not entries:
         return 0
     legs = [(entry.idempotency_key, posting) for entry in entries for posting in entry.postings]
     for entry in entries:
+        assert entry.postings, f"entry {entry.idempotency_key} has no postings"
         assert domain.is_balanced(entry.postings), f"unbalanced entry {entry.idempotency_key}: {entry.postings}"
         assert len({p.account_id for p in entry.postings}) == len(entry.postings), "one leg per account per entry"
     row = (

@@ -1,26 +1,36 @@
-"""Prices jobs with the catalogue's multipliers: the ledger's only use of the model catalogue."""
+"""Reads prices and limits out of the model catalogue: the ledger's only use of it, at admission only.
+
+Settlement prices with the terms recorded on the job at admission, so a catalogue edit (a model repriced,
+renamed or removed while its jobs are queued) applies to new jobs only. The catalogue is consulted at
+settlement only for a job admitted before terms were recorded.
+"""
 
 from __future__ import annotations
 
 from ledger import domain
-from schemas.catalogue import Catalogue
-from schemas.events import ChatJobSubmitted, UsageRecorded
+from schemas.catalogue import Catalogue, ModelEntry
 
 
-def hold_for(catalogue: Catalogue, job: ChatJobSubmitted) -> int:
-    """The most this job can cost on any model of its route: the hold must cover a fallback too."""
-    holds = []
-    for model_id in job.route:
-        model = catalogue.get(model_id)
-        holds.append(
-            domain.hold_tokens(job.input_tokens_estimate, job.params.max_tokens, model.input_price, model.output_price)
-        )
-    return max(holds)
+def terms_of(model: ModelEntry) -> domain.Terms:
+    return domain.Terms(
+        price=domain.Price(model.input_price, model.output_price),
+        context_tokens=model.context_tokens,
+        max_output_tokens=model.max_output_tokens,
+    )
 
 
-def cost_of(catalogue: Catalogue, usage: UsageRecorded) -> int:
-    """The priced cost of a completed job at the price of the model that answered."""
-    if usage.outcome != "completed" or usage.model_id is None:
-        return 0
-    model = catalogue.get(usage.model_id)
-    return domain.charge_tokens(usage.input_tokens, usage.output_tokens, model.input_price, model.output_price)
+def route_terms(catalogue: Catalogue, route: tuple[str, ...]) -> dict[str, domain.Terms] | None:
+    """The terms of every model of a route, by model id; None when the catalogue lacks one of them."""
+    terms: dict[str, domain.Terms] = {}
+    for model_id in route:
+        model = catalogue.resolve(model_id)
+        if model is None:
+            return None
+        # Keyed by the canonical id, which is what a worker reports as the answering model.
+        terms[model.id] = terms_of(model)
+    return terms
+
+
+def catalogue_terms(catalogue: Catalogue) -> dict[str, domain.Terms]:
+    """Every model's current terms, by id and alias: the fallback for jobs admitted without recorded terms."""
+    return {name: terms_of(model) for model in catalogue.models for name in (model.id, *model.aliases)}

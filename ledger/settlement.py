@@ -1,4 +1,4 @@
-"""Settlement: debit finished jobs at the answering model's price, release the rest of their holds."""
+"""Settlement: debit finished jobs at the answering model's recorded price, release the rest of their holds."""
 
 from __future__ import annotations
 
@@ -23,14 +23,15 @@ async def settle(conn: AsyncConnection, catalogue: Catalogue, usages: list[Usage
             provider=usage.provider,
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
-            priced_cost=pricing.cost_of(catalogue, usage),
             answer=usage.answer,
             finish_reason=usage.finish_reason,
             error=usage.error.model_dump() if usage.error is not None else None,
+            usage_estimated=usage.usage_estimated,
         )
         for usage in usages
     ]
-    settled = await debits.settle_batch(conn, {usage.workspace_id for usage in usages}, priced)
+    workspaces = {usage.workspace_id for usage in usages}
+    settled = await debits.settle_batch(conn, workspaces, priced, pricing.catalogue_terms(catalogue))
     results = []
     for usage, job in zip(usages, settled, strict=True):
         if job is None:
@@ -51,6 +52,7 @@ async def settle(conn: AsyncConnection, catalogue: Catalogue, usages: list[Usage
                 cost_tokens=job.cost_tokens,
                 balance_left=job.balance_left,
                 error=JobError.model_validate(job.error) if job.error else None,
+                usage_estimated=job.usage_estimated,
             )
         )
     return results

@@ -15,6 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 ProviderKind = Literal["openai", "anthropic", "gemini", "openai_compatible"]
 
 
+# The dearest multiplier the catalogue accepts: with the limits below, no priced call can leave a bigint.
+MULTIPLIER_MAX = Fraction(1_000_000)
+# The largest context or output limit accepted (a billion tokens is far past any model's).
+TOKEN_LIMIT_MAX = 1_000_000_000
+# Chat-template overhead assumed for a model that names none: above every family's real template.
+TEMPLATE_TOKENS_FIXED_DEFAULT = 32
+TEMPLATE_TOKENS_PER_MESSAGE_DEFAULT = 8
+
+
 class CatalogueError(ValueError):
     """The catalogue file is not valid; the message says which entry and why."""
 
@@ -36,9 +45,13 @@ class ModelEntry(BaseModel):
     pool: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$")
     input_multiplier: str
     output_multiplier: str
-    max_output_tokens: int = Field(ge=1)
-    default_max_tokens: int = Field(ge=1)
-    context_tokens: int = Field(ge=1)
+    max_output_tokens: int = Field(ge=1, le=TOKEN_LIMIT_MAX)
+    default_max_tokens: int = Field(ge=1, le=TOKEN_LIMIT_MAX)
+    context_tokens: int = Field(ge=1, le=TOKEN_LIMIT_MAX)
+    # Tokens the provider's chat template adds to a prompt (special tokens, role headers, a default system
+    # header): once per prompt, and once per message. Prompt holds include them, so a hold stays an upper bound.
+    template_tokens_fixed: int = Field(default=TEMPLATE_TOKENS_FIXED_DEFAULT, ge=0, le=100_000)
+    template_tokens_per_message: int = Field(default=TEMPLATE_TOKENS_PER_MESSAGE_DEFAULT, ge=0, le=10_000)
     aliases: tuple[str, ...] = ()
     fallbacks: tuple[str, ...] = ()
     # OpenAI's reasoning models refuse the deprecated `max_tokens` and need `max_completion_tokens`.
@@ -53,12 +66,21 @@ class ModelEntry(BaseModel):
             raise ValueError(f"price multiplier {value!r} is not an exact rational such as '1' or '3/2'") from exc
         if parsed < 0:
             raise ValueError("price multipliers cannot be negative")
+        if parsed > MULTIPLIER_MAX:
+            raise ValueError(f"price multiplier {value!r} is above the maximum of {MULTIPLIER_MAX}")
         return value
 
     @model_validator(mode="after")
     def _default_within_limit(self) -> ModelEntry:
         if self.default_max_tokens > self.max_output_tokens:
             raise ValueError("default_max_tokens exceeds max_output_tokens")
+        return self
+
+    @model_validator(mode="after")
+    def _never_free(self) -> ModelEntry:
+        # A model priced zero both ways would be held and billed at zero: the catalogue never bills at zero.
+        if self.input_price == 0 and self.output_price == 0:
+            raise ValueError("both price multipliers are zero; the catalogue never bills at zero")
         return self
 
     @property

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ingress.keys import create_key
-from ledger import journal
+from ledger import journal, verify
 from runtime.kafka import ensure_topics
 from runtime.topics import topic_plan
 from schemas.catalogue import Catalogue
@@ -225,3 +225,20 @@ async def make_workspace(
 async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as client:
         yield client
+
+
+@pytest.fixture(autouse=True)
+async def verified_book(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """After every end-to-end test that ran the stack, the whole book must verify (`ledger.verify`).
+
+    Jobs may still be in flight when the test returns; verify accepts a `queued` job with its open hold.
+    """
+    yield
+    if "stack" not in request.fixturenames:
+        return
+    engine = create_async_engine(request.getfixturevalue("database_url"), pool_size=1)
+    try:
+        violations = await verify.verify_database(engine)
+    finally:
+        await engine.dispose()
+    assert not violations, f"the book does not verify after {request.node.nodeid}: {violations}"

@@ -238,3 +238,44 @@ def test_an_invalid_model_is_named_in_the_error() -> None:
     )
     with pytest.raises(CatalogueError, match=re.escape("gemini/gemini-2.5-flash")):
         parse_catalogue(text)
+
+
+@pytest.mark.parametrize(("input_multiplier", "output_multiplier"), [("0", "0"), ("0/7", "0.0")])
+def test_a_model_priced_zero_both_ways_is_refused_the_catalogue_never_bills_at_zero(
+    input_multiplier: str, output_multiplier: str
+) -> None:
+    entry = model_entry(input_multiplier=input_multiplier, output_multiplier=output_multiplier)
+    with pytest.raises(CatalogueError, match=r"openai/gpt-4\.1-mini.*never bills at zero"):
+        parse_catalogue(catalogue_toml(entry))
+
+
+def test_a_model_free_on_one_side_only_is_accepted() -> None:
+    model = parse_catalogue(catalogue_toml(model_entry(input_multiplier="0", output_multiplier="3/2"))).models[0]
+    assert (model.input_price, model.output_price) == (0, Fraction(3, 2))
+
+
+@pytest.mark.parametrize("multiplier", ["1000001", "1e400", "10000000/3"])
+def test_a_multiplier_past_the_maximum_is_refused(multiplier: str) -> None:
+    with pytest.raises(CatalogueError, match="above the maximum"):
+        parse_catalogue(catalogue_toml(model_entry(input_multiplier=multiplier)))
+
+
+def test_a_model_without_template_overheads_gets_conservative_ones() -> None:
+    model = parse_catalogue(catalogue_toml()).models[0]
+    assert (model.template_tokens_fixed, model.template_tokens_per_message) == (32, 8)
+
+
+@pytest.mark.parametrize("field", ["template_tokens_fixed", "template_tokens_per_message"])
+def test_a_negative_template_overhead_is_refused(field: str) -> None:
+    with pytest.raises(CatalogueError, match=field):
+        parse_catalogue(catalogue_toml(model_entry(**{field: -1})))
+
+
+def test_every_shipped_model_names_its_chat_template_overhead() -> None:
+    raw = SHIPPED.read_text()
+    models = raw.count("\n[[models]]")
+    assert len(re.findall(r"(?m)^template_tokens_fixed = ", raw)) == models
+    assert len(re.findall(r"(?m)^template_tokens_per_message = ", raw)) == models
+    llama = load_catalogue(SHIPPED).get("meta/llama-3.1-8b-instruct")
+    # Llama 3.1's template alone adds about 25 tokens to every prompt.
+    assert llama.template_tokens_fixed >= 25

@@ -67,7 +67,9 @@ async def test_reported_usage_is_used(fake: RunningFakeProvider, client: httpx.A
     result = await adapter_for(fake, client).complete(make_call())
 
     assert result.usage_estimated is False
-    assert result.input_tokens == tokens.count_prompt_tokens(["Réponds brièvement.", "Quelle heure est-il à Dhaka"])
+    assert result.input_tokens == tokens.count_prompt_tokens(
+        ["Réponds brièvement.", "Quelle heure est-il à Dhaka"], MODEL
+    )
     assert result.output_tokens == tokens.DEFAULT_OUTPUT_TOKENS
     assert result.finish_reason == "stop"
 
@@ -82,7 +84,7 @@ async def test_missing_usage_is_estimated_conservatively(fake: RunningFakeProvid
     assert result.input_tokens == len(system.encode()) + 4 + len(user.encode()) + 4 == 57
     assert result.output_tokens == len(result.text.encode()) == 34
     # Never below what the server would have billed.
-    assert result.input_tokens >= tokens.count_prompt_tokens([system, user])
+    assert result.input_tokens >= tokens.count_prompt_tokens([system, user], MODEL)
     assert result.output_tokens >= 6
 
 

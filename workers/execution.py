@@ -104,6 +104,7 @@ async def execute(
                 answer=result.text,
                 finish_reason=result.finish_reason,
                 attempts=attempts,
+                usage_estimated=result.usage_estimated,
             )
     assert last_error is not None, "a route has at least one model"
     return _failed(job, last_error, attempts)

@@ -1,0 +1,18 @@
+"""The `luntrex` command: only a registry of command groups, each defined in its own module.
+
+A new group (workspace, key, topup, chat, ...) lives in `cli/<group>.py` and is added below in one line.
+"""
+
+from __future__ import annotations
+
+import click
+
+from cli import ledger
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Operate a Luntrex Router stack (reads .run/stack.env unless told otherwise)."""
+
+
+main.add_command(ledger.group)
