@@ -22,7 +22,6 @@ from tests import services
 from tests.processes import Service, free_port
 from tests.services import ROOT
 
-
 # The operator's credential in the test stack (LUNTREX_ADMIN_KEY).
 ADMIN_KEY = "test-admin-credential-0123456789abcdef"
 # Keys a workspace may mint per hour in the test stack: low, so the limit itself can be tested.
