@@ -98,13 +98,13 @@ async def rotate(
     async with services.engine.begin() as conn:
         old = await keys.lock_key(conn, key_id, workspace_id)
         now = datetime.now(UTC)
-        if old is None or old.state.revoked_at is not None or (old.state.expires_at or now + timedelta(1)) <= now:
-            raise NotFound(f"no live key '{key_id}'" + (" in this workspace" if workspace_id else ""))
-        if old.state.rotated_at is not None:
+        if old is not None and old.state.rotated_at is not None:
             raise Conflict(
                 f"key '{key_id}' was already rotated; rotate its successor instead",
                 code=ErrorCode.KEY_ALREADY_ROTATED,
             )
+        if old is None or old.state.revoked_at is not None or (old.state.expires_at or now + timedelta(1)) <= now:
+            raise NotFound(f"no live key '{key_id}'" + (" in this workspace" if workspace_id else ""))
         power, _named = _requested(services, rotation, old.power)
         if caller is not None:
             key_policy.refuse_widening(power, caller.power)

@@ -1,0 +1,1 @@
+"""The `luntrex` command line: operators' and developers' commands over the HTTP API."""
