@@ -117,7 +117,9 @@ class KeyDirectory:
                     else:
                         self.apply_workspace(decode(WorkspaceChanged, value))
                 except ValueError:
-                    log.warning("skipping an unreadable record on %s at offset %s", tp.topic, record)
+                    log.warning(
+                        "skipping an unreadable record on %s at offset %s", tp.topic, getattr(record, "offset", "?")
+                    )
 
     def apply_key(self, state: KeyChanged) -> None:
         current = self._keys.get(state.key_id)

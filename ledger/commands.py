@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ledger import journal, queries, workspaces
@@ -89,7 +89,7 @@ class WorkspaceCommands:
             except Refused as refused:
                 error = JobError(code=refused.code, message=refused.message)
                 return WorkspaceCommandAnswered(**base, ok=False, error=error)
-            except IntegrityError as exc:
+            except (IntegrityError, DataError) as exc:
                 log.info("workspace command %s refused by a constraint: %s", command.job_id, exc.orig)
                 message = "refused by the book's rules (is the balance below the new credit line?)"
                 return WorkspaceCommandAnswered(
@@ -98,6 +98,11 @@ class WorkspaceCommands:
             except (OperationalError, InterfaceError):
                 log.exception("workspace command %s: database unavailable (attempt %d)", command.job_id, attempt)
                 await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
+            except Exception:
+                # The top of this command's handling: a bug costs this one command, never the agent.
+                log.exception("workspace command %s failed", command.job_id)
+                internal = JobError(code=ErrorCode.INTERNAL, message="the ledger failed to apply the command")
+                return WorkspaceCommandAnswered(**base, ok=False, error=internal)
         unavailable = JobError(code=ErrorCode.UNAVAILABLE, message="the ledger's database is unavailable")
         return WorkspaceCommandAnswered(**base, ok=False, error=unavailable)
 

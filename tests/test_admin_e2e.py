@@ -160,3 +160,21 @@ async def test_bad_admin_input_is_refused_and_others_keep_working(
 
     answer = await client.post("/chat/completions", json=HELLO, headers=bystander.headers)
     assert answer.status_code == 200, answer.text
+
+
+async def test_a_poisoned_command_costs_only_itself(stack: Stack, client: httpx.AsyncClient) -> None:
+    created = (await client.post("/admin/workspaces", json={"name": "poisoned"}, headers=ADMIN)).json()
+    topic = topics.prefixed(stack.topic_prefix, topics.LEDGER_COMMANDS)
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka)
+    await producer.start()
+    try:
+        key = topics.ledger_key(created["id"])
+        for poison in [b"\x00\xff not json", b'{"type": "workspace.command.issued", "action": "explode"}', b"{}"]:
+            await producer.send_and_wait(topic, poison, key=key)
+    finally:
+        await producer.stop()
+    # Same partition, behind the poison: still applied and answered.
+    granted = await client.post(f"/admin/workspaces/{created['id']}/grants", json={"tokens": 7_000}, headers=ADMIN)
+    assert granted.status_code == 201 and granted.json()["balance"] == 7_000
+    answer = await client.post("/chat/completions", json=HELLO, headers=bearer(created["api_key"]))
+    assert answer.status_code == 200, answer.text
