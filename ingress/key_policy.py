@@ -19,7 +19,7 @@ DEFAULT_SCOPES = frozenset({"inference"})
 LIVE_PREFIX = "lx_live_"
 LEGACY_PREFIX = "lx_"
 KEY_LENGTH_MAX = 200
-_KEY_ID = re.compile(r"[0-9a-f]{12}")
+KEY_ID = re.compile(r"[0-9a-f]{12}")
 
 # The limits of a key, compared field by field; None means "no limit of its own".
 LIMIT_FIELDS = ("max_tokens_max", "rpm_max", "tpm_max", "daily_spend_max_tokens", "monthly_spend_max_tokens")
@@ -62,7 +62,7 @@ def key_id_of(secret: str) -> str | None:
     else:
         return None
     key_id, sep, tail = rest.partition("_")
-    if not sep or not tail or _KEY_ID.fullmatch(key_id) is None:
+    if not sep or not tail or KEY_ID.fullmatch(key_id) is None:
         return None
     return key_id
 

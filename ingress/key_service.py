@@ -91,10 +91,18 @@ async def mint(services: Services, workspace_id: str, new_key: NewKey, caller: P
     return _describe(row, secret)
 
 
+def _existing_key_id(key_id: str) -> str:
+    """Key ids are 12 hex digits; anything else (NUL, paths, huge strings) cannot name a key: 404 at once."""
+    if key_policy.KEY_ID.fullmatch(key_id) is None:
+        raise NotFound(f"no key '{key_id[:64]!r}'")
+    return key_id
+
+
 async def rotate(
     services: Services, key_id: str, rotation: Rotation, *, caller: Principal | None, workspace_id: str | None
 ) -> dict[str, Any]:
     """Mint a successor with the rotated key's attributes (narrowed as asked) and end the old one after grace."""
+    key_id = _existing_key_id(key_id)
     async with services.engine.begin() as conn:
         old = await keys.lock_key(conn, key_id, workspace_id)
         now = datetime.now(UTC)
@@ -120,6 +128,7 @@ async def rotate(
 
 async def revoke(services: Services, key_id: str, *, workspace_id: str | None) -> None:
     """Revoke for good; the change must reach every replica, so a failed announcement is a 503 to retry."""
+    key_id = _existing_key_id(key_id)
     async with services.engine.begin() as conn:
         row = await keys.revoke(conn, key_id, workspace_id)
     if row is None:

@@ -178,3 +178,28 @@ async def test_a_poisoned_command_costs_only_itself(stack: Stack, client: httpx.
     assert granted.status_code == 201 and granted.json()["balance"] == 7_000
     answer = await client.post("/chat/completions", json=HELLO, headers=bearer(created["api_key"]))
     assert answer.status_code == 200, answer.text
+
+
+async def test_hostile_ids_in_paths_are_404_and_others_keep_working(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    bystander = await make_workspace(engine, tokens=1_000)
+    for hostile in ["%00", "ws%00x", "a%1bb", "x" * 300, "%E2%80%AE"]:
+        for method, path in [
+            ("GET", f"/admin/workspaces/{hostile}"),
+            ("PATCH", f"/admin/workspaces/{hostile}"),
+            ("POST", f"/admin/workspaces/{hostile}/suspend"),
+            ("POST", f"/admin/workspaces/{hostile}/grants"),
+            ("POST", f"/admin/workspaces/{hostile}/keys"),
+            ("GET", f"/admin/workspaces/{hostile}/keys"),
+            ("POST", f"/admin/keys/{hostile}/rotate"),
+            ("DELETE", f"/admin/keys/{hostile}"),
+        ]:
+            body = {"tokens": 5} if path.endswith("grants") else {}
+            response = await client.request(method, path, json=body, headers=ADMIN)
+            assert response.status_code in (400, 404), (method, path, response.text)
+            assert response.json()["code"] in ("not_found", "invalid_request")
+        for method, path in [("POST", f"/keys/{hostile}/rotate"), ("DELETE", f"/keys/{hostile}")]:
+            response = await client.request(method, path, json={}, headers=bystander.headers)
+            assert response.status_code == 404, (method, path, response.text)
+    assert (await client.post("/chat/completions", json=HELLO, headers=bystander.headers)).status_code == 200

@@ -14,9 +14,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ingress.keys import revoke_key
+from schemas import topics
 from tests.conftest import ADMIN_KEY, Stack, make_workspace
 from tests.processes import Service, free_port
 
@@ -116,3 +119,20 @@ async def test_requests_are_served_from_memory_not_the_database(
         assert await revoke_key(conn, workspace.id, workspace.key_id)
     await asyncio.sleep(0.5)
     assert (await one.get("/models", headers=workspace.headers)).status_code == 200
+
+
+async def test_state_topics_keep_the_newest_record_per_key(stack: Stack) -> None:
+    """Compacted, so a replica starting from the beginning reads every key's state however old it is."""
+    names = [topics.prefixed(stack.topic_prefix, name) for name in (topics.KEYS_CHANGES, topics.WORKSPACES_CHANGES)]
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka)
+    await admin.start()
+    try:
+        described = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name) for name in names])
+    finally:
+        await admin.close()
+    policies = {
+        resource[3]: dict(entry[:2] for entry in resource[4])["cleanup.policy"]
+        for response in described
+        for resource in response.resources
+    }
+    assert policies == dict.fromkeys(names, "compact")

@@ -29,6 +29,7 @@ router = APIRouter(prefix="/api/v1/admin", dependencies=[Depends(authenticate_ad
 LIST_LIMIT_MAX = 500
 # How long an admin answer waits for this replica to see the workspace's new state (others see it as fast).
 STATE_WAIT_S = 2.0
+WORKSPACE_ID_LENGTH_MAX = 128
 
 
 class CommandRefused(LuntrexError):
@@ -40,9 +41,16 @@ class CommandRefused(LuntrexError):
         self.status = spec_of(code).status
 
 
+def _workspace_id(value: str) -> str:
+    """A workspace id from a path: one with control characters or absurd length names no workspace."""
+    if not 0 < len(value) <= WORKSPACE_ID_LENGTH_MAX or not value.isprintable():
+        raise NotFound(f"workspace '{value[:64]!r}' not found")
+    return value
+
+
 async def _command(services: Services, workspace_id: str, action: str, **fields: Any) -> WorkspaceCommandAnswered:
     command = WorkspaceCommandIssued(
-        workspace_id=workspace_id, job_id=f"cmd_{uuid.uuid4().hex}", action=action, **fields
+        workspace_id=_workspace_id(workspace_id), job_id=f"cmd_{uuid.uuid4().hex}", action=action, **fields
     )
     answer = await services.commands.issue(command, timeout_s=services.settings.admin_command_timeout_s)
     if not answer.ok:
@@ -58,6 +66,7 @@ async def _command(services: Services, workspace_id: str, action: str, **fields:
 
 
 async def _workspace_body(services: Services, workspace_id: str) -> dict[str, Any]:
+    workspace_id = _workspace_id(workspace_id)
     async with services.engine.connect() as conn:
         view = await queries.workspace(conn, workspace_id)
         summary = await queries.balance_summary(conn, workspace_id)
@@ -144,6 +153,7 @@ async def grant_credit(workspace_id: str, request: Request, grant: Grant) -> ORJ
 @router.post("/workspaces/{workspace_id}/keys", status_code=201)
 async def mint_key(workspace_id: str, request: Request, new_key: NewKey) -> ORJSONResponse:
     services: Services = request.app.state.services
+    workspace_id = _workspace_id(workspace_id)
     async with services.engine.connect() as conn:
         if await queries.workspace(conn, workspace_id) is None:
             raise NotFound(f"workspace '{workspace_id}' not found")
@@ -153,6 +163,7 @@ async def mint_key(workspace_id: str, request: Request, new_key: NewKey) -> ORJS
 @router.get("/workspaces/{workspace_id}/keys")
 async def list_keys(workspace_id: str, request: Request) -> dict[str, Any]:
     services: Services = request.app.state.services
+    workspace_id = _workspace_id(workspace_id)
     async with services.engine.connect() as conn:
         if await queries.workspace(conn, workspace_id) is None:
             raise NotFound(f"workspace '{workspace_id}' not found")
