@@ -24,23 +24,20 @@ _ATTRIBUTE_TO_POWER = {"expires_in_s": "expires_at", "allowed_models": "allowed_
 }
 
 
-def _requested(services: Services, attrs: KeyAttributes, base: KeyPower) -> tuple[KeyPower, set[str]]:
-    """`base` with what the request names; returns it and the names of the power fields it set."""
+def _requested(services: Services, attrs: KeyAttributes, base: KeyPower) -> KeyPower:
+    """The power a request asks for: what it names, and `base`'s value for everything it does not."""
     named = {_ATTRIBUTE_TO_POWER[field] for field in attrs.model_fields_set if field in _ATTRIBUTE_TO_POWER}
-    values: dict[str, Any] = {field: getattr(attrs, field) for field in key_policy.LIMIT_FIELDS}
+    expires_at = None
     if attrs.expires_in_s is not None:
-        values["expires_at"] = datetime.now(UTC) + timedelta(seconds=attrs.expires_in_s)
-    if attrs.allowed_models is not None:
-        values["allowed_models"] = frozenset(_model_ids(services, attrs.allowed_models))
-    power = KeyPower(
+        expires_at = datetime.now(UTC) + timedelta(seconds=attrs.expires_in_s)
+    allowed = frozenset(_model_ids(services, attrs.allowed_models)) if attrs.allowed_models is not None else None
+    requested = KeyPower(
         scopes=frozenset(attrs.scopes) if attrs.scopes is not None else base.scopes,
-        **{field: values.get(field) if field in named else getattr(base, field) for field in _power_fields()},
+        expires_at=expires_at,
+        allowed_models=allowed,
+        **{field: getattr(attrs, field) for field in key_policy.LIMIT_FIELDS},
     )
-    return power, named
-
-
-def _power_fields() -> tuple[str, ...]:
-    return ("expires_at", "allowed_models", *key_policy.LIMIT_FIELDS)
+    return key_policy.inherit(requested, base, named)
 
 
 def _model_ids(services: Services, names: list[str]) -> list[str]:
@@ -80,7 +77,7 @@ async def _announce(services: Services, row: keys.KeyRow) -> None:
 async def mint(services: Services, workspace_id: str, new_key: NewKey, caller: Principal | None) -> dict[str, Any]:
     """Mint a key; a calling key's own values are the defaults and the ceiling of the new one's."""
     base = replace(caller.power, scopes=DEFAULT_SCOPES) if caller is not None else KeyPower(scopes=DEFAULT_SCOPES)
-    power, _named = _requested(services, new_key, base)
+    power = _requested(services, new_key, base)
     if caller is not None:
         key_policy.refuse_widening(power, caller.power)
     async with services.engine.begin() as conn:
@@ -113,7 +110,7 @@ async def rotate(
             )
         if old is None or old.state.revoked_at is not None or (old.state.expires_at or now + timedelta(1)) <= now:
             raise NotFound(f"no live key '{key_id}'" + (" in this workspace" if workspace_id else ""))
-        power, _named = _requested(services, rotation, old.power)
+        power = _requested(services, rotation, old.power)
         if caller is not None:
             key_policy.refuse_widening(power, caller.power)
             await keys.enforce_mint_rate(
