@@ -43,6 +43,7 @@ class KeyDirectory:
         self._ttl_s = settings.key_cache_ttl_s
         self._entries_max = settings.key_cache_entries_max
         self._keys: dict[str, tuple[KeyChanged | None, float]] = {}
+        self._unknown: dict[str, float] = {}
         self._workspaces: dict[str, tuple[WorkspaceChanged | None, float]] = {}
         self._keys_topic = topics.prefixed(settings.topic_prefix, topics.KEYS_CHANGES)
         self._workspaces_topic = topics.prefixed(settings.topic_prefix, topics.WORKSPACES_CHANGES)
@@ -136,6 +137,7 @@ class KeyDirectory:
             return
         self._bound(self._keys)
         self._keys[state.key_id] = (state, time.monotonic() + self._ttl_s)
+        self._unknown.pop(state.key_id, None)
 
     def apply_workspace(self, state: WorkspaceChanged) -> None:
         current = self._workspaces.get(state.workspace_id)
@@ -211,14 +213,18 @@ class KeyDirectory:
         )
 
     async def _key(self, key_id: str) -> KeyChanged | None:
+        now = time.monotonic()
         cached = self._keys.get(key_id)
-        if cached is not None and cached[1] > time.monotonic():
+        if cached is not None and cached[1] > now:
             return cached[0]
+        if self._unknown.get(key_id, 0.0) > now:
+            return None
         async with self._engine.connect() as conn:
             state = await keys.key_state(conn, key_id)
         if state is None:
-            self._bound(self._keys)
-            self._keys[key_id] = (None, time.monotonic() + self._ttl_s)
+            # Unknown ids are remembered apart, so a flood of invented keys can never evict real ones.
+            self._bound(self._unknown)
+            self._unknown[key_id] = now + self._ttl_s
             return None
         self.apply_key(state)
         return self._keys[key_id][0]
