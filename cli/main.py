@@ -8,11 +8,18 @@ from __future__ import annotations
 import click
 
 from cli import ledger
+from cli.chat import chat
+from cli.keys import key
+from cli.workspace import workspace
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """Operate a Luntrex Router stack (reads .run/stack.env unless told otherwise)."""
+    """Operate a Luntrex Router stack (reads .run/stack.env unless told otherwise). Prints JSON; exits non-zero
+    with a message on any error."""
 
 
+main.add_command(workspace)
+main.add_command(key)
+main.add_command(chat)
 main.add_command(ledger.group)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import click
 
 DEFAULT_ENV_FILE = Path(".run/stack.env")
-_KEY_VALUE_LINE = re.compile(r"^(?P<key>[A-Z][A-Z0-9_]*)=(?P<value>\S.*)$")
 
 
 class StackNotFound(click.ClickException):
@@ -17,14 +15,25 @@ class StackNotFound(click.ClickException):
     exit_code = 2
 
 
+def parse(text: str) -> dict[str, str]:
+    """`KEY=value` lines (optionally `export`ed or quoted), as `make up` writes them; other lines are ignored."""
+    values: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip().removeprefix("export ").strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        name, found = line.split("=", 1)
+        values[name.strip()] = found.strip().strip("'\"")
+    return values
+
+
 def read(path: Path) -> dict[str, str]:
-    """The `KEY=value` lines of the file; every other line is ignored."""
+    """The file's settings; a missing or unreadable file is an error that says how to get one."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise StackNotFound(f"cannot read {path}: {exc.strerror}; run `make up` or pass the address") from exc
-    pairs = (_KEY_VALUE_LINE.match(line.strip()) for line in text.splitlines())
-    return {match["key"]: match["value"] for match in pairs if match is not None}
+    return parse(text)
 
 
 def value(path: Path, key: str) -> str:

@@ -42,6 +42,12 @@ def postman_collection(openapi: dict[str, Any]) -> dict[str, Any]:
                     "path": [part for part in path.removeprefix("/api/v1").split("/") if part],
                 },
             }
+            if path.startswith("/api/v1/admin/"):
+                # The admin API takes the operator's credential, never a workspace key.
+                request["auth"] = {
+                    "type": "bearer",
+                    "bearer": [{"key": "token", "value": "{{adminKey}}", "type": "string"}],
+                }
             if method == "post" and path.endswith("/chat/completions"):
                 request["body"] = {"mode": "raw", "raw": json.dumps(SEED_BODY, indent=2)}
             items.append({"name": operation.get("summary", f"{method.upper()} {path}"), "request": request})
@@ -54,6 +60,7 @@ def postman_collection(openapi: dict[str, Any]) -> dict[str, Any]:
         "variable": [
             {"key": "baseUrl", "value": "http://127.0.0.1:8080/api/v1"},
             {"key": "apiKey", "value": "<YOUR_API_KEY>"},
+            {"key": "adminKey", "value": "<LUNTREX_ADMIN_KEY>"},
         ],
         "item": items,
     }

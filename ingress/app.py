@@ -11,11 +11,13 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import ORJSONResponse
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from ingress.admin_credential import AdminCredential
 from ingress.errors import install_error_handlers
-from ingress.keys import KeyStore
+from ingress.key_directory import KeyDirectory
+from ingress.ledger_commands import LedgerCommands
 from ingress.publisher import JobPublisher
 from ingress.replies import ReplyWaiter
-from ingress.routes import billing, catalogue, completions, jobs, keys, openai_compat
+from ingress.routes import admin, billing, catalogue, completions, jobs, keys, openai_compat
 from ingress.services import Services
 from ingress.settings import IngressSettings
 from runtime.readiness import mark_ready
@@ -24,23 +26,32 @@ from runtime.readiness import mark_ready
 def create_app(settings: IngressSettings) -> FastAPI:
     catalogue_ = settings.load_catalogue()
     engine = create_async_engine(settings.database_url, pool_size=settings.db_pool_size, pool_pre_ping=True)
+    # The admin credential is kept only as its hash; the settings routes see no longer hold it.
+    admin_credential = AdminCredential(settings.admin_key)
+    settings = settings.model_copy(update={"admin_key": None})
     services = Services(
         settings=settings,
         catalogue=catalogue_,
         engine=engine,
-        keys=KeyStore(engine, settings.key_cache_ttl_s),
+        keys=KeyDirectory(settings, engine),
         publisher=JobPublisher(settings),
         replies=ReplyWaiter(settings, settings.pending_replies_max),
+        admin=admin_credential,
+        commands=LedgerCommands(settings, pending_max=settings.admin_commands_pending_max),
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await services.publisher.start()
         await services.replies.start()
+        await services.keys.start()
+        await services.commands.start()
         mark_ready(settings.ready_file)
         try:
             yield
         finally:
+            await services.commands.stop()
+            await services.keys.stop()
             await services.replies.stop()
             await services.publisher.stop()
             await engine.dispose()
@@ -54,7 +65,7 @@ def create_app(settings: IngressSettings) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
-    for module in (completions, jobs, catalogue, billing, keys, openai_compat):
+    for module in (completions, jobs, catalogue, billing, keys, admin, openai_compat):
         app.include_router(module.router)
 
     _document_bearer_auth(app)
@@ -73,7 +84,11 @@ def _document_bearer_auth(app: FastAPI) -> None:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             schema.setdefault("components", {})["securitySchemes"] = {
-                "bearerAuth": {"type": "http", "scheme": "bearer", "description": "a workspace API key"}
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a workspace API key; on /api/v1/admin/... the operator's admin credential",
+                }
             }
             schema["security"] = [{"bearerAuth": []}]
             app.openapi_schema = schema

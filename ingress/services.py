@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ingress.keys import KeyStore
+from ingress.admin_credential import AdminCredential
+from ingress.key_directory import KeyDirectory
+from ingress.ledger_commands import LedgerCommands
 from ingress.publisher import JobPublisher
 from ingress.replies import ReplyWaiter
 from ingress.settings import IngressSettings
@@ -18,6 +20,8 @@ class Services:
     settings: IngressSettings
     catalogue: Catalogue
     engine: AsyncEngine
-    keys: KeyStore
+    keys: KeyDirectory
     publisher: JobPublisher
     replies: ReplyWaiter
+    admin: AdminCredential
+    commands: LedgerCommands

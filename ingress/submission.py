@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from ingress import estimate
-from ingress.keys import Principal
+from ingress import estimate, key_policy
+from ingress.key_policy import Principal
 from schemas.api import ChatCompletionRequest
 from schemas.catalogue import Catalogue, ModelEntry
 from schemas.errors import ErrorCode, InvalidRequest, NotFound
@@ -35,7 +35,8 @@ def build_job(
     traceparent: str | None = None,
 ) -> ChatJobSubmitted:
     model = resolve_model(catalogue, request.model or principal.default_model or catalogue.default_model)
-    max_tokens = request.max_tokens if request.max_tokens is not None else model.default_max_tokens
+    # The key's own limits (allowed models, a max_tokens cap) are checked at the door, before any credit moves.
+    max_tokens = key_policy.max_tokens_for(principal, request.max_tokens, model.default_max_tokens)
     if max_tokens > model.max_output_tokens:
         raise InvalidRequest(
             f"max_tokens {max_tokens} exceeds {model.id}'s limit of {model.max_output_tokens} output tokens"
@@ -52,6 +53,8 @@ def build_job(
         fallback = resolve_model(catalogue, name)
         if fallback.id not in [m.id for m in route]:
             route.append(fallback)
+    allowed = set(key_policy.allowed_route(principal, [m.id for m in route]))
+    route = [m for m in route if m.id in allowed]
     stop = (request.stop,) if isinstance(request.stop, str) else tuple(request.stop or ())
     return ChatJobSubmitted(
         workspace_id=principal.workspace_id,

@@ -18,6 +18,7 @@ import faust
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ledger import admission, expiry, settlement
+from ledger.commands import WorkspaceCommands
 from ledger.settings import LedgerSettings
 from runtime.readiness import mark_ready
 from schemas import topics
@@ -60,6 +61,8 @@ class Ledger:
         self.usage = self.app.topic(topics.prefixed(prefix, topics.JOBS_USAGE))
         self.app.agent(self.submitted, name="admission")(self._admission_agent)
         self.app.agent(self.usage, name="settlement")(self._settlement_agent)
+        commands = WorkspaceCommands(engine, catalogue, self._publish)
+        self.app.agent(self.app.topic(topics.prefixed(prefix, topics.LEDGER_COMMANDS)), name="commands")(commands.agent)
         self.app.timer(0.2, on_leader=False)(self._announce_ready)
         self.app.timer(settings.expiry_sweep_interval_s, on_leader=True)(self._sweep_overdue)
         self._ready = False

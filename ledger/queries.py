@@ -116,3 +116,47 @@ async def usage(
         {"ws": workspace_id, "since": since, "until": until, "tag": tag, "model": model_id},
     )
     return [UsageLine(**row._mapping) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceView:
+    """A workspace's settings as operators and ingress read them."""
+
+    id: str
+    name: str
+    default_model: str | None
+    credit_line_tokens: int
+    tokens_per_bdt: int
+    rpm_max: int | None
+    tpm_max: int | None
+    suspended: bool
+    revision: int
+    created_at: datetime
+
+
+_WORKSPACE_COLUMNS = (
+    "id, name, default_model, credit_line_tokens, tokens_per_bdt, rpm_max, tpm_max, "
+    "suspended_at IS NOT NULL AS suspended, revision, created_at"
+)
+
+
+async def workspace(conn: AsyncConnection, workspace_id: str) -> WorkspaceView | None:
+    row = (
+        await conn.execute(
+            text(f"SELECT {_WORKSPACE_COLUMNS} FROM workspaces WHERE id = :id"),  # noqa: S608
+            {"id": workspace_id},
+        )
+    ).first()
+    return WorkspaceView(**row._mapping) if row is not None else None
+
+
+async def workspaces(conn: AsyncConnection, *, after_id: str | None, limit: int) -> list[WorkspaceView]:
+    """Workspaces in id order, a page at a time (`after_id` is the last id of the previous page)."""
+    rows = await conn.execute(
+        text(
+            f"SELECT {_WORKSPACE_COLUMNS} FROM workspaces "  # noqa: S608
+            "WHERE CAST(:after AS text) IS NULL OR id > :after ORDER BY id LIMIT :limit"
+        ),
+        {"after": after_id, "limit": limit},
+    )
+    return [WorkspaceView(**row._mapping) for row in rows]

@@ -11,6 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from runtime.settings import ServiceSettings
+from schemas import topics as topic_names
 
 
 def new_producer(settings: ServiceSettings) -> AIOKafkaProducer:
@@ -41,7 +42,11 @@ async def ensure_topics(bootstrap_servers: str, topics: Iterable[tuple[str, int]
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [NewTopic(name, partitions, 1) for name, partitions in topics if name not in existing]
+        wanted = [
+            NewTopic(name, partitions, 1, topic_configs=_configs_of(name))
+            for name, partitions in topics
+            if name not in existing
+        ]
         if wanted:
             # Another process may create the same topics at the same moment.
             with contextlib.suppress(TopicAlreadyExistsError):
@@ -49,6 +54,11 @@ async def ensure_topics(bootstrap_servers: str, topics: Iterable[tuple[str, int]
         return [topic.name for topic in wanted]
     finally:
         await admin.close()
+
+
+def _configs_of(name: str) -> dict[str, str]:
+    # State topics keep the newest record per key forever, so a reader starting from the beginning has all.
+    return {"cleanup.policy": "compact"} if topic_names.is_compacted(name) else {}
 
 
 async def stop_consumer(consumer: AIOKafkaConsumer) -> None:

@@ -17,6 +17,10 @@ def topic_plan(catalogue: Catalogue, prefix: str = "") -> list[tuple[str, int]]:
         (topics.prefixed(prefix, topics.JOBS_USAGE), topics.LEDGER_PARTITIONS),
         (topics.prefixed(prefix, topics.JOBS_RESULTS), topics.RESULTS_PARTITIONS),
         (topics.prefixed(prefix, topics.DEAD_LETTERS), topics.DEAD_LETTER_PARTITIONS),
+        (topics.prefixed(prefix, topics.LEDGER_COMMANDS), topics.LEDGER_PARTITIONS),
+        (topics.prefixed(prefix, topics.LEDGER_REPLIES), topics.RESULTS_PARTITIONS),
+        (topics.prefixed(prefix, topics.KEYS_CHANGES), topics.STATE_PARTITIONS),
+        (topics.prefixed(prefix, topics.WORKSPACES_CHANGES), topics.STATE_PARTITIONS),
     ]
     for pool in sorted(catalogue.pools()):
         for lane in topics.Lane:

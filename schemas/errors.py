@@ -7,9 +7,12 @@ whether a client may retry. The HTTP boundary translates them once into the API'
     LuntrexError
     ├── InvalidRequest          400 invalid_request
     ├── Unauthenticated         401 invalid_api_key
+    ├── Forbidden               403 insufficient_scope / key_restricted / admin_only / workspace_suspended
     ├── NotFound                404 not_found / model_not_found
     ├── IdempotencyConflict     409 idempotency_conflict
+    ├── Conflict                409 conflict / key_already_rotated
     ├── PayloadTooLarge         413 payload_too_large
+    ├── TooManyRequests         429 key_mints_exceeded
     └── ServiceUnavailable      503 unavailable
 
 A job that ends badly after it was accepted (refused credit, rate limited, provider failure, expiry) carries
@@ -37,6 +40,14 @@ class ErrorCode(StrEnum):
     UNAVAILABLE = "unavailable"
     EXPIRED = "expired"
     INTERNAL = "internal_error"
+    # Keys and workspaces (issue 8).
+    INSUFFICIENT_SCOPE = "insufficient_scope"
+    KEY_RESTRICTED = "key_restricted"
+    ADMIN_ONLY = "admin_only"
+    WORKSPACE_SUSPENDED = "workspace_suspended"
+    KEY_ALREADY_ROTATED = "key_already_rotated"
+    CONFLICT = "conflict"
+    KEY_MINTS_EXCEEDED = "key_mints_exceeded"
 
 
 class LuntrexError(Exception):
@@ -64,6 +75,13 @@ class Unauthenticated(LuntrexError):
     code = ErrorCode.INVALID_API_KEY
 
 
+class Forbidden(LuntrexError):
+    """The caller is known but may not do this: a missing scope, a key's own limits, an admin-only route."""
+
+    status = 403
+    code = ErrorCode.INSUFFICIENT_SCOPE
+
+
 class NotFound(LuntrexError):
     status = 404
     code = ErrorCode.NOT_FOUND
@@ -72,6 +90,17 @@ class NotFound(LuntrexError):
 class IdempotencyConflict(LuntrexError):
     status = 409
     code = ErrorCode.IDEMPOTENCY_CONFLICT
+
+
+class Conflict(LuntrexError):
+    status = 409
+    code = ErrorCode.CONFLICT
+
+
+class TooManyRequests(LuntrexError):
+    status = 429
+    code = ErrorCode.KEY_MINTS_EXCEEDED
+    retriable = True
 
 
 class PayloadTooLarge(LuntrexError):
@@ -111,6 +140,13 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     ErrorCode.UNAVAILABLE: ErrorSpec(503, retriable=True),
     ErrorCode.EXPIRED: ErrorSpec(504, retriable=True),
     ErrorCode.UPSTREAM_TIMEOUT: ErrorSpec(504, retriable=True),
+    ErrorCode.INSUFFICIENT_SCOPE: ErrorSpec(403, retriable=False),
+    ErrorCode.KEY_RESTRICTED: ErrorSpec(403, retriable=False),
+    ErrorCode.ADMIN_ONLY: ErrorSpec(403, retriable=False),
+    ErrorCode.WORKSPACE_SUSPENDED: ErrorSpec(403, retriable=False),
+    ErrorCode.KEY_ALREADY_ROTATED: ErrorSpec(409, retriable=False),
+    ErrorCode.CONFLICT: ErrorSpec(409, retriable=False),
+    ErrorCode.KEY_MINTS_EXCEEDED: ErrorSpec(429, retriable=True),
 }
 
 

@@ -166,3 +166,81 @@ def encode(event: BaseModel) -> bytes:
 
 def decode(event_type: type[EventT], payload: bytes) -> EventT:
     return event_type.model_validate_json(payload)
+
+
+Scope = Literal["inference", "billing", "manage"]
+
+
+class KeyChanged(Envelope):
+    """The newest state of one API key (ingress owns keys): every ingress replica applies it to its cache.
+
+    Published on the compacted `keys.changes`, keyed by key id, after each mint, rotation and revocation;
+    `revision` orders states of one key, so a replica never goes back to an older one.
+    """
+
+    type: Literal["key.changed"] = "key.changed"
+    version: Literal[1] = 1
+    job_id: str = ""
+    key_id: str
+    revision: int
+    secret_sha256: str
+    scopes: tuple[Scope, ...]
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    rotated_at: datetime | None = None
+    allowed_models: tuple[str, ...] | None = None
+    max_tokens_max: int | None = None
+    rpm_max: int | None = None
+    tpm_max: int | None = None
+    daily_spend_max_tokens: int | None = None
+    monthly_spend_max_tokens: int | None = None
+
+
+class WorkspaceChanged(Envelope):
+    """The newest state of one workspace (the ledger owns workspaces), on the compacted `workspaces.changes`."""
+
+    type: Literal["workspace.changed"] = "workspace.changed"
+    version: Literal[1] = 1
+    job_id: str = ""
+    revision: int
+    name: str
+    default_model: str | None = None
+    credit_line_tokens: int = 0
+    tokens_per_bdt: int = 500
+    rpm_max: int | None = None
+    tpm_max: int | None = None
+    suspended: bool = False
+
+
+class WorkspaceCommandIssued(Envelope):
+    """An operator asked the ledger to change a workspace or grant it credit (`ledger.commands`).
+
+    `job_id` carries the command id: the ledger answers on `ledger.replies` keyed by it, and a grant's
+    idempotency key is derived from it, so a redelivered command changes nothing twice.
+    """
+
+    type: Literal["workspace.command.issued"] = "workspace.command.issued"
+    version: Literal[1] = 1
+    action: Literal["create", "update", "suspend", "resume", "grant"]
+    name: str | None = None
+    default_model: str | None = None
+    # An update sets only the fields it names (so `default_model` or a limit can be cleared with null).
+    fields_set: tuple[str, ...] = ()
+    credit_line_tokens: int | None = None
+    rpm_max: int | None = None
+    tpm_max: int | None = None
+    grant_tokens: int | None = None
+    grant_bdt: int | None = None
+    reason: str | None = None
+
+
+class WorkspaceCommandAnswered(Envelope):
+    """The ledger's answer to one command: the workspace after it, or why it was refused."""
+
+    type: Literal["workspace.command.answered"] = "workspace.command.answered"
+    version: Literal[1] = 1
+    ok: bool
+    error: JobError | None = None
+    workspace: WorkspaceChanged | None = None
+    granted_tokens: int = 0
+    balance_tokens: int | None = None

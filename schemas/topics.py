@@ -13,12 +13,23 @@ JOBS_USAGE = "jobs.usage"
 JOBS_RESULTS = "jobs.results"
 # Events a consumer refused permanently, with the reason and their original bytes (runtime/consume.py).
 DEAD_LETTERS = "dead.letters"
+# Admin commands for the ledger (workspace create/update/suspend, credit grants), keyed by workspace id.
+LEDGER_COMMANDS = "ledger.commands"
+# The ledger's answer to each command, keyed by command id; ingress waits on it.
+LEDGER_REPLIES = "ledger.replies"
+# Compacted state topics every ingress reads from the beginning: the newest state of each key (written by
+# ingress, keyed by key id) and of each workspace (written by the ledger, keyed by workspace id).
+KEYS_CHANGES = "keys.changes"
+WORKSPACES_CHANGES = "workspaces.changes"
+COMPACTED = frozenset({KEYS_CHANGES, WORKSPACES_CHANGES})
 
 # Every topic the ledger reads must have this many partitions, or Faust table/partition co-location breaks.
 LEDGER_PARTITIONS = 8
 DISPATCH_PARTITIONS = 8
 RESULTS_PARTITIONS = 8
 DEAD_LETTER_PARTITIONS = 1
+# State topics are small and read whole by every ingress: one partition keeps each reader's position simple.
+STATE_PARTITIONS = 1
 
 
 class Lane(StrEnum):
@@ -39,6 +50,11 @@ def ledger_key(workspace_id: str) -> bytes:
 
 def job_key(job_id: str) -> bytes:
     return job_id.encode()
+
+
+def is_compacted(name: str) -> bool:
+    """Whether a (possibly prefixed) topic keeps only the newest record per key."""
+    return any(name == base or name.endswith(f".{base}") for base in COMPACTED)
 
 
 def prefixed(prefix: str, topic: str) -> str:

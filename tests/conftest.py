@@ -22,6 +22,11 @@ from tests import services
 from tests.processes import Service, free_port
 from tests.services import ROOT
 
+# The operator's credential in the test stack (LUNTREX_ADMIN_KEY).
+ADMIN_KEY = "test-admin-credential-0123456789abcdef"
+# Keys a workspace may mint per hour in the test stack: low, so the limit itself can be tested.
+KEY_MINTS_PER_HOUR_MAX = 12
+
 
 @dataclass
 class Stack:
@@ -167,6 +172,8 @@ def stack(database_url: str, kafka: str, topic_prefix: str, catalogue_path: Path
         "LUNTREX_LEDGER_APP_ID": f"{topic_prefix}ledger",
         "LUNTREX_BACKOFF_BASE_S": "0.05",
         "LUNTREX_KEY_CACHE_TTL_S": "1",
+        "LUNTREX_ADMIN_KEY": ADMIN_KEY,
+        "LUNTREX_KEY_MINTS_PER_HOUR_MAX": str(KEY_MINTS_PER_HOUR_MAX),
         # The fake provider checks that a key is sent, as the real APIs do; any value passes.
         "OPENAI_API_KEY": "sk-fake-openai",
         "ANTHROPIC_API_KEY": "sk-ant-fake",

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from ingress.auth import Authenticated
+from ingress.auth import Billing, Reader
 from ingress.services import Services
 from ledger import queries
 from schemas.errors import NotFound
@@ -17,7 +17,7 @@ router = APIRouter()
 
 
 @router.get("/api/v1/balance")
-async def get_balance(request: Request, principal: Authenticated) -> dict[str, Any]:
+async def get_balance(request: Request, principal: Reader) -> dict[str, Any]:
     services: Services = request.app.state.services
     async with services.engine.connect() as conn:
         summary = await queries.balance_summary(conn, principal.workspace_id)
@@ -29,7 +29,7 @@ async def get_balance(request: Request, principal: Authenticated) -> dict[str, A
 @router.get("/api/v1/usage")
 async def get_usage(
     request: Request,
-    principal: Authenticated,
+    principal: Billing,
     since: datetime | None = None,
     until: datetime | None = None,
     tag: Annotated[str | None, Query(max_length=64)] = None,

@@ -1,0 +1,127 @@
+"""`luntrex key create|rotate|revoke|list` (admin credential)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import click
+
+from cli.client import Connection, connection_options, emit, request
+
+_DURATION = re.compile(r"^(\d+)([smhd]?)$")
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3_600, "d": 86_400}
+_KEY = re.compile(r"^lx_(?:live_)?([0-9a-f]{12})_.+$")
+
+
+def expires_in_s(value: str) -> int:
+    """`--expires`: a duration (`90s`, `30m`, `12h`, `30d`) or an ISO 8601 time with its offset."""
+    match = _DURATION.match(value.strip())
+    if match:
+        seconds = int(match.group(1)) * _SECONDS[match.group(2)]
+    else:
+        try:
+            when = datetime.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise click.BadParameter(
+                "use a duration like 30d, 12h, 90m, 3600s or an ISO time", param_hint="--expires"
+            ) from exc
+        if when.tzinfo is None:
+            raise click.BadParameter(
+                "an ISO time needs its UTC offset, e.g. 2030-01-01T00:00:00+00:00", param_hint="--expires"
+            )
+        seconds = int((when - datetime.now(UTC)).total_seconds())
+    if seconds <= 0:
+        raise click.BadParameter("the expiry must be in the future", param_hint="--expires")
+    return seconds
+
+
+def key_id_of(key_or_id: str) -> str:
+    """A key id from either the id itself or a whole key (`lx_live_<id>_...`)."""
+    match = _KEY.match(key_or_id)
+    return match.group(1) if match else key_or_id
+
+
+@click.group()
+def key() -> None:
+    """Mint, rotate, revoke and list API keys of any workspace."""
+
+
+@key.command()
+@click.argument("workspace_id")
+@click.option("--name", default="api key", show_default=True)
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(["inference", "billing", "manage"]),
+    help="repeat for several (default: inference)",
+)
+@click.option("--rpm", type=click.IntRange(min=1), help="requests per minute (stored; enforced later)")
+@click.option("--tpm", type=click.IntRange(min=1), help="tokens per minute (stored; enforced later)")
+@click.option("--expires", help="30d, 12h, 90m, 3600s or an ISO time")
+@click.option("--model", "models", multiple=True, help="allowed model (repeat); default: every model")
+@click.option("--max-tokens", type=click.IntRange(min=1), help="the largest max_tokens a request may ask")
+@connection_options
+def create(
+    connection: Connection,
+    workspace_id: str,
+    name: str,
+    scopes: tuple[str, ...],
+    rpm: int | None,
+    tpm: int | None,
+    expires: str | None,
+    models: tuple[str, ...],
+    max_tokens: int | None,
+) -> None:
+    """Mint a key for WORKSPACE_ID; the secret (`key`) is shown once."""
+    body: dict[str, object] = {"name": name}
+    optional: dict[str, object | None] = {
+        "scopes": list(scopes) or None,
+        "rpm_max": rpm,
+        "tpm_max": tpm,
+        "expires_in_s": expires_in_s(expires) if expires else None,
+        "allowed_models": list(models) or None,
+        "max_tokens_max": max_tokens,
+    }
+    body.update({field: value for field, value in optional.items() if value is not None})
+    minted = request(connection, "POST", f"/admin/workspaces/{workspace_id}/keys", admin=True, body=body)
+    minted["api_key"] = minted["key"]
+    emit(minted)
+
+
+@key.command()
+@click.argument("key_or_id")
+@click.option(
+    "--grace-s",
+    type=click.FloatRange(min=0),
+    default=3_600,
+    show_default=True,
+    help="how long the old key keeps working",
+)
+@connection_options
+def rotate(connection: Connection, key_or_id: str, grace_s: float) -> None:
+    """Mint a successor with the same attributes; the old key stops after the grace period."""
+    rotated = request(
+        connection, "POST", f"/admin/keys/{key_id_of(key_or_id)}/rotate", admin=True, body={"grace_s": grace_s}
+    )
+    rotated["api_key"] = rotated["key"]
+    emit(rotated)
+
+
+@key.command()
+@click.argument("key_or_id")
+@connection_options
+def revoke(connection: Connection, key_or_id: str) -> None:
+    """Stop a key for good, on every ingress at once."""
+    key_id = key_id_of(key_or_id)
+    request(connection, "DELETE", f"/admin/keys/{key_id}", admin=True)
+    emit({"revoked": key_id})
+
+
+@key.command("list")
+@click.argument("workspace_id")
+@connection_options
+def list_(connection: Connection, workspace_id: str) -> None:
+    """A workspace's keys (never their secrets)."""
+    emit(request(connection, "GET", f"/admin/workspaces/{workspace_id}/keys", admin=True))

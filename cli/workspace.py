@@ -1,0 +1,78 @@
+"""`luntrex workspace create|list|show|suspend|resume` (admin credential)."""
+
+from __future__ import annotations
+
+import click
+
+from cli.client import Connection, connection_options, emit, progress, request
+
+
+@click.group()
+def workspace() -> None:
+    """Create, inspect and suspend workspaces."""
+
+
+@workspace.command()
+@click.argument("name")
+@click.option("--topup-bdt", type=click.IntRange(min=1), help="starting credit in whole BDT")
+@click.option("--topup-tokens", type=click.IntRange(min=1), help="starting credit in credit tokens")
+@click.option("--id", "workspace_id", help="workspace id (default: generated)")
+@click.option("--default-model", help="model used when a request names none")
+@click.option("--credit-line-tokens", type=click.IntRange(min=0), default=0, show_default=True)
+@connection_options
+def create(
+    connection: Connection,
+    name: str,
+    topup_bdt: int | None,
+    topup_tokens: int | None,
+    workspace_id: str | None,
+    default_model: str | None,
+    credit_line_tokens: int,
+) -> None:
+    """Create a workspace and a key with every scope (shown once)."""
+    body = {"name": name, "credit_line_tokens": credit_line_tokens}
+    optional = {
+        "id": workspace_id,
+        "default_model": default_model,
+        "grant_bdt": topup_bdt,
+        "grant_tokens": topup_tokens,
+    }
+    body.update({field: value for field, value in optional.items() if value is not None})
+    progress(f"creating workspace '{name}' (the ledger applies it)...")
+    created = request(connection, "POST", "/admin/workspaces", admin=True, body=body)
+    created["workspace_id"] = created["id"]
+    emit(created)
+
+
+@workspace.command("list")
+@click.option("--limit", type=click.IntRange(1, 500), default=100, show_default=True)
+@click.option("--after", help="list workspaces after this id (paging)")
+@connection_options
+def list_(connection: Connection, limit: int, after: str | None) -> None:
+    """List workspaces in id order."""
+    query = f"?limit={limit}" + (f"&after={after}" if after else "")
+    emit(request(connection, "GET", f"/admin/workspaces{query}", admin=True))
+
+
+@workspace.command()
+@click.argument("workspace_id")
+@connection_options
+def show(connection: Connection, workspace_id: str) -> None:
+    """A workspace's settings and balance."""
+    emit(request(connection, "GET", f"/admin/workspaces/{workspace_id}", admin=True))
+
+
+@workspace.command()
+@click.argument("workspace_id")
+@connection_options
+def suspend(connection: Connection, workspace_id: str) -> None:
+    """Refuse every key of the workspace (403 workspace_suspended) until resumed."""
+    emit(request(connection, "POST", f"/admin/workspaces/{workspace_id}/suspend", admin=True))
+
+
+@workspace.command()
+@click.argument("workspace_id")
+@connection_options
+def resume(connection: Connection, workspace_id: str) -> None:
+    """Let a suspended workspace's keys work again."""
+    emit(request(connection, "POST", f"/admin/workspaces/{workspace_id}/resume", admin=True))

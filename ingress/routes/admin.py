@@ -1,0 +1,183 @@
+"""The operator's API under `/api/v1/admin/...`, behind the admin credential (a workspace key gets 403).
+
+Workspaces are the ledger's: creating, changing, suspending a workspace and granting it credit are commands
+the ledger executes (`ingress.ledger_commands`); this module only validates, sends and reports. Keys are
+ingress's own, so minting, rotating and revoking any workspace's keys happen here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import ORJSONResponse
+
+from ingress import key_service, keys
+from ingress.auth import authenticate_admin
+from ingress.key_requests import Grant, NewKey, NewWorkspace, Rotation, WorkspaceUpdate
+from ingress.services import Services
+from ledger import queries
+from schemas.errors import ErrorCode, LuntrexError, NotFound, spec_of
+from schemas.events import WorkspaceCommandAnswered, WorkspaceCommandIssued
+
+router = APIRouter(prefix="/api/v1/admin", dependencies=[Depends(authenticate_admin)])
+
+LIST_LIMIT_MAX = 500
+# How long an admin answer waits for this replica to see the workspace's new state (others see it as fast).
+STATE_WAIT_S = 2.0
+WORKSPACE_ID_LENGTH_MAX = 128
+
+
+class CommandRefused(LuntrexError):
+    """The ledger refused a workspace command: its code and status come from the one error table."""
+
+    def __init__(self, code: str, message: str) -> None:
+        known = code if code in ErrorCode.__members__.values() else ErrorCode.INTERNAL
+        super().__init__(message, code=ErrorCode(known))
+        self.status = spec_of(code).status
+
+
+def _workspace_id(value: str) -> str:
+    """A workspace id from a path: one with control characters or absurd length names no workspace."""
+    if not 0 < len(value) <= WORKSPACE_ID_LENGTH_MAX or not value.isprintable():
+        raise NotFound(f"workspace '{value[:64]!r}' not found")
+    return value
+
+
+async def _command(services: Services, workspace_id: str, action: str, **fields: Any) -> WorkspaceCommandAnswered:
+    command = WorkspaceCommandIssued(
+        workspace_id=_workspace_id(workspace_id), job_id=f"cmd_{uuid.uuid4().hex}", action=action, **fields
+    )
+    answer = await services.commands.issue(command, timeout_s=services.settings.admin_command_timeout_s)
+    if not answer.ok:
+        assert answer.error is not None
+        raise CommandRefused(answer.error.code, answer.error.message)
+    if answer.workspace is not None:
+        deadline = time.monotonic() + STATE_WAIT_S
+        while services.keys.workspace_revision(workspace_id) < answer.workspace.revision:
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.005)
+    return answer
+
+
+async def _workspace_body(services: Services, workspace_id: str) -> dict[str, Any]:
+    workspace_id = _workspace_id(workspace_id)
+    async with services.engine.connect() as conn:
+        view = await queries.workspace(conn, workspace_id)
+        summary = await queries.balance_summary(conn, workspace_id)
+    if view is None:
+        raise NotFound(f"workspace '{workspace_id}' not found")
+    body = asdict(view)
+    body["balance"] = asdict(summary) if summary is not None else None
+    return body
+
+
+@router.post("/workspaces", status_code=201)
+async def create_workspace(request: Request, new: NewWorkspace) -> ORJSONResponse:
+    """Create a workspace (optionally with a first grant) and, unless `with_key` is false, a key with every scope."""
+    services: Services = request.app.state.services
+    workspace_id = new.id or f"ws_{uuid.uuid4().hex[:12]}"
+    answer = await _command(
+        services,
+        workspace_id,
+        "create",
+        **new.model_dump(exclude={"id", "with_key"}),
+        reason="opening grant",
+    )
+    body = await _workspace_body(services, workspace_id)
+    body["granted_tokens"] = answer.granted_tokens
+    if new.with_key:
+        key = await key_service.mint(
+            services, workspace_id, NewKey(name="owner key", scopes=["inference", "billing", "manage"]), None
+        )
+        body["api_key"], body["api_key_id"] = key["key"], key["id"]
+    return ORJSONResponse(body, status_code=201)
+
+
+@router.get("/workspaces")
+async def list_workspaces(
+    request: Request,
+    after: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=LIST_LIMIT_MAX)] = 100,
+) -> dict[str, Any]:
+    services: Services = request.app.state.services
+    async with services.engine.connect() as conn:
+        views = await queries.workspaces(conn, after_id=after, limit=limit)
+    return {"data": [asdict(view) for view in views], "next_after": views[-1].id if len(views) == limit else None}
+
+
+@router.get("/workspaces/{workspace_id}")
+async def show_workspace(workspace_id: str, request: Request) -> dict[str, Any]:
+    return await _workspace_body(request.app.state.services, workspace_id)
+
+
+@router.patch("/workspaces/{workspace_id}")
+async def update_workspace(workspace_id: str, request: Request, update: WorkspaceUpdate) -> dict[str, Any]:
+    services: Services = request.app.state.services
+    fields = update.model_dump(include=update.model_fields_set)
+    await _command(services, workspace_id, "update", fields_set=tuple(sorted(update.model_fields_set)), **fields)
+    return await _workspace_body(services, workspace_id)
+
+
+@router.post("/workspaces/{workspace_id}/suspend")
+async def suspend_workspace(workspace_id: str, request: Request) -> dict[str, Any]:
+    """Every key of the workspace is refused (403 `workspace_suspended`) until it is resumed."""
+    services: Services = request.app.state.services
+    await _command(services, workspace_id, "suspend")
+    return await _workspace_body(services, workspace_id)
+
+
+@router.post("/workspaces/{workspace_id}/resume")
+async def resume_workspace(workspace_id: str, request: Request) -> dict[str, Any]:
+    services: Services = request.app.state.services
+    await _command(services, workspace_id, "resume")
+    return await _workspace_body(services, workspace_id)
+
+
+@router.post("/workspaces/{workspace_id}/grants", status_code=201)
+async def grant_credit(workspace_id: str, request: Request, grant: Grant) -> ORJSONResponse:
+    """Credit a workspace in tokens, or in whole BDT at its exchange rate; one journal entry per grant."""
+    services: Services = request.app.state.services
+    answer = await _command(
+        services, workspace_id, "grant", grant_tokens=grant.tokens, grant_bdt=grant.bdt, reason=grant.reason
+    )
+    body = {"workspace_id": workspace_id, "granted_tokens": answer.granted_tokens, "balance": answer.balance_tokens}
+    return ORJSONResponse(body, status_code=201)
+
+
+@router.post("/workspaces/{workspace_id}/keys", status_code=201)
+async def mint_key(workspace_id: str, request: Request, new_key: NewKey) -> ORJSONResponse:
+    services: Services = request.app.state.services
+    workspace_id = _workspace_id(workspace_id)
+    async with services.engine.connect() as conn:
+        if await queries.workspace(conn, workspace_id) is None:
+            raise NotFound(f"workspace '{workspace_id}' not found")
+    return ORJSONResponse(await key_service.mint(services, workspace_id, new_key, None), status_code=201)
+
+
+@router.get("/workspaces/{workspace_id}/keys")
+async def list_keys(workspace_id: str, request: Request) -> dict[str, Any]:
+    services: Services = request.app.state.services
+    workspace_id = _workspace_id(workspace_id)
+    async with services.engine.connect() as conn:
+        if await queries.workspace(conn, workspace_id) is None:
+            raise NotFound(f"workspace '{workspace_id}' not found")
+        views = await keys.list_keys(conn, workspace_id)
+    return {"data": [asdict(view) for view in views]}
+
+
+@router.post("/keys/{key_id}/rotate", status_code=201)
+async def rotate_key(key_id: str, request: Request, rotation: Rotation) -> ORJSONResponse:
+    services: Services = request.app.state.services
+    body = await key_service.rotate(services, key_id, rotation, caller=None, workspace_id=None)
+    return ORJSONResponse(body, status_code=201)
+
+
+@router.delete("/keys/{key_id}", status_code=204)
+async def revoke_key(key_id: str, request: Request) -> None:
+    await key_service.revoke(request.app.state.services, key_id, workspace_id=None)

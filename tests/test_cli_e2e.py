@@ -1,0 +1,78 @@
+"""The `luntrex` CLI against the running stack: JSON out, and a clear non-zero exit on any error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from cli.main import main
+from tests.conftest import ADMIN_KEY, Stack
+
+
+def run(env_file: Path, *args: str) -> Result:
+    return CliRunner().invoke(main, [*args[:2], "--env-file", str(env_file), *args[2:]], catch_exceptions=False)
+
+
+def stack_env(tmp_path: Path, stack: Stack, **extra: str) -> Path:
+    path = tmp_path / "stack.env"
+    lines = {"LUNTREX_BASE_URL": stack.base_url, "LUNTREX_ADMIN_KEY": ADMIN_KEY, **extra}
+    path.write_text("".join(f"{name}={value}\n" for name, value in lines.items()))
+    return path
+
+
+def test_an_operator_sets_up_a_workspace_and_its_keys(stack: Stack, tmp_path: Path) -> None:
+    env_file = stack_env(tmp_path, stack)
+    created = run(env_file, "workspace", "create", "CLI team", "--topup-bdt", "2")
+    assert created.exit_code == 0, created.output
+    workspace = json.loads(created.stdout)
+    assert workspace["api_key"].startswith("lx_live_") and workspace["balance"]["available_tokens"] == 1_000
+    workspace_id = workspace["workspace_id"]
+
+    shown = json.loads(run(env_file, "workspace", "show", workspace_id).stdout)
+    assert shown["name"] == "CLI team"
+    listed = json.loads(run(env_file, "workspace", "list", "--limit", "500").stdout)
+    assert workspace_id in {entry["id"] for entry in listed["data"]}
+
+    minted = run(env_file, "key", "create", workspace_id, "--scope", "inference", "--rpm", "30", "--expires", "30d")
+    assert minted.exit_code == 0, minted.output
+    key = json.loads(minted.stdout)
+    assert key["scopes"] == ["inference"] and key["rpm_max"] == 30 and key["expires_at"]
+
+    answer = run(env_file, "chat", "hello from the CLI", "--model", "test/cheap", "--api-key", key["api_key"])
+    assert answer.exit_code == 0, answer.output
+    assert json.loads(answer.stdout)["model"] == "test/cheap"
+
+    rotated = json.loads(run(env_file, "key", "rotate", key["api_key"], "--grace-s", "0").stdout)
+    assert rotated["replaces"] == key["id"] and rotated["rpm_max"] == 30
+    again = run(env_file, "key", "rotate", key["id"])
+    assert again.exit_code == 1 and "409 key_already_rotated" in again.output
+    assert run(env_file, "key", "revoke", rotated["api_key"]).exit_code == 0
+    keys = json.loads(run(env_file, "key", "list", workspace_id).stdout)["data"]
+    assert [entry["revoked_at"] is not None for entry in keys] == [False, False, True]
+    refused = run(env_file, "chat", "hello", "--api-key", rotated["api_key"])
+    assert refused.exit_code == 1 and "401 invalid_api_key" in refused.output
+
+    suspended = json.loads(run(env_file, "workspace", "suspend", workspace_id).stdout)
+    assert suspended["suspended"] is True
+    blocked = run(env_file, "chat", "hello", "--api-key", workspace["api_key"])
+    assert blocked.exit_code == 1 and "403 workspace_suspended" in blocked.output
+
+
+def test_errors_exit_non_zero_with_a_message(stack: Stack, tmp_path: Path) -> None:
+    env_file = stack_env(tmp_path, stack)
+    wrong = run(env_file, "workspace", "list", "--admin-key", "not-the-admin-key-at-all-0000")
+    assert wrong.exit_code == 1 and "401 invalid_api_key" in wrong.output
+    unreachable = run(env_file, "workspace", "list", "--base-url", "http://127.0.0.1:1/api/v1")
+    assert unreachable.exit_code == 1 and "cannot reach" in unreachable.output
+    missing = run(env_file, "workspace", "show", "ws_does_not_exist")
+    assert missing.exit_code == 1 and "404 not_found" in missing.output
+    bad_name = run(env_file, "workspace", "create", "nul\x01name")
+    assert bad_name.exit_code == 1 and "400 invalid_request" in bad_name.output
+    bad_expiry = run(env_file, "key", "create", "ws_x", "--expires", "yesterday")
+    assert bad_expiry.exit_code == 2 and "--expires" in bad_expiry.output
+    zero = run(env_file, "key", "create", "ws_x", "--rpm", "0")
+    assert zero.exit_code == 2
+    no_key = run(tmp_path / "absent.env", "chat", "hi", "--base-url", stack.base_url)
+    assert no_key.exit_code == 1 and "no credential" in no_key.output

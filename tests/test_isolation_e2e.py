@@ -1,0 +1,60 @@
+"""Isolation is total: every endpoint that takes an id answers 404 for another workspace's id, never data."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ingress import apidocs
+from tests.conftest import make_workspace
+
+HELLO = {"messages": [{"role": "user", "content": "tell me a secret"}], "max_tokens": 8}
+
+
+def workspace_routes_with_ids() -> set[tuple[str, str]]:
+    """Every workspace-key route whose path carries an id (the admin API is the operator's, not a workspace's)."""
+    paths = apidocs.openapi_document()["paths"]
+    return {
+        (method.upper(), path)
+        for path, operations in paths.items()
+        if "{" in path and "/admin/" not in path
+        for method in operations
+    }
+
+
+async def test_another_workspaces_ids_are_404_on_every_endpoint(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+    mine, theirs = await make_workspace(engine, tokens=10_000), await make_workspace(engine, tokens=10_000)
+    finished = (await client.post("/chat/completions", json=HELLO, headers=theirs.headers)).json()
+    queued = await client.post("/chat/completions", json=HELLO, headers={**theirs.headers, "Prefer": "respond-async"})
+    spare = (await client.post("/keys", json={"name": "theirs"}, headers=theirs.headers)).json()
+    ids = {
+        "job_id": [finished["id"], queued.json()["id"]],
+        "key_id": [theirs.key_id, spare["id"]],
+    }
+    probes = {
+        ("GET", "/api/v1/jobs/{job_id}"): {},
+        ("POST", "/api/v1/keys/{key_id}/rotate"): {"grace_s": 0},
+        ("DELETE", "/api/v1/keys/{key_id}"): None,
+    }
+    # A new route with an id must be added here: the test fails rather than silently not covering it.
+    assert set(probes) == workspace_routes_with_ids()
+    for (method, template), body in probes.items():
+        name = template.split("{")[1].rstrip("}/").split("}")[0]
+        for foreign_id in ids[name]:
+            path = template.replace("{" + name + "}", foreign_id).removeprefix("/api/v1")
+            response = await client.request(method, path, json=body, headers=mine.headers)
+            assert response.status_code == 404, (method, path, response.text)
+            assert set(response.json()) == {"error", "status", "code", "request_id"}
+            assert "secret" not in response.text and finished["answer"] not in response.text
+
+    # Their keys still work, and nothing of theirs shows in my listings.
+    assert (await client.get(f"/jobs/{finished['id']}", headers=theirs.headers)).status_code == 200
+    assert (
+        await client.post(
+            "/chat/completions", json=HELLO, headers={**theirs.headers, "Authorization": f"Bearer {spare['key']}"}
+        )
+    ).status_code == 200
+    listed = (await client.get("/keys", headers=mine.headers)).json()["data"]
+    assert [key["id"] for key in listed] == [mine.key_id]
+    usage = (await client.get("/usage", headers=mine.headers)).json()
+    assert usage["totals"]["jobs"] == 0
