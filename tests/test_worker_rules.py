@@ -232,7 +232,7 @@ def answer(text: str = "Echo: hi", *, input_tokens: int = 7, output_tokens: int 
 
 
 def unavailable() -> ProviderUnavailable:
-    return ProviderUnavailable(message="overloaded", retriable=True, status=503, code="unavailable")
+    return ProviderUnavailable(message="overloaded", retriable=True, status=503, code="upstream_unavailable")
 
 
 def rate_limited(retry_after_s: float | None = 0.001) -> ProviderRateLimited:
