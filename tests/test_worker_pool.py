@@ -275,3 +275,36 @@ async def test_usage_too_big_for_kafka_becomes_a_failure_without_the_answer(
     assert big.error is not None and big.error.code == "upstream_error" and "too large" in big.error.message
     assert usage["job_small"].outcome == "completed"
     assert fake.calls(UPSTREAM)["received"] == 1
+
+
+async def test_a_pool_joining_the_group_does_not_run_again_what_the_other_had_in_flight(
+    kafka: str, prefix: str, fake: RunningFakeProvider, catalogue: Catalogue
+) -> None:
+    # A rebalance takes partitions from a pool with calls in flight; it waits for them (up to revoke_wait_s)
+    # and commits, so the next owner starts after them instead of calling the provider again.
+    # Calls outlast the heartbeat interval (3 s) by which the first pool learns of the rebalance.
+    settings = worker_settings(kafka, prefix, fake, revoke_wait_s=8.0)
+    fake.set_scenario(UPSTREAM, latency_ms=5000)
+    jobs = [f"job_moved_{index}" for index in range(8)]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka)
+    await producer.start()
+    try:
+        topic = topics.prefixed(prefix, topics.dispatch_topic(POOL, topics.Lane.INTERACTIVE))
+        for index, job_id in enumerate(jobs):
+            await producer.send_and_wait(topic, dispatch(job_id), key=topics.job_key(job_id), partition=index % 2)
+    finally:
+        await producer.stop()
+
+    async with running_pool(settings, catalogue) as first:
+        deadline = time.monotonic() + 20
+        while fake.calls(UPSTREAM)["in_flight"] < len(jobs):
+            assert time.monotonic() < deadline, fake.calls(UPSTREAM)
+            await asyncio.sleep(0.05)
+        async with running_pool(settings, catalogue) as second:
+            usage = await usage_events(kafka, prefix, len(jobs), timeout_s=60)
+            await asyncio.sleep(3.0)  # room for a second run of any job to show
+            usage = await usage_events(kafka, prefix, len(jobs))
+            assert first.in_flight() == second.in_flight() == 0
+
+    assert fake.calls(UPSTREAM)["received"] == len(jobs)
+    assert sorted(u.job_id for u in usage) == sorted(jobs)

@@ -5,10 +5,11 @@ that redelivers the job; the provider may then be called twice, but the ledger s
 
 The poll loop never blocks on work: when `pool_concurrency_max` jobs are in flight the pool pauses its
 partitions and keeps polling (so the group never takes it for dead and hands its jobs to another member),
-and resumes as soon as a job finishes. Following the one consume policy (runtime/consume.py), a dispatch
-that cannot be read is dead-lettered and its job, when it names one, is reported failed so its hold is
-released; usage is published until the broker takes it, and an event too big for Kafka is replaced by a
-failure without the answer.
+and resumes as soon as a job finishes. On a rebalance it waits (briefly) for the jobs of the partitions it
+gives up and commits them, so the next owner does not run them again. Following the one consume policy
+(runtime/consume.py), a dispatch that cannot be read is dead-lettered and its job, when it names one, is
+reported failed so its hold is released; usage is published until the broker takes it, and an event too
+big for Kafka is replaced by a failure without the answer.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._pool = pool
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        # Jobs of these partitions that finish now are committed here instead of running again elsewhere.
+        await self._pool.drain(set(revoked))
         await self._pool.commit()
         self._pool.tracker.forget(set(revoked))
 
@@ -76,7 +79,7 @@ class ModelPool:
         self.tracker = OffsetTracker()
         self.policy = RetryPolicy(settings.attempts_per_model_max, settings.backoff_base_s, settings.backoff_max_s)
         self._consumer: AIOKafkaConsumer | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[asyncio.Task[None], TopicPartition] = {}
         self._usage_topic = topics.prefixed(settings.topic_prefix, topics.JOBS_USAGE)
         self._dead_letter_topic = topics.prefixed(settings.topic_prefix, topics.DEAD_LETTERS)
 
@@ -115,6 +118,14 @@ class ModelPool:
 
     def in_flight(self) -> int:
         return len(self._tasks)
+
+    async def drain(self, partitions: set[TopicPartition]) -> None:
+        """Wait, up to `revoke_wait_s`, for the jobs of partitions about to be taken away."""
+        leaving = [task for task, tp in self._tasks.items() if tp in partitions]
+        if leaving:
+            _, unfinished = await asyncio.wait(leaving, timeout=self.settings.revoke_wait_s)
+            if unfinished:
+                log.warning("pool %s: %d jobs still running on revoked partitions", self.name, len(unfinished))
 
     def apply_backpressure(self) -> None:
         """Pause every assigned partition while the pool is full; resume them all once a slot is free."""
@@ -159,11 +170,11 @@ class ModelPool:
     def _start(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
         self.tracker.started(tp, record.offset)
         task = asyncio.create_task(self._handle(tp, record))
-        self._tasks.add(task)
+        self._tasks[task] = tp
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
+        self._tasks.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("pool %s: a job task failed", self.name, exc_info=task.exception())
         self.apply_backpressure()

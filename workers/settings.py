@@ -30,6 +30,9 @@ class WorkerSettings(ServiceSettings):
     # A pool that does not poll for this long is evicted from its group and its jobs run again elsewhere.
     # Pools never block their poll loop (a saturated pool pauses its partitions and keeps polling).
     kafka_max_poll_interval_ms: int = Field(default=300_000, ge=1_000, le=3_600_000)
+    # On a rebalance, how long a pool waits for the jobs of partitions it gives up (so they are not run again by
+    # the next owner); under the group's rebalance timeout (the session timeout, 10 s).
+    revoke_wait_s: float = Field(default=5.0, ge=0, le=9)
     # How long one poll waits for records; well under the poll interval.
     poll_wait_ms: int = Field(default=500, ge=1, le=10_000)
     # The largest provider response read, which bounds the answer: a larger one fails the job (upstream_error)
