@@ -53,6 +53,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 GEMINI_PREFIX = "/gemini/"
 GEMINI_SUFFIX = ":generateContent"
 GEMINI_VERSIONS = ("v1beta", "v1")
+# The piece size of a chunked answer.
+CHUNK_BYTES = 16 * 1024
 
 
 @dataclasses.dataclass(slots=True)
@@ -170,7 +172,9 @@ class FakeProvider:
             return Reply(200, MALFORMED_BODY, [(b"content-type", b"application/json")])
         if scenario.wrong_shape:
             return Reply(200, WRONG_SHAPE_BODY, [(b"content-type", b"application/json")])
-        return wire.success(prompt, generate(prompt, scenario), scenario, request_id)
+        reply = wire.success(prompt, generate(prompt, scenario), scenario, request_id)
+        reply.chunked = scenario.chunked
+        return reply
 
     async def _admin(self, path: str, method: str, scope: Scope, receive: Receive) -> Reply:
         if path == "/_fake/requests":
@@ -251,6 +255,14 @@ async def _wait_for_disconnect(receive: Receive, wait_max_s: float) -> None:
 
 
 async def _send_reply(send: Send, reply: Reply) -> None:
+    if reply.chunked:
+        await send({"type": "http.response.start", "status": reply.status, "headers": reply.headers})
+        for start in range(0, len(reply.body), CHUNK_BYTES):
+            await send(
+                {"type": "http.response.body", "body": reply.body[start : start + CHUNK_BYTES], "more_body": True}
+            )
+        await send({"type": "http.response.body", "body": b""})
+        return
     # An explicit length spares uvicorn chunked encoding, and clients a chunk parser.
     headers = [*reply.headers, (b"content-length", str(len(reply.body)).encode())]
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})

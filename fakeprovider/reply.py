@@ -23,6 +23,8 @@ class Reply:
     status: int
     body: bytes
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    # Sent in pieces without a content-length (chunked transfer encoding) instead of in one piece.
+    chunked: bool = False
 
 
 def json_reply(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Reply:

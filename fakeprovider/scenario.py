@@ -52,6 +52,8 @@ class Scenario:
     # any JSON value reported as the input / output token count (negative, 2**63, 1.5, true, "7").
     usage_input_tokens: Any = None
     usage_output_tokens: Any = None
+    # Send the answer in chunks with no content-length (chunked transfer encoding), as streaming proxies do.
+    chunked: bool = False
 
 
 PLAIN = Scenario()
@@ -132,6 +134,7 @@ KNOBS: dict[str, Callable[[object], Any]] = {
     "error_message": _optional(_any_text),
     "usage_input_tokens": _json_value,
     "usage_output_tokens": _json_value,
+    "chunked": _to_bool,
 }
 
 

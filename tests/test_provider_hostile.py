@@ -138,10 +138,11 @@ async def test_the_largest_sane_count_is_accepted(
 
 
 @BY_NAME
+@pytest.mark.parametrize("chunked", [False, True], ids=["with-length", "chunked"])
 async def test_an_answer_over_the_limit_is_refused_and_not_retried(
-    wire: Wire, fake: RunningFakeProvider, client: httpx.AsyncClient
+    wire: Wire, fake: RunningFakeProvider, client: httpx.AsyncClient, chunked: bool
 ) -> None:
-    fake.set_scenario(wire.model, answer_bytes=200_000)
+    fake.set_scenario(wire.model, answer_bytes=200_000, chunked=chunked)
 
     with pytest.raises(ProviderProtocolError) as caught:
         await adapter(wire, fake, client, response_max_bytes=100_000).complete(call(wire))
@@ -153,14 +154,16 @@ async def test_an_answer_over_the_limit_is_refused_and_not_retried(
 
 
 @BY_NAME
+@pytest.mark.parametrize("chunked", [False, True], ids=["with-length", "chunked"])
 async def test_an_answer_under_the_limit_is_delivered_whole(
-    wire: Wire, fake: RunningFakeProvider, client: httpx.AsyncClient
+    wire: Wire, fake: RunningFakeProvider, client: httpx.AsyncClient, chunked: bool
 ) -> None:
-    fake.set_scenario(wire.model, answer_bytes=60_000)
+    fake.set_scenario(wire.model, answer_bytes=60_000, chunked=chunked)
 
     result = await adapter(wire, fake, client, response_max_bytes=100_000).complete(call(wire))
 
     assert len(result.text.encode()) == 60_000
+    assert result.output_tokens > 0 and result.finish_reason is not None
 
 
 @pytest.mark.parametrize("transport", ["aiohttp", "httpx"])

@@ -37,23 +37,24 @@ async def post_json(
             request = config.client.build_request("POST", url, content=content, headers=headers, timeout=timeout_s)
             response = await config.client.send(request, stream=True)
             try:
-                body = await _bounded_body(response, config.name, config.response_max_bytes)
+                return await _read_bounded(response, config.name, config.response_max_bytes)
             finally:
                 await response.aclose()
     except TimeoutError as exc:
         raise timeout_failure(config.name, timeout_s) from exc
     except httpx.HTTPError as exc:
         raise transport_failure(exc, config.name, timeout_s) from exc
-    kept = [(name, value) for name, value in response.headers.multi_items() if name not in WIRE_ENCODING_HEADERS]
-    return httpx.Response(
-        response.status_code, headers=kept, content=body, request=request, extensions=response.extensions
-    )
 
 
-async def _bounded_body(response: httpx.Response, provider: str, limit_bytes: int) -> bytes:
+async def _read_bounded(response: httpx.Response, provider: str, limit_bytes: int) -> httpx.Response:
+    """The response with its body read, or ProviderProtocolError as soon as the body passes `limit_bytes`."""
     declared = response.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit_bytes:
-        raise answer_too_large(provider, limit_bytes)
+    if declared is not None and declared.isdigit() and "content-encoding" not in response.headers:
+        # The common case costs one read: the length is known before a byte of the body is.
+        if int(declared) > limit_bytes:
+            raise answer_too_large(provider, limit_bytes)
+        await response.aread()
+        return response
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
@@ -61,7 +62,16 @@ async def _bounded_body(response: httpx.Response, provider: str, limit_bytes: in
         if size > limit_bytes:
             raise answer_too_large(provider, limit_bytes)
         chunks.append(chunk)
-    return b"".join(chunks)
+    # A body of unknown length (chunked, or compressed) was read in pieces; the response handed on holds it
+    # decoded, so the headers that described it on the wire go.
+    kept = [(name, value) for name, value in response.headers.multi_items() if name not in WIRE_ENCODING_HEADERS]
+    return httpx.Response(
+        response.status_code,
+        headers=kept,
+        content=b"".join(chunks),
+        request=response.request,
+        extensions=response.extensions,
+    )
 
 
 def required_api_key(config: ProviderConfig, kind: str) -> str:
