@@ -7,6 +7,10 @@ the caller and the book see for that job, then requires another workspace's requ
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -14,8 +18,11 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from schemas import topics
+from schemas.events import EventDeadLettered, decode
 from tests.conftest import Stack, make_workspace
-from tests.ledger_checks import assert_books_balance, balances
+from tests.kafka_probe import publish, read_all
+from tests.ledger_checks import assert_books_balance, balances, entries_for
 from workers.providers.base import RESPONSE_MAX_BYTES_DEFAULT
 from workers.providers.wire import TOKEN_COUNT_MAX
 
@@ -142,3 +149,53 @@ async def test_a_provider_refusing_connections_is_a_502_upstream_error_not_a_tim
     assert "connection failed" in error["error"]
     assert await balances(engine, workspace.id) == UNTOUCHED
     await assert_another_workspace_completes(client, engine)
+
+
+async def test_unreadable_dispatches_are_dead_lettered_and_a_named_job_fails_with_its_hold_released(
+    client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack
+) -> None:
+    workspace = await make_workspace(engine, tokens=GRANT)
+    async with httpx.AsyncClient(base_url=stack.fake_url) as fake:
+        await fake.post("/_fake/scenario", json={"model": "test-slow", "latency_ms": 3000})
+        try:
+            accepted = await client.post(
+                "/chat/completions",
+                json={"model": "test/slow", "messages": [{"role": "user", "content": "slow one"}]},
+                headers={**workspace.headers, "Prefer": "respond-async"},
+            )
+            job_id = accepted.json()["id"]
+            letters_topic = topics.prefixed(stack.topic_prefix, topics.DEAD_LETTERS)
+            letters_before = len(await read_all(stack.kafka, letters_topic))
+            # While its real call is in flight, two dispatches no worker can run arrive: bytes that are not an
+            # event, and one that names the job but is not a valid dispatch.
+            garbage = b"\x00\xff not an event"
+            invalid = json.dumps({"type": "chat.job.dispatched", "job_id": job_id, "workspace_id": workspace.id})
+            dispatch_topic = topics.prefixed(
+                stack.topic_prefix, topics.dispatch_topic("openai", topics.Lane.INTERACTIVE)
+            )
+            await publish(stack.kafka, dispatch_topic, topics.job_key(job_id), garbage)
+            await publish(stack.kafka, dispatch_topic, topics.job_key(job_id), invalid.encode())
+
+            polled = await poll_until_finished(client, workspace.headers, job_id)
+            assert polled["status"] == "failed" and polled["error"]["code"] == "internal_error", polled
+            assert await balances(engine, workspace.id) == UNTOUCHED
+            letters = [decode(EventDeadLettered, v) for v in await read_all(stack.kafka, letters_topic)]
+            mine = [base64.b64decode(letter.value_b64) for letter in letters[letters_before:]]
+            assert garbage in mine and invalid.encode() in mine
+            await asyncio.sleep(3.5)  # the real answer arrives late: it changes nothing
+        finally:
+            await fake.delete("/_fake/scenario", params={"model": "test-slow"})
+    assert await balances(engine, workspace.id) == UNTOUCHED
+    assert await entries_for(engine, job_id) == ["hold", "release"]
+    await assert_another_workspace_completes(client, engine)
+
+
+async def poll_until_finished(
+    client: httpx.AsyncClient, headers: dict[str, str], job_id: str, timeout_s: float = 20
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        body: dict[str, Any] = (await client.get(f"/jobs/{job_id}", headers=headers)).json()
+        if body["status"] != "queued" or time.monotonic() > deadline:
+            return body
+        await asyncio.sleep(0.2)
