@@ -146,6 +146,10 @@ class ModelPool:
         failures = 0
         try:
             while True:
+                if committer.done():
+                    # The committer never returns; one that died takes the pool down loudly, not silently.
+                    committer.result()
+                    raise RuntimeError(f"pool {self.name}: the offset committer stopped")
                 self.apply_backpressure()
                 free = self.settings.pool_concurrency_max - len(self._tasks)
                 try:
@@ -207,8 +211,10 @@ class ModelPool:
             job = decode(ChatJobDispatched, payload or b"")
         except ValueError as exc:
             raise UnreadableDispatch(f"undecodable dispatch: {exc}", ErrorCode.INTERNAL) from exc
+        if not job.route:
+            raise UnreadableDispatch("the dispatch has an empty route", ErrorCode.INTERNAL)
         unknown = [model_id for model_id in job.route if self.catalogue.resolve(model_id) is None]
-        if unknown or not job.route:
+        if unknown:
             raise UnreadableDispatch(
                 f"the route names models not in the catalogue: {unknown}", ErrorCode.MODEL_NOT_FOUND
             )
