@@ -21,6 +21,7 @@ from typing import Protocol
 
 import httpx
 
+from schemas.errors import ErrorCode
 from schemas.events import PromptMessage
 
 
@@ -56,7 +57,7 @@ class ProviderError(Exception):
     message: str
     retriable: bool
     status: int | None = None
-    code: str = "upstream_error"
+    code: str = ErrorCode.UPSTREAM_ERROR.value
     retry_after_s: float | None = None
     provider_body: str | None = field(default=None, repr=False)
 
