@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fakeprovider.generation import Generation, Prompt
+from fakeprovider.generation import Generation, Prompt, reported
 from fakeprovider.reply import ProviderRequest, Reply, json_reply
 from fakeprovider.scenario import Scenario
 
@@ -137,7 +137,14 @@ class AnthropicWire:
                 last_user = text
         return Prompt(model=model, message_texts=texts, last_user_text=last_user, max_tokens=max_tokens)
 
-    def error(self, status: int, code: str | None, retry_after_s: float | None, request_id: str) -> Reply:
+    def error(
+        self,
+        status: int,
+        code: str | None,
+        retry_after_s: float | None,
+        request_id: str,
+        scripted_message: str | None = None,
+    ) -> Reply:
         headers = _rate_headers(request_id, limited=status == 429)
         if code == "enforced_spend_limit_reached":
             # Anthropic sends no retry-after here: waiting does not lift a spend limit.
@@ -146,13 +153,15 @@ class AnthropicWire:
         if retry_after_s is not None:
             headers["retry-after"] = str(int(-(-retry_after_s // 1)))
         message = ERROR_MESSAGES.get(status, f"The fake provider failed this request with status {status}.")
+        if scripted_message is not None:
+            message = scripted_message
         return json_reply(status, _error_body(status, message, request_id, code), headers)
 
     def success(
         self,
         prompt: Prompt,
         generation: Generation,
-        scenario: Scenario,  # noqa: ARG002 - no Anthropic-specific knob; the signature is the protocol's
+        scenario: Scenario,
         request_id: str,
     ) -> Reply:
         content = [{"type": "text", "text": generation.text}] if generation.text else []
@@ -166,12 +175,15 @@ class AnthropicWire:
             "stop_sequence": None,
             "usage": {
                 # Anthropic bills cached prompt tokens separately: input_tokens excludes them.
-                "input_tokens": generation.input_tokens
-                - generation.cache_read_tokens
-                - generation.cache_creation_tokens,
+                "input_tokens": reported(
+                    generation.input_tokens - generation.cache_read_tokens - generation.cache_creation_tokens,
+                    scenario.usage_input_tokens,
+                ),
                 "cache_creation_input_tokens": generation.cache_creation_tokens,
                 "cache_read_input_tokens": generation.cache_read_tokens,
-                "output_tokens": generation.output_tokens + generation.reasoning_tokens,
+                "output_tokens": reported(
+                    generation.output_tokens + generation.reasoning_tokens, scenario.usage_output_tokens
+                ),
                 "service_tier": "standard",
             },
         }

@@ -13,6 +13,8 @@ per second and every route is a dict lookup or one prefix test.
     DELETE /_fake/scenario[?model=...]                     reset one or all scenarios and fail counters
     GET    /_fake/requests                                 {"requests": [...]} recorded, oldest first
     DELETE /_fake/requests                                 forget recorded requests
+    GET    /_fake/calls        {"calls": {model: {"received", "answered", "in_flight"}}}  valid calls per model
+    DELETE /_fake/calls                                    reset the call counters
 """
 
 from __future__ import annotations
@@ -51,6 +53,14 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 GEMINI_PREFIX = "/gemini/"
 GEMINI_SUFFIX = ":generateContent"
 GEMINI_VERSIONS = ("v1beta", "v1")
+# The piece size of a chunked answer.
+CHUNK_BYTES = 16 * 1024
+
+
+@dataclasses.dataclass(slots=True)
+class CallCount:
+    received: int = 0
+    answered: int = 0
 
 
 class FakeProvider:
@@ -67,6 +77,8 @@ class FakeProvider:
             "/anthropic/v1/messages": AnthropicWire(),
         }
         self.gemini = GeminiWire()
+        # Valid calls per model: received, and answered (or abandoned); the difference is in flight.
+        self.calls: dict[str, CallCount] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -124,6 +136,22 @@ class FakeProvider:
         return await self._answer(wire, parsed, receive, request_id)
 
     async def _answer(self, wire: WireFormat, prompt: Prompt, receive: Receive, request_id: str) -> Reply | None:
+        count = self._count(prompt.model)
+        count.received += 1
+        try:
+            return await self._scripted_answer(wire, prompt, receive, request_id)
+        finally:
+            count.answered += 1
+
+    def _count(self, model: str) -> CallCount:
+        if model not in self.calls and len(self.calls) >= self.settings.fail_counters_max:
+            # A bound on memory, as for the fail counters: forgetting only resets the counts.
+            self.calls.clear()
+        return self.calls.setdefault(model, CallCount())
+
+    async def _scripted_answer(
+        self, wire: WireFormat, prompt: Prompt, receive: Receive, request_id: str
+    ) -> Reply | None:
         try:
             plan = self.scenarios.plan(prompt.model, directive_in(prompt.last_user_text))
         except ScenarioError as exc:
@@ -137,12 +165,16 @@ class FakeProvider:
             return None
         if plan.fails:
             assert scenario.fail_status is not None
-            return wire.error(scenario.fail_status, scenario.error_code, scenario.retry_after_s, request_id)
+            return wire.error(
+                scenario.fail_status, scenario.error_code, scenario.retry_after_s, request_id, scenario.error_message
+            )
         if scenario.malformed_body:
             return Reply(200, MALFORMED_BODY, [(b"content-type", b"application/json")])
         if scenario.wrong_shape:
             return Reply(200, WRONG_SHAPE_BODY, [(b"content-type", b"application/json")])
-        return wire.success(prompt, generate(prompt, scenario), scenario, request_id)
+        reply = wire.success(prompt, generate(prompt, scenario), scenario, request_id)
+        reply.chunked = scenario.chunked
+        return reply
 
     async def _admin(self, path: str, method: str, scope: Scope, receive: Receive) -> Reply:
         if path == "/_fake/requests":
@@ -150,6 +182,16 @@ class FakeProvider:
                 return json_reply(200, {"requests": list(self.recorded)})
             if method == "DELETE":
                 self.recorded.clear()
+                return json_reply(200, {"status": "cleared"})
+        if path == "/_fake/calls":
+            if method == "GET":
+                calls = {
+                    model: {"received": c.received, "answered": c.answered, "in_flight": c.received - c.answered}
+                    for model, c in self.calls.items()
+                }
+                return json_reply(200, {"calls": calls})
+            if method == "DELETE":
+                self.calls.clear()
                 return json_reply(200, {"status": "cleared"})
         if path == "/_fake/scenario":
             if method == "GET":
@@ -213,6 +255,14 @@ async def _wait_for_disconnect(receive: Receive, wait_max_s: float) -> None:
 
 
 async def _send_reply(send: Send, reply: Reply) -> None:
+    if reply.chunked:
+        await send({"type": "http.response.start", "status": reply.status, "headers": reply.headers})
+        for start in range(0, len(reply.body), CHUNK_BYTES):
+            await send(
+                {"type": "http.response.body", "body": reply.body[start : start + CHUNK_BYTES], "more_body": True}
+            )
+        await send({"type": "http.response.body", "body": b""})
+        return
     # An explicit length spares uvicorn chunked encoding, and clients a chunk parser.
     headers = [*reply.headers, (b"content-length", str(len(reply.body)).encode())]
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})

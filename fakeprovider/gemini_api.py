@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fakeprovider.generation import Generation, Prompt
+from fakeprovider.generation import Generation, Prompt, reported
 from fakeprovider.reply import ProviderRequest, Reply, json_reply
 from fakeprovider.scenario import Scenario
 
@@ -128,6 +128,7 @@ class GeminiWire:
         code: str | None,
         retry_after_s: float | None,
         request_id: str,  # noqa: ARG002 - Google errors carry no request id; the signature is the protocol's
+        scripted_message: str | None = None,
     ) -> Reply:
         details: list[dict[str, Any]] = []
         if status == 429:
@@ -145,6 +146,8 @@ class GeminiWire:
             )
         else:
             message = f"The fake provider failed this request with status {status}, as scripted."
+        if scripted_message is not None:
+            message = scripted_message
         if code is not None:
             details.append({"@type": ERROR_INFO, "reason": code, "domain": "googleapis.com"})
         if retry_after_s is not None:
@@ -153,7 +156,7 @@ class GeminiWire:
 
     def success(self, prompt: Prompt, generation: Generation, scenario: Scenario, request_id: str) -> Reply:
         usage: dict[str, Any] = {
-            "promptTokenCount": generation.input_tokens,
+            "promptTokenCount": reported(generation.input_tokens, scenario.usage_input_tokens),
             "promptTokensDetails": [{"modality": "TEXT", "tokenCount": generation.input_tokens}],
         }
         payload: dict[str, Any] = {
@@ -166,7 +169,7 @@ class GeminiWire:
             payload["promptFeedback"] = {"blockReason": scenario.block_reason, "safetyRatings": []}
             return json_reply(200, payload)
         output = generation.output_tokens + generation.reasoning_tokens
-        usage["candidatesTokenCount"] = generation.output_tokens
+        usage["candidatesTokenCount"] = reported(generation.output_tokens, scenario.usage_output_tokens)
         usage["totalTokenCount"] = generation.input_tokens + output
         # Gemini omits zero-valued counters rather than sending 0.
         if generation.reasoning_tokens:

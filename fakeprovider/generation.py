@@ -40,8 +40,13 @@ def generate(prompt: Prompt, scenario: Scenario) -> Generation:
     visible = tokens.output_token_count(prompt.max_tokens - reasoning, wanted)
     cache_read = min(scenario.cache_read_tokens, input_tokens)
     cache_creation = min(scenario.cache_creation_tokens, input_tokens - cache_read)
+    text = tokens.answer_text(strip_directives(prompt.last_user_text), visible)
+    if scenario.answer_text is not None:
+        text = scenario.answer_text
+    if scenario.answer_bytes is not None:
+        text = _padded(text, scenario.answer_bytes)
     return Generation(
-        text=tokens.answer_text(strip_directives(prompt.last_user_text), visible),
+        text=text,
         input_tokens=input_tokens,
         output_tokens=visible,
         reasoning_tokens=reasoning,
@@ -49,3 +54,16 @@ def generate(prompt: Prompt, scenario: Scenario) -> Generation:
         cache_creation_tokens=cache_creation,
         truncated=visible < wanted,
     )
+
+
+def _padded(text: str, size_bytes: int) -> str:
+    """`text` padded with ASCII (or cut) to exactly `size_bytes` UTF-8 bytes, for huge-answer scenarios."""
+    encoded = text.encode()
+    if len(encoded) >= size_bytes:
+        return encoded[:size_bytes].decode(errors="ignore")
+    return text + "x" * (size_bytes - len(encoded))
+
+
+def reported(count: int, override: object) -> object:
+    """The token count a wire format reports: the true one, or the scenario's hostile value when set."""
+    return count if override is None else override

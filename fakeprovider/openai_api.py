@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fakeprovider.generation import Generation, Prompt
+from fakeprovider.generation import Generation, Prompt, reported
 from fakeprovider.reply import ProviderRequest, Reply, json_reply
 from fakeprovider.scenario import Scenario
 
@@ -149,7 +149,14 @@ class OpenAIWire:
             "x-ratelimit-reset-tokens": "0s",
         }
 
-    def error(self, status: int, code: str | None, retry_after_s: float | None, request_id: str) -> Reply:
+    def error(
+        self,
+        status: int,
+        code: str | None,
+        retry_after_s: float | None,
+        request_id: str,
+        scripted_message: str | None = None,
+    ) -> Reply:
         err_type, default_code = ERROR_TYPES.get(
             status, ("server_error" if status >= 500 else "invalid_request_error", None)
         )
@@ -161,6 +168,8 @@ class OpenAIWire:
             message = "Rate limit reached for requests (fake provider). Please try again later."
         else:
             message = f"The fake provider failed this request with status {status}, as scripted."
+        if scripted_message is not None:
+            message = scripted_message
         headers = self._headers(request_id, 0, limited=status == 429)
         if retry_after_s is not None:
             headers["retry-after"] = _seconds_text(retry_after_s)
@@ -191,8 +200,8 @@ class OpenAIWire:
         completion = generation.output_tokens + generation.reasoning_tokens
         if not scenario.omit_usage:
             payload["usage"] = {
-                "prompt_tokens": generation.input_tokens,
-                "completion_tokens": completion,
+                "prompt_tokens": reported(generation.input_tokens, scenario.usage_input_tokens),
+                "completion_tokens": reported(completion, scenario.usage_output_tokens),
                 "total_tokens": generation.input_tokens + completion,
                 "prompt_tokens_details": {"cached_tokens": generation.cache_read_tokens, "audio_tokens": 0},
                 "completion_tokens_details": {

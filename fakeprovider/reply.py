@@ -23,6 +23,8 @@ class Reply:
     status: int
     body: bytes
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    # Sent in pieces without a content-length (chunked transfer encoding) instead of in one piece.
+    chunked: bool = False
 
 
 def json_reply(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Reply:
@@ -51,8 +53,15 @@ class WireFormat(Protocol):
     def parse(self, request: ProviderRequest) -> Prompt | Reply:
         """The prompt of a valid request, or the provider's 4xx for an invalid one."""
 
-    def error(self, status: int, code: str | None, retry_after_s: float | None, request_id: str) -> Reply:
-        """The provider's error body and headers for a scripted failure."""
+    def error(
+        self,
+        status: int,
+        code: str | None,
+        retry_after_s: float | None,
+        request_id: str,
+        scripted_message: str | None = None,
+    ) -> Reply:
+        """The provider's error body and headers for a scripted failure (with the scenario's message if set)."""
 
     def success(self, prompt: Prompt, generation: Generation, scenario: Scenario, request_id: str) -> Reply:
         """The provider's 200 body and headers."""

@@ -42,6 +42,18 @@ class Scenario:
     timeout: bool = False
     omit_usage: bool = False
     block_reason: str | None = None
+    # Hostile answers, to test what the gateway does with a misbehaving provider:
+    # the literal answer text (NUL and control characters allowed) instead of the echo;
+    answer_text: str | None = None
+    # an answer padded to this many UTF-8 bytes (a huge answer);
+    answer_bytes: int | None = None
+    # the literal error message of a scripted failure;
+    error_message: str | None = None
+    # any JSON value reported as the input / output token count (negative, 2**63, 1.5, true, "7").
+    usage_input_tokens: Any = None
+    usage_output_tokens: Any = None
+    # Send the answer in chunks with no content-length (chunked transfer encoding), as streaming proxies do.
+    chunked: bool = False
 
 
 PLAIN = Scenario()
@@ -86,6 +98,18 @@ def _to_str(value: object) -> str:
     return value
 
 
+def _any_text(value: object) -> str:
+    """Any string, empty or full of control characters: hostile answers are the point of these knobs."""
+    if not isinstance(value, str):
+        raise ScenarioError(f"expected a string, got {value!r}")
+    return value
+
+
+def _json_value(value: object) -> object:
+    """Kept as sent: a hostile token count may be anything JSON can carry."""
+    return value
+
+
 def _optional(convert: Callable[[object], Any]) -> Callable[[object], Any]:
     return lambda value: None if value is None else convert(value)
 
@@ -105,6 +129,12 @@ KNOBS: dict[str, Callable[[object], Any]] = {
     "timeout": _to_bool,
     "omit_usage": _to_bool,
     "block_reason": _optional(_to_str),
+    "answer_text": _optional(_any_text),
+    "answer_bytes": _optional(_to_int),
+    "error_message": _optional(_any_text),
+    "usage_input_tokens": _json_value,
+    "usage_output_tokens": _json_value,
+    "chunked": _to_bool,
 }
 
 

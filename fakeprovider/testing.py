@@ -4,6 +4,7 @@
         fake.url                      # "http://127.0.0.1:<port>"
         fake.set_scenario("gpt-4o", fail_status=429, fail_times=1)
         fake.recorded_requests()
+        fake.calls("gpt-4o")              # {"received": n, "answered": m, "in_flight": n - m}
 
 The server has its own event loop, so it works under any test event loop and with blocking callers.
 """
@@ -83,9 +84,17 @@ class RunningFakeProvider:
         response.raise_for_status()
 
     def reset(self) -> None:
-        """Forget scenarios, fail counters and recorded requests."""
+        """Forget scenarios, fail counters, call counters and recorded requests."""
         self._client().delete("/_fake/scenario").raise_for_status()
         self._client().delete("/_fake/requests").raise_for_status()
+        self._client().delete("/_fake/calls").raise_for_status()
+
+    def calls(self, model: str) -> dict[str, int]:
+        """Valid calls of `model` since the last reset: received, answered, and in flight between the two."""
+        response = self._client().get("/_fake/calls")
+        response.raise_for_status()
+        counts: dict[str, int] = response.json()["calls"].get(model, {"received": 0, "answered": 0, "in_flight": 0})
+        return counts
 
     def recorded_requests(self) -> list[dict[str, Any]]:
         response = self._client().get("/_fake/requests")

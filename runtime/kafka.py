@@ -21,10 +21,14 @@ def new_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         enable_idempotence=True,
         linger_ms=settings.kafka_linger_ms,
         compression_type=None,
+        max_request_size=settings.kafka_message_max_bytes,
     )
 
 
-def new_consumer(settings: ServiceSettings, *topics: str, group_id: str | None) -> AIOKafkaConsumer:
+def new_consumer(
+    settings: ServiceSettings, *topics: str, group_id: str | None, max_poll_interval_ms: int = 300_000
+) -> AIOKafkaConsumer:
+    """`max_poll_interval_ms`: a group member that does not poll for this long is evicted from its group."""
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -33,6 +37,7 @@ def new_consumer(settings: ServiceSettings, *topics: str, group_id: str | None) 
         auto_offset_reset="earliest",
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         isolation_level="read_committed",
+        max_poll_interval_ms=max_poll_interval_ms,
     )
 
 

@@ -123,6 +123,34 @@ output_multiplier = "1"
 max_output_tokens = 4096
 default_max_tokens = 64
 context_tokens = 100000
+
+[[models]]
+id = "test/hostile"
+provider = "openai"
+upstream = "test-hostile"
+pool = "openai"
+input_multiplier = "1"
+output_multiplier = "1"
+max_output_tokens = 4096
+default_max_tokens = 64
+context_tokens = 100000
+
+[[models]]
+id = "test/refused"
+provider = "refused"
+upstream = "test-refused"
+pool = "openai"
+input_multiplier = "1"
+output_multiplier = "1"
+max_output_tokens = 4096
+default_max_tokens = 64
+context_tokens = 100000
+
+# A provider nobody listens for (the discard port): every connection to it is refused.
+[providers.refused]
+kind = "openai_compatible"
+base_url = "http://127.0.0.1:9/v1"
+timeout_s = 10
 """
 
 

@@ -36,14 +36,14 @@ STATUS_ERRORS: dict[int, tuple[type[ProviderError], bool, str]] = {
     404: (ProviderRejected, False, "model_not_found"),
     408: (ProviderTimeout, True, "upstream_timeout"),
     409: (ProviderUnavailable, True, "upstream_error"),
-    413: (ProviderRejected, False, "payload_too_large"),
+    413: (ProviderRejected, False, "upstream_payload_too_large"),
     422: (ProviderRejected, False, "invalid_request"),
     429: (ProviderRateLimited, True, "rate_limited"),
     500: (ProviderUnavailable, True, "upstream_error"),
     502: (ProviderUnavailable, True, "upstream_error"),
-    503: (ProviderUnavailable, True, "unavailable"),
+    503: (ProviderUnavailable, True, "upstream_unavailable"),
     504: (ProviderTimeout, True, "upstream_timeout"),
-    529: (ProviderUnavailable, True, "unavailable"),
+    529: (ProviderUnavailable, True, "upstream_unavailable"),
     302: (ProviderProtocolError, True, "upstream_protocol_error"),
 }
 

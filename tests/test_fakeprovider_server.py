@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -247,12 +248,48 @@ def test_latency_knob_delays_the_answer(fake: RunningFakeProvider, http: httpx.C
         {"model": "m", "no_such_knob": 1},
         {"fail_status": 500},
         {"model": "m", "timeout": "x"},
+        {"model": "m", "answer_bytes": -1},
+        {"model": "m", "answer_text": 7},
+        {"model": "m", "chunked": "maybe"},
     ],
 )
 def test_invalid_scenarios_are_refused(http: httpx.Client, body: dict[str, object]) -> None:
     response = http.post("/_fake/scenario", json=body)
 
     assert response.status_code == 400
+
+
+def test_hostile_knobs_shape_the_answer_and_the_error(fake: RunningFakeProvider, http: httpx.Client) -> None:
+    fake.set_scenario("gpt-4o", answer_text="a\x00b", usage_input_tokens=-3, usage_output_tokens=2**63)
+    body = openai_chat(http).json()
+    fake.set_scenario("gpt-4o", answer_bytes=1000)
+    padded = openai_chat(http).json()
+    fake.set_scenario("gpt-4o", fail_status=502, error_message="down\x00")
+    failed = openai_chat(http).json()
+
+    assert body["choices"][0]["message"]["content"] == "a\x00b"
+    assert (body["usage"]["prompt_tokens"], body["usage"]["completion_tokens"]) == (-3, 2**63)
+    assert len(padded["choices"][0]["message"]["content"].encode()) == 1000
+    assert failed["error"]["message"] == "down\x00"
+
+
+def test_calls_are_counted_per_model_with_those_in_flight(fake: RunningFakeProvider, http: httpx.Client) -> None:
+    fake.set_scenario("gpt-4o", latency_ms=1500)
+    with httpx.Client(base_url=fake.url) as other:
+        slow = threading.Thread(target=openai_chat, args=(other,))
+        slow.start()
+        deadline = time.monotonic() + 5
+        while fake.calls("gpt-4o")["in_flight"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        during = fake.calls("gpt-4o")
+        openai_chat(http, model="gpt-4.1")
+        slow.join()
+
+    assert during == {"received": 1, "answered": 0, "in_flight": 1}
+    assert fake.calls("gpt-4o") == {"received": 1, "answered": 1, "in_flight": 0}
+    assert fake.calls("gpt-4.1") == {"received": 1, "answered": 1, "in_flight": 0}
+    fake.reset()
+    assert fake.calls("gpt-4o") == {"received": 0, "answered": 0, "in_flight": 0}
 
 
 def test_requests_are_recorded_in_a_bounded_ring() -> None:

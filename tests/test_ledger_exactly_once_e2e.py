@@ -151,6 +151,47 @@ async def test_killing_the_workers_mid_call_redelivers_jobs_and_bills_each_once(
     await assert_each_job_billed_once(engine, workspace.id, jobs_count, 1_000_000)
 
 
+async def test_workers_killed_with_calls_proven_in_flight_finish_every_job_once_after_restart(
+    client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack
+) -> None:
+    jobs_count = 24
+    workspace = await make_workspace(engine, tokens=1_000_000)
+    async with httpx.AsyncClient(base_url=stack.fake_url) as fake:
+        await fake.post("/_fake/scenario", json={"model": "test-slow", "latency_ms": 3000})
+        try:
+            before = await slow_call_counts(fake)
+            job_ids = await submit_async(client, workspace, jobs_count, {**PROMPT, "model": "test/slow"})
+            # The kill comes only once the provider holds every job's call, unanswered.
+            deadline = time.monotonic() + 20
+            while (await slow_call_counts(fake))["in_flight"] - before["in_flight"] < jobs_count:
+                assert time.monotonic() < deadline, f"calls never all in flight: {await slow_call_counts(fake)}"
+                await asyncio.sleep(0.05)
+            at_kill = await slow_call_counts(fake)
+            stack.workers.kill()
+            stack.workers.start()
+            await wait_all_completed(engine, workspace.id, jobs_count, stack.workers.log_tail())
+            after = await slow_call_counts(fake)
+        finally:
+            await fake.delete("/_fake/scenario", params={"model": "test-slow"})
+    assert at_kill["answered"] == before["answered"], "no call had been answered when the workers died"
+    # Every killed call was made again by the restarted workers, and each job still settled once.
+    assert after["received"] - before["received"] >= 2 * jobs_count
+    await assert_each_job_billed_once(engine, workspace.id, jobs_count, 1_000_000)
+    for job_id in job_ids:
+        assert await entries_for(engine, job_id) == ["hold", "debit"]
+        polled = (await client.get(f"/jobs/{job_id}", headers=workspace.headers)).json()
+        assert polled["status"] == "completed"
+
+
+async def slow_call_counts(fake: httpx.AsyncClient) -> dict[str, int]:
+    counts: dict[str, int] = (
+        (await fake.get("/_fake/calls"))
+        .json()["calls"]
+        .get("test-slow", {"received": 0, "answered": 0, "in_flight": 0})
+    )
+    return counts
+
+
 async def slow_calls(fake: httpx.AsyncClient) -> int:
     recorded = (await fake.get("/_fake/requests")).json()["requests"]
     return sum(1 for r in recorded if (r.get("json") or {}).get("model") == "test-slow")

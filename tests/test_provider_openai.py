@@ -221,7 +221,7 @@ async def test_refused_connection_is_unavailable(client: httpx.AsyncClient) -> N
             await OpenAIAdapter(config).complete(make_call())
 
     assert caught.value.retriable is True
-    assert caught.value.code == "unavailable"
+    assert caught.value.code == "upstream_unavailable"
 
 
 @contextmanager

@@ -102,7 +102,7 @@ async def test_estimated_output_never_exceeds_the_bound(fake: RunningFakeProvide
         (400, ProviderRejected, "invalid_request"),
         (404, ProviderRejected, "model_not_found"),
         (500, ProviderUnavailable, "upstream_error"),
-        (503, ProviderUnavailable, "unavailable"),
+        (503, ProviderUnavailable, "upstream_unavailable"),
     ],
 )
 async def test_old_vllm_error_shape(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +17,16 @@ from hypothesis import strategies as st
 from runtime.catalogue_file import load_catalogue
 from schemas.api import RoutingHints
 from schemas.catalogue import Catalogue
-from schemas.errors import ErrorCode
-from schemas.events import ChatJobDispatched, ChatParameters, PromptMessage, UsageRecorded
-from workers.execution import ProviderSlot, execute
+from schemas.errors import ERRORS, ErrorCode
+from schemas.events import ChatJobDispatched, ChatParameters, PromptMessage, UsageRecorded, decode, encode
+from workers.execution import ProviderSlot, execute, job_code
 from workers.offsets import OffsetTracker
+from workers.providers import errors as provider_codes
 from workers.providers.base import (
     ProviderAuthFailed,
     ProviderCall,
     ProviderError,
+    ProviderProtocolError,
     ProviderRateLimited,
     ProviderRejected,
     ProviderResult,
@@ -232,7 +235,7 @@ def answer(text: str = "Echo: hi", *, input_tokens: int = 7, output_tokens: int 
 
 
 def unavailable() -> ProviderUnavailable:
-    return ProviderUnavailable(message="overloaded", retriable=True, status=503, code="unavailable")
+    return ProviderUnavailable(message="overloaded", retriable=True, status=503, code="upstream_unavailable")
 
 
 def rate_limited(retry_after_s: float | None = 0.001) -> ProviderRateLimited:
@@ -468,3 +471,113 @@ def test_a_job_finishing_after_its_partition_was_revoked_is_ignored() -> None:
     tracker.forget({tp})
     tracker.done(tp, 5)
     assert tracker.committable() == {}
+
+
+# --- deadlines ----------------------------------------------------------------------------------------------
+
+
+def with_deadline(job: ChatJobDispatched, seconds_from_now: float) -> ChatJobDispatched:
+    return job.model_copy(update={"deadline_at": datetime.now(UTC) + timedelta(seconds=seconds_from_now)})
+
+
+async def test_a_job_past_its_deadline_is_expired_without_calling_any_provider(catalogue: Catalogue) -> None:
+    openai = ScriptedAdapter("openai", [])
+    gemini = ScriptedAdapter("gemini", [])
+    job = with_deadline(dispatched(route=("openai/gpt-4.1-mini", "gemini/gemini-2.5-flash")), -1)
+
+    usage = await run(job, catalogue, openai, gemini)
+
+    assert (usage.outcome, usage.attempts, usage.input_tokens, usage.output_tokens) == ("expired", 0, 0, 0)
+    assert usage.error is not None and usage.error.code == ErrorCode.EXPIRED
+    assert openai.calls == gemini.calls == []
+
+
+async def test_a_deadline_naive_of_a_timezone_is_read_as_utc(catalogue: Catalogue) -> None:
+    openai = ScriptedAdapter("openai", [])
+    job = dispatched().model_copy(update={"deadline_at": datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=1)})
+
+    assert (await run(job, catalogue, openai)).outcome == "expired"
+
+
+async def test_the_provider_timeout_is_cut_to_the_time_left(catalogue: Catalogue) -> None:
+    openai = ScriptedAdapter("openai", [answer()])
+
+    usage = await run(with_deadline(dispatched(), 3), catalogue, openai)
+
+    assert usage.outcome == "completed"
+    assert 0 < openai.calls[0].timeout_s <= 3 < 42
+
+
+async def test_a_far_deadline_leaves_the_provider_timeout_alone(catalogue: Catalogue) -> None:
+    openai = ScriptedAdapter("openai", [answer()])
+
+    await run(with_deadline(dispatched(), 3600), catalogue, openai)
+
+    assert openai.calls[0].timeout_s == 42.0
+
+
+async def test_backoff_never_sleeps_past_the_deadline(catalogue: Catalogue) -> None:
+    # Backoff of 20-40 s per retry, and a deadline 0.5 s away: the job ends at its deadline, not after a sleep.
+    openai = ScriptedAdapter("openai", [unavailable()] * 3)
+    slow_policy = RetryPolicy(attempts_max=3, base_s=40.0, cap_s=40.0)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    usage = await run(with_deadline(dispatched(), 0.5), catalogue, openai, policy=slow_policy)
+
+    assert loop.time() - started < 4
+    assert (usage.outcome, usage.attempts, len(openai.calls)) == ("expired", 1, 1)
+    assert usage.error is not None and usage.error.code == ErrorCode.EXPIRED
+
+
+# --- what a result carries ----------------------------------------------------------------------------------
+
+
+async def test_estimated_usage_is_flagged_in_the_usage_event(catalogue: Catalogue) -> None:
+    estimated = ProviderResult(
+        text="hi", input_tokens=12, output_tokens=2, finish_reason="stop", upstream_model="u", usage_estimated=True
+    )
+    llama = ScriptedAdapter("llama", [estimated])
+
+    usage = await run(dispatched(route=("meta/llama-3.1-8b-instruct",)), catalogue, llama)
+
+    assert (usage.outcome, usage.usage_estimated) == ("completed", True)
+    assert decode(UsageRecorded, encode(usage)).usage_estimated is True
+
+
+async def test_a_provider_error_text_with_nul_reaches_the_event_without_it(catalogue: Catalogue) -> None:
+    broken = ProviderUnavailable(message="bad\x00gateway " + "y" * 100_000, retriable=False, status=500)
+    openai = ScriptedAdapter("openai", [broken])
+
+    usage = await run(dispatched(), catalogue, openai)
+
+    assert usage.error is not None
+    assert "bad\ufffdgateway" in usage.error.message and "\x00" not in usage.error.message
+    assert len(usage.error.message) < 1200
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (ProviderUnavailable(message="refused", retriable=True, code=provider_codes.UPSTREAM_UNAVAILABLE), 502),
+        (ProviderUnavailable(message="5xx", retriable=True, code=provider_codes.UPSTREAM_ERROR), 502),
+        (ProviderProtocolError(message="odd", retriable=True, code=provider_codes.PROTOCOL_ERROR), 502),
+        (ProviderProtocolError(message="big", retriable=False, code=provider_codes.ANSWER_TOO_LARGE), 502),
+        (ProviderAuthFailed(message="key", retriable=False, code=provider_codes.UPSTREAM_AUTH_FAILED), 502),
+        (ProviderTimeout(message="slow", retriable=True, code=provider_codes.UPSTREAM_TIMEOUT), 504),
+        (ProviderRateLimited(message="429", retriable=True, code=provider_codes.RATE_LIMITED), 429),
+        (ProviderRateLimited(message="quota", retriable=False, code=provider_codes.QUOTA_EXHAUSTED), 429),
+        (ProviderRejected(message="400", retriable=False, code=provider_codes.INVALID_REQUEST), 400),
+        (ProviderRejected(message="413", retriable=False, code=provider_codes.PAYLOAD_TOO_LARGE), 400),
+        (ProviderRejected(message="blocked", retriable=False, code=provider_codes.CONTENT_BLOCKED), 400),
+        (ProviderRejected(message="404", retriable=False, code=provider_codes.MODEL_NOT_FOUND), 404),
+        # A provider never speaks for our own queue, credit or bugs: such a code is an upstream error.
+        (ProviderUnavailable(message="x", retriable=True, code="unavailable"), 502),
+        (ProviderUnavailable(message="x", retriable=True, code="insufficient_credits"), 502),
+        (ProviderUnavailable(message="x", retriable=True, code="never-heard-of-it"), 502),
+    ],
+)
+def test_each_provider_failure_reaches_the_caller_with_the_status_of_the_one_error_table(
+    error: ProviderError, status: int
+) -> None:
+    assert ERRORS[job_code(error)].status == status

@@ -38,7 +38,13 @@ def provider_slots(
     for name, provider in catalogue.providers.items():
         api_key = os.environ.get(provider.api_key_env) if provider.api_key_env else None
         base_url = settings.provider_base_urls.get(name, provider.base_url)
-        config = ProviderConfig(name=name, base_url=base_url, api_key=api_key, client=client)
+        config = ProviderConfig(
+            name=name,
+            base_url=base_url,
+            api_key=api_key,
+            client=client,
+            response_max_bytes=settings.provider_response_max_bytes,
+        )
         slots[name] = ProviderSlot(
             adapter=build_adapter(provider.kind, config),
             limiter=asyncio.Semaphore(provider.concurrency_max),

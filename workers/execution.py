@@ -3,18 +3,24 @@
 This is the only layer that retries provider calls. A retriable failure is retried with backoff; when a
 model's attempts run out (or its retry-after is longer than we would wait) the next model of the route is
 tried; a non-retriable failure ends the job at once. The outcome is always a `UsageRecorded`.
+
+A job's deadline bounds all of it: a job already past its deadline is reported `expired` without calling
+any provider, and no provider timeout or backoff sleep reaches past the time left.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from schemas.catalogue import Catalogue
 from schemas.errors import ErrorCode
 from schemas.events import ChatJobDispatched, JobError, UsageRecorded
+from workers.providers import errors as provider_codes
 from workers.providers.base import (
     ProviderAdapter,
     ProviderAuthFailed,
@@ -22,11 +28,36 @@ from workers.providers.base import (
     ProviderError,
     ProviderRateLimited,
     ProviderRejected,
+    ProviderResult,
     ProviderTimeout,
 )
+from workers.providers.errors import safe_message
 from workers.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+# The job codes a provider failure can end a job with; anything else a provider says is an upstream error.
+PROVIDER_JOB_CODES = frozenset(
+    {
+        ErrorCode.INVALID_REQUEST,
+        ErrorCode.MODEL_NOT_FOUND,
+        ErrorCode.RATE_LIMITED,
+        ErrorCode.UPSTREAM_ERROR,
+        ErrorCode.UPSTREAM_TIMEOUT,
+    }
+)
+# Provider codes that say more than a job code, and the job code (so the status, from ERRORS) each ends as.
+JOB_CODE_OF = {
+    provider_codes.QUOTA_EXHAUSTED: ErrorCode.RATE_LIMITED,
+    provider_codes.UPSTREAM_AUTH_FAILED: ErrorCode.UPSTREAM_ERROR,
+    provider_codes.UPSTREAM_UNAVAILABLE: ErrorCode.UPSTREAM_ERROR,
+    provider_codes.PROTOCOL_ERROR: ErrorCode.UPSTREAM_ERROR,
+    provider_codes.ANSWER_TOO_LARGE: ErrorCode.UPSTREAM_ERROR,
+    provider_codes.CONTENT_BLOCKED: ErrorCode.INVALID_REQUEST,
+    provider_codes.PAYLOAD_TOO_LARGE: ErrorCode.INVALID_REQUEST,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,20 +69,45 @@ class ProviderSlot:
     timeout_s: float
 
 
-def _job_error(error: ProviderError) -> JobError:
-    if isinstance(error, ProviderRejected):
-        code = ErrorCode.MODEL_NOT_FOUND if error.code == "model_not_found" else ErrorCode.INVALID_REQUEST
-        return JobError(code=code, message=f"the provider refused the request: {error.message}")
-    if isinstance(error, ProviderRateLimited):
-        retry_after = int(error.retry_after_s) + 1 if error.retry_after_s is not None else None
-        return JobError(
-            code=ErrorCode.RATE_LIMITED, message="the provider is rate limiting; retry later", retry_after_s=retry_after
-        )
-    if isinstance(error, ProviderTimeout):
-        return JobError(code=ErrorCode.UPSTREAM_TIMEOUT, message="the provider did not answer in time")
+def job_code(error: ProviderError) -> ErrorCode:
+    """The job code a provider failure ends a job with."""
     if isinstance(error, ProviderAuthFailed):
-        return JobError(code=ErrorCode.UPSTREAM_ERROR, message="the provider refused our credentials")
-    return JobError(code=ErrorCode.UPSTREAM_ERROR, message=f"the provider failed: {error.message}")
+        return ErrorCode.UPSTREAM_ERROR
+    code = JOB_CODE_OF.get(error.code)
+    if code is None:
+        try:
+            code = ErrorCode(error.code)
+        except ValueError:
+            return ErrorCode.UPSTREAM_ERROR
+    return code if code in PROVIDER_JOB_CODES else ErrorCode.UPSTREAM_ERROR
+
+
+def _job_error(error: ProviderError) -> JobError:
+    code = job_code(error)
+    if isinstance(error, ProviderRejected):
+        message = f"the provider refused the request: {error.message}"
+    elif isinstance(error, ProviderRateLimited):
+        retry_after = int(error.retry_after_s) + 1 if error.retry_after_s is not None else None
+        return JobError(code=code, message="the provider is rate limiting; retry later", retry_after_s=retry_after)
+    elif isinstance(error, ProviderTimeout):
+        message = "the provider did not answer in time"
+    elif isinstance(error, ProviderAuthFailed):
+        message = "the provider refused our credentials"
+    else:
+        message = f"the provider failed: {error.message}"
+    return JobError(code=code, message=safe_message(message))
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def seconds_left(job: ChatJobDispatched, now: datetime) -> float | None:
+    """Seconds until the job's deadline (negative once past), or None for a job without one."""
+    if job.deadline_at is None:
+        return None
+    deadline = job.deadline_at if job.deadline_at.tzinfo else job.deadline_at.replace(tzinfo=UTC)
+    return (deadline - now).total_seconds()
 
 
 async def execute(
@@ -59,6 +115,7 @@ async def execute(
     catalogue: Catalogue,
     providers: Mapping[str, ProviderSlot],
     policy: RetryPolicy,
+    clock: Clock = _utc_now,
 ) -> UsageRecorded:
     last_error: ProviderError | None = None
     attempts = 0
@@ -77,10 +134,13 @@ async def execute(
             max_tokens_field=model.max_tokens_field,
         )
         for attempt in range(1, policy.attempts_max + 1):
+            left_s = seconds_left(job, clock())
+            if left_s is not None and left_s <= 0:
+                return expired(job, attempts)
             attempts += 1
             try:
                 async with slot.limiter:
-                    result = await slot.adapter.complete(call)
+                    result = await slot.adapter.complete(_within(call, left_s))
             except ProviderError as error:
                 last_error = error
                 log.warning("job %s on %s attempt %d: %s", job.job_id, model_id, attempt, error)
@@ -90,24 +150,45 @@ async def execute(
                     break
                 if error.retry_after_s is not None and error.retry_after_s > policy.cap_s:
                     break
-                await asyncio.sleep(policy.delay_s(attempt, error.retry_after_s))
+                await _sleep_within(job, policy.delay_s(attempt, error.retry_after_s), clock)
                 continue
-            return UsageRecorded(
-                workspace_id=job.workspace_id,
-                job_id=job.job_id,
-                traceparent=job.traceparent,
-                outcome="completed",
-                model_id=model.id,
-                provider=model.provider,
-                input_tokens=result.input_tokens,
-                output_tokens=result.output_tokens,
-                answer=result.text,
-                finish_reason=result.finish_reason,
-                attempts=attempts,
-                usage_estimated=result.usage_estimated,
-            )
+            return _completed(job, model.id, model.provider, result, attempts)
     assert last_error is not None, "a route has at least one model"
+    left_s = seconds_left(job, clock())
+    if left_s is not None and left_s <= 0:
+        return expired(job, attempts)
     return _failed(job, last_error, attempts)
+
+
+def _within(call: ProviderCall, left_s: float | None) -> ProviderCall:
+    """The call with its timeout cut to the time the job has left."""
+    if left_s is None or left_s >= call.timeout_s:
+        return call
+    return dataclasses.replace(call, timeout_s=left_s)
+
+
+async def _sleep_within(job: ChatJobDispatched, delay_s: float, clock: Clock) -> None:
+    left_s = seconds_left(job, clock())
+    await asyncio.sleep(delay_s if left_s is None else max(0.0, min(delay_s, left_s)))
+
+
+def _completed(
+    job: ChatJobDispatched, model_id: str, provider: str, result: ProviderResult, attempts: int
+) -> UsageRecorded:
+    return UsageRecorded(
+        workspace_id=job.workspace_id,
+        job_id=job.job_id,
+        traceparent=job.traceparent,
+        outcome="completed",
+        model_id=model_id,
+        provider=provider,
+        input_tokens=result.input_tokens,
+        output_tokens=result.output_tokens,
+        answer=result.text,
+        finish_reason=result.finish_reason,
+        attempts=attempts,
+        usage_estimated=result.usage_estimated,
+    )
 
 
 def _failed(job: ChatJobDispatched, error: ProviderError, attempts: int) -> UsageRecorded:
@@ -117,6 +198,20 @@ def _failed(job: ChatJobDispatched, error: ProviderError, attempts: int) -> Usag
         traceparent=job.traceparent,
         outcome="failed",
         error=_job_error(error),
+        attempts=attempts,
+    )
+
+
+def expired(job: ChatJobDispatched, attempts: int) -> UsageRecorded:
+    """The job outlived its deadline: reported at once, so its hold is released; nothing is charged."""
+    return UsageRecorded(
+        workspace_id=job.workspace_id,
+        job_id=job.job_id,
+        traceparent=job.traceparent,
+        outcome="expired",
+        error=JobError(
+            code=ErrorCode.EXPIRED, message="the job passed its deadline before a provider answered; nothing charged"
+        ),
         attempts=attempts,
     )
 

@@ -2,6 +2,14 @@
 
 A job's offset is committed only after its `UsageRecorded` is acknowledged by the broker. A crash before
 that redelivers the job; the provider may then be called twice, but the ledger settles a job once.
+
+The poll loop never blocks on work: when `pool_concurrency_max` jobs are in flight the pool pauses its
+partitions and keeps polling (so the group never takes it for dead and hands its jobs to another member),
+and resumes as soon as a job finishes. On a rebalance it waits (briefly) for the jobs of the partitions it
+gives up and commits them, so the next owner does not run them again. Following the one consume policy
+(runtime/consume.py), a dispatch that cannot be read is dead-lettered and its job, when it names one, is
+reported failed so its hold is released; usage is published until the broker takes it, and an event too
+big for Kafka is replaced by a failure without the answer.
 """
 
 from __future__ import annotations
@@ -12,11 +20,15 @@ import logging
 from collections.abc import Mapping
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from aiokafka.structs import ConsumerRecord
 
+from runtime.consume import Backoff, PermanentFailure, Verdict, classify, dead_letter, job_identity, retry_transient
 from runtime.kafka import new_consumer
 from schemas import topics
 from schemas.catalogue import Catalogue
-from schemas.events import ChatJobDispatched, decode, encode
+from schemas.errors import ErrorCode
+from schemas.events import ChatJobDispatched, JobError, UsageRecorded, decode, encode
 from workers import execution
 from workers.offsets import OffsetTracker
 from workers.retry import RetryPolicy
@@ -24,17 +36,30 @@ from workers.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 
+PUBLISH_BACKOFF = Backoff(initial_s=0.1, max_s=5.0)
 
-class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+
+class UnreadableDispatch(PermanentFailure):
+    """A dispatch no retry can run: it does not decode, or names a model the catalogue no longer has."""
+
+    def __init__(self, reason: str, code: ErrorCode) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, pool: ModelPool) -> None:
         self._pool = pool
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        # Jobs of these partitions that finish now are committed here instead of running again elsewhere.
+        await self._pool.drain(set(revoked))
         await self._pool.commit()
         self._pool.tracker.forget(set(revoked))
 
     async def on_partitions_assigned(self, _assigned: set[TopicPartition]) -> None:
-        return None
+        # Newly assigned partitions start unpaused; a saturated pool must not take records from them.
+        self._pool.apply_backpressure()
 
 
 class ModelPool:
@@ -53,89 +78,227 @@ class ModelPool:
         self.producer = producer
         self.tracker = OffsetTracker()
         self.policy = RetryPolicy(settings.attempts_per_model_max, settings.backoff_base_s, settings.backoff_max_s)
-        self._slots = asyncio.Semaphore(settings.pool_concurrency_max)
         self._consumer: AIOKafkaConsumer | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[asyncio.Task[None], TopicPartition] = {}
         self._usage_topic = topics.prefixed(settings.topic_prefix, topics.JOBS_USAGE)
+        self._dead_letter_topic = topics.prefixed(settings.topic_prefix, topics.DEAD_LETTERS)
 
     async def start(self) -> None:
         lanes = [
             topics.prefixed(self.settings.topic_prefix, topics.dispatch_topic(self.name, lane)) for lane in topics.Lane
         ]
-        self._consumer = new_consumer(self.settings, group_id=f"{self.settings.topic_prefix}luntrex-pool-{self.name}")
-        self._consumer.subscribe(lanes, listener=_CommitOnRevoke(self))
+        self._consumer = new_consumer(
+            self.settings,
+            group_id=f"{self.settings.topic_prefix}luntrex-pool-{self.name}",
+            max_poll_interval_ms=self.settings.kafka_max_poll_interval_ms,
+        )
+        self._consumer.subscribe(lanes, listener=_Rebalance(self))
         await self._consumer.start()
 
     async def stop(self) -> None:
+        consumer, self._consumer = self._consumer, None
         for task in list(self._tasks):
             task.cancel()
-        if self._consumer is not None:
+        if consumer is not None:
             with contextlib.suppress(Exception):
-                await self.commit()
-            await self._consumer.stop()
+                await self._commit(consumer)
+            await consumer.stop()
 
     async def commit(self) -> None:
-        assert self._consumer is not None
+        if self._consumer is not None:
+            await self._commit(self._consumer)
+
+    async def _commit(self, consumer: AIOKafkaConsumer) -> None:
         positions = self.tracker.committable()
-        assigned = self._consumer.assignment()
+        assigned = consumer.assignment()
         positions = {tp: offset for tp, offset in positions.items() if tp in assigned}
         if positions:
-            await self._consumer.commit(positions)
+            await consumer.commit(positions)
             self.tracker.mark_committed(positions)
+
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, partitions: set[TopicPartition]) -> None:
+        """Wait, up to `revoke_wait_s`, for the jobs of partitions about to be taken away."""
+        leaving = [task for task, tp in self._tasks.items() if tp in partitions]
+        if leaving:
+            _, unfinished = await asyncio.wait(leaving, timeout=self.settings.revoke_wait_s)
+            if unfinished:
+                log.warning("pool %s: %d jobs still running on revoked partitions", self.name, len(unfinished))
+
+    def apply_backpressure(self) -> None:
+        """Pause every assigned partition while the pool is full; resume them all once a slot is free."""
+        consumer = self._consumer
+        if consumer is None:
+            return
+        if len(self._tasks) >= self.settings.pool_concurrency_max:
+            running = consumer.assignment() - consumer.paused()
+            if running:
+                consumer.pause(*running)
+        elif paused := consumer.paused():
+            consumer.resume(*paused)
 
     async def run(self) -> None:
         assert self._consumer is not None
+        consumer = self._consumer
         committer = asyncio.create_task(self._commit_periodically())
+        failures = 0
         try:
             while True:
-                batches = await self._consumer.getmany(timeout_ms=500)
+                if committer.done():
+                    # The committer never returns; one that died takes the pool down loudly, not silently.
+                    committer.result()
+                    raise RuntimeError(f"pool {self.name}: the offset committer stopped")
+                self.apply_backpressure()
+                free = self.settings.pool_concurrency_max - len(self._tasks)
+                try:
+                    # Polling goes on while paused: a group member that keeps polling is alive, however long
+                    # its jobs take. At most one record beyond the limit can arrive (from a partition
+                    # assigned mid-poll); it runs rather than wait.
+                    batches = await consumer.getmany(timeout_ms=self.settings.poll_wait_ms, max_records=max(free, 1))
+                except KafkaError as error:
+                    if classify(error) is Verdict.PERMANENT:
+                        raise
+                    failures += 1
+                    log.warning("pool %s: poll failed transiently (%s); retrying", self.name, error)
+                    await asyncio.sleep(PUBLISH_BACKOFF.delay_s(failures))
+                    continue
+                failures = 0
                 for tp, records in batches.items():
                     for record in records:
-                        await self._slots.acquire()
-                        self.tracker.started(tp, record.offset)
-                        task = asyncio.create_task(self._handle(tp, record.offset, record.value))
-                        self._tasks.add(task)
-                        task.add_done_callback(self._tasks.discard)
+                        self._start(tp, record)
         finally:
             committer.cancel()
+
+    def _start(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
+        self.tracker.started(tp, record.offset)
+        task = asyncio.create_task(self._handle(tp, record))
+        self._tasks[task] = tp
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(task, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("pool %s: a job task failed", self.name, exc_info=task.exception())
+        self.apply_backpressure()
 
     async def _commit_periodically(self) -> None:
         while True:
             await asyncio.sleep(self.settings.commit_interval_s)
             try:
                 await self.commit()
-            except Exception:
+            except KafkaError:
                 log.exception("pool %s: offset commit failed; will retry", self.name)
 
-    async def _handle(self, tp: TopicPartition, offset: int, payload: bytes) -> None:
+    async def _handle(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
         try:
-            try:
-                job = decode(ChatJobDispatched, payload)
-            except ValueError:
-                # Not ours to bill or to retry: a malformed dispatch can never succeed, so it is skipped loudly.
-                log.critical("pool %s: undecodable dispatch at %s@%d skipped", self.name, tp, offset)
-                self.tracker.done(tp, offset)
-                return
-            try:
-                usage = await execution.execute(job, self.catalogue, self.providers, self.policy)
-            except Exception:
-                log.exception(
-                    "pool %s: job %s crashed; reporting it failed so its hold is released", self.name, job.job_id
-                )
-                usage = execution.internal_failure(job)
-            await self._publish(job.workspace_id, encode(usage))
-            self.tracker.done(tp, offset)
-        finally:
-            self._slots.release()
+            job = self._read(record.value)
+        except UnreadableDispatch as error:
+            await self._refuse(record, error)
+            self.tracker.done(tp, record.offset)
+            return
+        try:
+            usage = await execution.execute(job, self.catalogue, self.providers, self.policy)
+        except Exception:
+            log.exception("pool %s: job %s crashed; reporting it failed so its hold is released", self.name, job.job_id)
+            usage = execution.internal_failure(job)
+        await self._publish_usage(usage)
+        self.tracker.done(tp, record.offset)
 
-    async def _publish(self, workspace_id: str, value: bytes) -> None:
-        """Usage must reach the ledger: retry the send until the broker takes it."""
-        delay_s = 0.1
+    def _read(self, payload: bytes | None) -> ChatJobDispatched:
+        try:
+            job = decode(ChatJobDispatched, payload or b"")
+        except ValueError as exc:
+            raise UnreadableDispatch(f"undecodable dispatch: {exc}", ErrorCode.INTERNAL) from exc
+        if not job.route:
+            raise UnreadableDispatch("the dispatch has an empty route", ErrorCode.INTERNAL)
+        unknown = [model_id for model_id in job.route if self.catalogue.resolve(model_id) is None]
+        if unknown:
+            raise UnreadableDispatch(
+                f"the route names models not in the catalogue: {unknown}", ErrorCode.MODEL_NOT_FOUND
+            )
+        return job
+
+    async def _refuse(self, record: ConsumerRecord[bytes, bytes], error: UnreadableDispatch) -> None:
+        """Dead-letter a dispatch no retry can run and, when it names its job, fail that job (releasing its hold)."""
+        log.error(
+            "pool %s: dispatch at %s[%d]@%d refused: %s",
+            self.name,
+            record.topic,
+            record.partition,
+            record.offset,
+            error,
+        )
+        letter = dead_letter(
+            consumer=f"workers.{self.name}",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            headers=list(record.headers),
+            error=error,
+        )
+        await self._send_until_taken(self._dead_letter_topic, encode(letter), record.key)
+        job_id, workspace_id = job_identity(record.value)
+        if job_id is None or workspace_id is None:
+            return
+        message = (
+            "the job's model is no longer served; nothing was charged"
+            if error.code is ErrorCode.MODEL_NOT_FOUND
+            else "the worker could not read the job; nothing was charged"
+        )
+        failed = UsageRecorded(
+            workspace_id=workspace_id,
+            job_id=job_id,
+            outcome="failed",
+            error=JobError(code=error.code, message=message),
+            attempts=0,
+        )
+        await self._publish_usage(failed)
+
+    async def _publish_usage(self, usage: UsageRecorded) -> None:
+        """Usage must reach the ledger; one too big for Kafka is replaced by a failure without the answer."""
+        key = topics.ledger_key(usage.workspace_id)
+        try:
+            await self._send_until_taken(self._usage_topic, encode(usage), key)
+        except MessageSizeTooLargeError:
+            log.error("pool %s: usage of job %s is too large for Kafka; reporting it failed", self.name, usage.job_id)
+            await self._send_until_taken(self._usage_topic, encode(_without_answer(usage)), key)
+
+    async def _send_until_taken(self, topic: str, value: bytes, key: bytes | None) -> None:
+        """Retry until the broker takes the event; only an event too big for it is given back to the caller."""
+        attempt = 0
         while True:
             try:
-                await self.producer.send_and_wait(self._usage_topic, value, key=topics.ledger_key(workspace_id))
+                await retry_transient(
+                    lambda: self.producer.send_and_wait(topic, value, key=key),
+                    what=f"pool {self.name}: publishing to {topic}",
+                    backoff=PUBLISH_BACKOFF,
+                )
                 return
-            except Exception:
-                log.exception("pool %s: publishing usage failed; retrying in %.1fs", self.name, delay_s)
-                await asyncio.sleep(delay_s)
-                delay_s = min(delay_s * 2, 5.0)
+            except MessageSizeTooLargeError:
+                raise
+            except KafkaError:
+                # Any other refusal (authorization, a missing topic) is an operator's to fix; dropping the event
+                # would leave a hold standing, so keep trying, loudly.
+                attempt += 1
+                log.critical("pool %s: the broker refuses events for %s; retrying", self.name, topic, exc_info=True)
+                await asyncio.sleep(PUBLISH_BACKOFF.delay_s(attempt))
+
+
+def _without_answer(usage: UsageRecorded) -> UsageRecorded:
+    return UsageRecorded(
+        workspace_id=usage.workspace_id,
+        job_id=usage.job_id,
+        traceparent=usage.traceparent,
+        outcome="failed",
+        model_id=usage.model_id,
+        provider=usage.provider,
+        error=JobError(
+            code=ErrorCode.UPSTREAM_ERROR,
+            message="the provider's answer was too large to deliver; nothing was charged",
+        ),
+        attempts=usage.attempts,
+    )

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from runtime.settings import ServiceSettings
+from workers.providers.base import RESPONSE_MAX_BYTES_DEFAULT
+
+# Room in a usage event for everything but the answer: ids, counts, a bounded error message.
+USAGE_EVENT_OVERHEAD_BYTES = 64 * 1024
 
 
 class WorkerSettings(ServiceSettings):
@@ -23,3 +27,26 @@ class WorkerSettings(ServiceSettings):
     http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     http_connections_max: int = Field(default=512, ge=1, le=100_000)
     commit_interval_s: float = Field(default=0.2, gt=0, le=60)
+    # A pool that does not poll for this long is evicted from its group and its jobs run again elsewhere.
+    # Pools never block their poll loop (a saturated pool pauses its partitions and keeps polling).
+    kafka_max_poll_interval_ms: int = Field(default=300_000, ge=1_000, le=3_600_000)
+    # On a rebalance, how long a pool waits for the jobs of partitions it gives up (so they are not run again by
+    # the next owner); under the group's rebalance timeout (the session timeout, 10 s).
+    revoke_wait_s: float = Field(default=5.0, ge=0, le=9)
+    # How long one poll waits for records; well under the poll interval.
+    poll_wait_ms: int = Field(default=500, ge=1, le=10_000)
+    # The largest provider response read, which bounds the answer: a larger one fails the job (upstream_error)
+    # instead of making a usage event too big for Kafka. The default leaves room for JSON escaping.
+    provider_response_max_bytes: int = Field(default=RESPONSE_MAX_BYTES_DEFAULT, ge=1_024)
+
+    @model_validator(mode="after")
+    def _answers_fit_usage_events(self) -> WorkerSettings:
+        if self.provider_response_max_bytes + USAGE_EVENT_OVERHEAD_BYTES > self.kafka_message_max_bytes:
+            raise ValueError(
+                f"provider_response_max_bytes ({self.provider_response_max_bytes}) plus "
+                f"{USAGE_EVENT_OVERHEAD_BYTES} bytes of event must fit kafka_message_max_bytes "
+                f"({self.kafka_message_max_bytes})"
+            )
+        if self.poll_wait_ms * 2 > self.kafka_max_poll_interval_ms:
+            raise ValueError("poll_wait_ms must be well under kafka_max_poll_interval_ms")
+        return self

@@ -29,10 +29,12 @@ from workers.providers.exchange import (
 )
 from workers.providers.wire import (
     WrongShapeError,
+    answer_text,
     as_count,
     as_list,
     as_object,
     as_optional_str,
+    count_total,
     sampling_fields,
     split_system,
     str_or_none,
@@ -97,13 +99,16 @@ def _result(call: ProviderCall, body: dict[str, Any], request_id: str | None) ->
             texts.append(text or "")
     usage = as_object(body.get("usage"), "usage")
     # Anthropic's input_tokens excludes cached prompt tokens; the whole prompt is the sum of the three.
-    input_tokens = (
-        as_count(usage.get("input_tokens"), "usage.input_tokens")
-        + as_count(usage.get("cache_creation_input_tokens"), "usage.cache_creation", missing_is_zero=True)
-        + as_count(usage.get("cache_read_input_tokens"), "usage.cache_read", missing_is_zero=True)
+    input_tokens = count_total(
+        (
+            as_count(usage.get("input_tokens"), "usage.input_tokens"),
+            as_count(usage.get("cache_creation_input_tokens"), "usage.cache_creation", missing_is_zero=True),
+            as_count(usage.get("cache_read_input_tokens"), "usage.cache_read", missing_is_zero=True),
+        ),
+        "usage input tokens",
     )
     return ProviderResult(
-        text="".join(texts),
+        text=answer_text("".join(texts)),
         input_tokens=input_tokens,
         output_tokens=as_count(usage.get("output_tokens"), "usage.output_tokens"),
         finish_reason=as_optional_str(body.get("stop_reason"), "stop_reason"),

@@ -10,7 +10,8 @@ never retry and never sleep: the pool's retry policy is the one layer that does.
     ├── ProviderTimeout           no answer within the call's timeout; retriable
     ├── ProviderRejected          4xx the caller caused (bad request, unknown model, too long); not retriable
     ├── ProviderAuthFailed        401/403 or an invalid key; not retriable (an operator must fix config)
-    └── ProviderProtocolError     a 2xx body that does not match the wire format; retriable once by the pool
+    └── ProviderProtocolError     a 2xx body that does not match the wire format (absurd token counts too);
+                                  retriable; an answer over the size limit is not
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Protocol
 
 import httpx
 
+from schemas.errors import ErrorCode
 from schemas.events import PromptMessage
 
 
@@ -46,6 +48,8 @@ class ProviderResult:
     request_id: str | None = None
     # True when the provider reported no usage and the adapter counted tokens itself (an upper bound).
     usage_estimated: bool = False
+    # Adapters keep two promises about a result: `text` holds no NUL (each became U+FFFD), and each count is
+    # an integer from 0 to wire.TOKEN_COUNT_MAX; a provider that breaks them raised ProviderProtocolError.
 
 
 @dataclass(slots=True)
@@ -53,7 +57,7 @@ class ProviderError(Exception):
     message: str
     retriable: bool
     status: int | None = None
-    code: str = "upstream_error"
+    code: str = ErrorCode.UPSTREAM_ERROR.value
     retry_after_s: float | None = None
     provider_body: str | None = field(default=None, repr=False)
 
@@ -93,9 +97,15 @@ class ProviderAdapter(Protocol):
     async def complete(self, call: ProviderCall) -> ProviderResult: ...
 
 
+# The default bound on a provider's response body (see WorkerSettings.provider_response_max_bytes).
+RESPONSE_MAX_BYTES_DEFAULT = 1_048_576
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderConfig:
     name: str
     base_url: str
     api_key: str | None
     client: httpx.AsyncClient
+    # The most of a response body read; an answer cannot be larger than the body that carries it.
+    response_max_bytes: int = RESPONSE_MAX_BYTES_DEFAULT

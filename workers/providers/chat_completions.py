@@ -21,6 +21,7 @@ from workers.providers.errors import (
 from workers.providers.exchange import decode_object, error_message
 from workers.providers.wire import (
     WrongShapeError,
+    answer_text,
     as_count,
     as_list,
     as_object,
@@ -54,7 +55,7 @@ def chat_answer(body: dict[str, Any]) -> tuple[str, str | None, str | None]:
     content = as_optional_str(message.get("content"), "choices[0].message.content")
     # A refusal arrives with null content; it is still the answer the caller should see.
     refusal = as_optional_str(message.get("refusal"), "choices[0].message.refusal")
-    text = content if content is not None else (refusal or "")
+    text = answer_text(content if content is not None else (refusal or ""))
     finish = as_optional_str(choice.get("finish_reason"), "choices[0].finish_reason")
     return text, finish, as_optional_str(body.get("model"), "model")
 

@@ -8,6 +8,8 @@ class and `retriable` in one place, so every provider follows the same rules:
     402                      ProviderRateLimited, not retriable (billing: waiting does not help)
     408, 504                 ProviderTimeout, retriable
     409, 5xx, 529            ProviderUnavailable, retriable
+    refused / dropped conn.  ProviderUnavailable, retriable (a 502 to the caller, never a timeout's 504)
+    read / connect timeout   ProviderTimeout, retriable
     401, 403, invalid key    ProviderAuthFailed, not retriable
     404                      ProviderRejected code model_not_found, not retriable
     413                      ProviderRejected code payload_too_large, not retriable
@@ -17,13 +19,16 @@ class and `retriable` in one place, so every provider follows the same rules:
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+import aiohttp
 import httpx
 
+from schemas.errors import ErrorCode
 from workers.providers.base import (
     ProviderAuthFailed,
     ProviderError,
@@ -33,22 +38,29 @@ from workers.providers.base import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from workers.providers.wire import REPLACEMENT_CHARACTER
 
-# Error codes the adapters put in ProviderError.code; the first seven match schemas.errors.ErrorCode.
-INVALID_REQUEST = "invalid_request"
-MODEL_NOT_FOUND = "model_not_found"
-PAYLOAD_TOO_LARGE = "payload_too_large"
-RATE_LIMITED = "rate_limited"
-UPSTREAM_ERROR = "upstream_error"
-UPSTREAM_TIMEOUT = "upstream_timeout"
-UNAVAILABLE = "unavailable"
+# Codes the adapters put in ProviderError.code. Where a job code of schemas.errors says it, that code is used;
+# these say more about the provider, and workers.execution maps each to the job code a caller sees.
+INVALID_REQUEST = ErrorCode.INVALID_REQUEST.value
+MODEL_NOT_FOUND = ErrorCode.MODEL_NOT_FOUND.value
+RATE_LIMITED = ErrorCode.RATE_LIMITED.value
+UPSTREAM_ERROR = ErrorCode.UPSTREAM_ERROR.value
+UPSTREAM_TIMEOUT = ErrorCode.UPSTREAM_TIMEOUT.value
+# Not the job code payload_too_large (our own 413): the provider found the prompt too large.
+PAYLOAD_TOO_LARGE = "upstream_payload_too_large"
+# Not the job code unavailable (our queue, a 503): the provider is overloaded or unreachable.
+UPSTREAM_UNAVAILABLE = "upstream_unavailable"
 QUOTA_EXHAUSTED = "quota_exhausted"
 UPSTREAM_AUTH_FAILED = "upstream_auth_failed"
 CONTENT_BLOCKED = "content_blocked"
 PROTOCOL_ERROR = "upstream_protocol_error"
+ANSWER_TOO_LARGE = "upstream_answer_too_large"
 
 # Provider bodies are kept for diagnosis, but a misbehaving upstream must not fill memory or logs.
 PROVIDER_BODY_CHARS_MAX = 4096
+# A provider's error message travels to the caller and the book; an HTML page of 1 MB must not.
+ERROR_MESSAGE_CHARS_MAX = 1000
 # A retry hint beyond this is treated as "not soon": the pool decides, but never waits a day on a header.
 RETRY_AFTER_S_MAX = 3600.0
 
@@ -71,7 +83,8 @@ class UpstreamError:
 def error_for_status(error: UpstreamError) -> ProviderError:
     """The one mapping from an upstream error response to a ProviderError."""
     cls, retriable, code = _classify(error)
-    detail = f"{error.message} [provider code {error.provider_code}]" if error.provider_code else error.message
+    message = safe_message(error.message)
+    detail = f"{message} [provider code {safe_message(error.provider_code)}]" if error.provider_code else message
     if cls is ProviderProtocolError:
         detail = f"unexpected HTTP status {error.status}: {detail}"
     # An exhausted quota does not lift by waiting, so a retry hint would only mislead the pool.
@@ -97,7 +110,7 @@ def _classify(error: UpstreamError) -> tuple[type[ProviderError], bool, str]:
     if status in {408, 504}:
         return ProviderTimeout, True, UPSTREAM_TIMEOUT
     if status in {503, 529}:
-        return ProviderUnavailable, True, UNAVAILABLE
+        return ProviderUnavailable, True, UPSTREAM_UNAVAILABLE
     if status == 409 or 500 <= status <= 599:
         return ProviderUnavailable, True, UPSTREAM_ERROR
     if status == 404:
@@ -149,10 +162,42 @@ def _bounded(seconds: float) -> float | None:
 
 def transport_failure(exc: httpx.HTTPError, provider: str, timeout_s: float) -> ProviderError:
     """A timeout or connection failure before a full response arrived."""
-    if isinstance(exc, httpx.TimeoutException):
+    if _timed_out(exc):
         return timeout_failure(provider, timeout_s, detail=type(exc).__name__)
+    cause = exc.__cause__ if isinstance(exc.__cause__, aiohttp.ClientError) else exc
     return ProviderUnavailable(
-        f"{provider}: transport failure {type(exc).__name__}: {exc}", retriable=True, code=UNAVAILABLE
+        safe_message(f"{provider}: connection failed ({type(cause).__name__}: {cause})"),
+        retriable=True,
+        code=UPSTREAM_UNAVAILABLE,
+    )
+
+
+def _timed_out(exc: httpx.HTTPError) -> bool:
+    """Whether the provider was too slow, as opposed to unreachable (refused, reset, closed early).
+
+    httpx-aiohttp maps every aiohttp connection error to httpx.ConnectTimeout, a refused connection included,
+    so the aiohttp error underneath decides: only one that is itself a timeout is a timeout.
+    """
+    if not isinstance(exc, httpx.TimeoutException):
+        return False
+    cause = exc.__cause__
+    if isinstance(cause, aiohttp.ClientError):
+        return isinstance(cause, asyncio.TimeoutError)
+    return True
+
+
+def safe_message(text: str) -> str:
+    """A provider's text made fit to travel: NUL replaced (PostgreSQL text cannot hold it), length bounded."""
+    bounded = text if len(text) <= ERROR_MESSAGE_CHARS_MAX else text[:ERROR_MESSAGE_CHARS_MAX] + "..."
+    return bounded.replace("\x00", REPLACEMENT_CHARACTER)
+
+
+def answer_too_large(provider: str, limit_bytes: int) -> ProviderProtocolError:
+    """An answer over the limit: not delivered (the usage event could not carry it), and not worth paying for again."""
+    return ProviderProtocolError(
+        f"{provider}: the answer is larger than {limit_bytes} bytes, the most the gateway delivers",
+        retriable=False,
+        code=ANSWER_TOO_LARGE,
     )
 
 
@@ -165,7 +210,7 @@ def timeout_failure(provider: str, timeout_s: float, detail: str = "deadline") -
 def protocol_failure(provider: str, problem: str, response: httpx.Response) -> ProviderProtocolError:
     """A 2xx answer that is not the provider's wire format; retriable once by the pool."""
     return ProviderProtocolError(
-        f"{provider}: {problem}",
+        safe_message(f"{provider}: {problem}"),
         retriable=True,
         status=response.status_code,
         code=PROTOCOL_ERROR,

@@ -2,7 +2,8 @@
 
 `timeout=call.timeout_s` is passed to httpx per request (it bounds each phase: connect, write, each read);
 `asyncio.timeout` around the exchange bounds the whole call, so a server that trickles bytes cannot hold
-a worker longer than the call's timeout.
+a worker longer than the call's timeout. The body is read up to `config.response_max_bytes`: a larger
+answer is refused as it arrives (it could not travel in a usage event), never buffered whole.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ import httpx
 import orjson
 
 from workers.providers.base import ProviderConfig
-from workers.providers.errors import protocol_failure, timeout_failure, transport_failure
+from workers.providers.errors import answer_too_large, protocol_failure, timeout_failure, transport_failure
+
+# Headers that described the body as it came over the wire; the response handed on holds it decoded.
+WIRE_ENCODING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
 async def post_json(
@@ -25,15 +29,49 @@ async def post_json(
     payload: Mapping[str, Any],
     timeout_s: float,
 ) -> httpx.Response:
-    """The provider's complete response (any status), or a ProviderTimeout / ProviderUnavailable."""
+    """The provider's complete response (any status), or a ProviderTimeout / ProviderUnavailable /
+    ProviderProtocolError (a body over the limit)."""
     content = orjson.dumps(payload)
     try:
         async with asyncio.timeout(timeout_s):
-            return await config.client.post(url, content=content, headers=headers, timeout=timeout_s)
+            request = config.client.build_request("POST", url, content=content, headers=headers, timeout=timeout_s)
+            response = await config.client.send(request, stream=True)
+            try:
+                return await _read_bounded(response, config.name, config.response_max_bytes)
+            finally:
+                await response.aclose()
     except TimeoutError as exc:
         raise timeout_failure(config.name, timeout_s) from exc
     except httpx.HTTPError as exc:
         raise transport_failure(exc, config.name, timeout_s) from exc
+
+
+async def _read_bounded(response: httpx.Response, provider: str, limit_bytes: int) -> httpx.Response:
+    """The response with its body read, or ProviderProtocolError as soon as the body passes `limit_bytes`."""
+    declared = response.headers.get("content-length")
+    if declared is not None and declared.isdigit() and "content-encoding" not in response.headers:
+        # The common case costs one read: the length is known before a byte of the body is.
+        if int(declared) > limit_bytes:
+            raise answer_too_large(provider, limit_bytes)
+        await response.aread()
+        return response
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit_bytes:
+            raise answer_too_large(provider, limit_bytes)
+        chunks.append(chunk)
+    # A body of unknown length (chunked, or compressed) was read in pieces; the response handed on holds it
+    # decoded, so the headers that described it on the wire go.
+    kept = [(name, value) for name, value in response.headers.multi_items() if name not in WIRE_ENCODING_HEADERS]
+    return httpx.Response(
+        response.status_code,
+        headers=kept,
+        content=b"".join(chunks),
+        request=response.request,
+        extensions=response.extensions,
+    )
 
 
 def required_api_key(config: ProviderConfig, kind: str) -> str:

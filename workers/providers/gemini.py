@@ -31,10 +31,12 @@ from workers.providers.exchange import (
 )
 from workers.providers.wire import (
     WrongShapeError,
+    answer_text,
     as_count,
     as_list,
     as_object,
     as_optional_str,
+    count_total,
     sampling_fields,
     split_system,
     str_or_none,
@@ -90,11 +92,15 @@ class GeminiAdapter:
             text = as_optional_str(as_object(part, f"parts[{index}]").get("text"), f"parts[{index}].text")
             texts.append(text or "")
         # Gemini omits zero counters; thinking tokens are billed as output.
-        output_tokens = as_count(
-            usage.get("candidatesTokenCount"), "candidatesTokenCount", missing_is_zero=True
-        ) + as_count(usage.get("thoughtsTokenCount"), "thoughtsTokenCount", missing_is_zero=True)
+        output_tokens = count_total(
+            (
+                as_count(usage.get("candidatesTokenCount"), "candidatesTokenCount", missing_is_zero=True),
+                as_count(usage.get("thoughtsTokenCount"), "thoughtsTokenCount", missing_is_zero=True),
+            ),
+            "usageMetadata output tokens",
+        )
         return ProviderResult(
-            text="".join(texts),
+            text=answer_text("".join(texts)),
             input_tokens=as_count(usage.get("promptTokenCount"), "usageMetadata.promptTokenCount"),
             output_tokens=output_tokens,
             finish_reason=as_optional_str(candidate.get("finishReason"), "finishReason"),

@@ -13,6 +13,11 @@ from workers.providers.base import ProviderCall
 
 # How merged turns and multiple system messages are joined: a blank line keeps them distinguishable.
 TURN_SEPARATOR = "\n\n"
+# The largest token count one call may report, per counter and in total. The largest contexts are ~2M tokens;
+# a count above this is a misbehaving server (a negative or >= 2**63 count would break the book), not usage.
+TOKEN_COUNT_MAX = 10_000_000
+# What a NUL in an answer becomes: PostgreSQL text cannot store NUL, so the answer could not be settled.
+REPLACEMENT_CHARACTER = "\ufffd"
 
 
 class WrongShapeError(ValueError):
@@ -32,12 +37,31 @@ def as_list(value: object, where: str) -> list[Any]:
 
 
 def as_count(value: object, where: str, *, missing_is_zero: bool = False) -> int:
-    """A token count: a non-negative integer (providers omit some zero counters)."""
+    """A token count: an integer from 0 to TOKEN_COUNT_MAX (providers omit some zero counters)."""
     if value is None and missing_is_zero:
         return 0
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise WrongShapeError(f"{where} is not a token count: {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= TOKEN_COUNT_MAX:
+        raise WrongShapeError(f"{where} is not a token count: {_shown(value)}")
     return value
+
+
+def count_total(counts: Sequence[int], where: str) -> int:
+    """The sum of a call's counters (e.g. cached + uncached input), held to the same sanity maximum."""
+    total = sum(counts)
+    if total > TOKEN_COUNT_MAX:
+        raise WrongShapeError(f"{where} adds up to {total}, over the sanity maximum {TOKEN_COUNT_MAX}")
+    return total
+
+
+def answer_text(text: str) -> str:
+    """An answer fit to store and deliver: each NUL replaced by U+FFFD; other control characters kept (JSON and
+    PostgreSQL carry them)."""
+    return text.replace("\x00", REPLACEMENT_CHARACTER) if "\x00" in text else text
+
+
+def _shown(value: object) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 80 else shown[:80] + "..."
 
 
 def as_optional_str(value: object, where: str) -> str | None:
