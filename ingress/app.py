@@ -11,9 +11,11 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import ORJSONResponse
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from ingress import supervision
 from ingress.errors import install_error_handlers
 from ingress.keys import KeyStore
 from ingress.publisher import JobPublisher
+from ingress.relay import OutboxRelay
 from ingress.replies import ReplyWaiter
 from ingress.routes import billing, catalogue, completions, jobs, keys, openai_compat
 from ingress.services import Services
@@ -24,23 +26,28 @@ from runtime.readiness import mark_ready
 def create_app(settings: IngressSettings) -> FastAPI:
     catalogue_ = settings.load_catalogue()
     engine = create_async_engine(settings.database_url, pool_size=settings.db_pool_size, pool_pre_ping=True)
+    publisher = JobPublisher(settings)
     services = Services(
         settings=settings,
         catalogue=catalogue_,
         engine=engine,
         keys=KeyStore(engine, settings.key_cache_ttl_s),
-        publisher=JobPublisher(settings),
+        publisher=publisher,
         replies=ReplyWaiter(settings, settings.pending_replies_max),
+        relay=OutboxRelay(settings, engine, publisher),
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await services.publisher.start()
         await services.replies.start()
+        relay = supervision.start_supervised("outbox-relay", services.relay.run)
         mark_ready(settings.ready_file)
         try:
             yield
         finally:
+            await supervision.stop(relay)
+            await services.relay.flush()
             await services.replies.stop()
             await services.publisher.stop()
             await engine.dispose()

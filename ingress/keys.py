@@ -16,6 +16,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ledger import queries
+
 KEY_PREFIX = "lx_"
 KEY_LENGTH_MAX = 200
 
@@ -131,13 +133,14 @@ class KeyStore:
             row = (
                 await conn.execute(
                     text(
-                        "SELECT k.id, k.workspace_id, w.default_model FROM api_keys k "
-                        "JOIN workspaces w ON w.id = k.workspace_id WHERE k.secret_sha256 = :sha "
-                        "AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())"
+                        "SELECT id, workspace_id FROM api_keys WHERE secret_sha256 = :sha "
+                        "AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())"
                     ),
                     {"sha": sha},
                 )
             ).first()
-        if row is None:
-            return None
-        return Principal(key_id=row.id, workspace_id=row.workspace_id, default_model=row.default_model)
+            if row is None:
+                return None
+            # The workspace is the ledger's table: read through its query module, never joined here.
+            default_model = await queries.workspace_default_model(conn, row.workspace_id)
+        return Principal(key_id=row.id, workspace_id=row.workspace_id, default_model=default_model)

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ingress.keys import KeyStore
 from ingress.publisher import JobPublisher
+from ingress.relay import OutboxRelay
 from ingress.replies import ReplyWaiter
 from ingress.settings import IngressSettings
 from schemas.catalogue import Catalogue
@@ -21,3 +22,4 @@ class Services:
     keys: KeyStore
     publisher: JobPublisher
     replies: ReplyWaiter
+    relay: OutboxRelay

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from ingress import estimate
 from ingress.keys import Principal
@@ -33,6 +34,7 @@ def build_job(
     *,
     job_id: str,
     traceparent: str | None = None,
+    deadline_at: datetime | None = None,
 ) -> ChatJobSubmitted:
     model = resolve_model(catalogue, request.model or principal.default_model or catalogue.default_model)
     max_tokens = request.max_tokens if request.max_tokens is not None else model.default_max_tokens
@@ -61,6 +63,7 @@ def build_job(
         model_id=model.id,
         route=tuple(route),
         input_tokens_estimate=estimate.input_tokens_ceiling(contents),
+        deadline_at=deadline_at,
         params=ChatParameters(
             messages=messages,
             max_tokens=max_tokens,

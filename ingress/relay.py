@@ -1,0 +1,103 @@
+"""The outbox relay: confirms published jobs and publishes again those the broker may never have received.
+
+Every ingress runs it; one at a time does a relay pass (a PostgreSQL advisory lock held by the pass's
+transaction). A pass takes the outbox rows unconfirmed for `relay_grace_s`: a job the ledger has recorded is
+confirmed, any other is published again from its stored bytes. A second copy of a job is harmless: the
+ledger admits by job id, once. A job past its deadline is published all the same, so the ledger ends it
+(`expired`) and every accepted job reaches a terminal state.
+
+Each ingress also writes the acknowledgements its requests received to the outbox in batches, off the
+request path; acknowledgements lost in a crash only make the relay check those rows against the ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ingress import acceptance
+from ingress.publisher import JobPublisher, PublishAmbiguous
+from ingress.settings import IngressSettings
+from ledger import queries
+from schemas.errors import ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+# The advisory lock that makes one relay pass run at a time across every ingress of one database.
+RELAY_LOCK_ID = 0x4C55_4E54_5200_0006
+
+
+class OutboxRelay:
+    def __init__(self, settings: IngressSettings, engine: AsyncEngine, publisher: JobPublisher) -> None:
+        self._settings = settings
+        self._engine = engine
+        self._publisher = publisher
+        self._acked: set[str] = set()
+
+    def acknowledged(self, job_id: str) -> None:
+        """The broker has this outboxed job: confirm it at the next flush (dropped if too many are waiting,
+        which costs only a ledger lookup by the relay later)."""
+        if len(self._acked) < self._settings.outbox_acks_max:
+            self._acked.add(job_id)
+
+    async def run(self) -> None:
+        """Flush acknowledgements every `outbox_flush_interval_s` and try a relay pass every `relay_interval_s`."""
+        next_pass = time.monotonic()
+        while True:
+            await self.flush()
+            if time.monotonic() >= next_pass:
+                await self.relay_once()
+                next_pass = time.monotonic() + self._settings.relay_interval_s
+            await asyncio.sleep(self._settings.outbox_flush_interval_s)
+
+    async def flush(self) -> None:
+        if not self._acked:
+            return
+        job_ids, self._acked = sorted(self._acked), set()
+        try:
+            async with self._engine.begin() as conn:
+                await acceptance.mark_published(conn, job_ids)
+        except Exception:
+            self._acked.update(job_ids)
+            raise
+
+    async def relay_once(self) -> int:
+        """One pass, if no other ingress is running one; returns how many jobs it published again."""
+        async with self._engine.begin() as conn:
+            locked = await conn.scalar(text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": RELAY_LOCK_ID})
+            if not locked:
+                return 0
+            rows = await acceptance.unpublished(
+                conn, older_than_s=self._settings.relay_grace_s, limit=self._settings.relay_batch_max
+            )
+            recorded = await queries.recorded_jobs(conn, [row.job_id for row in rows])
+            await acceptance.mark_published(conn, sorted(recorded))
+            missing = [row for row in rows if row.job_id not in recorded]
+            if not missing:
+                return 0
+            outcomes = await asyncio.gather(
+                *(
+                    self._publisher.submit(row.workspace_id, row.event, timeout_s=self._settings.publish_timeout_s)
+                    for row in missing
+                ),
+                return_exceptions=True,
+            )
+            published = [row.job_id for row, outcome in zip(missing, outcomes, strict=True) if outcome is None]
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException) and not isinstance(
+                    outcome, (ServiceUnavailable, PublishAmbiguous)
+                ):
+                    raise outcome
+            await acceptance.count_relayed(conn, [row.job_id for row in missing])
+            await acceptance.mark_published(conn, published)
+        log.warning(
+            "outbox relay: %d job(s) unconfirmed after %gs published again, %d acknowledged",
+            len(missing),
+            self._settings.relay_grace_s,
+            len(published),
+        )
+        return len(published)
