@@ -62,7 +62,7 @@ class JobPublisher:
         except (TimeoutError, KafkaError) as exc:
             self._presume_unreachable()
             raise _unavailable() from exc
-        delivery.add_done_callback(_retrieve)
+        delivery.add_done_callback(self._delivered)
         try:
             await asyncio.wait_for(asyncio.shield(delivery), timeout=max(0.0, deadline - time.monotonic()))
         except (TimeoutError, KafkaTimeoutError) as exc:
@@ -75,14 +75,13 @@ class JobPublisher:
             raise _unavailable() from exc
         self._unreachable_until = 0.0
 
+    def _delivered(self, delivery: asyncio.Future[object]) -> None:
+        """Every delivery, even one given up on as ambiguous, tells whether the broker is reachable again."""
+        if not delivery.cancelled() and delivery.exception() is None:
+            self._unreachable_until = 0.0
+
     def _presume_unreachable(self) -> None:
         self._unreachable_until = time.monotonic() + self._settings.publish_probe_interval_s
-
-
-def _retrieve(delivery: asyncio.Future[object]) -> None:
-    """A delivery given up on may fail later; its error is already reported as ambiguity, not unretrieved."""
-    if not delivery.cancelled():
-        delivery.exception()
 
 
 def _unavailable() -> ServiceUnavailable:
