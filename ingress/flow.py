@@ -212,7 +212,7 @@ async def _publish_and_wait(request: _Request, *, recorded: bool) -> JobFinished
                 return None  # the outbox row stayed: the relay will publish the job
             raise
         except PublishAmbiguous:
-            if not recorded and not await _record_safely(services, job, request.event):
+            if not recorded and not await _record_safely(services, job, request.event, acknowledged=False):
                 raise ServiceUnavailable(
                     f"the job queue did not answer and the database is unreachable: job {job.job_id} may still "
                     "run and be billed; send an Idempotency-Key to make retries safe",
@@ -224,7 +224,7 @@ async def _publish_and_wait(request: _Request, *, recorded: bool) -> JobFinished
         finished = await _wait(request, job.job_id, reply) if reply is not None else None
         if finished is None and not recorded:
             # A poll must find the job before the ledger does; failing that, the ledger records it shortly.
-            await _record_safely(services, job, None)
+            await _record_safely(services, job, request.event, acknowledged=True)
         return finished
     finally:
         if reply is not None:
@@ -271,13 +271,21 @@ async def _withdraw(request: _Request) -> bool:
     return True
 
 
-async def _record(conn: AsyncConnection, job: ChatJobSubmitted, event: bytes | None) -> None:
-    await acceptance.record(conn, job_id=job.job_id, workspace_id=job.workspace_id, model_id=job.model_id, event=event)
+async def _record(conn: AsyncConnection, job: ChatJobSubmitted, event: bytes, *, acknowledged: bool = False) -> None:
+    await acceptance.record(
+        conn,
+        job_id=job.job_id,
+        workspace_id=job.workspace_id,
+        model_id=job.model_id,
+        event=event,
+        deadline_at=job.deadline_at,
+        acknowledged=acknowledged,
+    )
 
 
-async def _record_safely(services: Services, job: ChatJobSubmitted, event: bytes | None) -> bool:
+async def _record_safely(services: Services, job: ChatJobSubmitted, event: bytes, *, acknowledged: bool) -> bool:
     try:
-        await _transaction(services, lambda conn: _record(conn, job, event))
+        await _transaction(services, lambda conn: _record(conn, job, event, acknowledged=acknowledged))
     except ServiceUnavailable:
         log.warning("job %s could not be recorded in the outbox", job.job_id)
         return False

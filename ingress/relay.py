@@ -1,8 +1,10 @@
 """The outbox relay: confirms published jobs and publishes again those the broker may never have received.
 
 Every ingress runs it; one at a time does a relay pass (a PostgreSQL advisory lock held by the pass's
-transaction). A pass takes the outbox rows unconfirmed for `relay_grace_s`: a job the ledger has recorded is
-confirmed, any other is published again from its stored bytes. A second copy of a job is harmless: the
+transaction). A pass takes the outbox rows the ledger is not known to have recorded: a job it has recorded is confirmed
+(its event bytes dropped); a job the broker never acknowledged within `relay_grace_s` is published again from
+its stored bytes, and so is a job acknowledged but still unrecorded past its deadline (lost by the broker, or
+dropped): nothing accepted stays unresolved. A second copy of a job is harmless: the
 ledger admits by job id, once. A job past its deadline is published all the same, so the ledger ends it
 (`expired`) and every accepted job reaches a terminal state.
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,6 +27,7 @@ from ingress.publisher import JobPublisher, PublishAmbiguous
 from ingress.settings import IngressSettings
 from ledger import queries
 from schemas.errors import ServiceUnavailable
+from schemas.events import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -60,44 +64,56 @@ class OutboxRelay:
         job_ids, self._acked = sorted(self._acked), set()
         try:
             async with self._engine.begin() as conn:
-                await acceptance.mark_published(conn, job_ids)
+                await acceptance.mark_acknowledged(conn, job_ids)
         except Exception:
             self._acked.update(job_ids)
             raise
 
     async def relay_once(self) -> int:
         """One pass, if no other ingress is running one; returns how many jobs it published again."""
+        settings = self._settings
         async with self._engine.begin() as conn:
             locked = await conn.scalar(text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": RELAY_LOCK_ID})
             if not locked:
                 return 0
-            rows = await acceptance.unpublished(
-                conn, older_than_s=self._settings.relay_grace_s, limit=self._settings.relay_batch_max
+            rows = await acceptance.unrecorded(
+                conn,
+                older_than_s=settings.relay_grace_s,
+                attempts_max=settings.relay_attempts_max,
+                limit=settings.relay_batch_max,
             )
             recorded = await queries.recorded_jobs(conn, [row.job_id for row in rows])
-            await acceptance.mark_published(conn, sorted(recorded))
-            missing = [row for row in rows if row.job_id not in recorded]
-            if not missing:
+            await acceptance.mark_recorded(conn, sorted(recorded))
+            due = [row for row in rows if row.job_id not in recorded and _due(row, settings.relay_grace_s)]
+            if not due:
                 return 0
             outcomes = await asyncio.gather(
                 *(
-                    self._publisher.submit(row.workspace_id, row.event, timeout_s=self._settings.publish_timeout_s)
-                    for row in missing
+                    self._publisher.submit(row.workspace_id, row.event, timeout_s=settings.publish_timeout_s)
+                    for row in due
                 ),
                 return_exceptions=True,
             )
-            published = [row.job_id for row, outcome in zip(missing, outcomes, strict=True) if outcome is None]
             for outcome in outcomes:
                 if isinstance(outcome, BaseException) and not isinstance(
                     outcome, (ServiceUnavailable, PublishAmbiguous)
                 ):
                     raise outcome
-            await acceptance.count_relayed(conn, [row.job_id for row in missing])
-            await acceptance.mark_published(conn, published)
+            published = [row.job_id for row, outcome in zip(due, outcomes, strict=True) if outcome is None]
+            await acceptance.count_relayed(conn, [row.job_id for row in due])
+            await acceptance.mark_acknowledged(conn, published)
         log.warning(
-            "outbox relay: %d job(s) unconfirmed after %gs published again, %d acknowledged",
-            len(missing),
-            self._settings.relay_grace_s,
+            "outbox relay: %d job(s) not recorded by the ledger published again (%d acknowledged): %s",
+            len(due),
             len(published),
+            ", ".join(row.job_id for row in due[:10]),
         )
         return len(published)
+
+
+def _due(row: acceptance.Unrecorded, grace_s: float) -> bool:
+    """Publish again a job the broker never acknowledged; one it did, only once its deadline has passed
+    unrecorded (the broker lost it, or the ledger dropped it): the ledger then ends it as expired."""
+    if not row.acknowledged:
+        return True
+    return row.deadline_at is not None and row.deadline_at + timedelta(seconds=grace_s) < utc_now()

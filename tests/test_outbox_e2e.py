@@ -7,6 +7,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,9 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ingress import acceptance
 from schemas import topics
+from schemas.events import ChatJobSubmitted, ChatParameters, PromptMessage, encode, utc_now
 from tests.conftest import Stack, Workspace, make_workspace
 from tests.kafka_proxy import KafkaProxy
 from tests.ledger_checks import assert_books_balance, balances
@@ -299,3 +302,45 @@ async def test_an_undecodable_result_record_does_not_end_reply_delivery(
     # Replies keep flowing to sync callers of this ingress.
     for _ in range(3):
         await another_workspace_completes(client, engine)
+
+
+async def test_a_job_acknowledged_but_never_recorded_is_published_again_past_its_deadline(
+    stack: Stack, engine: AsyncEngine, catalogue_path: Path, workdir: Path, client: httpx.AsyncClient
+) -> None:
+    """The broker acknowledged a job and then lost it (one replica, a disk gone): the relay notices the ledger
+    never recorded it once its deadline has passed, and publishes it again so it still ends terminal."""
+    workspace = await make_workspace(engine, tokens=5_000)
+    job = ChatJobSubmitted(
+        workspace_id=workspace.id,
+        job_id=f"job_{uuid.uuid4().hex}",
+        api_key_id=workspace.key_id,
+        model_id="openai/gpt-4.1-mini",
+        route=("openai/gpt-4.1-mini",),
+        input_tokens_estimate=20,
+        params=ChatParameters(messages=(PromptMessage(role="user", content="lost once"),), max_tokens=20),
+        deadline_at=utc_now() - timedelta(seconds=5),
+    )
+    async with engine.begin() as conn:
+        await acceptance.record(
+            conn,
+            job_id=job.job_id,
+            workspace_id=job.workspace_id,
+            model_id=job.model_id,
+            event=encode(job),
+            deadline_at=job.deadline_at,
+            acknowledged=True,
+        )
+    assert (await client.get(f"/jobs/{job.job_id}", headers=workspace.headers)).json()["status"] == "queued"
+
+    relaying = Ingress(stack, catalogue_path, workdir, kafka=stack.kafka)
+    await relaying.start()
+    try:
+        finished = await poll_terminal(client, workspace, job.job_id)
+    finally:
+        relaying.kill()
+    # Until the ledger refuses late jobs at admission it runs it; either way it ends, billed at most once.
+    assert finished["status"] in TERMINAL
+    assert (await balances(engine, workspace.id))["held"] == 0
+    assert (await balances(engine, workspace.id))["spent"] == finished.get("cost", 0)
+    await assert_books_balance(engine)
+    await another_workspace_completes(client, engine)
