@@ -176,7 +176,10 @@ async def _retake(request: _Request, *, failed_job_id: str) -> bool:
 async def _existing(request: _Request, job_id: str) -> tuple[bool, JobFinished | None]:
     """(whether the job exists, its result when finished): from the book, else by waiting for it."""
     services, workspace_id = request.services, request.job.workspace_id
-    reply = services.replies.expect(job_id)
+    try:
+        reply: asyncio.Future[JobFinished] | None = services.replies.expect(job_id)
+    except ServiceUnavailable:
+        reply = None  # too many callers wait already: this one gets the book's answer, or a 202
     try:
         try:
             async with services.engine.connect() as conn:
@@ -192,7 +195,8 @@ async def _existing(request: _Request, job_id: str) -> tuple[bool, JobFinished |
             return True, rendering.finished_from_view(view)
         return True, await _wait(request, job_id, reply)
     finally:
-        services.replies.forget(job_id, reply)
+        if reply is not None:
+            services.replies.forget(job_id, reply)
 
 
 async def _publish_and_wait(request: _Request, *, recorded: bool) -> JobFinished | None:
@@ -200,7 +204,13 @@ async def _publish_and_wait(request: _Request, *, recorded: bool) -> JobFinished
     services, job = request.services, request.job
     settings = services.settings
     # Registered before publishing, so the result cannot arrive unseen.
-    reply = services.replies.expect(job.job_id) if request.wait_left_s() > 0 else None
+    try:
+        reply = services.replies.expect(job.job_id) if request.wait_left_s() > 0 else None
+    except ServiceUnavailable:
+        # Too many callers wait already: shed this one, and with it the job it recorded (if it can go).
+        if recorded and not await _withdraw(request):
+            return None
+        raise
     try:
         publish_bound_s = settings.publish_timeout_s
         if reply is not None:
