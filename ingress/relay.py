@@ -26,6 +26,7 @@ from ingress import acceptance
 from ingress.publisher import JobPublisher, PublishAmbiguous
 from ingress.settings import IngressSettings
 from ledger import queries
+from runtime.consume import Verdict, classify
 from schemas.errors import ServiceUnavailable
 from schemas.events import utc_now
 
@@ -52,10 +53,16 @@ class OutboxRelay:
         """Flush acknowledgements every `outbox_flush_interval_s` and try a relay pass every `relay_interval_s`."""
         next_pass = time.monotonic()
         while True:
-            await self.flush()
-            if time.monotonic() >= next_pass:
-                await self.relay_once()
-                next_pass = time.monotonic() + self._settings.relay_interval_s
+            try:
+                await self.flush()
+                if time.monotonic() >= next_pass:
+                    next_pass = time.monotonic() + self._settings.relay_interval_s
+                    await self.relay_once()
+            except Exception as error:
+                if classify(error) is Verdict.PERMANENT:
+                    raise  # a bug: the supervisor logs it and restarts the loop
+                # The database is away: the rows wait in the outbox, the next round tries again.
+                log.warning("outbox relay: database unavailable (%s); retrying", error)
             await asyncio.sleep(self._settings.outbox_flush_interval_s)
 
     async def flush(self) -> None:

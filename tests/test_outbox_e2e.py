@@ -21,9 +21,9 @@ from ingress import acceptance
 from schemas import topics
 from schemas.events import ChatJobSubmitted, ChatParameters, PromptMessage, encode, utc_now
 from tests.conftest import Stack, Workspace, make_workspace
-from tests.kafka_proxy import KafkaProxy
 from tests.ledger_checks import assert_books_balance, balances
 from tests.processes import Service, free_port
+from tests.tcp_proxy import TcpProxy
 
 TERMINAL = {"completed", "failed", "rejected", "expired"}
 
@@ -59,8 +59,8 @@ async def workdir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def proxy(stack: Stack) -> AsyncIterator[KafkaProxy]:
-    proxy = KafkaProxy(stack.kafka, free_port())
+async def proxy(stack: Stack) -> AsyncIterator[TcpProxy]:
+    proxy = TcpProxy(stack.kafka, free_port(), kafka=True)
     await proxy.start()
     yield proxy
     await proxy.cut()
@@ -112,7 +112,7 @@ async def fire(client: httpx.AsyncClient, ws: Workspace, keys: dict[str, dict[st
 
 
 async def test_kill9_between_claim_and_publish_leaves_no_phantom_job(
-    stack: Stack, engine: AsyncEngine, catalogue_path: Path, workdir: Path, proxy: KafkaProxy, client: httpx.AsyncClient
+    stack: Stack, engine: AsyncEngine, catalogue_path: Path, workdir: Path, proxy: TcpProxy, client: httpx.AsyncClient
 ) -> None:
     workspace = await make_workspace(engine, tokens=1_000_000)
     keys: dict[str, dict[str, Any]] = {}
@@ -185,7 +185,7 @@ async def test_kill9_between_claim_and_publish_leaves_no_phantom_job(
 
 
 async def test_while_kafka_is_unreachable_callers_get_503_within_their_wait(
-    stack: Stack, engine: AsyncEngine, catalogue_path: Path, workdir: Path, proxy: KafkaProxy, client: httpx.AsyncClient
+    stack: Stack, engine: AsyncEngine, catalogue_path: Path, workdir: Path, proxy: TcpProxy, client: httpx.AsyncClient
 ) -> None:
     workspace = await make_workspace(engine, tokens=100_000)
     ingress = Ingress(stack, catalogue_path, workdir, kafka=proxy.address)
@@ -342,5 +342,57 @@ async def test_a_job_acknowledged_but_never_recorded_is_published_again_past_its
     assert finished["status"] in TERMINAL
     assert (await balances(engine, workspace.id))["held"] == 0
     assert (await balances(engine, workspace.id))["spent"] == finished.get("cost", 0)
+    await assert_books_balance(engine)
+    await another_workspace_completes(client, engine)
+
+
+async def test_while_the_database_is_unreachable_no_caller_is_told_a_lie(
+    stack: Stack, engine: AsyncEngine, catalogue_path: Path, workdir: Path, client: httpx.AsyncClient
+) -> None:
+    workspace = await make_workspace(engine, tokens=100_000)
+    database = stack.database_url.split("@", 1)[1].split("/", 1)[0]
+    db_proxy = TcpProxy(database, free_port(), kafka=False)
+    await db_proxy.start()
+    # The key is cached for the whole test, so authentication needs no database while it is away.
+    ingress = Ingress(
+        stack,
+        catalogue_path,
+        workdir,
+        kafka=stack.kafka,
+        database_url=stack.database_url.replace(database, db_proxy.address),
+        key_cache_ttl_s="300",
+    )
+    await ingress.start()
+    key = {"Idempotency-Key": f"db-{uuid.uuid4()}"}
+    keyed_body = chat("keyed while the database is away")
+    try:
+        async with httpx.AsyncClient(base_url=ingress.base_url, timeout=60) as cut_off:
+            assert (await post(cut_off, workspace, chat("warm the key cache"))).status_code == 200
+            await db_proxy.cut()
+            # The plain sync path writes nothing of its own: it is served while the database is away.
+            plain = await post(cut_off, workspace, chat("plain while the database is away"))
+            assert plain.status_code == 200, plain.text
+            # A key cannot be claimed: nothing is accepted, and the caller is told so.
+            keyed = await post(cut_off, workspace, keyed_body, **key)
+            assert keyed.status_code == 503 and keyed.json()["code"] == "unavailable", keyed.text
+            assert keyed.headers["retry-after"]
+            # The job was published, then the wait ended and it could not be recorded: still a 202, never a 500.
+            early = await post(cut_off, workspace, chat("[fake latency_ms=300] early"), Prefer="wait=0")
+            assert early.status_code == 202, early.text
+            await db_proxy.start()
+            assert (await poll_terminal(client, workspace, early.json()["id"]))["status"] == "completed"
+            retry = await post(cut_off, workspace, keyed_body, **key)
+            assert retry.status_code == 200 and "idempotent-replayed" not in retry.headers
+    finally:
+        ingress.kill()
+        await db_proxy.cut()
+    async with engine.connect() as conn:
+        jobs = (
+            await conn.execute(
+                text("SELECT status, cost_tokens FROM jobs WHERE workspace_id = :ws"), {"ws": workspace.id}
+            )
+        ).all()
+    assert len(jobs) == 4 and {job.status for job in jobs} == {"completed"}
+    assert (await balances(engine, workspace.id))["spent"] == sum(job.cost_tokens for job in jobs)
     await assert_books_balance(engine)
     await another_workspace_completes(client, engine)

@@ -1,9 +1,9 @@
-"""A TCP proxy in front of the test broker that a test can cut, stall and restore: a Kafka outage for one client.
+"""A TCP proxy a test can cut, stall and restore: an outage of the shared Kafka or PostgreSQL for one client.
 
-The shared broker cannot be stopped (other sessions use it), so a service under test reaches it through this
-proxy instead. Kafka clients connect to the address the broker advertises in its metadata, not the one they
-bootstrapped from, so the proxy rewrites the advertised port in every response to its own (same length,
-so the framing holds) and the client keeps talking through it.
+The shared services cannot be stopped (other sessions use them), so a service under test reaches them
+through this proxy instead. Kafka clients connect to the address the broker advertises in its metadata, not
+the one they bootstrapped from, so for Kafka (`kafka=True`) the proxy rewrites the advertised port in every
+response frame to its own (same length, so the framing holds) and the client keeps talking through it.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import contextlib
 import struct
 
 
-class KafkaProxy:
-    def __init__(self, upstream: str, port: int) -> None:
+class TcpProxy:
+    def __init__(self, upstream: str, port: int, *, kafka: bool) -> None:
+        self._kafka = kafka
         host, upstream_port = upstream.rsplit(":", 1)
         self.host, self.upstream_port, self.port = host, int(upstream_port), port
         advertised, own = struct.pack(">i", self.upstream_port), struct.pack(">i", port)
@@ -78,6 +79,11 @@ class KafkaProxy:
             writer.close()
 
     async def _responses(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self._kafka:
+            while chunk := await reader.read(65536):
+                writer.write(chunk)
+                await writer.drain()
+            return
         while True:
             size = await reader.readexactly(4)
             frame = await reader.readexactly(struct.unpack(">i", size)[0])
