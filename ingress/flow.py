@@ -245,7 +245,8 @@ async def _wait(request: _Request, job_id: str, reply: asyncio.Future[JobFinishe
     if reply is None or request.wait_left_s() <= 0:
         return None
     try:
-        return await asyncio.wait_for(asyncio.shield(reply), timeout=request.wait_left_s())
+        async with asyncio.timeout(request.wait_left_s()):
+            return await asyncio.shield(reply)
     except TimeoutError:
         return None
     except ResultUnreadable:

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 # The advisory lock that makes one relay pass run at a time across every ingress of one database.
 RELAY_LOCK_ID = 0x4C55_4E54_5200_0006
+# Full batches one relay round works through before it lets the acknowledgement flush run again.
+RELAY_PASSES_MAX = 10
 
 
 class OutboxRelay:
@@ -57,7 +59,7 @@ class OutboxRelay:
                 await self.flush()
                 if time.monotonic() >= next_pass:
                     next_pass = time.monotonic() + self._settings.relay_interval_s
-                    await self.relay_once()
+                    await self.relay()
             except Exception as error:
                 if classify(error) is Verdict.PERMANENT:
                     raise  # a bug: the supervisor logs it and restarts the loop
@@ -76,8 +78,15 @@ class OutboxRelay:
             self._acked.update(job_ids)
             raise
 
+    async def relay(self) -> None:
+        """Passes while each settles a full batch (bounded, so the acknowledgement flushes keep going)."""
+        for _ in range(RELAY_PASSES_MAX):
+            if await self.relay_once() < self._settings.relay_batch_max:
+                return
+
     async def relay_once(self) -> int:
-        """One pass, if no other ingress is running one; returns how many jobs it published again."""
+        """One pass, if no other ingress is running one; returns how many rows it settled (found recorded by the
+        ledger, or published again)."""
         settings = self._settings
         async with self._engine.begin() as conn:
             locked = await conn.scalar(text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": RELAY_LOCK_ID})
@@ -93,7 +102,7 @@ class OutboxRelay:
             await acceptance.mark_recorded(conn, sorted(recorded))
             due = [row for row in rows if row.job_id not in recorded and _due(row, settings.relay_grace_s)]
             if not due:
-                return 0
+                return len(recorded)
             outcomes = await asyncio.gather(
                 *(
                     self._publisher.submit(row.workspace_id, row.event, timeout_s=settings.publish_timeout_s)
@@ -115,7 +124,7 @@ class OutboxRelay:
             len(published),
             ", ".join(row.job_id for row in due[:10]),
         )
-        return len(published)
+        return len(recorded) + len(due)
 
 
 def _due(row: acceptance.Unrecorded, grace_s: float) -> bool:

@@ -38,6 +38,6 @@ class IngressSettings(ServiceSettings):
     # the producer's own delivery timeout (40 s), so a relayed copy rarely duplicates a late original.
     relay_interval_s: float = Field(default=2.0, gt=0, le=600)
     relay_grace_s: float = Field(default=60.0, ge=0, le=86_400)
-    relay_batch_max: int = Field(default=500, ge=1, le=100_000)
+    relay_batch_max: int = Field(default=2000, ge=1, le=100_000)
     # Publications of one job by the relay before it leaves the row to an operator (logged at every pass).
     relay_attempts_max: int = Field(default=20, ge=1, le=10_000)
