@@ -11,11 +11,13 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import ORJSONResponse
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from ingress import supervision
 from ingress.admin_credential import AdminCredential
 from ingress.errors import install_error_handlers
 from ingress.key_directory import KeyDirectory
 from ingress.ledger_commands import LedgerCommands
 from ingress.publisher import JobPublisher
+from ingress.relay import OutboxRelay
 from ingress.replies import ReplyWaiter
 from ingress.routes import admin, billing, catalogue, completions, jobs, keys, openai_compat
 from ingress.services import Services
@@ -29,15 +31,17 @@ def create_app(settings: IngressSettings) -> FastAPI:
     # The admin credential is kept only as its hash; the settings routes see no longer hold it.
     admin_credential = AdminCredential(settings.admin_key)
     settings = settings.model_copy(update={"admin_key": None})
+    publisher = JobPublisher(settings)
     services = Services(
         settings=settings,
         catalogue=catalogue_,
         engine=engine,
         keys=KeyDirectory(settings, engine),
-        publisher=JobPublisher(settings),
+        publisher=publisher,
         replies=ReplyWaiter(settings, settings.pending_replies_max),
         admin=admin_credential,
         commands=LedgerCommands(settings, pending_max=settings.admin_commands_pending_max),
+        relay=OutboxRelay(settings, engine, publisher),
     )
 
     @asynccontextmanager
@@ -46,10 +50,13 @@ def create_app(settings: IngressSettings) -> FastAPI:
         await services.replies.start()
         await services.keys.start()
         await services.commands.start()
+        relay = supervision.start_supervised("outbox-relay", services.relay.run)
         mark_ready(settings.ready_file)
         try:
             yield
         finally:
+            await supervision.stop(relay)
+            await services.relay.flush()
             await services.commands.stop()
             await services.keys.stop()
             await services.replies.stop()

@@ -47,9 +47,13 @@ def error_response(
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LuntrexError)
     async def _luntrex(request: Request, exc: LuntrexError) -> ORJSONResponse:
-        return error_response(
+        response = error_response(
             request, message=exc.message, status=exc.status, code=exc.code, retry_after_s=exc.retry_after_s
         )
+        # A failed job's answer keeps the headers of its outcome (`Idempotent-Replayed` on a replay).
+        for name, value in getattr(exc, "headers", {}).items():
+            response.headers.setdefault(name, value)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> ORJSONResponse:

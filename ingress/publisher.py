@@ -1,21 +1,40 @@
-"""Publishes accepted jobs to `jobs.submitted`, keyed by workspace so the ledger has one writer each."""
+"""Publishes accepted jobs to `jobs.submitted`, keyed by workspace so the ledger has one writer each.
+
+A publication is bounded in time and ends one of three ways:
+- acknowledged: the broker has the job durably;
+- refused (`ServiceUnavailable`): nothing reached the broker, so nothing was accepted;
+- ambiguous (`PublishAmbiguous`): the job was handed to the producer but not acknowledged in time; it may
+  still reach the broker (the producer keeps trying), so only the outbox and the ledger can tell later.
+
+While the broker is unreachable, callers are refused at once instead of each waiting out the bound: after
+an ambiguous publication only one publication per `publish_probe_interval_s` tries the broker.
+"""
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaProducer
+import asyncio
+import time
 
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError, KafkaTimeoutError
+
+from ingress.settings import IngressSettings
 from runtime.kafka import new_producer
-from runtime.settings import ServiceSettings
 from schemas import topics
 from schemas.errors import ServiceUnavailable
-from schemas.events import ChatJobSubmitted, encode
+
+
+class PublishAmbiguous(Exception):
+    """The job may or may not be on the broker: keep its outbox row, let the relay and the ledger settle it."""
 
 
 class JobPublisher:
-    def __init__(self, settings: ServiceSettings) -> None:
+    def __init__(self, settings: IngressSettings) -> None:
         self._settings = settings
         self._topic = topics.prefixed(settings.topic_prefix, topics.JOBS_SUBMITTED)
         self._producer: AIOKafkaProducer | None = None
+        # Monotonic time before which the broker is presumed unreachable (0: presumed reachable).
+        self._unreachable_until = 0.0
 
     async def start(self) -> None:
         self._producer = new_producer(self._settings)
@@ -25,10 +44,46 @@ class JobPublisher:
         if self._producer is not None:
             await self._producer.stop()
 
-    async def submit(self, job: ChatJobSubmitted) -> None:
-        """Return only once the broker has the job durably: an accepted job is never lost."""
+    async def submit(self, workspace_id: str, event: bytes, *, timeout_s: float) -> None:
+        """Return once the broker has the job durably, within `timeout_s`; else refuse or report ambiguity."""
         assert self._producer is not None, "publisher not started"
+        now = time.monotonic()
+        if now < self._unreachable_until:
+            raise _unavailable()
+        if self._unreachable_until:
+            # This publication probes the broker; the others keep being refused until it answers.
+            self._unreachable_until = now + self._settings.publish_probe_interval_s
+        # `asyncio.timeout` bounds the awaits in place (no task per publication, unlike `wait_for` on 3.11).
+        bound = asyncio.timeout(timeout_s)
         try:
-            await self._producer.send_and_wait(self._topic, encode(job), key=topics.ledger_key(job.workspace_id))
-        except Exception as exc:
-            raise ServiceUnavailable("the job queue is unavailable; nothing was charged", retry_after_s=1) from exc
+            async with bound:
+                # Cancelling `send` itself (the bound) guarantees the record was never queued: a clean refusal.
+                delivery = await self._producer.send(self._topic, event, key=topics.ledger_key(workspace_id))
+        except (TimeoutError, KafkaError) as exc:
+            self._presume_unreachable()
+            raise _unavailable() from exc
+        delivery.add_done_callback(self._delivered)
+        try:
+            async with asyncio.timeout_at(bound.when()):
+                await asyncio.shield(delivery)
+        except (TimeoutError, KafkaTimeoutError) as exc:
+            self._presume_unreachable()
+            raise PublishAmbiguous("the broker did not acknowledge the job in time") from exc
+        except KafkaError as exc:
+            if exc.retriable:
+                self._presume_unreachable()
+                raise PublishAmbiguous(f"the broker did not take the job: {exc}") from exc
+            raise _unavailable() from exc
+        self._unreachable_until = 0.0
+
+    def _delivered(self, delivery: asyncio.Future[object]) -> None:
+        """Every delivery, even one given up on as ambiguous, tells whether the broker is reachable again."""
+        if not delivery.cancelled() and delivery.exception() is None:
+            self._unreachable_until = 0.0
+
+    def _presume_unreachable(self) -> None:
+        self._unreachable_until = time.monotonic() + self._settings.publish_probe_interval_s
+
+
+def _unavailable() -> ServiceUnavailable:
+    return ServiceUnavailable("the job queue is unavailable; nothing was accepted or charged", retry_after_s=1)

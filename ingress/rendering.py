@@ -9,7 +9,7 @@ from fastapi.responses import ORJSONResponse
 from ingress.prefer import Preferences
 from ledger.queries import JobView
 from schemas.api import ChatCompletionResponse, JobAccepted, Usage
-from schemas.errors import STATUS_BY_CODE, ErrorCode, LuntrexError
+from schemas.errors import ErrorCode, LuntrexError, spec_of
 from schemas.events import JobError, JobFinished
 
 if TYPE_CHECKING:
@@ -17,23 +17,27 @@ if TYPE_CHECKING:
 
 
 class JobFailed(LuntrexError):
-    """A job reached a terminal failure; carries the status its code maps to."""
+    """A job reached a terminal failure; carries the status its code maps to, and the answer's headers (a
+    replayed failure still says `Idempotent-Replayed`)."""
 
-    def __init__(self, code: str, message: str, retry_after_s: int | None) -> None:
+    def __init__(
+        self, code: str, message: str, retry_after_s: int | None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message, retry_after_s=retry_after_s)
         self.code = ErrorCode(code) if code in ErrorCode._value2member_map_ else ErrorCode.UPSTREAM_ERROR
-        self.status = STATUS_BY_CODE.get(self.code, 502)
+        self.status = spec_of(self.code).status
+        self.headers = headers or {}
 
 
-def completion(finished: JobFinished) -> ChatCompletionResponse:
+def completion(finished: JobFinished, headers: dict[str, str] | None = None) -> ChatCompletionResponse:
     """The API page's answer for a completed job, or the job's error raised for the handler to translate."""
     if finished.status != "completed":
         error = finished.error
         if error is None:
-            raise JobFailed(ErrorCode.UPSTREAM_ERROR, "the job failed", None)
+            raise JobFailed(ErrorCode.UPSTREAM_ERROR, "the job failed", None, headers)
         if error.code == ErrorCode.INSUFFICIENT_CREDITS:
-            raise JobFailed(error.code, "Insufficient credits", None)
-        raise JobFailed(error.code, error.message, error.retry_after_s)
+            raise JobFailed(error.code, "Insufficient credits", None, headers)
+        raise JobFailed(error.code, error.message, error.retry_after_s, headers)
     return ChatCompletionResponse(
         answer=finished.answer or "",
         usage=Usage(input_tokens=finished.input_tokens, output_tokens=finished.output_tokens),

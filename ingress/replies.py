@@ -1,6 +1,9 @@
 """Waits for job results: every ingress replica reads `jobs.results` and wakes the callers it holds.
 
-Results are keyed by job id, so a replica skips the ones it is not waiting for without decoding them.
+Results are keyed by job id, so a replica skips the ones it is not waiting for without decoding them. The
+reader follows the consume policy: a broker failure is retried with backoff, a record that does not decode
+wakes its waiters with `ResultUnreadable` (they read the job from the ledger's book) and the reader goes on;
+the loop is supervised, so even a bug restarts it instead of silently ending reply delivery.
 The subscription starts at the end of the topic and resolves its position before serving, so no reply to a
 request this replica accepted can slip past it.
 """
@@ -11,8 +14,10 @@ import asyncio
 import logging
 import time
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from ingress.supervision import start_supervised, stop
+from runtime.consume import Backoff, Verdict, classify
 from runtime.kafka import partitions_of, stop_consumer
 from runtime.settings import ServiceSettings
 from schemas import topics
@@ -20,6 +25,10 @@ from schemas.errors import ServiceUnavailable
 from schemas.events import JobFinished, decode
 
 log = logging.getLogger(__name__)
+
+
+class ResultUnreadable(Exception):
+    """A job's result record did not decode; the job's state is to be read from the ledger's book instead."""
 
 
 class ReplyWaiter:
@@ -31,6 +40,7 @@ class ReplyWaiter:
         self._waiting = 0
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._backoff = Backoff()
 
     async def start(self) -> None:
         topic = topics.prefixed(self._settings.topic_prefix, topics.JOBS_RESULTS)
@@ -56,11 +66,10 @@ class ReplyWaiter:
         for tp in assigned:
             await consumer.position(tp)
         self._consumer = consumer
-        self._task = asyncio.create_task(self._run(), name="reply-waiter")
+        self._task = start_supervised("reply-reader", self._run)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        await stop(self._task)
         if self._consumer is not None:
             await stop_consumer(self._consumer)
 
@@ -83,23 +92,49 @@ class ReplyWaiter:
                 del self._pending[key]
 
     async def _run(self) -> None:
+        """Deliver results forever: a broker failure is retried with backoff, a bad record costs that record."""
         assert self._consumer is not None
+        failures = 0
         while True:
             try:
                 batches = await self._consumer.getmany(timeout_ms=1000)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("reading job results failed; retrying")
-                await asyncio.sleep(0.5)
+            except Exception as error:
+                if classify(error) is Verdict.PERMANENT:
+                    raise  # a bug, not an outage: the supervisor logs it and restarts the loop
+                failures += 1
+                delay_s = self._backoff.delay_s(failures)
+                log.warning("reading job results failed transiently (%s); retry in %.2fs", error, delay_s)
+                await asyncio.sleep(delay_s)
                 continue
+            failures = 0
             for records in batches.values():
                 for record in records:
-                    waiters = self._pending.pop(record.key, None) if record.key is not None else None
-                    if not waiters:
-                        continue
-                    self._waiting -= len(waiters)
-                    finished = decode(JobFinished, record.value)
-                    for future in waiters:
-                        if not future.done():
-                            future.set_result(finished)
+                    self._deliver(record)
+
+    def _deliver(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        waiters = self._pending.pop(record.key, None) if record.key is not None else None
+        if not waiters:
+            return
+        self._waiting -= len(waiters)
+        try:
+            finished: JobFinished | ResultUnreadable = decode(JobFinished, record.value or b"")
+        except ValueError as error:
+            # The ledger's book still holds the job's true state: its waiters read it from there.
+            log.error(
+                "undecodable result at %s[%d]@%d for job %r skipped: %s",
+                record.topic,
+                record.partition,
+                record.offset,
+                record.key,
+                error,
+            )
+            finished = ResultUnreadable(f"the result record of job {record.key!r} could not be decoded")
+        for future in waiters:
+            if future.done():
+                continue
+            if isinstance(finished, ResultUnreadable):
+                future.set_exception(finished)
+            else:
+                future.set_result(finished)

@@ -10,6 +10,7 @@ from ingress.admin_credential import AdminCredential
 from ingress.key_directory import KeyDirectory
 from ingress.ledger_commands import LedgerCommands
 from ingress.publisher import JobPublisher
+from ingress.relay import OutboxRelay
 from ingress.replies import ReplyWaiter
 from ingress.settings import IngressSettings
 from schemas.catalogue import Catalogue
@@ -25,3 +26,4 @@ class Services:
     replies: ReplyWaiter
     admin: AdminCredential
     commands: LedgerCommands
+    relay: OutboxRelay

@@ -40,3 +40,23 @@ class IngressSettings(ServiceSettings):
         if value is not None and len(value.get_secret_value()) < ADMIN_KEY_LENGTH_MIN:
             raise ValueError(f"LUNTREX_ADMIN_KEY must be at least {ADMIN_KEY_LENGTH_MIN} characters")
         return value
+
+    # An accepted job is worth running until this long after acceptance (the ledger's default too): it travels
+    # with the job as `deadline_at`, past which workers drop it and the ledger expires it.
+    job_deadline_s: float = Field(default=1800.0, ge=1, le=7 * 86_400)
+    # The longest a request waits for the broker to acknowledge its job; a shorter `Prefer: wait` bounds it
+    # further, down to `publish_timeout_min_s`. Past it the publication is ambiguous (the job may be queued).
+    publish_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    publish_timeout_min_s: float = Field(default=0.5, gt=0, le=60)
+    # While the queue is unreachable, one publication per interval probes it; the others are refused at once.
+    publish_probe_interval_s: float = Field(default=1.0, gt=0, le=60)
+    # Broker acknowledgements are written to the outbox in batches this often (off the request path).
+    outbox_flush_interval_s: float = Field(default=0.2, gt=0, le=10)
+    outbox_acks_max: int = Field(default=100_000, ge=1, le=10_000_000)
+    # The relay (one ingress at a time) publishes again outbox rows unconfirmed for `relay_grace_s`: longer than
+    # the producer's own delivery timeout (40 s), so a relayed copy rarely duplicates a late original.
+    relay_interval_s: float = Field(default=2.0, gt=0, le=600)
+    relay_grace_s: float = Field(default=60.0, ge=0, le=86_400)
+    relay_batch_max: int = Field(default=2000, ge=1, le=100_000)
+    # Publications of one job by the relay before it leaves the row to an operator (logged at every pass).
+    relay_attempts_max: int = Field(default=20, ge=1, le=10_000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from ingress import estimate, key_policy
 from ingress.key_policy import Principal
@@ -33,6 +34,7 @@ def build_job(
     *,
     job_id: str,
     traceparent: str | None = None,
+    deadline_at: datetime | None = None,
 ) -> ChatJobSubmitted:
     model = resolve_model(catalogue, request.model or principal.default_model or catalogue.default_model)
     # The key's own limits (allowed models, a max_tokens cap) are checked at the door, before any credit moves.
@@ -65,6 +67,7 @@ def build_job(
         route=tuple(m.id for m in route),
         # The ceiling over the whole route: a fallback's chat template may add more than the first model's.
         input_tokens_estimate=estimate.route_input_tokens_ceiling(contents, route),
+        deadline_at=deadline_at,
         params=ChatParameters(
             messages=messages,
             max_tokens=max_tokens,

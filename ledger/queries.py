@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,6 +42,22 @@ async def job(conn: AsyncConnection, workspace_id: str, job_id: str) -> JobView 
         )
     ).first()
     return JobView(**row._mapping) if row is not None else None
+
+
+async def recorded_jobs(conn: AsyncConnection, job_ids: Sequence[str]) -> set[str]:
+    """The ids among `job_ids` the ledger has recorded (admitted, refused or finished): those it has seen."""
+    if not job_ids:
+        return set()
+    rows = await conn.execute(text("SELECT id FROM jobs WHERE id = ANY(:ids)"), {"ids": list(job_ids)})
+    return {row.id for row in rows}
+
+
+async def workspace_default_model(conn: AsyncConnection, workspace_id: str) -> str | None:
+    """The model a workspace's requests use when they name none (None: the catalogue's default)."""
+    row = (
+        await conn.execute(text("SELECT default_model FROM workspaces WHERE id = :ws"), {"ws": workspace_id})
+    ).first()
+    return row.default_model if row is not None else None
 
 
 @dataclass(frozen=True, slots=True)

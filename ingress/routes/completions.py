@@ -41,5 +41,5 @@ async def create_completion(request: Request, principal: Authenticated) -> ORJSO
     outcome, headers = await complete_from_http(request, principal, chat, endpoint=ENDPOINT, body=body)
     if outcome.finished is None:
         return rendering.accepted(outcome, headers)
-    answer = rendering.completion(outcome.finished)
+    answer = rendering.completion(outcome.finished, headers)
     return ORJSONResponse(answer.model_dump(), headers=headers)

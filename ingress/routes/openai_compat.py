@@ -32,7 +32,7 @@ async def create_chat_completion(request: Request, principal: Authenticated) -> 
     outcome, headers = await complete_from_http(request, principal, chat, endpoint=ENDPOINT, body=body)
     if outcome.finished is None:
         return rendering.accepted(outcome, headers)
-    rendering.completion(outcome.finished)  # raises the job's error, translated to OpenAI's shape
+    rendering.completion(outcome.finished, headers)  # raises the job's error, translated to OpenAI's shape
     return ORJSONResponse(openai_shapes.chat_completion(outcome.finished), headers=headers)
 
 
