@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import ORJSONResponse
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from ingress.door import BodyLimits, RequestGuard
 from ingress.errors import install_error_handlers
 from ingress.keys import KeyStore
 from ingress.publisher import JobPublisher
@@ -54,6 +55,14 @@ def create_app(settings: IngressSettings) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
+    app.add_middleware(
+        RequestGuard,
+        limits=BodyLimits(
+            body_max_bytes=settings.body_max_bytes,
+            bodyless_body_max_bytes=settings.bodyless_body_max_bytes,
+            body_read_timeout_s=settings.body_read_timeout_s,
+        ),
+    )
     for module in (completions, jobs, catalogue, billing, keys, openai_compat):
         app.include_router(module.router)
 

@@ -27,6 +27,9 @@ class ServiceSettings(BaseSettings):
     # The broker answers a fetch as soon as data arrives (fetch.min.bytes=1), so a long wait costs no latency
     # and stops idle consumers from polling hundreds of times a second.
     kafka_fetch_max_wait_ms: int = Field(default=200, ge=0, le=5000)
+    # The largest record any producer sends and any topic accepts; ingress refuses (413) a request whose
+    # event would not fit, so nothing is refused later inside the pipeline.
+    kafka_message_max_bytes: int = Field(default=8_388_608, ge=1_000_000, le=64 * 1_048_576)
 
     def load_catalogue(self) -> Catalogue:
         return load_catalogue(self.catalogue_path)

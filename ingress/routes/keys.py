@@ -8,32 +8,35 @@ old key keep working for `grace_s` seconds, so clients can move over before it s
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingress import keys
 from ingress.auth import Authenticated
 from ingress.services import Services
+from schemas.api import Label
 from schemas.errors import NotFound
 
 router = APIRouter(prefix="/api/v1/keys")
 
 GRACE_MAX_S = 30 * 86_400
 
+KeyId = Annotated[Label, Path(max_length=64)]
+
 
 class NewKey(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(default="api key", min_length=1, max_length=100)
+    name: Label = Field(default="api key", min_length=1, max_length=100)
     expires_in_s: float | None = Field(default=None, gt=0, le=3 * 365 * 86_400)
 
 
 class Rotation(BaseModel):
     model_config = ConfigDict(extra="forbid")
     grace_s: float = Field(default=3_600, ge=0, le=GRACE_MAX_S)
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: Label | None = Field(default=None, min_length=1, max_length=100)
 
 
 @router.post("", status_code=201)
@@ -55,7 +58,7 @@ async def list_keys(request: Request, principal: Authenticated) -> dict[str, Any
 
 
 @router.post("/{key_id}/rotate", status_code=201)
-async def rotate_key(key_id: str, request: Request, principal: Authenticated, rotation: Rotation) -> ORJSONResponse:
+async def rotate_key(key_id: KeyId, request: Request, principal: Authenticated, rotation: Rotation) -> ORJSONResponse:
     services: Services = request.app.state.services
     async with services.engine.begin() as conn:
         if not await keys.expire_key(conn, principal.workspace_id, key_id, grace_s=rotation.grace_s):
@@ -67,7 +70,7 @@ async def rotate_key(key_id: str, request: Request, principal: Authenticated, ro
 
 
 @router.delete("/{key_id}", status_code=204)
-async def revoke_key(key_id: str, request: Request, principal: Authenticated) -> None:
+async def revoke_key(key_id: KeyId, request: Request, principal: Authenticated) -> None:
     services: Services = request.app.state.services
     async with services.engine.begin() as conn:
         if not await keys.revoke_key(conn, principal.workspace_id, key_id):
