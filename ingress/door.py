@@ -21,10 +21,12 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+import orjson
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ingress.errors import error_response
+from ingress.errors import error_body, request_id_of
 from schemas.errors import ErrorCode
 
 log = logging.getLogger(__name__)
@@ -187,9 +189,12 @@ async def _refuse(scope: Scope, send: Send, status: int, code: ErrorCode, messag
 
 
 async def _send_error(scope: Scope, send: Send, status: int, code: ErrorCode, message: str, *, close: bool) -> None:
-    response = error_response(Request(scope), message=message, status=status, code=code)
+    request_id = request_id_of(Request(scope))
+    body = error_body(message=message, status=status, code=code, request_id=request_id, path=scope["path"])
+    headers = {"x-request-id": request_id}
     if close:
-        response.headers["connection"] = "close"
+        headers["connection"] = "close"
+    response = Response(orjson.dumps(body), status_code=status, headers=headers, media_type="application/json")
 
     async def no_body() -> Message:
         return {"type": "http.disconnect"}

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ingress.parsing import relevant_error
 from schemas.api import (
     ChatCompletionRequest,
     ChatMessage,
@@ -62,8 +63,7 @@ def to_chat_request(raw: dict[str, Any]) -> ChatCompletionRequest:
     try:
         request = OpenAIChatRequest.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
+        first, where = relevant_error(exc)
         if first["type"] == "extra_forbidden":
             raise InvalidRequest(f"unsupported parameter '{where}'") from exc
         if where in ("stream", "n"):
@@ -86,8 +86,7 @@ def to_chat_request(raw: dict[str, Any]) -> ChatCompletionRequest:
             routing=request.routing,
         )
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
+        first, where = relevant_error(exc)
         raise InvalidRequest(f"'{where}': {first['msg']}" if where else first["msg"]) from exc
 
 

@@ -68,6 +68,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.url = b""  # uvicorn sets it only once a request begins; a refusal may come before that
         self._in_head = True
         self._in_body = False
         self._head_bytes = 0
@@ -181,7 +182,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._refused = True
         self._disarm_head_timer()
         if self.cycle is None or self.cycle.response_complete:
-            self.transport.write(_refusal_bytes(refusal, self.url or b""))
+            self.transport.write(_refusal_bytes(refusal, self.url))
         # Otherwise a response is still being written for an earlier request: closing is all that is left.
         self.transport.close()
 
