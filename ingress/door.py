@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -64,13 +65,31 @@ def declared_length(scope: Scope) -> tuple[int | None, bool]:
 
 
 class BodyReader:
-    """Wraps `receive`: counts the body against its limit and its deadline, raising `BodyRefused` past either."""
+    """Wraps `receive`: counts the body against its limit and its deadline, raising `BodyRefused` past either.
+
+    The deadline is one timer per request that cancels a `receive` still waiting when it fires: measured,
+    `asyncio.timeout_at` around every `receive` cost ~13 us a call, a tenth of a trivial request's CPU.
+    """
+
+    __slots__ = (
+        "_deadline",
+        "_limit_bytes",
+        "_receive",
+        "_timeout_s",
+        "_timer",
+        "_waiter",
+        "complete",
+        "read_bytes",
+        "refusal",
+    )
 
     def __init__(self, receive: Receive, *, limit_bytes: int, deadline: float, timeout_s: float) -> None:
         self._receive = receive
         self._limit_bytes = limit_bytes
         self._deadline = deadline
         self._timeout_s = timeout_s
+        self._timer: asyncio.TimerHandle | None = None
+        self._waiter: asyncio.Task[Any] | None = None
         self.read_bytes = 0
         self.complete = False
         self.refusal: BodyRefused | None = None
@@ -78,25 +97,48 @@ class BodyReader:
     async def receive(self) -> Message:
         if self.complete:
             return await self._receive()
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_at(self._deadline, self._expire)
+        if self.refusal is not None:
+            raise self.refusal
+        self._waiter = asyncio.current_task()
         try:
-            async with asyncio.timeout_at(self._deadline):
-                message = await self._receive()
-        except TimeoutError:
-            self.refusal = BodyRefused(
-                408, ErrorCode.REQUEST_TIMEOUT, f"request body not received within {self._timeout_s:g} s"
-            )
+            message = await self._receive()
+        except asyncio.CancelledError:
+            if self.refusal is None or self._waiter is None or self._waiter.uncancel() > 0:
+                raise  # cancelled by someone else: not ours to swallow
             raise self.refusal from None
+        finally:
+            self._waiter = None
         if message["type"] != "http.request":
-            self.complete = True
+            self._finish()
             return message
         self.read_bytes += len(message.get("body", b""))
         if self.read_bytes > self._limit_bytes:
+            self._finish()
             self.refusal = BodyRefused(
                 413, ErrorCode.PAYLOAD_TOO_LARGE, f"request body over the limit of {self._limit_bytes} bytes"
             )
             raise self.refusal
-        self.complete = not message.get("more_body", False)
+        if not message.get("more_body", False):
+            self._finish()
         return message
+
+    def _finish(self) -> None:
+        self.complete = True
+        self.stop()
+
+    def stop(self) -> None:
+        """No more deadline: the body is read, or the route has answered without it."""
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _expire(self) -> None:
+        self.refusal = BodyRefused(
+            408, ErrorCode.REQUEST_TIMEOUT, f"request body not received within {self._timeout_s:g} s"
+        )
+        if self._waiter is not None:
+            self._waiter.cancel()
 
     async def read_all(self) -> bytes:
         chunks = []
@@ -151,7 +193,9 @@ class RequestGuard:
                 # No route reads these bodies, so the guard does, to bound them in size and time.
                 receive = _replay(await reader.read_all(), reader)
             await self.app(scope, receive, guarded_send)
+            reader.stop()
         except Exception:
+            reader.stop()
             if reader.refusal is None:
                 log.exception("unhandled error on %s %s", scope["method"], scope["path"])
                 if started:

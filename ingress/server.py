@@ -72,7 +72,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = True
         self._in_body = False
         self._head_bytes = 0
+        # One timer per connection, re-armed when it fires, rather than one per request: a uvloop timer costs
+        # a few microseconds to arm and cancel, and every request would pay it.
         self._head_timer: asyncio.TimerHandle | None = None
+        self._head_since: float | None = None
         self._refusal: _Refusal | None = None
         self._refused = False
         self._raw_transport: asyncio.Transport | None = None
@@ -82,7 +85,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._raw_transport = transport
         super().connection_made(_LingeringTransport(transport, self))  # type: ignore[arg-type]
-        self._arm_head_timer()
+        self._head_since = self.loop.time()
+        self._head_timer = self.loop.call_later(self.head_limits.header_read_timeout_s, self._check_head)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_timer()
@@ -95,8 +99,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._refused:
             return
         if self._in_head:
-            # Any byte while waiting for a head starts its deadline, stray blank lines included.
-            self._arm_head_timer()
+            if self._head_since is None:
+                # Any byte while waiting for a head starts its deadline, stray blank lines included.
+                self._head_since = self.loop.time()
             self._head_bytes += len(data)
         super().data_received(data)
         if self._in_head and self._head_bytes > self.head_limits.head_max_bytes:
@@ -110,7 +115,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             )
 
     def on_headers_complete(self) -> None:
-        self._disarm_head_timer()
+        self._head_since = None
         self._in_head = False
         self._in_body = True
         self._head_bytes = 0
@@ -156,25 +161,27 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _head_too_large(self) -> str:
         return f"request line and headers over the limit of {self.head_limits.head_max_bytes} bytes"
 
-    def _arm_head_timer(self) -> None:
-        if self._head_timer is None:
-            self._head_timer = self.loop.call_later(self.head_limits.header_read_timeout_s, self._head_timed_out)
-
     def _disarm_head_timer(self) -> None:
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
 
-    def _head_timed_out(self) -> None:
+    def _check_head(self) -> None:
         self._head_timer = None
-        if not self._in_head or self.transport.is_closing():
-            return
-        if self.cycle is not None and not self.cycle.response_complete:
-            # A pipelined head behind a request still being answered: its deadline starts after that answer.
-            self._arm_head_timer()
+        if self._refused or self.transport.is_closing():
             return
         timeout_s = self.head_limits.header_read_timeout_s
-        self._refuse(_Refusal(408, ErrorCode.REQUEST_TIMEOUT, f"request headers not received within {timeout_s:g} s"))
+        now = self.loop.time()
+        if self._head_since is not None and self.cycle is not None and not self.cycle.response_complete:
+            # A pipelined head behind a request still being answered: its deadline starts after that answer.
+            self._head_since = now
+        if self._head_since is not None and now - self._head_since >= timeout_s:
+            self._refuse(
+                _Refusal(408, ErrorCode.REQUEST_TIMEOUT, f"request headers not received within {timeout_s:g} s")
+            )
+            return
+        delay_s = timeout_s if self._head_since is None else self._head_since + timeout_s - now
+        self._head_timer = self.loop.call_later(delay_s, self._check_head)
 
     def _refuse(self, refusal: _Refusal) -> None:
         if self._refused:
@@ -193,6 +200,11 @@ class _LingeringTransport:
     def __init__(self, transport: asyncio.Transport, protocol: GuardedHttpToolsProtocol) -> None:
         self._transport = transport
         self._protocol = protocol
+        # Bound once: these run on every request, and `__getattr__` would look them up each time.
+        self.write = transport.write
+        self.get_extra_info = transport.get_extra_info
+        self.pause_reading = transport.pause_reading
+        self.resume_reading = transport.resume_reading
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
