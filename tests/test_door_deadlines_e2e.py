@@ -3,6 +3,7 @@ limit (the mechanism is the same at the defaults: 10 s for the head, 60 s for th
 
 from __future__ import annotations
 
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -57,6 +58,16 @@ def tight(stack: Stack, catalogue_path: Path) -> Iterator[TightIngress]:
     }
     service = Service("ingress-tight", ["ingress", "--port", str(port)], env, Path(tempfile.mkdtemp()))
     service.start()
+    # The ready file is written during start-up, just before uvicorn binds its socket.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
     try:
         yield TightIngress(base_url=f"http://127.0.0.1:{port}/api/v1", port=port)
     finally:
