@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-import uvicorn
-
 from ingress.app import create_app
+from ingress.server import serve
 from ingress.settings import IngressSettings
 from runtime.logs import configure_logging
 from runtime.readiness import clear_ready
@@ -24,15 +23,7 @@ def main() -> None:
         settings = settings.model_copy(update={"host": args.host})
     configure_logging(settings.log_level)
     clear_ready(settings.ready_file)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_level="warning",
-        access_log=False,
-    )
+    serve(create_app(settings), settings)
 
 
 if __name__ == "__main__":

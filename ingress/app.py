@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from ingress import supervision
 from ingress.admin_credential import AdminCredential
+from ingress.door import BodyLimits, RequestGuard
 from ingress.errors import install_error_handlers
 from ingress.key_directory import KeyDirectory
 from ingress.ledger_commands import LedgerCommands
@@ -72,6 +73,14 @@ def create_app(settings: IngressSettings) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
+    app.add_middleware(
+        RequestGuard,
+        limits=BodyLimits(
+            body_max_bytes=settings.body_max_bytes,
+            bodyless_body_max_bytes=settings.bodyless_body_max_bytes,
+            body_read_timeout_s=settings.body_read_timeout_s,
+        ),
+    )
     for module in (completions, jobs, catalogue, billing, keys, admin, openai_compat):
         app.include_router(module.router)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 
 from fastapi import FastAPI, Request
@@ -16,8 +15,6 @@ from schemas.errors import ErrorCode, LuntrexError
 # Errors on the OpenAI-compatible surface use OpenAI's envelope, so its SDKs raise their usual exceptions.
 OPENAI_PREFIX = "/api/v1/openai/"
 
-log = logging.getLogger(__name__)
-
 
 def request_id_of(request: Request) -> str:
     """The request's id: the caller's `X-Request-Id` when sane, else a fresh one, fixed for the request."""
@@ -25,18 +22,27 @@ def request_id_of(request: Request) -> str:
     if existing is not None:
         return str(existing)
     supplied = request.headers.get("x-request-id", "")
-    request_id = supplied if 0 < len(supplied) <= 64 and supplied.isprintable() else f"req_{uuid.uuid4().hex}"
+    request_id = supplied if 0 < len(supplied) <= 64 and supplied.isprintable() else new_request_id()
     request.state.request_id = request_id
     return request_id
+
+
+def new_request_id() -> str:
+    return f"req_{uuid.uuid4().hex}"
+
+
+def error_body(*, message: str, status: int, code: str, request_id: str, path: str) -> dict[str, object]:
+    """The error shape for a path: OpenAI's envelope on the OpenAI-compatible surface, ours elsewhere."""
+    if path.startswith(OPENAI_PREFIX):
+        return openai_shapes.error_body(message, status, code, request_id)
+    return {"error": message, "status": status, "code": code, "request_id": request_id}
 
 
 def error_response(
     request: Request, *, message: str, status: int, code: str, retry_after_s: int | None = None
 ) -> ORJSONResponse:
     request_id = request_id_of(request)
-    body: dict[str, object] = {"error": message, "status": status, "code": code, "request_id": request_id}
-    if request.url.path.startswith(OPENAI_PREFIX):
-        body = openai_shapes.error_body(message, status, code, request_id)
+    body = error_body(message=message, status=status, code=code, request_id=request_id, path=request.url.path)
     headers = {"x-request-id": request_id}
     if retry_after_s is not None:
         body["retry_after"] = retry_after_s
@@ -71,7 +77,4 @@ def install_error_handlers(app: FastAPI) -> None:
         code = ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.INVALID_REQUEST
         return error_response(request, message=str(exc.detail), status=exc.status_code, code=code)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, _exc: Exception) -> ORJSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(request, message="internal error", status=500, code=ErrorCode.INTERNAL)
+    # Unexpected exceptions are answered by the request guard (ingress/door.py), which keeps the connection.

@@ -5,14 +5,19 @@ Both HTTP surfaces share this; they differ only in how they parse the body and r
 
 from __future__ import annotations
 
+import re
+
 from fastapi import Request
 
-from ingress import flow, idempotency, rendering
+from ingress import flow, idempotency, rendering, submission
 from ingress.errors import request_id_of
 from ingress.keys import Principal
 from ingress.prefer import parse_prefer
 from ingress.services import Services
 from schemas.api import ChatCompletionRequest
+
+# W3C Trace Context, version 00; anything else is dropped, as the spec says, rather than carried along.
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 
 
 async def complete_from_http(
@@ -20,14 +25,24 @@ async def complete_from_http(
 ) -> tuple[flow.Outcome, dict[str, str]]:
     services: Services = request.app.state.services
     key_header = request.headers.get("idempotency-key")
+    idempotency_key = idempotency.normalise_key(key_header) if key_header is not None else None
     preferences = parse_prefer(request.headers.get("prefer"))
+    traceparent = request.headers.get("traceparent")
+    if traceparent is not None and not _TRACEPARENT.fullmatch(traceparent):
+        traceparent = None
+    event_max_bytes = services.settings.kafka_message_max_bytes
+    if submission.may_exceed(len(body), event_max_bytes):
+        probe = submission.build_job(
+            chat, principal, services.catalogue, job_id=submission.new_job_id(), traceparent=traceparent
+        )
+        submission.check_event_size(probe, event_max_bytes)
     outcome = await flow.complete(
         services,
         principal,
         chat,
         preferences,
-        idempotency_key=idempotency.normalise_key(key_header) if key_header is not None else None,
+        idempotency_key=idempotency_key,
         fingerprint=idempotency.request_fingerprint(endpoint, body),
-        traceparent=request.headers.get("traceparent"),
+        traceparent=traceparent,
     )
     return outcome, rendering.outcome_headers(request_id_of(request), outcome, preferences)

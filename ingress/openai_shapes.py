@@ -5,9 +5,19 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from schemas.api import ChatCompletionRequest, ChatMessage, RoutingHints, TextPart
+from ingress.parsing import relevant_error
+from schemas.api import (
+    ChatCompletionRequest,
+    ChatMessage,
+    Label,
+    ModelName,
+    RoutingHints,
+    Text,
+    TextPart,
+    refuse_nul,
+)
 from schemas.errors import InvalidRequest
 from schemas.events import JobFinished
 
@@ -16,35 +26,44 @@ class OpenAIMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Literal["system", "developer", "user", "assistant"]
     content: str | list[TextPart]
-    name: str | None = None
+    name: Label | None = Field(default=None, max_length=256)
+
+    @field_validator("content")
+    @classmethod
+    def _storable_content(cls, value: str | list[TextPart]) -> str | list[TextPart]:
+        return refuse_nul(value) if isinstance(value, str) else value
 
 
 class OpenAIChatRequest(BaseModel):
     """The subset of OpenAI's request the gateway routes; anything else is refused, never silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
-    model: str = Field(min_length=1, max_length=128)
+    model: ModelName
     messages: list[OpenAIMessage] = Field(min_length=1)
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
-    stop: str | list[str] | None = None
+    stop: str | list[Text] | None = None
     n: Literal[1] | None = None
     stream: Literal[False] | None = None
-    user: str | None = Field(default=None, max_length=256)
-    metadata: dict[str, str] | None = None
+    user: Label | None = Field(default=None, max_length=256)
+    metadata: dict[Label, Text] | None = None
     # Luntrex extensions, accepted through the SDK's `extra_body`.
     tags: list[str] = Field(default_factory=list)
     routing: RoutingHints | None = None
+
+    @field_validator("stop")
+    @classmethod
+    def _storable_stop(cls, value: str | list[str] | None) -> str | list[str] | None:
+        return refuse_nul(value) if isinstance(value, str) else value
 
 
 def to_chat_request(raw: dict[str, Any]) -> ChatCompletionRequest:
     try:
         request = OpenAIChatRequest.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
+        first, where = relevant_error(exc)
         if first["type"] == "extra_forbidden":
             raise InvalidRequest(f"unsupported parameter '{where}'") from exc
         if where in ("stream", "n"):
@@ -67,7 +86,8 @@ def to_chat_request(raw: dict[str, Any]) -> ChatCompletionRequest:
             routing=request.routing,
         )
     except ValidationError as exc:
-        raise InvalidRequest(str(exc.errors(include_url=False)[0]["msg"])) from exc
+        first, where = relevant_error(exc)
+        raise InvalidRequest(f"'{where}': {first['msg']}" if where else first["msg"]) from exc
 
 
 _FINISH_REASONS = {
@@ -119,7 +139,9 @@ _ERROR_TYPES = {
     403: "permission_error",
     404: "invalid_request_error",
     409: "invalid_request_error",
+    408: "invalid_request_error",
     413: "invalid_request_error",
+    431: "invalid_request_error",
     429: "rate_limit_error",
 }
 

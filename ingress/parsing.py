@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from schemas.api import ChatCompletionRequest
 from schemas.errors import ErrorCode, InvalidRequest, PayloadTooLarge
@@ -41,10 +42,30 @@ def parse_chat_request(body: bytes, *, body_max_bytes: int, messages_max: int) -
 
 
 def _describe(exc: ValidationError) -> str:
-    first = exc.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in first["loc"])
+    first, where = relevant_error(exc)
     if first["type"] == "extra_forbidden":
         return f"unknown field '{where}'"
     if first["type"] == "missing":
         return f"'{where}' is required"
     return f"'{where}': {first['msg']}" if where else first["msg"]
+
+
+def relevant_error(exc: ValidationError) -> tuple[ErrorDetails, str]:
+    """The error to report and its field path (`messages.0.content.0.text`), without pydantic's union tags.
+
+    A value matching no member of a union (`str | list[TextPart]`) fails once per member; the member that got
+    furthest into the value says what is wrong (a NUL in a part), not the one that wanted another type.
+    """
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    if any(_is_union_tag(part) for part in first["loc"]):
+        first = max(errors, key=lambda error: len(error["loc"]))
+    return first, ".".join(str(part) for part in first["loc"] if not _is_union_tag(part))
+
+
+def _is_union_tag(part: str | int) -> bool:
+    # Field names here are identifiers; union members are tagged by type (`str`, `list[TextPart]`, ...).
+    return isinstance(part, str) and ("[" in part or part in _TYPE_TAGS)
+
+
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "none"})

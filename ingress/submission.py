@@ -9,8 +9,16 @@ from ingress import estimate, key_policy
 from ingress.key_policy import Principal
 from schemas.api import ChatCompletionRequest
 from schemas.catalogue import Catalogue, ModelEntry
-from schemas.errors import ErrorCode, InvalidRequest, NotFound
-from schemas.events import ChatJobSubmitted, ChatParameters, PromptMessage
+from schemas.errors import ErrorCode, InvalidRequest, NotFound, PayloadTooLarge
+from schemas.events import ChatJobSubmitted, ChatParameters, PromptMessage, encode
+
+# Room, within the Kafka record limit, for what the ledger adds when it republishes the job as
+# `ChatJobDispatched` (hold, lane, deadline: tens of bytes) and for the record's key, headers and framing.
+EVENT_HEADROOM_BYTES = 16_384
+# What a job's event can add to the request body it came from: envelope, ids, the resolved route, defaulted
+# parameters. Text is never re-encoded longer than JSON can carry it, so the event of a body of n bytes is
+# at most n + this (tests/test_event_size_properties.py checks the bound).
+EVENT_OVERHEAD_MAX_BYTES = 8_192
 
 
 def new_job_id() -> str:
@@ -78,3 +86,19 @@ def build_job(
             routing=request.routing,
         ),
     )
+
+
+def may_exceed(body_bytes: int, event_max_bytes: int) -> bool:
+    """Whether a request body this long could make an event over the limit; if not, no need to measure."""
+    return body_bytes + EVENT_OVERHEAD_MAX_BYTES + EVENT_HEADROOM_BYTES > event_max_bytes
+
+
+def check_event_size(job: ChatJobSubmitted, event_max_bytes: int) -> None:
+    """Refuse at the door a job whose event the queue would refuse, so it never fails inside the pipeline."""
+    size_bytes = len(encode(job))
+    limit_bytes = event_max_bytes - EVENT_HEADROOM_BYTES
+    if size_bytes > limit_bytes:
+        raise PayloadTooLarge(
+            f"this request makes a job of {size_bytes} bytes once encoded; the job queue takes at most "
+            f"{limit_bytes}: send a shorter prompt"
+        )

@@ -27,9 +27,9 @@ class ServiceSettings(BaseSettings):
     # The broker answers a fetch as soon as data arrives (fetch.min.bytes=1), so a long wait costs no latency
     # and stops idle consumers from polling hundreds of times a second.
     kafka_fetch_max_wait_ms: int = Field(default=200, ge=0, le=5000)
-    # The largest event any producer sends (the brokers' and topics' message limit must be at least this);
-    # services size what they put in events (answers, prompts) to fit it.
-    kafka_message_max_bytes: int = Field(default=8_388_608, ge=65_536, le=1_073_741_824)
+    # The largest record any producer sends and any topic and broker accept; ingress refuses (413) a request whose
+    # event would not fit, and services size what they put in events (answers, prompts) to fit it.
+    kafka_message_max_bytes: int = Field(default=8_388_608, ge=1_000_000, le=64 * 1_048_576)
 
     def load_catalogue(self) -> Catalogue:
         return load_catalogue(self.catalogue_path)

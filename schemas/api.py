@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 MAX_TAGS = 16
 MAX_TAG_CHARS = 64
 MAX_STOP_SEQUENCES = 4
+MAX_MODEL_NAME_CHARS = 128
+
+# C0 controls, DEL and C1 controls: never part of a name, a tag or an id.
+_CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def refuse_control_characters(value: str) -> str:
+    found = _CONTROL_CHARACTERS.search(value)
+    if found is not None:
+        raise ValueError(f"must not contain control characters (found U+{ord(found.group()):04X})")
+    return value
+
+
+def refuse_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL, and providers refuse or truncate at it. Every other character,
+    # control characters included, is carried as sent.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (U+0000)")
+    return value
+
+
+# A name, tag, id or model name: printable text only.
+Label = Annotated[str, AfterValidator(refuse_control_characters)]
+# Free text (message contents, stop sequences): anything but NUL.
+Text = Annotated[str, AfterValidator(refuse_nul)]
+ModelName = Annotated[Label, Field(min_length=1, max_length=MAX_MODEL_NAME_CHARS)]
 
 
 class TextPart(BaseModel):
@@ -16,13 +43,19 @@ class TextPart(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     type: Literal["text"]
-    text: str
+    text: Text
 
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Literal["system", "user", "assistant"]
     content: str | list[TextPart]
+
+    @field_validator("content")
+    @classmethod
+    def _storable_content(cls, value: str | list[TextPart]) -> str | list[TextPart]:
+        # Checked on the field rather than in the union, so an error names `content`, not a union member.
+        return refuse_nul(value) if isinstance(value, str) else value
 
     def text(self) -> str:
         """The message's text: content parts are joined in order."""
@@ -35,7 +68,7 @@ class RoutingHints(BaseModel):
     """Optional per-request routing: models to fall back to, in order, and an upstream timeout."""
 
     model_config = ConfigDict(extra="forbid")
-    fallbacks: list[str] = Field(default_factory=list, max_length=4)
+    fallbacks: list[ModelName] = Field(default_factory=list, max_length=4)
     provider_timeout_s: float | None = Field(default=None, gt=0, le=600)
 
 
@@ -43,14 +76,14 @@ class ChatCompletionRequest(BaseModel):
     """`POST /api/v1/chat/completions`: the API page's payload, unknown fields rejected."""
 
     model_config = ConfigDict(extra="forbid")
-    model: str | None = Field(default=None, min_length=1, max_length=128)
+    model: ModelName | None = None
     messages: list[ChatMessage] = Field(min_length=1)
     # Strict: JSON `true` is not the number 1.
     max_tokens: int | None = Field(default=None, ge=1, strict=True)
     temperature: float | None = Field(default=None, ge=0, le=2, strict=True)
     top_p: float | None = Field(default=None, gt=0, le=1, strict=True)
-    stop: str | list[str] | None = None
-    tags: list[Annotated[str, Field(min_length=1, max_length=MAX_TAG_CHARS)]] = Field(
+    stop: str | list[Text] | None = None
+    tags: list[Annotated[Label, Field(min_length=1, max_length=MAX_TAG_CHARS)]] = Field(
         default_factory=list, max_length=MAX_TAGS
     )
     routing: RoutingHints | None = None
@@ -60,7 +93,7 @@ class ChatCompletionRequest(BaseModel):
     def _bounded_stop(cls, value: str | list[str] | None) -> str | list[str] | None:
         if isinstance(value, list) and len(value) > MAX_STOP_SEQUENCES:
             raise ValueError(f"at most {MAX_STOP_SEQUENCES} stop sequences")
-        return value
+        return refuse_nul(value) if isinstance(value, str) else value
 
 
 class Usage(BaseModel):

@@ -34,6 +34,8 @@ class ErrorCode(StrEnum):
     MODEL_NOT_FOUND = "model_not_found"
     IDEMPOTENCY_CONFLICT = "idempotency_conflict"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    HEADERS_TOO_LARGE = "headers_too_large"
+    REQUEST_TIMEOUT = "request_timeout"
     RATE_LIMITED = "rate_limited"
     UPSTREAM_ERROR = "upstream_error"
     UPSTREAM_TIMEOUT = "upstream_timeout"
@@ -134,6 +136,9 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     ErrorCode.MODEL_NOT_FOUND: ErrorSpec(404, retriable=False),
     ErrorCode.IDEMPOTENCY_CONFLICT: ErrorSpec(409, retriable=False),
     ErrorCode.PAYLOAD_TOO_LARGE: ErrorSpec(413, retriable=False),
+    # Refused at the HTTP door (ingress/door.py, ingress/server.py) before any route runs.
+    ErrorCode.HEADERS_TOO_LARGE: ErrorSpec(431, retriable=False),
+    ErrorCode.REQUEST_TIMEOUT: ErrorSpec(408, retriable=True),
     ErrorCode.RATE_LIMITED: ErrorSpec(429, retriable=True),
     ErrorCode.INTERNAL: ErrorSpec(500, retriable=True),
     ErrorCode.UPSTREAM_ERROR: ErrorSpec(502, retriable=True),

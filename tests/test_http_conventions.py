@@ -127,3 +127,24 @@ def test_non_ascii_digits_in_wait_are_ignored_not_a_crash(header: str) -> None:
 
 def test_wait_allows_whitespace_around_the_equals_sign() -> None:
     assert parse_prefer("wait = 10").wait_s == 10.0
+
+
+@pytest.mark.parametrize(
+    ("value", "wait_s"),
+    [
+        ("9" * 309, 86_400.0),
+        ("9" * 5000, 86_400.0),
+        ("86401", 86_400.0),
+        ("0" * 400 + "7", 7.0),
+        ('"' + "1" * 400 + '"', 86_400.0),
+    ],
+)
+def test_an_absurdly_long_wait_reads_as_the_longest_and_never_overflows(value: str, wait_s: float) -> None:
+    # RFC 7240 leaves the wait to the server: a longer wait than it grants is a request for its longest.
+    assert parse_prefer(f"wait={value}").wait_s == wait_s
+
+
+@given(st.text(alphabet="0123456789", min_size=1, max_size=6000))
+def test_any_run_of_ascii_digits_is_a_bounded_whole_wait(value: str) -> None:
+    wait_s = parse_prefer(f"wait={value}").wait_s
+    assert wait_s is not None and 0 <= wait_s <= 86_400 and wait_s.is_integer()

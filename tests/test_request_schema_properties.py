@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingress.parsing import parse_chat_request
-from schemas.api import MAX_STOP_SEQUENCES, MAX_TAG_CHARS, MAX_TAGS, ChatCompletionRequest
+from schemas.api import MAX_STOP_SEQUENCES, MAX_TAGS, ChatCompletionRequest
 from schemas.errors import ErrorCode, InvalidRequest, LuntrexError, PayloadTooLarge
 
 BODY_MAX_BYTES = 64 * 1024
@@ -21,26 +21,28 @@ TOP_LEVEL_FIELDS = frozenset(ChatCompletionRequest.model_fields)
 fuzz = settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
 
 # Hypothesis' default text alphabet leaves out lone surrogates, which JSON cannot carry as UTF-8 anyway.
-texts = st.text(max_size=40)
+# Free text carries every character but NUL; names, tags and model names no control character at all.
+texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
+labels = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=20)
 text_parts = st.builds(lambda text: {"type": "text", "text": text}, texts)
 contents = st.one_of(texts, st.lists(text_parts, max_size=3))
 messages = st.fixed_dictionaries({"role": st.sampled_from(ROLES), "content": contents})
 routing_hints = st.fixed_dictionaries(
     {},
     optional={
-        "fallbacks": st.lists(st.text(min_size=1, max_size=20), max_size=4),
+        "fallbacks": st.lists(labels, max_size=4),
         "provider_timeout_s": st.floats(min_value=0, max_value=600, exclude_min=True),
     },
 )
 valid_requests = st.fixed_dictionaries(
     {"messages": st.lists(messages, min_size=1, max_size=MESSAGES_MAX)},
     optional={
-        "model": st.text(min_size=1, max_size=128),
+        "model": labels,
         "max_tokens": st.integers(min_value=1, max_value=2**31),
         "temperature": st.floats(min_value=0, max_value=2),
         "top_p": st.floats(min_value=0, max_value=1, exclude_min=True),
         "stop": st.one_of(st.none(), texts, st.lists(texts, max_size=MAX_STOP_SEQUENCES)),
-        "tags": st.lists(st.text(min_size=1, max_size=MAX_TAG_CHARS), max_size=MAX_TAGS),
+        "tags": st.lists(labels, max_size=MAX_TAGS),
         "routing": routing_hints,
     },
 )

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from ingress.auth import Billing, Reader
 from ingress.services import Services
 from ledger import queries
+from schemas.api import Label
 from schemas.errors import NotFound
 
 router = APIRouter()
@@ -32,8 +33,8 @@ async def get_usage(
     principal: Billing,
     since: datetime | None = None,
     until: datetime | None = None,
-    tag: Annotated[str | None, Query(max_length=64)] = None,
-    model: Annotated[str | None, Query(max_length=128)] = None,
+    tag: Annotated[Label | None, Query(max_length=64)] = None,
+    model: Annotated[Label | None, Query(max_length=128)] = None,
 ) -> dict[str, Any]:
     """Completed jobs' tokens and cost by answering model and key, for a period, a tag or a model."""
     services: Services = request.app.state.services

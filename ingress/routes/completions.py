@@ -18,7 +18,7 @@ router = APIRouter()
 
 ENDPOINT = "/api/v1/chat/completions"
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 413, 429, 502, 503, 504)
+    status: {"model": ErrorBody} for status in (400, 401, 403, 404, 408, 409, 413, 429, 431, 502, 503, 504)
 }
 
 

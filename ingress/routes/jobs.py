@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 
 from ingress import acceptance, rendering
 from ingress.auth import Authenticated
 from ingress.services import Services
 from ledger import queries
+from schemas.api import Label
 from schemas.errors import NotFound
 
 router = APIRouter()
 
 
 @router.get("/api/v1/jobs/{job_id}")
-async def get_job(job_id: str, request: Request, principal: Authenticated) -> dict[str, Any]:
+async def get_job(
+    job_id: Annotated[Label, Path(max_length=128)], request: Request, principal: Authenticated
+) -> dict[str, Any]:
     services: Services = request.app.state.services
     async with services.engine.connect() as conn:
         job = await queries.job(conn, principal.workspace_id, job_id)

@@ -9,17 +9,20 @@ downtime: `POST /api/v1/keys/{id}/rotate` mints a successor and lets the old key
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import ORJSONResponse
 
 from ingress import key_service, keys
 from ingress.auth import Manager
 from ingress.key_requests import NewKey, Rotation
 from ingress.services import Services
+from schemas.api import Label
 
 router = APIRouter(prefix="/api/v1/keys")
+
+KeyId = Annotated[Label, Path(max_length=64)]
 
 
 @router.post("", status_code=201)
@@ -39,13 +42,13 @@ async def list_keys(request: Request, principal: Manager) -> dict[str, Any]:
 
 
 @router.post("/{key_id}/rotate", status_code=201)
-async def rotate_key(key_id: str, request: Request, principal: Manager, rotation: Rotation) -> ORJSONResponse:
+async def rotate_key(key_id: KeyId, request: Request, principal: Manager, rotation: Rotation) -> ORJSONResponse:
     services: Services = request.app.state.services
     body = await key_service.rotate(services, key_id, rotation, caller=principal, workspace_id=principal.workspace_id)
     return ORJSONResponse(body, status_code=201)
 
 
 @router.delete("/{key_id}", status_code=204)
-async def revoke_key(key_id: str, request: Request, principal: Manager) -> None:
+async def revoke_key(key_id: KeyId, request: Request, principal: Manager) -> None:
     services: Services = request.app.state.services
     await key_service.revoke(services, key_id, workspace_id=principal.workspace_id)
