@@ -231,7 +231,7 @@ def _wait_until_ready(pid: int, bootstrap: str, log_path: Path) -> None:
         if port_open(host, int(port)):
             try:
                 asyncio.run(_list_topics(bootstrap))
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - a readiness probe: every failure means "not yet"
                 # Any failure here means "not ready yet": it is retried until the deadline.
                 last_error = f"{type(error).__name__}: {error}"
             else:
