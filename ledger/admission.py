@@ -9,7 +9,7 @@ A job that arrives already past its deadline is recorded `expired` without a hol
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -55,7 +55,9 @@ EXPIRED_ON_ARRIVAL = JobError(
 
 
 def deadline_of(job: ChatJobSubmitted, default_deadline_s: float) -> datetime:
-    return job.deadline_at or job.occurred_at + timedelta(seconds=default_deadline_s)
+    deadline = job.deadline_at or job.occurred_at + timedelta(seconds=default_deadline_s)
+    # A producer that omits the zone means UTC (every service runs on UTC); compared with aware times below.
+    return deadline if deadline.tzinfo is not None else deadline.replace(tzinfo=UTC)
 
 
 async def admit(
