@@ -229,3 +229,19 @@ async def test_a_poison_usage_report_fails_its_job_releases_its_hold_and_billing
 
 def _original(letter: EventDeadLettered) -> bytes:
     return base64.b64decode(letter.value_b64)
+
+
+async def test_a_sync_caller_whose_job_the_ledger_refuses_gets_a_clear_answer_not_a_timeout(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    # The first trigger, as a user sends it: a NUL in a tag. Whether ingress refuses it at the door
+    # or the ledger refuses the job, the caller gets a 400 at once, and the next workspace is served.
+    workspace = await make_workspace(engine, tokens=10_000)
+    body = {**PROMPT, "tags": ["eval", "a\u0000b"]}
+    started = time.monotonic()
+    response = await client.post("/chat/completions", json=body, headers={**workspace.headers, "Prefer": "wait=20"})
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "invalid_request"
+    assert time.monotonic() - started < 10
+    assert (await balances(engine, workspace.id))["held"] == 0
+    await assert_another_workspace_completes(client, engine)
