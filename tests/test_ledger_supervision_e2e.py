@@ -7,6 +7,7 @@ with a dead timer.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
@@ -16,13 +17,16 @@ import uuid
 
 import psycopg
 
+from runtime.kafka import ensure_topics
+from runtime.topics import topic_plan
+from schemas.catalogue import Catalogue
 from tests import services
 from tests.conftest import Stack
 from tests.processes import Service
 from tests.services import ROOT
 
 
-def test_a_timer_failing_permanently_stops_the_ledger_loudly(stack: Stack) -> None:
+def test_a_timer_failing_permanently_stops_the_ledger_loudly(stack: Stack, catalogue: Catalogue) -> None:
     admin_url = services.admin_database_url()
     name = f"luntrex_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(admin_url.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True) as conn:
@@ -35,10 +39,14 @@ def test_a_timer_failing_permanently_stops_the_ledger_loudly(stack: Stack) -> No
             env={**os.environ, "LUNTREX_DATABASE_URL": url},
             check=True,
         )
+        # Its own topics: nothing of the session's history reaches it, and nothing it does reaches the session.
+        prefix = f"s{uuid.uuid4().hex[:8]}."
+        asyncio.run(ensure_topics(stack.kafka, topic_plan(catalogue, prefix)))
         env = {
             **stack.ledger.env,
             "LUNTREX_DATABASE_URL": url,
-            "LUNTREX_LEDGER_APP_ID": f"{stack.topic_prefix}behind-{uuid.uuid4().hex[:6]}",
+            "LUNTREX_TOPIC_PREFIX": prefix,
+            "LUNTREX_LEDGER_APP_ID": f"{prefix}ledger",
             "LUNTREX_EXPIRY_SWEEP_INTERVAL_S": "0.3",
         }
         ledger = Service("ledger-behind", ["ledger"], env, stack.ledger.workdir)
