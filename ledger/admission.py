@@ -3,13 +3,20 @@
 A job is priced here, once, with the catalogue as it is now; its terms (price and limits per model of its
 route) are recorded with the hold and used at settlement. A job the catalogue cannot price (a model renamed
 or removed while the job was queued) or that cannot be held at all (absurd bounds) is rejected, never held.
+
+A job's deadline travels with it: from its submission (or, when ingress set none, its submission time plus
+the default deadline) into the `jobs` row the expiry sweep reads and into the dispatch the workers read.
+A job that arrives already past its deadline is recorded `expired` without a hold and never dispatched.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger import domain, holds, pricing
@@ -22,12 +29,109 @@ log = logging.getLogger(__name__)
 
 Outcome = tuple[str, ChatJobDispatched] | JobFinished | None
 
+_SET_DEADLINES = text(
+    """
+    UPDATE jobs SET deadline_at = d.deadline_at
+    FROM unnest(CAST(:ids AS text[]), CAST(:deadlines AS timestamptz[])) AS d(id, deadline_at)
+    WHERE jobs.id = d.id AND jobs.deadline_at IS NULL
+    """
+)
 
-async def admit(conn: AsyncConnection, catalogue: Catalogue, jobs: list[ChatJobSubmitted]) -> list[Outcome]:
+_EXPIRE_ON_ARRIVAL = text(
+    """
+    INSERT INTO jobs (id, workspace_id, api_key_id, model_id, status, hold_tokens, tags, deadline_at, error,
+                      finished_at, balance_left)
+    SELECT j.id, j.workspace_id, j.api_key_id, j.model_id, 'expired', 0, '{}', j.deadline_at,
+           CAST(:error AS jsonb), now(),
+           (SELECT CAST(coalesce(sum(a.balance), 0) AS bigint) FROM ledger_accounts a
+            WHERE a.workspace_id = j.workspace_id AND a.kind IN ('available', 'held'))
+    FROM unnest(CAST(:ids AS text[]), CAST(:workspaces AS text[]), CAST(:keys AS text[]),
+                CAST(:models AS text[]), CAST(:deadlines AS timestamptz[]))
+         AS j(id, workspace_id, api_key_id, model_id, deadline_at)
+    WHERE EXISTS (SELECT 1 FROM workspaces w WHERE w.id = j.workspace_id)
+    ON CONFLICT (id) DO NOTHING
+    """
+)
+
+_STATES = text("SELECT id, status, balance_left, error FROM jobs WHERE id = ANY(:ids)")
+
+EXPIRED_ON_ARRIVAL = JobError(
+    code=ErrorCode.EXPIRED, message="the job reached the ledger after its deadline; nothing was held or charged"
+)
+
+
+def deadline_of(job: ChatJobSubmitted, default_deadline_s: float) -> datetime:
+    deadline = job.deadline_at or job.occurred_at + timedelta(seconds=default_deadline_s)
+    # A producer that omits the zone means UTC (every service runs on UTC); compared with aware times below.
+    return deadline if deadline.tzinfo is not None else deadline.replace(tzinfo=UTC)
+
+
+async def admit(
+    conn: AsyncConnection,
+    catalogue: Catalogue,
+    jobs: list[ChatJobSubmitted],
+    *,
+    default_deadline_s: float,
+    now: datetime,
+) -> list[Outcome]:
     """Write the holds (or refusals) and return, per job, what to publish once they commit: a dispatch, the
     refusal, or nothing for a replayed job that has already finished (its result went out at settlement)."""
-    admissions = await holds.admit_batch(conn, [hold_request(catalogue, job) for job in jobs])
-    return [_next_step(catalogue, job, admission) for job, admission in zip(jobs, admissions, strict=True)]
+    deadlines = {job.job_id: deadline_of(job, default_deadline_s) for job in jobs}
+    live = [job for job in jobs if deadlines[job.job_id] > now]
+    late = [job for job in jobs if deadlines[job.job_id] <= now]
+    outcomes: dict[str, Outcome] = {}
+    if late:
+        outcomes |= await _expire_on_arrival(conn, late, deadlines)
+    if live:
+        requests = [hold_request(catalogue, job) for job in live]
+        admissions = await holds.admit_batch(conn, requests)
+        await conn.execute(
+            _SET_DEADLINES,
+            {"ids": [job.job_id for job in live], "deadlines": [deadlines[job.job_id] for job in live]},
+        )
+        for job, admission in zip(live, admissions, strict=True):
+            outcomes.setdefault(job.job_id, _next_step(catalogue, job, admission, deadlines[job.job_id]))
+    return [outcomes[job.job_id] for job in jobs]
+
+
+async def _expire_on_arrival(
+    conn: AsyncConnection, late: list[ChatJobSubmitted], deadlines: dict[str, datetime]
+) -> dict[str, Outcome]:
+    await conn.execute(
+        _EXPIRE_ON_ARRIVAL,
+        {
+            "ids": [job.job_id for job in late],
+            "workspaces": [job.workspace_id for job in late],
+            "keys": [job.api_key_id for job in late],
+            "models": [job.model_id for job in late],
+            "deadlines": [deadlines[job.job_id] for job in late],
+            "error": json.dumps(EXPIRED_ON_ARRIVAL.model_dump()),
+        },
+    )
+    states = {row.id: row for row in await conn.execute(_STATES, {"ids": [job.job_id for job in late]})}
+    outcomes: dict[str, Outcome] = {}
+    for job in late:
+        state = states.get(job.job_id)
+        if state is None or state.status not in ("expired", "rejected"):
+            # No such workspace, or admitted before and still queued or settled: the sweep or settlement
+            # answers for it. A job past its deadline is never dispatched again.
+            outcomes[job.job_id] = _finished(job, "expired", 0, EXPIRED_ON_ARRIVAL) if state is None else None
+            continue
+        error = JobError.model_validate(state.error) if state.error else EXPIRED_ON_ARRIVAL
+        outcomes[job.job_id] = _finished(job, state.status, state.balance_left or 0, error)
+    return outcomes
+
+
+def _finished(job: ChatJobSubmitted, status: Any, balance_left: int, error: JobError) -> JobFinished:
+    return JobFinished(
+        workspace_id=job.workspace_id,
+        job_id=job.job_id,
+        traceparent=job.traceparent,
+        status=status,
+        model_id=job.model_id,
+        balance_left=balance_left,
+        error=error,
+    )
 
 
 def hold_request(catalogue: Catalogue, job: ChatJobSubmitted) -> holds.HoldRequest:
@@ -61,19 +165,12 @@ def _refusal(code: ErrorCode, message: str) -> dict[str, Any]:
     return {"code": code.value, "message": message}
 
 
-def _next_step(catalogue: Catalogue, job: ChatJobSubmitted, admission: holds.Admission) -> Outcome:
+def _next_step(catalogue: Catalogue, job: ChatJobSubmitted, admission: holds.Admission, deadline: datetime) -> Outcome:
     if admission.replayed and admission.status not in ("queued", "rejected"):
         return None
     if not admission.admitted:
-        error = admission.error or holds.INSUFFICIENT
-        return JobFinished(
-            workspace_id=job.workspace_id,
-            job_id=job.job_id,
-            traceparent=job.traceparent,
-            status="rejected",
-            model_id=job.model_id,
-            balance_left=admission.balance_left,
-            error=JobError.model_validate(error),
+        return _finished(
+            job, "rejected", admission.balance_left, JobError.model_validate(admission.error or holds.INSUFFICIENT)
         )
     model = catalogue.resolve(job.model_id)
     if model is None:
@@ -89,5 +186,7 @@ def _next_step(catalogue: Catalogue, job: ChatJobSubmitted, admission: holds.Adm
         route=job.route,
         hold_tokens=admission.hold_tokens,
         params=job.params,
+        lane=job.lane,
+        deadline_at=deadline,
     )
     return topics.dispatch_topic(model.pool, topics.Lane(job.lane)), dispatch

@@ -1,29 +1,43 @@
 """The ledger's Faust app: the admission and settlement agents, partitioned by workspace id.
 
-Faust is run at-least-once. Exactly-once money comes from the idempotent PostgreSQL writes: an agent commits
-its database transaction, then publishes what follows and waits for the broker's acknowledgement, and only
-then moves on, so the offset Faust commits is always behind work that is durably done. A crash anywhere
-replays the event; the replay finds its idempotency key and re-publishes the same outcome.
+Faust is run at-least-once. Exactly-once money comes from the idempotent PostgreSQL writes: a batch commits
+its database transaction, then publishes what follows and waits for the broker's acknowledgements, and only
+then are its events acked, so the offset Faust commits is always behind work that is durably done. A crash
+anywhere replays the event; the replay finds its idempotency key and re-publishes the same outcome.
+
+Failures follow the one consume policy (runtime/consume.py): a transient one (PostgreSQL or Kafka away, for
+however long) is retried with bounded backoff and nothing is acked meanwhile; a permanent one costs exactly
+its own event, which is dead-lettered while its job ends in one terminal state with its hold released
+(ledger/poison.py). The process never exits over an event.
+
+Batching uses only Faust's public API: each agent runs `ledger_batch_max` actors over one shared queue, each
+holding one event that Faust acks when the actor moves on (ledger/batches.py). Rebalances and shutdowns wait
+for delivered events (`stream_wait_empty`), which takes at most the batch in progress.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any
 
 import faust
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ledger import admission, expiry, settlement
+from ledger import admission, expiry, inbound, poison, settlement
+from ledger.batches import Batches
 from ledger.commands import WorkspaceCommands
+from ledger.publisher import Publisher, Record
+from ledger.refusals import Refused, Stage, refusal_of
 from ledger.settings import LedgerSettings
+from runtime.consume import Verdict, classify, dead_letter, process_batch, retry_transient
 from runtime.readiness import mark_ready
 from schemas import topics
 from schemas.catalogue import Catalogue
-from schemas.events import ChatJobSubmitted, Envelope, JobFinished, UsageRecorded, decode, encode
+from schemas.errors import ErrorCode
+from schemas.events import Envelope, encode, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -33,39 +47,196 @@ def create_engine(settings: LedgerSettings) -> AsyncEngine:
     return create_async_engine(settings.database_url, pool_size=settings.db_pool_size)
 
 
+def new_faust_app(settings: LedgerSettings) -> faust.App:
+    return faust.App(
+        settings.ledger_app_id,
+        broker=f"kafka://{settings.kafka_bootstrap_servers}",
+        store="memory://",
+        web_enabled=False,
+        topic_partitions=topics.LEDGER_PARTITIONS,
+        topic_allow_declare=False,
+        key_serializer="raw",
+        value_serializer="raw",
+        producer_linger=settings.kafka_linger_ms / 1000,
+        producer_max_request_size=settings.kafka_message_max_bytes,
+        # A broker away this long fails the publish, which the consume policy then retries (and logs).
+        producer_request_timeout=settings.ledger_publish_timeout_s,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_every=100,
+        broker_commit_interval=0.5,
+        broker_session_timeout=settings.ledger_session_timeout_s,
+        broker_heartbeat_interval=settings.ledger_session_timeout_s / 4,
+        # Revocation and shutdown wait for the events already delivered to be acked: an actor cancelled
+        # mid-batch would otherwise have its event acked unprocessed. The wait is bounded by the batch in
+        # progress (batches never wait for new events), and a batch retrying through an outage ends with it.
+        stream_wait_empty=True,
+    )
+
+
 class Ledger:
-    """Holds the app's collaborators; the agents below are its two consume loops."""
+    """Holds the app's collaborators; the two agents below are its consume loops."""
 
     def __init__(self, settings: LedgerSettings, catalogue: Catalogue, engine: AsyncEngine) -> None:
         self.settings = settings
         self.catalogue = catalogue
         self.engine = engine
-        self.app = faust.App(
-            settings.ledger_app_id,
-            broker=f"kafka://{settings.kafka_bootstrap_servers}",
-            store="memory://",
-            web_enabled=False,
-            topic_partitions=topics.LEDGER_PARTITIONS,
-            topic_allow_declare=False,
-            key_serializer="raw",
-            value_serializer="raw",
-            producer_linger=settings.kafka_linger_ms / 1000,
-            consumer_auto_offset_reset="earliest",
-            broker_commit_every=100,
-            broker_commit_interval=0.5,
-            broker_session_timeout=settings.ledger_session_timeout_s,
-            broker_heartbeat_interval=settings.ledger_session_timeout_s / 4,
+        self.app = new_faust_app(settings)
+        self.publisher = Publisher(
+            self.app, topic_prefix=settings.topic_prefix, message_max_bytes=settings.kafka_message_max_bytes
         )
         prefix = settings.topic_prefix
         self.submitted = self.app.topic(topics.prefixed(prefix, topics.JOBS_SUBMITTED))
         self.usage = self.app.topic(topics.prefixed(prefix, topics.JOBS_USAGE))
-        self.app.agent(self.submitted, name="admission")(self._admission_agent)
-        self.app.agent(self.usage, name="settlement")(self._settlement_agent)
+        self.batches = {
+            Stage.ADMISSION: Batches(partial(self._run, Stage.ADMISSION), batch_max=settings.ledger_batch_max),
+            Stage.SETTLEMENT: Batches(partial(self._run, Stage.SETTLEMENT), batch_max=settings.ledger_batch_max),
+        }
+        actors = settings.ledger_batch_max
+        self.app.agent(self.submitted, name="admission", concurrency=actors)(self._admission_agent)
+        self.app.agent(self.usage, name="settlement", concurrency=actors)(self._settlement_agent)
+        self.app.on_partitions_revoked.connect(self._on_partitions_revoked)  # type: ignore[arg-type]
+        self._supervised_timer(0.2, "readiness", self._announce_ready)
+        self._supervised_timer(settings.expiry_sweep_interval_s, "expiry sweep", self.sweep_overdue)
+        self._sweep_lock_key = expiry.sweep_lock_key(settings.ledger_app_id)
         commands = WorkspaceCommands(engine, catalogue, self._publish)
         self.app.agent(self.app.topic(topics.prefixed(prefix, topics.LEDGER_COMMANDS)), name="commands")(commands.agent)
-        self.app.timer(0.2, on_leader=False)(self._announce_ready)
-        self.app.timer(settings.expiry_sweep_interval_s, on_leader=True)(self._sweep_overdue)
         self._ready = False
+
+    # --- the consume loops -------------------------------------------------------------------------------
+
+    async def _publish(self, outgoing: list[tuple[str, bytes, Envelope]]) -> None:
+        """Publish outcomes that are not a stage's (workspace commands' answers), waiting for the broker."""
+        await self.publisher.send(self.publisher.prepare(outgoing, refused_code=ErrorCode.PAYLOAD_TOO_LARGE))
+
+    async def _admission_agent(self, stream: Any) -> None:
+        async for event in stream.events():
+            await self.batches[Stage.ADMISSION].submit(event)
+
+    async def _settlement_agent(self, stream: Any) -> None:
+        async for event in stream.events():
+            await self.batches[Stage.SETTLEMENT].submit(event)
+
+    async def _run(self, stage: Stage, events: list[Any]) -> None:
+        handle = self._admit if stage is Stage.ADMISSION else self._settle
+        await process_batch(events, handle, on_poison=partial(self._on_poison, stage), what=f"ledger {stage}")
+
+    async def _admit(self, events: Sequence[Any]) -> None:
+        """One database transaction for the whole batch: one commit (one WAL flush) instead of one per job."""
+        jobs = [inbound.submitted(event.value, self.catalogue) for event in events]
+        async with self.engine.begin() as conn:
+            outcomes = await admission.admit(
+                conn,
+                self.catalogue,
+                jobs,
+                default_deadline_s=self.settings.job_deadline_s,
+                now=utc_now(),
+            )
+            outgoing: list[tuple[str, bytes, Envelope]] = []
+            for job, outcome in zip(jobs, outcomes, strict=True):
+                if isinstance(outcome, tuple):
+                    outgoing.append((outcome[0], topics.job_key(job.job_id), outcome[1]))
+                elif outcome is not None:
+                    outgoing.append((topics.JOBS_RESULTS, topics.job_key(job.job_id), outcome))
+            records = self.publisher.prepare(outgoing, refused_code=ErrorCode.PAYLOAD_TOO_LARGE)
+        await self.publisher.send(records)
+
+    async def _settle(self, events: Sequence[Any]) -> None:
+        usages = [inbound.usage(event.value, self.catalogue) for event in events]
+        async with self.engine.begin() as conn:
+            finished = await settlement.settle(conn, self.catalogue, usages)
+            records = self.publisher.prepare(
+                [(topics.JOBS_RESULTS, topics.job_key(job.job_id), job) for job in finished],
+                refused_code=ErrorCode.UPSTREAM_ERROR,
+            )
+        await self.publisher.send(records)
+
+    # --- poison: one event refused, one job ended, everything else goes on -------------------------------
+
+    async def _on_poison(self, stage: Stage, event: Any, error: BaseException) -> None:
+        refusal = refusal_of(error, stage)
+        identity = poison.identity_of(event.value)
+        if identity is not None:
+            try:
+                await retry_transient(
+                    partial(self._end_job, stage, identity, refusal), what=f"ending job {identity.job_id}"
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.critical(
+                    "ledger %s: job %s of a refused event could not be ended; it is dead-lettered as it stands",
+                    stage,
+                    identity.job_id,
+                    exc_info=True,
+                )
+        else:
+            log.error("ledger %s: a refused event names no job; it is dead-lettered only", stage)
+        await self._dead_letter(stage, event, error)
+
+    async def _end_job(self, stage: Stage, identity: poison.Identity, refusal: Any) -> None:
+        async with self.engine.begin() as conn:
+            if stage is Stage.ADMISSION:
+                finished = await poison.end_submitted(conn, self.catalogue, identity, refusal)
+            else:
+                finished = await poison.end_usage(conn, self.catalogue, identity, refusal)
+        if finished is None:
+            return
+        key = topics.job_key(identity.job_id)
+        try:
+            records = self.publisher.prepare([(topics.JOBS_RESULTS, key, finished)], refused_code=refusal.code)
+        except Refused:
+            without = poison.without_answer(finished, refusal)
+            records = self.publisher.prepare([(topics.JOBS_RESULTS, key, without)], refused_code=refusal.code)
+        await self.publisher.send(records)
+        log.warning("ledger %s: job %s ended %s (%s)", stage, identity.job_id, finished.status, refusal.code)
+
+    async def _dead_letter(self, stage: Stage, event: Any, error: BaseException) -> None:
+        message = event.message
+        record = dead_letter(
+            consumer=f"ledger.{stage}",
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            value=message.value,
+            headers=_headers(message.headers),
+            error=error,
+        )
+        topic = topics.prefixed(self.settings.topic_prefix, topics.DEAD_LETTERS)
+        await self.publisher.send([Record(topic, message.key, encode(record))])
+
+    # --- rebalances and background work ------------------------------------------------------------------
+
+    async def _on_partitions_revoked(self, _app: Any, revoked: Any, **_kwargs: Any) -> None:
+        """Sent once every delivered event is acked; anything still waiting here would be a bug, said loudly."""
+        held = {stage: len(batches) for stage, batches in self.batches.items() if len(batches)}
+        if held:
+            log.error("partitions revoked while events still wait for a batch: %s", held)
+        log.info("partitions revoked: %d; nothing in flight", len(revoked))
+
+    def _supervised_timer(self, interval_s: float, name: str, work: Callable[[], Awaitable[None]]) -> None:
+        """A Faust timer whose failures are never silent: a transient one waits for the next tick, anything
+        else takes the process down loudly (a timer that just died would leave jobs held forever)."""
+
+        async def tick() -> None:
+            try:
+                await work()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                if classify(error) is Verdict.TRANSIENT:
+                    log.warning(
+                        "%s failed transiently (%s: %s); next try in %.1fs",
+                        name,
+                        type(error).__name__,
+                        error,
+                        interval_s,
+                    )
+                    return
+                log.critical("%s failed permanently; stopping the ledger", name, exc_info=True)
+                await self.app.crash(error)
+
+        self.app.timer(interval_s, name=f"ledger.{name}")(tick)
 
     async def _announce_ready(self) -> None:
         if not self._ready and self.app.consumer.assignment():
@@ -73,98 +244,33 @@ class Ledger:
             mark_ready(self.settings.ready_file)
             log.info("ledger ready: partitions assigned")
 
-    async def _sweep_overdue(self) -> None:
-        """On the leader only: turn jobs stuck past their deadline into `expired` usage for settlement."""
-        try:
-            async with self.engine.connect() as conn:
-                overdue = await expiry.overdue_jobs(
-                    conn, deadline_s=self.settings.job_deadline_s, limit=self.settings.expiry_sweep_max
-                )
-            await self._publish(
-                [
-                    (
-                        topics.JOBS_USAGE,
-                        topics.ledger_key(workspace_id),
-                        expiry.expiry_of(job_id, workspace_id, self.settings.job_deadline_s),
-                    )
-                    for job_id, workspace_id in overdue
-                ]
-            )
-        except Exception:
-            # The next sweep finds the same jobs: nothing is lost by skipping this one.
-            log.exception("expiry sweep failed; retrying at the next interval")
-
-    async def _publish(self, outgoing: list[tuple[str, bytes, Envelope]]) -> None:
-        """Send every outcome of a batch, then wait for all acknowledgements before the batch is acked."""
-        pending = [
-            await self.app.producer.send(
-                topics.prefixed(self.settings.topic_prefix, topic), key, encode(event), None, None, None
-            )
-            for topic, key, event in outgoing
-        ]
-        await asyncio.gather(*pending)
-
-    async def _process(self, batch: list[bytes], handle: Callable[[list[bytes]], Awaitable[None]]) -> None:
-        """Run one batch to completion, retrying (every step is idempotent); never let Faust ack a failure.
-
-        A failure must not escape into Faust's supervisor, which would restart the agent past the batch:
-        after the retries run out the process exits at once, before any offset of the batch is committed,
-        and the batch is redelivered to whichever worker takes the partitions over.
-        """
-        for attempt in range(1, self.settings.ledger_attempts_max + 1):
-            try:
-                await handle(batch)
+    async def sweep_overdue(self) -> None:
+        """Expire jobs queued past their deadline, if no other instance is sweeping right now."""
+        async with self.engine.begin() as conn:
+            if not await expiry.try_lock_sweep(conn, self._sweep_lock_key):
                 return
-            except Exception:
-                log.exception("ledger batch failed (attempt %d of %d)", attempt, self.settings.ledger_attempts_max)
-                await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
-        log.critical("ledger batch keeps failing; exiting without committing its offsets")
-        os._exit(70)
+            overdue = await expiry.overdue_jobs(
+                conn, default_deadline_s=self.settings.job_deadline_s, limit=self.settings.expiry_sweep_max
+            )
+            if not overdue:
+                return
+            records = self.publisher.prepare(
+                [
+                    (topics.JOBS_USAGE, topics.ledger_key(workspace_id), expiry.expiry_of(job_id, workspace_id))
+                    for job_id, workspace_id in overdue
+                ],
+                refused_code=ErrorCode.INTERNAL,
+            )
+            # Published while the lock is held, so no other instance sweeps the same jobs meanwhile.
+            await self.publisher.send(records)
+        log.info("expiry sweep: %d overdue jobs sent to settlement", len(overdue))
 
-    async def _admit_batch(self, batch: list[bytes]) -> None:
-        """One database transaction for the whole batch: one commit (one WAL flush) instead of one per job."""
-        jobs = [decode(ChatJobSubmitted, payload) for payload in batch]
-        async with self.engine.begin() as conn:
-            outcomes = await admission.admit(conn, self.catalogue, jobs)
-        outgoing: list[tuple[str, bytes, Envelope]] = []
-        for job, outcome in zip(jobs, outcomes, strict=True):
-            if isinstance(outcome, JobFinished):
-                outgoing.append((topics.JOBS_RESULTS, topics.job_key(job.job_id), outcome))
-            elif outcome is not None:
-                dispatch_topic, dispatch = outcome
-                outgoing.append((dispatch_topic, topics.job_key(job.job_id), dispatch))
-        await self._publish(outgoing)
 
-    async def _settle_batch(self, batch: list[bytes]) -> None:
-        usages = [decode(UsageRecorded, payload) for payload in batch]
-        async with self.engine.begin() as conn:
-            finished = await settlement.settle(conn, self.catalogue, usages)
-        await self._publish([(topics.JOBS_RESULTS, topics.job_key(job.job_id), job) for job in finished])
-
-    async def _admission_agent(self, stream: Any) -> None:
-        await self._consume_in_batches(stream, self._admit_batch)
-
-    async def _settlement_agent(self, stream: Any) -> None:
-        await self._consume_in_batches(stream, self._settle_batch)
-
-    async def _consume_in_batches(self, stream: Any, handle: Callable[[list[bytes]], Awaitable[None]]) -> None:
-        """Opportunistic batching: take every event already waiting, never wait for more.
-
-        A lone sync request is processed the moment it arrives (Faust's `take` would hold it for its
-        `within`), while under load the queue fills during each transaction and batches grow by themselves.
-        Acks are manual and come only after the batch is committed and its outcomes are acknowledged.
-        """
-        manual = stream.noack()
-        waiting = manual.channel.queue
-        batch: list[Any] = []
-        async for event in manual.events():
-            batch.append(event)
-            if len(batch) < self.settings.ledger_batch_max and not waiting.empty():
-                continue
-            await self._process([e.value for e in batch], handle)
-            for done in batch:
-                await manual.ack(done)
-            batch = []
+def _headers(headers: Any) -> list[tuple[str, bytes]]:
+    if not headers:
+        return []
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    return [(str(name), value if isinstance(value, bytes) else str(value).encode()) for name, value in pairs]
 
 
 def create_ledger(settings: LedgerSettings) -> Ledger:

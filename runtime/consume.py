@@ -139,12 +139,31 @@ async def process_batch(
     except Exception as error:  # noqa: BLE001 - the policy's one broad catch: a permanent failure is isolated below
         if len(batch) == 1:
             log.error("%s: poison event refused permanently (%s: %s)", what, type(error).__name__, error)
-            refused, reason = batch[0], error
-            await retry_transient(lambda: on_poison(refused, reason), what=f"{what} poison handling", backoff=backoff)
+            await _hand_over_poison(batch[0], error, on_poison, what=what, backoff=backoff)
             return
     middle = len(batch) // 2
     await process_batch(batch[:middle], handle, on_poison=on_poison, what=what, backoff=backoff)
     await process_batch(batch[middle:], handle, on_poison=on_poison, what=what, backoff=backoff)
+
+
+async def _hand_over_poison(
+    event: T,
+    error: BaseException,
+    on_poison: Callable[[T, BaseException], Awaitable[None]],
+    *,
+    what: str,
+    backoff: Backoff,
+) -> None:
+    """Run `on_poison` (transient failures retried); if it fails permanently too, say so loudly and go on.
+
+    Going on is the lesser harm: the alternative is one event stopping every event behind it, forever.
+    """
+    try:
+        await retry_transient(lambda: on_poison(event, error), what=f"{what} poison handling", backoff=backoff)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.critical("%s: poison handling failed permanently; the event is skipped", what, exc_info=True)
 
 
 def job_identity(payload: bytes | None) -> tuple[str | None, str | None]:

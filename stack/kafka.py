@@ -22,7 +22,9 @@ LIBS_DIR = CACHE_DIR / f"kafka-{KAFKA_VERSION}" / "libs"
 # Written after mvn succeeds, so an interrupted copy is redone rather than trusted.
 LIBS_COMPLETE_MARKER = ".complete"
 BROKER_MAIN_CLASS = "kafka.Kafka"
-HEAP_MAX = "512m"
+# A broker holds metadata for every partition: a test run creates thousands (one topic set per session), and
+# 512 MiB ran out of heap under several concurrent sessions.
+HEAP_MAX = "1g"
 
 MVN_TIMEOUT_S = 600.0
 STORAGE_TOOL_TIMEOUT_S = 120.0

@@ -152,3 +152,18 @@ def test_a_dead_letter_keeps_the_original_bytes_and_fits_its_topic() -> None:
     assert again.value_bytes == len(value)
     assert value.startswith(base64.b64decode(again.value_b64))
     assert len(encode(record)) < 1_000_000
+
+
+async def test_poison_handling_that_fails_permanently_skips_the_event_and_the_batch_goes_on() -> None:
+    processed: list[int] = []
+
+    async def handle(batch: Sequence[int]) -> None:
+        if 5 in batch:
+            raise ValueError("cannot decode")
+        processed.extend(batch)
+
+    async def on_poison(_event: int, _error: BaseException) -> None:
+        raise PermanentFailure("the dead-letter record itself was refused")
+
+    await process_batch(list(range(10)), handle, on_poison=on_poison, what="test", backoff=FAST)
+    assert sorted(processed) == [n for n in range(10) if n != 5]
