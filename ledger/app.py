@@ -54,6 +54,9 @@ class Ledger:
             broker_commit_interval=0.5,
             broker_session_timeout=settings.ledger_session_timeout_s,
             broker_heartbeat_interval=settings.ledger_session_timeout_s / 4,
+            # One record-size limit for every hop (runtime/settings.py, kafka_message_max_bytes).
+            producer_max_request_size=settings.kafka_message_max_bytes,
+            consumer_max_fetch_size=settings.kafka_message_max_bytes,
         )
         prefix = settings.topic_prefix
         self.submitted = self.app.topic(topics.prefixed(prefix, topics.JOBS_SUBMITTED))

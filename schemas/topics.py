@@ -11,11 +11,14 @@ from enum import StrEnum
 JOBS_SUBMITTED = "jobs.submitted"
 JOBS_USAGE = "jobs.usage"
 JOBS_RESULTS = "jobs.results"
+# Events a consumer refused permanently, with the reason and their original bytes (runtime/consume.py).
+DEAD_LETTERS = "dead.letters"
 
 # Every topic the ledger reads must have this many partitions, or Faust table/partition co-location breaks.
 LEDGER_PARTITIONS = 8
 DISPATCH_PARTITIONS = 8
 RESULTS_PARTITIONS = 8
+DEAD_LETTER_PARTITIONS = 1
 
 
 class Lane(StrEnum):
