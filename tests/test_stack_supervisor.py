@@ -1,24 +1,31 @@
 """The stack's supervisor restarts a process that dies, with bounded backoff, and leaves nothing behind.
 
-The supervised child is a tiny real server (`python -m http.server` on a free port, healthy when `GET /`
-answers 200), run through the same launcher, plan file and detached supervisor that `make up` uses.
+Most tests supervise a tiny real server (`python -m http.server` on a free port, healthy when `GET /`
+answers 200); one supervises the real ledger. All go through the launcher, plan file and detached
+supervisor that `make up` uses.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import stat
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from runtime.kafka import ensure_topics
+from runtime.settings import ServiceSettings
+from runtime.topics import topic_plan
+from schemas.catalogue import Catalogue
 from stack import launcher, supervision
 from stack.pids import is_alive
 from stack.plan import Entry, Plan, RestartPolicy, read_plan, write_plan
-from stack.processes import Process
+from stack.processes import Process, process_env
 from stack.supervisor import Supervisor, read_state
 from tests.processes import free_port
 
@@ -163,6 +170,34 @@ def test_stopping_the_supervisor_stops_everything_it_runs(run_dir: Path) -> None
     assert all(pid is not None and not is_alive(pid) for pid in pids), "nothing orphaned"
     assert not list(run_dir.glob("*.pid"))
     assert not supervision.stop_supervisor(run_dir), "a second stop finds nothing to stop"
+
+
+async def test_a_sigkilled_ledger_comes_back_ready_under_the_supervisor(
+    run_dir: Path, kafka: str, database_url: str, catalogue: Catalogue, catalogue_path: Path
+) -> None:
+    """The real ledger on the test Kafka and PostgreSQL, on topics of its own, supervised as `make up` does."""
+    prefix = f"sup{uuid.uuid4().hex[:8]}."
+    await ensure_topics(ServiceSettings(kafka_bootstrap_servers=kafka), topic_plan(catalogue, prefix))
+    ledger = Process("ledger", "ledger")
+    env = {
+        **process_env(ledger, run_dir, kafka, database_url),
+        "LUNTREX_TOPIC_PREFIX": prefix,
+        "LUNTREX_LEDGER_APP_ID": f"{prefix}ledger",
+        "LUNTREX_CATALOGUE_PATH": str(catalogue_path),
+    }
+    assert supervision.ensure_supervisor(run_dir, Plan((Entry(ledger, env),), FAST_POLICY)) is not None
+    await asyncio.to_thread(wait_for, lambda: healthy_pid(ledger, run_dir) is not None, "ledger ready", 90.0)
+    first_pid = healthy_pid(ledger, run_dir)
+    assert first_pid is not None
+
+    os.kill(first_pid, signal.SIGKILL)
+    await asyncio.to_thread(
+        wait_for, lambda: healthy_pid(ledger, run_dir) not in (None, first_pid), "ledger back and ready", 90.0
+    )
+    assert read_state(run_dir)["processes"]["ledger"]["restarts"] == 1
+
+    assert supervision.stop_supervisor(run_dir)
+    assert launcher.process_pid(ledger, run_dir) is None
 
 
 def test_the_plan_round_trips_and_is_readable_by_its_owner_only(run_dir: Path) -> None:
