@@ -164,11 +164,12 @@ def _process_list(run_dir: Path) -> str:
 
 def _stop_processes(run_dir: Path) -> list[str]:
     """Stop the supervisor, then any process it left (or that ran without one); the names that ran."""
-    running = [process.name for process in PROCESSES if launcher.process_pid(process, run_dir) is not None]
-    supervised = supervision.stop_supervisor(run_dir)
+    running = [process.name for process in reversed(PROCESSES) if launcher.process_pid(process, run_dir) is not None]
+    # The supervisor goes first (it stops its processes itself): one stopped behind its back would restart.
+    stopped = ["supervisor"] if supervision.stop_supervisor(run_dir) else []
     for process in reversed(PROCESSES):
         launcher.stop(process, run_dir)
-    return ["supervisor"] * supervised + running
+    return stopped + running
 
 
 def _process_env_for_steps(endpoints: Endpoints) -> dict[str, str]:
