@@ -147,9 +147,11 @@ def read_state(run_dir: Path) -> dict[str, Any]:
 def _exit_status(pid: int) -> str:
     """How a dead process ended, when it was our child; adopted ones report to their own parent."""
     try:
-        # It is already dead, so this returns at once: a zombie child is reaped, anything else is not ours.
-        _, status = os.waitpid(pid, 0)
+        # Never blocks: a zombie child is reaped, anything else is not ours (or was reaped already).
+        reaped_pid, status = os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
+        return "exited"
+    if reaped_pid == 0:
         return "exited"
     code = os.waitstatus_to_exitcode(status)
     if code < 0:

@@ -117,7 +117,9 @@ def kill_and_time_restart(supervisor: Supervisor, clock: FakeClock, process: Pro
     wait_for(lambda: not is_alive(pid), "child dead")
     supervisor.tick()
     killed_at_s = clock.now_s
+    deadline_s = time.monotonic() + WAIT_S
     while launcher.process_pid(process, run_dir) in (None, pid):
+        assert time.monotonic() < deadline_s, f"no restart after {clock.now_s - killed_at_s}s of supervisor time"
         clock.now_s += 0.125
         supervisor.tick()
     return clock.now_s - killed_at_s
