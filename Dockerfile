@@ -1,4 +1,4 @@
-# One image for every project process (ingress, ledger, workers, fake provider, migrations, seed);
+# One image for every project process (ingress, ledger, workers, fake provider, migrations, the stack.seed job);
 # docker-compose.yml picks the process with `command`.
 FROM python:3.11-slim
 
@@ -16,8 +16,10 @@ RUN mkdir -p schemas runtime ingress workers ledger fakeprovider stack cli \
     && pip uninstall -y luntrex-router
 
 COPY . .
+# /var/lib/luntrex belongs to the service user, so the seed's volume mounted there is writable by it.
 RUN pip install --no-deps . \
-    && useradd --system --no-create-home --shell /usr/sbin/nologin luntrex
+    && useradd --system --no-create-home --shell /usr/sbin/nologin luntrex \
+    && install -d -o luntrex -g luntrex -m 0700 /var/lib/luntrex
 
 USER luntrex
 CMD ["python", "-m", "ingress", "--host", "0.0.0.0", "--port", "8080"]

@@ -59,6 +59,7 @@ def new_faust_app(settings: LedgerSettings) -> faust.App:
         value_serializer="raw",
         producer_linger=settings.kafka_linger_ms / 1000,
         producer_max_request_size=settings.kafka_message_max_bytes,
+        consumer_max_fetch_size=settings.kafka_message_max_bytes,
         # A broker away this long fails the publish, which the consume policy then retries (and logs).
         producer_request_timeout=settings.ledger_publish_timeout_s,
         consumer_auto_offset_reset="earliest",

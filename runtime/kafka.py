@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from runtime.settings import ServiceSettings
 from schemas import topics as topic_names
+
+# aiokafka's own default for the whole fetch response (all partitions); never below one record.
+FETCH_MAX_BYTES_DEFAULT = 52_428_800
 
 
 def new_producer(settings: ServiceSettings) -> AIOKafkaProducer:
@@ -38,24 +42,46 @@ def new_consumer(
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         isolation_level="read_committed",
         max_poll_interval_ms=max_poll_interval_ms,
+        **consumer_size_options(settings),
     )
 
 
-async def ensure_topics(bootstrap_servers: str, topics: Iterable[tuple[str, int]]) -> list[str]:
-    """Create the topics that do not exist yet; returns the names it created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+def consumer_size_options(settings: ServiceSettings) -> dict[str, int]:
+    """Fetch sizes that let a consumer read the largest record a producer may send (for any aiokafka consumer)."""
+    return {
+        "max_partition_fetch_bytes": settings.kafka_message_max_bytes,
+        "fetch_max_bytes": max(FETCH_MAX_BYTES_DEFAULT, settings.kafka_message_max_bytes),
+    }
+
+
+def topic_configs(settings: ServiceSettings) -> dict[str, str]:
+    """The per-topic configuration every topic is created with."""
+    return {
+        "min.insync.replicas": str(settings.kafka_min_insync_replicas),
+        "max.message.bytes": str(settings.kafka_message_max_bytes),
+    }
+
+
+async def ensure_topics(settings: ServiceSettings, topics: Iterable[tuple[str, int]]) -> list[str]:
+    """Create the topics that do not exist yet, with the settings' replication and size; returns their names.
+
+    Existing topics are left as they are (see `config_drift`): changing a replication factor is a partition
+    reassignment, an operator's decision. A topic the broker refuses to create raises its Kafka error.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        configs = topic_configs(settings)
         wanted = [
-            NewTopic(name, partitions, 1, topic_configs=_configs_of(name))
+            NewTopic(
+                name, partitions, settings.kafka_replication_factor, topic_configs={**configs, **_configs_of(name)}
+            )
             for name, partitions in topics
             if name not in existing
         ]
         if wanted:
-            # Another process may create the same topics at the same moment.
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(wanted)
+            _raise_topic_errors((await admin.create_topics(wanted)).topic_errors)
         return [topic.name for topic in wanted]
     finally:
         await admin.close()
@@ -64,6 +90,38 @@ async def ensure_topics(bootstrap_servers: str, topics: Iterable[tuple[str, int]
 def _configs_of(name: str) -> dict[str, str]:
     # State topics keep the newest record per key forever, so a reader starting from the beginning has all.
     return {"cleanup.policy": "compact"} if topic_names.is_compacted(name) else {}
+
+
+def _raise_topic_errors(topic_errors: Iterable[tuple[Any, ...]]) -> None:
+    """aiokafka reports per-topic failures in the response instead of raising them."""
+    for name, code, *message in topic_errors:
+        # Another process may create the same topic at the same moment: that is success.
+        if code not in (0, TopicAlreadyExistsError.errno):
+            raise for_code(code)(f"creating topic {name}: {message[0] if message else ''}")
+
+
+async def config_drift(settings: ServiceSettings, names: Iterable[str]) -> list[str]:
+    """One line per existing topic whose size or min.insync.replicas differs from the settings."""
+    wanted = topic_configs(settings)
+    resources = [ConfigResource(ConfigResourceType.TOPIC, name, dict.fromkeys(wanted)) for name in names]
+    if not resources:
+        return []
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        responses = await admin.describe_configs(resources)
+    finally:
+        await admin.close()
+    drift = []
+    for response in responses:
+        for resource in response.to_object()["resources"]:
+            for entry in resource["config_entries"]:
+                value, expected = entry["config_value"], wanted.get(entry["config_names"])
+                if expected is not None and value != expected:
+                    drift.append(
+                        f"{resource['resource_name']}: {entry['config_names']}={value}, settings say {expected}"
+                    )
+    return drift
 
 
 async def stop_consumer(consumer: AIOKafkaConsumer) -> None:

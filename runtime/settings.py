@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runtime.catalogue_file import load_catalogue
 from schemas.catalogue import Catalogue
+
+MIB = 1_048_576
 
 
 class ServiceSettings(BaseSettings):
@@ -27,9 +30,24 @@ class ServiceSettings(BaseSettings):
     # The broker answers a fetch as soon as data arrives (fetch.min.bytes=1), so a long wait costs no latency
     # and stops idle consumers from polling hundreds of times a second.
     kafka_fetch_max_wait_ms: int = Field(default=200, ge=0, le=5000)
-    # The largest record any producer sends and any topic and broker accept; ingress refuses (413) a request whose
-    # event would not fit, and services size what they put in events (answers, prompts) to fit it.
-    kafka_message_max_bytes: int = Field(default=8_388_608, ge=1_000_000, le=64 * 1_048_576)
+    # Topic durability. One local broker: 1 and 1. A three-broker cluster: 3 and 2, so a write (acks=all) is
+    # acknowledged once two replicas hold it and one broker can be down without stopping writes or losing one.
+    kafka_replication_factor: int = Field(default=1, ge=1, le=16)
+    kafka_min_insync_replicas: int = Field(default=1, ge=1, le=16)
+    # The largest record any hop carries, one number for the producers' max_request_size, the consumers'
+    # fetch sizes, every topic's max.message.bytes and the broker's message.max.bytes, so an event accepted at
+    # one hop fits all the others. An event from a 1 MiB request body stays under 1 MiB of text, which JSON
+    # escaping can grow six-fold (a control character becomes \u0001): 8 MiB covers that plus the envelope.
+    kafka_message_max_bytes: int = Field(default=8 * MIB, ge=MIB, le=64 * MIB)
+
+    @model_validator(mode="after")
+    def _insync_within_replicas(self) -> Self:
+        if self.kafka_min_insync_replicas > self.kafka_replication_factor:
+            raise ValueError(
+                f"kafka_min_insync_replicas ({self.kafka_min_insync_replicas}) exceeds kafka_replication_factor "
+                f"({self.kafka_replication_factor}): no write could ever be acknowledged"
+            )
+        return self
 
     def load_catalogue(self) -> Catalogue:
         return load_catalogue(self.catalogue_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from runtime.kafka import ensure_topics
+from runtime.kafka import config_drift, ensure_topics
 from runtime.settings import ServiceSettings
 from schemas import topics
 from schemas.catalogue import Catalogue
@@ -33,9 +33,14 @@ def main() -> None:
     parser.add_argument("--bootstrap", help="Kafka bootstrap servers (default: settings)")
     args = parser.parse_args()
     settings = ServiceSettings()
-    bootstrap = args.bootstrap or settings.kafka_bootstrap_servers
-    created = asyncio.run(ensure_topics(bootstrap, topic_plan(settings.load_catalogue(), settings.topic_prefix)))
+    if args.bootstrap:
+        settings = settings.model_copy(update={"kafka_bootstrap_servers": args.bootstrap})
+    plan = topic_plan(settings.load_catalogue(), settings.topic_prefix)
+    created = asyncio.run(ensure_topics(settings, plan))
     print(f"topics created: {', '.join(created) if created else 'none (all exist)'}")
+    # Existing topics keep their configuration; say where it differs rather than change it unasked.
+    for line in asyncio.run(config_drift(settings, [name for name, _ in plan if name not in created])):
+        print(f"warning: {line} (kafka-configs.sh --alter --entity-type topics --add-config ...)")
 
 
 if __name__ == "__main__":

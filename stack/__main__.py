@@ -1,10 +1,11 @@
 """Command line of the local stack: ``python -m stack services|up|down|status|logs``.
 
 - ``services --profile dev|test``: only Kafka and PostgreSQL; writes ``<run_dir>/services.env``.
-- ``up``: the dev services, migrations, topics, the project's processes and the demo seed; writes
-  ``.run/stack.env`` and prints a ready-to-paste request. A no-op when everything already runs.
-- ``down [--profile]``: stops the project's processes, then Kafka and PostgreSQL.
+- ``up``: the dev services, migrations, topics, the supervisor with the project's processes, and the demo
+  seed; writes ``.run/stack.env`` (0600) and prints a ready-to-paste request. A no-op when everything runs.
+- ``down [--profile]``: stops the supervisor and the project's processes, then Kafka and PostgreSQL.
 - ``status [--profile]`` and ``logs [--profile] [--lines N]``: one line per part; the tail of each log.
+- ``supervise --run-dir DIR``: the supervisor itself, started detached by ``up`` (stack/supervisor.py).
 """
 
 from __future__ import annotations
@@ -13,16 +14,19 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
-from stack import envfile, launcher, provisioning
+from stack import envfile, launcher, provisioning, supervision, supervisor
 from stack.kafka import KafkaStartError, kafka_pid
 from stack.launcher import ProcessStartError
 from stack.pids import port_open, tail
+from stack.plan import Entry, Plan
 from stack.postgres import PostgresStartError, postgres_pid
 from stack.processes import BASE_URL, PROCESSES, process_env
 from stack.profiles import DEV, LOOPBACK, PROFILES
 from stack.provisioning import ProvisioningError
 from stack.services import Endpoints, ensure_services, stop_services
+from stack.supervision import SupervisorStartError
 
 STACK_ENV_PATH = DEV.run_dir / "stack.env"
 DEFAULT_LOG_LINES = 20
@@ -41,7 +45,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     try:
         return int(arguments.handler(arguments))
-    except (StackError, KafkaStartError, PostgresStartError, ProcessStartError, ProvisioningError) as error:
+    except (
+        StackError,
+        KafkaStartError,
+        PostgresStartError,
+        ProcessStartError,
+        ProvisioningError,
+        SupervisorStartError,
+    ) as error:
         print(f"stack: {error}", file=sys.stderr)
         return 1
 
@@ -63,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     add("status", _status, "one line per part: running or stopped, pid, port")
     logs = add("logs", _logs, "the tail of each log")
     logs.add_argument("--lines", type=int, default=DEFAULT_LOG_LINES)
+    supervise = add("supervise", _supervise, "run the supervisor in the foreground (up starts it)", profile=False)
+    supervise.add_argument("--run-dir", type=Path, required=True)
     return parser
 
 
@@ -85,7 +98,11 @@ def _up(_arguments: argparse.Namespace) -> int:
     started = time.monotonic()
     endpoints = ensure_services(DEV)
     stack_env = envfile.read(STACK_ENV_PATH)
-    if stack_env and all(launcher.is_healthy(process, DEV.run_dir) for process in PROCESSES):
+    if (
+        stack_env
+        and supervision.supervisor_pid(DEV.run_dir) is not None
+        and all(launcher.is_healthy(process, DEV.run_dir) for process in PROCESSES)
+    ):
         print("stack: already up")
         _print_access(stack_env)
         return 0
@@ -96,10 +113,9 @@ def _up(_arguments: argparse.Namespace) -> int:
     ):
         if warning:
             print(f"stack: warning: {warning}", file=sys.stderr)
-    _start_processes(endpoints)
-    seed_values, warning = provisioning.seed(_process_env_for_steps(endpoints))
-    if warning:
-        print(f"stack: warning: {warning}", file=sys.stderr)
+    _start_supervised(endpoints)
+    seed_values, reused = provisioning.seed(_process_env_for_steps(endpoints), STACK_ENV_PATH)
+    print(f"stack: {'reused the demo key' if reused else 'minted a demo key'} ({seed_values['LUNTREX_API_KEY_ID']})")
     stack_env = {
         "LUNTREX_BASE_URL": BASE_URL,
         **seed_values,
@@ -112,36 +128,48 @@ def _up(_arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _start_processes(endpoints: Endpoints) -> None:
-    """Start every process that is not running, then wait for all of them to be healthy.
+def _start_supervised(endpoints: Endpoints) -> None:
+    """Have the supervisor run every process, then wait for all of them to be healthy.
 
     A port held by a process the stack does not know is refused up front (a stranger answering the health
-    check would pass for ours), and a failed start stops what this call started, so nothing is orphaned.
+    check would pass for ours). When the supervisor started now and a process fails to come up, the
+    supervisor and everything it started are stopped, so nothing is orphaned.
     """
-    started: dict[str, int] = {}
     for process in PROCESSES:
-        if launcher.process_pid(process, DEV.run_dir) is None:
-            if process.port is not None and port_open(LOOPBACK, process.port):
-                _stop_all(started)
-                raise StackError(
-                    f"port {process.port} for {process.name} is taken by a process this stack did not start; "
-                    f"stop it first (see `ss -ltnp | grep {process.port}`)"
-                )
-            env = process_env(process, DEV.run_dir, endpoints.kafka_bootstrap, endpoints.database_url)
-            pid = launcher.start(process, DEV.run_dir, env)
-            started[process.name] = pid
-            print(f"stack: started {process.name} (pid {pid})")
+        if process.port is None or launcher.process_pid(process, DEV.run_dir) is not None:
+            continue
+        if port_open(LOOPBACK, process.port):
+            raise StackError(
+                f"port {process.port} for {process.name} is taken by a process this stack did not start; "
+                f"stop it first (see `ss -ltnp | grep {process.port}`)"
+            )
+    entries = tuple(
+        Entry(process, process_env(process, DEV.run_dir, endpoints.kafka_bootstrap, endpoints.database_url))
+        for process in PROCESSES
+    )
+    supervisor_pid = supervision.ensure_supervisor(DEV.run_dir, Plan(entries))
+    if supervisor_pid is not None:
+        print(f"stack: started the supervisor (pid {supervisor_pid}); it runs " + _process_list(DEV.run_dir))
     try:
-        launcher.wait_healthy(PROCESSES, DEV.run_dir, started)
+        launcher.wait_healthy(PROCESSES, DEV.run_dir, restarting=supervisor_pid is None)
     except ProcessStartError:
-        _stop_all(started)
+        if supervisor_pid is not None:
+            _stop_processes(DEV.run_dir)
         raise
 
 
-def _stop_all(started: dict[str, int]) -> None:
-    by_name = {process.name: process for process in PROCESSES}
-    for name, pid in reversed(started.items()):
-        launcher.stop_launched(by_name[name], DEV.run_dir, pid)
+def _process_list(run_dir: Path) -> str:
+    return ", ".join(f"{process.name} (pid {launcher.process_pid(process, run_dir)})" for process in PROCESSES)
+
+
+def _stop_processes(run_dir: Path) -> list[str]:
+    """Stop the supervisor, then any process it left (or that ran without one); the names that ran."""
+    running = [process.name for process in reversed(PROCESSES) if launcher.process_pid(process, run_dir) is not None]
+    # The supervisor goes first (it stops its processes itself): one stopped behind its back would restart.
+    stopped = ["supervisor"] if supervision.stop_supervisor(run_dir) else []
+    for process in reversed(PROCESSES):
+        launcher.stop(process, run_dir)
+    return stopped + running
 
 
 def _process_env_for_steps(endpoints: Endpoints) -> dict[str, str]:
@@ -161,9 +189,8 @@ def _print_access(stack_env: dict[str, str]) -> None:
 
 def _down(arguments: argparse.Namespace) -> int:
     profile = PROFILES[arguments.profile]
-    for process in reversed(PROCESSES):
-        if launcher.stop(process, profile.run_dir):
-            print(f"stopped {process.name}")
+    for name in _stop_processes(profile.run_dir):
+        print(f"stopped {name}")
     for name in stop_services(profile):
         print(f"stopped {name}")
     return 0
@@ -174,17 +201,26 @@ def _status(arguments: argparse.Namespace) -> int:
     rows: list[tuple[str, int | None, str, str]] = [
         ("kafka", kafka_pid(profile.run_dir), str(profile.kafka_port), ""),
         ("postgres", postgres_pid(profile.run_dir), str(profile.postgres_port), ""),
+        ("supervisor", supervision.supervisor_pid(profile.run_dir), "-", ""),
     ]
+    restarts = supervisor.read_state(profile.run_dir).get("processes", {})
     for process in PROCESSES:
         pid = launcher.process_pid(process, profile.run_dir)
         health = ""
         if pid is not None:
             health = "healthy" if launcher.is_healthy(process, profile.run_dir) else "not ready"
+        count = restarts.get(process.name, {}).get("restarts", 0)
+        if count:
+            health += f" restarts {count} (last: {restarts[process.name]['last_exit']})"
         rows.append((process.name, pid, str(process.port or "-"), health))
     for name, pid, port, health in rows:
         state = "running" if pid is not None else "stopped"
         print(f"{name:<13} {state:<8} pid {pid or '-':<8} port {port:<6} {health}".rstrip())
     return 0
+
+
+def _supervise(arguments: argparse.Namespace) -> int:
+    return supervisor.run(arguments.run_dir)
 
 
 def _logs(arguments: argparse.Namespace) -> int:

@@ -46,6 +46,10 @@ log.dirs={data_dir}
 num.partitions=8
 auto.create.topics.enable=true
 group.initial.rebalance.delay.ms=0
+# The project's one record-size limit (LUNTREX_KAFKA_MESSAGE_MAX_BYTES), so the broker accepts whatever the
+# producers may send; replicas must be able to fetch a record that large too.
+message.max.bytes={message_max_bytes}
+replica.fetch.max.bytes={message_max_bytes}
 offsets.topic.replication.factor=1
 # One partition each for the internal topics: a single-node stack gains nothing from more, and they
 # are created on first use, so fewer partitions make the first consumer group and transaction faster.
@@ -80,7 +84,7 @@ class KafkaStartError(RuntimeError):
     """The broker could not be provisioned or did not become ready; the message carries the log tail."""
 
 
-def ensure_kafka(run_dir: Path, port: int, controller_port: int) -> str:
+def ensure_kafka(run_dir: Path, port: int, controller_port: int, message_max_bytes: int) -> str:
     """Start the broker for ``run_dir`` unless it already runs; return its bootstrap address.
 
     Idempotent: a live broker recorded in ``<run_dir>/kafka.pid`` that answers a metadata request is
@@ -106,7 +110,13 @@ def ensure_kafka(run_dir: Path, port: int, controller_port: int) -> str:
     server_properties = config_dir / "server.properties"
     log4j_properties = config_dir / "log4j2.properties"
     server_properties.write_text(
-        SERVER_PROPERTIES.format(host=LOOPBACK, port=port, controller_port=controller_port, data_dir=data_dir)
+        SERVER_PROPERTIES.format(
+            host=LOOPBACK,
+            port=port,
+            controller_port=controller_port,
+            data_dir=data_dir,
+            message_max_bytes=message_max_bytes,
+        )
     )
     log4j_properties.write_text(LOG4J2_PROPERTIES)
     if not (data_dir / "meta.properties").exists():

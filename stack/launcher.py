@@ -68,21 +68,20 @@ def start(process: Process, run_dir: Path, extra_env: Mapping[str, str]) -> int:
     return child.pid
 
 
-def wait_healthy(processes: Iterable[Process], run_dir: Path, started: Mapping[str, int] | None = None) -> None:
-    """Block until every process is healthy; fail fast, with its log tail, when one dies or stalls.
+def wait_healthy(processes: Iterable[Process], run_dir: Path, *, restarting: bool = False) -> None:
+    """Block until every process is healthy; fail, with its log tail, when one stalls or dies.
 
-    For the processes this run started, liveness is judged by the pid it launched (`started`, by name),
-    not by re-reading pid files.
+    A death fails at once, unless ``restarting``: a supervisor that was already running restarts the
+    process, so only the deadline fails then.
     """
-    launched = dict(started or {})
     pending = list(processes)
     deadline = time.monotonic() + HEALTH_TIMEOUT_S
     while pending:
         for process in list(pending):
-            pid = launched.get(process.name) or process_pid(process, run_dir)
-            if pid is None or not is_alive(pid):
+            pid = process_pid(process, run_dir)
+            if (pid is None or not is_alive(pid)) and not restarting:
                 raise ProcessStartError(_failure(process, run_dir, "exited during start-up"))
-            if is_healthy(process, run_dir, pid):
+            if pid is not None and is_healthy(process, run_dir, pid):
                 pending.remove(process)
         if pending and time.monotonic() > deadline:
             names = ", ".join(process.name for process in pending)
@@ -91,14 +90,6 @@ def wait_healthy(processes: Iterable[Process], run_dir: Path, started: Mapping[s
                 + "\n".join(_failure(process, run_dir, "is not healthy") for process in pending)
             )
         time.sleep(POLL_INTERVAL_S * 2)
-
-
-def stop_launched(process: Process, run_dir: Path, pid: int) -> None:
-    """Stop a process this run launched, by the pid it got back, whatever its pid file says now."""
-    process.ready_path(run_dir).unlink(missing_ok=True)
-    if is_alive(pid):
-        terminate(pid, STOP_GRACE_S, group=True)
-    process.pid_path(run_dir).unlink(missing_ok=True)
 
 
 def stop(process: Process, run_dir: Path) -> bool:

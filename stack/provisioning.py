@@ -1,7 +1,7 @@
 """One-shot steps of ``up``: database migrations, topic creation and the demo seed.
 
-Each step is skipped with a warning while the module it needs has not been written yet, so the stack
-can be brought up while the services are still under construction.
+Migrations and topic creation are skipped with a warning while the file they need does not exist, so the
+stack can be brought up while the services are still under construction.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 from stack import envfile
 from stack.profiles import REPO_ROOT
@@ -39,22 +40,25 @@ def migrate(env: Mapping[str, str]) -> str | None:
 
 
 def create_topics(env: Mapping[str, str], kafka_bootstrap: str) -> str | None:
-    """``python -m runtime.topics``; returns a warning instead when that module does not exist yet."""
+    """``python -m runtime.topics``; returns a warning when that module does not exist yet or a topic's
+    configuration differs from the settings."""
     if not runnable("runtime.topics"):
         return "skipped topic creation: runtime.topics does not exist yet (topics are auto-created)"
-    _run([sys.executable, "-m", "runtime.topics", "--bootstrap", kafka_bootstrap], env, TOPICS_TIMEOUT_S)
-    return None
+    output = _run([sys.executable, "-m", "runtime.topics", "--bootstrap", kafka_bootstrap], env, TOPICS_TIMEOUT_S)
+    # Existing topics whose configuration differs from the settings (runtime.kafka.config_drift).
+    drift = [line.removeprefix("warning: ") for line in output.splitlines() if line.startswith("warning: ")]
+    return "\n".join(drift) or None
 
 
-def seed(env: Mapping[str, str]) -> tuple[dict[str, str], str | None]:
-    """``python -m ledger.seed``; its stdout ``KEY=value`` lines (the demo API key) and any warning."""
-    if not runnable("ledger.seed"):
-        return {}, "skipped the demo seed: ledger.seed does not exist yet (no LUNTREX_API_KEY)"
-    output = _run([sys.executable, "-m", "ledger.seed"], env, SEED_TIMEOUT_S)
+def seed(env: Mapping[str, str], env_file: Path) -> tuple[dict[str, str], bool]:
+    """``python -m stack.seed``: its ``KEY=value`` lines (the demo API key), and whether the key in
+    ``env_file`` was reused rather than a new one minted."""
+    output = _run([sys.executable, "-m", "stack.seed", "--env-file", str(env_file)], env, SEED_TIMEOUT_S)
     values = envfile.parse(output)
     if "LUNTREX_API_KEY" not in values:
-        raise ProvisioningError(f"ledger.seed printed no LUNTREX_API_KEY=... line; its output:\n{output}")
-    return values, None
+        raise ProvisioningError(f"stack.seed printed no LUNTREX_API_KEY=... line; its output:\n{output}")
+    reused = values.pop("LUNTREX_API_KEY_REUSED", "no") == "yes"
+    return values, reused
 
 
 def _run(command: list[str], env: Mapping[str, str], timeout_s: float) -> str:

@@ -20,12 +20,22 @@ def ensure_services(profile: Profile) -> Endpoints:
     """Start (or find running) the profile's broker and cluster; write ``<run_dir>/services.env``."""
     profile.run_dir.mkdir(parents=True, exist_ok=True)
     database_url = ensure_postgres(profile.run_dir, profile.postgres_port, fast=profile.postgres_fast)
-    kafka_bootstrap = ensure_kafka(profile.run_dir, profile.kafka_port, profile.kafka_controller_port)
+    kafka_bootstrap = ensure_kafka(
+        profile.run_dir, profile.kafka_port, profile.kafka_controller_port, _message_max_bytes()
+    )
     envfile.write(
         profile.services_env_path,
         {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DATABASE_URL": database_url},
     )
     return Endpoints(kafka_bootstrap=kafka_bootstrap, database_url=database_url)
+
+
+def _message_max_bytes() -> int:
+    """The services' record-size limit (LUNTREX_KAFKA_MESSAGE_MAX_BYTES or its default), for the broker."""
+    # Imported here: pydantic-settings is not worth loading for `status`, `logs` or `down`.
+    from runtime.settings import ServiceSettings
+
+    return ServiceSettings().kafka_message_max_bytes
 
 
 def stop_services(profile: Profile) -> list[str]:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from ingress.keys import create_key
 from ledger import journal, verify
 from runtime.kafka import ensure_topics
+from runtime.settings import ServiceSettings
 from runtime.topics import topic_plan
 from schemas.catalogue import Catalogue
 from tests import services
@@ -183,7 +184,7 @@ def kafka() -> str:
 @pytest.fixture(scope="session")
 def topic_prefix(kafka: str, catalogue: Catalogue) -> str:
     prefix = f"t{uuid.uuid4().hex[:8]}."
-    asyncio.run(ensure_topics(kafka, topic_plan(catalogue, prefix)))
+    asyncio.run(ensure_topics(ServiceSettings(kafka_bootstrap_servers=kafka), topic_plan(catalogue, prefix)))
     return prefix
 
 

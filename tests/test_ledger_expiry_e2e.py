@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from runtime.kafka import ensure_topics
+from runtime.settings import ServiceSettings
 from runtime.topics import topic_plan
 from schemas import topics
 from schemas.catalogue import Catalogue
@@ -46,7 +47,7 @@ class NoWorkers:
 def no_workers(stack: Stack, catalogue: Catalogue) -> Iterator[NoWorkers]:
     database_url = services.create_database()
     prefix = f"x{uuid.uuid4().hex[:8]}."
-    asyncio.run(ensure_topics(stack.kafka, topic_plan(catalogue, prefix)))
+    asyncio.run(ensure_topics(ServiceSettings(kafka_bootstrap_servers=stack.kafka), topic_plan(catalogue, prefix)))
     env = {
         **stack.ledger.env,
         "LUNTREX_DATABASE_URL": database_url,

@@ -18,6 +18,7 @@ import uuid
 import psycopg
 
 from runtime.kafka import ensure_topics
+from runtime.settings import ServiceSettings
 from runtime.topics import topic_plan
 from schemas.catalogue import Catalogue
 from tests import services
@@ -41,7 +42,7 @@ def test_a_timer_failing_permanently_stops_the_ledger_loudly(stack: Stack, catal
         )
         # Its own topics: nothing of the session's history reaches it, and nothing it does reaches the session.
         prefix = f"s{uuid.uuid4().hex[:8]}."
-        asyncio.run(ensure_topics(stack.kafka, topic_plan(catalogue, prefix)))
+        asyncio.run(ensure_topics(ServiceSettings(kafka_bootstrap_servers=stack.kafka), topic_plan(catalogue, prefix)))
         env = {
             **stack.ledger.env,
             "LUNTREX_DATABASE_URL": url,

@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaProducer
 from fakeprovider.testing import RunningFakeProvider
 from runtime.catalogue_file import load_catalogue
 from runtime.kafka import ensure_topics
+from runtime.settings import ServiceSettings
 from schemas import topics
 from schemas.catalogue import Catalogue
 from schemas.events import (
@@ -70,7 +71,7 @@ async def prefix(kafka: str, fake: RunningFakeProvider) -> str:
         (topics.prefixed(prefix, topics.DEAD_LETTERS), 1),
         *((topics.prefixed(prefix, topics.dispatch_topic(POOL, lane)), 2) for lane in topics.Lane),
     ]
-    await ensure_topics(kafka, plan)
+    await ensure_topics(ServiceSettings(kafka_bootstrap_servers=kafka), plan)
     return prefix
 
 
