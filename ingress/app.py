@@ -15,7 +15,7 @@ from ingress.errors import install_error_handlers
 from ingress.keys import KeyStore
 from ingress.publisher import JobPublisher
 from ingress.replies import ReplyWaiter
-from ingress.routes import billing, catalogue, completions, jobs, keys, openai_compat
+from ingress.routes import billing, catalogue, completions, finance, jobs, keys, openai_compat
 from ingress.services import Services
 from ingress.settings import IngressSettings
 from runtime.readiness import mark_ready
@@ -54,7 +54,7 @@ def create_app(settings: IngressSettings) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
-    for module in (completions, jobs, catalogue, billing, keys, openai_compat):
+    for module in (completions, jobs, catalogue, billing, finance, keys, openai_compat):
         app.include_router(module.router)
 
     _document_bearer_auth(app)

@@ -6,7 +6,9 @@ Published on `finance.events`, keyed by workspace id, after the transaction that
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
+
+from pydantic import BaseModel
 
 from schemas.events import Envelope
 
@@ -57,3 +59,96 @@ class BalanceThresholdCrossed(Envelope):
 
 
 FinanceEvent = TopupSucceeded | TopupFailed | BalanceThresholdCrossed
+
+
+class DebitsByModel(BaseModel):
+    model: str | None
+    entries: int
+    tokens: int
+
+
+class StatementBody(BaseModel):
+    """`GET /api/v1/ledger/statement`: opening + topups - debits + refunds + adjustments (+ other) = closing."""
+
+    workspace_id: str
+    since: str | None
+    until: str | None
+    opening_balance_tokens: int
+    topups_tokens: int
+    debits_tokens: int
+    refunds_tokens: int
+    adjustments_tokens: int
+    other_tokens: int
+    closing_balance_tokens: int
+    debits_by_model: list[DebitsByModel]
+
+
+class EntryPosting(BaseModel):
+    account: str
+    amount: int
+
+
+class LedgerEntry(BaseModel):
+    id: int
+    created_at: str
+    kind: str
+    job_id: str | None
+    balance_delta_tokens: int
+    postings: list[EntryPosting]
+    detail: dict[str, Any] | None
+
+
+class EntriesPage(BaseModel):
+    data: list[LedgerEntry]
+    next_cursor: str | None
+
+
+class UsageRow(BaseModel):
+    day: str
+    model: str | None
+    api_key_id: str | None
+    tag: str | None
+    jobs: int
+    input_tokens: int
+    output_tokens: int
+    cost_tokens: int
+
+
+class UsageByDay(BaseModel):
+    data: list[UsageRow]
+
+
+class TopupView(BaseModel):
+    id: str
+    amount_paisa: int
+    tokens: int
+    rate_version_id: int
+    tokens_per_bdt: str
+    method: str
+    origin: str
+    status: Literal["pending", "succeeded", "failed"]
+    failure_reason: str | None
+    attempts: int
+    next_attempt_at: str | None
+    created_at: str
+    updated_at: str
+    invoice_id: str | None
+    invoice_status: str | None
+
+
+class TopupsPage(BaseModel):
+    data: list[TopupView]
+    next_cursor: str | None
+
+
+class AlertEvent(BaseModel):
+    id: int
+    type: str
+    payload: dict[str, Any]
+    created_at: str
+    published_at: str | None
+
+
+class AlertsPage(BaseModel):
+    data: list[AlertEvent]
+    next_cursor: str | None
