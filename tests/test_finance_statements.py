@@ -151,7 +151,7 @@ async def test_the_csv_statement_streams_every_entry_with_a_running_balance(engi
     async with engine.connect() as conn:
         summary = await finance_queries.statement(conn, workspace.id, since=None, until=None)
         chunks = [chunk async for chunk in finance_queries.statement_csv(conn, workspace.id, since=None, until=None)]
-    lines = list(csv.reader(io.StringIO("".join(chunks))))
+    lines = list(csv.reader(io.StringIO(b"".join(chunks).decode())))
     header = lines.index(finance_queries.CSV_COLUMNS)
     rows = lines[header + 1 :]
     assert rows, "the statement lists the entries that moved the balance"

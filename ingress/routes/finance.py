@@ -92,7 +92,7 @@ async def get_statement(
                 async for chunk in finance_queries.statement_csv(
                     conn, principal.workspace_id, since=since, until=until
                 ):
-                    yield chunk.encode()
+                    yield chunk
 
         filename = f"statement-{principal.workspace_id}.csv"
         return StreamingResponse(
