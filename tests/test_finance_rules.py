@@ -210,3 +210,14 @@ def test_the_local_card_declines_on_demand() -> None:
 def test_an_unknown_payment_method_is_refused() -> None:
     with pytest.raises(FinanceInputError, match="unknown payment method"):
         default_providers().get("bitcoin")
+
+
+def test_finance_settings_build_the_providers_and_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ledger.finance_settings import FinanceSettings
+    from ledger.payments import ChargeRequest
+
+    monkeypatch.setenv("LUNTREX_FINANCE_CARD_DECLINE_ALL", "true")
+    monkeypatch.setenv("LUNTREX_FINANCE_TOPUP_ATTEMPTS_MAX", "2")
+    finance = FinanceSettings().finance()
+    assert finance.policy.attempts_max == 2
+    assert isinstance(finance.providers.get("card").charge(ChargeRequest("t", "w", 10_000, 1)), Declined)

@@ -194,3 +194,19 @@ async def test_entries_page_by_keyset_without_repeats_or_gaps(engine: AsyncEngin
         ("t", 12, 84),
         ('quote"and\\slash', 12, 84),
     }
+
+
+async def test_csv_cells_never_start_a_spreadsheet_formula(engine: AsyncEngine) -> None:
+    workspace = await make_workspace(engine, tokens=1_000)
+    request = hold_request(workspace.id, 10)
+    hostile = debits.Usage(request.job_id, "completed", '=HYPERLINK("x","y")', "p", 5, 0, 5, "a", "stop", None)
+    async with engine.begin() as conn:
+        await holds.admit(conn, request)
+        await debits.settle(conn, workspace.id, hostile)
+    async with engine.connect() as conn:
+        body = b"".join(
+            [c async for c in finance_queries.statement_csv(conn, workspace.id, since=None, until=None)]
+        ).decode()
+    cells = [cell for row in csv.reader(io.StringIO(body)) for cell in row]
+    assert '\'=HYPERLINK("x","y")' in cells
+    assert not any(cell.startswith("=") for cell in cells)
