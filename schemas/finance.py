@@ -6,9 +6,10 @@ Published on `finance.events`, keyed by workspace id, after the transaction that
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.events import Envelope
 
@@ -152,3 +153,97 @@ class AlertEvent(BaseModel):
 class AlertsPage(BaseModel):
     data: list[AlertEvent]
     next_cursor: str | None
+
+
+# Commands: what an ingress route (or the admin CLI) asks the ledger to do with money, carried on
+# `ledger.commands` keyed by workspace. Each is executed by `ledger.finance_commands.execute`, idempotently.
+class _Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RequestTopup(_Command):
+    """`POST /api/v1/topups`: exactly one of amount_paisa (integer) or amount_bdt ("250.50")."""
+
+    action: Literal["topup.request"] = "topup.request"
+    amount_paisa: int | None = Field(default=None, strict=True)
+    amount_bdt: str | None = Field(default=None, max_length=32)
+    method: str = Field(default="invoice", max_length=32)
+    idempotency_key: str = Field(min_length=1, max_length=255)
+
+
+class MarkInvoicePaid(_Command):
+    action: Literal["invoice.mark_paid"] = "invoice.mark_paid"
+    invoice_id: str = Field(min_length=1, max_length=64)
+
+
+class PublishRate(_Command):
+    """Admin: a new exchange-rate version, for the workspace (`platform` false) or the platform default."""
+
+    action: Literal["rate.publish"] = "rate.publish"
+    platform: bool = False
+    tokens_per_bdt: str = Field(max_length=32)
+    effective_at: datetime | None = None
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class PublishPrice(_Command):
+    action: Literal["price.publish"] = "price.publish"
+    model_id: str = Field(min_length=1, max_length=128)
+    input_multiplier: str = Field(max_length=32)
+    output_multiplier: str = Field(max_length=32)
+    cached_input_multiplier: str | None = Field(default=None, max_length=32)
+    effective_at: datetime | None = None
+
+
+class SetAutoTopup(_Command):
+    action: Literal["auto_topup.set"] = "auto_topup.set"
+    threshold_tokens: int = Field(strict=True)
+    amount_paisa: int | None = Field(default=None, strict=True)
+    amount_bdt: str | None = Field(default=None, max_length=32)
+    method: str = Field(default="invoice", max_length=32)
+    enabled: bool = True
+
+
+class AddAlertThreshold(_Command):
+    action: Literal["alert_threshold.add"] = "alert_threshold.add"
+    kind: Literal["absolute", "percent_of_last_topup"]
+    threshold_tokens: int | None = Field(default=None, strict=True)
+    percent: int | None = Field(default=None, strict=True)
+
+
+class RemoveAlertThreshold(_Command):
+    action: Literal["alert_threshold.remove"] = "alert_threshold.remove"
+    threshold_id: int = Field(strict=True)
+
+
+class RefundJob(_Command):
+    """Admin: reverse a completed job's charge in full."""
+
+    action: Literal["refund"] = "refund"
+    job_id: str = Field(min_length=1, max_length=128)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class Adjust(_Command):
+    """Admin: credit (tokens > 0) or debit (tokens < 0) the workspace, with a reason."""
+
+    action: Literal["adjustment"] = "adjustment"
+    tokens: int = Field(strict=True)
+    reason: str = Field(min_length=1, max_length=500)
+    idempotency_key: str = Field(min_length=1, max_length=255)
+
+
+FinanceCommand = Annotated[
+    RequestTopup
+    | MarkInvoicePaid
+    | PublishRate
+    | PublishPrice
+    | SetAutoTopup
+    | AddAlertThreshold
+    | RemoveAlertThreshold
+    | RefundJob
+    | Adjust,
+    Field(discriminator="action"),
+]
+# Actions only the admin credential may ask for; a workspace key may ask for the others in its own workspace.
+ADMIN_ACTIONS = frozenset({"invoice.mark_paid", "rate.publish", "price.publish", "refund", "adjustment"})
