@@ -37,7 +37,10 @@ async def record(conn: AsyncConnection, events: list[FinanceEvent]) -> None:
 async def unpublished(conn: AsyncConnection, limit: int) -> list[tuple[int, FinanceEvent]]:
     """The oldest events not yet published, with their outbox ids."""
     rows = await conn.execute(
-        text("SELECT id, type, payload FROM finance_events WHERE published_at IS NULL ORDER BY id LIMIT :n"),
+        text(
+            "SELECT id, type, payload FROM finance_events WHERE published_at IS NULL ORDER BY id LIMIT :n "
+            "FOR UPDATE SKIP LOCKED"
+        ),
         {"n": limit},
     )
     return [(row.id, _TYPES[row.type].model_validate(row.payload)) for row in rows]
