@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger import crossings, journal
+from ledger import crossings, journal, topups
 from ledger.finance_domain import (
     FinanceInputError,
     checked_reason,
@@ -94,6 +94,7 @@ async def adjust(
         if tokens > 0
         else debit_postings(workspace_id, -tokens, sink="adjustment")
     )
+    await topups.open_finance_account(conn, workspace_id, "adjustment")
     entry = journal.Entry(key, "adjustment", workspace_id, None, postings, {"reason": reason, "actor": actor})
     return await _record(conn, finance, balance, entry, tokens)
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ledger import finance_events, journal, rates, thresholds
 from ledger.finance_domain import (
     FinanceInputError,
+    account,
     checked_paisa,
     credit_postings,
     fraction_text,
@@ -156,6 +157,18 @@ async def request_topup(
     return await _attempt(conn, finance, topup, balances[workspace_id])
 
 
+async def open_finance_account(conn: AsyncConnection, workspace_id: str, kind: str) -> None:
+    """Open the workspace's `receivable` or `adjustment` account on first use (no floor: it mirrors the outside)."""
+    assert kind in ("receivable", "adjustment")
+    await conn.execute(
+        text(
+            "INSERT INTO ledger_accounts (id, workspace_id, kind, floor) VALUES (:id, :ws, :kind, NULL) "
+            "ON CONFLICT (id) DO NOTHING"
+        ),
+        {"id": account(workspace_id, kind), "ws": workspace_id, "kind": kind},
+    )
+
+
 async def _attempt(conn: AsyncConnection, finance: Finance, topup: Topup, balance: journal.Balances) -> TopupOutcome:
     """One payment attempt of a pending top-up, under its workspace's account lock."""
     attempt = topup.attempts + 1
@@ -210,6 +223,8 @@ async def _credit(
         "reference": answer.reference,
     }
     source = "receivable" if answer.on_credit else "funding"
+    if answer.on_credit:
+        await open_finance_account(conn, topup.workspace_id, "receivable")
     entry = journal.Entry(
         f"topup:{topup.id}",
         "topup",

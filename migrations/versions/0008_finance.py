@@ -3,7 +3,8 @@
 Rates and prices are append-only versions with an effective time; the database refuses a published version
 effective in the past (only the initial versions, written here and by the catalogue seed, start at the
 epoch). Two account kinds join the four: `receivable` (credit given on an invoice, settled when it is paid)
-and `adjustment` (an operator's correction, with its reason in the entry).
+and `adjustment` (an operator's correction, with its reason in the entry); the ledger opens them for a
+workspace the first time it posts to them, so workspaces that never use them keep their four accounts.
 
 Revision ID: 0008
 Revises: 0003
@@ -19,15 +20,9 @@ ALTER TABLE ledger_accounts DROP CONSTRAINT ledger_accounts_kind_check;
 ALTER TABLE ledger_accounts ADD CONSTRAINT ledger_accounts_kind_check
     CHECK (kind IN ('available', 'held', 'spent', 'funding', 'receivable', 'adjustment'));
 
--- Every workspace gets the two finance accounts with no floor (they mirror the outside world, as funding does),
--- whoever creates it; existing workspaces get them now.
-CREATE FUNCTION finance_accounts_for_workspace() RETURNS trigger LANGUAGE plpgsql AS $$
+-- A workspace created with its own rate keeps it, as an override in force from the epoch.
+CREATE FUNCTION workspace_rate_override() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO ledger_accounts (id, workspace_id, kind, floor)
-    VALUES ('ws:' || NEW.id || ':' || 'receivable', NEW.id, 'receivable', NULL),
-           ('ws:' || NEW.id || ':' || 'adjustment', NEW.id, 'adjustment', NULL)
-    ON CONFLICT (id) DO NOTHING;
-    -- A workspace created with its own rate keeps it, as an override in force from the epoch.
     IF NEW.tokens_per_bdt <> 500 THEN
         INSERT INTO exchange_rates (workspace_id, tokens_per_bdt_num, tokens_per_bdt_den, effective_at, source,
                                     reason)
@@ -36,10 +31,6 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
-INSERT INTO ledger_accounts (id, workspace_id, kind, floor)
-SELECT 'ws:' || w.id || ':' || k.kind, w.id, k.kind, NULL
-FROM workspaces w CROSS JOIN (VALUES ('receivable'), ('adjustment')) AS k(kind)
-ON CONFLICT (id) DO NOTHING;
 
 -- Keyset pagination of a workspace's entries, newest first.
 CREATE INDEX journal_transactions_workspace_id ON journal_transactions (workspace_id, id);
@@ -70,8 +61,8 @@ VALUES (NULL, 500, 1, '1970-01-01T00:00:00Z', 'initial', 'platform default: 1 BD
 INSERT INTO exchange_rates (workspace_id, tokens_per_bdt_num, tokens_per_bdt_den, effective_at, source, reason)
 SELECT id, tokens_per_bdt, 1, '1970-01-01T00:00:00Z', 'initial', 'rate the workspace was created with'
 FROM workspaces WHERE tokens_per_bdt <> 500;
-CREATE TRIGGER workspaces_finance_accounts AFTER INSERT ON workspaces
-    FOR EACH ROW EXECUTE FUNCTION finance_accounts_for_workspace();
+CREATE TRIGGER workspaces_rate_override AFTER INSERT ON workspaces
+    FOR EACH ROW EXECUTE FUNCTION workspace_rate_override();
 
 -- Price multipliers per model (credit tokens per provider token), exact rationals.
 CREATE TABLE price_versions (
@@ -174,8 +165,8 @@ DOWNGRADE = """
 DROP TABLE finance_events, alert_thresholds, auto_topups, invoices, topups, price_versions, exchange_rates;
 DROP FUNCTION finance_versions_immutable;
 DROP INDEX journal_transactions_workspace_id;
-DROP TRIGGER workspaces_finance_accounts ON workspaces;
-DROP FUNCTION finance_accounts_for_workspace;
+DROP TRIGGER workspaces_rate_override ON workspaces;
+DROP FUNCTION workspace_rate_override;
 DELETE FROM ledger_accounts WHERE kind IN ('receivable', 'adjustment');
 ALTER TABLE ledger_accounts DROP CONSTRAINT ledger_accounts_kind_check;
 ALTER TABLE ledger_accounts ADD CONSTRAINT ledger_accounts_kind_check
