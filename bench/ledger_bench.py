@@ -2,7 +2,7 @@
 
 1. Settlements per second through the real settlement path (`ledger.settlement.settle` on decoded usage
    events, then the finance crossing hook), in batches as the ledger's agent takes them, one transaction each.
-2. Statement export: `ledger.finance_queries.statement_csv` over 10k, 100k and 1M entries, rows per second
+2. Statement export: `ledger.finance_queries.statement_csv` of the latest 10k, 100k and 1M entries, rows per second
    and the peak RSS of this process during each export (VmHWM from /proc, reset before each with
    /proc/self/clear_refs), so flat memory shows as the same peak at every size.
 
@@ -216,22 +216,24 @@ async def bench_export(engine: AsyncEngine, sizes: tuple[int, ...], chunk: int) 
     results = []
     for size in sizes:
         async with engine.connect() as conn:
-            first_at = (
+            last_at = (
                 await conn.execute(
                     text(
-                        "SELECT min(created_at) FROM journal_transactions WHERE workspace_id = :ws AND kind = 'debit'"
+                        "SELECT max(created_at) FROM journal_transactions WHERE workspace_id = :ws AND kind = 'debit'"
                     ),
                     {"ws": workspace_id},
                 )
             ).scalar_one()
-            until = first_at + timedelta(milliseconds=size)
+            # The most recent `size` entries (entries are 1 ms apart): a statement of the latest period.
+            since = last_at - timedelta(milliseconds=size - 1)
+            until = last_at + timedelta(milliseconds=1)
             _reset_peak_rss()
             rss_before_kib = _rss_kib("VmRSS")
             rows = 0
             written_bytes = 0
             started = time.perf_counter()
             first_byte_s = 0.0
-            async for piece in finance_queries.statement_csv(conn, workspace_id, since=first_at, until=until):
+            async for piece in finance_queries.statement_csv(conn, workspace_id, since=since, until=until):
                 first_byte_s = first_byte_s or time.perf_counter() - started
                 rows += piece.count(b"\n")
                 written_bytes += len(piece)

@@ -121,15 +121,22 @@ class Statement:
         return asdict(self)
 
 
+# One statement, so one snapshot: the balance now, and every balance movement from the period's start on, by
+# line. The opening balance is the balance now minus what moved since the period started, so a statement costs
+# the entries from its start to now, not the whole history before it (recent periods are the common case).
 _STATEMENT = text(
     """
-    SELECT CASE WHEN CAST(:since AS timestamptz) IS NOT NULL AND t.created_at < :since THEN 'opening'
-                ELSE t.kind END AS line,
-           CASE WHEN t.kind = 'debit' THEN t.detail->>'model' END AS model,
-           count(DISTINCT t.id) AS entries,
-           CAST(sum(p.amount) AS bigint) AS tokens
-    FROM postings p JOIN journal_transactions t ON t.id = p.transaction_id
-    WHERE p.account_id = ANY(:bal) AND (CAST(:until AS timestamptz) IS NULL OR t.created_at < :until)
+    SELECT 'now' AS line, NULL AS model, 0 AS entries,
+           CAST((SELECT coalesce(sum(balance), 0) FROM ledger_accounts WHERE id = ANY(:bal)) AS bigint) AS tokens
+    UNION ALL
+    SELECT CASE WHEN CAST(:until AS timestamptz) IS NOT NULL AND t.created_at >= :until THEN 'after'
+                ELSE t.kind END,
+           CASE WHEN t.kind = 'debit' AND (CAST(:until AS timestamptz) IS NULL OR t.created_at < :until)
+                THEN t.detail->>'model' END,
+           count(DISTINCT t.id),
+           CAST(sum(p.amount) AS bigint)
+    FROM journal_transactions t JOIN postings p ON p.transaction_id = t.id AND p.account_id = ANY(:bal)
+    WHERE t.workspace_id = :ws AND (CAST(:since AS timestamptz) IS NULL OR t.created_at >= :since)
     GROUP BY 1, 2
     """
 )
@@ -140,10 +147,16 @@ async def statement(
 ) -> Statement:
     """Opening balance, the period's movements by line, closing balance: they reconcile exactly by construction."""
     result = Statement(workspace_id, since.isoformat() if since else None, until.isoformat() if until else None)
-    rows = await conn.execute(_STATEMENT, {"bal": _balance_accounts(workspace_id), "since": since, "until": until})
+    rows = await conn.execute(
+        _STATEMENT, {"ws": workspace_id, "bal": _balance_accounts(workspace_id), "since": since, "until": until}
+    )
+    balance_now = moved_since_start = 0
     for row in rows:
-        if row.line == "opening":
-            result.opening_balance_tokens += row.tokens
+        if row.line == "now":
+            balance_now = row.tokens
+            continue
+        moved_since_start += row.tokens
+        if row.line == "after":
             continue
         bucket = statement_bucket(row.line)
         if bucket == "debits":
@@ -157,6 +170,7 @@ async def statement(
             result.adjustments_tokens += row.tokens
         else:
             result.other_tokens += row.tokens
+    result.opening_balance_tokens = balance_now - moved_since_start
     result.debits_by_model.sort(key=lambda line: (line["model"] is None, line["model"] or ""))
     result.closing_balance_tokens = (
         closing_balance(
