@@ -124,6 +124,8 @@ class Statement:
 # One statement, so one snapshot: the balance now, and every balance movement from the period's start on, by
 # line. The opening balance is the balance now minus what moved since the period started, so a statement costs
 # the entries from its start to now, not the whole history before it (recent periods are the common case).
+# `OFFSET 0` keeps the planner starting from the workspace's entries in the period (its index), not from every
+# posting of the balance accounts.
 _STATEMENT = text(
     """
     SELECT 'now' AS line, NULL AS model, 0 AS entries,
@@ -135,8 +137,10 @@ _STATEMENT = text(
                 THEN t.detail->>'model' END,
            count(DISTINCT t.id),
            CAST(sum(p.amount) AS bigint)
-    FROM journal_transactions t JOIN postings p ON p.transaction_id = t.id AND p.account_id = ANY(:bal)
-    WHERE t.workspace_id = :ws AND (CAST(:since AS timestamptz) IS NULL OR t.created_at >= :since)
+    FROM (SELECT id, kind, detail, created_at FROM journal_transactions
+          WHERE workspace_id = :ws AND created_at >= coalesce(CAST(:since AS timestamptz), '-infinity')
+          OFFSET 0) AS t
+    JOIN postings p ON p.transaction_id = t.id AND p.account_id = ANY(:bal)
     GROUP BY 1, 2
     """
 )
@@ -197,11 +201,13 @@ COPY (
     FROM (
         SELECT t.id, t.created_at, t.kind, t.job_id, t.detail->>'model' AS model, t.detail->>'api_key_id' AS key,
                sum(p.amount) AS delta
-        FROM journal_transactions t JOIN postings p ON p.transaction_id = t.id AND p.account_id = ANY(%(bal)s)
-        WHERE t.workspace_id = %(ws)s
-          AND (%(since)s::timestamptz IS NULL OR t.created_at >= %(since)s::timestamptz)
-          AND (%(until)s::timestamptz IS NULL OR t.created_at < %(until)s::timestamptz)
-        GROUP BY t.id
+        FROM (SELECT id, created_at, kind, job_id, detail FROM journal_transactions
+              WHERE workspace_id = %(ws)s
+                AND created_at >= coalesce(%(since)s::timestamptz, '-infinity')
+                AND created_at < coalesce(%(until)s::timestamptz, 'infinity')
+              OFFSET 0) AS t
+        JOIN postings p ON p.transaction_id = t.id AND p.account_id = ANY(%(bal)s)
+        GROUP BY t.id, t.created_at, t.kind, t.job_id, t.detail
         HAVING sum(p.amount) <> 0
     ) AS entry
     ORDER BY id
