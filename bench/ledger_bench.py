@@ -284,18 +284,27 @@ async def run(
     finally:
         await engine.dispose()
         dropped = await _drop_reporting(admin_url, url)
-    peaks = [e["peak_rss_mib"] for e in exports]
     return {
         "database": {"name": url.rsplit("/", 1)[1], "dropped": dropped},
         "settlement": settlements,
         "export": exports,
-        "summary": {
-            "settlements_per_s": max(r["settlements_per_s"] for r in settlements),
-            "settlements_met": any(r["met"] for r in settlements),
-            "export_rows_per_s_min": min(e["rows_per_s"] for e in exports),
-            "export_met": min(e["rows_per_s"] for e in exports) >= EXPORT_ROWS_PER_S_MIN,
-            "export_peak_rss_spread_mib": round(max(peaks) - min(peaks), 1),
-        },
+        "summary": summarise(settlements, exports),
+    }
+
+
+def summarise(settlements: list[dict[str, Any]], exports: list[dict[str, Any]]) -> dict[str, Any]:
+    """The figures against the targets: settlements per second (best lane count), the export rate of the
+    largest statement, and how far peak memory moved from the smallest to the largest."""
+    peaks = [e["peak_rss_mib"] for e in exports]
+    largest = max(exports, key=lambda e: e["entries"])
+    return {
+        "settlements_per_s": max(r["settlements_per_s"] for r in settlements),
+        "settlements_met": any(r["met"] for r in settlements),
+        "export_entries": largest["entries"],
+        "export_rows_per_s": largest["rows_per_s"],
+        "export_met": largest["rows_per_s"] >= EXPORT_ROWS_PER_S_MIN,
+        "export_rows_per_s_by_size": {str(e["entries"]): e["rows_per_s"] for e in exports},
+        "export_peak_rss_spread_mib": round(max(peaks) - min(peaks), 1),
     }
 
 
