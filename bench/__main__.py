@@ -1,5 +1,6 @@
 """``python -m bench [sync]``: the sync path through the full stack vs straight to the fake provider.
 ``python -m bench profile``: py-spy of ingress, ledger and workers under load, CPU per request per stage.
+``python -m bench ledger``: the ledger alone on PostgreSQL: settlements per second, statement export rate and memory.
 
 Starts the dev stack when it is not up (``python -m stack up``) and stops afterwards only what it started.
 """
@@ -24,7 +25,7 @@ def _ints(text: str) -> tuple[int, ...]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("mode", nargs="?", choices=("sync", "profile"), default="sync")
+    parser.add_argument("mode", nargs="?", choices=("sync", "profile", "ledger"), default="sync")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per cell (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up before each cell (default 2)")
     parser.add_argument(
@@ -49,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["ledger"]:
+        from bench import ledger_bench
+
+        return ledger_bench.main(argv[1:])
     arguments = _parser().parse_args(argv)
     arguments.command = " ".join(["python -m bench", *argv])
     try:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 
 from ingress.auth import Billing, Reader
 from ingress.services import Services
-from ledger import queries
+from ledger import finance_queries, queries
 from schemas.api import Label
 from schemas.errors import NotFound
 
@@ -22,9 +22,9 @@ async def get_balance(request: Request, principal: Reader) -> dict[str, Any]:
     services: Services = request.app.state.services
     async with services.engine.connect() as conn:
         summary = await queries.balance_summary(conn, principal.workspace_id)
-    if summary is None:
-        raise NotFound("workspace has no ledger accounts")
-    return asdict(summary)
+        if summary is None:
+            raise NotFound("workspace has no ledger accounts")
+        return asdict(summary) | await finance_queries.balance_details(conn, principal.workspace_id)
 
 
 @router.get("/api/v1/usage")

@@ -1,0 +1,50 @@
+"""The finance events outbox: written in the transaction that caused an event, published after it commits.
+
+The rows are also the history `GET /api/v1/alerts` and `GET /api/v1/topups` show. A crash between commit
+and publish loses nothing: `unpublished` hands the same rows out again, and consumers dedupe on `event_id`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from schemas.finance import BalanceThresholdCrossed, FinanceEvent, TopupFailed, TopupSucceeded
+
+_TYPES: dict[str, type[FinanceEvent]] = {
+    "topup.succeeded": TopupSucceeded,
+    "topup.failed": TopupFailed,
+    "balance.threshold_crossed": BalanceThresholdCrossed,
+}
+
+
+async def record(conn: AsyncConnection, events: list[FinanceEvent]) -> None:
+    if not events:
+        return
+    await conn.execute(
+        text(
+            "INSERT INTO finance_events (workspace_id, type, payload) "
+            "SELECT * FROM unnest(CAST(:ws AS text[]), CAST(:types AS text[]), CAST(:payloads AS jsonb[]))"
+        ),
+        {
+            "ws": [event.workspace_id for event in events],
+            "types": [event.type for event in events],
+            "payloads": [event.model_dump_json() for event in events],
+        },
+    )
+
+
+async def unpublished(conn: AsyncConnection, limit: int) -> list[tuple[int, FinanceEvent]]:
+    """The oldest events not yet published, with their outbox ids."""
+    rows = await conn.execute(
+        text(
+            "SELECT id, type, payload FROM finance_events WHERE published_at IS NULL ORDER BY id LIMIT :n "
+            "FOR UPDATE SKIP LOCKED"
+        ),
+        {"n": limit},
+    )
+    return [(row.id, _TYPES[row.type].model_validate(row.payload)) for row in rows]
+
+
+async def mark_published(conn: AsyncConnection, ids: list[int]) -> None:
+    await conn.execute(text("UPDATE finance_events SET published_at = now() WHERE id = ANY(:ids)"), {"ids": ids})

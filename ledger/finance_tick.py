@@ -1,0 +1,33 @@
+"""The ledger's finance timer tick: retry the auto top-ups that are due, then publish the outbox.
+
+One call per tick on the ledger's leader (`app.timer`): retries run in their own transaction (each attempt's
+outcome lands in the outbox with it), then the unpublished events are handed to `publish` and marked published
+in the same transaction, so an event is published at least once (consumers dedupe on `event_id`), never lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ledger import finance_events, topups
+from ledger.topups import Finance
+from schemas.finance import FinanceEvent
+
+Publish = Callable[[list[FinanceEvent]], Awaitable[None]]
+
+
+async def tick(engine: AsyncEngine, finance: Finance, publish: Publish, *, retries_max: int, events_max: int) -> int:
+    """Run one tick; returns how many events were published."""
+    async with engine.begin() as conn:
+        await topups.retry_due(conn, finance, limit=retries_max)
+    async with engine.begin() as conn:
+        # Rows are taken FOR UPDATE SKIP LOCKED: two leaders for a moment (a rebalance) never publish the same rows
+        # at once, nor wait on each other.
+        pending = await finance_events.unpublished(conn, events_max)
+        if not pending:
+            return 0
+        await publish([event for _, event in pending])
+        await finance_events.mark_published(conn, [outbox_id for outbox_id, _ in pending])
+    return len(pending)
