@@ -42,7 +42,7 @@ async def settle(conn: AsyncConnection, catalogue: Catalogue, usages: list[Usage
                 workspace_id=job.workspace_id,
                 job_id=job.job_id,
                 traceparent=usage.traceparent,
-                status=job.status if job.status in ("completed", "expired") else "failed",
+                status=job.status if job.status in ("completed", "expired", "rejected") else "failed",
                 model_id=job.model_id,
                 provider=job.provider,
                 input_tokens=job.input_tokens,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from runtime.kafka import partitions_of, stop_consumer
+from runtime.kafka import consumer_size_options, partitions_of, stop_consumer
+from runtime.settings import ServiceSettings
 
 
 async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
@@ -23,7 +24,12 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
 
 async def read_all(bootstrap: str, topic: str, key: bytes | None = None) -> list[bytes]:
     """Every value on the topic (optionally only those with `key`), from the beginning to the current end."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        **consumer_size_options(ServiceSettings()),
+    )
     await consumer.start()
     try:
         partitions = await partitions_of(consumer, topic)
@@ -43,7 +49,10 @@ async def read_all(bootstrap: str, topic: str, key: bytes | None = None) -> list
 
 
 async def publish(bootstrap: str, topic: str, key: bytes, value: bytes) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    # As large as any hop allows, so a test can put the largest legal (or a deliberately oversized) event on a topic.
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, max_request_size=ServiceSettings().kafka_message_max_bytes + 65_536
+    )
     await producer.start()
     try:
         await producer.send_and_wait(topic, value, key=key)

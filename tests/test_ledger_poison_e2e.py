@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from runtime.settings import ServiceSettings
 from schemas import topics
 from schemas.events import ChatJobSubmitted, ChatParameters, EventDeadLettered, JobFinished, PromptMessage, decode
 from tests.conftest import Stack, Workspace, make_workspace
@@ -76,11 +77,14 @@ def with_tag(tag: str) -> Callable[[Workspace], dict[str, Any]]:
     return build
 
 
+RECORD_MAX_BYTES = ServiceSettings().kafka_message_max_bytes
+
+
 def huge_prompt(workspace: Workspace) -> dict[str, Any]:
     document = submission(workspace)
     # The submission fits the topic; its dispatch (the same prompt and a few more fields) is over the
-    # ledger's 1,000,000-byte producer limit.
-    document["params"]["messages"] = [{"role": "user", "content": "x" * 998_700}]
+    # ledger's producer limit (the one record limit of every hop).
+    document["params"]["messages"] = [{"role": "user", "content": "x" * (RECORD_MAX_BYTES - 1_300)}]
     return document
 
 
@@ -112,7 +116,7 @@ USAGE_POISON: dict[str, tuple[dict[str, Any], str]] = {
     "model_removed_while_running": ({"model_id": "test/removed"}, "model_not_found"),
     "newer_version": ({"version": 2, "billing_v2": {"credits": 1}}, "internal_error"),
     # The report fits the topic; the result carrying the same answer is over the ledger's producer limit.
-    "result_too_large_to_publish": ({"answer": "y" * 999_500}, "upstream_error"),
+    "result_too_large_to_publish": ({"answer": "y" * (RECORD_MAX_BYTES - 500)}, "upstream_error"),
 }
 
 
