@@ -38,7 +38,7 @@ class ServiceSettings(BaseSettings):
     # fetch sizes, every topic's max.message.bytes and the broker's message.max.bytes, so an event accepted at
     # one hop fits all the others. An event from a 1 MiB request body stays under 1 MiB of text, which JSON
     # escaping can grow six-fold (a control character becomes \u0001): 8 MiB covers that plus the envelope.
-    kafka_message_max_bytes: int = Field(default=8 * MIB, ge=MIB, le=64 * MIB)
+    kafka_message_max_bytes: int = Field(default=8 * MIB, ge=1_000_000, le=64 * MIB)
 
     @model_validator(mode="after")
     def _insync_within_replicas(self) -> Self:

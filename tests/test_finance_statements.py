@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import random
 import uuid
@@ -198,8 +199,10 @@ async def test_entries_page_by_keyset_without_repeats_or_gaps(engine: AsyncEngin
 
 async def test_csv_cells_never_start_a_spreadsheet_formula(engine: AsyncEngine) -> None:
     workspace = await make_workspace(engine, tokens=1_000)
-    request = hold_request(workspace.id, 10)
-    hostile = debits.Usage(request.job_id, "completed", '=HYPERLINK("x","y")', "p", 5, 0, 5, "a", "stop", None)
+    # A key id is the caller-chosen text that lands in both the hold's and the debit's entry (a debit's model is
+    # always one of the job's recorded route, so it cannot carry a formula).
+    request = dataclasses.replace(hold_request(workspace.id, 10), api_key_id='=HYPERLINK("x","y")')
+    hostile = debits.Usage(request.job_id, "completed", "openai/gpt-4.1-mini", "p", 5, 0, "a", "stop", None)
     async with engine.begin() as conn:
         await holds.admit(conn, request)
         await debits.settle(conn, workspace.id, hostile)
