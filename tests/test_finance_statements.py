@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import random
 import uuid
@@ -198,8 +199,21 @@ async def test_entries_page_by_keyset_without_repeats_or_gaps(engine: AsyncEngin
 
 async def test_csv_cells_never_start_a_spreadsheet_formula(engine: AsyncEngine) -> None:
     workspace = await make_workspace(engine, tokens=1_000)
-    request = hold_request(workspace.id, 10)
-    hostile = debits.Usage(request.job_id, "completed", '=HYPERLINK("x","y")', "p", 5, 0, 5, "a", "stop", None)
+    formula = '=HYPERLINK("x","y")'
+    # The job is priced for the hostile model name, so its debit (a statement line) carries that name.
+    plain = hold_request(workspace.id, 10)
+    request = dataclasses.replace(plain, model_id=formula, terms={formula: plain.terms["openai/gpt-4.1-mini"]})
+    hostile = debits.Usage(
+        job_id=request.job_id,
+        outcome="completed",
+        model_id=formula,
+        provider="p",
+        input_tokens=5,
+        output_tokens=0,
+        answer="a",
+        finish_reason="stop",
+        error=None,
+    )
     async with engine.begin() as conn:
         await holds.admit(conn, request)
         await debits.settle(conn, workspace.id, hostile)
