@@ -232,9 +232,14 @@ async def _publish_and_wait(request: _Request, *, recorded: bool) -> JobResult |
         if recorded:
             services.relay.acknowledged(job.job_id)
         finished = await _wait(request, job.job_id, reply) if reply is not None else None
-        if finished is None and not recorded:
-            # A poll must find the job before the ledger does; failing that, the ledger records it shortly.
-            await _record_safely(services, job, request.event, acknowledged=True)
+        # A poll must find the job before the ledger does: in the outbox, or (the database is away) in this
+        # ingress's memory until the relay can write its row.
+        if (
+            finished is None
+            and not recorded
+            and not await _record_safely(services, job, request.event, acknowledged=True)
+        ):
+            services.relay.unrecorded(job, request.event)
         return finished
     finally:
         if reply is not None:
