@@ -32,7 +32,7 @@ from typing import TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ingress import acceptance, idempotency, rendering, submission
+from ingress import acceptance, idempotency, submission
 from ingress.keys import Principal
 from ingress.prefer import Preferences
 from ingress.publisher import PublishAmbiguous
@@ -42,12 +42,12 @@ from ledger import queries
 from schemas.api import ChatCompletionRequest
 from schemas.errors import ServiceUnavailable, spec_of
 from schemas.events import ChatJobSubmitted, JobFinished, encode, utc_now
+from schemas.results import JobResult
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-TERMINAL = frozenset({"completed", "failed", "rejected", "cancelled", "expired"})
 # New attempts one request may start under a key whose job keeps turning out failed (concurrent retries).
 ATTEMPTS_MAX = 3
 
@@ -58,7 +58,7 @@ class Outcome:
 
     job_id: str
     model_id: str
-    finished: JobFinished | None
+    finished: JobResult | None
     replayed: bool
     wait_applied_s: float | None
 
@@ -149,7 +149,7 @@ async def _complete_keyed(request: _Request, wait_applied: float | None) -> Outc
     raise ServiceUnavailable("this Idempotency-Key's jobs keep failing; retry shortly", retry_after_s=1)
 
 
-def _failed_retriably(finished: JobFinished | None) -> bool:
+def _failed_retriably(finished: JobResult | None) -> bool:
     """A job that ended with nothing charged and a code that says retrying can help."""
     if finished is None or finished.status not in ("failed", "expired") or finished.cost_tokens:
         return False
@@ -173,7 +173,7 @@ async def _retake(request: _Request, *, failed_job_id: str) -> bool:
     return await _transaction(request.services, retake)
 
 
-async def _existing(request: _Request, job_id: str) -> tuple[bool, JobFinished | None]:
+async def _existing(request: _Request, job_id: str) -> tuple[bool, JobResult | None]:
     """(whether the job exists, its result when finished): from the book, else by waiting for it."""
     services, workspace_id = request.services, request.job.workspace_id
     try:
@@ -191,15 +191,15 @@ async def _existing(request: _Request, job_id: str) -> tuple[bool, JobFinished |
         except SQLAlchemyError:
             log.warning("could not read job %s of a replayed key; answering with its id", job_id, exc_info=True)
             return True, None
-        if view is not None and view.status in TERMINAL:
-            return True, rendering.finished_from_view(view)
+        if view is not None and view.result is not None:
+            return True, view.result
         return True, await _wait(request, job_id, reply)
     finally:
         if reply is not None:
             services.replies.forget(job_id, reply)
 
 
-async def _publish_and_wait(request: _Request, *, recorded: bool) -> JobFinished | None:
+async def _publish_and_wait(request: _Request, *, recorded: bool) -> JobResult | None:
     """Publish the job within the caller's wait, then wait for its result; None means answer 202."""
     services, job = request.services, request.job
     settings = services.settings
@@ -232,16 +232,21 @@ async def _publish_and_wait(request: _Request, *, recorded: bool) -> JobFinished
         if recorded:
             services.relay.acknowledged(job.job_id)
         finished = await _wait(request, job.job_id, reply) if reply is not None else None
-        if finished is None and not recorded:
-            # A poll must find the job before the ledger does; failing that, the ledger records it shortly.
-            await _record_safely(services, job, request.event, acknowledged=True)
+        # A poll must find the job before the ledger does: in the outbox, or (the database is away) in this
+        # ingress's memory until the relay can write its row.
+        if (
+            finished is None
+            and not recorded
+            and not await _record_safely(services, job, request.event, acknowledged=True)
+        ):
+            services.relay.unrecorded(job, request.event)
         return finished
     finally:
         if reply is not None:
             services.replies.forget(job.job_id, reply)
 
 
-async def _wait(request: _Request, job_id: str, reply: asyncio.Future[JobFinished] | None) -> JobFinished | None:
+async def _wait(request: _Request, job_id: str, reply: asyncio.Future[JobFinished] | None) -> JobResult | None:
     if reply is None or request.wait_left_s() <= 0:
         return None
     try:
@@ -253,7 +258,7 @@ async def _wait(request: _Request, job_id: str, reply: asyncio.Future[JobFinishe
         return await _from_book(request.services, request.job.workspace_id, job_id)
 
 
-async def _from_book(services: Services, workspace_id: str, job_id: str) -> JobFinished | None:
+async def _from_book(services: Services, workspace_id: str, job_id: str) -> JobResult | None:
     """The job's result read from the ledger's book (its result record did not decode); None: answer 202."""
     try:
         async with services.engine.connect() as conn:
@@ -261,7 +266,7 @@ async def _from_book(services: Services, workspace_id: str, job_id: str) -> JobF
     except SQLAlchemyError:
         log.warning("could not read job %s from the book; answering with its id", job_id, exc_info=True)
         return None
-    return rendering.finished_from_view(view) if view is not None and view.status in TERMINAL else None
+    return view.result if view is not None else None
 
 
 async def _withdraw(request: _Request) -> bool:

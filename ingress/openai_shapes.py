@@ -19,7 +19,7 @@ from schemas.api import (
     refuse_nul,
 )
 from schemas.errors import InvalidRequest
-from schemas.events import JobFinished
+from schemas.results import JobResult
 
 
 class OpenAIMessage(BaseModel):
@@ -107,7 +107,7 @@ _FINISH_REASONS = {
 }
 
 
-def chat_completion(finished: JobFinished) -> dict[str, Any]:
+def chat_completion(finished: JobResult) -> dict[str, Any]:
     """A `chat.completion` object, with the Luntrex receipt (`balance_left`, `cost`) as extra fields."""
     return {
         "id": finished.job_id,

@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,9 +29,20 @@ from ingress.settings import IngressSettings
 from ledger import queries
 from runtime.consume import Verdict, classify
 from schemas.errors import ServiceUnavailable
-from schemas.events import utc_now
+from schemas.events import ChatJobSubmitted, utc_now
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitingRow:
+    """An acknowledged job whose outbox row is still to be written."""
+
+    workspace_id: str
+    model_id: str
+    event: bytes
+    deadline_at: datetime | None
+
 
 # The advisory lock that makes one relay pass run at a time across every ingress of one database.
 RELAY_LOCK_ID = 0x4C55_4E54_5200_0006
@@ -44,6 +56,19 @@ class OutboxRelay:
         self._engine = engine
         self._publisher = publisher
         self._acked: set[str] = set()
+        self._unrecorded: dict[str, AwaitingRow] = {}
+
+    def unrecorded(self, job: ChatJobSubmitted, event: bytes) -> None:
+        """The broker acknowledged this job but its outbox row could not be written (the database is away):
+        the caller is told 202, so this ingress answers polls for it from memory and records it at the first
+        flush the database allows; from then on any ingress finds it, whether or not the ledger has yet."""
+        if len(self._unrecorded) < self._settings.outbox_acks_max:
+            self._unrecorded[job.job_id] = AwaitingRow(job.workspace_id, job.model_id, event, job.deadline_at)
+
+    def pending_model(self, job_id: str, workspace_id: str) -> str | None:
+        """The model of a job this ingress told 202 and has not recorded yet (None: no such job here)."""
+        pending = self._unrecorded.get(job_id)
+        return pending.model_id if pending is not None and pending.workspace_id == workspace_id else None
 
     def acknowledged(self, job_id: str) -> None:
         """The broker has this outboxed job: confirm it at the next flush (dropped if too many are waiting,
@@ -68,6 +93,7 @@ class OutboxRelay:
             await asyncio.sleep(self._settings.outbox_flush_interval_s)
 
     async def flush(self) -> None:
+        await self._record_unrecorded()
         if not self._acked:
             return
         job_ids, self._acked = sorted(self._acked), set()
@@ -77,6 +103,25 @@ class OutboxRelay:
         except Exception:
             self._acked.update(job_ids)
             raise
+
+    async def _record_unrecorded(self) -> None:
+        if not self._unrecorded:
+            return
+        pending = dict(self._unrecorded)
+        async with self._engine.begin() as conn:
+            for job_id, job in pending.items():
+                await acceptance.record(
+                    conn,
+                    job_id=job_id,
+                    workspace_id=job.workspace_id,
+                    model_id=job.model_id,
+                    event=job.event,
+                    deadline_at=job.deadline_at,
+                    acknowledged=True,
+                )
+        for job_id in pending:
+            self._unrecorded.pop(job_id, None)
+        log.info("outbox relay: %d accepted job(s) recorded once the database was back", len(pending))
 
     async def relay(self) -> None:
         """Passes while each settles a full batch (bounded, so the acknowledgement flushes keep going)."""

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 from fastapi.responses import ORJSONResponse
 
 from ingress.prefer import Preferences
-from ledger.queries import JobView
+from ledger.queries import JobState
 from schemas.api import ChatCompletionResponse, JobAccepted, Usage
 from schemas.errors import ErrorCode, LuntrexError, spec_of
-from schemas.events import JobError, JobFinished
+from schemas.results import JobResult
 
 if TYPE_CHECKING:
     from ingress.flow import Outcome
@@ -29,7 +29,7 @@ class JobFailed(LuntrexError):
         self.headers = headers or {}
 
 
-def completion(finished: JobFinished, headers: dict[str, str] | None = None) -> ChatCompletionResponse:
+def completion(finished: JobResult, headers: dict[str, str] | None = None) -> ChatCompletionResponse:
     """The API page's answer for a completed job, or the job's error raised for the handler to translate."""
     if finished.status != "completed":
         error = finished.error
@@ -50,38 +50,18 @@ def completion(finished: JobFinished, headers: dict[str, str] | None = None) -> 
     )
 
 
-def polled_job(job: JobView) -> dict[str, Any]:
+def polled_job(job: JobState) -> dict[str, Any]:
     """A job's state; once completed it carries exactly the synchronous answer's fields."""
-    body: dict[str, Any] = {
-        "id": job.id,
-        "status": job.status,
-        "model": job.answered_by or job.model_id,
-        "tags": job.tags,
-    }
-    if job.status == "completed":
-        body.update(completion(finished_from_view(job)).model_dump())
-    elif job.error is not None:
-        body["error"] = job.error
-        body["balance_left"] = job.balance_left
+    body: dict[str, Any] = {"id": job.id, "status": job.status, "model": job.model_id, "tags": job.tags}
+    result = job.result
+    if result is None:
+        return body
+    if result.status == "completed":
+        body.update(completion(result).model_dump())
+    elif result.error is not None:
+        body["error"] = result.error.model_dump()
+        body["balance_left"] = result.balance_left
     return body
-
-
-def finished_from_view(view: JobView) -> JobFinished:
-    status = view.status if view.status in ("completed", "failed", "rejected", "expired") else "failed"
-    return JobFinished(
-        workspace_id=view.workspace_id,
-        job_id=view.id,
-        status=status,
-        model_id=view.answered_by or view.model_id,
-        provider=view.provider,
-        input_tokens=view.input_tokens,
-        output_tokens=view.output_tokens,
-        answer=view.answer,
-        finish_reason=view.finish_reason,
-        cost_tokens=view.cost_tokens,
-        balance_left=view.balance_left or 0,
-        error=JobError.model_validate(view.error) if view.error else None,
-    )
 
 
 def outcome_headers(request_id: str, outcome: Outcome, preferences: Preferences) -> dict[str, str]:

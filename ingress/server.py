@@ -15,8 +15,11 @@ memory. This protocol subclass therefore, per connection:
   `Content-Length`) in the API's error shape instead of uvicorn's plain text.
 
 Each refusal closes the connection, and so does any answer sent before its request's body was read. Such a
-close lingers: the server shuts its side for writing and reads (and drops) what the client still sends for up
-to `linger_s`, so a client busy uploading reads the refusal instead of a connection reset. The body's limits
+close lingers: the server shuts its side for writing and reads (and drops) what the client still sends until
+the client closes or has sent nothing for `linger_s` (bounded in bytes and in total time), so a client busy
+uploading reads the refusal instead of a connection reset. A fixed timer is not enough: a client starved of
+CPU keeps uploading past it, the close then resets the connection, and the client loses the refusal already
+in its socket buffer (asyncio's reader raises the write's BrokenPipe before returning buffered bytes). The body's limits
 are the request guard's (`ingress/door.py`).
 """
 
@@ -40,6 +43,8 @@ from schemas.errors import ErrorCode
 HEADER_FRAMING_BYTES = 4
 # A lingering close drops at most this much of what the client still sends before closing outright.
 LINGER_DISCARD_MAX_BYTES = 64 * 1_048_576
+# A lingering close lasts at most this many times `linger_s`, however steadily the client trickles bytes.
+LINGER_TOTAL_FACTOR = 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._raw_transport: asyncio.Transport | None = None
         self.lingering = False
         self._discarded_bytes = 0
+        self._linger_last_data = 0.0
+        self._linger_until = 0.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._raw_transport = transport
@@ -134,7 +141,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         return self._in_body or (self._in_head and self._head_bytes > 0)
 
     def linger(self) -> None:
-        """Close gracefully while the client still sends: half-close, drop its bytes, close after `linger_s`."""
+        """Close gracefully while the client still sends: half-close, drop its bytes, close once it stops."""
         transport = self._raw_transport
         assert transport is not None, "lingering before the connection was made"
         self.lingering = True
@@ -142,10 +149,26 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if transport.can_write_eof():
             transport.write_eof()
         transport.resume_reading()
-        self.loop.call_later(self.head_limits.linger_s, transport.close)
+        now = self.loop.time()
+        self._linger_last_data = now
+        self._linger_until = now + LINGER_TOTAL_FACTOR * self.head_limits.linger_s
+        self.loop.call_later(self.head_limits.linger_s, self._check_linger)
+
+    def _check_linger(self) -> None:
+        """Close once the client has been quiet for `linger_s`, or the linger's total time is up."""
+        transport = self._raw_transport
+        if transport is None or transport.is_closing():
+            return
+        now = self.loop.time()
+        quiet_since = self._linger_last_data + self.head_limits.linger_s
+        if now >= quiet_since or now >= self._linger_until:
+            transport.close()
+            return
+        self.loop.call_later(min(quiet_since, self._linger_until) - now, self._check_linger)
 
     def _discard(self, size_bytes: int) -> None:
         self._discarded_bytes += size_bytes
+        self._linger_last_data = self.loop.time()
         if self._discarded_bytes > LINGER_DISCARD_MAX_BYTES and self._raw_transport is not None:
             self._raw_transport.close()
 

@@ -53,11 +53,23 @@ _EXPIRE_ON_ARRIVAL = text(
     """
 )
 
+_MARK_DISPATCHED = text(
+    "UPDATE jobs SET dispatched_at = now() WHERE id = ANY(CAST(:ids AS text[])) AND dispatched_at IS NULL"
+)
+
 _STATES = text("SELECT id, status, balance_left, error FROM jobs WHERE id = ANY(:ids)")
 
 EXPIRED_ON_ARRIVAL = JobError(
     code=ErrorCode.EXPIRED, message="the job reached the ledger after its deadline; nothing was held or charged"
 )
+
+
+async def mark_dispatched(conn: AsyncConnection, job_ids: list[str]) -> None:
+    """Record that the broker acknowledged these jobs' dispatches (called after the acknowledgement, so a
+    crash before it leaves them undispatched and a replay sends them again: at least once, never twice
+    once recorded)."""
+    if job_ids:
+        await conn.execute(_MARK_DISPATCHED, {"ids": job_ids})
 
 
 def deadline_of(job: ChatJobSubmitted, default_deadline_s: float) -> datetime:
@@ -166,7 +178,8 @@ def _refusal(code: ErrorCode, message: str) -> dict[str, Any]:
 
 
 def _next_step(catalogue: Catalogue, job: ChatJobSubmitted, admission: holds.Admission, deadline: datetime) -> Outcome:
-    if admission.replayed and admission.status not in ("queued", "rejected"):
+    if admission.replayed and (admission.status not in ("queued", "rejected") or admission.dispatched):
+        # Finished (its result went out at settlement), or queued and already dispatched: a worker has it.
         return None
     if not admission.admitted:
         return _finished(

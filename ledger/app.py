@@ -37,7 +37,7 @@ from runtime.readiness import mark_ready
 from schemas import topics
 from schemas.catalogue import Catalogue
 from schemas.errors import ErrorCode
-from schemas.events import Envelope, encode, utc_now
+from schemas.events import Envelope, JobFinished, encode, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -133,13 +133,19 @@ class Ledger:
                 now=utc_now(),
             )
             outgoing: list[tuple[str, bytes, Envelope]] = []
+            dispatched: list[str] = []
             for job, outcome in zip(jobs, outcomes, strict=True):
-                if isinstance(outcome, tuple):
+                if isinstance(outcome, tuple) and job.job_id not in dispatched:
+                    # The same submission twice in one batch is dispatched once.
+                    dispatched.append(job.job_id)
                     outgoing.append((outcome[0], topics.job_key(job.job_id), outcome[1]))
-                elif outcome is not None:
+                elif isinstance(outcome, JobFinished):
                     outgoing.append((topics.JOBS_RESULTS, topics.job_key(job.job_id), outcome))
             records = self.publisher.prepare(outgoing, refused_code=ErrorCode.PAYLOAD_TOO_LARGE)
         await self.publisher.send(records)
+        if dispatched:
+            async with self.engine.begin() as conn:
+                await admission.mark_dispatched(conn, dispatched)
 
     async def _settle(self, events: Sequence[Any]) -> None:
         usages = [inbound.usage(event.value, self.catalogue) for event in events]

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger import domain, journal
+from ledger import domain, journal, queries
 from schemas.errors import ErrorCode
+from schemas.results import JobResult, PriceUsed, result_status
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,26 +37,13 @@ class Usage:
     finish_reason: str | None
     error: dict[str, Any] | None
     usage_estimated: bool = False
+    attempts: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class SettledJob:
-    job_id: str
-    workspace_id: str
-    status: str
-    model_id: str
-    provider: str | None
-    input_tokens: int
-    output_tokens: int
-    cost_tokens: int
-    uncharged_tokens: int
-    balance_left: int
-    answer: str | None
-    finish_reason: str | None
-    error: dict[str, Any] | None
-    replayed: bool
-    overrun_tokens: int = 0
-    usage_estimated: bool = False
+class SettledJob(JobResult):
+    """A settled job's result, and whether this usage was a replay (the job was settled before)."""
+
+    replayed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +55,7 @@ class _Priced:
     output_tokens: int
     priced_cost: int
     error: dict[str, Any] | None
-    price: domain.Price | None
+    price: PriceUsed | None
 
 
 _LOCK_JOBS = text("SELECT * FROM jobs WHERE id = ANY(:ids) ORDER BY id FOR UPDATE")
@@ -78,14 +66,15 @@ _FINISH_JOBS = text(
         cost_tokens = f.cost_tokens, uncharged_tokens = f.uncharged_tokens, overrun_tokens = f.overrun_tokens,
         usage_estimated = f.usage_estimated, balance_left = f.balance_left,
         answered_by = f.answered_by, provider = f.provider, finish_reason = f.finish_reason, answer = f.answer,
-        error = f.error, finished_at = now()
+        error = f.error, attempts = f.attempts, finished_at = now()
     FROM unnest(CAST(:ids AS text[]), CAST(:statuses AS text[]), CAST(:inputs AS bigint[]),
                 CAST(:outputs AS bigint[]), CAST(:costs AS bigint[]), CAST(:uncharged AS bigint[]),
                 CAST(:overruns AS bigint[]), CAST(:estimated AS boolean[]),
                 CAST(:balances AS bigint[]), CAST(:models AS text[]), CAST(:providers AS text[]),
-                CAST(:finishes AS text[]), CAST(:answers AS text[]), CAST(:errors AS jsonb[]))
+                CAST(:finishes AS text[]), CAST(:answers AS text[]), CAST(:errors AS jsonb[]),
+                CAST(:attempts AS integer[]))
          AS f(id, status, input_tokens, output_tokens, cost_tokens, uncharged_tokens, overrun_tokens,
-              usage_estimated, balance_left, answered_by, provider, finish_reason, answer, error)
+              usage_estimated, balance_left, answered_by, provider, finish_reason, answer, error, attempts)
     WHERE jobs.id = f.id
     """
 )
@@ -107,7 +96,8 @@ def price_usage(usage: Usage, terms: Mapping[str, domain.Terms]) -> _Priced:
         return _Priced("failed", 0, 0, 0, error, None)
     price = model_terms.price
     cost = domain.charge_tokens(usage.input_tokens, usage.output_tokens, price.input, price.output)
-    return _Priced("completed", usage.input_tokens, usage.output_tokens, cost, usage.error, price)
+    used = PriceUsed(input=domain.fraction_text(price.input), output=domain.fraction_text(price.output))
+    return _Priced("completed", usage.input_tokens, usage.output_tokens, cost, usage.error, used)
 
 
 async def settle_batch(
@@ -127,7 +117,7 @@ async def settle_batch(
     entries: list[journal.Entry] = []
     for usage in usages:
         if usage.job_id in outcomes:
-            answers.append(replace(outcomes[usage.job_id], replayed=True))
+            answers.append(outcomes[usage.job_id].model_copy(update={"replayed": True}))
             continue
         job = rows.get(usage.job_id)
         if job is None or job["workspace_id"] not in balances:
@@ -174,10 +164,7 @@ def _settle_one(
             "unbilled_tokens": amounts.unbilled_tokens,
         }
         if priced.price is not None:
-            detail["price"] = {
-                "input": domain.fraction_text(priced.price.input),
-                "output": domain.fraction_text(priced.price.output),
-            }
+            detail["price"] = priced.price.model_dump()
         kind = "debit" if priced.status == "completed" else "release"
         entries.append(journal.Entry(f"settle:{usage.job_id}", kind, workspace_id, usage.job_id, postings, detail))
     account.held -= hold
@@ -186,20 +173,21 @@ def _settle_one(
     return SettledJob(
         job_id=usage.job_id,
         workspace_id=workspace_id,
-        status=priced.status,
+        status=result_status(priced.status),
         model_id=usage.model_id or job["model_id"],
         provider=usage.provider,
         input_tokens=priced.input_tokens,
         output_tokens=priced.output_tokens,
-        cost_tokens=amounts.cost_tokens,
-        uncharged_tokens=amounts.unbilled_tokens,
-        balance_left=account.balance_left,
         answer=usage.answer,
         finish_reason=usage.finish_reason,
+        cost_tokens=amounts.cost_tokens,
+        balance_left=account.balance_left,
         error=priced.error,
-        replayed=False,
-        overrun_tokens=amounts.overrun_tokens,
         usage_estimated=estimated,
+        attempts=usage.attempts,
+        overrun_tokens=amounts.overrun_tokens,
+        unbilled_tokens=amounts.unbilled_tokens,
+        price=priced.price,
     )
 
 
@@ -214,7 +202,7 @@ async def _finish(conn: AsyncConnection, settled: list[SettledJob]) -> None:
             "inputs": [s.input_tokens for s in settled],
             "outputs": [s.output_tokens for s in settled],
             "costs": [s.cost_tokens for s in settled],
-            "uncharged": [s.uncharged_tokens for s in settled],
+            "uncharged": [s.unbilled_tokens for s in settled],
             "overruns": [s.overrun_tokens for s in settled],
             "estimated": [s.usage_estimated for s in settled],
             "balances": [s.balance_left for s in settled],
@@ -222,30 +210,14 @@ async def _finish(conn: AsyncConnection, settled: list[SettledJob]) -> None:
             "providers": [s.provider for s in settled],
             "finishes": [s.finish_reason for s in settled],
             "answers": [s.answer for s in settled],
-            "errors": [json.dumps(s.error) if s.error is not None else None for s in settled],
+            "errors": [json.dumps(s.error.model_dump()) if s.error is not None else None for s in settled],
+            "attempts": [s.attempts for s in settled],
         },
     )
 
 
 def _from_row(row: Any) -> SettledJob:
-    return SettledJob(
-        job_id=row["id"],
-        workspace_id=row["workspace_id"],
-        status=row["status"],
-        model_id=row["answered_by"] or row["model_id"],
-        provider=row["provider"],
-        input_tokens=row["input_tokens"],
-        output_tokens=row["output_tokens"],
-        cost_tokens=row["cost_tokens"],
-        uncharged_tokens=row["uncharged_tokens"],
-        balance_left=row["balance_left"] if row["balance_left"] is not None else 0,
-        answer=row["answer"],
-        finish_reason=row["finish_reason"],
-        error=row["error"],
-        replayed=True,
-        overrun_tokens=row["overrun_tokens"],
-        usage_estimated=row["usage_estimated"],
-    )
+    return SettledJob(**queries.result_of(row).model_dump(), replayed=True)
 
 
 async def settle(conn: AsyncConnection, workspace_id: str, usage: Usage) -> SettledJob | None:

@@ -45,6 +45,8 @@ class Admission:
     status: str = "queued"
     # Why a rejected job was refused ({"code", "message"}).
     error: dict[str, Any] | None = None
+    # The broker acknowledged this job's dispatch once: a replay must not send it to a provider again.
+    dispatched: bool = False
 
 
 _INSERT_JOBS = text(
@@ -60,7 +62,7 @@ _INSERT_JOBS = text(
     """
 )
 
-_PREVIOUS = text("SELECT id, status, hold_tokens, balance_left, error FROM jobs WHERE id = ANY(:ids)")
+_PREVIOUS = text("SELECT id, status, hold_tokens, balance_left, error, dispatched_at FROM jobs WHERE id = ANY(:ids)")
 
 _REFUSE = text(
     """
@@ -174,6 +176,7 @@ async def _previous(conn: AsyncConnection, job_ids: list[str]) -> dict[str, Admi
             replayed=True,
             status=row.status,
             error=row.error,
+            dispatched=row.dispatched_at is not None,
         )
         for row in rows
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,38 +10,68 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from schemas.results import JobError, JobResult, PriceUsed, result_status
+
 
 @dataclass(frozen=True, slots=True)
-class JobView:
+class JobState:
+    """A job as its workspace sees it: where it is, and once finished its result."""
+
     id: str
-    workspace_id: str
     status: str
+    # The answering model once finished, else the one asked for.
     model_id: str
-    answered_by: str | None
-    provider: str | None
-    input_tokens: int
-    output_tokens: int
-    cost_tokens: int
-    balance_left: int | None
-    answer: str | None
-    finish_reason: str | None
-    error: dict[str, Any] | None
     tags: list[str]
+    result: JobResult | None
 
 
-async def job(conn: AsyncConnection, workspace_id: str, job_id: str) -> JobView | None:
+_JOB = text(
+    "SELECT id, workspace_id, status, model_id, answered_by, provider, input_tokens, output_tokens, cost_tokens, "
+    "uncharged_tokens, overrun_tokens, usage_estimated, attempts, balance_left, answer, finish_reason, error, "
+    "terms, tags FROM jobs WHERE id = :id AND workspace_id = :ws"
+)
+
+
+async def job(conn: AsyncConnection, workspace_id: str, job_id: str) -> JobState | None:
     """A job as its workspace sees it; another workspace's job is reported as absent."""
-    row = (
-        await conn.execute(
-            text(
-                "SELECT id, workspace_id, status, model_id, answered_by, provider, input_tokens, output_tokens, "
-                "cost_tokens, balance_left, answer, finish_reason, error, tags FROM jobs "
-                "WHERE id = :id AND workspace_id = :ws"
-            ),
-            {"id": job_id, "ws": workspace_id},
-        )
-    ).first()
-    return JobView(**row._mapping) if row is not None else None
+    row = (await conn.execute(_JOB, {"id": job_id, "ws": workspace_id})).first()
+    if row is None:
+        return None
+    fields = row._mapping
+    result = result_of(fields) if fields["status"] != "queued" else None
+    model_id = fields["answered_by"] or fields["model_id"]
+    return JobState(id=fields["id"], status=fields["status"], model_id=model_id, tags=fields["tags"], result=result)
+
+
+def result_of(row: Mapping[Any, Any]) -> JobResult:
+    """A finished job's result from its `jobs` row (every column settlement wrote, and the price it used)."""
+    model_id = row["answered_by"] or row["model_id"]
+    return JobResult(
+        workspace_id=row["workspace_id"],
+        job_id=row["id"],
+        status=result_status(row["status"]),
+        model_id=model_id,
+        provider=row["provider"],
+        input_tokens=row["input_tokens"],
+        output_tokens=row["output_tokens"],
+        answer=row["answer"],
+        finish_reason=row["finish_reason"],
+        cost_tokens=row["cost_tokens"],
+        balance_left=row["balance_left"] if row["balance_left"] is not None else 0,
+        error=JobError.model_validate(row["error"]) if row["error"] else None,
+        usage_estimated=row["usage_estimated"],
+        attempts=row["attempts"] or 0,
+        overrun_tokens=row["overrun_tokens"],
+        unbilled_tokens=row["uncharged_tokens"],
+        price=_price_used(row["terms"], model_id) if row["status"] == "completed" else None,
+    )
+
+
+def _price_used(terms: Mapping[str, Any] | None, model_id: str) -> PriceUsed | None:
+    """The answering model's multipliers as recorded at admission (None for jobs admitted before terms were
+    recorded, which were priced from the catalogue of their settlement)."""
+    recorded = (terms or {}).get(model_id)
+    return PriceUsed(input=recorded["input"], output=recorded["output"]) if recorded else None
 
 
 async def recorded_jobs(conn: AsyncConnection, job_ids: Sequence[str]) -> set[str]:

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger import debits, pricing
 from schemas.catalogue import Catalogue
-from schemas.events import JobError, JobFinished, UsageRecorded
+from schemas.events import JobFinished, UsageRecorded
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ async def settle(conn: AsyncConnection, catalogue: Catalogue, usages: list[Usage
             finish_reason=usage.finish_reason,
             error=usage.error.model_dump() if usage.error is not None else None,
             usage_estimated=usage.usage_estimated,
+            attempts=usage.attempts,
         )
         for usage in usages
     ]
@@ -37,22 +38,6 @@ async def settle(conn: AsyncConnection, catalogue: Catalogue, usages: list[Usage
         if job is None:
             log.error("usage for unknown job %s in workspace %s ignored", usage.job_id, usage.workspace_id)
             continue
-        results.append(
-            JobFinished(
-                workspace_id=job.workspace_id,
-                job_id=job.job_id,
-                traceparent=usage.traceparent,
-                status=job.status if job.status in ("completed", "expired", "rejected") else "failed",
-                model_id=job.model_id,
-                provider=job.provider,
-                input_tokens=job.input_tokens,
-                output_tokens=job.output_tokens,
-                answer=job.answer,
-                finish_reason=job.finish_reason,
-                cost_tokens=job.cost_tokens,
-                balance_left=job.balance_left,
-                error=JobError.model_validate(job.error) if job.error else None,
-                usage_estimated=job.usage_estimated,
-            )
-        )
+        # The settled result as it is, with the usage's trace context: nothing dropped on the way out.
+        results.append(JobFinished(traceparent=usage.traceparent, **job.model_dump(exclude={"replayed"})))
     return results

@@ -13,6 +13,9 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.api import RoutingHints
+from schemas.results import JobError, JobResult
+
+__all__ = ["JobError", "JobResult"]
 
 
 def new_event_id() -> str:
@@ -87,13 +90,6 @@ class ChatJobDispatched(Envelope):
     deadline_at: datetime | None = None
 
 
-class JobError(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-    code: str
-    message: str
-    retry_after_s: int | None = None
-
-
 class UsageRecorded(Envelope):
     """A worker finished a job: the provider's usage and answer, or the error that ended it."""
 
@@ -113,23 +109,16 @@ class UsageRecorded(Envelope):
     usage_estimated: bool = False
 
 
-class JobFinished(Envelope):
-    """The ledger settled a job (or refused it); what callers and webhooks are told."""
+class JobFinished(Envelope, JobResult):
+    """The ledger settled a job (or refused it): its `JobResult` with the event envelope; what callers and
+    webhooks are told. The wire shape is the result's fields, flat, beside the envelope's."""
 
     type: Literal["chat.job.finished"] = "chat.job.finished"
     version: Literal[1] = 1
-    status: Literal["completed", "failed", "rejected", "expired"]
-    model_id: str
-    provider: str | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
-    answer: str | None = None
-    finish_reason: str | None = None
-    cost_tokens: int = 0
-    balance_left: int
-    error: JobError | None = None
-    usage_estimated: bool = False
-    attempts: int = 0
+
+    def result(self) -> JobResult:
+        """The record alone, without the envelope."""
+        return JobResult.model_validate(self.model_dump(include=set(JobResult.model_fields)))
 
 
 class EventDeadLettered(BaseModel):

@@ -199,10 +199,21 @@ async def test_entries_page_by_keyset_without_repeats_or_gaps(engine: AsyncEngin
 
 async def test_csv_cells_never_start_a_spreadsheet_formula(engine: AsyncEngine) -> None:
     workspace = await make_workspace(engine, tokens=1_000)
-    # A key id is the caller-chosen text that lands in both the hold's and the debit's entry (a debit's model is
-    # always one of the job's recorded route, so it cannot carry a formula).
-    request = dataclasses.replace(hold_request(workspace.id, 10), api_key_id='=HYPERLINK("x","y")')
-    hostile = debits.Usage(request.job_id, "completed", "openai/gpt-4.1-mini", "p", 5, 0, "a", "stop", None)
+    formula = '=HYPERLINK("x","y")'
+    # The job is priced for the hostile model name, so its debit (a statement line) carries that name.
+    plain = hold_request(workspace.id, 10)
+    request = dataclasses.replace(plain, model_id=formula, terms={formula: plain.terms["openai/gpt-4.1-mini"]})
+    hostile = debits.Usage(
+        job_id=request.job_id,
+        outcome="completed",
+        model_id=formula,
+        provider="p",
+        input_tokens=5,
+        output_tokens=0,
+        answer="a",
+        finish_reason="stop",
+        error=None,
+    )
     async with engine.begin() as conn:
         await holds.admit(conn, request)
         await debits.settle(conn, workspace.id, hostile)

@@ -379,7 +379,12 @@ async def test_while_the_database_is_unreachable_no_caller_is_told_a_lie(
             # The job was published, then the wait ended and it could not be recorded: still a 202, never a 500.
             early = await post(cut_off, workspace, chat("[fake latency_ms=300] early"), Prefer="wait=0")
             assert early.status_code == 202, early.text
+            # The ingress that told the 202 answers polls for the job at once, although nothing is recorded yet.
+            queued = await cut_off.get(f"/jobs/{early.json()['id']}", headers=workspace.headers)
+            assert queued.status_code == 200 and queued.json()["status"] == "queued", queued.text
             await db_proxy.start()
+            # Polled through the ingress that told the 202, then through another one: never a 404.
+            assert (await poll_terminal(cut_off, workspace, early.json()["id"]))["status"] == "completed"
             assert (await poll_terminal(client, workspace, early.json()["id"]))["status"] == "completed"
             retry = await post(cut_off, workspace, keyed_body, **key)
             assert retry.status_code == 200 and "idempotent-replayed" not in retry.headers

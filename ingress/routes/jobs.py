@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
+from sqlalchemy.exc import SQLAlchemyError
 
 from ingress import acceptance, rendering
 from ingress.auth import Authenticated
@@ -21,11 +22,20 @@ async def get_job(
     job_id: Annotated[Label, Path(max_length=128)], request: Request, principal: Authenticated
 ) -> dict[str, Any]:
     services: Services = request.app.state.services
-    async with services.engine.connect() as conn:
-        job = await queries.job(conn, principal.workspace_id, job_id)
-    if job is not None:
-        return rendering.polled_job(job)
-    model_id = await acceptance.accepted_model(services.engine, job_id=job_id, workspace_id=principal.workspace_id)
+    # A job this ingress accepted while the database was away: known here before its outbox row is written.
+    pending_model = services.relay.pending_model(job_id, principal.workspace_id)
+    try:
+        async with services.engine.connect() as conn:
+            job = await queries.job(conn, principal.workspace_id, job_id)
+        if job is not None:
+            return rendering.polled_job(job)
+        model_id = pending_model or await acceptance.accepted_model(
+            services.engine, job_id=job_id, workspace_id=principal.workspace_id
+        )
+    except SQLAlchemyError:
+        if pending_model is None:
+            raise
+        model_id = pending_model
     if model_id is None:
         raise NotFound(f"job '{job_id}' not found")
     return {"id": job_id, "status": "queued", "model": model_id}
