@@ -60,7 +60,12 @@ def relevant_error(exc: ValidationError) -> tuple[ErrorDetails, str]:
     first = errors[0]
     if any(_is_union_tag(part) for part in first["loc"]):
         first = max(errors, key=lambda error: len(error["loc"]))
-    return first, ".".join(str(part) for part in first["loc"] if not _is_union_tag(part))
+    *path, last = first["loc"]
+    where = [str(part) for part in path if not _is_union_tag(part)]
+    # An unknown field's own name ends its path, whatever it looks like (`[`, `str`): never a union tag.
+    if first["type"] == "extra_forbidden" or not _is_union_tag(last):
+        where.append(str(last))
+    return first, ".".join(where)
 
 
 def _is_union_tag(part: str | int) -> bool:

@@ -298,3 +298,13 @@ def test_booleans_are_not_numbers(field: str) -> None:
     body = orjson.dumps({"messages": [{"role": "user", "content": "x"}], field: True})
     with pytest.raises(InvalidRequest, match=field):
         parse_chat_request(body, body_max_bytes=1_000_000, messages_max=10)
+
+
+@pytest.mark.parametrize("field", ["[", "str", "list[TextPart]", "none"])
+def test_an_unknown_field_named_like_a_type_is_still_named(field: str) -> None:
+    body = orjson.dumps({"messages": [{"role": "user", "content": "hi"}], field: 1})
+
+    with pytest.raises(InvalidRequest) as caught:
+        parse(body)
+
+    assert caught.value.message == f"unknown field '{field}'"
