@@ -167,3 +167,25 @@ async def test_racing_requests_never_overshoot_a_keys_daily_spend_cap(
     assert daily["cap_tokens"] == cap and 0 < daily["used_tokens"] <= cap
     assert daily["remaining_tokens"] == cap - daily["used_tokens"]
     assert balance["monthly"] == {"cap_tokens": None, "used_tokens": daily["used_tokens"], "remaining_tokens": None}
+
+
+async def test_a_rate_limited_request_retried_after_retry_after_with_its_idempotency_key_runs(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient], engine: AsyncEngine
+) -> None:
+    """The 429 says when to retry; the same Idempotency-Key then runs the request instead of replaying the 429."""
+    one, two = clients
+    workspace = await make_workspace(engine, tokens=1_000_000)
+    minted = (await one.post("/keys", json={"name": "one a minute", "rpm_max": 1}, headers=workspace.headers)).json()
+    # Late in a minute, so the wait for the next window is short.
+    now = datetime.now(UTC)
+    if not 45 <= now.second <= 52:
+        await asyncio.sleep((45 - now.second) % 60 - now.microsecond / 1e6 + 0.5)
+    headers = bearer(minted["key"])
+    assert (await one.post("/chat/completions", json=HELLO, headers=headers)).status_code == 200
+    retried = {**headers, "Idempotency-Key": "limited-once"}
+    refused = await two.post("/chat/completions", json=HELLO, headers=retried)
+    assert_refused_as_rate_limited([refused])
+    await asyncio.sleep(int(refused.headers["retry-after"]) + 0.5)
+    again = await one.post("/chat/completions", json=HELLO, headers=retried)
+    assert again.status_code == 200, again.text
+    assert (await two.post("/chat/completions", json=HELLO, headers=retried)).json()["id"] == again.json()["id"]
