@@ -57,8 +57,10 @@ def key() -> None:
     type=click.Choice(["inference", "billing", "manage"]),
     help="repeat for several (default: inference)",
 )
-@click.option("--rpm", type=click.IntRange(min=1), help="requests per minute (stored; enforced later)")
-@click.option("--tpm", type=click.IntRange(min=1), help="tokens per minute (stored; enforced later)")
+@click.option("--rpm", type=click.IntRange(min=1), help="requests per minute (429 rate_limit_exceeded past it)")
+@click.option("--tpm", type=click.IntRange(min=1), help="tokens per minute (input estimate + max_tokens per request)")
+@click.option("--daily-spend", type=click.IntRange(min=1), help="credit tokens per UTC day (403 spend_cap_reached)")
+@click.option("--monthly-spend", type=click.IntRange(min=1), help="credit tokens per UTC month")
 @click.option("--expires", help="30d, 12h, 90m, 3600s or an ISO time")
 @click.option("--model", "models", multiple=True, help="allowed model (repeat); default: every model")
 @click.option("--max-tokens", type=click.IntRange(min=1), help="the largest max_tokens a request may ask")
@@ -70,6 +72,8 @@ def create(
     scopes: tuple[str, ...],
     rpm: int | None,
     tpm: int | None,
+    daily_spend: int | None,
+    monthly_spend: int | None,
     expires: str | None,
     models: tuple[str, ...],
     max_tokens: int | None,
@@ -80,6 +84,8 @@ def create(
         "scopes": list(scopes) or None,
         "rpm_max": rpm,
         "tpm_max": tpm,
+        "daily_spend_max_tokens": daily_spend,
+        "monthly_spend_max_tokens": monthly_spend,
         "expires_in_s": expires_in_s(expires) if expires else None,
         "allowed_models": list(models) or None,
         "max_tokens_max": max_tokens,

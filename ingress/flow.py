@@ -150,8 +150,9 @@ async def _complete_keyed(request: _Request, wait_applied: float | None) -> Outc
 
 
 def _failed_retriably(finished: JobResult | None) -> bool:
-    """A job that ended with nothing charged and a code that says retrying can help."""
-    if finished is None or finished.status not in ("failed", "expired") or finished.cost_tokens:
+    """A job that ended with nothing charged and a code that says retrying can help (a job refused by its key's
+    or workspace's rate limit is `rejected` with the retriable `rate_limit_exceeded`)."""
+    if finished is None or finished.status not in ("failed", "expired", "rejected") or finished.cost_tokens:
         return False
     spec = spec_of(finished.error.code if finished.error else "upstream_error")
     return spec.retriable and not spec.charged

@@ -31,8 +31,8 @@ SpendCap = Annotated[int, Field(strict=True, gt=0, le=10**15)]
 
 
 class KeyAttributes(BaseModel):
-    """What a key may do. Caps on requests, tokens and spend are stored and validated now; their enforcement
-    (by the ledger's admission) comes with the rate-limit change, and they are not enforced yet."""
+    """What a key may do. RPM/TPM limits and spend caps are enforced by the ledger's admission (ledger/limits.py),
+    exactly across ingress replicas."""
 
     model_config = ConfigDict(extra="forbid")
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=3)] | None = None

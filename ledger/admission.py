@@ -96,7 +96,7 @@ async def admit(
         outcomes |= await _expire_on_arrival(conn, late, deadlines)
     if live:
         requests = [hold_request(catalogue, job) for job in live]
-        admissions = await holds.admit_batch(conn, requests)
+        admissions = await holds.admit_batch(conn, requests, now=now)
         await conn.execute(
             _SET_DEADLINES,
             {"ids": [job.job_id for job in live], "deadlines": [deadlines[job.job_id] for job in live]},
@@ -170,6 +170,7 @@ def hold_request(catalogue: Catalogue, job: ChatJobSubmitted) -> holds.HoldReque
         tags=job.params.tags,
         terms=terms,
         refusal=refusal,
+        tokens=job.input_tokens_estimate + job.params.max_tokens,
     )
 
 

@@ -3,19 +3,21 @@
 A job is recorded in `jobs` first (unique by id), with the terms (prices and limits) it is held under: a job
 already there is a replay, answered with the first decision and never held twice. New jobs are decided in order
 against each workspace's running balance, then every hold is written by one `record_entries` call and every
-refusal by one update. A hold of zero is admitted without an entry (nothing moves).
+refusal by one update. A hold of zero is admitted without an entry (nothing moves). Rate limits and spend
+caps (ledger/limits.py) are applied in the same transaction, after the accounts are locked.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger import domain, journal
+from ledger import domain, journal, limits
 
 INSUFFICIENT: dict[str, Any] = {"code": "insufficient_credits", "message": "Insufficient credits"}
 
@@ -32,6 +34,8 @@ class HoldRequest:
     terms: dict[str, domain.Terms] = field(default_factory=dict)
     # Why the job is refused before any credit is looked at ({"code", "message"}), or None.
     refusal: dict[str, Any] | None = None
+    # What the job counts against tokens-per-minute limits: its input estimate plus its max_tokens.
+    tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +79,14 @@ _REFUSE = text(
 )
 
 
-async def admit_batch(conn: AsyncConnection, requests: list[HoldRequest]) -> list[Admission]:
+async def admit_batch(
+    conn: AsyncConnection, requests: list[HoldRequest], *, now: datetime | None = None
+) -> list[Admission]:
     """Hold credit for each job in order, or refuse it; one answer per request, replays included."""
     balances = await journal.lock_accounts(conn, {r.workspace_id for r in requests})
     unique = _first_of_each(requests)
+    # Read before this batch's jobs are recorded: their holds must not count twice against a spend cap.
+    book = await limits.load(conn, [_limited(r) for r in unique], now or datetime.now(UTC))
     inserted = await conn.execute(
         _INSERT_JOBS,
         {
@@ -100,11 +108,12 @@ async def admit_batch(conn: AsyncConnection, requests: list[HoldRequest]) -> lis
     for request in unique:
         if request.job_id not in new_ids:
             continue
-        admission = _decide(balances[request.workspace_id], request, entries)
+        admission = _decide(balances[request.workspace_id], request, entries, book)
         if not admission.admitted:
             refused.append(admission)
         decided[request.job_id] = admission
     recorded = await journal.record_entries(conn, entries)
+    await limits.save(conn, book)
     assert recorded == len(entries), "a new job's hold was already in the journal"
     if refused:
         await conn.execute(
@@ -132,11 +141,16 @@ async def admit_batch(conn: AsyncConnection, requests: list[HoldRequest]) -> lis
     return answers
 
 
-def _decide(account: journal.Balances, request: HoldRequest, entries: list[journal.Entry]) -> Admission:
-    """Admit (moving the running balance and adding the hold entry) or refuse one new job."""
-    if request.refusal is not None or account.available - request.hold < account.available_floor:
-        error = request.refusal if request.refusal is not None else INSUFFICIENT
+def _decide(
+    account: journal.Balances, request: HoldRequest, entries: list[journal.Entry], book: limits.LimitBook
+) -> Admission:
+    """Admit (moving the running balance, the limit counters and adding the hold entry) or refuse one new job."""
+    error = request.refusal or book.refusal(_limited(request))
+    if error is None and account.available - request.hold < account.available_floor:
+        error = INSUFFICIENT
+    if error is not None:
         return Admission(request.job_id, False, 0, account.balance_left, False, status="rejected", error=error)
+    book.count(_limited(request))
     account.available -= request.hold
     account.held += request.hold
     if request.hold > 0:
@@ -151,6 +165,10 @@ def _decide(account: journal.Balances, request: HoldRequest, entries: list[journ
             )
         )
     return Admission(request.job_id, True, request.hold, account.balance_left, replayed=False)
+
+
+def _limited(request: HoldRequest) -> limits.Limited:
+    return limits.Limited(request.workspace_id, request.api_key_id, request.tokens, request.hold)
 
 
 def _first_of_each(requests: list[HoldRequest]) -> list[HoldRequest]:
@@ -187,5 +205,5 @@ def _array_literal(values: tuple[str, ...]) -> str:
     return "{" + ",".join(f'"{value}"' for value in escaped) + "}"
 
 
-async def admit(conn: AsyncConnection, request: HoldRequest) -> Admission:
-    return (await admit_batch(conn, [request]))[0]
+async def admit(conn: AsyncConnection, request: HoldRequest, *, now: datetime | None = None) -> Admission:
+    return (await admit_batch(conn, [request], now=now))[0]

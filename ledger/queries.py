@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ledger import limits
 from schemas.results import JobError, JobResult, PriceUsed, result_status
 
 
@@ -126,6 +127,28 @@ async def balance_summary(conn: AsyncConnection, workspace_id: str) -> BalanceSu
         credit_line_tokens=row.credit_line_tokens,
         tokens_per_bdt=row.tokens_per_bdt,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SpendLine:
+    """A key's spend in a period against its cap, as admission counts it (running jobs' holds included)."""
+
+    cap_tokens: int | None
+    used_tokens: int
+    remaining_tokens: int | None
+
+
+async def key_spend(
+    conn: AsyncConnection, key_id: str, now: datetime, *, daily_cap: int | None, monthly_cap: int | None
+) -> dict[str, SpendLine]:
+    """Today's and this month's (UTC) spend of one key, with what its caps leave."""
+    params = {"ids": [key_id], "day": limits.day_start_of(now), "month": limits.month_start_of(now)}
+    row = (await conn.execute(limits.KEY_SPEND, params)).first()
+    used = {"daily": row.day if row else 0, "monthly": row.month if row else 0}
+    lines = {}
+    for period, cap in (("daily", daily_cap), ("monthly", monthly_cap)):
+        lines[period] = SpendLine(cap, used[period], None if cap is None else max(0, cap - used[period]))
+    return lines
 
 
 @dataclass(frozen=True, slots=True)

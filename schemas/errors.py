@@ -15,8 +15,10 @@ whether a client may retry. The HTTP boundary translates them once into the API'
     ├── TooManyRequests         429 key_mints_exceeded
     └── ServiceUnavailable      503 unavailable
 
-A job that ends badly after it was accepted (refused credit, rate limited, provider failure, expiry) carries
-its code in the `JobFinished` event; `STATUS_BY_CODE` below gives the status callers see for it.
+A job that ends badly after it was accepted (refused credit, over its key's or workspace's limits
+(`rate_limit_exceeded` 429, `spend_cap_reached` 403), rate limited by a provider (`rate_limited`), provider
+failure, expiry) carries its code in the `JobFinished` event; `STATUS_BY_CODE` below gives the status callers
+see for it.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ class ErrorCode(StrEnum):
     KEY_ALREADY_ROTATED = "key_already_rotated"
     CONFLICT = "conflict"
     KEY_MINTS_EXCEEDED = "key_mints_exceeded"
+    # Admission limits (ledger/limits.py): the caller's own RPM/TPM limits, not a provider's (`rate_limited`).
+    RATE_LIMIT_EXCEEDED = "rate_limit_exceeded"
+    SPEND_CAP_REACHED = "spend_cap_reached"
 
 
 class LuntrexError(Exception):
@@ -152,6 +157,9 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     ErrorCode.KEY_ALREADY_ROTATED: ErrorSpec(409, retriable=False),
     ErrorCode.CONFLICT: ErrorSpec(409, retriable=False),
     ErrorCode.KEY_MINTS_EXCEEDED: ErrorSpec(429, retriable=True),
+    # A key's or workspace's requests/tokens per minute; the job carries retry_after_s to the window's end.
+    ErrorCode.RATE_LIMIT_EXCEEDED: ErrorSpec(429, retriable=True),
+    ErrorCode.SPEND_CAP_REACHED: ErrorSpec(403, retriable=False),
 }
 
 

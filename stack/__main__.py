@@ -2,7 +2,8 @@
 
 - ``services --profile dev|test``: only Kafka and PostgreSQL; writes ``<run_dir>/services.env``.
 - ``up``: the dev services, migrations, topics, the supervisor with the project's processes, and the demo
-  seed; writes ``.run/stack.env`` (0600) and prints a ready-to-paste request. A no-op when everything runs.
+  seed; mints the admin key once (stack/admin_key.py); writes ``.run/stack.env`` (0600) with the demo and
+  admin keys and prints them with a ready-to-paste request. A no-op when everything runs.
 - ``down [--profile]``: stops the supervisor and the project's processes, then Kafka and PostgreSQL.
 - ``status [--profile]`` and ``logs [--profile] [--lines N]``: one line per part; the tail of each log.
 - ``supervise --run-dir DIR``: the supervisor itself, started detached by ``up`` (stack/supervisor.py).
@@ -16,11 +17,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from stack import envfile, launcher, provisioning, supervision, supervisor
+from stack import admin_key, envfile, launcher, provisioning, supervision, supervisor
 from stack.kafka import KafkaStartError, kafka_pid
 from stack.launcher import ProcessStartError
 from stack.pids import port_open, tail
-from stack.plan import Entry, Plan
+from stack.plan import Entry, Plan, read_plan
 from stack.postgres import PostgresStartError, postgres_pid
 from stack.processes import BASE_URL, PROCESSES, process_env
 from stack.profiles import DEV, LOOPBACK, PROFILES
@@ -100,6 +101,7 @@ def _up(_arguments: argparse.Namespace) -> int:
     stack_env = envfile.read(STACK_ENV_PATH)
     if (
         stack_env
+        and admin_key.ENV_NAME in stack_env
         and supervision.supervisor_pid(DEV.run_dir) is not None
         and all(launcher.is_healthy(process, DEV.run_dir) for process in PROCESSES)
     ):
@@ -113,11 +115,21 @@ def _up(_arguments: argparse.Namespace) -> int:
     ):
         if warning:
             print(f"stack: warning: {warning}", file=sys.stderr)
-    _start_supervised(endpoints)
+    running = _running_admin_env(DEV.run_dir)
+    admin, admin_reused = admin_key.ensure(STACK_ENV_PATH, running)
+    print(f"stack: {'reused the admin key' if admin_reused else 'minted an admin key'}")
+    if running is not None and admin_key.ENV_NAME not in running:
+        print(
+            "stack: warning: the running ingress was started without an admin key; "
+            "`make down && make up` to start it with this one",
+            file=sys.stderr,
+        )
+    _start_supervised(endpoints, admin)
     seed_values, reused = provisioning.seed(_process_env_for_steps(endpoints), STACK_ENV_PATH)
     print(f"stack: {'reused the demo key' if reused else 'minted a demo key'} ({seed_values['LUNTREX_API_KEY_ID']})")
     stack_env = {
         "LUNTREX_BASE_URL": BASE_URL,
+        admin_key.ENV_NAME: admin,
         **seed_values,
         "KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap,
         "DATABASE_URL": endpoints.database_url,
@@ -128,7 +140,18 @@ def _up(_arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _start_supervised(endpoints: Endpoints) -> None:
+def _running_admin_env(run_dir: Path) -> dict[str, str] | None:
+    """The environment a running supervisor started the admin-serving process with (it keeps its plan)."""
+    if supervision.supervisor_pid(run_dir) is None:
+        return None
+    try:
+        plan = read_plan(run_dir)
+    except (OSError, ValueError, KeyError):
+        return None
+    return next((entry.env for entry in plan.entries if entry.process.admin), None)
+
+
+def _start_supervised(endpoints: Endpoints, admin: str) -> None:
     """Have the supervisor run every process, then wait for all of them to be healthy.
 
     A port held by a process the stack does not know is refused up front (a stranger answering the health
@@ -144,7 +167,10 @@ def _start_supervised(endpoints: Endpoints) -> None:
                 f"stop it first (see `ss -ltnp | grep {process.port}`)"
             )
     entries = tuple(
-        Entry(process, process_env(process, DEV.run_dir, endpoints.kafka_bootstrap, endpoints.database_url))
+        Entry(
+            process,
+            process_env(process, DEV.run_dir, endpoints.kafka_bootstrap, endpoints.database_url, admin_key=admin),
+        )
         for process in PROCESSES
     )
     supervisor_pid = supervision.ensure_supervisor(DEV.run_dir, Plan(entries))
@@ -183,6 +209,8 @@ def _print_access(stack_env: dict[str, str]) -> None:
     print(f"\nBase URL: {stack_env.get('LUNTREX_BASE_URL', BASE_URL)}")
     if "LUNTREX_API_KEY" not in stack_env:
         print("(no LUNTREX_API_KEY: the demo seed has not run)")
+    if admin_key.ENV_NAME in stack_env:
+        print(f"Admin key ({admin_key.ENV_NAME}, for /api/v1/admin and `luntrex`): {stack_env[admin_key.ENV_NAME]}")
     print(f"\nset -a; . {STACK_ENV_PATH}; set +a")
     print(SEED_REQUEST_CURL)
 

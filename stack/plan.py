@@ -63,4 +63,5 @@ def _process(raw: dict[str, Any]) -> Process:
         port=raw["port"],
         health_path=raw["health_path"],
         extra_env=tuple((name, value) for name, value in raw["extra_env"]),
+        admin=raw.get("admin", False),
     )

@@ -48,6 +48,8 @@ class Process:
     health_path: str | None = None
     # Settings only this process needs, on top of those every process gets (process_env).
     extra_env: tuple[tuple[str, str], ...] = ()
+    # Started with the operator's admin credential (LUNTREX_ADMIN_KEY); only ingress serves the admin API.
+    admin: bool = False
 
     def pid_path(self, run_dir: Path) -> Path:
         return run_dir / f"{self.name}.pid"
@@ -80,13 +82,19 @@ PROCESSES: tuple[Process, ...] = (
         ("--port", str(INGRESS_PORT)),
         port=INGRESS_PORT,
         health_path="/healthz",
+        admin=True,
     ),
 )
 
 
-def process_env(process: Process, run_dir: Path, kafka_bootstrap: str, database_url: str) -> dict[str, str]:
-    """The ``LUNTREX_`` settings one process is started with (added to the caller's environment)."""
+def process_env(
+    process: Process, run_dir: Path, kafka_bootstrap: str, database_url: str, *, admin_key: str | None = None
+) -> dict[str, str]:
+    """The ``LUNTREX_`` settings one process is started with (added to the caller's environment); the admin
+    key goes to the processes that serve the admin API only."""
+    admin = {"LUNTREX_ADMIN_KEY": admin_key} if process.admin and admin_key is not None else {}
     return {
+        **admin,
         "LUNTREX_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "LUNTREX_DATABASE_URL": database_url,
         "LUNTREX_CATALOGUE_PATH": CATALOGUE_PATH,

@@ -35,10 +35,24 @@ def test_an_operator_sets_up_a_workspace_and_its_keys(stack: Stack, tmp_path: Pa
     listed = json.loads(run(env_file, "workspace", "list", "--limit", "500").stdout)
     assert workspace_id in {entry["id"] for entry in listed["data"]}
 
-    minted = run(env_file, "key", "create", workspace_id, "--scope", "inference", "--rpm", "30", "--expires", "30d")
+    minted = run(
+        env_file,
+        "key",
+        "create",
+        workspace_id,
+        "--scope",
+        "inference",
+        "--rpm",
+        "30",
+        "--expires",
+        "30d",
+        "--daily-spend",
+        "5000",
+    )
     assert minted.exit_code == 0, minted.output
     key = json.loads(minted.stdout)
     assert key["scopes"] == ["inference"] and key["rpm_max"] == 30 and key["expires_at"]
+    assert key["daily_spend_max_tokens"] == 5_000
 
     answer = run(env_file, "chat", "hello from the CLI", "--model", "test/cheap", "--api-key", key["api_key"])
     assert answer.exit_code == 0, answer.output

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -24,7 +24,18 @@ async def get_balance(request: Request, principal: Reader) -> dict[str, Any]:
         summary = await queries.balance_summary(conn, principal.workspace_id)
         if summary is None:
             raise NotFound("workspace has no ledger accounts")
-        return asdict(summary) | await finance_queries.balance_details(conn, principal.workspace_id)
+        power = principal.power
+        spend = await queries.key_spend(
+            conn,
+            principal.key_id,
+            datetime.now(UTC),
+            daily_cap=power.daily_spend_max_tokens,
+            monthly_cap=power.monthly_spend_max_tokens,
+        )
+        details = await finance_queries.balance_details(conn, principal.workspace_id)
+    # The calling key's spend caps, as admission applies them: running jobs' holds count as spent.
+    key = {"key_id": principal.key_id} | {period: asdict(line) for period, line in spend.items()}
+    return asdict(summary) | details | {"key_spend": key}
 
 
 @router.get("/api/v1/usage")
