@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ledger import finance_events, finance_tick, thresholds
 from ledger.topups import Finance, TopupPolicy
 from runtime.kafka import ensure_topics
+from runtime.settings import ServiceSettings
 from schemas import topics
 from schemas.events import encode
 from schemas.finance import FINANCE_EVENTS, FinanceEvent
@@ -26,7 +27,7 @@ async def test_a_tick_retries_due_topups_and_publishes_the_outbox_once(
     engine: AsyncEngine, kafka: str, topic_prefix: str
 ) -> None:
     topic = topics.prefixed(topic_prefix, f"{FINANCE_EVENTS}.{uuid.uuid4().hex[:6]}")
-    await ensure_topics(kafka, [(topic, 1)])
+    await ensure_topics(ServiceSettings(kafka_bootstrap_servers=kafka), [(topic, 1)])
     # Events of earlier tests in this session are published first, so only this workspace's are counted.
     workspace = await make_workspace(engine, tokens=1_000)
     async with engine.begin() as conn:

@@ -6,7 +6,7 @@ import csv
 import io
 import random
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import pytest
@@ -198,8 +198,11 @@ async def test_entries_page_by_keyset_without_repeats_or_gaps(engine: AsyncEngin
 
 async def test_csv_cells_never_start_a_spreadsheet_formula(engine: AsyncEngine) -> None:
     workspace = await make_workspace(engine, tokens=1_000)
-    request = hold_request(workspace.id, 10)
-    hostile = debits.Usage(request.job_id, "completed", '=HYPERLINK("x","y")', "p", 5, 0, 5, "a", "stop", None)
+    # The model is the one priced at admission (its recorded terms), so the hostile name is the job's.
+    formula = '=HYPERLINK("x","y")'
+    plain = hold_request(workspace.id, 10)
+    request = replace(plain, model_id=formula, terms={formula: plain.terms["openai/gpt-4.1-mini"]})
+    hostile = debits.Usage(request.job_id, "completed", formula, "p", 5, 0, "a", "stop", None)
     async with engine.begin() as conn:
         await holds.admit(conn, request)
         await debits.settle(conn, workspace.id, hostile)
@@ -208,5 +211,5 @@ async def test_csv_cells_never_start_a_spreadsheet_formula(engine: AsyncEngine) 
             [c async for c in finance_queries.statement_csv(conn, workspace.id, since=None, until=None)]
         ).decode()
     cells = [cell for row in csv.reader(io.StringIO(body)) for cell in row]
-    assert '\'=HYPERLINK("x","y")' in cells
+    assert '\'=HYPERLINK("x","y")' in cells, cells
     assert not any(cell.startswith("=") for cell in cells)
