@@ -11,11 +11,14 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from schemas import topics
 from schemas.finance import FINANCE_EVENTS
 from tests.conftest import ADMIN_KEY, Stack, Workspace, make_workspace
 from tests.kafka_probe import read_all
+from tests.webhook_receiver import Receiver
 
 HELLO = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -236,3 +239,80 @@ async def test_bad_finance_input_is_refused_and_moves_nothing(client: httpx.Asyn
     assert (await client.get("/topups", headers=workspace.headers)).json()["data"] == []
     # The hostile traffic cost nobody else anything.
     assert len(await _complete(client, bystander, 1)) == 1
+
+
+async def _cross_an_alert(client: httpx.AsyncClient, workspace: Workspace) -> None:
+    """Set an alert just under the balance and spend across it: one `balance.threshold_crossed`."""
+    balance = int((await client.get("/balance", headers=workspace.headers)).json()["balance_tokens"])
+    alert = await client.post(
+        "/billing/alert-thresholds",
+        json={"kind": "absolute", "threshold_tokens": balance - 1},
+        headers=workspace.headers,
+    )
+    assert alert.status_code == 201, alert.text
+    await _complete(client, workspace, 1)
+
+
+async def test_alerts_are_posted_signed_to_the_webhook_and_retried(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    workspace = await make_workspace(engine, tokens=10_000)
+    async with Receiver(statuses=[500, 503, 200]) as receiver:
+        hook = await client.put("/billing/webhook", json={"url": receiver.url}, headers=workspace.headers)
+        assert hook.status_code == 200, hook.text
+        secret = hook.json()["secret"]
+        assert secret.startswith("whsec_")
+        await _cross_an_alert(client, workspace)
+
+        async def delivered() -> bool:
+            return len(receiver.received) >= 3
+
+        assert await _eventually(delivered)
+        await asyncio.sleep(1.5)  # nothing more comes once the receiver took it
+    assert len(receiver.received) == 3
+    ids = {r.headers["webhook-id"] for r in receiver.received}
+    assert len(ids) == 1  # the same message, retried
+    verified = Webhook(secret).verify(receiver.received[-1].body, receiver.received[-1].headers)
+    assert verified["type"] == "balance.threshold_crossed"
+    assert verified["data"]["workspace_id"] == workspace.id and verified["data"]["kind"] == "absolute"
+    # A wrong secret does not verify: the signature is real.
+    try:
+        Webhook("whsec_" + "A" * 43 + "=").verify(receiver.received[-1].body, receiver.received[-1].headers)
+        raise AssertionError("a signature verified under another secret")
+    except WebhookVerificationError:
+        pass
+
+
+async def test_webhook_retries_are_finite_and_a_slow_receiver_never_slows_settlement(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    failing = await make_workspace(engine, tokens=10_000)
+    slow = await make_workspace(engine, tokens=10_000)
+    async with Receiver(statuses=[500]) as down, Receiver(delay_s=30) as stalled:
+        for workspace, receiver in ((failing, down), (slow, stalled)):
+            hook = await client.put("/billing/webhook", json={"url": receiver.url}, headers=workspace.headers)
+            assert hook.status_code == 200, hook.text
+        await _cross_an_alert(client, failing)
+        await _cross_an_alert(client, slow)
+
+        async def stalled_once() -> bool:
+            return len(stalled.received) >= 1
+
+        assert await _eventually(stalled_once)
+        # While the slow receiver holds its delivery open, settlement goes on at its usual pace.
+        started = asyncio.get_running_loop().time()
+        await _complete(client, slow, 10)
+        assert asyncio.get_running_loop().time() - started < 20
+
+        async def gave_up() -> bool:
+            async with engine.connect() as conn:
+                status = (
+                    await conn.execute(
+                        text("SELECT status FROM webhook_deliveries WHERE workspace_id = :ws"), {"ws": failing.id}
+                    )
+                ).scalar_one()
+            return status == "failed"
+
+        assert await _eventually(gave_up)
+        await asyncio.sleep(1.5)
+    assert len(down.received) == 4  # the first attempt and three retries, then no more

@@ -8,6 +8,8 @@ the one ingress -> ledger command mechanism (`ledger.commands`, answered on `led
 
 from __future__ import annotations
 
+import base64
+import secrets
 import uuid
 from typing import Annotated, Any
 
@@ -15,7 +17,7 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Request
 from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, ValidationError
 
-from ingress.auth import Billing, authenticate_admin
+from ingress.auth import Billing, Manager, authenticate_admin
 from ingress.routes.admin import CommandRefused
 from ingress.services import Services
 from schemas.errors import InvalidRequest, NotFound
@@ -28,8 +30,10 @@ from schemas.finance import (
     PublishRate,
     RefundJob,
     RemoveAlertThreshold,
+    RemoveWebhook,
     RequestTopup,
     SetAutoTopup,
+    SetWebhook,
 )
 
 router = APIRouter()
@@ -144,6 +148,26 @@ async def delete_alert_threshold(
     if not result.get("removed"):
         raise NotFound(f"alert threshold {threshold_id} not found")
     return {"id": threshold_id, "removed": True}
+
+
+@router.put("/api/v1/billing/webhook")
+async def put_webhook(request: Request, principal: Manager, body: JsonBody) -> dict[str, Any]:
+    """Where finance events (thresholds crossed, top-ups succeeded or failed) are POSTed, signed with Standard
+    Webhooks headers: `{"url"}` and optionally your own `secret` (`whsec_` + base64); the answer carries the
+    secret (a new one on every PUT without one). Retried on a finite schedule when the receiver fails."""
+    if "secret" not in body:
+        body = body | {"secret": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()}
+    command = _command_of(SetWebhook, body)
+    await _send(request.app.state.services, principal.workspace_id, command, actor=principal.key_id)
+    return {"url": body["url"], "secret": body["secret"]}
+
+
+@router.delete("/api/v1/billing/webhook")
+async def delete_webhook(request: Request, principal: Manager) -> dict[str, Any]:
+    result = await _send(request.app.state.services, principal.workspace_id, RemoveWebhook(), actor=principal.key_id)
+    if not result.get("removed"):
+        raise NotFound("this workspace has no webhook")
+    return {"removed": True}
 
 
 # --- the operator's (admin credential) -----------------------------------------------------------------
