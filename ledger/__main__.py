@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import faust
 
+from ledger import price_seed
 from ledger.app import create_ledger
 from ledger.settings import LedgerSettings
 from runtime.logs import configure_logging
@@ -14,6 +17,14 @@ def main() -> None:
     settings = LedgerSettings()
     configure_logging(settings.log_level)
     clear_ready(settings.ready_file)
+    # Admission prices by the price book: write the catalogue's prices into it first (idempotent). A loop of its
+    # own, never made current, so Faust's worker still creates and owns the process's loop.
+    loop = asyncio.new_event_loop()
+    try:
+        for version in loop.run_until_complete(price_seed.seed(settings)):
+            print(f"price book: {version.model_id} version {version.id} from the catalogue", flush=True)
+    finally:
+        loop.close()
     ledger = create_ledger(settings)
     worker = faust.Worker(ledger.app, loglevel=settings.log_level.lower())
     worker.execute_from_commandline()

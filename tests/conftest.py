@@ -93,6 +93,17 @@ context_tokens = 100000
 fallbacks = ["test/cheap"]
 
 [[models]]
+id = "test/repriced"
+provider = "openai"
+upstream = "test-repriced"
+pool = "openai"
+input_multiplier = "1"
+output_multiplier = "1"
+max_output_tokens = 4096
+default_max_tokens = 64
+context_tokens = 100000
+
+[[models]]
 id = "test/cheap"
 provider = "gemini"
 upstream = "test-cheap"

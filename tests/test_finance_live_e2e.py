@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -316,3 +317,77 @@ async def test_webhook_retries_are_finite_and_a_slow_receiver_never_slows_settle
         assert await _eventually(gave_up)
         await asyncio.sleep(1.5)
     assert len(down.received) == 4  # the first attempt and three retries, then no more
+
+
+async def test_a_price_published_for_later_leaves_jobs_admitted_before_it_alone(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """test/repriced (only this test uses it) costs 1x; a 7x version is published effective in 3 s. A job admitted
+    before and answered after that time pays 1x; a job admitted after pays 7x; each records its version."""
+    workspace = await make_workspace(engine, tokens=1_000_000)
+    slow_body = {
+        "model": "test/repriced",
+        "max_tokens": 8,
+        "messages": [{"role": "user", "content": "[fake latency_ms=6000] hello"}],
+    }
+    accepted = await client.post(
+        "/chat/completions", json=slow_body, headers=workspace.headers | {"Prefer": "respond-async"}
+    )
+    assert accepted.status_code == 202, accepted.text
+    before_id = accepted.json()["id"]
+
+    async def held() -> bool:
+        async with engine.connect() as conn:
+            status = (
+                await conn.execute(text("SELECT status FROM jobs WHERE id = :id"), {"id": before_id})
+            ).scalar_one_or_none()
+        return status == "queued"
+
+    assert await _eventually(held)
+    effective_at = datetime.now(UTC) + timedelta(seconds=3)
+    published = await client.post(
+        "/admin/prices",
+        json={
+            "model_id": "test/repriced",
+            "input_multiplier": "7",
+            "output_multiplier": "7",
+            "effective_at": effective_at.isoformat(),
+        },
+        headers=ADMIN,
+    )
+    assert published.status_code == 201, published.text
+    new_version = published.json()["price"]["version_id"]
+    await asyncio.sleep(max(0.0, (effective_at - datetime.now(UTC)).total_seconds()) + 0.5)
+    assert await held(), "the first job must still be in flight when the new price takes effect"
+    after = await client.post(
+        "/chat/completions",
+        json={**slow_body, "messages": [{"role": "user", "content": "hello"}]},
+        headers=workspace.headers,
+    )
+    assert after.status_code == 200, after.text
+
+    async def finished() -> dict[str, Any] | None:
+        body: dict[str, Any] = (await client.get(f"/jobs/{before_id}", headers=workspace.headers)).json()
+        return body if body.get("status") == "completed" else None
+
+    before = await _eventually(finished)
+    assert before, "the job admitted before the new price never completed"
+    async with engine.connect() as conn:
+        rows = {
+            row.id: row
+            for row in await conn.execute(
+                text("SELECT id, terms, input_tokens, output_tokens, cost_tokens FROM jobs WHERE id = ANY(:ids)"),
+                {"ids": [before_id, after.json()["id"]]},
+            )
+        }
+        hold_detail = (
+            await conn.execute(
+                text("SELECT detail FROM journal_transactions WHERE job_id = :id AND kind = 'hold'"), {"id": before_id}
+            )
+        ).scalar_one()
+    old, new = rows[before_id], rows[after.json()["id"]]
+    assert old.cost_tokens == old.input_tokens + old.output_tokens  # 1x, though it settled after the 7x took effect
+    assert new.cost_tokens == 7 * (new.input_tokens + new.output_tokens)
+    old_version = old.terms["test/repriced"]["price_version_id"]
+    assert old_version != new_version and new.terms["test/repriced"]["price_version_id"] == new_version
+    assert hold_detail["terms"]["test/repriced"]["price_version_id"] == old_version
