@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import faust
 
@@ -11,6 +12,8 @@ from ledger.app import create_ledger
 from ledger.settings import LedgerSettings
 from runtime.logs import configure_logging
 from runtime.readiness import clear_ready
+
+log = logging.getLogger(__name__)
 
 
 def main() -> None:
@@ -22,7 +25,11 @@ def main() -> None:
     loop = asyncio.new_event_loop()
     try:
         for version in loop.run_until_complete(price_seed.seed(settings)):
-            print(f"price book: {version.model_id} version {version.id} from the catalogue", flush=True)
+            log.info("price book: %s version %d from the catalogue", version.model_id, version.id)
+    except Exception:
+        # A book it cannot read or write (a schema behind the code, say): refuse to start, loudly.
+        log.critical("seeding the price book failed permanently; the ledger does not start", exc_info=True)
+        raise SystemExit(1) from None
     finally:
         loop.close()
     ledger = create_ledger(settings)

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from ingress.key_policy import KeyPower
+from ingress.keys import mint
 from schemas import topics
 from schemas.finance import FINANCE_EVENTS
 from tests.conftest import ADMIN_KEY, Stack, Workspace, make_workspace
@@ -391,3 +393,24 @@ async def test_a_price_published_for_later_leaves_jobs_admitted_before_it_alone(
     old_version = old.terms["test/repriced"]["price_version_id"]
     assert old_version != new_version and new.terms["test/repriced"]["price_version_id"] == new_version
     assert hold_detail["terms"]["test/repriced"]["price_version_id"] == old_version
+
+
+async def test_finance_routes_need_the_billing_scope(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+    workspace = await make_workspace(engine, tokens=1_000)
+    async with engine.begin() as conn:
+        _, secret = await mint(conn, workspace.id, "inference only", KeyPower(scopes=frozenset({"inference"})))
+    headers = {"Authorization": f"Bearer {secret}"}
+    before = await _journal_size(engine)
+    for method, path, body in (
+        ("POST", "/topups", {"amount_paisa": 100}),
+        ("PUT", "/billing/auto-topup", {"threshold_tokens": 10, "amount_paisa": 100}),
+        ("POST", "/billing/alert-thresholds", {"kind": "absolute", "threshold_tokens": 10}),
+        ("PUT", "/billing/webhook", {"url": "https://example.invalid/hook"}),
+        ("GET", "/ledger/entries", None),
+        ("GET", "/topups", None),
+    ):
+        answer = await client.request(method, path, json=body, headers=headers)
+        assert answer.status_code == 403 and answer.json()["code"] == "insufficient_scope", (path, answer.text)
+    assert await _journal_size(engine) == before
+    called = await client.post("/chat/completions", json=HELLO, headers=headers)
+    assert called.status_code == 200, called.text  # the same key still calls models
