@@ -26,6 +26,7 @@ from schemas.events import (
     JobFinished,
     PromptMessage,
     UsageRecorded,
+    utc_now,
 )
 from tests.conftest import make_workspace
 from tests.ledger_checks import assert_books_balance, balances, entries_for
@@ -98,7 +99,7 @@ def usage_for(job: ChatJobSubmitted, **overrides: Any) -> UsageRecorded:
 
 async def admit(engine: AsyncEngine, cat: Catalogue, *jobs: ChatJobSubmitted) -> list[admission.Outcome]:
     async with engine.begin() as conn:
-        return await admission.admit(conn, cat, list(jobs))
+        return await admission.admit(conn, cat, list(jobs), default_deadline_s=1800.0, now=utc_now())
 
 
 async def settle(engine: AsyncEngine, cat: Catalogue, *usages: UsageRecorded) -> list[JobFinished]:
