@@ -96,7 +96,11 @@ class WorkspaceCommands:
                 return WorkspaceCommandAnswered(**base, ok=False, error=error)
             except (IntegrityError, DataError) as exc:
                 log.info("workspace command %s refused by a constraint: %s", command.job_id, exc.orig)
-                message = "refused by the book's rules (is the balance below the new credit line?)"
+                message = (
+                    "refused by the book's rules (would the balance go below its floor?)"
+                    if command.action == "finance"
+                    else "refused by the book's rules (is the balance below the new credit line?)"
+                )
                 return WorkspaceCommandAnswered(
                     **base, ok=False, error=JobError(code=ErrorCode.INVALID_REQUEST, message=message)
                 )
