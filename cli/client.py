@@ -70,7 +70,15 @@ def connection_options(command: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
-def request(connection: Connection, method: str, path: str, *, admin: bool, body: dict[str, Any] | None = None) -> Any:
+def request(
+    connection: Connection,
+    method: str,
+    path: str,
+    *,
+    admin: bool,
+    body: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Any:
     """One API call; any failure becomes a ClickException (exit 1) naming the status, code and message."""
     credential = connection.admin_key if admin else connection.api_key
     if not credential:
@@ -79,7 +87,11 @@ def request(connection: Connection, method: str, path: str, *, admin: bool, body
     url = connection.base_url + path
     try:
         response = httpx.request(
-            method, url, json=body, headers={"Authorization": f"Bearer {credential}"}, timeout=TIMEOUT_S
+            method,
+            url,
+            json=body,
+            headers={"Authorization": f"Bearer {credential}", **(headers or {})},
+            timeout=TIMEOUT_S,
         )
     except httpx.HTTPError as exc:
         raise click.ClickException(f"cannot reach {url}: {exc}") from exc

@@ -10,6 +10,7 @@ import click
 from cli import ledger
 from cli.chat import chat
 from cli.keys import key
+from cli.topup import topup
 from cli.workspace import workspace
 
 
@@ -23,3 +24,4 @@ main.add_command(workspace)
 main.add_command(key)
 main.add_command(chat)
 main.add_command(ledger.group)
+main.add_command(topup)

@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import faust
 
+from ledger import price_seed
 from ledger.app import create_ledger
 from ledger.settings import LedgerSettings
 from runtime.logs import configure_logging
 from runtime.readiness import clear_ready
+
+log = logging.getLogger(__name__)
 
 
 def main() -> None:
     settings = LedgerSettings()
     configure_logging(settings.log_level)
     clear_ready(settings.ready_file)
+    # Admission prices by the price book: write the catalogue's prices into it first (idempotent). A loop of its
+    # own, never made current, so Faust's worker still creates and owns the process's loop.
+    loop = asyncio.new_event_loop()
+    try:
+        for version in loop.run_until_complete(price_seed.seed(settings)):
+            log.info("price book: %s version %d from the catalogue", version.model_id, version.id)
+    except Exception:
+        # A book it cannot read or write (a schema behind the code, say): refuse to start, loudly.
+        log.critical("seeding the price book failed permanently; the ledger does not start", exc_info=True)
+        raise SystemExit(1) from None
+    finally:
+        loop.close()
     ledger = create_ledger(settings)
     worker = faust.Worker(ledger.app, loglevel=settings.log_level.lower())
     worker.execute_from_commandline()

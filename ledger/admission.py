@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger import domain, holds, pricing
+from ledger import domain, holds, price_book, pricing
 from schemas import topics
 from schemas.catalogue import Catalogue
 from schemas.errors import ErrorCode
@@ -95,7 +96,9 @@ async def admit(
     if late:
         outcomes |= await _expire_on_arrival(conn, late, deadlines)
     if live:
-        requests = [hold_request(catalogue, job) for job in live]
+        # Priced by the price book's versions in force now (the catalogue where the book has none).
+        versions = await price_book.prices_at(conn, route_models(catalogue, live))
+        requests = [hold_request(catalogue, job, versions) for job in live]
         admissions = await holds.admit_batch(conn, requests, now=now)
         await conn.execute(
             _SET_DEADLINES,
@@ -146,9 +149,18 @@ def _finished(job: ChatJobSubmitted, status: Any, balance_left: int, error: JobE
     )
 
 
-def hold_request(catalogue: Catalogue, job: ChatJobSubmitted) -> holds.HoldRequest:
-    """Price one job at today's catalogue; a job that cannot be priced or held carries its refusal."""
-    terms = pricing.route_terms(catalogue, (job.model_id, *job.route))
+def route_models(catalogue: Catalogue, jobs: list[ChatJobSubmitted]) -> list[str]:
+    """The canonical ids of every model the jobs' routes name (those the catalogue knows)."""
+    found = (catalogue.resolve(name) for job in jobs for name in (job.model_id, *job.route))
+    return sorted({model.id for model in found if model is not None})
+
+
+def hold_request(
+    catalogue: Catalogue, job: ChatJobSubmitted, versions: Mapping[str, pricing.Version] | None = None
+) -> holds.HoldRequest:
+    """Price one job at the prices in force (`versions`, else the catalogue); a job that cannot be priced or
+    held carries its refusal."""
+    terms = pricing.route_terms(catalogue, (job.model_id, *job.route), versions)
     refusal: dict[str, Any] | None = None
     hold = 0
     if terms is None:

@@ -24,9 +24,10 @@ from functools import partial
 from typing import Any
 
 import faust
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ledger import admission, expiry, inbound, poison, settlement
+from ledger import admission, expiry, finance_tick, inbound, poison, settlement, webhooks
 from ledger.batches import Batches
 from ledger.commands import WorkspaceCommands
 from ledger.publisher import Publisher, Record
@@ -38,6 +39,7 @@ from schemas import topics
 from schemas.catalogue import Catalogue
 from schemas.errors import ErrorCode
 from schemas.events import Envelope, JobFinished, encode, utc_now
+from schemas.finance import FINANCE_EVENTS, FinanceEvent
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +101,13 @@ class Ledger:
         self._supervised_timer(0.2, "readiness", self._announce_ready)
         self._supervised_timer(settings.expiry_sweep_interval_s, "expiry sweep", self.sweep_overdue)
         self._sweep_lock_key = expiry.sweep_lock_key(settings.ledger_app_id)
-        commands = WorkspaceCommands(engine, catalogue, self._publish)
+        # Finance: auto top-up retries and the finance outbox, published to `finance.events`.
+        self.finance = settings.finance()
+        self._finance_lock_key = finance_tick.tick_lock_key(settings.ledger_app_id)
+        self._supervised_timer(settings.finance_tick_interval_s, "finance tick", self.finance_tick)
+        self._webhook_policy = settings.webhook_policy()
+        self._supervised_timer(settings.webhook_tick_interval_s, "webhook delivery", self.deliver_webhooks)
+        commands = WorkspaceCommands(engine, catalogue, self._publish, self.finance)
         self.app.agent(self.app.topic(topics.prefixed(prefix, topics.LEDGER_COMMANDS)), name="commands")(commands.agent)
         self._ready = False
 
@@ -150,7 +158,7 @@ class Ledger:
     async def _settle(self, events: Sequence[Any]) -> None:
         usages = [inbound.usage(event.value, self.catalogue) for event in events]
         async with self.engine.begin() as conn:
-            finished = await settlement.settle(conn, self.catalogue, usages)
+            finished = await settlement.settle(conn, self.catalogue, usages, self.finance)
             records = self.publisher.prepare(
                 [(topics.JOBS_RESULTS, topics.job_key(job.job_id), job) for job in finished],
                 refused_code=ErrorCode.UPSTREAM_ERROR,
@@ -271,6 +279,28 @@ class Ledger:
             # Published while the lock is held, so no other instance sweeps the same jobs meanwhile.
             await self.publisher.send(records)
         log.info("expiry sweep: %d overdue jobs sent to settlement", len(overdue))
+
+    # --- finance -----------------------------------------------------------------------------------------
+
+    async def finance_tick(self) -> None:
+        """Retry due auto top-ups (one instance at a time), then publish the finance outbox, keyed by workspace."""
+        await finance_tick.tick(
+            self.engine,
+            self.finance,
+            self._publish_finance,
+            retries_max=self.settings.finance_retry_drain_max,
+            events_max=self.settings.finance_events_drain_max,
+            lock_key=self._finance_lock_key,
+        )
+
+    async def deliver_webhooks(self) -> None:
+        """POST due finance events to workspaces' webhooks; runs beside settlement, never inside it."""
+        async with httpx.AsyncClient(follow_redirects=False) as http:
+            await webhooks.deliver_due(self.engine, http, self._webhook_policy)
+
+    async def _publish_finance(self, events: list[FinanceEvent]) -> None:
+        outgoing = [(FINANCE_EVENTS, topics.ledger_key(event.workspace_id), event) for event in events]
+        await self.publisher.send(self.publisher.prepare(outgoing, refused_code=ErrorCode.INTERNAL))
 
 
 def _headers(headers: Any) -> list[tuple[str, bytes]]:

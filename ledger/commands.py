@@ -18,7 +18,9 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ledger import journal, queries, workspaces
+from ledger import finance_commands, journal, queries, workspaces
+from ledger.finance_domain import FinanceInputError
+from ledger.topups import Finance
 from schemas import topics
 from schemas.catalogue import Catalogue
 from schemas.errors import ErrorCode
@@ -42,10 +44,11 @@ class Refused(Exception):
 class WorkspaceCommands:
     """The consume loop of `ledger.commands`; registered as a Faust agent by the ledger app."""
 
-    def __init__(self, engine: AsyncEngine, catalogue: Catalogue, publish: Publish) -> None:
+    def __init__(self, engine: AsyncEngine, catalogue: Catalogue, publish: Publish, finance: Finance) -> None:
         self._engine = engine
         self._catalogue = catalogue
         self._publish = publish
+        self._finance = finance
 
     async def agent(self, stream: Any) -> None:
         async for payload in stream:
@@ -75,6 +78,8 @@ class WorkspaceCommands:
         base = {"workspace_id": command.workspace_id, "job_id": command.job_id}
         for attempt in range(1, ATTEMPTS_MAX + 1):
             try:
+                if command.action == "finance":
+                    return await self._finance_answer(command)
                 async with self._engine.begin() as conn:
                     granted = await self._apply(conn, command)
                     state = await workspaces.state(conn, command.workspace_id)
@@ -91,7 +96,11 @@ class WorkspaceCommands:
                 return WorkspaceCommandAnswered(**base, ok=False, error=error)
             except (IntegrityError, DataError) as exc:
                 log.info("workspace command %s refused by a constraint: %s", command.job_id, exc.orig)
-                message = "refused by the book's rules (is the balance below the new credit line?)"
+                message = (
+                    "refused by the book's rules (would the balance go below its floor?)"
+                    if command.action == "finance"
+                    else "refused by the book's rules (is the balance below the new credit line?)"
+                )
                 return WorkspaceCommandAnswered(
                     **base, ok=False, error=JobError(code=ErrorCode.INVALID_REQUEST, message=message)
                 )
@@ -105,6 +114,27 @@ class WorkspaceCommands:
                 return WorkspaceCommandAnswered(**base, ok=False, error=internal)
         unavailable = JobError(code=ErrorCode.UNAVAILABLE, message="the ledger's database is unavailable")
         return WorkspaceCommandAnswered(**base, ok=False, error=unavailable)
+
+    async def _finance_answer(self, command: WorkspaceCommandIssued) -> WorkspaceCommandAnswered:
+        """Run a finance command in one transaction; a refusal writes nothing (the transaction rolls back)."""
+        try:
+            parsed = finance_commands.parse(command.finance or {})
+        except FinanceInputError as exc:
+            raise Refused(ErrorCode.INVALID_REQUEST, str(exc)) from exc
+        try:
+            async with self._engine.begin() as conn:
+                # Prices and the platform rate belong to no workspace; everything else needs one that exists.
+                platform = parsed.action == "price.publish" or getattr(parsed, "platform", False)
+                if not platform and await workspaces.state(conn, command.workspace_id) is None:
+                    raise Refused(ErrorCode.NOT_FOUND, f"workspace '{command.workspace_id}' not found")
+                result = await finance_commands.execute(
+                    conn, self._finance, self._catalogue, command.workspace_id, parsed, actor=command.actor or "?"
+                )
+        except FinanceInputError as exc:
+            raise Refused(ErrorCode(finance_commands.error_code(exc)), str(exc)) from exc
+        return WorkspaceCommandAnswered(
+            workspace_id=command.workspace_id, job_id=command.job_id, ok=True, result=result
+        )
 
     async def _apply(self, conn: AsyncConnection, command: WorkspaceCommandIssued) -> int:
         """Apply one command; returns the tokens it granted."""

@@ -56,6 +56,8 @@ class Terms:
     price: Price
     context_tokens: int
     max_output_tokens: int
+    # The price-book version the price came from (None: the catalogue's price, the book had none).
+    price_version_id: int | None = None
 
 
 def fraction_text(value: Fraction) -> str:
@@ -64,16 +66,21 @@ def fraction_text(value: Fraction) -> str:
 
 
 def terms_record(terms: dict[str, Terms]) -> dict[str, dict[str, str | int]]:
-    """The JSON stored with a job (and its hold entry): per model, the exact multipliers and the limits."""
-    return {
-        model_id: {
-            "input": fraction_text(t.price.input),
-            "output": fraction_text(t.price.output),
-            "context_tokens": t.context_tokens,
-            "max_output_tokens": t.max_output_tokens,
-        }
-        for model_id, t in terms.items()
+    """The JSON stored with a job (and its hold entry): per model, the exact multipliers and the limits, and the
+    price-book version they came from when there was one."""
+    return {model_id: _term_record(t) for model_id, t in terms.items()}
+
+
+def _term_record(t: Terms) -> dict[str, str | int]:
+    record: dict[str, str | int] = {
+        "input": fraction_text(t.price.input),
+        "output": fraction_text(t.price.output),
+        "context_tokens": t.context_tokens,
+        "max_output_tokens": t.max_output_tokens,
     }
+    if t.price_version_id is not None:
+        record["price_version_id"] = t.price_version_id
+    return record
 
 
 def terms_from_record(record: dict[str, dict[str, str | int]]) -> dict[str, Terms]:
@@ -82,6 +89,7 @@ def terms_from_record(record: dict[str, dict[str, str | int]]) -> dict[str, Term
             price=Price(Fraction(str(t["input"])), Fraction(str(t["output"]))),
             context_tokens=int(t["context_tokens"]),
             max_output_tokens=int(t["max_output_tokens"]),
+            price_version_id=int(t["price_version_id"]) if t.get("price_version_id") is not None else None,
         )
         for model_id, t in record.items()
     }

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger import corrections, price_book, rates, thresholds, topups
+from ledger import corrections, price_book, rates, thresholds, topups, webhooks
 from ledger.finance_domain import FinanceInputError, checked_paisa, paisa_from_bdt, parse_multiplier, parse_rate
 from ledger.topups import Finance, TopupConflict
 from schemas.catalogue import Catalogue
@@ -28,8 +28,10 @@ from schemas.finance import (
     PublishRate,
     RefundJob,
     RemoveAlertThreshold,
+    RemoveWebhook,
     RequestTopup,
     SetAutoTopup,
+    SetWebhook,
 )
 
 _COMMAND: TypeAdapter[FinanceCommand] = TypeAdapter(FinanceCommand)
@@ -123,6 +125,11 @@ async def _execute_settings(
         return {"threshold_id": threshold_id}
     if isinstance(command, RemoveAlertThreshold):
         return {"removed": await thresholds.remove_alert_threshold(conn, workspace_id, command.threshold_id)}
+    if isinstance(command, SetWebhook):
+        await webhooks.set_endpoint(conn, workspace_id, command.url, command.secret)
+        return {"webhook": "set"}
+    if isinstance(command, RemoveWebhook):
+        return {"removed": await webhooks.remove_endpoint(conn, workspace_id)}
     if isinstance(command, RefundJob):
         refund = await corrections.refund_job(
             conn, workspace_id, command.job_id, reason=command.reason, actor=actor, finance=finance

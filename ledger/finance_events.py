@@ -22,9 +22,13 @@ async def record(conn: AsyncConnection, events: list[FinanceEvent]) -> None:
     if not events:
         return
     await conn.execute(
+        # Each event also gets its webhook delivery row, in this transaction, when its workspace has an endpoint.
         text(
-            "INSERT INTO finance_events (workspace_id, type, payload) "
-            "SELECT * FROM unnest(CAST(:ws AS text[]), CAST(:types AS text[]), CAST(:payloads AS jsonb[]))"
+            "WITH recorded AS (INSERT INTO finance_events (workspace_id, type, payload) "
+            "SELECT * FROM unnest(CAST(:ws AS text[]), CAST(:types AS text[]), CAST(:payloads AS jsonb[])) "
+            "RETURNING id, workspace_id) "
+            "INSERT INTO webhook_deliveries (event_id, workspace_id) SELECT r.id, r.workspace_id FROM recorded r "
+            "WHERE EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.workspace_id = r.workspace_id)"
         ),
         {
             "ws": [event.workspace_id for event in events],

@@ -1,4 +1,4 @@
-"""Settings of the ledger's finance side: payment retries, the local card's decline switch, drain sizes."""
+"""Settings of the ledger's finance side: payment retries, the local card's decline switch, drain sizes, webhooks."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pydantic import Field
 
 from ledger.payments import CardSettings
 from ledger.topups import Finance, TopupPolicy
+from ledger.webhooks import WebhookPolicy
 from runtime.settings import ServiceSettings
 
 
@@ -20,6 +21,20 @@ class FinanceSettings(ServiceSettings):
     # The most due retries and unpublished finance events one timer tick takes.
     finance_retry_drain_max: int = Field(default=100, ge=1, le=10_000)
     finance_events_drain_max: int = Field(default=500, ge=1, le=10_000)
+
+    # Webhook deliveries of finance events: delays before each retry (finite: then the delivery is `failed`),
+    # the time one POST may take, how often the ledger's webhook timer runs and how many it takes a round.
+    webhook_retry_delays_s: tuple[float, ...] = (5.0, 30.0, 120.0, 600.0, 3600.0)
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    webhook_tick_interval_s: float = Field(default=0.5, gt=0, le=3600)
+    webhook_batch_max: int = Field(default=50, ge=1, le=1000)
+
+    def webhook_policy(self) -> WebhookPolicy:
+        return WebhookPolicy(
+            retry_delays_s=self.webhook_retry_delays_s,
+            timeout_s=self.webhook_timeout_s,
+            batch_max=self.webhook_batch_max,
+        )
 
     def finance(self) -> Finance:
         return Finance.local(

@@ -7,8 +7,10 @@ in the same transaction, so an event is published at least once (consumers dedup
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledger import finance_events, topups
@@ -18,10 +20,29 @@ from schemas.finance import FinanceEvent
 Publish = Callable[[list[FinanceEvent]], Awaitable[None]]
 
 
-async def tick(engine: AsyncEngine, finance: Finance, publish: Publish, *, retries_max: int, events_max: int) -> int:
+def tick_lock_key(app_id: str) -> int:
+    """A stable signed 64-bit advisory-lock key per ledger app: one instance at a time drains the retries."""
+    return int.from_bytes(hashlib.sha256(f"luntrex finance tick {app_id}".encode()).digest()[:8], "big", signed=True)
+
+
+async def tick(
+    engine: AsyncEngine,
+    finance: Finance,
+    publish: Publish,
+    *,
+    retries_max: int,
+    events_max: int,
+    lock_key: int | None = None,
+) -> int:
     """Run one tick; returns how many events were published."""
     async with engine.begin() as conn:
-        await topups.retry_due(conn, finance, limit=retries_max)
+        # Several ledgers tick; the transaction-level lock lets one drain the retry queue at a time (a payment
+        # attempt is not something to race on). The others go straight to the outbox, which SKIP LOCKED shares.
+        locked = lock_key is None or bool(
+            (await conn.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": lock_key})).scalar_one()
+        )
+        if locked:
+            await topups.retry_due(conn, finance, limit=retries_max)
     async with engine.begin() as conn:
         # Rows are taken FOR UPDATE SKIP LOCKED: two leaders for a moment (a rebalance) never publish the same rows
         # at once, nor wait on each other.

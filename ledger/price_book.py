@@ -142,6 +142,8 @@ async def publish_price(
 
 async def prices_at(conn: AsyncConnection, model_ids: list[str], at: datetime | None = None) -> dict[str, PriceVersion]:
     """The version in force for each model at a time (now by default); a model with none is absent."""
+    if not model_ids:
+        return {}
     rows = await conn.execute(
         text(
             f"SELECT DISTINCT ON (model_id) {_COLUMNS} FROM price_versions "  # noqa: S608

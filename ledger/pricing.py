@@ -7,8 +7,24 @@ settlement only for a job admitted before terms were recorded.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+from fractions import Fraction
+from typing import Protocol
+
 from ledger import domain
 from schemas.catalogue import Catalogue, ModelEntry
+
+
+class Version(Protocol):
+    """A price-book version (ledger.price_book.PriceVersion) as pricing reads it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def input(self) -> Fraction: ...
+    @property
+    def output(self) -> Fraction: ...
 
 
 def terms_of(model: ModelEntry) -> domain.Terms:
@@ -19,8 +35,11 @@ def terms_of(model: ModelEntry) -> domain.Terms:
     )
 
 
-def route_terms(catalogue: Catalogue, route: tuple[str, ...]) -> dict[str, domain.Terms] | None:
-    """The terms of every model of a route, by model id; None when the catalogue lacks one of them."""
+def route_terms(
+    catalogue: Catalogue, route: tuple[str, ...], versions: Mapping[str, Version] | None = None
+) -> dict[str, domain.Terms] | None:
+    """The terms of every model of a route, by model id; None when the catalogue lacks one of them. A model with a
+    price-book version in force (`versions`) is priced by it, and the version is recorded in its terms."""
     terms: dict[str, domain.Terms] = {}
     for model_id in route:
         model = catalogue.resolve(model_id)
@@ -28,6 +47,10 @@ def route_terms(catalogue: Catalogue, route: tuple[str, ...]) -> dict[str, domai
             return None
         # Keyed by the canonical id, which is what a worker reports as the answering model.
         terms[model.id] = terms_of(model)
+        version = (versions or {}).get(model.id)
+        if version is not None:
+            price = domain.Price(version.input, version.output)
+            terms[model.id] = replace(terms[model.id], price=price, price_version_id=version.id)
     return terms
 
 

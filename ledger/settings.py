@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from runtime.settings import ServiceSettings
+from ledger.finance_settings import FinanceSettings
 
 
-class LedgerSettings(ServiceSettings):
+class LedgerSettings(FinanceSettings):
     ledger_app_id: str = "luntrex-ledger"
     db_pool_size: int = Field(default=8, ge=1, le=100)
     # The most events settled in one database transaction. It is also the number of agent actors per topic:
@@ -23,3 +23,5 @@ class LedgerSettings(ServiceSettings):
     ledger_session_timeout_s: float = Field(default=10.0, ge=6, le=300)
     # How long one publish may wait for the broker before it counts as a (transient) failure and is retried.
     ledger_publish_timeout_s: float = Field(default=30.0, ge=1, le=1200)
+    # How often the finance tick retries due auto top-ups and publishes the finance outbox to `finance.events`.
+    finance_tick_interval_s: float = Field(default=1.0, gt=0, le=3600)

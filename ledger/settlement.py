@@ -6,14 +6,17 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger import debits, pricing
+from ledger import crossings, debits, pricing
+from ledger.topups import Finance
 from schemas.catalogue import Catalogue
 from schemas.events import JobFinished, UsageRecorded
 
 log = logging.getLogger(__name__)
 
 
-async def settle(conn: AsyncConnection, catalogue: Catalogue, usages: list[UsageRecorded]) -> list[JobFinished]:
+async def settle(
+    conn: AsyncConnection, catalogue: Catalogue, usages: list[UsageRecorded], finance: Finance | None = None
+) -> list[JobFinished]:
     """Write the debits (each once) and return the results to deliver after they commit."""
     priced = [
         debits.Usage(
@@ -33,6 +36,9 @@ async def settle(conn: AsyncConnection, catalogue: Catalogue, usages: list[Usage
     ]
     workspaces = {usage.workspace_id for usage in usages}
     settled = await debits.settle_batch(conn, workspaces, priced, pricing.catalogue_terms(catalogue))
+    # Alerts and auto top-ups fire in this transaction, under the accounts' locks: once per crossing. Their
+    # events land in the finance outbox, which the ledger's finance tick publishes.
+    await crossings.after_settlement(conn, settled, finance)
     results = []
     for usage, job in zip(usages, settled, strict=True):
         if job is None:

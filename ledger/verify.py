@@ -36,6 +36,31 @@ BOOK_RULES: dict[str, str] = {
         "ORDER BY id LIMIT :limit"
     ),
     "postings_do_not_sum_to_zero": "SELECT sum(amount) AS total FROM postings HAVING coalesce(sum(amount), 0) <> 0",
+    # Every top-up has exactly one funding entry (`topup:<id>`) crediting its tokens once it succeeded, and
+    # none while pending or after it failed.
+    "topup_not_funded_once": (
+        "SELECT u.id AS topup_id, u.status, u.tokens, count(t.id) AS entries, "
+        "coalesce(sum(p.amount), 0) AS credited FROM topups u "
+        "LEFT JOIN journal_transactions t ON t.idempotency_key = 'topup:' || u.id "
+        "LEFT JOIN postings p ON p.transaction_id = t.id AND p.account_id = concat_ws(':', 'ws', u.workspace_id, "
+        "'available') GROUP BY u.id "
+        "HAVING (u.status = 'succeeded' AND (count(t.id) <> 1 OR coalesce(sum(p.amount), 0) <> u.tokens)) "
+        "OR (u.status <> 'succeeded' AND count(t.id) <> 0) ORDER BY u.id LIMIT :limit"
+    ),
+    "topup_entry_without_topup": (
+        "SELECT t.id AS transaction_id, t.idempotency_key FROM journal_transactions t WHERE t.kind = 'topup' "
+        "AND NOT EXISTS (SELECT 1 FROM topups u WHERE 'topup:' || u.id = t.idempotency_key) ORDER BY t.id LIMIT :limit"
+    ),
+    # An invoiced top-up is funded when its invoice is paid: one `invoice_paid:<id>` entry then, none before.
+    "invoice_not_settled_once": (
+        "SELECT i.id AS invoice_id, i.status, count(t.id) AS entries FROM invoices i "
+        "LEFT JOIN journal_transactions t ON t.idempotency_key = 'invoice_paid:' || i.id GROUP BY i.id "
+        "HAVING count(t.id) <> CASE WHEN i.status = 'paid' THEN 1 ELSE 0 END ORDER BY i.id LIMIT :limit"
+    ),
+    "invoiced_topup_without_invoice": (
+        "SELECT u.id AS topup_id FROM topups u WHERE u.method = 'invoice' AND u.status = 'succeeded' "
+        "AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.topup_id = u.id) ORDER BY u.id LIMIT :limit"
+    ),
 }
 
 # Rules over jobs, in one pass: per job its hold entries, its settlement entries (`settle:<job>`, a debit or a

@@ -9,6 +9,7 @@ from runtime.kafka import config_drift, ensure_topics
 from runtime.settings import ServiceSettings
 from schemas import topics
 from schemas.catalogue import Catalogue
+from schemas.finance import FINANCE_EVENTS, FINANCE_PARTITIONS
 
 
 def topic_plan(catalogue: Catalogue, prefix: str = "") -> list[tuple[str, int]]:
@@ -21,6 +22,7 @@ def topic_plan(catalogue: Catalogue, prefix: str = "") -> list[tuple[str, int]]:
         (topics.prefixed(prefix, topics.LEDGER_REPLIES), topics.RESULTS_PARTITIONS),
         (topics.prefixed(prefix, topics.KEYS_CHANGES), topics.STATE_PARTITIONS),
         (topics.prefixed(prefix, topics.WORKSPACES_CHANGES), topics.STATE_PARTITIONS),
+        (topics.prefixed(prefix, FINANCE_EVENTS), FINANCE_PARTITIONS),
     ]
     for pool in sorted(catalogue.pools()):
         for lane in topics.Lane:

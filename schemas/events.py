@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -210,7 +210,7 @@ class WorkspaceCommandIssued(Envelope):
 
     type: Literal["workspace.command.issued"] = "workspace.command.issued"
     version: Literal[1] = 1
-    action: Literal["create", "update", "suspend", "resume", "grant"]
+    action: Literal["create", "update", "suspend", "resume", "grant", "finance"]
     name: str | None = None
     default_model: str | None = None
     # An update sets only the fields it names (so `default_model` or a limit can be cleared with null).
@@ -221,6 +221,9 @@ class WorkspaceCommandIssued(Envelope):
     grant_tokens: int | None = None
     grant_bdt: int | None = None
     reason: str | None = None
+    # action "finance": one `schemas.finance.FinanceCommand` as JSON, and who asked (a key id or "admin").
+    finance: dict[str, Any] | None = None
+    actor: str | None = None
 
 
 class WorkspaceCommandAnswered(Envelope):
@@ -233,3 +236,5 @@ class WorkspaceCommandAnswered(Envelope):
     workspace: WorkspaceChanged | None = None
     granted_tokens: int = 0
     balance_tokens: int | None = None
+    # A finance command's answer (`ledger.finance_commands.execute`).
+    result: dict[str, Any] | None = None

@@ -233,6 +233,18 @@ class Adjust(_Command):
     idempotency_key: str = Field(min_length=1, max_length=255)
 
 
+class SetWebhook(_Command):
+    """The workspace's webhook for finance events: URL and its Standard Webhooks secret (`whsec_...`)."""
+
+    action: Literal["webhook.set"] = "webhook.set"
+    url: str = Field(min_length=8, max_length=2048)
+    secret: str = Field(min_length=10, max_length=200)
+
+
+class RemoveWebhook(_Command):
+    action: Literal["webhook.remove"] = "webhook.remove"
+
+
 FinanceCommand = Annotated[
     RequestTopup
     | MarkInvoicePaid
@@ -242,7 +254,9 @@ FinanceCommand = Annotated[
     | AddAlertThreshold
     | RemoveAlertThreshold
     | RefundJob
-    | Adjust,
+    | Adjust
+    | SetWebhook
+    | RemoveWebhook,
     Field(discriminator="action"),
 ]
 # Actions only the admin credential may ask for; a workspace key may ask for the others in its own workspace.

@@ -93,6 +93,17 @@ context_tokens = 100000
 fallbacks = ["test/cheap"]
 
 [[models]]
+id = "test/repriced"
+provider = "openai"
+upstream = "test-repriced"
+pool = "openai"
+input_multiplier = "1"
+output_multiplier = "1"
+max_output_tokens = 4096
+default_max_tokens = 64
+context_tokens = 100000
+
+[[models]]
 id = "test/cheap"
 provider = "gemini"
 upstream = "test-cheap"
@@ -203,6 +214,9 @@ def stack(database_url: str, kafka: str, topic_prefix: str, catalogue_path: Path
         "LUNTREX_KEY_CACHE_TTL_S": "1",
         "LUNTREX_ADMIN_KEY": ADMIN_KEY,
         "LUNTREX_KEY_MINTS_PER_HOUR_MAX": str(KEY_MINTS_PER_HOUR_MAX),
+        # Finance webhooks: a short, finite retry schedule and timeout, so tests see retries end.
+        "LUNTREX_WEBHOOK_RETRY_DELAYS_S": "[0.5, 0.5, 0.5]",
+        "LUNTREX_WEBHOOK_TIMEOUT_S": "2",
         # The fake provider checks that a key is sent, as the real APIs do; any value passes.
         "OPENAI_API_KEY": "sk-fake-openai",
         "ANTHROPIC_API_KEY": "sk-ant-fake",

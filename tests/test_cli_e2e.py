@@ -90,3 +90,23 @@ def test_errors_exit_non_zero_with_a_message(stack: Stack, tmp_path: Path) -> No
     assert zero.exit_code == 2
     no_key = run(tmp_path / "absent.env", "chat", "hi", "--base-url", stack.base_url)
     assert no_key.exit_code == 1 and "no credential" in no_key.output
+
+
+def test_luntrex_topup_credits_once_per_key_and_refuses_bad_amounts(stack: Stack, tmp_path: Path) -> None:
+    env_file = stack_env(tmp_path, stack)
+    workspace_id = json.loads(run(env_file, "workspace", "create", "topup team").stdout)["workspace_id"]
+    bought = run(env_file, "topup", workspace_id, "12.50", "--method", "card", "--idempotency-key", "cli-1")
+    assert bought.exit_code == 0, bought.output
+    topup = json.loads(bought.stdout)
+    assert (topup["status"], topup["tokens"], topup["amount_paisa"]) == ("succeeded", 6_250, 1_250)
+    again = json.loads(
+        run(env_file, "topup", workspace_id, "12.50", "--method", "card", "--idempotency-key", "cli-1").stdout
+    )
+    assert again["id"] == topup["id"] and again["replayed"] is True
+    shown = json.loads(run(env_file, "workspace", "show", workspace_id).stdout)
+    assert shown["balance"]["available_tokens"] == 6_250
+    for bad in ("0", "1e3", "1.234", "abc"):
+        refused = run(env_file, "topup", workspace_id, bad)
+        assert refused.exit_code == 1 and "400 invalid_request" in refused.output, refused.output
+    missing = run(env_file, "topup", "ws_does_not_exist", "5")
+    assert missing.exit_code == 1 and "404" in missing.output

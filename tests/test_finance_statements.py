@@ -222,5 +222,5 @@ async def test_csv_cells_never_start_a_spreadsheet_formula(engine: AsyncEngine) 
             [c async for c in finance_queries.statement_csv(conn, workspace.id, since=None, until=None)]
         ).decode()
     cells = [cell for row in csv.reader(io.StringIO(body)) for cell in row]
-    assert '\'=HYPERLINK("x","y")' in cells
+    assert '\'=HYPERLINK("x","y")' in cells, cells
     assert not any(cell.startswith("=") for cell in cells)

@@ -27,14 +27,19 @@ async def test_another_workspaces_ids_are_404_on_every_endpoint(client: httpx.As
     finished = (await client.post("/chat/completions", json=HELLO, headers=theirs.headers)).json()
     queued = await client.post("/chat/completions", json=HELLO, headers={**theirs.headers, "Prefer": "respond-async"})
     spare = (await client.post("/keys", json={"name": "theirs"}, headers=theirs.headers)).json()
+    alert = await client.post(
+        "/billing/alert-thresholds", json={"kind": "absolute", "threshold_tokens": 10}, headers=theirs.headers
+    )
     ids = {
         "job_id": [finished["id"], queued.json()["id"]],
         "key_id": [theirs.key_id, spare["id"]],
+        "threshold_id": [str(alert.json()["id"])],
     }
     probes = {
         ("GET", "/api/v1/jobs/{job_id}"): {},
         ("POST", "/api/v1/keys/{key_id}/rotate"): {"grace_s": 0},
         ("DELETE", "/api/v1/keys/{key_id}"): None,
+        ("DELETE", "/api/v1/billing/alert-thresholds/{threshold_id}"): None,
     }
     # A new route with an id must be added here: the test fails rather than silently not covering it.
     assert set(probes) == workspace_routes_with_ids()
@@ -58,3 +63,5 @@ async def test_another_workspaces_ids_are_404_on_every_endpoint(client: httpx.As
     assert [key["id"] for key in listed] == [mine.key_id]
     usage = (await client.get("/usage", headers=mine.headers)).json()
     assert usage["totals"]["jobs"] == 0
+    their_balance = (await client.get("/balance", headers=theirs.headers)).json()
+    assert [t["threshold_tokens"] for t in their_balance["alert_thresholds"]] == [10]  # my DELETE removed nothing

@@ -1,7 +1,7 @@
 """Finance reads for the caller's workspace: ledger entries, statements (JSON or streamed CSV), usage by day,
 top-ups and alerts. Read-only: money moves only in the ledger (writes arrive there as `ledger.commands`).
 
-A workspace key sees its own workspace. (When key scopes land, these routes require the `billing` scope.)
+A workspace key with the `billing` scope sees its own workspace.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from ingress.auth import Authenticated
+from ingress.auth import Billing
 from ingress.services import Services
 from ledger import finance_queries
 from ledger.finance_queries import EntryFilter
@@ -48,7 +48,7 @@ def _cursor(cursor: str | None) -> int | None:
 @router.get("/api/v1/ledger/entries", response_model=EntriesPage)
 async def get_entries(
     request: Request,
-    principal: Authenticated,
+    principal: Billing,
     since: datetime | None = None,
     until: datetime | None = None,
     kind: EntryKind | None = None,
@@ -76,7 +76,7 @@ async def get_entries(
 )
 async def get_statement(
     request: Request,
-    principal: Authenticated,
+    principal: Billing,
     since: datetime | None = None,
     until: datetime | None = None,
     format: Literal["json", "csv"] = "json",
@@ -105,7 +105,7 @@ async def get_statement(
 
 @router.get("/api/v1/ledger/usage", response_model=UsageByDay)
 async def get_usage_by_day(
-    request: Request, principal: Authenticated, since: datetime | None = None, until: datetime | None = None
+    request: Request, principal: Billing, since: datetime | None = None, until: datetime | None = None
 ) -> UsageByDay:
     """Debits by UTC day x model x key x tag (a job with several tags counts under each of them)."""
     _period(since, until)
@@ -118,7 +118,7 @@ async def get_usage_by_day(
 @router.get("/api/v1/topups", response_model=TopupsPage)
 async def get_topups(
     request: Request,
-    principal: Authenticated,
+    principal: Billing,
     cursor: Annotated[str | None, Query(max_length=64, pattern=r"^tu_[0-9a-f]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=finance_queries.LIST_PAGE_MAX)] = 50,
 ) -> TopupsPage:
@@ -132,7 +132,7 @@ async def get_topups(
 @router.get("/api/v1/alerts", response_model=AlertsPage)
 async def get_alerts(
     request: Request,
-    principal: Authenticated,
+    principal: Billing,
     cursor: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=finance_queries.LIST_PAGE_MAX)] = 50,
 ) -> AlertsPage:

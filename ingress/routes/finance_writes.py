@@ -1,0 +1,231 @@
+"""Finance writes: top-ups, auto top-up and alert settings (`billing` scope), and the operator's money actions
+under `/api/v1/admin/...` (invoice paid, refunds, adjustments, rates and prices).
+
+Money moves only in the ledger: each route validates its body into a `schemas.finance` command and sends it on
+the one ingress -> ledger command mechanism (`ledger.commands`, answered on `ledger.replies`), where
+`ledger.finance_commands.execute` runs it in one transaction. A refused command writes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Path, Request
+from fastapi.responses import ORJSONResponse
+from pydantic import BaseModel, ValidationError
+
+from ingress.auth import Billing, Manager, authenticate_admin
+from ingress.routes.admin import CommandRefused
+from ingress.services import Services
+from schemas.errors import InvalidRequest, NotFound
+from schemas.events import WorkspaceCommandIssued
+from schemas.finance import (
+    AddAlertThreshold,
+    Adjust,
+    MarkInvoicePaid,
+    PublishPrice,
+    PublishRate,
+    RefundJob,
+    RemoveAlertThreshold,
+    RemoveWebhook,
+    RequestTopup,
+    SetAutoTopup,
+    SetWebhook,
+)
+
+router = APIRouter()
+admin_router = APIRouter(prefix="/api/v1/admin", dependencies=[Depends(authenticate_admin)])
+
+# The platform's rate and the price book belong to no workspace; their commands travel under this key.
+PLATFORM = "_platform"
+WORKSPACE_ID_LENGTH_MAX = 128
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+JsonBody = Annotated[dict[str, Any], Body()]
+
+
+def _printable(value: Any, where: str = "body") -> None:
+    """Refuse control characters (NUL included) anywhere in a body: no such text reaches the journal."""
+    if isinstance(value, str):
+        if not value.isprintable():
+            raise InvalidRequest(f"{where} contains a control character")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _printable(key, where)
+            _printable(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for item in value:
+            _printable(item, where)
+
+
+def _command_of(model: type[BaseModel], body: dict[str, Any], **fixed: Any) -> BaseModel:
+    _printable(body)
+    if "action" in body:
+        raise InvalidRequest("body: 'action' is not a field of this route")
+    try:
+        return model.model_validate({**body, **fixed})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise InvalidRequest(f"{where}: {first['msg']}") from exc
+
+
+def _idempotency_key(value: str | None) -> str:
+    if value is None:
+        return f"req_{uuid.uuid4().hex}"
+    if not value or not value.isprintable() or not value.isascii():
+        raise InvalidRequest("Idempotency-Key must be 1-255 printable ASCII characters")
+    return value
+
+
+def _workspace_id(value: str) -> str:
+    if not 0 < len(value) <= WORKSPACE_ID_LENGTH_MAX or not value.isprintable() or value == PLATFORM:
+        raise NotFound(f"workspace '{value[:64]!r}' not found")
+    return value
+
+
+async def _send(services: Services, workspace_id: str, command: BaseModel, *, actor: str) -> dict[str, Any]:
+    """One finance command to the ledger and its answer; a refusal becomes the API error it names."""
+    issued = WorkspaceCommandIssued(
+        workspace_id=workspace_id,
+        job_id=f"cmd_{uuid.uuid4().hex}",
+        action="finance",
+        finance=command.model_dump(mode="json"),
+        actor=actor,
+    )
+    answer = await services.commands.issue(issued, timeout_s=services.settings.admin_command_timeout_s)
+    if not answer.ok:
+        assert answer.error is not None
+        raise CommandRefused(answer.error.code, answer.error.message)
+    return answer.result or {}
+
+
+def _topup_response(result: dict[str, Any]) -> ORJSONResponse:
+    body = dict(result["topup"]) | {"replayed": result["replayed"]}
+    return ORJSONResponse(body, status_code=200 if result["replayed"] else 201)
+
+
+# --- the workspace's own (billing scope) ---------------------------------------------------------------
+
+
+@router.post("/api/v1/topups", status_code=201)
+async def post_topup(
+    request: Request, principal: Billing, body: JsonBody, idempotency_key: IdempotencyKey = None
+) -> ORJSONResponse:
+    """Buy credit: `amount_paisa` (integer) or `amount_bdt` ("250.50"), `method` `invoice` (default) or `card`.
+    The same `Idempotency-Key` returns the first top-up (200, `replayed`); the answer carries its `status`."""
+    command = _command_of(RequestTopup, body, idempotency_key=_idempotency_key(idempotency_key))
+    result = await _send(request.app.state.services, principal.workspace_id, command, actor=principal.key_id)
+    return _topup_response(result)
+
+
+@router.put("/api/v1/billing/auto-topup")
+async def put_auto_topup(request: Request, principal: Billing, body: JsonBody) -> dict[str, Any]:
+    """Set the auto top-up: `threshold_tokens`, `amount_paisa` or `amount_bdt`, `method`, `enabled` (default true);
+    `enabled: false` turns it off. It fires once per downward crossing and re-arms above the threshold."""
+    command = _command_of(SetAutoTopup, body)
+    await _send(request.app.state.services, principal.workspace_id, command, actor=principal.key_id)
+    return {"auto_topup": body | {"enabled": body.get("enabled", True)}}
+
+
+@router.post("/api/v1/billing/alert-thresholds", status_code=201)
+async def post_alert_threshold(request: Request, principal: Billing, body: JsonBody) -> dict[str, Any]:
+    """Add an alert: `{"kind": "absolute", "threshold_tokens": N}` or `{"kind": "percent_of_last_topup",
+    "percent": P}`; answers its `id`."""
+    command = _command_of(AddAlertThreshold, body)
+    result = await _send(request.app.state.services, principal.workspace_id, command, actor=principal.key_id)
+    return {"id": result["threshold_id"]} | body
+
+
+@router.delete("/api/v1/billing/alert-thresholds/{threshold_id}")
+async def delete_alert_threshold(
+    request: Request, principal: Billing, threshold_id: Annotated[int, Path(ge=1, le=2**62)]
+) -> dict[str, Any]:
+    command = RemoveAlertThreshold(threshold_id=threshold_id)
+    result = await _send(request.app.state.services, principal.workspace_id, command, actor=principal.key_id)
+    if not result.get("removed"):
+        raise NotFound(f"alert threshold {threshold_id} not found")
+    return {"id": threshold_id, "removed": True}
+
+
+@router.put("/api/v1/billing/webhook")
+async def put_webhook(request: Request, principal: Manager, body: JsonBody) -> dict[str, Any]:
+    """Where finance events (thresholds crossed, top-ups succeeded or failed) are POSTed, signed with Standard
+    Webhooks headers: `{"url"}` and optionally your own `secret` (`whsec_` + base64); the answer carries the
+    secret (a new one on every PUT without one). Retried on a finite schedule when the receiver fails."""
+    if "secret" not in body:
+        body = body | {"secret": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()}
+    command = _command_of(SetWebhook, body)
+    await _send(request.app.state.services, principal.workspace_id, command, actor=principal.key_id)
+    return {"url": body["url"], "secret": body["secret"]}
+
+
+@router.delete("/api/v1/billing/webhook")
+async def delete_webhook(request: Request, principal: Manager) -> dict[str, Any]:
+    result = await _send(request.app.state.services, principal.workspace_id, RemoveWebhook(), actor=principal.key_id)
+    if not result.get("removed"):
+        raise NotFound("this workspace has no webhook")
+    return {"removed": True}
+
+
+# --- the operator's (admin credential) -----------------------------------------------------------------
+
+
+@admin_router.post("/workspaces/{workspace_id}/topups", status_code=201)
+async def admin_topup(
+    request: Request, workspace_id: str, body: JsonBody, idempotency_key: IdempotencyKey = None
+) -> ORJSONResponse:
+    """A top-up for any workspace (the body of `POST /api/v1/topups`); `luntrex topup` uses it."""
+    command = _command_of(RequestTopup, body, idempotency_key=_idempotency_key(idempotency_key))
+    result = await _send(request.app.state.services, _workspace_id(workspace_id), command, actor="admin")
+    return _topup_response(result)
+
+
+@admin_router.post("/workspaces/{workspace_id}/invoices/{invoice_id}/paid")
+async def admin_invoice_paid(
+    request: Request, workspace_id: str, invoice_id: Annotated[str, Path(max_length=64)]
+) -> dict[str, Any]:
+    """Mark an invoiced top-up paid: funding settles the receivable. `paid` is false when it already was."""
+    command = _command_of(MarkInvoicePaid, {"invoice_id": invoice_id})
+    result = await _send(request.app.state.services, _workspace_id(workspace_id), command, actor="admin")
+    return {"invoice_id": invoice_id, "paid": result["paid"]}
+
+
+@admin_router.post("/workspaces/{workspace_id}/refunds", status_code=201)
+async def admin_refund(request: Request, workspace_id: str, body: JsonBody) -> dict[str, Any]:
+    """Reverse a completed job's charge in full: `{"job_id", "reason"}` (once per job)."""
+    command = _command_of(RefundJob, body)
+    return await _send(request.app.state.services, _workspace_id(workspace_id), command, actor="admin")
+
+
+@admin_router.post("/workspaces/{workspace_id}/adjustments", status_code=201)
+async def admin_adjustment(
+    request: Request, workspace_id: str, body: JsonBody, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    """Credit (`tokens` > 0) or debit (< 0) a workspace with a `reason`; idempotent under `Idempotency-Key`."""
+    command = _command_of(Adjust, body, idempotency_key=_idempotency_key(idempotency_key))
+    return await _send(request.app.state.services, _workspace_id(workspace_id), command, actor="admin")
+
+
+@admin_router.post("/workspaces/{workspace_id}/rates", status_code=201)
+async def admin_workspace_rate(request: Request, workspace_id: str, body: JsonBody) -> dict[str, Any]:
+    """A workspace's exchange-rate override: `{"tokens_per_bdt": "500", "effective_at"?, "reason"}`."""
+    command = _command_of(PublishRate, body, platform=False)
+    return await _send(request.app.state.services, _workspace_id(workspace_id), command, actor="admin")
+
+
+@admin_router.post("/rates", status_code=201)
+async def admin_platform_rate(request: Request, body: JsonBody) -> dict[str, Any]:
+    """A new platform exchange-rate version (never effective in the past)."""
+    command = _command_of(PublishRate, body, platform=True)
+    return await _send(request.app.state.services, PLATFORM, command, actor="admin")
+
+
+@admin_router.post("/prices", status_code=201)
+async def admin_price(request: Request, body: JsonBody) -> dict[str, Any]:
+    """A new price-book version for a model: `{"model_id", "input_multiplier", "output_multiplier",
+    "cached_input_multiplier"?, "effective_at"?}` as exact rationals ("3/4"); never effective in the past."""
+    command = _command_of(PublishPrice, body)
+    return await _send(request.app.state.services, PLATFORM, command, actor="admin")
