@@ -48,6 +48,12 @@ class IngressSettings(ServiceSettings):
     admin_command_timeout_s: float = Field(default=15.0, gt=0, le=300)
     admin_commands_pending_max: int = Field(default=1_000, ge=1, le=100_000)
 
+    @field_validator("admin_key", mode="before")
+    @classmethod
+    def _empty_admin_key_is_none(cls, value: object) -> object:
+        # An empty variable (compose's `${LUNTREX_ADMIN_KEY:-}`) means no admin credential: the admin API is closed.
+        return None if value == "" else value
+
     @field_validator("admin_key")
     @classmethod
     def _admin_key_is_long(cls, value: SecretStr | None) -> SecretStr | None:
