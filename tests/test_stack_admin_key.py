@@ -6,7 +6,9 @@ on a temp env file, the processes' environment and plan, and a real ingress star
 
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -51,9 +53,21 @@ def test_only_ingress_gets_the_key_and_the_plan_keeps_who_does(tmp_path: Path) -
     assert stat.S_IMODE((tmp_path / "supervisor.plan.json").stat().st_mode) == 0o600
 
 
-def test_docker_compose_passes_the_key_from_the_environment() -> None:
-    text = (ROOT / "docker-compose.yml").read_text()
-    assert "LUNTREX_ADMIN_KEY: ${LUNTREX_ADMIN_KEY:?" in text
+def _compose_ingress_admin_key(environment: dict[str, str]) -> str:
+    rendered = subprocess.run(
+        ["docker-compose", "config"], cwd=ROOT, env=environment, capture_output=True, text=True, check=True
+    ).stdout
+    ingress = rendered.split("\n  ingress:\n", 1)[1].split("\n  kafka", 1)[0]
+    line = next(line for line in ingress.splitlines() if "LUNTREX_ADMIN_KEY" in line)
+    return line.split(":", 1)[1].strip().strip("'\"")
+
+
+def test_docker_compose_passes_the_key_from_the_environment_and_closes_the_admin_api_without_it() -> None:
+    # `make test` installs docker-compose (compose-check) before pytest runs.
+    base = {k: v for k, v in os.environ.items() if k != "LUNTREX_ADMIN_KEY"}
+    key = "k" * 32
+    assert _compose_ingress_admin_key({**base, "LUNTREX_ADMIN_KEY": key}) == key
+    assert _compose_ingress_admin_key(base) == ""
 
 
 async def test_an_ingress_started_with_a_minted_key_serves_the_admin_api_with_it(stack: Stack) -> None:
