@@ -24,14 +24,13 @@ from ingress import keys
 from ingress.key_policy import Principal, key_id_of
 from ingress.settings import IngressSettings
 from ledger import queries
-from runtime.kafka import new_producer, partitions_of, stop_consumer
+from runtime.kafka import new_producer, start_reader, stop_consumer
 from schemas import topics
 from schemas.errors import ErrorCode, Forbidden, ServiceUnavailable
 from schemas.events import KeyChanged, WorkspaceChanged, decode, encode
 
 log = logging.getLogger(__name__)
 
-TOPIC_WAIT_S = 30.0
 # A key change waits at most this long for this replica to read it back from `keys.changes`.
 READ_BACK_MAX_S = 1.0
 
@@ -57,17 +56,10 @@ class KeyDirectory:
     async def start(self) -> None:
         self._producer = new_producer(self._settings)
         await self._producer.start()
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.kafka_bootstrap_servers,
-            group_id=None,
-            enable_auto_commit=False,
-            fetch_max_wait_ms=self._settings.kafka_fetch_max_wait_ms,
+        consumer, assigned = await start_reader(
+            self._settings, [self._keys_topic, self._workspaces_topic], from_beginning=True
         )
-        await consumer.start()
         self._consumer = consumer
-        assigned = [tp for topic in (self._keys_topic, self._workspaces_topic) for tp in await self._partitions(topic)]
-        consumer.assign(assigned)
-        await consumer.seek_to_beginning(*assigned)
         await self._catch_up(assigned)
         self._task = asyncio.create_task(self._follow(), name="key-directory")
 
@@ -78,16 +70,6 @@ class KeyDirectory:
             await stop_consumer(self._consumer)
         if self._producer is not None:
             await self._producer.stop()
-
-    async def _partitions(self, topic: str) -> list[TopicPartition]:
-        assert self._consumer is not None
-        deadline = time.monotonic() + TOPIC_WAIT_S
-        while time.monotonic() < deadline:
-            partitions = await partitions_of(self._consumer, topic)
-            if partitions:
-                return [TopicPartition(topic, partition) for partition in sorted(partitions)]
-            await asyncio.sleep(0.2)  # the topic may be being created right now
-        raise RuntimeError(f"topic {topic} does not exist; create topics first (python -m runtime.topics)")
 
     async def _catch_up(self, assigned: list[TopicPartition]) -> None:
         """Apply every state already on the topics before serving, so no revoked key is ever accepted."""

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from runtime.kafka import new_producer, partitions_of, stop_consumer
+from runtime.kafka import new_producer, start_reader, stop_consumer
 from runtime.settings import ServiceSettings
 from schemas import topics
 from schemas.errors import ServiceUnavailable
@@ -37,27 +36,8 @@ class LedgerCommands:
     async def start(self) -> None:
         self._producer = new_producer(self._settings)
         await self._producer.start()
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.kafka_bootstrap_servers,
-            group_id=None,
-            enable_auto_commit=False,
-            fetch_max_wait_ms=self._settings.kafka_fetch_max_wait_ms,
-        )
-        await consumer.start()
+        consumer, _ = await start_reader(self._settings, [self._replies_topic], from_beginning=False)
         self._consumer = consumer
-        partitions: set[int] = set()
-        deadline = time.monotonic() + 30
-        while not partitions and time.monotonic() < deadline:
-            partitions = await partitions_of(consumer, self._replies_topic)
-            if not partitions:
-                await asyncio.sleep(0.2)
-        if not partitions:
-            raise RuntimeError(f"topic {self._replies_topic} does not exist; create topics first")
-        assigned = [TopicPartition(self._replies_topic, partition) for partition in sorted(partitions)]
-        consumer.assign(assigned)
-        await consumer.seek_to_end(*assigned)
-        for tp in assigned:
-            await consumer.position(tp)
         self._task = asyncio.create_task(self._run(), name="ledger-command-replies")
 
     async def stop(self) -> None:

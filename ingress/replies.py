@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from ingress.supervision import start_supervised, stop
 from runtime.consume import Backoff, Verdict, classify
-from runtime.kafka import partitions_of, stop_consumer
+from runtime.kafka import start_reader, stop_consumer
 from runtime.settings import ServiceSettings
 from schemas import topics
 from schemas.errors import ServiceUnavailable
@@ -44,27 +43,7 @@ class ReplyWaiter:
 
     async def start(self) -> None:
         topic = topics.prefixed(self._settings.topic_prefix, topics.JOBS_RESULTS)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.kafka_bootstrap_servers,
-            group_id=None,
-            enable_auto_commit=False,
-            fetch_max_wait_ms=self._settings.kafka_fetch_max_wait_ms,
-        )
-        await consumer.start()
-        partitions: set[int] = set()
-        deadline = time.monotonic() + 30
-        while not partitions and time.monotonic() < deadline:
-            partitions = await partitions_of(consumer, topic)
-            if not partitions:
-                await asyncio.sleep(0.2)  # the topic may be being created right now
-        if not partitions:
-            await stop_consumer(consumer)
-            raise RuntimeError(f"topic {topic} does not exist; create topics first (python -m runtime.topics)")
-        assigned = [TopicPartition(topic, partition) for partition in sorted(partitions)]
-        consumer.assign(assigned)
-        await consumer.seek_to_end(*assigned)
-        for tp in assigned:
-            await consumer.position(tp)
+        consumer, _ = await start_reader(self._settings, [topic], from_beginning=False)
         self._consumer = consumer
         self._task = start_supervised("reply-reader", self._run)
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
@@ -135,3 +136,48 @@ async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     """A topic's partitions, read fresh from the broker (a group-less consumer has no metadata for it yet)."""
     cluster = await consumer._client.fetch_all_metadata()
     return set(cluster.partitions_for_topic(topic) or ())
+
+
+# How long a reader waits for its topics to exist (another process may be creating them right now).
+TOPIC_WAIT_S = 30.0
+
+
+async def start_reader(
+    settings: ServiceSettings, topic_list: Iterable[str], *, from_beginning: bool
+) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
+    """A started group-less consumer assigned every partition of `topic_list`, positioned at their beginning
+    (a reader of whole state topics) or their end (a reader of replies to its own requests).
+
+    The end is resolved before returning, so nothing published after this call can slip past the reader.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        **consumer_size_options(settings),
+    )
+    await consumer.start()
+    try:
+        assigned = [tp for topic in topic_list for tp in await _partitions_when_created(consumer, topic)]
+    except BaseException:
+        await stop_consumer(consumer)
+        raise
+    consumer.assign(assigned)
+    if from_beginning:
+        await consumer.seek_to_beginning(*assigned)
+    else:
+        await consumer.seek_to_end(*assigned)
+        for tp in assigned:
+            await consumer.position(tp)
+    return consumer, assigned
+
+
+async def _partitions_when_created(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    deadline = time.monotonic() + TOPIC_WAIT_S
+    while time.monotonic() < deadline:
+        partitions = await partitions_of(consumer, topic)
+        if partitions:
+            return [TopicPartition(topic, partition) for partition in sorted(partitions)]
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"topic {topic} does not exist; create topics first (python -m runtime.topics)")
