@@ -202,7 +202,8 @@ def _process_env_for_steps(endpoints: Endpoints) -> dict[str, str]:
     """The settings every process gets, for one-shot steps run with the processes' configuration."""
     env = process_env(PROCESSES[0], DEV.run_dir, endpoints.kafka_bootstrap, endpoints.database_url)
     del env["LUNTREX_READY_FILE"]
-    return {**env, "DATABASE_URL": endpoints.database_url}
+    # One-shot steps (the demo seed) run as the tables' owner, like the migrations.
+    return {**env, "DATABASE_URL": endpoints.database_url, "LUNTREX_DATABASE_URL": endpoints.database_url}
 
 
 def _print_access(stack_env: dict[str, str]) -> None:

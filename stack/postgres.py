@@ -19,6 +19,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from runtime.db_roles import SERVICES, role_name
 from stack.pids import command_line, is_alive, port_open, read_pid, tail
 from stack.profiles import LOOPBACK
 
@@ -39,21 +40,28 @@ START_ATTEMPTS_MAX = 10
 CRASH_REMNANT_BACKOFF_S = 1.0
 CRASH_REMNANT_MARKERS = ("already exists", "is still in use")
 
+SERVICE_ROLES = tuple(role_name(service) for service in SERVICES)
+_SERVICE_HBA_LINES = "".join(f"host    all   {role}   127.0.0.1/32   trust\n" for role in SERVICE_ROLES)
 PG_HBA = f"""\
 # Written by stack/postgres.py. Loopback-only dev/test cluster: see the module docstring.
 local   all   all                   trust
 host    all   {ROLE}   127.0.0.1/32   trust
-host    all   all       127.0.0.1/32   scram-sha-256
+{_SERVICE_HBA_LINES}host    all   all       127.0.0.1/32   scram-sha-256
 """
 
 # Idempotent: run on every ensure, so a cluster whose bootstrap was interrupted is completed.
 # Built from module constants only, never from input.
+_CREATE_SERVICE_ROLES = "".join(
+    f"SELECT 'CREATE ROLE {role} LOGIN NOINHERIT'\n"  # noqa: S608
+    f"  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}')\\gexec\n"
+    for role in SERVICE_ROLES
+)
 BOOTSTRAP_SQL = f"""\
 SELECT 'CREATE ROLE {ROLE} LOGIN CREATEDB'
   WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{ROLE}')\\gexec
 SELECT 'CREATE DATABASE {DATABASE} OWNER {ROLE}'
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{DATABASE}')\\gexec
-"""  # noqa: S608
+{_CREATE_SERVICE_ROLES}"""  # noqa: S608
 
 
 class PostgresStartError(RuntimeError):
@@ -84,7 +92,11 @@ def ensure_postgres(run_dir: Path, port: int, fast: bool) -> str:
         _prepare_dirs(run_dir, [data_dir, socket_dir], log_path, user)
         if not (data_dir / "PG_VERSION").exists():
             _initdb(bin_dir, data_dir, user)
+        _write_hba(data_dir)
         _start(bin_dir, data_dir, socket_dir, log_path, port, fast, user)
+    elif _write_hba(data_dir):
+        # A cluster made before the service roles existed: reload so they can log in.
+        _run_as(user, [str(bin_dir / "pg_ctl"), "reload", "-D", str(data_dir)], timeout_s=PSQL_TIMEOUT_S, what="reload")
     _bootstrap(bin_dir, socket_dir, port, user)
     return database_url(port)
 
@@ -199,8 +211,18 @@ def _initdb(bin_dir: Path, data_dir: Path, user: str | None) -> None:
         timeout_s=INITDB_TIMEOUT_S,
         what="initdb",
     )
+
+
+def _write_hba(data_dir: Path) -> bool:
+    """Write our pg_hba.conf unless it is already there; True when it changed."""
     hba_path = data_dir / "pg_hba.conf"
+    try:
+        if hba_path.read_text() == PG_HBA:
+            return False
+    except FileNotFoundError:
+        pass
     hba_path.write_text(PG_HBA)
+    return True
 
 
 def _start(

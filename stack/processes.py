@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from runtime.db_roles import Service, role_url
 from stack.profiles import LOOPBACK
 
 FAKE_PROVIDER_PORT = 8700
@@ -50,6 +51,8 @@ class Process:
     extra_env: tuple[tuple[str, str], ...] = ()
     # Started with the operator's admin credential (LUNTREX_ADMIN_KEY); only ingress serves the admin API.
     admin: bool = False
+    # The PostgreSQL role it connects as (runtime/db_roles.py); None: it uses no database and gets no URL.
+    db_role: Service | None = None
 
     def pid_path(self, run_dir: Path) -> Path:
         return run_dir / f"{self.name}.pid"
@@ -74,7 +77,7 @@ PROCESSES: tuple[Process, ...] = (
         port=FAKE_PROVIDER_PORT,
         health_path="/healthz",
     ),
-    Process("ledger", "ledger"),
+    Process("ledger", "ledger", db_role="ledger"),
     Process("workers", "workers", extra_env=FAKE_PROVIDER_API_KEYS),
     Process(
         "ingress",
@@ -83,6 +86,7 @@ PROCESSES: tuple[Process, ...] = (
         port=INGRESS_PORT,
         health_path="/healthz",
         admin=True,
+        db_role="ingress",
     ),
 )
 
@@ -91,12 +95,14 @@ def process_env(
     process: Process, run_dir: Path, kafka_bootstrap: str, database_url: str, *, admin_key: str | None = None
 ) -> dict[str, str]:
     """The ``LUNTREX_`` settings one process is started with (added to the caller's environment); the admin
-    key goes to the processes that serve the admin API only."""
+    key goes to the processes that serve the admin API only, and a database URL (as the process's own role)
+    only to those that use one."""
     admin = {"LUNTREX_ADMIN_KEY": admin_key} if process.admin and admin_key is not None else {}
+    database = {} if process.db_role is None else {"LUNTREX_DATABASE_URL": role_url(database_url, process.db_role)}
     return {
         **admin,
+        **database,
         "LUNTREX_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "LUNTREX_DATABASE_URL": database_url,
         "LUNTREX_CATALOGUE_PATH": CATALOGUE_PATH,
         "LUNTREX_PROVIDER_BASE_URLS": json.dumps(PROVIDER_BASE_URLS),
         "LUNTREX_READY_FILE": str(process.ready_path(run_dir)),

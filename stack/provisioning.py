@@ -32,10 +32,12 @@ def runnable(name: str) -> bool:
 
 
 def migrate(env: Mapping[str, str]) -> str | None:
-    """``alembic upgrade head``; returns a warning instead when there is no alembic.ini yet."""
+    """``alembic upgrade head``, then each service role's grants (``runtime.db_roles``); returns a warning
+    instead when there is no alembic.ini yet."""
     if not ALEMBIC_INI.exists():
         return f"skipped migrations: {ALEMBIC_INI.name} does not exist yet"
     _run([sys.executable, "-m", "alembic", "-c", str(ALEMBIC_INI), "upgrade", "head"], env, MIGRATE_TIMEOUT_S)
+    _run([sys.executable, "-m", "runtime.db_roles"], env, MIGRATE_TIMEOUT_S)
     return None
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ingress.keys import create_key
 from ledger import journal, verify
+from runtime.db_roles import role_url
 from runtime.kafka import ensure_topics
 from runtime.settings import ServiceSettings
 from runtime.topics import topic_plan
@@ -27,6 +28,8 @@ from tests.services import ROOT
 ADMIN_KEY = "test-admin-credential-0123456789abcdef"
 # Keys a workspace may mint per hour in the test stack: low, so the limit itself can be tested.
 KEY_MINTS_PER_HOUR_MAX = 12
+# The workers never touch the database: a URL that cannot connect makes any attempt fail loudly.
+NO_DATABASE_URL = "postgresql+psycopg://no_database@127.0.0.1:1/workers_use_none"
 
 
 @dataclass
@@ -229,9 +232,18 @@ def stack(database_url: str, kafka: str, topic_prefix: str, catalogue_path: Path
     }
     parts = {
         "fakeprovider": Service("fakeprovider", ["fakeprovider", "--port", str(fake_port)], common, workdir),
-        "ledger": Service("ledger", ["ledger"], common, workdir),
-        "workers": Service("workers", ["workers"], common, workdir),
-        "ingress": Service("ingress", ["ingress", "--port", str(ingress_port)], common, workdir),
+        # Each service connects as its own PostgreSQL role, as in `make up`, so every test also proves the
+        # grants of runtime/db_roles.py are enough (and the workers need no database at all).
+        "ledger": Service(
+            "ledger", ["ledger"], {**common, "LUNTREX_DATABASE_URL": role_url(database_url, "ledger")}, workdir
+        ),
+        "workers": Service("workers", ["workers"], {**common, "LUNTREX_DATABASE_URL": NO_DATABASE_URL}, workdir),
+        "ingress": Service(
+            "ingress",
+            ["ingress", "--port", str(ingress_port)],
+            {**common, "LUNTREX_DATABASE_URL": role_url(database_url, "ingress")},
+            workdir,
+        ),
     }
     try:
         for part in parts.values():

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import psycopg
 
+from runtime import db_roles
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES_ENV = ROOT / ".run" / "test" / "services.env"
 
@@ -51,7 +53,8 @@ def _libpq(url: str) -> str:
 
 
 def create_database() -> str:
-    """A new, migrated database for this session; returns its SQLAlchemy URL."""
+    """A new, migrated database for this session with the services' grants applied; returns its SQLAlchemy URL
+    (the tables' owner: `role_url` gives each service's)."""
     admin_url = admin_database_url()
     name = f"luntrex_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(_libpq(admin_url), autocommit=True) as conn:
@@ -63,6 +66,8 @@ def create_database() -> str:
         env={**os.environ, "LUNTREX_DATABASE_URL": url},
         check=True,
     )
+    with psycopg.connect(_libpq(url)) as conn:
+        db_roles.apply(conn)
     return url
 
 

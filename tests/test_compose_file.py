@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from typing import Any
 
 import yaml
@@ -57,3 +59,23 @@ def test_the_broker_and_the_clients_share_one_record_size_limit() -> None:
         if name not in {"kafka", "postgres"}
     }
     assert limits == {"8388608"}
+
+
+def test_each_service_connects_as_its_own_role_with_the_passwords_the_migrate_job_sets() -> None:
+    # `make test` installs docker-compose (compose-check) before pytest runs; render what it would run.
+    environment = {**os.environ, "LUNTREX_DB_INGRESS_PASSWORD": "pw-ingress-1", "LUNTREX_DB_LEDGER_PASSWORD": "pw-led"}
+    rendered = subprocess.run(
+        ["docker-compose", "config"], cwd=ROOT, env=environment, capture_output=True, text=True, check=True
+    ).stdout
+    services = yaml.safe_load(rendered)["services"]
+    url = {
+        name: services[name]["environment"]["LUNTREX_DATABASE_URL"]
+        for name in ("ingress", "ledger", "workers", "fakeprovider")
+    }
+    assert url["ingress"].startswith("postgresql+psycopg://luntrex_ingress:pw-ingress-1@")
+    assert url["ledger"].startswith("postgresql+psycopg://luntrex_ledger:pw-led@")
+    assert url["workers"] == "" and url["fakeprovider"] == ""
+    migrate = services["migrate"]
+    assert migrate["environment"]["LUNTREX_DB_INGRESS_PASSWORD"] == "pw-ingress-1"
+    assert migrate["environment"]["LUNTREX_DB_LEDGER_PASSWORD"] == "pw-led"
+    assert python_modules(migrate["command"]) == ["runtime.db_roles", "runtime.topics"]

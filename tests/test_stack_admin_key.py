@@ -73,7 +73,11 @@ def test_docker_compose_passes_the_key_from_the_environment_and_closes_the_admin
 async def test_an_ingress_started_with_a_minted_key_serves_the_admin_api_with_it(stack: Stack) -> None:
     key, _ = admin_key.ensure(Path(tempfile.mkdtemp(prefix="luntrex-admin-")) / "stack.env")
     ingress = next(p for p in PROCESSES if p.admin)
-    admin_env = {k: v for k, v in process_env(ingress, Path("."), "", "", admin_key=key).items() if "ADMIN" in k}
+    admin_env = {
+        k: v
+        for k, v in process_env(ingress, Path("."), "", "postgresql://x@h/d", admin_key=key).items()
+        if "ADMIN" in k
+    }
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="luntrex-admin-ingress-"))
     service = Service("ingress-admin", ["ingress", "--port", str(port)], {**stack.ingress.env, **admin_env}, workdir)

@@ -180,7 +180,7 @@ async def test_a_sigkilled_ledger_comes_back_ready_under_the_supervisor(
     """The real ledger on the test Kafka and PostgreSQL, on topics of its own, supervised as `make up` does."""
     prefix = f"sup{uuid.uuid4().hex[:8]}."
     await ensure_topics(ServiceSettings(kafka_bootstrap_servers=kafka), topic_plan(catalogue, prefix))
-    ledger = Process("ledger", "ledger")
+    ledger = Process("ledger", "ledger", db_role="ledger")
     env = {
         **process_env(ledger, run_dir, kafka, database_url),
         "LUNTREX_TOPIC_PREFIX": prefix,

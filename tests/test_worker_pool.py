@@ -244,11 +244,11 @@ async def test_a_deadline_during_a_slow_call_ends_the_job_expired_at_the_deadlin
     kafka: str, prefix: str, fake: RunningFakeProvider, catalogue: Catalogue
 ) -> None:
     fake.set_scenario(UPSTREAM, latency_ms=30_000)
-    soon = datetime.now(UTC) + timedelta(seconds=2)
-    await send_dispatch(kafka, prefix, "job_soon", dispatch("job_soon", deadline_at=soon))
-
     async with running_pool(worker_settings(kafka, prefix, fake), catalogue):
-        [usage] = await usage_events(kafka, prefix, 1, timeout_s=15)
+        # Sent once the pool runs, so a slow start on a loaded machine cannot expire the job before its call.
+        soon = datetime.now(UTC) + timedelta(seconds=5)
+        await send_dispatch(kafka, prefix, "job_soon", dispatch("job_soon", deadline_at=soon))
+        [usage] = await usage_events(kafka, prefix, 1, timeout_s=20)
 
     assert (usage.outcome, usage.attempts) == ("expired", 1)
     assert usage.occurred_at < soon + timedelta(seconds=5)
