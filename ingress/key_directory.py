@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ingress import keys
+from ingress.guardrail_check import WorkspaceGuardrails
 from ingress.key_policy import Principal, key_id_of
 from ingress.settings import IngressSettings
 from ledger import queries
@@ -44,6 +45,8 @@ class KeyDirectory:
         self._keys: dict[str, tuple[KeyChanged | None, float]] = {}
         self._unknown: dict[str, float] = {}
         self._workspaces: dict[str, tuple[WorkspaceChanged | None, float]] = {}
+        # Compiled guardrails by workspace, with the revision they were compiled from.
+        self._guardrails: dict[str, tuple[int, WorkspaceGuardrails | None]] = {}
         self._keys_topic = topics.prefixed(settings.topic_prefix, topics.KEYS_CHANGES)
         self._workspaces_topic = topics.prefixed(settings.topic_prefix, topics.WORKSPACES_CHANGES)
         self._consumer: AIOKafkaConsumer | None = None
@@ -192,7 +195,25 @@ class KeyDirectory:
             default_model=workspace.default_model if workspace is not None else None,
             power=keys.power_of(state),
             rotated=state.rotated_at is not None,
+            guardrails=self._compiled_guardrails(workspace) if workspace is not None else None,
         )
+
+    def _compiled_guardrails(self, workspace: WorkspaceChanged) -> WorkspaceGuardrails | None:
+        """Compile a workspace's guardrails once per revision; a stored value that no longer validates (it was
+        checked when set) is logged and ignored rather than locking the workspace out."""
+        if not workspace.guardrails:
+            return None
+        cached = self._guardrails.get(workspace.workspace_id)
+        if cached is not None and cached[0] == workspace.revision:
+            return cached[1]
+        try:
+            compiled = WorkspaceGuardrails.from_json(workspace.guardrails)
+        except ValueError:
+            log.exception("workspace %s: its stored guardrails do not validate; ignored", workspace.workspace_id)
+            compiled = None
+        self._bound(self._guardrails)
+        self._guardrails[workspace.workspace_id] = (workspace.revision, compiled)
+        return compiled
 
     async def _key(self, key_id: str) -> KeyChanged | None:
         now = time.monotonic()
@@ -230,6 +251,7 @@ class KeyDirectory:
                 rpm_max=view.rpm_max,
                 tpm_max=view.tpm_max,
                 suspended=view.suspended,
+                guardrails=view.guardrails,
             )
         )
         return self._workspaces[workspace_id][0]

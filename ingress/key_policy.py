@@ -9,8 +9,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from schemas.errors import ErrorCode, Forbidden
+
+if TYPE_CHECKING:
+    from ingress.guardrail_check import WorkspaceGuardrails
 
 SCOPES = ("inference", "billing", "manage")
 ALL_SCOPES = frozenset(SCOPES)
@@ -49,6 +53,8 @@ class Principal:
     power: KeyPower = KeyPower(scopes=ALL_SCOPES)
     # Replaced by a rotation: it still calls models until its grace window ends, but manages nothing.
     rotated: bool = False
+    # The workspace's guardrails, compiled (ingress/guardrail_check.py); None when it has none.
+    guardrails: WorkspaceGuardrails | None = None
 
 
 def key_id_of(secret: str) -> str | None:

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from schemas.guardrails import Guardrails
+
 LABEL_LENGTH_MAX = 100
 GRACE_MAX_S = 30 * 86_400
 EXPIRY_MAX_S = 3 * 365 * 86_400
@@ -72,6 +74,7 @@ class NewWorkspace(BaseModel):
     tpm_max: PositiveLimit | None = None
     grant_tokens: SpendCap | None = None
     grant_bdt: Annotated[int, Field(strict=True, gt=0, le=10**9)] | None = None
+    guardrails: Guardrails | None = None
     # The workspace's first key, returned once; with every scope, so its owner can mint narrower ones.
     with_key: bool = True
 
@@ -83,6 +86,8 @@ class WorkspaceUpdate(BaseModel):
     credit_line_tokens: Annotated[int, Field(strict=True, ge=0, le=10**15)] | None = None
     rpm_max: PositiveLimit | None = None
     tpm_max: PositiveLimit | None = None
+    # Replaces the whole set; null or {} removes every guardrail.
+    guardrails: Guardrails | None = None
 
 
 class Grant(BaseModel):

@@ -53,6 +53,8 @@ def completion(finished: JobResult, headers: dict[str, str] | None = None) -> Ch
 def polled_job(job: JobState) -> dict[str, Any]:
     """A job's state; once completed it carries exactly the synchronous answer's fields."""
     body: dict[str, Any] = {"id": job.id, "status": job.status, "model": job.model_id, "tags": job.tags}
+    if job.guardrails:
+        body["guardrails"] = job.guardrails
     result = job.result
     if result is None:
         return body

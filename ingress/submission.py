@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from ingress import estimate, key_policy
+from ingress import estimate, guardrail_check, key_policy
 from ingress.key_policy import Principal
 from schemas.api import ChatCompletionRequest
 from schemas.catalogue import Catalogue, ModelEntry
@@ -66,7 +66,7 @@ def build_job(
     allowed = set(key_policy.allowed_route(principal, [m.id for m in route]))
     route = [m for m in route if m.id in allowed]
     stop = (request.stop,) if isinstance(request.stop, str) else tuple(request.stop or ())
-    return ChatJobSubmitted(
+    job = ChatJobSubmitted(
         workspace_id=principal.workspace_id,
         job_id=job_id,
         traceparent=traceparent,
@@ -86,6 +86,15 @@ def build_job(
             routing=request.routing,
         ),
     )
+    if principal.guardrails is None:
+        return job
+    checked = guardrail_check.apply(job, principal.guardrails)
+    if checked.params.messages is job.params.messages:
+        return checked
+    # Redaction changed the prompt: estimate what is actually sent (a marker may be longer than what it hides).
+    sent = [m.content for m in checked.params.messages]
+    kept = [m for m in route if m.id in checked.route]
+    return checked.model_copy(update={"input_tokens_estimate": estimate.route_input_tokens_ceiling(sent, kept)})
 
 
 def may_exceed(body_bytes: int, event_max_bytes: int) -> bool:

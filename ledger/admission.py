@@ -177,6 +177,14 @@ def hold_request(
             refusal = _refusal(ErrorCode.INVALID_REQUEST, f"the job cannot be held: {problem}")
         else:
             hold = domain.route_hold(job.input_tokens_estimate, job.params.max_tokens, terms)
+            if job.max_cost_tokens is not None and hold > job.max_cost_tokens:
+                refusal = _refusal(
+                    ErrorCode.GUARDRAIL_BLOCKED,
+                    "blocked by the workspace's guardrail 'max_cost_tokens_per_request': this request could cost "
+                    f"up to {hold} tokens, over the limit of {job.max_cost_tokens}; lower max_tokens or shorten "
+                    "the prompt",
+                )
+                hold = 0
     return holds.HoldRequest(
         job_id=job.job_id,
         workspace_id=job.workspace_id,
@@ -187,6 +195,7 @@ def hold_request(
         terms=terms,
         refusal=refusal,
         tokens=job.input_tokens_estimate + job.params.max_tokens,
+        guardrails=job.guardrails,
     )
 
 

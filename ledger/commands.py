@@ -167,9 +167,13 @@ class WorkspaceCommands:
             credit_line_tokens=command.credit_line_tokens or 0,
             default_model=command.default_model,
         )
+        settings: dict[str, Any] = {}
         if command.rpm_max is not None or command.tpm_max is not None:
-            limits = {"rpm_max": command.rpm_max, "tpm_max": command.tpm_max}
-            await workspaces.update(conn, command.workspace_id, limits)
+            settings = {"rpm_max": command.rpm_max, "tpm_max": command.tpm_max}
+        if command.guardrails:
+            settings["guardrails"] = command.guardrails
+        if settings:
+            await workspaces.update(conn, command.workspace_id, settings)
 
     async def _grant(self, conn: AsyncConnection, command: WorkspaceCommandIssued) -> int:
         if command.grant_tokens is None and command.grant_bdt is None:

@@ -24,12 +24,14 @@ class JobState:
     model_id: str
     tags: list[str]
     result: JobResult | None
+    # What the workspace's guardrails did to the prompt (e.g. {"redacted": {"email": 1}}), when anything.
+    guardrails: dict[str, Any] | None = None
 
 
 _JOB = text(
     "SELECT id, workspace_id, status, model_id, answered_by, provider, input_tokens, output_tokens, cost_tokens, "
     "uncharged_tokens, overrun_tokens, usage_estimated, attempts, balance_left, answer, finish_reason, error, "
-    "terms, tags FROM jobs WHERE id = :id AND workspace_id = :ws"
+    "terms, tags, guardrails FROM jobs WHERE id = :id AND workspace_id = :ws"
 )
 
 
@@ -41,7 +43,14 @@ async def job(conn: AsyncConnection, workspace_id: str, job_id: str) -> JobState
     fields = row._mapping
     result = result_of(fields) if fields["status"] != "queued" else None
     model_id = fields["answered_by"] or fields["model_id"]
-    return JobState(id=fields["id"], status=fields["status"], model_id=model_id, tags=fields["tags"], result=result)
+    return JobState(
+        id=fields["id"],
+        status=fields["status"],
+        model_id=model_id,
+        tags=fields["tags"],
+        result=result,
+        guardrails=fields["guardrails"],
+    )
 
 
 def result_of(row: Mapping[Any, Any]) -> JobResult:
@@ -202,11 +211,12 @@ class WorkspaceView:
     suspended: bool
     revision: int
     created_at: datetime
+    guardrails: dict[str, Any] | None = None
 
 
 _WORKSPACE_COLUMNS = (
     "id, name, default_model, credit_line_tokens, tokens_per_bdt, rpm_max, tpm_max, "
-    "suspended_at IS NOT NULL AS suspended, revision, created_at"
+    "suspended_at IS NOT NULL AS suspended, revision, created_at, guardrails"
 )
 
 

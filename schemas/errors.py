@@ -5,7 +5,7 @@ whether a client may retry. The HTTP boundary translates them once into the API'
 ``{"error": message, "status": N, "code": ..., "request_id": ...}``.
 
     LuntrexError
-    ├── InvalidRequest          400 invalid_request
+    ├── InvalidRequest          400 invalid_request / guardrail_blocked
     ├── Unauthenticated         401 invalid_api_key
     ├── Forbidden               403 insufficient_scope / key_restricted / admin_only / workspace_suspended
     ├── NotFound                404 not_found / model_not_found
@@ -55,6 +55,8 @@ class ErrorCode(StrEnum):
     # Admission limits (ledger/limits.py): the caller's own RPM/TPM limits, not a provider's (`rate_limited`).
     RATE_LIMIT_EXCEEDED = "rate_limit_exceeded"
     SPEND_CAP_REACHED = "spend_cap_reached"
+    # A workspace guardrail refused the request (or withheld the answer); the message names the rule.
+    GUARDRAIL_BLOCKED = "guardrail_blocked"
 
 
 class LuntrexError(Exception):
@@ -160,6 +162,7 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     # A key's or workspace's requests/tokens per minute; the job carries retry_after_s to the window's end.
     ErrorCode.RATE_LIMIT_EXCEEDED: ErrorSpec(429, retriable=True),
     ErrorCode.SPEND_CAP_REACHED: ErrorSpec(403, retriable=False),
+    ErrorCode.GUARDRAIL_BLOCKED: ErrorSpec(400, retriable=False),
 }
 
 

@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.api import RoutingHints
+from schemas.guardrails import OutputChecks
 from schemas.results import JobError, JobResult
 
 __all__ = ["JobError", "JobResult"]
@@ -60,6 +61,8 @@ class ChatParameters(BaseModel):
     stop: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     routing: RoutingHints | None = None
+    # The workspace's output guardrails, applied by the worker to the answer (schemas/guardrails.py).
+    output_checks: OutputChecks | None = None
 
 
 class ChatJobSubmitted(Envelope):
@@ -75,6 +78,10 @@ class ChatJobSubmitted(Envelope):
     params: ChatParameters
     # When the job stops being worth running: workers drop it unrun after this, the ledger expires it.
     deadline_at: datetime | None = None
+    # A workspace guardrail: the ledger refuses the job, before holding anything, if its hold would exceed it.
+    max_cost_tokens: int | None = None
+    # What the ingress's guardrails did to the prompt (e.g. {"redacted": {"email": 2}}), recorded on the job.
+    guardrails: dict[str, Any] | None = None
 
 
 class ChatJobDispatched(Envelope):
@@ -199,6 +206,8 @@ class WorkspaceChanged(Envelope):
     rpm_max: int | None = None
     tpm_max: int | None = None
     suspended: bool = False
+    # The workspace's guardrails as configured (schemas.guardrails.Guardrails as JSON), or None.
+    guardrails: dict[str, Any] | None = None
 
 
 class WorkspaceCommandIssued(Envelope):
@@ -221,6 +230,8 @@ class WorkspaceCommandIssued(Envelope):
     grant_tokens: int | None = None
     grant_bdt: int | None = None
     reason: str | None = None
+    # schemas.guardrails.Guardrails as JSON (validated by the ingress; {} clears them).
+    guardrails: dict[str, Any] | None = None
     # action "finance": one `schemas.finance.FinanceCommand` as JSON, and who asked (a key id or "admin").
     finance: dict[str, Any] | None = None
     actor: str | None = None

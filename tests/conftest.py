@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ingress.keys import create_key
@@ -25,6 +26,11 @@ from tests.processes import Service, free_port
 from tests.services import ROOT
 
 # The operator's credential in the test stack (LUNTREX_ADMIN_KEY).
+# Property tests assert rules, not speed: on a loaded 2-core machine an example may take longer than
+# hypothesis's default 200 ms deadline without anything being wrong.
+settings.register_profile("luntrex", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("luntrex")
+
 ADMIN_KEY = "test-admin-credential-0123456789abcdef"
 # Keys a workspace may mint per hour in the test stack: low, so the limit itself can be tested.
 KEY_MINTS_PER_HOUR_MAX = 12

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from schemas.catalogue import Catalogue
 from schemas.errors import ErrorCode
 from schemas.events import ChatJobDispatched, JobError, UsageRecorded
+from workers import output_checks
 from workers.providers import errors as provider_codes
 from workers.providers.base import (
     ProviderAdapter,
@@ -152,7 +153,9 @@ async def execute(
                     break
                 await _sleep_within(job, policy.delay_s(attempt, error.retry_after_s), clock)
                 continue
-            return _completed(job, model.id, model.provider, result, attempts)
+            return output_checks.apply(
+                _completed(job, model.id, model.provider, result, attempts), job.params.output_checks
+            )
     assert last_error is not None, "a route has at least one model"
     left_s = seconds_left(job, clock())
     if left_s is not None and left_s <= 0:

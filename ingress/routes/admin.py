@@ -23,6 +23,7 @@ from ingress.services import Services
 from ledger import queries
 from schemas.errors import ErrorCode, LuntrexError, NotFound, spec_of
 from schemas.events import WorkspaceCommandAnswered, WorkspaceCommandIssued
+from schemas.guardrails import Guardrails
 
 router = APIRouter(prefix="/api/v1/admin", dependencies=[Depends(authenticate_admin)])
 
@@ -65,6 +66,24 @@ async def _command(services: Services, workspace_id: str, action: str, **fields:
     return answer
 
 
+def _guardrails_json(services: Services, guardrails: Guardrails | None) -> dict[str, Any] | None:
+    """Guardrails as the ledger stores them, allowed models named by their catalogue ids (aliases resolved,
+    unknown names refused here rather than silently never matching)."""
+    if guardrails is None:
+        return None
+    if guardrails.allowed_models is not None:
+        resolved = []
+        for name in guardrails.allowed_models:
+            model = services.catalogue.resolve(name)
+            if model is None:
+                raise NotFound(
+                    f"guardrail allowed_models: model '{name}' is not in the catalogue", code=ErrorCode.MODEL_NOT_FOUND
+                )
+            resolved.append(model.id)
+        guardrails = guardrails.model_copy(update={"allowed_models": tuple(dict.fromkeys(resolved))})
+    return guardrails.model_dump(mode="json", exclude_defaults=True)
+
+
 async def _workspace_body(services: Services, workspace_id: str) -> dict[str, Any]:
     workspace_id = _workspace_id(workspace_id)
     async with services.engine.connect() as conn:
@@ -82,11 +101,13 @@ async def create_workspace(request: Request, new: NewWorkspace) -> ORJSONRespons
     """Create a workspace (optionally with a first grant) and, unless `with_key` is false, a key with every scope."""
     services: Services = request.app.state.services
     workspace_id = new.id or f"ws_{uuid.uuid4().hex[:12]}"
+    fields = new.model_dump(exclude={"id", "with_key", "guardrails"})
     answer = await _command(
         services,
         workspace_id,
         "create",
-        **new.model_dump(exclude={"id", "with_key"}),
+        **fields,
+        guardrails=_guardrails_json(services, new.guardrails),
         reason="opening grant",
     )
     body = await _workspace_body(services, workspace_id)
@@ -120,6 +141,8 @@ async def show_workspace(workspace_id: str, request: Request) -> dict[str, Any]:
 async def update_workspace(workspace_id: str, request: Request, update: WorkspaceUpdate) -> dict[str, Any]:
     services: Services = request.app.state.services
     fields = update.model_dump(include=update.model_fields_set)
+    if "guardrails" in fields:
+        fields["guardrails"] = _guardrails_json(services, update.guardrails)
     await _command(services, workspace_id, "update", fields_set=tuple(sorted(update.model_fields_set)), **fields)
     return await _workspace_body(services, workspace_id)
 
