@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_SERVICES_ENV := .run/test/services.env
 
-.PHONY: help venv up down status logs test lint compose-check bench clean distclean
+.PHONY: help venv up down status logs test lint compose-check browser bench console-shots clean distclean
 
 help:
 	@echo "make up | down | status | logs   the local dev stack (python -m stack)"
@@ -38,7 +38,7 @@ status: venv
 logs: venv
 	@$(PY) -m stack logs
 
-test: venv
+test: venv browser
 	$(PY) -m stack services --profile test
 	$(MAKE) --no-print-directory lint
 	LUNTREX_TEST_KAFKA="$$(sed -n 's/^KAFKA_BOOTSTRAP_SERVERS=//p' $(TEST_SERVICES_ENV))" \
@@ -64,6 +64,21 @@ compose-check:
 
 bench: venv
 	$(PY) -m bench
+
+# The console's screenshots (docs/console/) and first-render figures (bench/results/console.json).
+console-shots: venv browser
+	$(PY) -m bench console
+
+# Debian's Chromium for the console's browser tests (Playwright drives it; no browser download).
+browser:
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "chromium is missing: sudo apt-get install chromium" >&2; exit 1; fi; \
+	  echo "make: installing Debian's chromium for the console tests (first run only)"; \
+	  if apt-cache policy chromium | grep -q 'Candidate: (none)' || [ -z "$$(apt-cache policy chromium)" ]; then \
+	    apt-get update -qq; \
+	  fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	fi
 
 clean:
 	@if [ -x $(PY) ]; then $(PY) -m stack down; $(PY) -m stack down --profile test; fi

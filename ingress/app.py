@@ -20,7 +20,18 @@ from ingress.ledger_commands import LedgerCommands
 from ingress.publisher import JobPublisher
 from ingress.relay import OutboxRelay
 from ingress.replies import ReplyWaiter
-from ingress.routes import admin, billing, catalogue, completions, finance, finance_writes, jobs, keys, openai_compat
+from ingress.routes import (
+    admin,
+    billing,
+    catalogue,
+    completions,
+    console,
+    finance,
+    finance_writes,
+    jobs,
+    keys,
+    openai_compat,
+)
 from ingress.services import Services
 from ingress.settings import IngressSettings
 from runtime.readiness import mark_ready
@@ -81,7 +92,7 @@ def create_app(settings: IngressSettings) -> FastAPI:
             body_read_timeout_s=settings.body_read_timeout_s,
         ),
     )
-    for module in (completions, jobs, catalogue, billing, finance, finance_writes, keys, admin, openai_compat):
+    for module in (completions, jobs, catalogue, billing, finance, finance_writes, keys, admin, openai_compat, console):
         app.include_router(module.router)
     app.include_router(finance_writes.admin_router)
 

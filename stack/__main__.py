@@ -207,7 +207,9 @@ def _process_env_for_steps(endpoints: Endpoints) -> dict[str, str]:
 
 
 def _print_access(stack_env: dict[str, str]) -> None:
-    print(f"\nBase URL: {stack_env.get('LUNTREX_BASE_URL', BASE_URL)}")
+    base_url = stack_env.get("LUNTREX_BASE_URL", BASE_URL)
+    print(f"\nBase URL: {base_url}")
+    print(f"Console:  {base_url.removesuffix('/api/v1')}/console (sign in with the API key or the admin key below)")
     if "LUNTREX_API_KEY" not in stack_env:
         print("(no LUNTREX_API_KEY: the demo seed has not run)")
     if admin_key.ENV_NAME in stack_env:

@@ -1,0 +1,73 @@
+// The console's only way to the server: the public HTTP API, with the signed-in key as a bearer token.
+// Errors arrive in the API's error shape ({"error", "status", "code", "request_id"}) and become ApiError,
+// which pages show as a message, never a blank screen.
+
+export class ApiError extends Error {
+  constructor(status, code, message, requestId) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.requestId = requestId;
+  }
+}
+
+export function createApi(key) {
+  const base = `${location.origin}/api/v1`;
+
+  async function request(method, path, { query, body, headers, raw } = {}) {
+    const url = new URL(base + path);
+    for (const [name, value] of Object.entries(query || {})) {
+      if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, value);
+    }
+    const init = { method, headers: { Authorization: `Bearer ${key}`, ...(headers || {}) } };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(url, init);
+    } catch (error) {
+      throw new ApiError(0, "network", `The server could not be reached (${error.message}).`, null);
+    }
+    if (!response.ok) throw await toError(response);
+    if (raw) return response;
+    if (response.status === 204) return null;
+    return response.json();
+  }
+
+  return {
+    base,
+    key,
+    get: (path, query) => request("GET", path, { query }),
+    post: (path, body, headers) => request("POST", path, { body, headers }),
+    put: (path, body) => request("PUT", path, { body }),
+    patch: (path, body) => request("PATCH", path, { body }),
+    del: (path) => request("DELETE", path),
+    raw: (method, path, options) => request(method, path, { ...options, raw: true }),
+  };
+}
+
+export async function toError(response) {
+  let payload = null;
+  try {
+    payload = await response.json();
+  } catch {
+    payload = null;
+  }
+  const message = payload && typeof payload.error === "string" ? payload.error : `HTTP ${response.status}`;
+  return new ApiError(response.status, payload && payload.code, message, payload && payload.request_id);
+}
+
+// Who a key is: a workspace key answers /balance, the admin credential answers the admin API.
+export async function identify(key) {
+  const api = createApi(key);
+  try {
+    const balance = await api.get("/balance");
+    return { kind: "workspace", workspaceId: balance.workspace_id };
+  } catch (error) {
+    if (!(error instanceof ApiError) || (error.status !== 401 && error.status !== 403)) throw error;
+  }
+  await api.get("/admin/workspaces", { limit: 1 });
+  return { kind: "admin", workspaceId: null };
+}
