@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ingress import acceptance
+from ingress import acceptance, outbox_pruning
 from ingress.publisher import JobPublisher, PublishAmbiguous
 from ingress.settings import IngressSettings
 from ledger import queries
@@ -79,12 +79,16 @@ class OutboxRelay:
     async def run(self) -> None:
         """Flush acknowledgements every `outbox_flush_interval_s` and try a relay pass every `relay_interval_s`."""
         next_pass = time.monotonic()
+        next_prune = time.monotonic() + self._settings.outbox_prune_interval_s
         while True:
             try:
                 await self.flush()
                 if time.monotonic() >= next_pass:
                     next_pass = time.monotonic() + self._settings.relay_interval_s
                     await self.relay()
+                if time.monotonic() >= next_prune:
+                    next_prune = time.monotonic() + self._settings.outbox_prune_interval_s
+                    await self.prune()
             except Exception as error:
                 if classify(error) is Verdict.PERMANENT:
                     raise  # a bug: the supervisor logs it and restarts the loop
@@ -122,6 +126,20 @@ class OutboxRelay:
         for job_id in pending:
             self._unrecorded.pop(job_id, None)
         log.info("outbox relay: %d accepted job(s) recorded once the database was back", len(pending))
+
+    async def prune(self) -> None:
+        """Idempotency keys past their window and outbox rows of jobs the ledger recorded as long ago."""
+        settings = self._settings
+        pruned = await outbox_pruning.prune_once(
+            self._engine, age_s=settings.idempotency_window_s, batch_max=settings.outbox_prune_batch_max
+        )
+        if pruned is not None and (pruned.idempotency_keys or pruned.outbox_rows):
+            log.info(
+                "outbox pruning: %d idempotency key(s) and %d recorded outbox row(s) older than %.0fs removed",
+                pruned.idempotency_keys,
+                pruned.outbox_rows,
+                settings.idempotency_window_s,
+            )
 
     async def relay(self) -> None:
         """Passes while each settles a full batch (bounded, so the acknowledgement flushes keep going)."""

@@ -72,6 +72,9 @@ class IngressSettings(ServiceSettings):
     publish_probe_interval_s: float = Field(default=1.0, gt=0, le=60)
     # Broker acknowledgements are written to the outbox in batches this often (off the request path).
     outbox_flush_interval_s: float = Field(default=0.2, gt=0, le=10)
+    # How often one ingress prunes idempotency keys past their window and outbox rows of recorded jobs as old.
+    outbox_prune_interval_s: float = Field(default=300.0, gt=0, le=86_400)
+    outbox_prune_batch_max: int = Field(default=10_000, ge=1, le=1_000_000)
     outbox_acks_max: int = Field(default=100_000, ge=1, le=10_000_000)
     # The relay (one ingress at a time) publishes again outbox rows unconfirmed for `relay_grace_s`: longer than
     # the producer's own delivery timeout (40 s), so a relayed copy rarely duplicates a late original.
