@@ -187,6 +187,7 @@ def hold_request(
         terms=terms,
         refusal=refusal,
         tokens=job.input_tokens_estimate + job.params.max_tokens,
+        webhook_endpoint_id=job.webhook_endpoint_id,
     )
 
 

@@ -36,6 +36,8 @@ class HoldRequest:
     refusal: dict[str, Any] | None = None
     # What the job counts against tokens-per-minute limits: its input estimate plus its max_tokens.
     tokens: int = 0
+    # A per-request webhook endpoint: the job's job.* event goes there (checked by ingress, kept on the job).
+    webhook_endpoint_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +57,13 @@ class Admission:
 
 _INSERT_JOBS = text(
     """
-    INSERT INTO jobs (id, workspace_id, api_key_id, model_id, status, hold_tokens, tags, terms)
-    SELECT j.id, j.workspace_id, j.api_key_id, j.model_id, 'queued', j.hold, CAST(j.tags AS text[]), j.terms
+    INSERT INTO jobs (id, workspace_id, api_key_id, model_id, status, hold_tokens, tags, terms, webhook_endpoint_id)
+    SELECT j.id, j.workspace_id, j.api_key_id, j.model_id, 'queued', j.hold, CAST(j.tags AS text[]), j.terms,
+           j.webhook
     FROM unnest(CAST(:ids AS text[]), CAST(:workspaces AS text[]), CAST(:keys AS text[]),
-                CAST(:models AS text[]), CAST(:holds AS bigint[]), CAST(:tags AS text[]), CAST(:terms AS jsonb[]))
-         AS j(id, workspace_id, api_key_id, model_id, hold, tags, terms)
+                CAST(:models AS text[]), CAST(:holds AS bigint[]), CAST(:tags AS text[]), CAST(:terms AS jsonb[]),
+                CAST(:webhooks AS text[]))
+         AS j(id, workspace_id, api_key_id, model_id, hold, tags, terms, webhook)
     WHERE EXISTS (SELECT 1 FROM workspaces w WHERE w.id = j.workspace_id)
     ON CONFLICT (id) DO NOTHING
     RETURNING id
@@ -99,6 +103,7 @@ async def admit_batch(
             # A text[] per job travels as its array literal, since unnest cannot take a 2-D array of rows.
             "tags": [_array_literal(r.tags) for r in unique],
             "terms": [json.dumps(domain.terms_record(r.terms)) if r.refusal is None else None for r in unique],
+            "webhooks": [r.webhook_endpoint_id for r in unique],
         },
     )
     new_ids = {row.id for row in inserted}

@@ -75,6 +75,8 @@ class ChatJobSubmitted(Envelope):
     params: ChatParameters
     # When the job stops being worth running: workers drop it unrun after this, the ledger expires it.
     deadline_at: datetime | None = None
+    # A per-request webhook: the workspace's endpoint this job's job.completed / job.failed also goes to.
+    webhook_endpoint_id: str | None = None
 
 
 class ChatJobDispatched(Envelope):

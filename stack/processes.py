@@ -75,6 +75,9 @@ PROCESSES: tuple[Process, ...] = (
         health_path="/healthz",
     ),
     Process("ledger", "ledger"),
+    # Webhook deliveries, beside the ledger (whose tables it reads and writes); the local stack's receivers are
+    # on this machine, so loopback is allowed (every other non-global address is refused).
+    Process("dispatcher", "ledger.dispatcher", extra_env=(("LUNTREX_WEBHOOK_ALLOWED_NETWORKS", '["127.0.0.0/8"]'),)),
     Process("workers", "workers", extra_env=FAKE_PROVIDER_API_KEYS),
     Process(
         "ingress",
@@ -83,6 +86,7 @@ PROCESSES: tuple[Process, ...] = (
         port=INGRESS_PORT,
         health_path="/healthz",
         admin=True,
+        extra_env=(("LUNTREX_WEBHOOK_ALLOWED_NETWORKS", '["127.0.0.0/8"]'),),
     ),
 )
 
