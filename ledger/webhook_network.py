@@ -9,6 +9,7 @@ followed (Standard Webhooks counts a 3xx as a failure), so a redirect cannot lea
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass, field
 
 import httpx
@@ -54,18 +55,23 @@ def _kind_of(address: IPAddress) -> str | None:
         ("loopback", address.is_loopback),
         ("link-local", address.is_link_local),
         ("multicast", address.is_multicast),
-        ("private", address.is_private),
-        ("carrier-grade NAT", isinstance(address, ipaddress.IPv4Address) and address in _CGNAT),
         ("reserved", address.is_reserved),
+        ("carrier-grade NAT", isinstance(address, ipaddress.IPv4Address) and address in _CGNAT),
+        ("private", address.is_private),
         ("non-global", not address.is_global),
     )
     return next((kind for kind, hit in checks if hit), None)
 
 
 def literal_address(host: str) -> IPAddress | None:
+    """The address a host written as one denotes, in any form the resolver accepts (`0x7f.1`, `2130706433`)."""
     try:
         return ipaddress.ip_address(host.strip("[]"))
     except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
         return None
 
 
