@@ -31,7 +31,7 @@ LOOPBACK_ALLOWED = NetworkPolicy(allowed_networks=(ipaddress.ip_network("127.0.0
         ("100.64.0.1", "carrier-grade NAT"),
         ("224.0.0.1", "multicast"),
         ("ff02::1", "multicast"),
-        ("0.0.0.0", "unspecified"),  # noqa: S104 (an address under test, not a bind)
+        ("0.0.0.0", "unspecified"),
         ("::", "unspecified"),
         ("240.0.0.1", "reserved"),
         ("::ffff:8.8.8.8", "IPv4-mapped IPv6"),
@@ -90,9 +90,9 @@ async def test_delivery_connects_to_the_checked_address_and_keeps_the_host_name(
 
 @pytest.mark.parametrize("target", ["http://127.0.0.1:9/x", "http://169.254.169.254/latest/meta-data"])
 async def test_redirects_are_never_followed(target: str) -> None:
-    async with ScriptedReceiver(script=lambda n: Answer(status=302, headers={"location": target})) as receiver:
-        async with new_http_client(4) as http:
-            outcome = await attempt(http, receiver.url, _message(), policy=LOOPBACK_ALLOWED, timeout_s=2)
+    script = lambda n: Answer(status=302, headers={"location": target})  # noqa: E731
+    async with ScriptedReceiver(script=script) as receiver, new_http_client(4) as http:
+        outcome = await attempt(http, receiver.url, _message(), policy=LOOPBACK_ALLOWED, timeout_s=2)
     assert not outcome.ok and outcome.status_code == 302
     assert outcome.error is not None and "redirects are not followed" in outcome.error
     assert len(receiver.received) == 1

@@ -451,3 +451,25 @@ async def test_hostile_receivers_cost_one_recorded_attempt_each(client: httpx.As
     # Nobody followed a redirect: nothing else was contacted, and each receiver saw its four attempts.
     assert all(len(r.received) == 4 for r in receivers.values()), {n: len(r.received) for n, r in receivers.items()}
     assert json.loads(receivers["huge body"].received[0].body)["type"] == "job.completed"
+
+
+async def test_a_per_request_webhook_hears_of_a_job_refused_at_admission(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """A 202'd job the ledger refuses (no credit) still ends with a job.failed at its webhook."""
+    workspace = await make_workspace(engine, tokens=1)
+    async with ScriptedReceiver() as receiver:
+        hook = await _endpoint(client, workspace, receiver.url, ["topup.failed"])
+        accepted = await client.post(
+            "/chat/completions", json=HELLO | {"webhook": hook["id"]}, headers=workspace.headers
+        )
+        assert accepted.status_code == 202, accepted.text
+
+        async def one() -> bool:
+            return len(receiver.answered) >= 1
+
+        assert await _eventually(one)
+    payload = _verified(hook["secret"], receiver.received[0])
+    assert payload["type"] == "job.failed"
+    assert payload["data"]["job_id"] == accepted.json()["id"] and payload["data"]["status"] == "rejected"
+    assert payload["data"]["error"]["code"] == "insufficient_credits" and payload["data"]["cost_tokens"] == 0
