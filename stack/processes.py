@@ -36,6 +36,9 @@ FAKE_PROVIDER_API_KEYS = (
 )
 
 
+LOCAL_WEBHOOK_NETWORKS = (("LUNTREX_WEBHOOK_ALLOWED_NETWORKS", '["127.0.0.0/8"]'),)
+
+
 @dataclass(frozen=True)
 class Process:
     """One long-running project process: ``python -m <module> <args>``."""
@@ -74,10 +77,11 @@ PROCESSES: tuple[Process, ...] = (
         port=FAKE_PROVIDER_PORT,
         health_path="/healthz",
     ),
-    Process("ledger", "ledger"),
-    # Webhook deliveries, beside the ledger (whose tables it reads and writes); the local stack's receivers are
-    # on this machine, so loopback is allowed (every other non-global address is refused).
-    Process("dispatcher", "ledger.dispatcher", extra_env=(("LUNTREX_WEBHOOK_ALLOWED_NETWORKS", '["127.0.0.0/8"]'),)),
+    # The local stack's webhook receivers are on this machine: loopback is allowed (every other non-global address
+    # is refused), by the ledger when an endpoint is registered and by the dispatcher at every delivery.
+    Process("ledger", "ledger", extra_env=LOCAL_WEBHOOK_NETWORKS),
+    # Webhook deliveries, beside the ledger (whose tables it reads and writes).
+    Process("dispatcher", "ledger.dispatcher", extra_env=LOCAL_WEBHOOK_NETWORKS),
     Process("workers", "workers", extra_env=FAKE_PROVIDER_API_KEYS),
     Process(
         "ingress",
@@ -86,7 +90,6 @@ PROCESSES: tuple[Process, ...] = (
         port=INGRESS_PORT,
         health_path="/healthz",
         admin=True,
-        extra_env=(("LUNTREX_WEBHOOK_ALLOWED_NETWORKS", '["127.0.0.0/8"]'),),
     ),
 )
 
