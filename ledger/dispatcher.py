@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections import Counter
 from collections.abc import Callable
 
 import httpx
@@ -46,6 +47,7 @@ class Dispatcher:
         *,
         concurrency_max: int,
         poll_interval_s: float,
+        endpoint_concurrency_max: int,
     ) -> None:
         self.engine = engine
         self.http = http
@@ -53,6 +55,9 @@ class Dispatcher:
         self.network = network
         self.concurrency_max = concurrency_max
         self.poll_interval_s = poll_interval_s
+        # One slow or dead endpoint takes at most this many slots: the others' deliveries keep flowing.
+        self.endpoint_concurrency_max = endpoint_concurrency_max
+        self._per_endpoint: Counter[str] = Counter()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._slot_freed = asyncio.Event()
 
@@ -64,7 +69,7 @@ class Dispatcher:
             claimed: list[Due] = []
             if free > 0:
                 try:
-                    claimed = await webhook_delivery.claim(self.engine, self.policy, min(free, self.policy.batch_max))
+                    claimed = await self._claim(min(free, self.policy.batch_max))
                 except Exception as error:
                     if classify(error) is not Verdict.TRANSIENT:
                         raise
@@ -75,9 +80,7 @@ class Dispatcher:
                     on_ready()
                 ready = True
             for due in claimed:
-                task = asyncio.create_task(self._deliver(due))
-                self._in_flight.add(task)
-                task.add_done_callback(self._done)
+                self._start(due)
             if len(claimed) < free:
                 # Nothing more due now: wait for the next poll, or a slot when every slot is busy.
                 self._slot_freed.clear()
@@ -86,6 +89,40 @@ class Dispatcher:
             elif free <= 0:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
+
+    async def _claim(self, limit: int) -> list[Due]:
+        """Claim due deliveries, giving back at once those over their endpoint's in-flight cap."""
+        busy = [endpoint for endpoint, n in self._per_endpoint.items() if n >= self.endpoint_concurrency_max]
+        claimed = await webhook_delivery.claim(self.engine, self.policy, limit, busy)
+        taken: list[Due] = []
+        over: list[Due] = []
+        counts = Counter(self._per_endpoint)
+        for due in claimed:
+            if due.endpoint_id is not None and counts[due.endpoint_id] >= self.endpoint_concurrency_max:
+                over.append(due)
+                continue
+            if due.endpoint_id is not None:
+                counts[due.endpoint_id] += 1
+            taken.append(due)
+        if over:
+            await webhook_delivery.release(self.engine, over)
+        return taken
+
+    def _start(self, due: Due) -> None:
+        endpoint = due.endpoint_id
+        if endpoint is not None:
+            self._per_endpoint[endpoint] += 1
+        task = asyncio.create_task(self._deliver(due))
+        self._in_flight.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            if endpoint is not None:
+                self._per_endpoint[endpoint] -= 1
+                if self._per_endpoint[endpoint] <= 0:
+                    del self._per_endpoint[endpoint]
+            self._done(finished)
+
+        task.add_done_callback(done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
@@ -128,6 +165,7 @@ async def serve(settings: WebhookSettings) -> None:
         settings.network_policy(),
         concurrency_max=settings.webhook_concurrency_max,
         poll_interval_s=settings.webhook_tick_interval_s,
+        endpoint_concurrency_max=settings.webhook_endpoint_concurrency_max,
     )
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

@@ -40,6 +40,7 @@ class Due:
     delivery_id: int
     attempt: int
     schedule_start: int
+    endpoint_id: str | None
     url: str | None
     message: Message | None
     started_at: datetime
@@ -52,13 +53,14 @@ _CLAIM = text(
                CASE WHEN e.previous_secret_until > now() THEN e.previous_secret END AS previous_secret
         FROM webhook_deliveries d LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id
         WHERE d.state = 'pending' AND d.next_attempt_at <= now()
+          AND (d.endpoint_id IS NULL OR NOT d.endpoint_id = ANY(CAST(:busy AS text[])))
         ORDER BY d.next_attempt_at LIMIT :n
         FOR UPDATE OF d SKIP LOCKED
     ), leased AS (
         UPDATE webhook_deliveries d SET attempts = d.attempts + 1, updated_at = now(),
                next_attempt_at = now() + make_interval(secs => :lease_s)
         FROM due WHERE d.id = due.id
-        RETURNING d.id, d.attempts, d.schedule_start, d.event_id, d.event_type, d.payload, d.occurred_at
+        RETURNING d.id, d.attempts, d.schedule_start, d.endpoint_id, d.event_id, d.event_type, d.payload, d.occurred_at
     )
     SELECT leased.*, due.url, due.secret, due.previous_secret, due.enabled, now() AS started_at
     FROM leased JOIN due USING (id)
@@ -72,17 +74,30 @@ def body_of(event_type: str, occurred_at: datetime, payload: dict[str, Any]) -> 
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-async def claim(engine: AsyncEngine, policy: WebhookPolicy, limit: int) -> list[Due]:
+async def claim(engine: AsyncEngine, policy: WebhookPolicy, limit: int, busy: list[str] | None = None) -> list[Due]:
+    """Lease up to `limit` due deliveries, none for the endpoints in `busy` (at their in-flight cap)."""
     async with engine.begin() as conn:
-        rows = (await conn.execute(_CLAIM, {"n": limit, "lease_s": policy.lease_s})).all()
+        rows = (await conn.execute(_CLAIM, {"n": limit, "lease_s": policy.lease_s, "busy": busy or []})).all()
     claimed = []
     for row in rows:
         message = None
         if row.secret is not None and row.enabled:
             secrets = (row.secret,) if row.previous_secret is None else (row.secret, row.previous_secret)
             message = Message(row.event_id, body_of(row.event_type, row.occurred_at, row.payload), secrets)
-        claimed.append(Due(row.id, row.attempts, row.schedule_start, row.url, message, row.started_at))
+        claimed.append(Due(row.id, row.attempts, row.schedule_start, row.endpoint_id, row.url, message, row.started_at))
     return claimed
+
+
+async def release(engine: AsyncEngine, due: list[Due]) -> None:
+    """Give back leased deliveries unattempted (their endpoint is at its in-flight cap): due again at once."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE webhook_deliveries SET attempts = attempts - 1, next_attempt_at = now(), updated_at = now() "
+                "WHERE id = ANY(:ids) AND state = 'pending' AND attempts >= 1"
+            ),
+            {"ids": [item.delivery_id for item in due]},
+        )
 
 
 def next_delay_s(policy: WebhookPolicy, due: Due) -> float | None:

@@ -28,6 +28,8 @@ class WebhookSettings(ServiceSettings):
     webhook_batch_max: int = Field(default=50, ge=1, le=1000)
     # Attempts in flight at once in one dispatcher process.
     webhook_concurrency_max: int = Field(default=32, ge=1, le=1024)
+    # Attempts in flight to one endpoint: a slow or dead receiver holds at most this many of the slots.
+    webhook_endpoint_concurrency_max: int = Field(default=4, ge=1, le=1024)
     webhook_db_pool_size: int = Field(default=4, ge=1, le=50)
     # Outbound addresses: only global unicast ones, unless private networks are allowed (all of them) or the
     # address is in the allow-list (CIDRs such as "127.0.0.0/8"; `make up` and the tests allow loopback).

@@ -5,6 +5,7 @@ hostile receivers and a dispatcher killed mid-delivery, on the real services and
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import time
 from typing import Any
@@ -16,10 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from ledger.dispatcher import Dispatcher, new_http_client
+from ledger.webhook_delivery import WebhookPolicy
+from ledger.webhook_events import WebhookEvent, record_webhook_events
+from ledger.webhook_network import NetworkPolicy
 from tests.conftest import Stack, Workspace, make_workspace
 from tests.webhook_receiver import Answer, Received, ScriptedReceiver
 
 HELLO = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}
+LOOPBACK = NetworkPolicy(allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),))
 FAILING = {"model": "test/refused", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}
 
 
@@ -473,3 +479,51 @@ async def test_a_per_request_webhook_hears_of_a_job_refused_at_admission(
     assert payload["type"] == "job.failed"
     assert payload["data"]["job_id"] == accepted.json()["id"] and payload["data"]["status"] == "rejected"
     assert payload["data"]["error"]["code"] == "insufficient_credits" and payload["data"]["cost_tokens"] == 0
+
+
+async def test_a_dead_receiver_holds_only_its_share_of_the_dispatchers_slots(
+    client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack
+) -> None:
+    """Ten deliveries to a receiver that never answers and one to a healthy receiver, through a dispatcher with
+    four slots and two per endpoint: the healthy one is served at once, not after the dead one's deadlines."""
+    workspace = await make_workspace(engine, tokens=10_000)
+    stack.dispatcher.stop()  # this test runs its own dispatcher, in this process
+    try:
+        async with (
+            ScriptedReceiver(script=lambda n: Answer(hang=True)) as dead,
+            ScriptedReceiver() as healthy,
+            new_http_client(4) as http,
+        ):
+            await _endpoint(client, workspace, dead.url, ["batch.completed"])
+            await _endpoint(client, workspace, healthy.url, ["topup.failed"])
+            async with engine.begin() as conn:
+                events = [WebhookEvent(workspace.id, "batch.completed", f"evt_dead_{n}", {"n": n}) for n in range(10)]
+                assert await record_webhook_events(conn, events) == 10
+            async with engine.begin() as conn:
+                event = WebhookEvent(workspace.id, "topup.failed", "evt_healthy", {"n": 0})
+                assert await record_webhook_events(conn, [event]) == 1
+            dispatcher = Dispatcher(
+                engine,
+                http,
+                WebhookPolicy(retry_delays_s=(60.0,), timeout_s=10.0),
+                LOOPBACK,
+                concurrency_max=4,
+                poll_interval_s=0.05,
+                endpoint_concurrency_max=2,
+            )
+            running = asyncio.create_task(dispatcher.run())
+            started = time.monotonic()
+            try:
+
+                async def served() -> bool:
+                    return healthy.answered == ["evt_healthy"]
+
+                assert await _eventually(served, timeout_s=8)
+                assert time.monotonic() - started < 5  # well inside the dead receiver's 10 s deadline
+                assert len(dead.received) == 2  # its cap: two attempts in flight, the rest wait their turn
+            finally:
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
+                await dispatcher.close()
+    finally:
+        stack.dispatcher.start()
