@@ -11,6 +11,7 @@ from cli import ledger
 from cli.chat import chat
 from cli.keys import key
 from cli.topup import topup
+from cli.webhook import webhook
 from cli.workspace import workspace
 
 
@@ -25,3 +26,4 @@ main.add_command(key)
 main.add_command(chat)
 main.add_command(ledger.group)
 main.add_command(topup)
+main.add_command(webhook)

@@ -32,6 +32,7 @@ from ingress.routes import (
     keys,
     openai_compat,
 )
+from ingress.routes import webhooks as webhook_routes
 from ingress.services import Services
 from ingress.settings import IngressSettings
 from runtime.readiness import mark_ready
@@ -95,6 +96,7 @@ def create_app(settings: IngressSettings) -> FastAPI:
     for module in (completions, jobs, catalogue, billing, finance, finance_writes, keys, admin, openai_compat, console):
         app.include_router(module.router)
     app.include_router(finance_writes.admin_router)
+    app.include_router(webhook_routes.router)
 
     _document_bearer_auth(app)
 

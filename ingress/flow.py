@@ -87,6 +87,7 @@ async def complete(
     idempotency_key: str | None,
     fingerprint: str,
     traceparent: str | None,
+    webhook_endpoint_id: str | None = None,
 ) -> Outcome:
     settings = services.settings
     job = submission.build_job(
@@ -96,6 +97,7 @@ async def complete(
         job_id=submission.new_job_id(),
         traceparent=traceparent,
         deadline_at=utc_now() + timedelta(seconds=settings.job_deadline_s),
+        webhook_endpoint_id=webhook_endpoint_id,
     )
     wait_s = settings.sync_wait_default_s
     wait_applied = None

@@ -5,6 +5,7 @@ Both HTTP surfaces share this; they differ only in how they parse the body and r
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from fastapi import Request
@@ -21,12 +22,21 @@ _TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 
 
 async def complete_from_http(
-    request: Request, principal: Principal, chat: ChatCompletionRequest, *, endpoint: str, body: bytes
+    request: Request,
+    principal: Principal,
+    chat: ChatCompletionRequest,
+    *,
+    endpoint: str,
+    body: bytes,
+    webhook_endpoint_id: str | None = None,
 ) -> tuple[flow.Outcome, dict[str, str]]:
     services: Services = request.app.state.services
     key_header = request.headers.get("idempotency-key")
     idempotency_key = idempotency.normalise_key(key_header) if key_header is not None else None
     preferences = parse_prefer(request.headers.get("prefer"))
+    if webhook_endpoint_id is not None:
+        # The result goes to the webhook: the caller is answered 202 at once, as with respond-async.
+        preferences = dataclasses.replace(preferences, respond_async=True)
     traceparent = request.headers.get("traceparent")
     if traceparent is not None and not _TRACEPARENT.fullmatch(traceparent):
         traceparent = None
@@ -44,5 +54,6 @@ async def complete_from_http(
         idempotency_key=idempotency_key,
         fingerprint=idempotency.request_fingerprint(endpoint, body),
         traceparent=traceparent,
+        webhook_endpoint_id=webhook_endpoint_id,
     )
     return outcome, rendering.outcome_headers(request_id_of(request), outcome, preferences)

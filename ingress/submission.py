@@ -43,6 +43,7 @@ def build_job(
     job_id: str,
     traceparent: str | None = None,
     deadline_at: datetime | None = None,
+    webhook_endpoint_id: str | None = None,
 ) -> ChatJobSubmitted:
     model = resolve_model(catalogue, request.model or principal.default_model or catalogue.default_model)
     # The key's own limits (allowed models, a max_tokens cap) are checked at the door, before any credit moves.
@@ -76,6 +77,7 @@ def build_job(
         # The ceiling over the whole route: a fallback's chat template may add more than the first model's.
         input_tokens_estimate=estimate.route_input_tokens_ceiling(contents, route),
         deadline_at=deadline_at,
+        webhook_endpoint_id=webhook_endpoint_id,
         params=ChatParameters(
             messages=messages,
             max_tokens=max_tokens,

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger import domain, holds, price_book, pricing
+from ledger import domain, holds, price_book, pricing, webhook_events
 from schemas import topics
 from schemas.catalogue import Catalogue
 from schemas.errors import ErrorCode
@@ -110,6 +110,17 @@ async def admit(
         )
         for job, admission in zip(live, admissions, strict=True):
             outcomes.setdefault(job.job_id, _next_step(catalogue, job, admission, deadlines[job.job_id]))
+    # A job refused or expired here ends here: its job.failed goes out with the refusal (one statement, only
+    # in a batch that refused something; the join finds the endpoints that want it).
+    ended = {job.job_id: (job, outcomes[job.job_id]) for job in jobs if isinstance(outcomes[job.job_id], JobFinished)}
+    await webhook_events.record_webhook_events(
+        conn,
+        [
+            webhook_events.job_event(outcome, job.webhook_endpoint_id)
+            for job, outcome in ended.values()
+            if isinstance(outcome, JobFinished)
+        ],
+    )
     return [outcomes[job.job_id] for job in jobs]
 
 
@@ -196,6 +207,7 @@ def hold_request(
         refusal=refusal,
         tokens=job.input_tokens_estimate + job.params.max_tokens,
         guardrails=job.guardrails,
+        webhook_endpoint_id=job.webhook_endpoint_id,
     )
 
 

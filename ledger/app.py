@@ -24,10 +24,9 @@ from functools import partial
 from typing import Any
 
 import faust
-import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ledger import admission, expiry, finance_tick, inbound, poison, settlement, webhooks
+from ledger import admission, expiry, finance_tick, inbound, poison, settlement
 from ledger.batches import Batches
 from ledger.commands import WorkspaceCommands
 from ledger.publisher import Publisher, Record
@@ -105,8 +104,6 @@ class Ledger:
         self.finance = settings.finance()
         self._finance_lock_key = finance_tick.tick_lock_key(settings.ledger_app_id)
         self._supervised_timer(settings.finance_tick_interval_s, "finance tick", self.finance_tick)
-        self._webhook_policy = settings.webhook_policy()
-        self._supervised_timer(settings.webhook_tick_interval_s, "webhook delivery", self.deliver_webhooks)
         commands = WorkspaceCommands(engine, catalogue, self._publish, self.finance)
         self.app.agent(self.app.topic(topics.prefixed(prefix, topics.LEDGER_COMMANDS)), name="commands")(commands.agent)
         self._ready = False
@@ -292,11 +289,6 @@ class Ledger:
             events_max=self.settings.finance_events_drain_max,
             lock_key=self._finance_lock_key,
         )
-
-    async def deliver_webhooks(self) -> None:
-        """POST due finance events to workspaces' webhooks; runs beside settlement, never inside it."""
-        async with httpx.AsyncClient(follow_redirects=False) as http:
-            await webhooks.deliver_due(self.engine, http, self._webhook_policy)
 
     async def _publish_finance(self, events: list[FinanceEvent]) -> None:
         outgoing = [(FINANCE_EVENTS, topics.ledger_key(event.workspace_id), event) for event in events]

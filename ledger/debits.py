@@ -41,9 +41,12 @@ class Usage:
 
 
 class SettledJob(JobResult):
-    """A settled job's result, and whether this usage was a replay (the job was settled before)."""
+    """A settled job's result, whether this usage was a replay (the job was settled before), and where its
+    job.* webhook event goes: the job's per-request endpoint, and whether its workspace subscribes to any."""
 
     replayed: bool = False
+    webhook_endpoint_id: str | None = None
+    webhook_job_events: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +191,8 @@ def _settle_one(
         overrun_tokens=amounts.overrun_tokens,
         unbilled_tokens=amounts.unbilled_tokens,
         price=priced.price,
+        webhook_endpoint_id=job["webhook_endpoint_id"],
+        webhook_job_events=account.webhook_job_events,
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger import corrections, price_book, rates, thresholds, topups, webhooks
+from ledger import corrections, price_book, rates, thresholds, topups, webhook_commands, webhooks
 from ledger.finance_domain import FinanceInputError, checked_paisa, paisa_from_bdt, parse_multiplier, parse_rate
 from ledger.topups import Finance, TopupConflict
 from schemas.catalogue import Catalogue
@@ -50,6 +50,8 @@ def parse(payload: dict[str, Any] | bytes | str) -> FinanceCommand:
 
 def error_code(exc: FinanceInputError) -> str:
     """The API error code of a refused command (its status comes from `schemas.errors.ERRORS`)."""
+    if isinstance(exc, webhooks.WebhookNotFound):
+        return "not_found"
     return "idempotency_conflict" if isinstance(exc, TopupConflict) else "invalid_request"
 
 
@@ -126,10 +128,14 @@ async def _execute_settings(
     if isinstance(command, RemoveAlertThreshold):
         return {"removed": await thresholds.remove_alert_threshold(conn, workspace_id, command.threshold_id)}
     if isinstance(command, SetWebhook):
-        await webhooks.set_endpoint(conn, workspace_id, command.url, command.secret)
-        return {"webhook": "set"}
+        endpoint_id = await webhooks.set_billing_endpoint(
+            conn, workspace_id, command.url, command.secret, finance.network
+        )
+        return {"webhook": "set", "id": endpoint_id}
     if isinstance(command, RemoveWebhook):
-        return {"removed": await webhooks.remove_endpoint(conn, workspace_id)}
+        return {"removed": await webhooks.remove_billing_endpoint(conn, workspace_id)}
+    if webhook_commands.handles(command):
+        return await webhook_commands.execute(conn, workspace_id, command, finance.network)
     if isinstance(command, RefundJob):
         refund = await corrections.refund_job(
             conn, workspace_id, command.job_id, reason=command.reason, actor=actor, finance=finance

@@ -22,13 +22,16 @@ async def record(conn: AsyncConnection, events: list[FinanceEvent]) -> None:
     if not events:
         return
     await conn.execute(
-        # Each event also gets its webhook delivery row, in this transaction, when its workspace has an endpoint.
+        # Each event also gets a webhook delivery row, in this transaction, for every enabled endpoint of its
+        # workspace subscribed to its type (the `PUT /api/v1/billing/webhook` endpoint is subscribed to all three).
         text(
             "WITH recorded AS (INSERT INTO finance_events (workspace_id, type, payload) "
             "SELECT * FROM unnest(CAST(:ws AS text[]), CAST(:types AS text[]), CAST(:payloads AS jsonb[])) "
-            "RETURNING id, workspace_id) "
-            "INSERT INTO webhook_deliveries (event_id, workspace_id) SELECT r.id, r.workspace_id FROM recorded r "
-            "WHERE EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.workspace_id = r.workspace_id)"
+            "RETURNING id, workspace_id, type, payload, created_at) "
+            "INSERT INTO webhook_deliveries (endpoint_id, workspace_id, event_id, event_type, payload, occurred_at) "
+            "SELECT e.id, r.workspace_id, coalesce(r.payload->>'event_id', 'fe_' || r.id), r.type, r.payload, "
+            "r.created_at FROM recorded r JOIN webhook_endpoints e ON e.workspace_id = r.workspace_id "
+            "AND e.enabled AND r.type = ANY(e.event_types) ON CONFLICT (endpoint_id, event_id) DO NOTHING"
         ),
         {
             "ws": [event.workspace_id for event in events],

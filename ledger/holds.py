@@ -38,6 +38,8 @@ class HoldRequest:
     tokens: int = 0
     # What the workspace's guardrails did to the prompt (redactions), recorded on the job.
     guardrails: dict[str, Any] | None = None
+    # A per-request webhook endpoint: the job's job.* event goes there (checked by ingress, kept on the job).
+    webhook_endpoint_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +59,14 @@ class Admission:
 
 _INSERT_JOBS = text(
     """
-    INSERT INTO jobs (id, workspace_id, api_key_id, model_id, status, hold_tokens, tags, terms, guardrails)
+    INSERT INTO jobs (id, workspace_id, api_key_id, model_id, status, hold_tokens, tags, terms, guardrails,
+                      webhook_endpoint_id)
     SELECT j.id, j.workspace_id, j.api_key_id, j.model_id, 'queued', j.hold, CAST(j.tags AS text[]), j.terms,
-           j.guardrails
+           j.guardrails, j.webhook
     FROM unnest(CAST(:ids AS text[]), CAST(:workspaces AS text[]), CAST(:keys AS text[]),
                 CAST(:models AS text[]), CAST(:holds AS bigint[]), CAST(:tags AS text[]), CAST(:terms AS jsonb[]),
-                CAST(:guardrails AS jsonb[]))
-         AS j(id, workspace_id, api_key_id, model_id, hold, tags, terms, guardrails)
+                CAST(:guardrails AS jsonb[]), CAST(:webhooks AS text[]))
+         AS j(id, workspace_id, api_key_id, model_id, hold, tags, terms, guardrails, webhook)
     WHERE EXISTS (SELECT 1 FROM workspaces w WHERE w.id = j.workspace_id)
     ON CONFLICT (id) DO NOTHING
     RETURNING id
@@ -104,6 +107,7 @@ async def admit_batch(
             "tags": [_array_literal(r.tags) for r in unique],
             "terms": [json.dumps(domain.terms_record(r.terms)) if r.refusal is None else None for r in unique],
             "guardrails": [json.dumps(r.guardrails) if r.guardrails else None for r in unique],
+            "webhooks": [r.webhook_endpoint_id for r in unique],
         },
     )
     new_ids = {row.id for row in inserted}

@@ -29,6 +29,8 @@ class Balances:
     spent: int
     funding: int
     available_floor: int
+    # Some enabled webhook endpoint of the workspace wants job.* events (read with the lock, for settlement).
+    webhook_job_events: bool = False
 
     @property
     def balance_left(self) -> int:
@@ -47,8 +49,8 @@ class Entry:
 
 
 _LOCK_ACCOUNTS = text(
-    "SELECT workspace_id, kind, balance, floor FROM ledger_accounts WHERE workspace_id = ANY(:ids) "
-    "ORDER BY id FOR UPDATE"
+    "SELECT a.workspace_id, a.kind, a.balance, a.floor, w.webhook_job_events FROM ledger_accounts a "
+    "JOIN workspaces w ON w.id = a.workspace_id WHERE a.workspace_id = ANY(:ids) ORDER BY a.id FOR UPDATE OF a"
 )
 
 _RECORD_ENTRIES = text(
@@ -88,6 +90,7 @@ async def lock_accounts(conn: AsyncConnection, workspace_ids: set[str]) -> dict[
             spent=kinds[AccountKind.SPENT].balance,
             funding=kinds[AccountKind.FUNDING].balance,
             available_floor=kinds[AccountKind.AVAILABLE].floor,
+            webhook_job_events=kinds[AccountKind.AVAILABLE].webhook_job_events,
         )
         for workspace_id, kinds in by_workspace.items()
     }

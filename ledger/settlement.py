@@ -6,7 +6,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger import crossings, debits, pricing
+from ledger import crossings, debits, pricing, webhook_events
 from ledger.topups import Finance
 from schemas.catalogue import Catalogue
 from schemas.events import JobFinished, UsageRecorded
@@ -39,11 +39,19 @@ async def settle(
     # Alerts and auto top-ups fire in this transaction, under the accounts' locks: once per crossing. Their
     # events land in the finance outbox, which the ledger's finance tick publishes.
     await crossings.after_settlement(conn, settled, finance)
+    # Billed before delivered: job.* webhook deliveries commit with the debits (no statement when no job of
+    # the batch has a per-request webhook or a workspace subscribed to job events).
+    await webhook_events.record_job_events(conn, [job for job in settled if job is not None and not job.replayed])
     results = []
     for usage, job in zip(usages, settled, strict=True):
         if job is None:
             log.error("usage for unknown job %s in workspace %s ignored", usage.job_id, usage.workspace_id)
             continue
         # The settled result as it is, with the usage's trace context: nothing dropped on the way out.
-        results.append(JobFinished(traceparent=usage.traceparent, **job.model_dump(exclude={"replayed"})))
+        results.append(
+            JobFinished(
+                traceparent=usage.traceparent,
+                **job.model_dump(exclude={"replayed", "webhook_endpoint_id", "webhook_job_events"}),
+            )
+        )
     return results

@@ -29,6 +29,7 @@ from ledger.finance_domain import (
     tokens_at_rate,
 )
 from ledger.payments import Approved, CardSettings, ChargeRequest, PaymentProviders, default_providers
+from ledger.webhook_network import NetworkPolicy
 from schemas.finance import FinanceEvent, TopupFailed, TopupSucceeded
 
 IDEMPOTENCY_KEY_CHARS_MAX = 255
@@ -49,10 +50,14 @@ class Finance:
 
     providers: PaymentProviders = field(default_factory=default_providers)
     policy: TopupPolicy = field(default_factory=TopupPolicy)
+    # Where webhook endpoints registered by finance commands may point.
+    network: NetworkPolicy = field(default_factory=NetworkPolicy)
 
     @classmethod
-    def local(cls, card: CardSettings | None = None, policy: TopupPolicy | None = None) -> Finance:
-        return cls(default_providers(card), policy or TopupPolicy())
+    def local(
+        cls, card: CardSettings | None = None, policy: TopupPolicy | None = None, network: NetworkPolicy | None = None
+    ) -> Finance:
+        return cls(default_providers(card), policy or TopupPolicy(), network or NetworkPolicy())
 
 
 class TopupConflict(FinanceInputError):

@@ -1,42 +1,32 @@
-"""Delivers finance events to each workspace's webhook as signed POSTs (Standard Webhooks), with finite retries.
+"""Webhook endpoints of a workspace: create, change, delete, rotate a secret, redeliver; run by the ledger's
+command agent in the command's transaction (the ledger owns the webhook tables).
 
-A delivery row is written with its event (`finance_events.record`). The ledger's webhook timer calls
-`deliver_due`: it claims due rows (SKIP LOCKED, and a lease in `next_attempt_at` so another ledger does not
-post the same one meanwhile), commits, posts them concurrently with a timeout, then records each outcome:
-delivered, retried after the next delay of the schedule, or failed once the schedule is spent. No database
-transaction is open during a POST, and settlement never waits for one: a slow receiver only delays the next
-webhook tick. Delivery is at least once; receivers dedupe on `webhook-id` (the event's id).
+The finance endpoint of `PUT /api/v1/billing/webhook` is one of them (`billing`, at most one a workspace,
+subscribed to the finance events). Deliveries are written with their events (`ledger.webhook_events`) and
+POSTed by the dispatcher (`python -m ledger.dispatcher`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import hashlib
-import hmac
-import json
+import binascii
 import secrets
-import time
-from dataclasses import dataclass
+import uuid
 from typing import Any
 
-import httpx
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger.finance_domain import FinanceInputError
+from ledger.webhook_network import NetworkPolicy, check_url
+from ledger.webhook_post import SECRET_PREFIX
+from schemas.webhooks import ENDPOINTS_PER_WORKSPACE_MAX, FINANCE_EVENT_TYPES
 
-URL_LENGTH_MAX = 2048
-SECRET_PREFIX = "whsec_"  # noqa: S105 (the format's prefix, not a secret)
-ERROR_LENGTH_MAX = 500
+_COLUMNS = "id, url, event_types, description, enabled, billing, created_at, updated_at, previous_secret_until"
 
 
-@dataclass(frozen=True, slots=True)
-class WebhookPolicy:
-    # Delays before retry 1, 2, ...: len(retry_delays_s) + 1 attempts in all, then the delivery is `failed`.
-    retry_delays_s: tuple[float, ...] = (5.0, 30.0, 120.0, 600.0, 3600.0)
-    timeout_s: float = 5.0
-    batch_max: int = 50
+class WebhookNotFound(FinanceInputError):
+    """No such endpoint or delivery in this workspace (a 404)."""
 
 
 def new_secret() -> str:
@@ -44,130 +34,210 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def check_endpoint(url: str, secret: str) -> None:
-    if not url.startswith(("http://", "https://")) or not 8 <= len(url) <= URL_LENGTH_MAX:
-        raise FinanceInputError(f"url must be an http:// or https:// URL of at most {URL_LENGTH_MAX} characters")
-    if not url.isprintable() or not url.isascii() or " " in url:
-        raise FinanceInputError("url must be printable ASCII without spaces")
+def new_endpoint_id() -> str:
+    return f"we_{uuid.uuid4().hex[:24]}"
+
+
+def check_secret(secret: str) -> None:
     try:
         key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
-    except ValueError as exc:
+    except (ValueError, binascii.Error) as exc:
         raise FinanceInputError("secret must be whsec_ followed by base64") from exc
     if not secret.startswith(SECRET_PREFIX) or not 24 <= len(key) <= 64:
         raise FinanceInputError("secret must be whsec_ followed by 24-64 bytes in base64")
 
 
-async def set_endpoint(conn: AsyncConnection, workspace_id: str, url: str, secret: str) -> None:
-    check_endpoint(url, secret)
-    await conn.execute(
-        text(
-            "INSERT INTO webhook_endpoints (workspace_id, url, secret) VALUES (:ws, :url, :secret) "
-            "ON CONFLICT (workspace_id) DO UPDATE SET url = :url, secret = :secret, updated_at = now()"
-        ),
-        {"ws": workspace_id, "url": url, "secret": secret},
-    )
+def endpoint_json(row: Any, **extra: Any) -> dict[str, Any]:
+    """An endpoint as the API shows it (never its secret, unless given in `extra`)."""
+    until = row.previous_secret_until
+    return {
+        "id": row.id,
+        "url": row.url,
+        "event_types": list(row.event_types),
+        "description": row.description,
+        "enabled": row.enabled,
+        "billing": row.billing,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+        "previous_secret_until": until.isoformat() if until is not None else None,
+        **extra,
+    }
 
 
-async def remove_endpoint(conn: AsyncConnection, workspace_id: str) -> bool:
-    """Remove the endpoint; deliveries still pending end `failed` (there is nowhere to send them)."""
+async def create_endpoint(
+    conn: AsyncConnection,
+    workspace_id: str,
+    *,
+    url: str,
+    event_types: list[str],
+    description: str,
+    enabled: bool,
+    secret: str | None,
+    policy: NetworkPolicy,
+) -> dict[str, Any]:
+    check_url(url, policy)
+    _check_description(description)
+    secret = secret or new_secret()
+    check_secret(secret)
+    count = await conn.execute(
+        text("SELECT count(*) FROM webhook_endpoints WHERE workspace_id = :ws"), {"ws": workspace_id}
+    )
+    if count.scalar_one() >= ENDPOINTS_PER_WORKSPACE_MAX:
+        raise FinanceInputError(f"a workspace has at most {ENDPOINTS_PER_WORKSPACE_MAX} webhook endpoints")
+    row = (
+        await conn.execute(
+            text(
+                "INSERT INTO webhook_endpoints (id, workspace_id, url, secret, event_types, description, enabled) "
+                "VALUES (:id, :ws, :url, :secret, :types, :description, :enabled) "
+                "RETURNING id, url, event_types, description, enabled, billing, created_at, updated_at, "
+                "previous_secret_until"
+            ),
+            {
+                "id": new_endpoint_id(),
+                "ws": workspace_id,
+                "url": url,
+                "secret": secret,
+                "types": sorted(set(event_types)),
+                "description": description,
+                "enabled": enabled,
+            },
+        )
+    ).one()
+    return endpoint_json(row, secret=secret)
+
+
+async def update_endpoint(
+    conn: AsyncConnection, workspace_id: str, endpoint_id: str, changes: dict[str, Any], policy: NetworkPolicy
+) -> dict[str, Any]:
+    """Apply the given fields (`url`, `event_types`, `description`, `enabled`)."""
+    if changes.get("url") is not None:
+        check_url(changes["url"], policy)
+    if changes.get("description") is not None:
+        _check_description(changes["description"])
+    types = changes.get("event_types")
+    row = (
+        await conn.execute(
+            text(
+                "UPDATE webhook_endpoints SET url = coalesce(:url, url), "
+                "event_types = coalesce(CAST(:types AS text[]), event_types), "
+                "description = coalesce(:description, description), enabled = coalesce(:enabled, enabled), "
+                "updated_at = now() WHERE id = :id AND workspace_id = :ws "
+                "RETURNING id, url, event_types, description, enabled, billing, created_at, updated_at, "
+                "previous_secret_until"
+            ),
+            {
+                "id": endpoint_id,
+                "ws": workspace_id,
+                "url": changes.get("url"),
+                "types": sorted(set(types)) if types is not None else None,
+                "description": changes.get("description"),
+                "enabled": changes.get("enabled"),
+            },
+        )
+    ).first()
+    if row is None:
+        raise WebhookNotFound(f"webhook endpoint {endpoint_id!r} not found")
+    return endpoint_json(row)
+
+
+async def delete_endpoint(conn: AsyncConnection, workspace_id: str, endpoint_id: str) -> bool:
+    """Delete it; its pending deliveries end `dead` (there is nowhere to send them). Its log stays readable
+    by delivery id, no longer under the endpoint."""
     await conn.execute(
         text(
-            "UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL, updated_at = now(), "
-            "last_error = 'endpoint removed' WHERE workspace_id = :ws AND status = 'pending'"
+            "UPDATE webhook_deliveries SET state = 'dead', next_attempt_at = NULL, updated_at = now(), "
+            "last_error = 'endpoint removed' WHERE endpoint_id = :id AND workspace_id = :ws AND state = 'pending'"
         ),
-        {"ws": workspace_id},
+        {"id": endpoint_id, "ws": workspace_id},
     )
-    removed = await conn.execute(text("DELETE FROM webhook_endpoints WHERE workspace_id = :ws"), {"ws": workspace_id})
+    removed = await conn.execute(
+        text("DELETE FROM webhook_endpoints WHERE id = :id AND workspace_id = :ws"),
+        {"id": endpoint_id, "ws": workspace_id},
+    )
     return bool(removed.rowcount)
 
 
-def sign(secret: str, message_id: str, timestamp_s: int, body: bytes) -> str:
-    """The `webhook-signature` header value: v1, HMAC-SHA256 of `id.timestamp.body` under the decoded secret."""
-    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
-    mac = hmac.new(key, f"{message_id}.{timestamp_s}.".encode() + body, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(mac).decode()
+async def rotate_secret(conn: AsyncConnection, workspace_id: str, endpoint_id: str, grace_s: int) -> dict[str, Any]:
+    """A new secret signs from now on; the old one signs too (a second signature) for `grace_s` seconds."""
+    secret = new_secret()
+    row = (
+        await conn.execute(
+            text(
+                "UPDATE webhook_endpoints SET "
+                "previous_secret = CASE WHEN :grace_s > 0 THEN secret END, "
+                "previous_secret_until = CASE WHEN :grace_s > 0 THEN now() + make_interval(secs => :grace_s) END, "
+                "secret = :secret, updated_at = now() "
+                "WHERE id = :id AND workspace_id = :ws "
+                "RETURNING id, url, event_types, description, enabled, billing, created_at, updated_at, "
+                "previous_secret_until"
+            ),
+            {"id": endpoint_id, "ws": workspace_id, "secret": secret, "grace_s": grace_s},
+        )
+    ).first()
+    if row is None:
+        raise WebhookNotFound(f"webhook endpoint {endpoint_id!r} not found")
+    return endpoint_json(row, secret=secret)
 
 
-@dataclass(frozen=True, slots=True)
-class _Due:
-    event_id: int
-    attempt: int
-    url: str | None
-    secret: str | None
-    type: str
-    payload: dict[str, Any]
-
-
-_CLAIM = text(
-    "SELECT d.event_id, d.attempts, e.type, e.payload, w.url, w.secret FROM webhook_deliveries d "
-    "JOIN finance_events e ON e.id = d.event_id LEFT JOIN webhook_endpoints w ON w.workspace_id = d.workspace_id "
-    "WHERE d.status = 'pending' AND d.next_attempt_at <= now() ORDER BY d.next_attempt_at LIMIT :n "
-    "FOR UPDATE OF d SKIP LOCKED"
-)
-
-
-async def _claim(engine: AsyncEngine, policy: WebhookPolicy) -> list[_Due]:
-    async with engine.begin() as conn:
-        rows = (await conn.execute(_CLAIM, {"n": policy.batch_max})).all()
-        if rows:
-            # The lease: while attempts run, nobody else finds these rows due.
+async def redeliver(conn: AsyncConnection, workspace_id: str, delivery_id: int) -> dict[str, Any]:
+    """Queue a delivered or dead delivery again now, its schedule starting over; a pending one stays as it is
+    (it may be in flight: moving it would post it twice at once)."""
+    row = (
+        await conn.execute(
+            text(
+                "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = now(), schedule_start = attempts, "
+                "updated_at = now() WHERE id = :id AND workspace_id = :ws AND state <> 'pending' "
+                "AND endpoint_id IS NOT NULL RETURNING id, state, next_attempt_at"
+            ),
+            {"id": delivery_id, "ws": workspace_id},
+        )
+    ).first()
+    if row is None:
+        row = (
             await conn.execute(
                 text(
-                    "UPDATE webhook_deliveries SET attempts = attempts + 1, updated_at = now(), "
-                    "next_attempt_at = now() + make_interval(secs => :lease_s) WHERE event_id = ANY(:ids)"
+                    "SELECT id, state, next_attempt_at, endpoint_id FROM webhook_deliveries "
+                    "WHERE id = :id AND workspace_id = :ws"
                 ),
-                {"ids": [row.event_id for row in rows], "lease_s": policy.timeout_s * 2 + 5},
+                {"id": delivery_id, "ws": workspace_id},
             )
-    return [_Due(row.event_id, row.attempts + 1, row.url, row.secret, row.type, row.payload) for row in rows]
+        ).first()
+        if row is None:
+            raise WebhookNotFound(f"webhook delivery {delivery_id} not found")
+        if row.endpoint_id is None:
+            raise FinanceInputError(f"webhook delivery {delivery_id}: its endpoint was deleted")
+    next_at = row.next_attempt_at
+    return {"delivery_id": row.id, "state": row.state, "next_attempt_at": next_at.isoformat() if next_at else None}
 
 
-async def _post(http: httpx.AsyncClient, due: _Due, timeout_s: float) -> str | None:
-    """One attempt; None when the receiver took it (2xx), else why not."""
-    if due.url is None or due.secret is None:
-        return "endpoint removed"
-    message_id = str(due.payload.get("event_id") or f"fe_{due.event_id}")
-    timestamp_s = int(time.time())
-    body = json.dumps(
-        {"type": due.type, "timestamp": due.payload.get("occurred_at"), "data": due.payload}, separators=(",", ":")
-    ).encode()
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": message_id,
-        "webhook-timestamp": str(timestamp_s),
-        "webhook-signature": sign(due.secret, message_id, timestamp_s, body),
-    }
-    try:
-        answer = await http.post(due.url, content=body, headers=headers, timeout=timeout_s)
-    except httpx.HTTPError as exc:
-        return f"{type(exc).__name__}: {exc}"[:ERROR_LENGTH_MAX] or type(exc).__name__
-    return None if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
-
-
-async def deliver_due(engine: AsyncEngine, http: httpx.AsyncClient, policy: WebhookPolicy) -> int:
-    """One round: post every due delivery once; returns how many were delivered."""
-    due = await _claim(engine, policy)
-    if not due:
-        return 0
-    errors = await asyncio.gather(*(_post(http, item, policy.timeout_s) for item in due))
-    async with engine.begin() as conn:
-        for item, error in zip(due, errors, strict=True):
-            await _record(conn, item, error, policy)
-    return sum(error is None for error in errors)
-
-
-async def _record(conn: AsyncConnection, item: _Due, error: str | None, policy: WebhookPolicy) -> None:
-    if error is None:
-        status, delay_s = "delivered", None
-    elif item.attempt > len(policy.retry_delays_s) or item.url is None:
-        status, delay_s = "failed", None
-    else:
-        status, delay_s = "pending", policy.retry_delays_s[item.attempt - 1]
-    await conn.execute(
+async def set_billing_endpoint(
+    conn: AsyncConnection, workspace_id: str, url: str, secret: str, policy: NetworkPolicy
+) -> str:
+    """`PUT /api/v1/billing/webhook`: the workspace's finance endpoint, created subscribed to the finance events
+    (a later PATCH of its event types is kept when the URL or secret changes)."""
+    check_url(url, policy)
+    check_secret(secret)
+    written = await conn.execute(
         text(
-            "UPDATE webhook_deliveries SET status = :status, last_error = :error, updated_at = now(), "
-            "delivered_at = CASE WHEN :status = 'delivered' THEN now() END, "
-            "next_attempt_at = CASE WHEN :status = 'pending' THEN now() + make_interval(secs => :delay_s) END "
-            "WHERE event_id = :id"
+            "INSERT INTO webhook_endpoints (id, workspace_id, url, secret, event_types, billing, description) "
+            "VALUES (:id, :ws, :url, :secret, :types, true, 'finance events (PUT /api/v1/billing/webhook)') "
+            "ON CONFLICT (workspace_id) WHERE billing "
+            "DO UPDATE SET url = :url, secret = :secret, enabled = true, updated_at = now() RETURNING id"
         ),
-        {"status": status, "error": error, "delay_s": delay_s or 0.0, "id": item.event_id},
+        {"id": new_endpoint_id(), "ws": workspace_id, "url": url, "secret": secret, "types": list(FINANCE_EVENT_TYPES)},
     )
+    return str(written.scalar_one())
+
+
+async def remove_billing_endpoint(conn: AsyncConnection, workspace_id: str) -> bool:
+    """`DELETE /api/v1/billing/webhook`; its pending deliveries end `dead`."""
+    found = await conn.execute(
+        text("SELECT id FROM webhook_endpoints WHERE workspace_id = :ws AND billing"), {"ws": workspace_id}
+    )
+    endpoint_id = found.scalar_one_or_none()
+    return endpoint_id is not None and await delete_endpoint(conn, workspace_id, endpoint_id)
+
+
+def _check_description(description: str) -> None:
+    if not description.isprintable():
+        raise FinanceInputError("description: control characters are not accepted")

@@ -52,6 +52,7 @@ TABLE_OWNERS: Mapping[str, Service] = {
     "finance_events": "ledger",
     "webhook_endpoints": "ledger",
     "webhook_deliveries": "ledger",
+    "webhook_attempts": "ledger",
     "rate_windows": "ledger",
     # Alembic's bookkeeping: only the owner (migrations) writes it; services may read their schema version.
     "alembic_version": "ledger",

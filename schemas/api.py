@@ -87,6 +87,9 @@ class ChatCompletionRequest(BaseModel):
         default_factory=list, max_length=MAX_TAGS
     )
     routing: RoutingHints | None = None
+    # The URL or id of one of the workspace's registered webhook endpoints: the answer is a 202 at once and
+    # the job's job.completed / job.failed event is delivered there.
+    webhook: str | None = Field(default=None, min_length=1, max_length=2048)
 
     @field_validator("stop")
     @classmethod

@@ -82,6 +82,8 @@ class ChatJobSubmitted(Envelope):
     max_cost_tokens: int | None = None
     # What the ingress's guardrails did to the prompt (e.g. {"redacted": {"email": 2}}), recorded on the job.
     guardrails: dict[str, Any] | None = None
+    # A per-request webhook: the workspace's endpoint this job's job.completed / job.failed also goes to.
+    webhook_endpoint_id: str | None = None
 
 
 class ChatJobDispatched(Envelope):

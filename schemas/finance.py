@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.events import Envelope
+from schemas.webhooks import CreateWebhook, DeleteWebhook, RedeliverWebhook, RotateWebhookSecret, UpdateWebhook
 
 FINANCE_EVENTS = "finance.events"
 FINANCE_PARTITIONS = 8
@@ -256,7 +257,12 @@ FinanceCommand = Annotated[
     | RefundJob
     | Adjust
     | SetWebhook
-    | RemoveWebhook,
+    | RemoveWebhook
+    | CreateWebhook
+    | UpdateWebhook
+    | DeleteWebhook
+    | RotateWebhookSecret
+    | RedeliverWebhook,
     Field(discriminator="action"),
 ]
 # Actions only the admin credential may ask for; a workspace key may ask for the others in its own workspace.

@@ -37,6 +37,9 @@ FAKE_PROVIDER_API_KEYS = (
 )
 
 
+LOCAL_WEBHOOK_NETWORKS = (("LUNTREX_WEBHOOK_ALLOWED_NETWORKS", '["127.0.0.0/8"]'),)
+
+
 @dataclass(frozen=True)
 class Process:
     """One long-running project process: ``python -m <module> <args>``."""
@@ -77,7 +80,11 @@ PROCESSES: tuple[Process, ...] = (
         port=FAKE_PROVIDER_PORT,
         health_path="/healthz",
     ),
-    Process("ledger", "ledger", db_role="ledger"),
+    # The local stack's webhook receivers are on this machine: loopback is allowed (every other non-global address
+    # is refused), by the ledger when an endpoint is registered and by the dispatcher at every delivery.
+    Process("ledger", "ledger", extra_env=LOCAL_WEBHOOK_NETWORKS, db_role="ledger"),
+    # Webhook deliveries, beside the ledger (whose tables it reads and writes).
+    Process("dispatcher", "ledger.dispatcher", extra_env=LOCAL_WEBHOOK_NETWORKS, db_role="ledger"),
     Process("workers", "workers", extra_env=FAKE_PROVIDER_API_KEYS),
     Process(
         "ingress",

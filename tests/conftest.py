@@ -51,6 +51,7 @@ class Stack:
     ledger: Service
     workers: Service
     fakeprovider: Service
+    dispatcher: Service
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,9 @@ def stack(database_url: str, kafka: str, topic_prefix: str, catalogue_path: Path
         # Finance webhooks: a short, finite retry schedule and timeout, so tests see retries end.
         "LUNTREX_WEBHOOK_RETRY_DELAYS_S": "[0.5, 0.5, 0.5]",
         "LUNTREX_WEBHOOK_TIMEOUT_S": "2",
+        # Receivers in the tests listen on 127.0.0.1: loopback is allowed (every other non-global address is not).
+        "LUNTREX_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.0/8"]',
+        "LUNTREX_WEBHOOK_TICK_INTERVAL_S": "0.1",
         # The fake provider checks that a key is sent, as the real APIs do; any value passes.
         "OPENAI_API_KEY": "sk-fake-openai",
         "ANTHROPIC_API_KEY": "sk-ant-fake",
@@ -244,6 +248,12 @@ def stack(database_url: str, kafka: str, topic_prefix: str, catalogue_path: Path
             "ledger", ["ledger"], {**common, "LUNTREX_DATABASE_URL": role_url(database_url, "ledger")}, workdir
         ),
         "workers": Service("workers", ["workers"], {**common, "LUNTREX_DATABASE_URL": NO_DATABASE_URL}, workdir),
+        "dispatcher": Service(
+            "dispatcher",
+            ["ledger.dispatcher"],
+            {**common, "LUNTREX_DATABASE_URL": role_url(database_url, "ledger")},
+            workdir,
+        ),
         "ingress": Service(
             "ingress",
             ["ingress", "--port", str(ingress_port)],

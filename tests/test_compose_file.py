@@ -74,6 +74,7 @@ def test_each_service_connects_as_its_own_role_with_the_passwords_the_migrate_jo
     }
     assert url["ingress"].startswith("postgresql+psycopg://luntrex_ingress:pw-ingress-1@")
     assert url["ledger"].startswith("postgresql+psycopg://luntrex_ledger:pw-led@")
+    assert services["dispatcher"]["environment"]["LUNTREX_DATABASE_URL"] == url["ledger"]
     assert url["workers"] == "" and url["fakeprovider"] == ""
     migrate = services["migrate"]
     assert migrate["environment"]["LUNTREX_DB_INGRESS_PASSWORD"] == "pw-ingress-1"

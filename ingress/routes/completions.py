@@ -11,6 +11,7 @@ from ingress import rendering
 from ingress.auth import Authenticated
 from ingress.http_flow import complete_from_http
 from ingress.parsing import parse_chat_request
+from ingress.request_webhook import registered_endpoint
 from ingress.services import Services
 from schemas.api import ChatCompletionRequest, ChatCompletionResponse, ErrorBody, JobAccepted
 
@@ -38,7 +39,11 @@ async def create_completion(request: Request, principal: Authenticated) -> ORJSO
     settings = services.settings
     body = await request.body()
     chat = parse_chat_request(body, body_max_bytes=settings.body_max_bytes, messages_max=settings.messages_max)
-    outcome, headers = await complete_from_http(request, principal, chat, endpoint=ENDPOINT, body=body)
+    # A per-request webhook answers 202 at once; the job's job.* event goes to that registered endpoint.
+    webhook_endpoint_id = await registered_endpoint(services, principal.workspace_id, chat.webhook)
+    outcome, headers = await complete_from_http(
+        request, principal, chat, endpoint=ENDPOINT, body=body, webhook_endpoint_id=webhook_endpoint_id
+    )
     if outcome.finished is None:
         return rendering.accepted(outcome, headers)
     answer = rendering.completion(outcome.finished, headers)

@@ -158,8 +158,9 @@ async def put_webhook(request: Request, principal: Manager, body: JsonBody) -> d
     if "secret" not in body:
         body = body | {"secret": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()}
     command = _command_of(SetWebhook, body)
-    await _send(request.app.state.services, principal.workspace_id, command, actor=principal.key_id)
-    return {"url": body["url"], "secret": body["secret"]}
+    result = await _send(request.app.state.services, principal.workspace_id, command, actor=principal.key_id)
+    # It is one of the workspace's endpoints (`/api/v1/webhooks/{id}`): its id lets the caller manage it there.
+    return {"url": body["url"], "secret": body["secret"], "id": result.get("id")}
 
 
 @router.delete("/api/v1/billing/webhook")

@@ -1,0 +1,197 @@
+"""The webhook dispatcher: `python -m ledger.dispatcher`, a process of its own beside the ledger.
+
+It claims due deliveries, POSTs each one with at most `webhook_concurrency_max` in flight and a deadline per
+attempt, and records every attempt. It never holds a database transaction during a POST, and nothing waits
+for it: the ledger and the workers only write delivery rows, so a slow or dead receiver costs this process a
+slot until the attempt's deadline, and costs them nothing. Several dispatchers may run (SKIP LOCKED + lease).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections import Counter
+from collections.abc import Callable
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from ledger import webhook_delivery, webhook_post
+from ledger.webhook_delivery import Due, WebhookPolicy
+from ledger.webhook_network import NetworkPolicy
+from ledger.webhook_post import AttemptOutcome
+from ledger.webhook_settings import WebhookSettings
+from runtime.consume import Verdict, classify
+from runtime.logs import configure_logging
+from runtime.readiness import clear_ready, mark_ready
+
+log = logging.getLogger(__name__)
+
+
+def new_http_client(concurrency_max: int) -> httpx.AsyncClient:
+    # No keep-alive: each attempt connects to the address it has just resolved and checked, never to a pooled
+    # connection made for another host name on the same address.
+    limits = httpx.Limits(max_connections=concurrency_max, max_keepalive_connections=0)
+    return httpx.AsyncClient(limits=limits, follow_redirects=False, trust_env=False)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        http: httpx.AsyncClient,
+        policy: WebhookPolicy,
+        network: NetworkPolicy,
+        *,
+        concurrency_max: int,
+        poll_interval_s: float,
+        endpoint_concurrency_max: int,
+    ) -> None:
+        self.engine = engine
+        self.http = http
+        self.policy = policy
+        self.network = network
+        self.concurrency_max = concurrency_max
+        self.poll_interval_s = poll_interval_s
+        # One slow or dead endpoint takes at most this many slots: the others' deliveries keep flowing.
+        self.endpoint_concurrency_max = endpoint_concurrency_max
+        self._per_endpoint: Counter[str] = Counter()
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._slot_freed = asyncio.Event()
+
+    async def run(self, on_ready: Callable[[], None] | None = None) -> None:
+        """Claim and deliver until cancelled."""
+        ready = False
+        while True:
+            free = self.concurrency_max - len(self._in_flight)
+            claimed: list[Due] = []
+            if free > 0:
+                try:
+                    claimed = await self._claim(min(free, self.policy.batch_max))
+                except Exception as error:
+                    if classify(error) is not Verdict.TRANSIENT:
+                        raise
+                    log.warning("claiming deliveries failed transiently (%s); retrying", error)
+                    await asyncio.sleep(self.poll_interval_s * 4)
+                    continue
+                if not ready and on_ready is not None:
+                    on_ready()
+                ready = True
+            for due in claimed:
+                self._start(due)
+            if len(claimed) < free:
+                # Nothing more due now: wait for the next poll, or a slot when every slot is busy.
+                self._slot_freed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._slot_freed.wait(), self.poll_interval_s)
+            elif free <= 0:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+
+    async def _claim(self, limit: int) -> list[Due]:
+        """Claim due deliveries, giving back at once those over their endpoint's in-flight cap."""
+        busy = [endpoint for endpoint, n in self._per_endpoint.items() if n >= self.endpoint_concurrency_max]
+        claimed = await webhook_delivery.claim(self.engine, self.policy, limit, busy)
+        taken: list[Due] = []
+        over: list[Due] = []
+        counts = Counter(self._per_endpoint)
+        for due in claimed:
+            if due.endpoint_id is not None and counts[due.endpoint_id] >= self.endpoint_concurrency_max:
+                over.append(due)
+                continue
+            if due.endpoint_id is not None:
+                counts[due.endpoint_id] += 1
+            taken.append(due)
+        if over:
+            await webhook_delivery.release(self.engine, over)
+        return taken
+
+    def _start(self, due: Due) -> None:
+        endpoint = due.endpoint_id
+        if endpoint is not None:
+            self._per_endpoint[endpoint] += 1
+        task = asyncio.create_task(self._deliver(due))
+        self._in_flight.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            if endpoint is not None:
+                self._per_endpoint[endpoint] -= 1
+                if self._per_endpoint[endpoint] <= 0:
+                    del self._per_endpoint[endpoint]
+            self._done(finished)
+
+        task.add_done_callback(done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a delivery task failed", exc_info=task.exception())
+        self._slot_freed.set()
+
+    async def _deliver(self, due: Due) -> None:
+        if due.message is None or due.url is None:
+            reason = "endpoint removed" if due.url is None else "endpoint disabled"
+            outcome = AttemptOutcome(False, None, 0, reason)
+        else:
+            outcome = await webhook_post.attempt(
+                self.http, due.url, due.message, policy=self.network, timeout_s=self.policy.timeout_s
+            )
+        # The outcome is recorded whatever it took; a database outage here leaves the lease to run out and
+        # the delivery to be attempted again (the receiver dedupes on webhook-id).
+        state = await webhook_delivery.record(self.engine, self.policy, due, outcome)
+        log.info(
+            "webhook delivery %d attempt %d: %s (%s)",
+            due.delivery_id,
+            due.attempt,
+            state,
+            outcome.error or outcome.status_code,
+        )
+
+    async def close(self) -> None:
+        for task in list(self._in_flight):
+            task.cancel()
+        await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+
+async def serve(settings: WebhookSettings) -> None:
+    engine = create_async_engine(settings.database_url, pool_size=settings.webhook_db_pool_size)
+    http = new_http_client(settings.webhook_concurrency_max)
+    dispatcher = Dispatcher(
+        engine,
+        http,
+        settings.webhook_policy(),
+        settings.network_policy(),
+        concurrency_max=settings.webhook_concurrency_max,
+        poll_interval_s=settings.webhook_tick_interval_s,
+        endpoint_concurrency_max=settings.webhook_endpoint_concurrency_max,
+    )
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    running = asyncio.create_task(dispatcher.run(lambda: mark_ready(settings.ready_file)))
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if running.done():
+            running.result()  # a permanent failure: say it loudly
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await dispatcher.close()
+        await http.aclose()
+        await engine.dispose()
+
+
+def main() -> None:
+    settings = WebhookSettings()
+    configure_logging(settings.log_level)
+    clear_ready(settings.ready_file)
+    log.info("webhook dispatcher: %d in flight at most", settings.webhook_concurrency_max)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""The delivery queue in PostgreSQL: claim due deliveries (SKIP LOCKED, with a lease), record each attempt and
+its outcome (delivered, retried after the next delay of the schedule, or dead once the schedule is spent).
+
+A claim commits before any POST, so no transaction is open while a receiver takes its time. The lease (the row's
+`next_attempt_at` pushed past the attempt's deadline) keeps other dispatchers off it meanwhile; a dispatcher
+killed mid-attempt leaves the row to come due again when the lease ends: at least once, never lost.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ledger.webhook_post import AttemptOutcome, Message
+
+LEASE_MARGIN_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookPolicy:
+    # Delays before retry 1, 2, ...: len(retry_delays_s) + 1 attempts in all, then the delivery is `dead`.
+    retry_delays_s: tuple[float, ...] = (5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 43200.0)
+    timeout_s: float = 15.0
+    batch_max: int = 50
+
+    @property
+    def lease_s(self) -> float:
+        return self.timeout_s + LEASE_MARGIN_S
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A claimed delivery: where it goes and what it says."""
+
+    delivery_id: int
+    attempt: int
+    schedule_start: int
+    endpoint_id: str | None
+    url: str | None
+    message: Message | None
+    started_at: datetime
+
+
+_CLAIM = text(
+    """
+    WITH due AS (
+        SELECT d.id, e.url, e.secret, e.enabled,
+               CASE WHEN e.previous_secret_until > now() THEN e.previous_secret END AS previous_secret
+        FROM webhook_deliveries d LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id
+        WHERE d.state = 'pending' AND d.next_attempt_at <= now()
+          AND (d.endpoint_id IS NULL OR NOT d.endpoint_id = ANY(CAST(:busy AS text[])))
+        ORDER BY d.next_attempt_at LIMIT :n
+        FOR UPDATE OF d SKIP LOCKED
+    ), leased AS (
+        UPDATE webhook_deliveries d SET attempts = d.attempts + 1, updated_at = now(),
+               next_attempt_at = now() + make_interval(secs => :lease_s)
+        FROM due WHERE d.id = due.id
+        RETURNING d.id, d.attempts, d.schedule_start, d.endpoint_id, d.event_id, d.event_type, d.payload, d.occurred_at
+    )
+    SELECT leased.*, due.url, due.secret, due.previous_secret, due.enabled, now() AS started_at
+    FROM leased JOIN due USING (id)
+    """
+)
+
+
+def body_of(event_type: str, occurred_at: datetime, payload: dict[str, Any]) -> bytes:
+    """Standard Webhooks' recommended payload."""
+    body = {"type": event_type, "timestamp": occurred_at.isoformat(), "data": payload}
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+async def claim(engine: AsyncEngine, policy: WebhookPolicy, limit: int, busy: list[str] | None = None) -> list[Due]:
+    """Lease up to `limit` due deliveries, none for the endpoints in `busy` (at their in-flight cap)."""
+    async with engine.begin() as conn:
+        rows = (await conn.execute(_CLAIM, {"n": limit, "lease_s": policy.lease_s, "busy": busy or []})).all()
+    claimed = []
+    for row in rows:
+        message = None
+        if row.secret is not None and row.enabled:
+            secrets = (row.secret,) if row.previous_secret is None else (row.secret, row.previous_secret)
+            message = Message(row.event_id, body_of(row.event_type, row.occurred_at, row.payload), secrets)
+        claimed.append(Due(row.id, row.attempts, row.schedule_start, row.endpoint_id, row.url, message, row.started_at))
+    return claimed
+
+
+async def release(engine: AsyncEngine, due: list[Due]) -> None:
+    """Give back leased deliveries unattempted (their endpoint is at its in-flight cap): due again at once."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE webhook_deliveries SET attempts = attempts - 1, next_attempt_at = now(), updated_at = now() "
+                "WHERE id = ANY(:ids) AND state = 'pending' AND attempts >= 1"
+            ),
+            {"ids": [item.delivery_id for item in due]},
+        )
+
+
+def next_delay_s(policy: WebhookPolicy, due: Due) -> float | None:
+    """The delay before the next attempt after this one failed, or None: the schedule is spent (dead)."""
+    made = due.attempt - due.schedule_start
+    if made > len(policy.retry_delays_s):
+        return None
+    return policy.retry_delays_s[made - 1]
+
+
+_RECORD = text(
+    """
+    WITH attempt AS (
+        INSERT INTO webhook_attempts (delivery_id, attempt, started_at, status_code, latency_ms, error)
+        VALUES (:id, :attempt, :started_at, :status_code, :latency_ms, :error)
+        ON CONFLICT (delivery_id, attempt) DO NOTHING
+    )
+    UPDATE webhook_deliveries SET state = :state, last_error = :error, updated_at = now(),
+        delivered_at = CASE WHEN :state = 'delivered' THEN now() ELSE delivered_at END,
+        next_attempt_at = CASE WHEN :state = 'pending' THEN now() + make_interval(secs => :delay_s) END
+    WHERE id = :id AND attempts = :attempt AND state = 'pending'
+    """
+)
+
+
+async def record(engine: AsyncEngine, policy: WebhookPolicy, due: Due, outcome: AttemptOutcome) -> str:
+    """Log the attempt and move the delivery on; returns its new state. A row that moved on meanwhile (its
+    lease ran out and another dispatcher took it) keeps the newer state; the attempt is still logged."""
+    if outcome.ok:
+        state, delay_s = "delivered", 0.0
+    elif due.message is None:
+        state, delay_s = "dead", 0.0
+    else:
+        delay = next_delay_s(policy, due)
+        state, delay_s = ("dead", 0.0) if delay is None else ("pending", delay)
+    async with engine.begin() as conn:
+        await conn.execute(
+            _RECORD,
+            {
+                "id": due.delivery_id,
+                "attempt": due.attempt,
+                "started_at": due.started_at,
+                "status_code": outcome.status_code,
+                "latency_ms": outcome.latency_ms,
+                "error": outcome.error,
+                "state": state,
+                "delay_s": delay_s,
+            },
+        )
+    return state
