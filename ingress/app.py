@@ -20,7 +20,19 @@ from ingress.ledger_commands import LedgerCommands
 from ingress.publisher import JobPublisher
 from ingress.relay import OutboxRelay
 from ingress.replies import ReplyWaiter
-from ingress.routes import admin, billing, catalogue, completions, finance, finance_writes, jobs, keys, openai_compat
+from ingress.routes import (
+    admin,
+    batches,
+    billing,
+    catalogue,
+    completions,
+    finance,
+    finance_writes,
+    jobs,
+    keys,
+    openai_batches,
+    openai_compat,
+)
 from ingress.services import Services
 from ingress.settings import IngressSettings
 from runtime.readiness import mark_ready
@@ -79,9 +91,23 @@ def create_app(settings: IngressSettings) -> FastAPI:
             body_max_bytes=settings.body_max_bytes,
             bodyless_body_max_bytes=settings.bodyless_body_max_bytes,
             body_read_timeout_s=settings.body_read_timeout_s,
+            upload_body_max_bytes=settings.batch_body_max_bytes,
+            upload_paths=frozenset({"/api/v1/batches", "/api/v1/openai/files"}),
         ),
     )
-    for module in (completions, jobs, catalogue, billing, finance, finance_writes, keys, admin, openai_compat):
+    for module in (
+        completions,
+        jobs,
+        catalogue,
+        billing,
+        finance,
+        finance_writes,
+        keys,
+        admin,
+        openai_compat,
+        batches,
+        openai_batches,
+    ):
         app.include_router(module.router)
     app.include_router(finance_writes.admin_router)
 
