@@ -4,13 +4,11 @@ all-or-nothing, results, cancel, isolation, and hostile lines that never stop an
 from __future__ import annotations
 
 import httpx
-import orjson
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.batch_client import MODEL, finished, jsonl, line, results, upload, wait_batch
+from tests.batch_client import finished, jsonl, line, results, upload, wait_batch
 from tests.conftest import Stack, make_workspace
-from tests.ledger_checks import assert_books_balance, balances
+from tests.ledger_checks import balances
 
 
 async def test_a_jsonl_batch_reports_bad_lines_by_number_and_runs_the_good_ones(
