@@ -96,11 +96,11 @@ class BatchFeeder:
         await batch_store.adopt_new(conn)
         feeds = await self._advance_states(conn, await batch_store.active(conn), now)
         await self._redispatch(conn, result)
-        releasing = [feed for feed in feeds if feed.status == "in_progress"]
+        # Finished batches first, so the workspaces' accounts are locked (below) for as short a time as can be.
+        releasing = [feed for feed in feeds if not await self._finish_if_done(conn, feed, result)]
+        releasing = [feed for feed in releasing if feed.status == "in_progress"]
         if releasing:
             await self._release(conn, releasing, now, result)
-        for feed in feeds:
-            await self._finish_if_done(conn, feed, result)
         return result
 
     async def _advance_states(self, conn: AsyncConnection, feeds: list[Feed], now: datetime) -> list[Feed]:
@@ -203,15 +203,17 @@ class BatchFeeder:
         if rows:
             log.warning("batch feeder: %d held batch jobs were never dispatched; dispatching them again", len(rows))
 
-    async def _finish_if_done(self, conn: AsyncConnection, feed: Feed, result: Tick) -> None:
+    async def _finish_if_done(self, conn: AsyncConnection, feed: Feed, result: Tick) -> bool:
+        """End the batch if every line has run (or will never run); True if it has ended."""
         if feed.status == "in_progress" and await batch_store.has_pending(conn, feed.batch_id):
-            return
+            return False
         if await batch_store.running(conn, feed.batch_id):
-            return
+            return False
         status = {"in_progress": "completed", "cancelling": "cancelled", "expiring": "expired"}[feed.status]
         if await batch_store.finish(conn, feed.batch_id, status):
             await _finish(conn, feed, status)
             result.finished.append((feed.batch_id, status))
+        return True
 
 
 async def _finish(_conn: AsyncConnection, feed: Feed, status: str) -> None:
