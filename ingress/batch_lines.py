@@ -74,10 +74,10 @@ def parse_line(raw_line: bytes, line_no: int, context: LineContext) -> BatchJob:
         document = orjson.loads(raw_line)
     except orjson.JSONDecodeError as error:
         raise LineRefused("invalid_json", f"the line is not valid JSON: {error}") from error
-    return parse_document(document, line_no, context)
+    return parse_document(document, line_no, context, line_bytes=len(raw_line))
 
 
-def parse_document(document: Any, line_no: int, context: LineContext) -> BatchJob:
+def parse_document(document: Any, line_no: int, context: LineContext, *, line_bytes: int | None = None) -> BatchJob:
     if not isinstance(document, dict):
         raise LineRefused("invalid_request", "the line must be a JSON object")
     unknown = sorted(set(document) - {"custom_id", "method", "url", "body"})
@@ -100,9 +100,11 @@ def parse_document(document: Any, line_no: int, context: LineContext) -> BatchJo
             context.catalogue,
             job_id=job_id_for(context.batch_id, line_no),
             deadline_at=context.deadline_at,
+            lane="batch",
         )
-        job = job.model_copy(update={"lane": "batch"})
-        submission.check_event_size(job, context.event_max_bytes)
+        # Encoding a job to measure it costs as much as parsing it: only a line long enough to matter is measured.
+        if line_bytes is None or submission.may_exceed(line_bytes, context.event_max_bytes):
+            submission.check_event_size(job, context.event_max_bytes)
     except LuntrexError as error:
         raise LineRefused(error.code.value, f"body: {error.message}") from error
     model = context.catalogue.resolve(job.model_id)

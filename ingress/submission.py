@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from ingress import estimate, key_policy
 from ingress.key_policy import Principal
@@ -43,6 +44,7 @@ def build_job(
     job_id: str,
     traceparent: str | None = None,
     deadline_at: datetime | None = None,
+    lane: Literal["interactive", "batch"] = "interactive",
 ) -> ChatJobSubmitted:
     model = resolve_model(catalogue, request.model or principal.default_model or catalogue.default_model)
     # The key's own limits (allowed models, a max_tokens cap) are checked at the door, before any credit moves.
@@ -76,6 +78,7 @@ def build_job(
         # The ceiling over the whole route: a fallback's chat template may add more than the first model's.
         input_tokens_estimate=estimate.route_input_tokens_ceiling(contents, route),
         deadline_at=deadline_at,
+        lane=lane,
         params=ChatParameters(
             messages=messages,
             max_tokens=max_tokens,
