@@ -128,7 +128,9 @@ class BatchFeeder:
         by_workspace: dict[str, list[Feed]] = {}
         for feed in feeds:
             by_workspace.setdefault(feed.workspace_id, []).append(feed)
-        per_workspace = self.policy.release_max // len(by_workspace) + self.policy.quantum
+        # Never read more lines than could be released now: the free slots bound the tick as much as its budget.
+        budget = min(self.policy.release_max, sum(max(slots, 0) for slots in free.values()))
+        per_workspace = budget // len(by_workspace) + self.policy.quantum
         lines: dict[tuple[str, int], PendingLine] = {}
         candidates: dict[str, list[batch_fairness.Candidate]] = {}
         for workspace_id, own in by_workspace.items():
@@ -142,7 +144,7 @@ class BatchFeeder:
                         batch_fairness.Candidate(line.batch_id, line.line_no, line.pool)
                     )
         chosen = batch_fairness.allot(
-            candidates, free, budget=self.policy.release_max, quantum=self.policy.quantum, rotation=self.rotation
+            candidates, free, budget=budget, quantum=self.policy.quantum, rotation=self.rotation
         )
         if chosen:
             await self._admit(conn, feeds, [lines[(c.batch_id, c.line_no)] for c in chosen], now, result)
@@ -176,9 +178,9 @@ class BatchFeeder:
             elif isinstance(outcome, JobFinished):
                 result.outgoing.append((topics.JOBS_RESULTS, topics.job_key(job.job_id), outcome))
         await batch_store.advance(conn, next_lines)
-        await batch_store.wait_for_credit(
-            conn, [feed.batch_id for feed in feeds if feed.workspace_id in short and feed.batch_id not in next_lines]
-        )
+        # After the advance (which clears the mark): a workspace that ran short waits with every batch it has.
+        await batch_store.wait_for_credit(conn, [feed.batch_id for feed in feeds if feed.workspace_id in short])
+        await batch_store.credit_found(conn, [feed.batch_id for feed in feeds if feed.workspace_id not in short])
         result.released += len(kept)
 
     async def _redispatch(self, conn: AsyncConnection, result: Tick) -> None:

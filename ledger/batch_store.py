@@ -79,6 +79,10 @@ _WAIT = text(
     "UPDATE batch_feeds SET waiting_for_credit_since = coalesce(waiting_for_credit_since, now()) "
     "WHERE batch_id = ANY(CAST(:ids AS text[]))"
 )
+_CLEAR_WAIT = text(
+    "UPDATE batch_feeds SET waiting_for_credit_since = NULL "
+    "WHERE batch_id = ANY(CAST(:ids AS text[])) AND waiting_for_credit_since IS NOT NULL"
+)
 _SET_STATUS = text("UPDATE batch_feeds SET status = :status WHERE batch_id = :b")
 _FINISH = text(
     "UPDATE batch_feeds SET status = :status, finished_at = now() WHERE batch_id = :b AND finished_at IS NULL"
@@ -147,6 +151,12 @@ async def advance(conn: AsyncConnection, next_lines: dict[str, int]) -> None:
 async def wait_for_credit(conn: AsyncConnection, batch_ids: list[str]) -> None:
     if batch_ids:
         await conn.execute(_WAIT, {"ids": batch_ids})
+
+
+async def credit_found(conn: AsyncConnection, batch_ids: list[str]) -> None:
+    """These batches' workspaces had credit for their next holds this tick: they no longer wait for it."""
+    if batch_ids:
+        await conn.execute(_CLEAR_WAIT, {"ids": batch_ids})
 
 
 async def set_status(conn: AsyncConnection, batch_id: str, status: str) -> None:
