@@ -26,7 +26,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bench import machine, report
+from bench import machine, procstat, report
 from bench.ledger_bench import create_database, drop_database
 from ingress.keys import create_key
 from ledger import journal
@@ -95,6 +95,11 @@ def services(env: dict[str, str], workdir: Path, ports: dict[str, int]) -> Itera
                 process.kill()
 
 
+def _cpu_s(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each service (PostgreSQL is shared with other sessions here, so it is left out)."""
+    return {name: procstat.process_cpu_s(pid) for name, pid in pids.items()}
+
+
 def _peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -133,9 +138,11 @@ async def run_one(
     for pid in pids.values():
         _reset_peak_rss(pid)
     headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/jsonl"}
+    cpu_before = _cpu_s(pids)
     started = time.monotonic()
     created = await client.post("/batches", content=_lines(jobs), headers=headers, timeout=600)
     stored_s = time.monotonic() - started
+    cpu_stored = _cpu_s(pids)
     created.raise_for_status()
     batch = created.json()
     assert batch["counts"]["total"] == jobs, batch
@@ -151,7 +158,14 @@ async def run_one(
             await asyncio.sleep(0.05)
         billed = (await conn.execute(_BILLING, {"ws": workspace_id})).one()
     done_s = time.monotonic() - started - stored_s
+    cpu_done = _cpu_s(pids)
     return {
+        # CPU seconds per line (ingest) and per billed job (the rest), by process: what the figures above cost
+        # whatever else the shared machine was running.
+        "ingest_cpu_us_per_line": {
+            name: round((cpu_stored[name] - cpu_before[name]) / jobs * 1e6, 1) for name in cpu_stored
+        },
+        "run_cpu_us_per_job": {name: round((cpu_done[name] - cpu_stored[name]) / jobs * 1e6, 1) for name in cpu_done},
         "jobs": jobs,
         "ingest_s": round(stored_s, 3),
         "ingest_lines_per_s": round(jobs / stored_s),
