@@ -3,6 +3,7 @@ cleared, money untouched) once past the retention."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import httpx
@@ -14,6 +15,20 @@ from schemas.events import utc_now
 from tests.batch_client import finished, jsonl, line, results, upload, wait_batch
 from tests.conftest import Stack, make_workspace
 from tests.ledger_checks import assert_books_balance, balances
+
+
+async def answering(stack: Stack, timeout_s: float = 60) -> None:
+    """The ready file is written as the app starts; the socket may open a moment later."""
+    health = stack.base_url.removesuffix("/api/v1") + "/healthz"
+    async with httpx.AsyncClient() as probe:
+        for _ in range(int(timeout_s / 0.1)):
+            try:
+                if (await probe.get(health)).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"ingress not answering after a restart:\n{stack.ingress.log_tail()}")
 
 
 async def test_results_survive_restarts_and_are_pruned_after_the_retention(
@@ -30,6 +45,7 @@ async def test_results_survive_restarts_and_are_pruned_after_the_retention(
     stack.ledger.kill()
     stack.ledger.start()
     stack.ingress.start()
+    await answering(stack)
     assert await results(client, workspace, batch_id) == before
     spent = (await balances(engine, workspace.id))["spent"]
 
