@@ -2,6 +2,7 @@
 ``python -m bench profile``: py-spy of ingress, ledger and workers under load, CPU per request per stage.
 ``python -m bench ledger``: the ledger alone on PostgreSQL: settlements per second, statement export rate and memory.
 ``python -m bench console``: the console's first render per page in Chromium on a 100k-entry ledger, and screenshots.
+``python -m bench batch``: batches end to end: ingest lines/s, billed jobs/s, time to first result, peak RSS.
 
 Starts the dev stack when it is not up (``python -m stack up``) and stops afterwards only what it started.
 """
@@ -59,6 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bench import console
 
         return console.main(argv[1:])
+    if argv[:1] == ["batch"]:
+        from bench import batch_bench
+
+        return batch_bench.main(argv[1:])
     arguments = _parser().parse_args(argv)
     arguments.command = " ".join(["python -m bench", *argv])
     try:

@@ -22,6 +22,7 @@ from ingress.relay import OutboxRelay
 from ingress.replies import ReplyWaiter
 from ingress.routes import (
     admin,
+    batches,
     billing,
     catalogue,
     completions,
@@ -30,6 +31,7 @@ from ingress.routes import (
     finance_writes,
     jobs,
     keys,
+    openai_batches,
     openai_compat,
 )
 from ingress.routes import webhooks as webhook_routes
@@ -91,9 +93,24 @@ def create_app(settings: IngressSettings) -> FastAPI:
             body_max_bytes=settings.body_max_bytes,
             bodyless_body_max_bytes=settings.bodyless_body_max_bytes,
             body_read_timeout_s=settings.body_read_timeout_s,
+            upload_body_max_bytes=settings.batch_body_max_bytes,
+            upload_paths=frozenset({"/api/v1/batches", "/api/v1/openai/files"}),
         ),
     )
-    for module in (completions, jobs, catalogue, billing, finance, finance_writes, keys, admin, openai_compat, console):
+    for module in (
+        completions,
+        jobs,
+        catalogue,
+        billing,
+        finance,
+        finance_writes,
+        keys,
+        admin,
+        openai_compat,
+        console,
+        batches,
+        openai_batches,
+    ):
         app.include_router(module.router)
     app.include_router(finance_writes.admin_router)
     app.include_router(webhook_routes.router)

@@ -40,6 +40,9 @@ class BodyLimits:
     body_max_bytes: int
     bodyless_body_max_bytes: int
     body_read_timeout_s: float
+    # Uploads (batches, batch files) may stream more: POSTs to these exact paths are bounded by this instead.
+    upload_body_max_bytes: int = 0
+    upload_paths: frozenset[str] = frozenset()
 
 
 class BodyRefused(Exception):
@@ -161,6 +164,8 @@ class RequestGuard:
             return
         bodyless = scope["method"] in BODYLESS_METHODS
         limit_bytes = self.limits.bodyless_body_max_bytes if bodyless else self.limits.body_max_bytes
+        if scope["method"] == "POST" and scope["path"] in self.limits.upload_paths:
+            limit_bytes = max(limit_bytes, self.limits.upload_body_max_bytes)
         length, chunked = declared_length(scope)
         if length is not None and length > limit_bytes:
             await _refuse(scope, send, 413, ErrorCode.PAYLOAD_TOO_LARGE, _too_large(length, limit_bytes))

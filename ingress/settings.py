@@ -83,3 +83,14 @@ class IngressSettings(ServiceSettings):
     relay_batch_max: int = Field(default=2000, ge=1, le=100_000)
     # Publications of one job by the relay before it leaves the row to an operator (logged at every pass).
     relay_attempts_max: int = Field(default=20, ge=1, le=10_000)
+
+    # Batches: an upload (`POST /api/v1/batches`, `POST /api/v1/openai/files`) streams up to this many bytes
+    # (every other route keeps `body_max_bytes`); a line longer than `batch_line_max_bytes` is a bad line; a batch
+    # holds at most `batch_lines_max` lines and describes its first `batch_errors_max` bad ones.
+    batch_body_max_bytes: int = Field(default=512 * 1_048_576, ge=1_048_576, le=8 * 1024 * 1_048_576)
+    batch_line_max_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    batch_lines_max: int = Field(default=1_000_000, ge=1, le=100_000_000)
+    batch_errors_max: int = Field(default=1000, ge=1, le=100_000)
+    batch_completion_window_max_s: float = Field(default=7 * 86_400, ge=60, le=30 * 86_400)
+    # Results are read from PostgreSQL this many lines at a time while they stream out.
+    batch_results_chunk_lines: int = Field(default=1000, ge=1, le=100_000)

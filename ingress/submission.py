@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from ingress import estimate, guardrail_check, key_policy
 from ingress.key_policy import Principal
@@ -44,6 +45,7 @@ def build_job(
     traceparent: str | None = None,
     deadline_at: datetime | None = None,
     webhook_endpoint_id: str | None = None,
+    lane: Literal["interactive", "batch"] = "interactive",
 ) -> ChatJobSubmitted:
     model = resolve_model(catalogue, request.model or principal.default_model or catalogue.default_model)
     # The key's own limits (allowed models, a max_tokens cap) are checked at the door, before any credit moves.
@@ -78,6 +80,7 @@ def build_job(
         input_tokens_estimate=estimate.route_input_tokens_ceiling(contents, route),
         deadline_at=deadline_at,
         webhook_endpoint_id=webhook_endpoint_id,
+        lane=lane,
         params=ChatParameters(
             messages=messages,
             max_tokens=max_tokens,

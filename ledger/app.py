@@ -26,7 +26,8 @@ from typing import Any
 import faust
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ledger import admission, expiry, finance_tick, inbound, poison, settlement
+from ledger import admission, batch_retention, expiry, finance_tick, inbound, poison, settlement
+from ledger.batch_feeder import BatchFeeder, feeder_lock_key
 from ledger.batches import Batches
 from ledger.commands import WorkspaceCommands
 from ledger.publisher import Publisher, Record
@@ -104,6 +105,12 @@ class Ledger:
         self.finance = settings.finance()
         self._finance_lock_key = finance_tick.tick_lock_key(settings.ledger_app_id)
         self._supervised_timer(settings.finance_tick_interval_s, "finance tick", self.finance_tick)
+        # Batches: the feeder releases stored lines as held, dispatched jobs; the pruner applies result retention.
+        self.feeder = BatchFeeder(
+            engine, catalogue, settings.batch_feed_policy(), lock_key=feeder_lock_key(settings.ledger_app_id)
+        )
+        self._supervised_timer(settings.batch_feed_interval_s, "batch feeder", self.feed_batches)
+        self._supervised_timer(settings.result_prune_interval_s, "result retention", self.prune_results)
         commands = WorkspaceCommands(engine, catalogue, self._publish, self.finance)
         self.app.agent(self.app.topic(topics.prefixed(prefix, topics.LEDGER_COMMANDS)), name="commands")(commands.agent)
         self._ready = False
@@ -276,6 +283,21 @@ class Ledger:
             # Published while the lock is held, so no other instance sweeps the same jobs meanwhile.
             await self.publisher.send(records)
         log.info("expiry sweep: %d overdue jobs sent to settlement", len(overdue))
+
+    # --- batches -----------------------------------------------------------------------------------------
+
+    async def feed_batches(self) -> None:
+        await self.feeder.tick(self._publish, now=utc_now())
+
+    async def prune_results(self) -> None:
+        pruned = await batch_retention.prune(
+            self.engine,
+            retention_days=self.settings.result_retention_days,
+            now=utc_now(),
+            batches_max=self.settings.result_prune_batches_max,
+        )
+        if pruned:
+            log.info("result retention: %d batches past retention pruned", len(pruned))
 
     # --- finance -----------------------------------------------------------------------------------------
 

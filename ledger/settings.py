@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from ledger.batch_feeder import FeedPolicy
 from ledger.finance_settings import FinanceSettings
 
 
@@ -25,3 +26,24 @@ class LedgerSettings(FinanceSettings):
     ledger_publish_timeout_s: float = Field(default=30.0, ge=1, le=1200)
     # How often the finance tick retries due auto top-ups and publishes the finance outbox to `finance.events`.
     finance_tick_interval_s: float = Field(default=1.0, gt=0, le=3600)
+
+    # Batches (ledger/batch_feeder.py): how often the feeder releases lines, how many batch jobs may be held and
+    # unsettled per pool at once, how many lines one tick releases, and the round-robin share of each workspace
+    # per round. A held job never dispatched (a feeder that died mid-tick) is dispatched again after the grace.
+    batch_feed_interval_s: float = Field(default=0.2, gt=0, le=60)
+    batch_in_flight_max: int = Field(default=512, ge=1, le=100_000)
+    batch_release_max: int = Field(default=2000, ge=1, le=100_000)
+    batch_feed_quantum: int = Field(default=64, ge=1, le=100_000)
+    batch_redispatch_grace_s: float = Field(default=30.0, ge=1, le=86_400)
+    # Finished batches' lines and their jobs' answers are kept this long (the money records stay forever).
+    result_retention_days: float = Field(default=30.0, gt=0, le=3650)
+    result_prune_interval_s: float = Field(default=3600.0, gt=0, le=86_400)
+    result_prune_batches_max: int = Field(default=100, ge=1, le=10_000)
+
+    def batch_feed_policy(self) -> FeedPolicy:
+        return FeedPolicy(
+            in_flight_max=self.batch_in_flight_max,
+            release_max=self.batch_release_max,
+            quantum=self.batch_feed_quantum,
+            redispatch_grace_s=self.batch_redispatch_grace_s,
+        )

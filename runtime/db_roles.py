@@ -53,10 +53,20 @@ TABLE_OWNERS: Mapping[str, Service] = {
     "webhook_endpoints": "ledger",
     "webhook_deliveries": "ledger",
     "webhook_attempts": "ledger",
+    # Batches: the ingress stores what was uploaded; the ledger's feeder tracks each batch's progress.
+    "batch_files": "ingress",
+    "batch_file_chunks": "ingress",
+    "batches": "ingress",
+    "batch_lines": "ingress",
+    "batch_feeds": "ledger",
     "rate_windows": "ledger",
     # Alembic's bookkeeping: only the owner (migrations) writes it; services may read their schema version.
     "alembic_version": "ledger",
 }
+
+# Writes a service may make on the other's tables, beyond reading them: the ledger's result retention deletes
+# batches past their retention (their lines go with them, by cascade).
+EXTRA_PRIVILEGES: Mapping[tuple[str, Service], tuple[str, ...]] = {("batches", "ledger"): ("DELETE",)}
 
 # Tables the non-owning service has no business reading at all.
 PRIVATE_TABLES: frozenset[str] = frozenset({"accepted_jobs", "idempotency_keys"})
@@ -116,7 +126,8 @@ def plan_grants(tables: list[str]) -> list[TableGrant]:
         if table not in PRIVATE_TABLES:
             for reader in SERVICES:
                 if reader != owner:
-                    grants.append(TableGrant(table, role_name(reader), ("SELECT",)))
+                    extra = EXTRA_PRIVILEGES.get((table, reader), ())
+                    grants.append(TableGrant(table, role_name(reader), ("SELECT", *extra)))
     return grants
 
 

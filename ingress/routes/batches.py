@@ -1,0 +1,213 @@
+"""The native batch API: `POST /api/v1/batches` (streamed JSONL, or a JSON document for small batches), read one or
+a page, stream its results, cancel it. Another workspace's batch is a 404."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import ORJSONResponse, StreamingResponse
+from pydantic import ValidationError
+
+from ingress import batch_rendering, batch_writes
+from ingress.auth import Authenticated
+from ingress.batch_ingest import BatchOptions, BatchRefused, IngestLimits, completion_window_s, ingest
+from ingress.batch_stream import numbered_lines
+from ingress.errors import request_id_of
+from ingress.key_policy import Principal
+from ingress.services import Services
+from ledger import batch_queries
+from schemas.api import ErrorBody, Label
+from schemas.batches import Batch, BatchCreate, BatchList, BatchRefusedBody
+from schemas.errors import InvalidRequest, NotFound
+from schemas.events import utc_now
+
+router = APIRouter(prefix="/api/v1/batches")
+
+JSONL_TYPES = frozenset(
+    {"application/jsonl", "application/x-ndjson", "application/x-jsonlines", "application/jsonlines"}
+)
+_READ_ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody} for status in (400, 401, 403, 404)}
+BatchId = Annotated[Label, Path(max_length=64)]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=Batch,
+    responses={
+        400: {"model": BatchRefusedBody, "description": "the batch was refused as a whole (its bad lines listed)"},
+        **{status: {"model": ErrorBody} for status in (401, 403, 404, 408, 413, 415)},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/jsonl": {"schema": {"type": "string", "description": "one OpenAI batch line per line"}},
+                "application/json": {"schema": BatchCreate.model_json_schema()},
+            },
+        }
+    },
+)
+async def create_batch(
+    request: Request,
+    principal: Authenticated,
+    completion_window: Annotated[str, Query(max_length=16)] = "24h",
+    all_or_nothing: bool = False,
+    metadata: Annotated[str | None, Query(max_length=4096, description="a JSON object of strings")] = None,
+) -> Any:
+    services: Services = request.app.state.services
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type in JSONL_TYPES:
+        options = _options(services, completion_window, all_or_nothing, _metadata(metadata))
+        lines = numbered_lines(request.stream(), line_max_bytes=services.settings.batch_line_max_bytes)
+    elif media_type == "application/json":
+        document = await _json_batch(request)
+        options = _options(services, document.completion_window, document.all_or_nothing, document.metadata)
+        lines = _documents(document.requests)
+    else:
+        raise InvalidRequest("send the batch as application/jsonl (one line per request) or as application/json")
+    try:
+        stored = await store(services, principal, lines, options)
+    except BatchRefused as refused:
+        return refusal(request, refused)
+    view = await batch_queries.batch(services.engine, principal.workspace_id, stored.batch_id)
+    assert view is not None, "the batch was just committed"
+    return ORJSONResponse(batch_rendering.batch(view).model_dump(), status_code=201)
+
+
+async def store(
+    services: Services, principal: Principal, lines: AsyncIterator[tuple[int, Any]], options: BatchOptions
+) -> Any:
+    settings = services.settings
+    limits = IngestLimits(
+        lines_max=settings.batch_lines_max,
+        errors_max=settings.batch_errors_max,
+        messages_max=settings.messages_max,
+        event_max_bytes=settings.kafka_message_max_bytes,
+    )
+    return await ingest(
+        services.engine,
+        lines,
+        principal=principal,
+        catalogue=services.catalogue,
+        options=options,
+        limits=limits,
+        now=utc_now(),
+    )
+
+
+def refusal(request: Request, refused: BatchRefused) -> ORJSONResponse:
+    body = {
+        "error": refused.message,
+        "status": 400,
+        "code": refused.code.value,
+        "request_id": request_id_of(request),
+        "invalid_lines": refused.invalid_lines,
+        "errors": refused.errors,
+    }
+    return ORJSONResponse(body, status_code=400)
+
+
+def _options(services: Services, window: str, all_or_nothing: bool, metadata: dict[str, str] | None) -> BatchOptions:
+    window_s = completion_window_s(window, max_s=int(services.settings.batch_completion_window_max_s))
+    return BatchOptions(
+        endpoint="/v1/chat/completions", completion_window_s=window_s, metadata=metadata, all_or_nothing=all_or_nothing
+    )
+
+
+def _metadata(raw: str | None) -> dict[str, str] | None:
+    if raw is None:
+        return None
+    try:
+        return BatchCreate.model_validate({"requests": [{}], "metadata": orjson.loads(raw)}).metadata
+    except (orjson.JSONDecodeError, ValidationError) as error:
+        raise InvalidRequest("'metadata' must be a JSON object of at most 16 printable strings") from error
+
+
+async def _json_batch(request: Request) -> BatchCreate:
+    body = await request.body()
+    try:
+        return BatchCreate.model_validate_json(body)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InvalidRequest(f"'{where}': {first['msg']}" if where else first["msg"]) from error
+
+
+async def _documents(requests: list[dict[str, Any]]) -> AsyncIterator[tuple[int, Any]]:
+    for number, document in enumerate(requests, start=1):
+        yield number, document
+
+
+@router.get("", response_model=BatchList, responses={status: {"model": ErrorBody} for status in (400, 401, 403)})
+async def list_batches(
+    request: Request,
+    principal: Authenticated,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=128)] = None,
+) -> BatchList:
+    services: Services = request.app.state.services
+    views = await batch_queries.page(services.engine, principal.workspace_id, after=_cursor(cursor), limit=limit + 1)
+    shown = views[:limit]
+    last = shown[-1].row if shown and len(views) > limit else None
+    return BatchList(
+        data=[batch_rendering.batch(view) for view in shown],
+        has_more=len(views) > limit,
+        next_cursor=f"{last.created_at.isoformat()}|{last.id}" if last is not None else None,
+    )
+
+
+def _cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    if not cursor:
+        return None
+    try:
+        moment, batch_id = cursor.split("|", 1)
+        return datetime.fromisoformat(moment), batch_id
+    except ValueError as error:
+        raise InvalidRequest("'cursor' is not one this API gave out") from error
+
+
+@router.get("/{batch_id}", response_model=Batch, responses=_READ_ERRORS)
+async def get_batch(batch_id: BatchId, request: Request, principal: Authenticated) -> Batch:
+    return batch_rendering.batch(await _view(request, principal, batch_id))
+
+
+async def _view(request: Request, principal: Principal, batch_id: str) -> batch_queries.BatchView:
+    services: Services = request.app.state.services
+    view = await batch_queries.batch(services.engine, principal.workspace_id, batch_id)
+    if view is None:
+        raise NotFound(f"batch '{batch_id}' not found")
+    return view
+
+
+@router.get(
+    "/{batch_id}/results",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/jsonl": {}}, "description": "one line per finished request"},
+        **_READ_ERRORS,
+    },
+)
+async def get_results(batch_id: BatchId, request: Request, principal: Authenticated) -> StreamingResponse:
+    view = await _view(request, principal, batch_id)
+    services: Services = request.app.state.services
+
+    async def lines() -> AsyncIterator[bytes]:
+        async for line in batch_queries.results(
+            services.engine, view, chunk_lines=services.settings.batch_results_chunk_lines
+        ):
+            yield batch_rendering.result_line(line)
+
+    return StreamingResponse(lines(), media_type="application/jsonl")
+
+
+@router.post("/{batch_id}/cancel", response_model=Batch, responses=_READ_ERRORS)
+async def cancel_batch(batch_id: BatchId, request: Request, principal: Authenticated) -> Batch:
+    services: Services = request.app.state.services
+    await _view(request, principal, batch_id)
+    await batch_writes.request_cancel(services.engine, principal.workspace_id, batch_id)
+    return batch_rendering.batch(await _view(request, principal, batch_id))

@@ -1,0 +1,191 @@
+"""OpenAI's Files and Batches API at `/api/v1/openai`, so the official `openai` package's batch flow works unchanged:
+`files.create(purpose="batch")`, `batches.create/retrieve/list/cancel`, `files.content(output_file_id)`.
+
+An uploaded file is stored as it streams (multipart parts spool to disk, then go to PostgreSQL a chunk at a time);
+`batches.create` reads it back through the same line parser and COPY as the native `POST /api/v1/batches`. The
+output and error files of a batch are not stored twice: `file-out-<batch>` and `file-err-<batch>` render its
+finished lines from the book of record when read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import UploadFile
+
+from ingress import batch_rendering, batch_writes
+from ingress.auth import Authenticated
+from ingress.batch_ingest import BatchOptions, BatchRefused, completion_window_s
+from ingress.batch_stream import numbered_lines
+from ingress.key_policy import Principal
+from ingress.routes.batches import refusal, store
+from ingress.services import Services
+from ledger import batch_queries
+from schemas.api import ErrorBody, Label
+from schemas.batches import OpenAIBatch, OpenAIBatchList, OpenAIFile
+from schemas.errors import InvalidRequest, NotFound
+from schemas.events import utc_now
+
+router = APIRouter(prefix="/api/v1/openai")
+
+_ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody} for status in (400, 401, 403, 404)}
+FileId = Annotated[Label, Path(max_length=128)]
+BatchId = Annotated[Label, Path(max_length=64)]
+_UPLOAD_CHUNK_BYTES = 1_048_576
+
+
+class CreateBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    input_file_id: Label = Field(max_length=128)
+    endpoint: Literal["/v1/chat/completions"]
+    completion_window: Label = Field(default="24h", max_length=16)
+    metadata: dict[Label, Label] | None = Field(default=None, max_length=16)
+
+
+@router.post("/files", response_model=OpenAIFile, responses={**_ERRORS, 413: {"model": ErrorBody}})
+async def create_file(request: Request, principal: Authenticated) -> OpenAIFile:
+    services: Services = request.app.state.services
+    form = await request.form(max_files=1, max_fields=8)
+    try:
+        upload = form.get("file")
+        purpose = form.get("purpose")
+        if purpose != "batch":
+            raise InvalidRequest("'purpose' must be 'batch': files are stored here only for batches")
+        if not isinstance(upload, UploadFile):
+            raise InvalidRequest("'file' is required: the batch's JSONL file")
+        stored = await batch_writes.store_file(
+            services.engine,
+            _upload_chunks(upload),
+            workspace_id=principal.workspace_id,
+            purpose="batch",
+            filename=(upload.filename or "input.jsonl")[:256],
+            now=utc_now(),
+        )
+    finally:
+        await form.close()
+    return _file(stored.id, stored.bytes, stored.created_at.timestamp(), stored.filename)
+
+
+async def _upload_chunks(upload: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await upload.read(_UPLOAD_CHUNK_BYTES):
+        yield chunk
+
+
+def _file(file_id: str, size: int, created_at: float, filename: str) -> OpenAIFile:
+    return OpenAIFile(id=file_id, bytes=size, created_at=int(created_at), filename=filename, purpose="batch")
+
+
+@router.get("/files/{file_id}", response_model=OpenAIFile, responses=_ERRORS)
+async def retrieve_file(file_id: FileId, request: Request, principal: Authenticated) -> OpenAIFile:
+    services: Services = request.app.state.services
+    batch_id = _output_batch(file_id)
+    if batch_id is not None:
+        view = await _view(services, principal, batch_id)
+        return _file(file_id, 0, view.row.created_at.timestamp(), f"{file_id}.jsonl")
+    stored = await batch_writes.stored_file(services.engine, principal.workspace_id, file_id)
+    if stored is None:
+        raise NotFound(f"file '{file_id}' not found")
+    return _file(stored.id, stored.bytes, stored.created_at.timestamp(), stored.filename)
+
+
+@router.get(
+    "/files/{file_id}/content",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/jsonl": {}}, "description": "the file's bytes"}, **_ERRORS},
+)
+async def file_content(file_id: FileId, request: Request, principal: Authenticated) -> StreamingResponse:
+    services: Services = request.app.state.services
+    batch_id = _output_batch(file_id)
+    if batch_id is None:
+        if await batch_writes.stored_file(services.engine, principal.workspace_id, file_id) is None:
+            raise NotFound(f"file '{file_id}' not found")
+        return StreamingResponse(batch_writes.file_chunks(services.engine, file_id), media_type="application/jsonl")
+    view = await _view(services, principal, batch_id)
+    want_completed = file_id.startswith("file-out-")
+
+    async def lines() -> AsyncIterator[bytes]:
+        async for line in batch_queries.results(
+            services.engine, view, chunk_lines=services.settings.batch_results_chunk_lines
+        ):
+            if (line.state == "completed") == want_completed:
+                yield batch_rendering.openai_output_line(line)
+
+    return StreamingResponse(lines(), media_type="application/jsonl")
+
+
+def _output_batch(file_id: str) -> str | None:
+    for prefix in ("file-out-", "file-err-"):
+        if file_id.startswith(prefix):
+            return file_id.removeprefix(prefix)
+    return None
+
+
+@router.post("/batches", response_model=OpenAIBatch, responses=_ERRORS)
+async def create_batch(body: CreateBatch, request: Request, principal: Authenticated) -> Any:
+    services: Services = request.app.state.services
+    stored = await batch_writes.stored_file(services.engine, principal.workspace_id, body.input_file_id)
+    if stored is None:
+        raise NotFound(f"file '{body.input_file_id}' not found")
+    window_s = completion_window_s(body.completion_window, max_s=int(services.settings.batch_completion_window_max_s))
+    options = BatchOptions(
+        endpoint=body.endpoint, completion_window_s=window_s, metadata=body.metadata, input_file_id=stored.id
+    )
+    lines = numbered_lines(
+        batch_writes.file_chunks(services.engine, stored.id), line_max_bytes=services.settings.batch_line_max_bytes
+    )
+    try:
+        created = await store(services, principal, lines, options)
+    except BatchRefused as refused:
+        return refusal(request, refused)
+    return await _openai_batch(services, principal, created.batch_id)
+
+
+async def _view(services: Services, principal: Principal, batch_id: str) -> batch_queries.BatchView:
+    view = await batch_queries.batch(services.engine, principal.workspace_id, batch_id)
+    if view is None:
+        raise NotFound(f"batch '{batch_id}' not found")
+    return view
+
+
+async def _openai_batch(services: Services, principal: Principal, batch_id: str) -> OpenAIBatch:
+    view = await _view(services, principal, batch_id)
+    return batch_rendering.openai_batch(view, input_file_id=view.row.input_file_id or "")
+
+
+@router.get("/batches/{batch_id}", response_model=OpenAIBatch, responses=_ERRORS)
+async def retrieve_batch(batch_id: BatchId, request: Request, principal: Authenticated) -> OpenAIBatch:
+    return await _openai_batch(request.app.state.services, principal, batch_id)
+
+
+@router.post("/batches/{batch_id}/cancel", response_model=OpenAIBatch, responses=_ERRORS)
+async def cancel_batch(batch_id: BatchId, request: Request, principal: Authenticated) -> OpenAIBatch:
+    services: Services = request.app.state.services
+    await _view(services, principal, batch_id)
+    await batch_writes.request_cancel(services.engine, principal.workspace_id, batch_id)
+    return await _openai_batch(services, principal, batch_id)
+
+
+@router.get("/batches", response_model=OpenAIBatchList, responses=_ERRORS)
+async def list_batches(
+    request: Request,
+    principal: Authenticated,
+    after: Annotated[Label | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> OpenAIBatchList:
+    services: Services = request.app.state.services
+    cursor = None
+    if after is not None:
+        anchor = await _view(services, principal, after)
+        cursor = (anchor.row.created_at, anchor.row.id)
+    views = await batch_queries.page(services.engine, principal.workspace_id, after=cursor, limit=limit + 1)
+    data = [batch_rendering.openai_batch(view, input_file_id=view.row.input_file_id or "") for view in views[:limit]]
+    return OpenAIBatchList(
+        data=data,
+        first_id=data[0].id if data else None,
+        last_id=data[-1].id if data else None,
+        has_more=len(views) > limit,
+    )

@@ -1,0 +1,229 @@
+"""The batch feeder: releases stored batch lines as jobs, holding credit job by job, fairly across workspaces.
+
+One tick (one ledger instance at a time, by a PostgreSQL advisory lock), in one transaction:
+1. adopt batches stored since the last tick, and move a batch whose cancel was asked to `cancelling`, one past
+   its completion window to `expiring` (neither releases another line; their unreleased lines hold nothing);
+2. choose the lines to release: at most `in_flight_max` batch jobs per pool are held and unsettled at once,
+   shared round-robin across workspaces (`ledger/batch_fairness.py`);
+3. lock the workspaces' accounts and keep, per workspace, the prefix of its lines whose holds fit its available
+   credit; the rest wait (`waiting_for_credit`) and are tried again every tick, so a top-up lets them go on;
+4. admit the kept lines through the ledger's one admission path (`ledger.admission.admit`: price book, holds,
+   rate limits and spend caps, deadlines = the batch's window), and advance each batch's `next_line`.
+After the commit the dispatches go to `dispatch.<pool>.batch` and are marked dispatched, as admission does.
+A feeder that dies between the commit and the publish leaves held, undispatched jobs: the next tick past
+`redispatch_grace_s` dispatches them again (a duplicate dispatch is billed once by settlement).
+
+Every job is settled by the normal settlement path; a job left queued at its batch's window end is expired by
+the expiry sweep (its hold released, nothing charged). A batch reaches its terminal state in one place,
+`_finish` below.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ledger import admission, batch_fairness, batch_store, journal, price_book
+from ledger.batch_store import Feed, PendingLine
+from schemas import topics
+from schemas.catalogue import Catalogue
+from schemas.events import ChatJobDispatched, ChatJobSubmitted, Envelope, JobFinished
+
+log = logging.getLogger(__name__)
+
+Outgoing = list[tuple[str, bytes, Envelope]]
+Publish = Callable[[Outgoing], Awaitable[None]]
+
+_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPolicy:
+    in_flight_max: int
+    release_max: int
+    quantum: int
+    redispatch_grace_s: float
+
+
+@dataclass(slots=True)
+class Tick:
+    """What one tick decided, to publish after its commit."""
+
+    outgoing: Outgoing = field(default_factory=list)
+    dispatched: list[str] = field(default_factory=list)
+    released: int = 0
+    finished: list[tuple[str, str]] = field(default_factory=list)
+
+
+def feeder_lock_key(app_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"luntrex batch feeder {app_id}".encode()).digest()[:8], "big", signed=True)
+
+
+class BatchFeeder:
+    def __init__(self, engine: AsyncEngine, catalogue: Catalogue, policy: FeedPolicy, *, lock_key: int) -> None:
+        self.engine = engine
+        self.catalogue = catalogue
+        self.policy = policy
+        self.lock_key = lock_key
+        self.rotation = 0
+        self.pool_of = {model.id: model.pool for model in catalogue.models}
+
+    async def tick(self, publish: Publish, *, now: datetime) -> Tick:
+        """One pass; publishes what it released once it has committed. Returns what it did."""
+        self.rotation += 1
+        async with self.engine.begin() as conn:
+            if not bool((await conn.execute(_TRY_LOCK, {"key": self.lock_key})).scalar_one()):
+                return Tick()
+            result = await self._decide(conn, now)
+        if result.outgoing:
+            await publish(result.outgoing)
+        if result.dispatched:
+            async with self.engine.begin() as conn:
+                await admission.mark_dispatched(conn, result.dispatched)
+        if result.released:
+            log.info("batch feeder: %d jobs released", result.released)
+        return result
+
+    async def _decide(self, conn: AsyncConnection, now: datetime) -> Tick:
+        result = Tick()
+        await batch_store.adopt_new(conn)
+        feeds = await self._advance_states(conn, await batch_store.active(conn), now)
+        await self._redispatch(conn, result)
+        # Finished batches first, so the workspaces' accounts are locked (below) for as short a time as can be.
+        releasing = [feed for feed in feeds if not await self._finish_if_done(conn, feed, result)]
+        releasing = [feed for feed in releasing if feed.status == "in_progress"]
+        if releasing:
+            await self._release(conn, releasing, now, result)
+        return result
+
+    async def _advance_states(self, conn: AsyncConnection, feeds: list[Feed], now: datetime) -> list[Feed]:
+        advanced = []
+        for feed in feeds:
+            status = feed.status
+            if status == "in_progress" and feed.cancel_requested:
+                status = "cancelling"
+            elif status == "in_progress" and now >= feed.expires_at:
+                status = "expiring"
+            if status != feed.status:
+                await batch_store.set_status(conn, feed.batch_id, status)
+                feed = dataclasses.replace(feed, status=status)
+            advanced.append(feed)
+        return advanced
+
+    async def _release(self, conn: AsyncConnection, feeds: list[Feed], now: datetime, result: Tick) -> None:
+        in_flight: dict[str, int] = {}
+        for model_id, count in (await batch_store.in_flight_by_model(conn)).items():
+            pool = self.pool_of.get(model_id, "")
+            in_flight[pool] = in_flight.get(pool, 0) + count
+        free = {pool: self.policy.in_flight_max - in_flight.get(pool, 0) for pool in self.catalogue.pools()}
+        if all(slots <= 0 for slots in free.values()):
+            return
+        by_workspace: dict[str, list[Feed]] = {}
+        for feed in feeds:
+            by_workspace.setdefault(feed.workspace_id, []).append(feed)
+        # Never read more lines than could be released now: the free slots bound the tick as much as its budget.
+        budget = min(self.policy.release_max, sum(max(slots, 0) for slots in free.values()))
+        per_workspace = budget // len(by_workspace) + self.policy.quantum
+        lines: dict[tuple[str, int], PendingLine] = {}
+        candidates: dict[str, list[batch_fairness.Candidate]] = {}
+        for workspace_id, own in by_workspace.items():
+            for feed in own:
+                wanted = per_workspace - len(candidates.get(workspace_id, []))
+                if wanted <= 0:
+                    break
+                for line in await batch_store.pending_lines(conn, feed, wanted):
+                    lines[(line.batch_id, line.line_no)] = line
+                    candidates.setdefault(workspace_id, []).append(
+                        batch_fairness.Candidate(line.batch_id, line.line_no, line.pool)
+                    )
+        chosen = batch_fairness.allot(
+            candidates, free, budget=budget, quantum=self.policy.quantum, rotation=self.rotation
+        )
+        if chosen:
+            await self._admit(conn, feeds, [lines[(c.batch_id, c.line_no)] for c in chosen], now, result)
+
+    async def _admit(
+        self, conn: AsyncConnection, feeds: list[Feed], chosen: list[PendingLine], now: datetime, result: Tick
+    ) -> None:
+        jobs = [ChatJobSubmitted.model_validate_json(line.job) for line in chosen]
+        balances = await journal.lock_accounts(conn, {job.workspace_id for job in jobs})
+        versions = await price_book.prices_at(conn, admission.route_models(self.catalogue, jobs))
+        short: set[str] = set()
+        kept: list[tuple[PendingLine, ChatJobSubmitted]] = []
+        for line, job in zip(chosen, jobs, strict=True):
+            account = balances.get(job.workspace_id)
+            if account is None or job.workspace_id in short:
+                continue
+            hold = admission.hold_request(self.catalogue, job, versions).hold
+            if account.available - hold < account.available_floor:
+                # Not this line, nor any later line of this workspace: a batch is released in order.
+                short.add(job.workspace_id)
+                continue
+            account.available -= hold
+            kept.append((line, job))
+        outcomes = await admission.admit(conn, self.catalogue, [job for _, job in kept], default_deadline_s=0, now=now)
+        next_lines: dict[str, int] = {}
+        for (line, job), outcome in zip(kept, outcomes, strict=True):
+            next_lines[line.batch_id] = max(next_lines.get(line.batch_id, 0), line.line_no + 1)
+            if isinstance(outcome, tuple):
+                result.outgoing.append((outcome[0], topics.job_key(job.job_id), outcome[1]))
+                result.dispatched.append(job.job_id)
+            elif isinstance(outcome, JobFinished):
+                result.outgoing.append((topics.JOBS_RESULTS, topics.job_key(job.job_id), outcome))
+        await batch_store.advance(conn, next_lines)
+        # After the advance (which clears the mark): a workspace that ran short waits with every batch it has.
+        await batch_store.wait_for_credit(conn, [feed.batch_id for feed in feeds if feed.workspace_id in short])
+        await batch_store.credit_found(conn, [feed.batch_id for feed in feeds if feed.workspace_id not in short])
+        result.released += len(kept)
+
+    async def _redispatch(self, conn: AsyncConnection, result: Tick) -> None:
+        rows = await batch_store.undispatched(
+            conn, grace_s=self.policy.redispatch_grace_s, limit=self.policy.release_max
+        )
+        for row in rows:
+            job = ChatJobSubmitted.model_validate_json(row.job)
+            dispatch = ChatJobDispatched(
+                workspace_id=job.workspace_id,
+                job_id=job.job_id,
+                model_id=job.model_id,
+                route=job.route,
+                hold_tokens=row.hold_tokens,
+                params=job.params,
+                lane="batch",
+                deadline_at=job.deadline_at,
+            )
+            topic = topics.dispatch_topic(row.pool, topics.Lane.BATCH)
+            result.outgoing.append((topic, topics.job_key(job.job_id), dispatch))
+            result.dispatched.append(job.job_id)
+        if rows:
+            log.warning("batch feeder: %d held batch jobs were never dispatched; dispatching them again", len(rows))
+
+    async def _finish_if_done(self, conn: AsyncConnection, feed: Feed, result: Tick) -> bool:
+        """End the batch if every line has run (or will never run); True if it has ended."""
+        if feed.status == "in_progress" and await batch_store.has_pending(conn, feed.batch_id):
+            return False
+        if await batch_store.running(conn, feed.batch_id):
+            return False
+        status = {"in_progress": "completed", "cancelling": "cancelled", "expiring": "expired"}[feed.status]
+        if await batch_store.finish(conn, feed.batch_id, status):
+            await _finish(conn, feed, status)
+            result.finished.append((feed.batch_id, status))
+        return True
+
+
+async def _finish(_conn: AsyncConnection, feed: Feed, status: str) -> None:
+    """THE place a batch reaches its terminal state (`completed`, `cancelled` or `expired`), in the transaction
+    that records it, with the batch at hand: every job of the batch is settled (or was never released).
+
+    This is where a `batch.completed` webhook event belongs (one per batch; the event id `batch:<id>` dedupes a
+    replay): `record_webhook_event(conn, workspace_id=feed.workspace_id, event_type="batch.completed",
+    event_id=f"batch:{feed.batch_id}", data={"id": feed.batch_id, "status": status})`.
+    """
+    log.info("batch %s of workspace %s ended %s", feed.batch_id, feed.workspace_id, status)

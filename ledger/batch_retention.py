@@ -1,0 +1,30 @@
+"""Result retention: batches finished longer ago than the retention are deleted with their lines and feeds, and
+their jobs' answers cleared. The jobs' money records (status, usage, cost, journal) are never touched."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+_EXPIRED = text(
+    "SELECT batch_id FROM batch_feeds WHERE finished_at IS NOT NULL AND finished_at < :before "
+    "ORDER BY finished_at LIMIT :limit"
+)
+_CLEAR_ANSWERS = text(
+    "UPDATE jobs SET answer = NULL FROM batch_lines l "
+    "WHERE l.batch_id = :b AND jobs.id = l.job_id AND jobs.answer IS NOT NULL"
+)
+_DELETE_BATCH = text("DELETE FROM batches WHERE id = :b")
+
+
+async def prune(engine: AsyncEngine, *, retention_days: float, now: datetime, batches_max: int) -> list[str]:
+    """Prune up to `batches_max` batches past their retention; returns their ids."""
+    before = now - timedelta(days=retention_days)
+    async with engine.begin() as conn:
+        ids = [row.batch_id for row in await conn.execute(_EXPIRED, {"before": before, "limit": batches_max})]
+        for batch_id in ids:
+            await conn.execute(_CLEAR_ANSWERS, {"b": batch_id})
+            await conn.execute(_DELETE_BATCH, {"b": batch_id})
+    return ids

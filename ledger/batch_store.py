@@ -1,0 +1,173 @@
+"""The feeder's reads and writes in PostgreSQL: active batches, their pending lines, batch jobs in flight."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+# Batch jobs are `bj_<batch hex>_<line>`: matched by a LIKE prefix, `_` escaped.
+BATCH_JOBS = "bj\\_%"
+
+
+def batch_job_prefix(batch_id: str) -> str:
+    return f"bj\\_{batch_id.removeprefix('batch_')}\\_%"
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """An unfinished batch as the feeder sees it."""
+
+    batch_id: str
+    workspace_id: str
+    status: str
+    next_line: int
+    waiting_since: datetime | None
+    expires_at: datetime
+    cancel_requested: bool
+    created_at: datetime
+    metadata: Any
+
+
+@dataclass(frozen=True, slots=True)
+class PendingLine:
+    batch_id: str
+    line_no: int
+    pool: str
+    job: str
+
+
+_ADOPT = text(
+    """
+    INSERT INTO batch_feeds (batch_id, workspace_id)
+    SELECT b.id, b.workspace_id FROM batches b
+    WHERE NOT EXISTS (SELECT 1 FROM batch_feeds f WHERE f.batch_id = b.id)
+    ON CONFLICT (batch_id) DO NOTHING
+    """
+)
+_ACTIVE = text(
+    """
+    SELECT f.batch_id, f.workspace_id, f.status, f.next_line, f.waiting_for_credit_since, b.expires_at,
+           b.cancel_requested_at IS NOT NULL AS cancel_requested, b.created_at, b.metadata
+    FROM batch_feeds f JOIN batches b ON b.id = f.batch_id
+    WHERE f.finished_at IS NULL ORDER BY b.created_at, b.id
+    """
+)
+_PENDING = text(
+    "SELECT batch_id, line_no, pool, job::text AS job FROM batch_lines "
+    "WHERE batch_id = :b AND line_no >= :next ORDER BY line_no LIMIT :limit"
+)
+_HAS_PENDING = text(
+    "SELECT EXISTS (SELECT 1 FROM batch_lines l JOIN batch_feeds f ON f.batch_id = l.batch_id "
+    "WHERE l.batch_id = :b AND l.line_no >= f.next_line)"
+)
+_IN_FLIGHT = text(
+    "SELECT model_id, count(*) AS jobs FROM jobs WHERE status = 'queued' AND id LIKE :pattern GROUP BY model_id"
+)
+_RUNNING = text("SELECT count(*) FROM jobs WHERE status = 'queued' AND id LIKE :pattern")
+_ADVANCE = text(
+    """
+    UPDATE batch_feeds SET next_line = a.next_line, waiting_for_credit_since = NULL
+    FROM unnest(CAST(:ids AS text[]), CAST(:nexts AS integer[])) AS a(batch_id, next_line)
+    WHERE batch_feeds.batch_id = a.batch_id
+    """
+)
+_WAIT = text(
+    "UPDATE batch_feeds SET waiting_for_credit_since = coalesce(waiting_for_credit_since, now()) "
+    "WHERE batch_id = ANY(CAST(:ids AS text[]))"
+)
+_CLEAR_WAIT = text(
+    "UPDATE batch_feeds SET waiting_for_credit_since = NULL "
+    "WHERE batch_id = ANY(CAST(:ids AS text[])) AND waiting_for_credit_since IS NOT NULL"
+)
+_SET_STATUS = text("UPDATE batch_feeds SET status = :status WHERE batch_id = :b")
+_FINISH = text(
+    "UPDATE batch_feeds SET status = :status, finished_at = now() WHERE batch_id = :b AND finished_at IS NULL"
+)
+_UNDISPATCHED = text(
+    """
+    SELECT j.id, j.hold_tokens, l.pool, l.job::text AS job FROM jobs j
+    JOIN batch_lines l ON l.job_id = j.id
+        AND l.batch_id = 'batch_' || split_part(j.id, '_', 2)
+        AND l.line_no = CAST(split_part(j.id, '_', 3) AS integer)
+    WHERE j.status = 'queued' AND j.dispatched_at IS NULL AND j.id LIKE :pattern
+        AND j.created_at < now() - make_interval(secs => :grace_s)
+    LIMIT :limit
+    """
+)
+
+
+async def adopt_new(conn: AsyncConnection) -> None:
+    """Give every batch stored since the last tick its feed row."""
+    await conn.execute(_ADOPT)
+
+
+async def active(conn: AsyncConnection) -> list[Feed]:
+    rows = await conn.execute(_ACTIVE)
+    return [
+        Feed(
+            batch_id=row.batch_id,
+            workspace_id=row.workspace_id,
+            status=row.status,
+            next_line=row.next_line,
+            waiting_since=row.waiting_for_credit_since,
+            expires_at=row.expires_at,
+            cancel_requested=row.cancel_requested,
+            created_at=row.created_at,
+            metadata=row.metadata,
+        )
+        for row in rows
+    ]
+
+
+async def pending_lines(conn: AsyncConnection, feed: Feed, limit: int) -> list[PendingLine]:
+    rows = await conn.execute(_PENDING, {"b": feed.batch_id, "next": feed.next_line, "limit": limit})
+    return [PendingLine(row.batch_id, row.line_no, row.pool, row.job) for row in rows]
+
+
+async def has_pending(conn: AsyncConnection, batch_id: str) -> bool:
+    """Whether the batch still has lines not yet released (read after this tick's own release)."""
+    return bool((await conn.execute(_HAS_PENDING, {"b": batch_id})).scalar_one())
+
+
+async def in_flight_by_model(conn: AsyncConnection) -> dict[str, int]:
+    """Batch jobs held and not yet settled, by model (read over the small partial index of queued jobs)."""
+    rows = await conn.execute(_IN_FLIGHT, {"pattern": BATCH_JOBS})
+    return {row.model_id: row.jobs for row in rows}
+
+
+async def running(conn: AsyncConnection, batch_id: str) -> int:
+    return int((await conn.execute(_RUNNING, {"pattern": batch_job_prefix(batch_id)})).scalar_one())
+
+
+async def advance(conn: AsyncConnection, next_lines: dict[str, int]) -> None:
+    if next_lines:
+        await conn.execute(_ADVANCE, {"ids": list(next_lines), "nexts": list(next_lines.values())})
+
+
+async def wait_for_credit(conn: AsyncConnection, batch_ids: list[str]) -> None:
+    if batch_ids:
+        await conn.execute(_WAIT, {"ids": batch_ids})
+
+
+async def credit_found(conn: AsyncConnection, batch_ids: list[str]) -> None:
+    """These batches' workspaces had credit for their next holds this tick: they no longer wait for it."""
+    if batch_ids:
+        await conn.execute(_CLEAR_WAIT, {"ids": batch_ids})
+
+
+async def set_status(conn: AsyncConnection, batch_id: str, status: str) -> None:
+    await conn.execute(_SET_STATUS, {"b": batch_id, "status": status})
+
+
+async def finish(conn: AsyncConnection, batch_id: str, status: str) -> bool:
+    """Record the batch's terminal state; False if another tick recorded it first."""
+    return bool((await conn.execute(_FINISH, {"b": batch_id, "status": status})).rowcount)
+
+
+async def undispatched(conn: AsyncConnection, *, grace_s: float, limit: int) -> list[Any]:
+    """Batch jobs held but never recorded as dispatched (a feeder died between commit and publish)."""
+    return list(await conn.execute(_UNDISPATCHED, {"pattern": BATCH_JOBS, "grace_s": grace_s, "limit": limit}))

@@ -1,0 +1,134 @@
+"""Batch API shapes: the native batch object and its counts, and OpenAI's file and batch objects."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from schemas.api import Label
+
+BatchStatus = Literal["in_progress", "cancelling", "cancelled", "completed", "expired"]
+
+
+class LineError(BaseModel):
+    """A bad input line: its number (from 1), a stable code and what is wrong."""
+
+    line: int
+    code: str
+    message: str
+
+
+class BatchCounts(BaseModel):
+    """Lines by state. `queued`: not released yet; `waiting_for_credit`: not released, the workspace's credit
+    does not cover the next hold; `running`: held and dispatched, not settled yet."""
+
+    total: int = 0
+    queued: int = 0
+    waiting_for_credit: int = 0
+    running: int = 0
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    expired: int = 0
+
+
+class Batch(BaseModel):
+    id: str
+    object: Literal["batch"] = "batch"
+    status: BatchStatus
+    endpoint: str
+    completion_window: str
+    created_at: int
+    expires_at: int
+    finished_at: int | None = None
+    cancel_requested_at: int | None = None
+    counts: BatchCounts
+    invalid_lines: int
+    # The first bad lines of the upload, by line number (all of them are counted in `invalid_lines`).
+    errors: list[LineError]
+    cost_tokens: int
+    metadata: dict[str, str] | None = None
+    results_url: str
+
+
+class BatchList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Batch]
+    has_more: bool
+    next_cursor: str | None = None
+
+
+class BatchCreate(BaseModel):
+    """A small batch as one JSON document: `{"requests": [<batch line>, ...], ...options}`."""
+
+    model_config = {"extra": "forbid"}
+    requests: list[dict[str, Any]] = Field(min_length=1)
+    completion_window: str = "24h"
+    metadata: dict[Label, Label] | None = Field(default=None, max_length=16)
+    all_or_nothing: bool = False
+
+
+class BatchRefusedBody(BaseModel):
+    """400 for a batch refused as a whole: the error shape plus the bad lines."""
+
+    error: str
+    status: int
+    code: str
+    request_id: str
+    invalid_lines: int
+    errors: list[LineError]
+
+
+class OpenAIFile(BaseModel):
+    id: str
+    object: Literal["file"] = "file"
+    bytes: int
+    created_at: int
+    filename: str
+    purpose: str
+    status: str = "processed"
+
+
+class OpenAIRequestCounts(BaseModel):
+    total: int
+    completed: int
+    failed: int
+
+
+class OpenAIBatchErrors(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[dict[str, Any]]
+
+
+class OpenAIBatch(BaseModel):
+    id: str
+    object: Literal["batch"] = "batch"
+    endpoint: str
+    errors: OpenAIBatchErrors | None = None
+    input_file_id: str
+    completion_window: str
+    status: Literal[
+        "validating", "in_progress", "finalizing", "completed", "failed", "expired", "cancelling", "cancelled"
+    ]
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    created_at: int
+    in_progress_at: int | None = None
+    expires_at: int | None = None
+    finalizing_at: int | None = None
+    completed_at: int | None = None
+    failed_at: int | None = None
+    expired_at: int | None = None
+    cancelling_at: int | None = None
+    cancelled_at: int | None = None
+    request_counts: OpenAIRequestCounts
+    metadata: dict[str, str] | None = None
+
+
+class OpenAIBatchList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[OpenAIBatch]
+    first_id: str | None = None
+    last_id: str | None = None
+    has_more: bool

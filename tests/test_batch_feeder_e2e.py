@@ -1,0 +1,193 @@
+"""Running batches on the real services: credit held job by job, waiting for credit and a top-up, the completion
+window, cancel, fairness between workspaces, kills of workers and of the ledger mid-batch, and a 10k batch."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ledger import journal
+from tests.batch_client import MODEL, finished, jsonl, line, results, upload, wait_batch
+from tests.conftest import Stack, Workspace, make_workspace
+from tests.ledger_checks import assert_books_balance, balances
+
+SLOW = "Say hi [fake latency_ms=300]"
+
+
+async def create(client: httpx.AsyncClient, workspace: Workspace, lines: list[Any], **params: Any) -> dict[str, Any]:
+    created = await upload(client, workspace, jsonl(lines), **params)
+    assert created.status_code == 201, created.text
+    batch: dict[str, Any] = created.json()
+    return batch
+
+
+async def billing(engine: AsyncEngine, workspace_id: str) -> dict[str, int]:
+    """Journal entries by kind, and the sums of cost and of usage of the workspace's jobs."""
+    async with engine.connect() as conn:
+        kinds = (
+            await conn.execute(
+                text("SELECT kind, count(*) FROM journal_transactions WHERE workspace_id = :ws GROUP BY kind"),
+                {"ws": workspace_id},
+            )
+        ).all()
+        sums = (
+            await conn.execute(
+                text(
+                    "SELECT coalesce(sum(cost_tokens), 0), coalesce(sum(input_tokens + output_tokens), 0), "
+                    "count(*) FILTER (WHERE status = 'completed') FROM jobs WHERE workspace_id = :ws"
+                ),
+                {"ws": workspace_id},
+            )
+        ).one()
+    return {**{row[0]: row[1] for row in kinds}, "cost": sums[0], "usage": sums[1], "completed_jobs": sums[2]}
+
+
+async def assert_billed_once(engine: AsyncEngine, workspace: Workspace, granted: int, completed: int) -> None:
+    book = await billing(engine, workspace.id)
+    assert book["completed_jobs"] == completed
+    assert book.get("debit", 0) == completed, book
+    assert book["cost"] == book["usage"]
+    assert await balances(engine, workspace.id) == {
+        "available": granted - book["cost"],
+        "held": 0,
+        "spent": book["cost"],
+        "funding": -granted,
+    }
+    await assert_books_balance(engine)
+
+
+async def test_cancel_mid_batch_cancels_unreleased_lines_and_bills_only_what_ran(
+    client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack
+) -> None:
+    granted = 10_000_000
+    workspace = await make_workspace(engine, tokens=granted)
+    batch = await create(client, workspace, [line(f"c{i}", SLOW) for i in range(2000)])
+    cancelled = await client.post(f"/batches/{batch['id']}/cancel", headers=workspace.headers)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] in ("cancelling", "cancelled")
+    done = await wait_batch(client, workspace, batch["id"], finished, log=stack.ledger.log_tail)
+    counts = done["counts"]
+    assert done["status"] == "cancelled"
+    assert counts["cancelled"] > 0 and counts["running"] == counts["queued"] == 0
+    assert counts["completed"] + counts["cancelled"] == 2000
+    rows = await results(client, workspace, batch["id"])
+    assert len(rows) == 2000
+    unrun = [row for row in rows if row["status"] == "cancelled"]
+    assert len(unrun) == counts["cancelled"]
+    assert all(row["cost_tokens"] == 0 and row["error"]["code"] == "batch_cancelled" for row in unrun)
+    await assert_billed_once(engine, workspace, granted, counts["completed"])
+
+
+async def test_credit_runs_out_the_rest_waits_and_a_top_up_lets_it_finish(
+    client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack
+) -> None:
+    granted = 300
+    workspace = await make_workspace(engine, tokens=granted)
+    batch = await create(client, workspace, [line(f"k{i}", max_tokens=16) for i in range(60)])
+    waiting = await wait_batch(
+        client, workspace, batch["id"], lambda b: b["counts"]["waiting_for_credit"] > 0 and b["counts"]["running"] == 0
+    )
+    assert waiting["status"] == "in_progress" and 0 < waiting["counts"]["completed"] < 60
+    assert (await balances(engine, workspace.id))["available"] >= 0
+    async with engine.begin() as conn:
+        await journal.grant(conn, workspace.id, 100_000, idempotency_key=f"grant:topup:{workspace.id}")
+    done = await wait_batch(client, workspace, batch["id"], finished, log=stack.ledger.log_tail)
+    assert done["status"] == "completed" and done["counts"]["completed"] == 60
+    await assert_billed_once(engine, workspace, granted + 100_000, 60)
+
+
+async def test_lines_still_waiting_at_the_window_end_expire_uncharged(
+    client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack
+) -> None:
+    granted = 200
+    workspace = await make_workspace(engine, tokens=granted)
+    batch = await create(client, workspace, [line(f"w{i}", max_tokens=16) for i in range(40)], completion_window="4s")
+    done = await wait_batch(client, workspace, batch["id"], finished, timeout_s=60, log=stack.ledger.log_tail)
+    counts = done["counts"]
+    assert done["status"] == "expired"
+    assert counts["expired"] > 0 and counts["completed"] > 0 and counts["completed"] + counts["expired"] == 40
+    rows = await results(client, workspace, batch["id"])
+    expired = [row for row in rows if row["status"] == "expired"]
+    assert all(row["cost_tokens"] == 0 and row["error"]["code"] in ("batch_expired", "expired") for row in expired)
+    await assert_billed_once(engine, workspace, granted, counts["completed"])
+
+
+async def test_a_small_batch_is_not_starved_by_another_workspaces_big_one(
+    client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack
+) -> None:
+    big_total = 4000
+    big_ws = await make_workspace(engine, tokens=100_000_000)
+    small_ws = await make_workspace(engine, tokens=1_000_000)
+    big = await create(client, big_ws, [line(f"b{i}") for i in range(big_total)])
+    await wait_batch(client, big_ws, big["id"], lambda b: b["counts"]["running"] > 0)
+    small = await create(client, small_ws, [line(f"s{i}") for i in range(30)])
+    await wait_batch(client, small_ws, small["id"], finished, log=stack.ledger.log_tail)
+    big_now = (await client.get(f"/batches/{big['id']}", headers=big_ws.headers)).json()
+    # The small batch finished while most of the big one, submitted first, had still not run.
+    assert big_now["counts"]["completed"] < big_total / 2, big_now["counts"]
+    await wait_batch(client, big_ws, big["id"], finished, timeout_s=300, log=stack.ledger.log_tail)
+
+
+async def test_no_overdraft_when_a_batch_races_sync_requests_for_the_last_credit(
+    client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack
+) -> None:
+    granted = 1500
+    workspace = await make_workspace(engine, tokens=granted)
+    batch = await create(client, workspace, [line(f"r{i}", max_tokens=16) for i in range(300)], completion_window="6s")
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "race"}], "max_tokens": 16}
+    answers = await asyncio.gather(
+        *(client.post("/chat/completions", headers=workspace.headers, json=body) for _ in range(60))
+    )
+    assert {a.status_code for a in answers} <= {200, 403}
+    await wait_batch(client, workspace, batch["id"], finished, timeout_s=60)
+    book = await balances(engine, workspace.id)
+    assert book["available"] >= 0 and book["held"] == 0 and book["spent"] <= granted
+    await assert_books_balance(engine)
+
+
+async def test_killing_the_workers_mid_batch_ends_every_job_once_billed_once(
+    client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack
+) -> None:
+    granted = 10_000_000
+    workspace = await make_workspace(engine, tokens=granted)
+    batch = await create(client, workspace, [line(f"k{i}", SLOW) for i in range(600)])
+    await wait_batch(client, workspace, batch["id"], lambda b: b["counts"]["completed"] >= 50)
+    stack.workers.kill()
+    stack.workers.start()
+    done = await wait_batch(client, workspace, batch["id"], finished, timeout_s=240, log=stack.workers.log_tail)
+    assert done["status"] == "completed" and done["counts"]["completed"] == 600
+    rows = await results(client, workspace, batch["id"])
+    assert sorted(row["custom_id"] for row in rows) == sorted(f"k{i}" for i in range(600))
+    await assert_billed_once(engine, workspace, granted, 600)
+
+
+async def test_killing_the_ledger_mid_batch_keeps_every_sum_exact(
+    client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack
+) -> None:
+    granted = 10_000_000
+    workspace = await make_workspace(engine, tokens=granted)
+    batch = await create(client, workspace, [line(f"l{i}", SLOW) for i in range(1500)])
+    await wait_batch(client, workspace, batch["id"], lambda b: b["counts"]["completed"] >= 100)
+    stack.ledger.kill()
+    stack.ledger.start()
+    done = await wait_batch(client, workspace, batch["id"], finished, timeout_s=300, log=stack.ledger.log_tail)
+    assert done["status"] == "completed" and done["counts"]["completed"] == 1500
+    await assert_billed_once(engine, workspace, granted, 1500)
+
+
+async def test_a_10k_job_batch_completes_on_the_real_services(
+    client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack
+) -> None:
+    granted = 100_000_000
+    workspace = await make_workspace(engine, tokens=granted)
+    batch = await create(client, workspace, [line(f"t{i}", f"question {i}") for i in range(10_000)])
+    assert batch["counts"]["total"] == 10_000
+    done = await wait_batch(client, workspace, batch["id"], finished, timeout_s=600, log=stack.ledger.log_tail)
+    assert done["status"] == "completed" and done["counts"]["completed"] == 10_000
+    rows = await results(client, workspace, batch["id"])
+    assert len(rows) == 10_000 and len({row["custom_id"] for row in rows}) == 10_000
+    assert all(row["status"] == "completed" for row in rows)
+    await assert_billed_once(engine, workspace, granted, 10_000)
