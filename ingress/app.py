@@ -23,6 +23,7 @@ from ingress.replies import ReplyWaiter
 from ingress.routes import admin, billing, catalogue, completions, finance, finance_writes, jobs, keys, openai_compat
 from ingress.services import Services
 from ingress.settings import IngressSettings
+from ingress.stream_deltas import StreamDeltas
 from runtime.readiness import mark_ready
 
 
@@ -43,12 +44,14 @@ def create_app(settings: IngressSettings) -> FastAPI:
         admin=admin_credential,
         commands=LedgerCommands(settings, pending_max=settings.admin_commands_pending_max),
         relay=OutboxRelay(settings, engine, publisher),
+        streams=StreamDeltas(settings, settings.streams_max, settings.stream_deltas_buffered_max),
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await services.publisher.start()
         await services.replies.start()
+        await services.streams.start()
         await services.keys.start()
         await services.commands.start()
         relay = supervision.start_supervised("outbox-relay", services.relay.run)
@@ -60,6 +63,7 @@ def create_app(settings: IngressSettings) -> FastAPI:
             await services.relay.flush()
             await services.commands.stop()
             await services.keys.stop()
+            await services.streams.stop()
             await services.replies.stop()
             await services.publisher.stop()
             await engine.dispose()

@@ -84,6 +84,7 @@ def build_job(
             stop=stop,
             tags=tuple(request.tags),
             routing=request.routing,
+            stream=request.stream,
         ),
     )
 

@@ -87,6 +87,8 @@ class ChatCompletionRequest(BaseModel):
         default_factory=list, max_length=MAX_TAGS
     )
     routing: RoutingHints | None = None
+    # Server-Sent Events instead of one JSON answer (see README, Streaming).
+    stream: bool = Field(default=False, strict=True)
 
     @field_validator("stop")
     @classmethod

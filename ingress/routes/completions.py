@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse
 
-from ingress import rendering
+from ingress import rendering, streaming
 from ingress.auth import Authenticated
 from ingress.http_flow import complete_from_http
 from ingress.parsing import parse_chat_request
 from ingress.services import Services
+from ingress.stream_shapes import NativeEvents
 from schemas.api import ChatCompletionRequest, ChatCompletionResponse, ErrorBody, JobAccepted
 
 router = APIRouter()
@@ -33,11 +34,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         }
     },
 )
-async def create_completion(request: Request, principal: Authenticated) -> ORJSONResponse:
+async def create_completion(request: Request, principal: Authenticated) -> ORJSONResponse | streaming.SseResponse:
     services: Services = request.app.state.services
     settings = services.settings
     body = await request.body()
     chat = parse_chat_request(body, body_max_bytes=settings.body_max_bytes, messages_max=settings.messages_max)
+    if chat.stream:
+        return await streaming.respond(request, principal, chat, NativeEvents())
     outcome, headers = await complete_from_http(request, principal, chat, endpoint=ENDPOINT, body=body)
     if outcome.finished is None:
         return rendering.accepted(outcome, headers)
