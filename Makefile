@@ -64,6 +64,7 @@ compose-check:
 
 bench: venv
 	$(PY) -m bench
+	$(PY) -m bench stream
 
 clean:
 	@if [ -x $(PY) ]; then $(PY) -m stack down; $(PY) -m stack down --profile test; fi
