@@ -225,7 +225,8 @@ def _ending(session: _Session, shape: StreamShape, result: JobResult) -> bytes:
         )
         return shape.error(ErrorCode.UPSTREAM_ERROR, message, session.request_id)
     rest = answer[len(sent) :]
-    return (shape.delta(rest) if rest else b"") + shape.finish(result, session.first_token_ms)
+    first_token_ms = result.first_token_ms if result.first_token_ms is not None else session.first_token_ms
+    return (shape.delta(rest) if rest else b"") + shape.finish(result, first_token_ms)
 
 
 class SseResponse(Response):

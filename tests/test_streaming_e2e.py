@@ -14,6 +14,7 @@ import httpx
 import openai
 import orjson
 import pytest
+import sqlalchemy
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -147,6 +148,11 @@ async def test_the_native_stream_ends_with_the_bill(
     assert done["cost"] == done["usage"]["input_tokens"] + done["usage"]["output_tokens"]
     assert done["balance_left"] == 5_000 - done["cost"]
     assert isinstance(done["first_token_ms"], int)
+    async with engine.connect() as conn:
+        stored = (
+            await conn.execute(sqlalchemy.text("SELECT first_token_ms FROM jobs WHERE id = :id"), {"id": done["id"]})
+        ).scalar()
+    assert stored == done["first_token_ms"]  # the job's result record keeps its time to first token
     assert (await balances(engine, workspace.id))["spent"] == done["cost"]
 
 
