@@ -65,6 +65,7 @@ compose-check:
 bench: venv
 	$(PY) -m bench
 	$(PY) -m bench batch
+	$(PY) -m bench stream
 
 # The console's screenshots (docs/console/) and first-render figures (bench/results/console.json).
 console-shots: venv browser

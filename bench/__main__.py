@@ -1,5 +1,6 @@
 """``python -m bench [sync]``: the sync path through the full stack vs straight to the fake provider.
 ``python -m bench profile``: py-spy of ingress, ledger and workers under load, CPU per request per stage.
+``python -m bench stream``: streamed completions: time to first token vs the fake's own, billed streams/s at c=64.
 ``python -m bench ledger``: the ledger alone on PostgreSQL: settlements per second, statement export rate and memory.
 ``python -m bench console``: the console's first render per page in Chromium on a 100k-entry ledger, and screenshots.
 ``python -m bench batch``: batches end to end: ingest lines/s, billed jobs/s, time to first result, peak RSS.
@@ -52,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["stream"]:
+        from bench import streaming
+
+        return streaming.main(argv[1:])
     if argv[:1] == ["ledger"]:
         from bench import ledger_bench
 

@@ -98,8 +98,6 @@ class AnthropicWire:
         temperature = body.get("temperature")
         if temperature is not None and (not isinstance(temperature, int | float) or not 0 <= temperature <= 1):
             return _invalid("temperature: Input should be less than or equal to 1")
-        if body.get("stream"):
-            return _invalid("stream: the fake provider does not implement streaming")
         texts: list[str] = []
         system = body.get("system")
         if system is not None:
@@ -135,7 +133,13 @@ class AnthropicWire:
             previous_role = role
             if role == "user":
                 last_user = text
-        return Prompt(model=model, message_texts=texts, last_user_text=last_user, max_tokens=max_tokens)
+        return Prompt(
+            model=model,
+            message_texts=texts,
+            last_user_text=last_user,
+            max_tokens=max_tokens,
+            stream=body.get("stream") is True,
+        )
 
     def error(
         self,

@@ -8,6 +8,8 @@ per second and every route is a dict lookup or one prefix test.
     POST   /vllm/v1/chat/completions                       old vLLM (base_url http://host:port/vllm/v1)
     POST   /anthropic/v1/messages                          Anthropic (base_url http://host:port/anthropic)
     POST   /gemini/{v1beta|v1}/models/{model}:generateContent   Gemini (base_url http://host:port/gemini)
+    POST   /gemini/{v1beta|v1}/models/{model}:streamGenerateContent?alt=sse   Gemini, streamed
+    (OpenAI and Anthropic stream with `"stream": true` in the body: fakeprovider/streaming.py)
     POST   /_fake/scenario    {"model": "...", knob: value, ...}   set the scenario of a model ("*" = all)
     GET    /_fake/scenario                                 scenarios by model
     DELETE /_fake/scenario[?model=...]                     reset one or all scenarios and fail counters
@@ -43,6 +45,7 @@ from fakeprovider.reply import (
 )
 from fakeprovider.scenario import ScenarioBook, ScenarioError, directive_in, knobs_from
 from fakeprovider.settings import FakeProviderSettings
+from fakeprovider.streaming import StreamReply, send_stream, stream_of
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -52,6 +55,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 GEMINI_PREFIX = "/gemini/"
 GEMINI_SUFFIX = ":generateContent"
+GEMINI_STREAM_SUFFIX = ":streamGenerateContent"
 GEMINI_VERSIONS = ("v1beta", "v1")
 # The piece size of a chunked answer.
 CHUNK_BYTES = 16 * 1024
@@ -90,12 +94,17 @@ class FakeProvider:
         method: str = scope["method"]
         wire = self.wires.get(path)
         path_model = None
-        if wire is None and path.startswith(GEMINI_PREFIX) and path.endswith(GEMINI_SUFFIX):
+        gemini_stream = path.endswith(GEMINI_STREAM_SUFFIX)
+        if wire is None and path.startswith(GEMINI_PREFIX) and (path.endswith(GEMINI_SUFFIX) or gemini_stream):
             version, _, rest = path[len(GEMINI_PREFIX) :].partition("/models/")
             if version in GEMINI_VERSIONS:
-                wire, path_model = self.gemini, rest[: -len(GEMINI_SUFFIX)]
+                suffix = GEMINI_STREAM_SUFFIX if gemini_stream else GEMINI_SUFFIX
+                wire, path_model = self.gemini, rest[: -len(suffix)]
         if wire is not None and method == "POST":
             reply = await self._provider_call(wire, path_model, scope, receive)
+            if isinstance(reply, StreamReply):
+                await send_stream(send, receive, reply, self.settings.hang_max_s)
+                return
         elif path == "/healthz" and method == "GET":
             reply = json_reply(200, {"status": "ok"})
         elif path.startswith("/_fake/"):
@@ -107,7 +116,7 @@ class FakeProvider:
 
     async def _provider_call(
         self, wire: WireFormat, path_model: str | None, scope: Scope, receive: Receive
-    ) -> Reply | None:
+    ) -> Reply | StreamReply | None:
         raw = await _read_body(receive, self.settings.request_body_max_bytes)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         query_string: bytes = scope["query_string"]
@@ -133,9 +142,13 @@ class FakeProvider:
         parsed = wire.parse(request)
         if isinstance(parsed, Reply):
             return parsed
+        if path_model is not None and scope["path"].endswith(GEMINI_STREAM_SUFFIX):
+            parsed = dataclasses.replace(parsed, stream=True)
         return await self._answer(wire, parsed, receive, request_id)
 
-    async def _answer(self, wire: WireFormat, prompt: Prompt, receive: Receive, request_id: str) -> Reply | None:
+    async def _answer(
+        self, wire: WireFormat, prompt: Prompt, receive: Receive, request_id: str
+    ) -> Reply | StreamReply | None:
         count = self._count(prompt.model)
         count.received += 1
         try:
@@ -151,7 +164,7 @@ class FakeProvider:
 
     async def _scripted_answer(
         self, wire: WireFormat, prompt: Prompt, receive: Receive, request_id: str
-    ) -> Reply | None:
+    ) -> Reply | StreamReply | None:
         try:
             plan = self.scenarios.plan(prompt.model, directive_in(prompt.last_user_text))
         except ScenarioError as exc:
@@ -173,8 +186,15 @@ class FakeProvider:
         if scenario.wrong_shape:
             return Reply(200, WRONG_SHAPE_BODY, [(b"content-type", b"application/json")])
         reply = wire.success(prompt, generate(prompt, scenario), scenario, request_id)
+        if prompt.stream and reply.status == 200:
+            return stream_of(self._kind(wire), prompt, reply, scenario)
         reply.chunked = scenario.chunked
         return reply
+
+    def _kind(self, wire: WireFormat) -> str:
+        if wire is self.gemini:
+            return "gemini"
+        return "anthropic" if isinstance(wire, AnthropicWire) else "openai"
 
     async def _admin(self, path: str, method: str, scope: Scope, receive: Receive) -> Reply:
         if path == "/_fake/requests":

@@ -18,6 +18,9 @@ class Prompt:
     message_texts: Sequence[str]
     last_user_text: str
     max_tokens: int
+    # The caller asked for Server-Sent Events (and, on OpenAI's format, a final usage chunk).
+    stream: bool = False
+    include_usage: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,9 +130,15 @@ class OpenAIWire:
                 param="temperature",
                 code="decimal_above_max_value",
             )
-        if body.get("stream"):
-            return self._invalid("The fake provider does not implement streaming.", param="stream")
-        return Prompt(model=model, message_texts=texts, last_user_text=last_user, max_tokens=bound)
+        options = body.get("stream_options")
+        return Prompt(
+            model=model,
+            message_texts=texts,
+            last_user_text=last_user,
+            max_tokens=bound,
+            stream=body.get("stream") is True,
+            include_usage=isinstance(options, dict) and options.get("include_usage") is True,
+        )
 
     def _headers(self, request_id: str, tokens_used: int, *, limited: bool) -> dict[str, str]:
         if self.vllm:

@@ -54,6 +54,13 @@ class Scenario:
     usage_output_tokens: Any = None
     # Send the answer in chunks with no content-length (chunked transfer encoding), as streaming proxies do.
     chunked: bool = False
+    # Streams (fakeprovider/streaming.py): pause before each piece, piece size (default a word), and a stream
+    # that after N pieces sends the format's error event / hangs until the client leaves / just ends.
+    stream_chunk_ms: int = 0
+    stream_chunk_chars: int | None = None
+    stream_fail_after: int | None = None
+    stream_hang_after: int | None = None
+    stream_cut_after: int | None = None
 
 
 PLAIN = Scenario()
@@ -135,6 +142,11 @@ KNOBS: dict[str, Callable[[object], Any]] = {
     "usage_input_tokens": _json_value,
     "usage_output_tokens": _json_value,
     "chunked": _to_bool,
+    "stream_chunk_ms": _to_int,
+    "stream_chunk_chars": _optional(_to_int),
+    "stream_fail_after": _optional(_to_int),
+    "stream_hang_after": _optional(_to_int),
+    "stream_cut_after": _optional(_to_int),
 }
 
 

@@ -37,6 +37,7 @@ from ingress.routes import (
 from ingress.routes import webhooks as webhook_routes
 from ingress.services import Services
 from ingress.settings import IngressSettings
+from ingress.stream_deltas import StreamDeltas
 from runtime.readiness import mark_ready
 
 
@@ -57,12 +58,14 @@ def create_app(settings: IngressSettings) -> FastAPI:
         admin=admin_credential,
         commands=LedgerCommands(settings, pending_max=settings.admin_commands_pending_max),
         relay=OutboxRelay(settings, engine, publisher),
+        streams=StreamDeltas(settings, settings.streams_max, settings.stream_deltas_buffered_max),
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await services.publisher.start()
         await services.replies.start()
+        await services.streams.start()
         await services.keys.start()
         await services.commands.start()
         relay = supervision.start_supervised("outbox-relay", services.relay.run)
@@ -74,6 +77,7 @@ def create_app(settings: IngressSettings) -> FastAPI:
             await services.relay.flush()
             await services.commands.stop()
             await services.keys.stop()
+            await services.streams.stop()
             await services.replies.stop()
             await services.publisher.stop()
             await engine.dispose()

@@ -43,6 +43,9 @@ def apply(job: ChatJobSubmitted, rails: WorkspaceGuardrails | None) -> ChatJobSu
     if rails is None:
         return job
     config = rails.config
+    if config.check_output and job.params.stream:
+        # A stream's deltas reach the caller before the whole answer exists to be checked.
+        raise blocked("check_output", "answers are checked before delivery here, so streaming is not available")
     route = _allowed_route(job, config)
     contents = [message.content for message in job.params.messages]
     if config.max_prompt_chars is not None:

@@ -13,6 +13,7 @@ from ingress.publisher import JobPublisher
 from ingress.relay import OutboxRelay
 from ingress.replies import ReplyWaiter
 from ingress.settings import IngressSettings
+from ingress.stream_deltas import StreamDeltas
 from schemas.catalogue import Catalogue
 
 
@@ -27,3 +28,4 @@ class Services:
     admin: AdminCredential
     commands: LedgerCommands
     relay: OutboxRelay
+    streams: StreamDeltas

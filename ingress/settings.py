@@ -61,6 +61,14 @@ class IngressSettings(ServiceSettings):
             raise ValueError(f"LUNTREX_ADMIN_KEY must be at least {ADMIN_KEY_LENGTH_MIN} characters")
         return value
 
+    # Streams (`stream: true`, ingress/streaming.py): streams open at once on this replica, deltas buffered per
+    # stream (a slower reader's later deltas arrive with the final answer instead), the longest a stream stays
+    # open, and how often an idle stream sends an SSE comment so proxies keep the connection.
+    streams_max: int = Field(default=10_000, ge=1, le=1_000_000)
+    stream_deltas_buffered_max: int = Field(default=4096, ge=16, le=1_000_000)
+    stream_wait_max_s: float = Field(default=600.0, gt=0, le=7 * 86_400)
+    stream_keepalive_s: float = Field(default=15.0, gt=0, le=300)
+
     # An accepted job is worth running until this long after acceptance (the ledger's default too): it travels
     # with the job as `deadline_at`, past which workers drop it and the ledger expires it.
     job_deadline_s: float = Field(default=1800.0, ge=1, le=7 * 86_400)

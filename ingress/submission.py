@@ -89,6 +89,7 @@ def build_job(
             stop=stop,
             tags=tuple(request.tags),
             routing=request.routing,
+            stream=request.stream,
         ),
     )
     if principal.guardrails is None:

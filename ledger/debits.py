@@ -38,6 +38,7 @@ class Usage:
     error: dict[str, Any] | None
     usage_estimated: bool = False
     attempts: int = 0
+    first_token_ms: int | None = None
 
 
 class SettledJob(JobResult):
@@ -69,15 +70,16 @@ _FINISH_JOBS = text(
         cost_tokens = f.cost_tokens, uncharged_tokens = f.uncharged_tokens, overrun_tokens = f.overrun_tokens,
         usage_estimated = f.usage_estimated, balance_left = f.balance_left,
         answered_by = f.answered_by, provider = f.provider, finish_reason = f.finish_reason, answer = f.answer,
-        error = f.error, attempts = f.attempts, finished_at = now()
+        error = f.error, attempts = f.attempts, first_token_ms = f.first_token_ms, finished_at = now()
     FROM unnest(CAST(:ids AS text[]), CAST(:statuses AS text[]), CAST(:inputs AS bigint[]),
                 CAST(:outputs AS bigint[]), CAST(:costs AS bigint[]), CAST(:uncharged AS bigint[]),
                 CAST(:overruns AS bigint[]), CAST(:estimated AS boolean[]),
                 CAST(:balances AS bigint[]), CAST(:models AS text[]), CAST(:providers AS text[]),
                 CAST(:finishes AS text[]), CAST(:answers AS text[]), CAST(:errors AS jsonb[]),
-                CAST(:attempts AS integer[]))
+                CAST(:attempts AS integer[]), CAST(:first_token_ms AS integer[]))
          AS f(id, status, input_tokens, output_tokens, cost_tokens, uncharged_tokens, overrun_tokens,
-              usage_estimated, balance_left, answered_by, provider, finish_reason, answer, error, attempts)
+              usage_estimated, balance_left, answered_by, provider, finish_reason, answer, error, attempts,
+              first_token_ms)
     WHERE jobs.id = f.id
     """
 )
@@ -188,6 +190,7 @@ def _settle_one(
         error=priced.error,
         usage_estimated=estimated,
         attempts=usage.attempts,
+        first_token_ms=usage.first_token_ms,
         overrun_tokens=amounts.overrun_tokens,
         unbilled_tokens=amounts.unbilled_tokens,
         price=priced.price,
@@ -217,6 +220,7 @@ async def _finish(conn: AsyncConnection, settled: list[SettledJob]) -> None:
             "answers": [s.answer for s in settled],
             "errors": [json.dumps(s.error.model_dump()) if s.error is not None else None for s in settled],
             "attempts": [s.attempts for s in settled],
+            "first_token_ms": [s.first_token_ms for s in settled],
         },
     )
 

@@ -22,6 +22,7 @@ E = TypeVar("E", bound=Envelope)
 
 # PostgreSQL's bigint: a count or amount outside it cannot be stored.
 BIGINT_MAX = 2**63 - 1
+INTEGER_MAX = 2**31 - 1
 
 
 def submitted(payload: bytes | None, catalogue: Catalogue) -> ChatJobSubmitted:
@@ -63,6 +64,8 @@ def usage(payload: bytes | None, catalogue: Catalogue) -> UsageRecorded:
         *error_texts,
     )
     _check_counts(ErrorCode.UPSTREAM_ERROR, "the provider's usage", report.input_tokens, report.output_tokens)
+    if report.first_token_ms is not None and not 0 <= report.first_token_ms <= INTEGER_MAX:
+        raise Refused(ErrorCode.UPSTREAM_ERROR, "the usage carries an impossible time to first token")
     return report
 
 

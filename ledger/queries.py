@@ -30,8 +30,8 @@ class JobState:
 
 _JOB = text(
     "SELECT id, workspace_id, status, model_id, answered_by, provider, input_tokens, output_tokens, cost_tokens, "
-    "uncharged_tokens, overrun_tokens, usage_estimated, attempts, balance_left, answer, finish_reason, error, "
-    "terms, tags, guardrails FROM jobs WHERE id = :id AND workspace_id = :ws"
+    "uncharged_tokens, overrun_tokens, usage_estimated, attempts, first_token_ms, balance_left, answer, "
+    "finish_reason, error, terms, tags, guardrails FROM jobs WHERE id = :id AND workspace_id = :ws"
 )
 
 
@@ -71,6 +71,7 @@ def result_of(row: Mapping[Any, Any]) -> JobResult:
         error=JobError.model_validate(row["error"]) if row["error"] else None,
         usage_estimated=row["usage_estimated"],
         attempts=row["attempts"] or 0,
+        first_token_ms=row["first_token_ms"],
         overrun_tokens=row["overrun_tokens"],
         unbilled_tokens=row["uncharged_tokens"],
         price=_price_used(row["terms"], model_id) if row["status"] == "completed" else None,

@@ -17,6 +17,7 @@ def topic_plan(catalogue: Catalogue, prefix: str = "") -> list[tuple[str, int]]:
         (topics.prefixed(prefix, topics.JOBS_SUBMITTED), topics.LEDGER_PARTITIONS),
         (topics.prefixed(prefix, topics.JOBS_USAGE), topics.LEDGER_PARTITIONS),
         (topics.prefixed(prefix, topics.JOBS_RESULTS), topics.RESULTS_PARTITIONS),
+        (topics.prefixed(prefix, topics.JOBS_STREAM), topics.STREAM_PARTITIONS),
         (topics.prefixed(prefix, topics.DEAD_LETTERS), topics.DEAD_LETTER_PARTITIONS),
         (topics.prefixed(prefix, topics.LEDGER_COMMANDS), topics.LEDGER_PARTITIONS),
         (topics.prefixed(prefix, topics.LEDGER_REPLIES), topics.RESULTS_PARTITIONS),

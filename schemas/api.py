@@ -90,6 +90,8 @@ class ChatCompletionRequest(BaseModel):
     # The URL or id of one of the workspace's registered webhook endpoints: the answer is a 202 at once and
     # the job's job.completed / job.failed event is delivered there.
     webhook: str | None = Field(default=None, min_length=1, max_length=2048)
+    # Server-Sent Events instead of one JSON answer (see README, Streaming).
+    stream: bool = Field(default=False, strict=True)
 
     @field_validator("stop")
     @classmethod

@@ -63,6 +63,8 @@ class ChatParameters(BaseModel):
     routing: RoutingHints | None = None
     # The workspace's output guardrails, applied by the worker to the answer (schemas/guardrails.py).
     output_checks: OutputChecks | None = None
+    # Stream the answer: the worker publishes `ChatStreamDelta`s on `jobs.stream` as the provider sends text.
+    stream: bool = False
 
 
 class ChatJobSubmitted(Envelope):
@@ -116,6 +118,25 @@ class UsageRecorded(Envelope):
     attempts: int = 1
     # The adapter estimated the counts (the provider reported none): billed, and flagged for finance.
     usage_estimated: bool = False
+    # A streamed job: milliseconds from the start of the provider call that answered to its first text.
+    first_token_ms: int | None = None
+
+
+class ChatStreamDelta(Envelope):
+    """A piece of a streamed job's answer, as the provider sent it (`jobs.stream`, keyed by job id).
+
+    `run_id` names one execution of the job (a redelivered dispatch runs again under a new id) and `seq`
+    numbers its deltas from 0, so a reader can tell a gap or a second run apart. Deltas are a preview: the
+    answer that is billed and delivered last is the one in `UsageRecorded` and `JobFinished`.
+    """
+
+    type: Literal["chat.stream.delta"] = "chat.stream.delta"
+    version: Literal[1] = 1
+    run_id: str
+    seq: int
+    text: str
+    # On the first delta: milliseconds from the start of the provider call to it.
+    first_token_ms: int | None = None
 
 
 class JobFinished(Envelope, JobResult):

@@ -57,6 +57,8 @@ class JobResult(BaseModel):
     overrun_tokens: int = 0
     unbilled_tokens: int = 0
     price: PriceUsed | None = None
+    # A streamed job: milliseconds from the start of the answering provider call to its first text.
+    first_token_ms: int | None = None
 
 
 def result_status(status: str) -> ResultStatus:

@@ -11,6 +11,9 @@ from enum import StrEnum
 JOBS_SUBMITTED = "jobs.submitted"
 JOBS_USAGE = "jobs.usage"
 JOBS_RESULTS = "jobs.results"
+# Answer deltas of streamed jobs, keyed by job id; every ingress replica reads it (as it reads `jobs.results`)
+# and forwards the deltas of the streams it holds. Not money: the billed answer still travels in `jobs.usage`.
+JOBS_STREAM = "jobs.stream"
 # Events a consumer refused permanently, with the reason and their original bytes (runtime/consume.py).
 DEAD_LETTERS = "dead.letters"
 # Admin commands for the ledger (workspace create/update/suspend, credit grants), keyed by workspace id.
@@ -27,6 +30,7 @@ COMPACTED = frozenset({KEYS_CHANGES, WORKSPACES_CHANGES})
 LEDGER_PARTITIONS = 8
 DISPATCH_PARTITIONS = 8
 RESULTS_PARTITIONS = 8
+STREAM_PARTITIONS = 8
 DEAD_LETTER_PARTITIONS = 1
 # State topics are small and read whole by every ingress: one partition keeps each reader's position simple.
 STATE_PARTITIONS = 1

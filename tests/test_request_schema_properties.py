@@ -213,11 +213,19 @@ def test_an_unknown_top_level_field_is_refused_by_name(request: dict[str, Any], 
     assert caught.value.message == f"unknown field '{field}'"
 
 
-@pytest.mark.parametrize("field", ["stream", "n", "functions", "tools", "Model", "user"])
+@pytest.mark.parametrize("field", ["n", "functions", "tools", "Model", "user"])
 def test_common_openai_fields_we_do_not_support_are_refused_by_name(field: str) -> None:
     body = orjson.dumps({"messages": [{"role": "user", "content": "hi"}], field: True})
 
     with pytest.raises(InvalidRequest, match=f"unknown field '{field}'"):
+        parse(body)
+
+
+@pytest.mark.parametrize("value", ["true", 1, 0, None, [], {}])
+def test_stream_is_a_strict_boolean(value: Any) -> None:
+    body = orjson.dumps({"messages": [{"role": "user", "content": "hi"}], "stream": value})
+
+    with pytest.raises(InvalidRequest, match="'stream'"):
         parse(body)
 
 

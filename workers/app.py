@@ -15,6 +15,7 @@ from workers.execution import ProviderSlot
 from workers.pool import ModelPool
 from workers.providers.base import ProviderConfig
 from workers.providers.registry import build_adapter
+from workers.providers.streams.registry import build_stream_adapter
 from workers.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ def provider_slots(
             adapter=build_adapter(provider.kind, config),
             limiter=asyncio.Semaphore(provider.concurrency_max),
             timeout_s=provider.timeout_s,
+            stream_adapter=build_stream_adapter(provider.kind, config),
         )
     return slots
 

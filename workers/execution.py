@@ -33,6 +33,7 @@ from workers.providers.base import (
     ProviderTimeout,
 )
 from workers.providers.errors import safe_message
+from workers.providers.streams.contract import StreamAdapter
 from workers.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ class ProviderSlot:
     adapter: ProviderAdapter
     limiter: asyncio.Semaphore
     timeout_s: float
+    # The same provider's streaming calls (workers/streaming.py).
+    stream_adapter: StreamAdapter | None = None
 
 
 def job_code(error: ProviderError) -> ErrorCode:

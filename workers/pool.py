@@ -28,8 +28,8 @@ from runtime.kafka import new_consumer
 from schemas import topics
 from schemas.catalogue import Catalogue
 from schemas.errors import ErrorCode
-from schemas.events import ChatJobDispatched, JobError, UsageRecorded, decode, encode
-from workers import execution
+from schemas.events import ChatJobDispatched, ChatStreamDelta, JobError, UsageRecorded, decode, encode
+from workers import execution, streaming
 from workers.offsets import OffsetTracker
 from workers.retry import RetryPolicy
 from workers.settings import WorkerSettings
@@ -82,6 +82,7 @@ class ModelPool:
         self._tasks: dict[asyncio.Task[None], TopicPartition] = {}
         self._usage_topic = topics.prefixed(settings.topic_prefix, topics.JOBS_USAGE)
         self._dead_letter_topic = topics.prefixed(settings.topic_prefix, topics.DEAD_LETTERS)
+        self._stream_topic = topics.prefixed(settings.topic_prefix, topics.JOBS_STREAM)
 
     async def start(self) -> None:
         lanes = [
@@ -199,7 +200,12 @@ class ModelPool:
             self.tracker.done(tp, record.offset)
             return
         try:
-            usage = await execution.execute(job, self.catalogue, self.providers, self.policy)
+            if job.params.stream:
+                usage = await streaming.execute_stream(
+                    job, self.catalogue, self.providers, self.policy, self._publish_delta
+                )
+            else:
+                usage = await execution.execute(job, self.catalogue, self.providers, self.policy)
         except Exception:
             log.exception("pool %s: job %s crashed; reporting it failed so its hold is released", self.name, job.job_id)
             usage = execution.internal_failure(job)
@@ -257,6 +263,14 @@ class ModelPool:
             attempts=0,
         )
         await self._publish_usage(failed)
+
+    async def _publish_delta(self, delta: ChatStreamDelta) -> None:
+        """Hand a delta to the producer without waiting for the broker: deltas are a preview, and the billed
+        answer follows in the usage event, so one lost to a broker failure costs latency, not text."""
+        try:
+            await self.producer.send(self._stream_topic, encode(delta), key=topics.job_key(delta.job_id))
+        except KafkaError as error:
+            log.warning("pool %s: a delta of job %s was not published: %s", self.name, delta.job_id, error)
 
     async def _publish_usage(self, usage: UsageRecorded) -> None:
         """Usage must reach the ledger; one too big for Kafka is replaced by a failure without the answer."""

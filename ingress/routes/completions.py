@@ -7,13 +7,15 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse
 
-from ingress import rendering
+from ingress import rendering, streaming
 from ingress.auth import Authenticated
 from ingress.http_flow import complete_from_http
 from ingress.parsing import parse_chat_request
 from ingress.request_webhook import registered_endpoint
 from ingress.services import Services
+from ingress.stream_shapes import NativeEvents
 from schemas.api import ChatCompletionRequest, ChatCompletionResponse, ErrorBody, JobAccepted
+from schemas.errors import InvalidRequest
 
 router = APIRouter()
 
@@ -34,11 +36,15 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         }
     },
 )
-async def create_completion(request: Request, principal: Authenticated) -> ORJSONResponse:
+async def create_completion(request: Request, principal: Authenticated) -> ORJSONResponse | streaming.SseResponse:
     services: Services = request.app.state.services
     settings = services.settings
     body = await request.body()
     chat = parse_chat_request(body, body_max_bytes=settings.body_max_bytes, messages_max=settings.messages_max)
+    if chat.stream:
+        if chat.webhook is not None:
+            raise InvalidRequest("'stream' and 'webhook' cannot be combined: a stream is answered on this connection")
+        return await streaming.respond(request, principal, chat, NativeEvents())
     # A per-request webhook answers 202 at once; the job's job.* event goes to that registered endpoint.
     webhook_endpoint_id = await registered_endpoint(services, principal.workspace_id, chat.webhook)
     outcome, headers = await complete_from_http(

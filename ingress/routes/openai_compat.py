@@ -11,24 +11,29 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse
 
-from ingress import openai_shapes, rendering
+from ingress import openai_shapes, rendering, streaming
 from ingress.auth import Authenticated
 from ingress.http_flow import complete_from_http
 from ingress.parsing import check_message_count, load_json_object
 from ingress.services import Services
+from ingress.stream_shapes import OpenAIChunks, stream_options_of
 
 router = APIRouter(prefix="/api/v1/openai")
 
 ENDPOINT = "/api/v1/openai/chat/completions"
 
 
-@router.post("/chat/completions")
-async def create_chat_completion(request: Request, principal: Authenticated) -> ORJSONResponse:
+@router.post("/chat/completions", response_model=None)
+async def create_chat_completion(request: Request, principal: Authenticated) -> ORJSONResponse | streaming.SseResponse:
     services: Services = request.app.state.services
     body = await request.body()
     raw = load_json_object(body, body_max_bytes=services.settings.body_max_bytes)
     check_message_count(raw, services.settings.messages_max)
+    stream, include_usage = stream_options_of(raw)
     chat = openai_shapes.to_chat_request(raw)
+    if stream:
+        chat = chat.model_copy(update={"stream": True})
+        return await streaming.respond(request, principal, chat, OpenAIChunks(include_usage))
     outcome, headers = await complete_from_http(request, principal, chat, endpoint=ENDPOINT, body=body)
     if outcome.finished is None:
         return rendering.accepted(outcome, headers)

@@ -1,0 +1,91 @@
+"""Follows `jobs.stream` on every ingress replica and hands each held stream its job's answer deltas.
+
+The routing is the replies' (ingress/replies.py): deltas are keyed by job id, every replica reads every
+partition from the end, and a replica keeps only the deltas of the streams it holds (skipped undecoded). A
+delta that does not decode is dropped (the stream's final answer, billed and delivered from `jobs.results`,
+carries the text anyway); the loop is supervised and retries broker failures with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+
+from ingress.supervision import start_supervised, stop
+from runtime.consume import Backoff, Verdict, classify
+from runtime.kafka import start_reader, stop_consumer
+from runtime.settings import ServiceSettings
+from schemas import topics
+from schemas.errors import ServiceUnavailable
+from schemas.events import ChatStreamDelta, decode
+
+log = logging.getLogger(__name__)
+
+
+class StreamDeltas:
+    def __init__(self, settings: ServiceSettings, streams_max: int, deltas_buffered_max: int) -> None:
+        self._settings = settings
+        self._streams_max = streams_max
+        self._buffered_max = deltas_buffered_max
+        self._open: dict[bytes, asyncio.Queue[ChatStreamDelta]] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._backoff = Backoff()
+
+    async def start(self) -> None:
+        topic = topics.prefixed(self._settings.topic_prefix, topics.JOBS_STREAM)
+        self._consumer, _ = await start_reader(self._settings, [topic], from_beginning=False)
+        self._task = start_supervised("stream-reader", self._run)
+
+    async def stop(self) -> None:
+        await stop(self._task)
+        if self._consumer is not None:
+            await stop_consumer(self._consumer)
+
+    def open(self, job_id: str) -> asyncio.Queue[ChatStreamDelta]:
+        """The queue this job's deltas will arrive on; open it before the job is published."""
+        if len(self._open) >= self._streams_max:
+            raise ServiceUnavailable("too many streams are open; retry shortly", retry_after_s=1)
+        queue: asyncio.Queue[ChatStreamDelta] = asyncio.Queue(maxsize=self._buffered_max)
+        self._open[topics.job_key(job_id)] = queue
+        return queue
+
+    def close(self, job_id: str) -> None:
+        self._open.pop(topics.job_key(job_id), None)
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        failures = 0
+        while True:
+            try:
+                batches = await self._consumer.getmany(timeout_ms=1000)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                if classify(error) is Verdict.PERMANENT:
+                    raise
+                failures += 1
+                delay_s = self._backoff.delay_s(failures)
+                log.warning("reading stream deltas failed transiently (%s); retry in %.2fs", error, delay_s)
+                await asyncio.sleep(delay_s)
+                continue
+            failures = 0
+            for records in batches.values():
+                for record in records:
+                    self._deliver(record)
+
+    def _deliver(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        queue = self._open.get(record.key) if record.key is not None else None
+        if queue is None:
+            return
+        try:
+            delta = decode(ChatStreamDelta, record.value or b"")
+        except ValueError:
+            log.warning("undecodable delta at %s[%d]@%d skipped", record.topic, record.partition, record.offset)
+            return
+        if queue.full():
+            # A caller reading slower than the provider writes: its later deltas wait for the final answer.
+            return
+        queue.put_nowait(delta)

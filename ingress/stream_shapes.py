@@ -1,0 +1,137 @@
+"""How a streamed answer looks on each surface: OpenAI's `chat.completion.chunk` events, or Luntrex's own.
+
+OpenAI surface (as OpenAI streams): `data: {chunk}` lines, the role first, then content deltas, then a chunk
+with `finish_reason`; with `stream_options.include_usage` every chunk has `"usage": null` and one more chunk
+with empty `choices` carries the usage (plus Luntrex's `cost` and `balance_left`); then `data: [DONE]`. An
+error after the first byte is `data: {"error": {...}}` (the official SDKs raise it as an APIError) and the
+stream ends without `[DONE]`.
+
+Native surface: `event: start` `{"id", "model"}`, `event: delta` `{"id", "delta"}` per piece, and
+`event: done` `{"id", "model", "provider", "finish_reason", "usage", "cost", "balance_left",
+"first_token_ms"}` once the job is billed, or `event: error` with the API error shape plus `id`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+from ingress import openai_shapes
+from schemas.errors import InvalidRequest, spec_of
+from schemas.results import JobResult
+
+KEEPALIVE = b": keep-alive\n\n"
+
+
+def _data(payload: object) -> bytes:
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+def _event(name: str, payload: object) -> bytes:
+    return f"event: {name}\n".encode() + _data(payload)
+
+
+class StreamShape(Protocol):
+    def start(self, job_id: str, model_id: str) -> bytes: ...
+    def delta(self, text: str) -> bytes: ...
+    def finish(self, result: JobResult, first_token_ms: int | None) -> bytes: ...
+    def error(self, code: str, message: str, request_id: str) -> bytes: ...
+
+
+def stream_options_of(raw: dict[str, Any]) -> tuple[bool, bool]:
+    """(stream, include_usage) taken out of an OpenAI request body, checked as strictly as OpenAI does."""
+    stream = raw.pop("stream", None)
+    options = raw.pop("stream_options", None)
+    if stream is not None and not isinstance(stream, bool):
+        raise InvalidRequest("'stream': Input should be a valid boolean")
+    if options is None:
+        return bool(stream), False
+    if not stream:
+        raise InvalidRequest("'stream_options' is only allowed when 'stream' is true")
+    if not isinstance(options, dict) or set(options) - {"include_usage"}:
+        raise InvalidRequest("'stream_options' takes only 'include_usage'")
+    include_usage = options.get("include_usage", False)
+    if not isinstance(include_usage, bool):
+        raise InvalidRequest("'stream_options.include_usage': Input should be a valid boolean")
+    return True, include_usage
+
+
+@dataclass
+class OpenAIChunks:
+    include_usage: bool
+    _base: dict[str, Any] = field(default_factory=dict)
+
+    def start(self, job_id: str, model_id: str) -> bytes:
+        self._base = {"id": job_id, "object": "chat.completion.chunk", "created": int(time.time()), "model": model_id}
+        if self.include_usage:
+            self._base["usage"] = None
+        return self._chunk({"role": "assistant", "content": "", "refusal": None}, None)
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None) -> bytes:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return _data({**self._base, "choices": [choice]})
+
+    def delta(self, text: str) -> bytes:
+        return self._chunk({"content": text}, None)
+
+    def finish(self, result: JobResult, first_token_ms: int | None) -> bytes:  # noqa: ARG002 - native only
+        finish = openai_shapes._FINISH_REASONS.get(result.finish_reason or "stop", "stop")
+        events = [self._chunk({}, finish)]
+        if self.include_usage:
+            usage = {
+                "prompt_tokens": result.input_tokens,
+                "completion_tokens": result.output_tokens,
+                "total_tokens": result.input_tokens + result.output_tokens,
+            }
+            events.append(
+                _data(
+                    {
+                        **self._base,
+                        "model": result.model_id,
+                        "choices": [],
+                        "usage": usage,
+                        "cost": result.cost_tokens,
+                        "balance_left": result.balance_left,
+                    }
+                )
+            )
+        events.append(b"data: [DONE]\n\n")
+        return b"".join(events)
+
+    def error(self, code: str, message: str, request_id: str) -> bytes:
+        return _data(openai_shapes.error_body(message, spec_of(code).status, code, request_id))
+
+
+@dataclass
+class NativeEvents:
+    _job_id: str = ""
+
+    def start(self, job_id: str, model_id: str) -> bytes:
+        self._job_id = job_id
+        return _event("start", {"id": job_id, "model": model_id})
+
+    def delta(self, text: str) -> bytes:
+        return _event("delta", {"id": self._job_id, "delta": text})
+
+    def finish(self, result: JobResult, first_token_ms: int | None) -> bytes:
+        return _event(
+            "done",
+            {
+                "id": result.job_id,
+                "model": result.model_id,
+                "provider": result.provider,
+                "finish_reason": result.finish_reason,
+                "usage": {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens},
+                "cost": result.cost_tokens,
+                "balance_left": result.balance_left,
+                "first_token_ms": first_token_ms,
+            },
+        )
+
+    def error(self, code: str, message: str, request_id: str) -> bytes:
+        status = spec_of(code).status
+        body = {"error": message, "status": status, "code": code, "request_id": request_id, "id": self._job_id}
+        return _event("error", body)

@@ -1,0 +1,272 @@
+"""Runs one streamed completion (`stream: true`) on either surface: publish, relay deltas, end with the bill.
+
+The job is admitted like any other (the ledger holds its credit before dispatch, so before the first byte).
+The answer's status line waits for the job's first sign of life: a delta (the stream starts: 200 and
+`text/event-stream`) or its result (a refusal or a failure before any text is an ordinary error response,
+in the surface's error shape). Deltas arrive on `jobs.stream` (ingress/stream_deltas.py); the stream ends
+with the job's billed result from `jobs.results`, so usage, cost and balance are sent only after the debit
+committed. The billed answer is the truth: text the deltas missed (a lost or late delta) is sent before the
+end, and a job whose deltas came from another run than its result (a worker crashed and the job ran again)
+ends with an error event pointing at `GET /api/v1/jobs/{id}`.
+
+Disconnect policy: a caller that goes away does not cancel the provider call. The job runs to its end and
+is billed in full exactly once (or fails with nothing charged); its result stays at `GET /api/v1/jobs/{id}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from fastapi import Request
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from ingress import acceptance, rendering, submission
+from ingress.errors import request_id_of
+from ingress.keys import Principal
+from ingress.publisher import PublishAmbiguous
+from ingress.replies import ResultUnreadable
+from ingress.services import Services
+from ingress.stream_shapes import KEEPALIVE, StreamShape
+from ledger import queries
+from schemas.api import ChatCompletionRequest
+from schemas.errors import ErrorCode, InvalidRequest, ServiceUnavailable
+from schemas.events import ChatJobSubmitted, ChatStreamDelta, encode, utc_now
+from schemas.results import JobResult
+
+log = logging.getLogger(__name__)
+
+
+class _Session:
+    """One stream's job, its delta queue and its result, and what has been sent so far."""
+
+    def __init__(self, services: Services, job: ChatJobSubmitted, request_id: str) -> None:
+        self.services = services
+        self.job = job
+        self.request_id = request_id
+        self.deltas = services.streams.open(job.job_id)
+        try:
+            self.reply = services.replies.expect(job.job_id)
+        except ServiceUnavailable:
+            services.streams.close(job.job_id)
+            raise
+        self.heard = False  # anything came back: the ledger has the job in its book
+        self.sent: list[str] = []
+        self.run_id: str | None = None
+        self.gapped = False
+        self.first_token_ms: int | None = None
+
+    async def publish(self) -> None:
+        settings = self.services.settings
+        try:
+            await self.services.publisher.submit(
+                self.job.workspace_id, encode(self.job), timeout_s=settings.publish_timeout_s
+            )
+        except PublishAmbiguous:
+            # It may be queued: record it so the relay publishes it if it is not, then wait for it as usual.
+            if not await self.record(acknowledged=False):
+                raise ServiceUnavailable(
+                    f"the job queue did not answer and the database is unreachable: job {self.job.job_id} may "
+                    "still run and be billed",
+                    retry_after_s=1,
+                ) from None
+
+    async def next(self, timeout_s: float) -> ChatStreamDelta | JobResult | None:
+        """The next delta, else the result, else None after `timeout_s`."""
+        if not self.deltas.empty():
+            self.heard = True
+            return self.deltas.get_nowait()
+        if not self.reply.done():
+            getter: asyncio.Future[ChatStreamDelta] = asyncio.ensure_future(self.deltas.get())
+            waited: set[asyncio.Future[object]] = {getter, self.reply}  # type: ignore[arg-type]
+            done, _ = await asyncio.wait(waited, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+            if getter in done:
+                self.heard = True
+                return getter.result()
+            getter.cancel()
+            if self.reply not in done:
+                return None
+        self.heard = True
+        try:
+            return self.reply.result().result()
+        except ResultUnreadable:
+            return await self._from_book()
+
+    def accept(self, delta: ChatStreamDelta) -> str | None:
+        """The delta's text if it continues what was sent (same run, next number), else None."""
+        if self.run_id is None:
+            self.run_id = delta.run_id
+            self.first_token_ms = delta.first_token_ms
+        if delta.run_id != self.run_id or self.gapped or delta.seq != len(self.sent):
+            self.gapped = self.gapped or (delta.run_id == self.run_id and delta.seq > len(self.sent))
+            return None
+        self.sent.append(delta.text)
+        return delta.text
+
+    async def _from_book(self) -> JobResult | None:
+        try:
+            async with self.services.engine.connect() as conn:
+                view = await queries.job(conn, self.job.workspace_id, self.job.job_id)
+        except SQLAlchemyError:
+            return None
+        return view.result if view is not None else None
+
+    async def record(self, *, acknowledged: bool) -> bool:
+        """The job in the outbox, so a poll finds it before the ledger has it; False if the database failed."""
+        job = self.job
+        try:
+            async with self.services.engine.begin() as conn:
+                await acceptance.record(
+                    conn,
+                    job_id=job.job_id,
+                    workspace_id=job.workspace_id,
+                    model_id=job.model_id,
+                    event=encode(job),
+                    deadline_at=job.deadline_at,
+                    acknowledged=acknowledged,
+                )
+        except SQLAlchemyError:
+            log.warning("stream job %s could not be recorded in the outbox", job.job_id)
+            return False
+        return True
+
+    async def close(self) -> None:
+        self.services.streams.close(self.job.job_id)
+        self.services.replies.forget(self.job.job_id, self.reply)
+        if not self.heard and not await self.record(acknowledged=True):
+            self.services.relay.unrecorded(self.job, encode(self.job))
+
+
+async def respond(
+    request: Request, principal: Principal, chat: ChatCompletionRequest, shape: StreamShape
+) -> SseResponse:
+    """The stream's response, once the job showed a delta; a refusal before that is raised as an error."""
+    services: Services = request.app.state.services
+    settings = services.settings
+    if request.headers.get("idempotency-key") is not None:
+        raise InvalidRequest("Idempotency-Key is not supported with stream: true; poll GET /api/v1/jobs/{id} instead")
+    job = submission.build_job(
+        chat,
+        principal,
+        services.catalogue,
+        job_id=submission.new_job_id(),
+        deadline_at=utc_now() + timedelta(seconds=settings.job_deadline_s),
+    )
+    if submission.may_exceed(len(await request.body()), settings.kafka_message_max_bytes):
+        submission.check_event_size(job, settings.kafka_message_max_bytes)
+    session = _Session(services, job, request_id_of(request))
+    try:
+        await session.publish()
+        first = await session.next(settings.sync_wait_default_s)
+        if isinstance(first, JobResult) and first.status != "completed":
+            rendering.completion(first)  # raises the job's error: an ordinary error response
+    except BaseException:
+        await session.close()
+        raise
+    headers = {"x-request-id": session.request_id, "x-luntrex-job-id": job.job_id, "cache-control": "no-cache"}
+    return SseResponse(_events(session, shape, first), headers)
+
+
+async def _events(
+    session: _Session, shape: StreamShape, first: ChatStreamDelta | JobResult | None
+) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in _relay(session, shape, first):
+            yield chunk
+    finally:
+        await session.close()
+
+
+async def _relay(
+    session: _Session, shape: StreamShape, first: ChatStreamDelta | JobResult | None
+) -> AsyncIterator[bytes]:
+    settings = session.services.settings
+    job = session.job
+    ends_at = time.monotonic() + settings.stream_wait_max_s
+    yield shape.start(job.job_id, job.model_id)
+    event = first
+    while True:
+        if isinstance(event, ChatStreamDelta):
+            text = session.accept(event)
+            if text:
+                yield shape.delta(text)
+        elif isinstance(event, JobResult):
+            yield _ending(session, shape, event)
+            return
+        left_s = ends_at - time.monotonic()
+        if left_s <= 0:
+            message = (
+                f"the answer did not finish within {settings.stream_wait_max_s:g} s; job {job.job_id} goes on and "
+                "is billed once; fetch it at GET /api/v1/jobs/{id}"
+            )
+            yield shape.error(ErrorCode.UPSTREAM_TIMEOUT, message, session.request_id)
+            return
+        event = await session.next(min(left_s, settings.stream_keepalive_s))
+        if event is None and time.monotonic() < ends_at:
+            yield KEEPALIVE
+
+
+def _ending(session: _Session, shape: StreamShape, result: JobResult) -> bytes:
+    if result.status != "completed":
+        error = result.error
+        code = error.code if error is not None else ErrorCode.UPSTREAM_ERROR
+        return shape.error(code, error.message if error else "the job failed", session.request_id)
+    answer, sent = result.answer or "", "".join(session.sent)
+    if not answer.startswith(sent):
+        message = (
+            f"the job ran again after part of its answer was streamed; the billed answer of {result.job_id} is at "
+            "GET /api/v1/jobs/{id}"
+        )
+        return shape.error(ErrorCode.UPSTREAM_ERROR, message, session.request_id)
+    rest = answer[len(sent) :]
+    first_token_ms = result.first_token_ms if result.first_token_ms is not None else session.first_token_ms
+    return (shape.delta(rest) if rest else b"") + shape.finish(result, first_token_ms)
+
+
+class SseResponse(Response):
+    """An ASGI response that sends events as they come and stops (closing the session) when the client goes.
+
+    Starlette's StreamingResponse notices a departed client only at its next write; this one listens for the
+    disconnect, so the session is closed (its waiters forgotten) at once.
+    """
+
+    def __init__(self, events: AsyncIterator[bytes], headers: dict[str, str]) -> None:
+        # Response.__init__ is not called: it would render an empty body with a content-length of 0.
+        self.events = events
+        self.status_code = 200
+        self.background = None
+        self.raw_headers = [(b"content-type", b"text/event-stream; charset=utf-8")] + [
+            (name.encode(), value.encode()) for name, value in headers.items()
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: ARG002 - ASGI's signature
+        async def client_gone() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        watcher = asyncio.ensure_future(client_gone())
+        sender = asyncio.ensure_future(self._send(send))
+        try:
+            await asyncio.wait({watcher, sender}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (watcher, sender):
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, OSError):
+                await sender
+            aclose = getattr(self.events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        if sender.done() and not sender.cancelled() and sender.exception() is not None:
+            raise sender.exception()  # type: ignore[misc]
+
+    async def _send(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        async for chunk in self.events:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -1,0 +1,92 @@
+"""Chat Completions streams (OpenAI and OpenAI-compatible servers): `chat.completion.chunk` events, `[DONE]`.
+
+The request asks for `stream_options.include_usage`, so the last chunk (empty `choices`) carries the usage.
+OpenAI must send it; an OpenAI-compatible server that does not gets the same conservative estimate as a
+non-streamed answer without usage. A `data: {"error": ...}` event midway (how OpenAI reports a failure
+after the 200) is a retriable ProviderUnavailable; a stream that ends without a `finish_reason` was cut.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workers.providers.base import ProviderCall, ProviderConfig, ProviderResult, ProviderUnavailable
+from workers.providers.chat_completions import chat_error, chat_payload
+from workers.providers.errors import UPSTREAM_ERROR, safe_message
+from workers.providers.exchange import required_api_key
+from workers.providers.openai_compatible import estimate_input_tokens, estimate_output_tokens
+from workers.providers.streams.contract import Answer, DeltaSink
+from workers.providers.streams.sse import guarded, json_data, sse_events, stream_protocol_error
+from workers.providers.wire import WrongShapeError, as_count, as_list, as_object, as_optional_str
+
+
+class ChatCompletionsStream:
+    """`base_url` ends in `/v1`. `usage_required`: OpenAI itself (True) or a local server (False)."""
+
+    def __init__(self, config: ProviderConfig, *, usage_required: bool) -> None:
+        self.name = config.name
+        self._config = config
+        self._usage_required = usage_required
+        self._url = config.base_url.rstrip("/") + "/chat/completions"
+        self._headers = {"content-type": "application/json"}
+        api_key = required_api_key(config, "openai") if usage_required else config.api_key
+        if api_key:
+            self._headers["authorization"] = f"Bearer {api_key}"
+
+    async def stream(self, call: ProviderCall, on_delta: DeltaSink) -> ProviderResult:
+        field = call.max_tokens_field if self._usage_required else "max_tokens"
+        payload = {**chat_payload(call, field), "stream": True, "stream_options": {"include_usage": True}}
+        answer = Answer(on_delta)
+        state: dict[str, Any] = {"finish": None, "usage": None, "model": None}
+        async with guarded(self.name, call.timeout_s):
+            events = sse_events(self._config, self._url, self._headers, payload, call.timeout_s, chat_error)
+            async for event in events:
+                if event.data.strip() == "[DONE]":
+                    break
+                try:
+                    piece = self._read(json_data(self.name, event), state)
+                except WrongShapeError as exc:
+                    raise stream_protocol_error(self.name, f"not a chat.completion.chunk: {exc}") from exc
+                await answer.add(piece)
+        if state["finish"] is None:
+            raise stream_protocol_error(self.name, "the stream ended before the answer finished")
+        usage = state["usage"]
+        if usage is None and self._usage_required:
+            raise stream_protocol_error(self.name, "the stream carried no usage")
+        if usage is None:
+            usage = (
+                estimate_input_tokens(m.content for m in call.messages),
+                estimate_output_tokens(answer.text, call.max_tokens),
+            )
+        return ProviderResult(
+            text=answer.text,
+            input_tokens=usage[0],
+            output_tokens=usage[1],
+            finish_reason=state["finish"],
+            upstream_model=state["model"] or call.upstream_model,
+            usage_estimated=state["usage"] is None,
+        )
+
+    def _read(self, chunk: dict[str, Any], state: dict[str, Any]) -> str:
+        """The chunk's text; its finish reason, usage and model go to `state`."""
+        error = chunk.get("error")
+        if error is not None:
+            message = error.get("message") if isinstance(error, dict) else error
+            raise ProviderUnavailable(
+                safe_message(f"{self.name}: failed mid-stream: {message}"), retriable=True, code=UPSTREAM_ERROR
+            )
+        state["model"] = as_optional_str(chunk.get("model"), "model") or state["model"]
+        if chunk.get("usage") is not None:
+            usage = as_object(chunk["usage"], "usage")
+            state["usage"] = (
+                as_count(usage.get("prompt_tokens"), "usage.prompt_tokens"),
+                as_count(usage.get("completion_tokens"), "usage.completion_tokens"),
+            )
+        text = ""
+        for index, choice in enumerate(as_list(chunk.get("choices", []), "choices")):
+            choice = as_object(choice, f"choices[{index}]")
+            delta = as_object(choice.get("delta", {}), f"choices[{index}].delta")
+            text += as_optional_str(delta.get("content"), "delta.content") or ""
+            text += as_optional_str(delta.get("refusal"), "delta.refusal") or ""
+            state["finish"] = as_optional_str(choice.get("finish_reason"), "finish_reason") or state["finish"]
+        return text

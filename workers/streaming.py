@@ -1,0 +1,121 @@
+"""Runs one streamed job: the provider's deltas go out on `jobs.stream` as they arrive, the usage once at the end.
+
+Retries and fallbacks follow the non-streamed rules (workers/execution.py) only until the first delta is
+published. After that the caller has seen text that another attempt would not repeat, so a failure ends the
+job: `failed` with the provider's error, nothing charged, its hold released (the policy in README, Streaming).
+Deltas are a preview published without waiting for the broker; the answer that is billed and delivered last
+travels in the `UsageRecorded`, so a lost delta costs latency, never text.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+
+from schemas.catalogue import Catalogue
+from schemas.events import ChatJobDispatched, ChatStreamDelta, UsageRecorded
+from workers import execution
+from workers.providers.base import ProviderCall, ProviderError
+from workers.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+DeltaPublisher = Callable[[ChatStreamDelta], Awaitable[None]]
+
+
+class _Run:
+    """One execution of a job: numbers its deltas and remembers when the first one came."""
+
+    def __init__(self, job: ChatJobDispatched, publish: DeltaPublisher) -> None:
+        self.job = job
+        self.run_id = uuid.uuid4().hex
+        self.seq = 0
+        self.first_token_ms: int | None = None
+        self.started = time.monotonic()
+        self._publish = publish
+
+    def attempt_started(self) -> None:
+        self.started = time.monotonic()
+
+    async def delta(self, text: str) -> None:
+        if self.first_token_ms is None:
+            self.first_token_ms = round((time.monotonic() - self.started) * 1000)
+        event = ChatStreamDelta(
+            workspace_id=self.job.workspace_id,
+            job_id=self.job.job_id,
+            traceparent=self.job.traceparent,
+            run_id=self.run_id,
+            seq=self.seq,
+            text=text,
+            first_token_ms=self.first_token_ms if self.seq == 0 else None,
+        )
+        self.seq += 1
+        await self._publish(event)
+
+
+async def execute_stream(
+    job: ChatJobDispatched,
+    catalogue: Catalogue,
+    providers: Mapping[str, execution.ProviderSlot],
+    policy: RetryPolicy,
+    publish: DeltaPublisher,
+    clock: execution.Clock = execution._utc_now,
+) -> UsageRecorded:
+    run = _Run(job, publish)
+    last_error: ProviderError | None = None
+    attempts = 0
+    for model_id in job.route:
+        model = catalogue.get(model_id)
+        slot = providers[model.provider]
+        assert slot.stream_adapter is not None, f"provider {model.provider} has no streaming adapter"
+        routing = job.params.routing
+        call = ProviderCall(
+            upstream_model=model.upstream,
+            messages=job.params.messages,
+            max_tokens=min(job.params.max_tokens, model.max_output_tokens),
+            temperature=job.params.temperature,
+            top_p=job.params.top_p,
+            stop=job.params.stop,
+            timeout_s=routing.provider_timeout_s if routing and routing.provider_timeout_s else slot.timeout_s,
+            max_tokens_field=model.max_tokens_field,
+        )
+        for attempt in range(1, policy.attempts_max + 1):
+            left_s = execution.seconds_left(job, clock())
+            if left_s is not None and left_s <= 0:
+                return execution.expired(job, attempts)
+            attempts += 1
+            run.attempt_started()
+            try:
+                async with slot.limiter:
+                    result = await slot.stream_adapter.stream(execution._within(call, left_s), run.delta)
+            except ProviderError as error:
+                last_error = error
+                log.warning(
+                    "stream job %s on %s attempt %d (%d deltas): %s", job.job_id, model_id, attempt, run.seq, error
+                )
+                # Text already reached the caller: another attempt would not continue it, so the job ends here.
+                if run.seq > 0 or not error.retriable:
+                    return _failed(job, error, attempts, run)
+                if attempt == policy.attempts_max:
+                    break
+                if error.retry_after_s is not None and error.retry_after_s > policy.cap_s:
+                    break
+                await execution._sleep_within(job, policy.delay_s(attempt, error.retry_after_s), clock)
+                continue
+            usage = execution._completed(job, model.id, model.provider, result, attempts)
+            return usage.model_copy(update={"first_token_ms": run.first_token_ms})
+    assert last_error is not None, "a route has at least one model"
+    left_s = execution.seconds_left(job, clock())
+    if left_s is not None and left_s <= 0:
+        return execution.expired(job, attempts)
+    return _failed(job, last_error, attempts, run)
+
+
+def _failed(job: ChatJobDispatched, error: ProviderError, attempts: int, run: _Run) -> UsageRecorded:
+    usage = execution._failed(job, error, attempts)
+    if run.seq > 0 and usage.error is not None:
+        message = f"{usage.error.message} (mid-stream, after {run.seq} deltas; nothing was charged)"
+        usage = usage.model_copy(update={"error": usage.error.model_copy(update={"message": message[:1000]})})
+    return usage.model_copy(update={"first_token_ms": run.first_token_ms})
