@@ -30,7 +30,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ledger import admission, batch_fairness, batch_store, journal, price_book
+from ledger import admission, batch_fairness, batch_queries, batch_store, journal, price_book, webhook_events
 from ledger.batch_store import Feed, PendingLine
 from schemas import topics
 from schemas.catalogue import Catalogue
@@ -218,12 +218,17 @@ class BatchFeeder:
         return True
 
 
-async def _finish(_conn: AsyncConnection, feed: Feed, status: str) -> None:
+async def _finish(conn: AsyncConnection, feed: Feed, status: str) -> None:
     """THE place a batch reaches its terminal state (`completed`, `cancelled` or `expired`), in the transaction
-    that records it, with the batch at hand: every job of the batch is settled (or was never released).
-
-    This is where a `batch.completed` webhook event belongs (one per batch; the event id `batch:<id>` dedupes a
-    replay): `record_webhook_event(conn, workspace_id=feed.workspace_id, event_type="batch.completed",
-    event_id=f"batch:{feed.batch_id}", data={"id": feed.batch_id, "status": status})`.
-    """
+    that records it: every job of the batch is settled (or was never released), so its `batch.completed` event
+    carries final counts and cost. The event id `batch:<id>` keeps a replayed finish from delivering twice."""
+    counts, cost_tokens = await batch_queries.final_counts(conn, feed.batch_id, status)
+    data = {"id": feed.batch_id, "object": "batch", "status": status, "counts": counts, "cost_tokens": cost_tokens}
+    await webhook_events.record_webhook_event(
+        conn,
+        workspace_id=feed.workspace_id,
+        event_type="batch.completed",
+        event_id=f"batch:{feed.batch_id}",
+        data=data,
+    )
     log.info("batch %s of workspace %s ended %s", feed.batch_id, feed.workspace_id, status)

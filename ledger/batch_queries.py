@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ledger.queries import result_of
 from schemas.results import JobResult
@@ -81,6 +81,21 @@ class LineResult:
     model_id: str
     state: str
     result: JobResult | None
+
+
+async def final_counts(conn: AsyncConnection, batch_id: str, status: str) -> tuple[dict[str, int], int]:
+    """A finished batch's lines by terminal state and its cost (lines never released count as `status` says:
+    cancelled or expired), read in the caller's transaction."""
+    counts = (await conn.execute(_COUNTS, {"b": batch_id})).one()
+    by_state = {
+        "completed": counts.completed,
+        "failed": counts.failed,
+        "cancelled": counts.cancelled,
+        "expired": counts.expired,
+    }
+    unreleased_as = _UNRELEASED_AS.get(status, "cancelled")
+    by_state[unreleased_as] += counts.unreleased
+    return by_state, int(counts.cost_tokens)
 
 
 async def batch(engine: AsyncEngine, workspace_id: str, batch_id: str) -> BatchView | None:
