@@ -71,7 +71,7 @@ def result_of(row: Mapping[Any, Any]) -> JobResult:
         error=JobError.model_validate(row["error"]) if row["error"] else None,
         usage_estimated=row["usage_estimated"],
         attempts=row["attempts"] or 0,
-        first_token_ms=row["first_token_ms"],
+        first_token_ms=row.get("first_token_ms"),
         overrun_tokens=row["overrun_tokens"],
         unbilled_tokens=row["uncharged_tokens"],
         price=_price_used(row["terms"], model_id) if row["status"] == "completed" else None,
