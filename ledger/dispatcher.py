@@ -156,7 +156,9 @@ class Dispatcher:
 
 
 async def serve(settings: WebhookSettings) -> None:
-    engine = create_async_engine(settings.database_url, pool_size=settings.webhook_db_pool_size)
+    # No overflow: the delivery tasks share at most this many connections (waiting their turn for one), so a
+    # burst of outcomes never opens more on a shared PostgreSQL.
+    engine = create_async_engine(settings.database_url, pool_size=settings.webhook_db_pool_size, max_overflow=0)
     http = new_http_client(settings.webhook_concurrency_max)
     dispatcher = Dispatcher(
         engine,

@@ -24,7 +24,11 @@ def workspace_routes_with_ids() -> set[tuple[str, str]]:
 
 async def test_another_workspaces_ids_are_404_on_every_endpoint(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
     mine, theirs = await make_workspace(engine, tokens=10_000), await make_workspace(engine, tokens=10_000)
+    hook = await client.post(
+        "/webhooks", json={"url": "http://127.0.0.1:9/hook", "event_types": ["job.completed"]}, headers=theirs.headers
+    )
     finished = (await client.post("/chat/completions", json=HELLO, headers=theirs.headers)).json()
+    deliveries = await client.get(f"/webhooks/{hook.json()['id']}/deliveries", headers=theirs.headers)
     queued = await client.post("/chat/completions", json=HELLO, headers={**theirs.headers, "Prefer": "respond-async"})
     spare = (await client.post("/keys", json={"name": "theirs"}, headers=theirs.headers)).json()
     alert = await client.post(
@@ -34,12 +38,20 @@ async def test_another_workspaces_ids_are_404_on_every_endpoint(client: httpx.As
         "job_id": [finished["id"], queued.json()["id"]],
         "key_id": [theirs.key_id, spare["id"]],
         "threshold_id": [str(alert.json()["id"])],
+        "endpoint_id": [hook.json()["id"]],
+        "delivery_id": [str(deliveries.json()["data"][0]["id"])],
     }
     probes = {
         ("GET", "/api/v1/jobs/{job_id}"): {},
         ("POST", "/api/v1/keys/{key_id}/rotate"): {"grace_s": 0},
         ("DELETE", "/api/v1/keys/{key_id}"): None,
         ("DELETE", "/api/v1/billing/alert-thresholds/{threshold_id}"): None,
+        ("GET", "/api/v1/webhooks/{endpoint_id}"): None,
+        ("PATCH", "/api/v1/webhooks/{endpoint_id}"): {"description": "mine now"},
+        ("DELETE", "/api/v1/webhooks/{endpoint_id}"): None,
+        ("POST", "/api/v1/webhooks/{endpoint_id}/rotate-secret"): {"grace_s": 0},
+        ("GET", "/api/v1/webhooks/{endpoint_id}/deliveries"): None,
+        ("POST", "/api/v1/webhooks/deliveries/{delivery_id}/redeliver"): None,
     }
     # A new route with an id must be added here: the test fails rather than silently not covering it.
     assert set(probes) == workspace_routes_with_ids()
