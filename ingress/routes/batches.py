@@ -187,6 +187,7 @@ async def _view(request: Request, principal: Principal, batch_id: str) -> batch_
 @router.get(
     "/{batch_id}/results",
     response_class=StreamingResponse,
+    response_model=None,
     responses={
         200: {"content": {"application/jsonl": {}}, "description": "one line per finished request"},
         **_READ_ERRORS,
