@@ -63,7 +63,7 @@ class BatchCreate(BaseModel):
     """A small batch as one JSON document: `{"requests": [<batch line>, ...], ...options}`."""
 
     model_config = {"extra": "forbid"}
-    requests: list[dict[str, Any]] = Field(min_length=1)
+    requests: list[Any] = Field(min_length=1)
     completion_window: str = "24h"
     metadata: dict[Label, Label] | None = Field(default=None, max_length=16)
     all_or_nothing: bool = False

@@ -95,12 +95,20 @@ async def test_a_json_batch_runs_and_is_listed_page_by_page_and_hidden_from_othe
         assert created.status_code == 201, created.text
         assert created.json()["completion_window"] == "1h"
         ids.append(created.json()["id"])
+    # A bare JSON array takes its options as query parameters; a line that is not an object is one bad line.
+    bare = await client.post(
+        "/batches", headers=workspace.headers, params={"completion_window": "2h"}, json=[line("z1"), "oops", line("z2")]
+    )
+    assert bare.status_code == 201, bare.text
+    assert bare.json()["counts"]["total"] == 2 and bare.json()["completion_window"] == "2h"
+    assert [(e["line"], e["code"]) for e in bare.json()["errors"]] == [(2, "invalid_request")]
+    await wait_batch(client, workspace, bare.json()["id"], finished)
     first = (await client.get("/batches", headers=workspace.headers, params={"limit": 2})).json()
-    assert [b["id"] for b in first["data"]] == ids[::-1][:2] and first["has_more"]
+    assert [b["id"] for b in first["data"]] == [bare.json()["id"], ids[2]] and first["has_more"]
     second = (
         await client.get("/batches", headers=workspace.headers, params={"limit": 2, "cursor": first["next_cursor"]})
     ).json()
-    assert [b["id"] for b in second["data"]] == [ids[0]] and not second["has_more"]
+    assert [b["id"] for b in second["data"]] == [ids[1], ids[0]] and not second["has_more"]
     for batch_id in ids:
         done = await wait_batch(client, workspace, batch_id, finished)
         assert done["counts"]["completed"] == 5

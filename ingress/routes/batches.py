@@ -22,7 +22,7 @@ from ingress.services import Services
 from ledger import batch_queries
 from schemas.api import ErrorBody, Label
 from schemas.batches import Batch, BatchCreate, BatchList, BatchRefusedBody
-from schemas.errors import InvalidRequest, NotFound
+from schemas.errors import ErrorCode, InvalidRequest, NotFound
 from schemas.events import utc_now
 
 router = APIRouter(prefix="/api/v1/batches")
@@ -65,7 +65,7 @@ async def create_batch(
         options = _options(services, completion_window, all_or_nothing, _metadata(metadata))
         lines = numbered_lines(request.stream(), line_max_bytes=services.settings.batch_line_max_bytes)
     elif media_type == "application/json":
-        document = await _json_batch(request)
+        document = await _json_batch(request, completion_window, all_or_nothing, metadata)
         options = _options(services, document.completion_window, document.all_or_nothing, document.metadata)
         lines = _documents(document.requests)
     else:
@@ -128,17 +128,27 @@ def _metadata(raw: str | None) -> dict[str, str] | None:
         raise InvalidRequest("'metadata' must be a JSON object of at most 16 printable strings") from error
 
 
-async def _json_batch(request: Request) -> BatchCreate:
+async def _json_batch(request: Request, window: str, all_or_nothing: bool, metadata: str | None) -> BatchCreate:
+    """`{"requests": [...], options}`, or a bare JSON array of lines with the options as query parameters."""
     body = await request.body()
     try:
+        if body.lstrip()[:1] == b"[":
+            return BatchCreate(
+                requests=orjson.loads(body),
+                completion_window=window,
+                all_or_nothing=all_or_nothing,
+                metadata=_metadata(metadata),
+            )
         return BatchCreate.model_validate_json(body)
+    except orjson.JSONDecodeError as error:
+        raise InvalidRequest(f"body is not valid JSON: {error}", code=ErrorCode.INVALID_JSON) from error
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise InvalidRequest(f"'{where}': {first['msg']}" if where else first["msg"]) from error
 
 
-async def _documents(requests: list[dict[str, Any]]) -> AsyncIterator[tuple[int, Any]]:
+async def _documents(requests: list[Any]) -> AsyncIterator[tuple[int, Any]]:
     for number, document in enumerate(requests, start=1):
         yield number, document
 
@@ -187,6 +197,7 @@ async def _view(request: Request, principal: Principal, batch_id: str) -> batch_
 @router.get(
     "/{batch_id}/results",
     response_class=StreamingResponse,
+    response_model=None,
     responses={
         200: {"content": {"application/jsonl": {}}, "description": "one line per finished request"},
         **_READ_ERRORS,

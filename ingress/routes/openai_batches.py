@@ -95,6 +95,7 @@ async def retrieve_file(file_id: FileId, request: Request, principal: Authentica
 @router.get(
     "/files/{file_id}/content",
     response_class=StreamingResponse,
+    response_model=None,
     responses={200: {"content": {"application/jsonl": {}}, "description": "the file's bytes"}, **_ERRORS},
 )
 async def file_content(file_id: FileId, request: Request, principal: Authenticated) -> StreamingResponse:
