@@ -87,7 +87,9 @@ async def complete(
     idempotency_key: str | None,
     fingerprint: str,
     traceparent: str | None,
+    wait_max_s: float | None = None,
 ) -> Outcome:
+    """`wait_max_s` replaces the default wait (the OpenAI surface's own limit); `Prefer: wait` still shortens it."""
     settings = services.settings
     job = submission.build_job(
         chat,
@@ -97,7 +99,7 @@ async def complete(
         traceparent=traceparent,
         deadline_at=utc_now() + timedelta(seconds=settings.job_deadline_s),
     )
-    wait_s = settings.sync_wait_default_s
+    wait_s = settings.sync_wait_default_s if wait_max_s is None else wait_max_s
     wait_applied = None
     if preferences.wait_s is not None:
         wait_s = wait_applied = min(wait_s, preferences.wait_s)

@@ -12,7 +12,7 @@ from fastapi import Request
 from ingress import flow, idempotency, rendering, submission
 from ingress.errors import request_id_of
 from ingress.keys import Principal
-from ingress.prefer import parse_prefer
+from ingress.prefer import Preferences, parse_prefer
 from ingress.services import Services
 from schemas.api import ChatCompletionRequest
 
@@ -21,12 +21,19 @@ _TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 
 
 async def complete_from_http(
-    request: Request, principal: Principal, chat: ChatCompletionRequest, *, endpoint: str, body: bytes
+    request: Request,
+    principal: Principal,
+    chat: ChatCompletionRequest,
+    *,
+    endpoint: str,
+    body: bytes,
+    wait_max_s: float | None = None,
 ) -> tuple[flow.Outcome, dict[str, str]]:
+    """`wait_max_s`: the surface's own wait (the OpenAI one never answers 202, so it ignores `Prefer` too)."""
     services: Services = request.app.state.services
     key_header = request.headers.get("idempotency-key")
     idempotency_key = idempotency.normalise_key(key_header) if key_header is not None else None
-    preferences = parse_prefer(request.headers.get("prefer"))
+    preferences = parse_prefer(request.headers.get("prefer")) if wait_max_s is None else Preferences()
     traceparent = request.headers.get("traceparent")
     if traceparent is not None and not _TRACEPARENT.fullmatch(traceparent):
         traceparent = None
@@ -44,5 +51,6 @@ async def complete_from_http(
         idempotency_key=idempotency_key,
         fingerprint=idempotency.request_fingerprint(endpoint, body),
         traceparent=traceparent,
+        wait_max_s=wait_max_s,
     )
     return outcome, rendering.outcome_headers(request_id_of(request), outcome, preferences)

@@ -60,6 +60,8 @@ def relevant_error(exc: ValidationError) -> tuple[ErrorDetails, str]:
     first = errors[0]
     if any(_is_union_tag(part) for part in first["loc"]):
         first = max(errors, key=lambda error: len(error["loc"]))
+    if not first["loc"]:
+        return first, ""  # a rule over several fields (a model validator)
     *path, last = first["loc"]
     where = [str(part) for part in path if not _is_union_tag(part)]
     # An unknown field's own name ends its path, whatever it looks like (`[`, `str`): never a union tag.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from ingress import estimate, key_policy
+from ingress import estimate, key_policy, option_checks
 from ingress.key_policy import Principal
-from schemas.api import ChatCompletionRequest
+from schemas.api import ChatCompletionRequest, ChatMessage
 from schemas.catalogue import Catalogue, ModelEntry
 from schemas.errors import ErrorCode, InvalidRequest, NotFound, PayloadTooLarge
 from schemas.events import ChatJobSubmitted, ChatParameters, PromptMessage, encode
@@ -51,7 +51,8 @@ def build_job(
         raise InvalidRequest(
             f"max_tokens {max_tokens} exceeds {model.id}'s limit of {model.max_output_tokens} output tokens"
         )
-    messages = tuple(PromptMessage(role=m.role, content=m.text()) for m in request.messages)
+    messages = tuple(prompt_message(m) for m in request.messages)
+    options = request.chat_options()
     contents = [m.content for m in messages]
     if estimate.input_tokens_floor(contents) + max_tokens > model.context_tokens:
         raise InvalidRequest(
@@ -65,6 +66,8 @@ def build_job(
             route.append(fallback)
     allowed = set(key_policy.allowed_route(principal, [m.id for m in route]))
     route = [m for m in route if m.id in allowed]
+    if route:
+        route = option_checks.check_route(catalogue, route, options, messages)
     stop = (request.stop,) if isinstance(request.stop, str) else tuple(request.stop or ())
     return ChatJobSubmitted(
         workspace_id=principal.workspace_id,
@@ -74,7 +77,9 @@ def build_job(
         model_id=model.id,
         route=tuple(m.id for m in route),
         # The ceiling over the whole route: a fallback's chat template may add more than the first model's.
-        input_tokens_estimate=estimate.route_input_tokens_ceiling(contents, route),
+        input_tokens_estimate=estimate.route_input_tokens_ceiling(contents, route)
+        + estimate.option_tokens_ceiling(options, messages)
+        + estimate.image_tokens_ceiling(messages, route),
         deadline_at=deadline_at,
         params=ChatParameters(
             messages=messages,
@@ -84,7 +89,19 @@ def build_job(
             stop=stop,
             tags=tuple(request.tags),
             routing=request.routing,
+            options=options,
         ),
+    )
+
+
+def prompt_message(message: ChatMessage) -> PromptMessage:
+    """A request message as the job carries it: flattened text, plus tool calls, tool call id and images."""
+    return PromptMessage(
+        role=message.role,
+        content=message.text(),
+        tool_calls=tuple(message.tool_calls or ()),
+        tool_call_id=message.tool_call_id,
+        images=tuple(message.images()),
     )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger import domain, journal, queries
+from schemas.chat_options import ResultChoice
 from schemas.errors import ErrorCode
 from schemas.results import JobResult, PriceUsed, result_status
 
@@ -38,6 +39,7 @@ class Usage:
     error: dict[str, Any] | None
     usage_estimated: bool = False
     attempts: int = 0
+    choices: tuple[ResultChoice, ...] = ()
 
 
 class SettledJob(JobResult):
@@ -66,15 +68,15 @@ _FINISH_JOBS = text(
         cost_tokens = f.cost_tokens, uncharged_tokens = f.uncharged_tokens, overrun_tokens = f.overrun_tokens,
         usage_estimated = f.usage_estimated, balance_left = f.balance_left,
         answered_by = f.answered_by, provider = f.provider, finish_reason = f.finish_reason, answer = f.answer,
-        error = f.error, attempts = f.attempts, finished_at = now()
+        error = f.error, attempts = f.attempts, choices = f.choices, finished_at = now()
     FROM unnest(CAST(:ids AS text[]), CAST(:statuses AS text[]), CAST(:inputs AS bigint[]),
                 CAST(:outputs AS bigint[]), CAST(:costs AS bigint[]), CAST(:uncharged AS bigint[]),
                 CAST(:overruns AS bigint[]), CAST(:estimated AS boolean[]),
                 CAST(:balances AS bigint[]), CAST(:models AS text[]), CAST(:providers AS text[]),
                 CAST(:finishes AS text[]), CAST(:answers AS text[]), CAST(:errors AS jsonb[]),
-                CAST(:attempts AS integer[]))
+                CAST(:attempts AS integer[]), CAST(:choices AS jsonb[]))
          AS f(id, status, input_tokens, output_tokens, cost_tokens, uncharged_tokens, overrun_tokens,
-              usage_estimated, balance_left, answered_by, provider, finish_reason, answer, error, attempts)
+              usage_estimated, balance_left, answered_by, provider, finish_reason, answer, error, attempts, choices)
     WHERE jobs.id = f.id
     """
 )
@@ -188,6 +190,8 @@ def _settle_one(
         overrun_tokens=amounts.overrun_tokens,
         unbilled_tokens=amounts.unbilled_tokens,
         price=priced.price,
+        # A failed job answered nothing: its choices (if a provider sent any) are not the caller's.
+        choices=usage.choices if priced.status == "completed" else (),
     )
 
 
@@ -212,8 +216,15 @@ async def _finish(conn: AsyncConnection, settled: list[SettledJob]) -> None:
             "answers": [s.answer for s in settled],
             "errors": [json.dumps(s.error.model_dump()) if s.error is not None else None for s in settled],
             "attempts": [s.attempts for s in settled],
+            "choices": [_choices_json(s) for s in settled],
         },
     )
+
+
+def _choices_json(settled: SettledJob) -> str | None:
+    if not settled.choices:
+        return None
+    return json.dumps([choice.model_dump(mode="json") for choice in settled.choices])
 
 
 def _from_row(row: Any) -> SettledJob:

@@ -31,6 +31,7 @@ async def settle(
             error=usage.error.model_dump() if usage.error is not None else None,
             usage_estimated=usage.usage_estimated,
             attempts=usage.attempts,
+            choices=usage.choices,
         )
         for usage in usages
     ]

@@ -55,6 +55,8 @@ class ErrorCode(StrEnum):
     # Admission limits (ledger/limits.py): the caller's own RPM/TPM limits, not a provider's (`rate_limited`).
     RATE_LIMIT_EXCEEDED = "rate_limit_exceeded"
     SPEND_CAP_REACHED = "spend_cap_reached"
+    # The OpenAI surface's wait ended before the job did (the job runs on and is billed once; poll its id).
+    WAIT_LIMIT_REACHED = "wait_limit_reached"
 
 
 class LuntrexError(Exception):
@@ -160,6 +162,7 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     # A key's or workspace's requests/tokens per minute; the job carries retry_after_s to the window's end.
     ErrorCode.RATE_LIMIT_EXCEEDED: ErrorSpec(429, retriable=True),
     ErrorCode.SPEND_CAP_REACHED: ErrorSpec(403, retriable=False),
+    ErrorCode.WAIT_LIMIT_REACHED: ErrorSpec(408, retriable=True),
 }
 
 

@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.api import RoutingHints
+from schemas.chat_options import ChatOptions, ResultChoice, ToolCall
 from schemas.results import JobError, JobResult
 
 __all__ = ["JobError", "JobResult"]
@@ -42,11 +43,15 @@ class Envelope(BaseModel):
 
 
 class PromptMessage(BaseModel):
-    """A message as workers pass it to a provider: role and flattened text."""
+    """A message as workers pass it to a provider: role and flattened text; an assistant's tool calls, a tool
+    result's call id, and image URLs (in order, after the text) when the message had them."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
-    role: Literal["system", "user", "assistant"]
+    role: Literal["system", "user", "assistant", "tool"]
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    images: tuple[str, ...] = ()
 
 
 class ChatParameters(BaseModel):
@@ -60,6 +65,15 @@ class ChatParameters(BaseModel):
     stop: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     routing: RoutingHints | None = None
+    # Tools, response_format, n, seed, penalties... (None: the caller set none of them).
+    options: ChatOptions | None = None
+
+    def choices(self) -> int:
+        """How many choices the job asks for: each may use `max_tokens`, so the hold covers every one."""
+        return self.options.n if self.options is not None else 1
+
+    def output_tokens_bound(self) -> int:
+        return self.max_tokens * self.choices()
 
 
 class ChatJobSubmitted(Envelope):
@@ -107,6 +121,8 @@ class UsageRecorded(Envelope):
     attempts: int = 1
     # The adapter estimated the counts (the provider reported none): billed, and flagged for finance.
     usage_estimated: bool = False
+    # Every choice, when the answer has more than `answer` says (n > 1, tool calls, logprobs).
+    choices: tuple[ResultChoice, ...] = ()
 
 
 class JobFinished(Envelope, JobResult):

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from schemas.chat_options import ResultChoice
+
 ResultStatus = Literal["completed", "failed", "rejected", "expired"]
 
 
@@ -57,6 +59,9 @@ class JobResult(BaseModel):
     overrun_tokens: int = 0
     unbilled_tokens: int = 0
     price: PriceUsed | None = None
+    # Every choice when the answer has more than `answer` and `finish_reason` say (n > 1, tool calls, logprobs);
+    # empty otherwise. `answer` and `finish_reason` are always the first choice's.
+    choices: tuple[ResultChoice, ...] = ()
 
 
 def result_status(status: str) -> ResultStatus:
