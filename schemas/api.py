@@ -64,7 +64,7 @@ class ChatMessage(BaseModel):
         if self.tool_calls and self.role != "assistant":
             raise ValueError("only assistant messages carry tool_calls")
         if (self.role == "tool") != (self.tool_call_id is not None):
-            raise ValueError("a tool message needs tool_call_id, and only a tool message has one")
+            raise ValueError("a message with role tool needs tool_call_id, and only such a message has one")
         if self.content is None and not (self.role == "assistant" and self.tool_calls):
             raise ValueError("content is required (it may be null only in an assistant message with tool_calls)")
         return self
