@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from schemas.api import RoutingHints
 from schemas.chat_options import ChatOptions, ResultChoice, ToolCall
@@ -52,6 +52,16 @@ class PromptMessage(BaseModel):
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     images: tuple[str, ...] = ()
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A plain message encodes as before (role and content only): a job of many short messages stays within
+        # the event size its request promised (ingress/submission.py), and older readers see the old shape.
+        encoded: dict[str, Any] = handler(self)
+        for name in ("tool_calls", "tool_call_id", "images"):
+            if not encoded.get(name):
+                encoded.pop(name, None)
+        return encoded
 
 
 class ChatParameters(BaseModel):
