@@ -71,8 +71,9 @@ def relevant_error(exc: ValidationError) -> tuple[ErrorDetails, str]:
 
 
 def _is_union_tag(part: str | int) -> bool:
-    # Field names here are identifiers; union members are tagged by type (`str`, `list[TextPart]`, ...).
-    return isinstance(part, str) and ("[" in part or part in _TYPE_TAGS)
+    # Field names here are lower-case identifiers; union members are tagged by type (`str`, `list[TextPart]`,
+    # or a model's class name such as `TextPart`).
+    return isinstance(part, str) and ("[" in part or part in _TYPE_TAGS or part[:1].isupper())
 
 
 _TYPE_TAGS = frozenset({"str", "int", "float", "bool", "none"})
