@@ -5,7 +5,8 @@ The behaviour is deterministic, so tests can assert it:
   forced tool, else the first one, with arguments made from its parameters schema (`sample`);
 - the conversation ends in a tool result: the answer is "The tool answered: <its content>";
 - a JSON schema asked for: the answer is `sample(schema)` as JSON text; JSON mode: `{"answer": <text>}`;
-- n choices: n copies of the answer, each billed as one answer (output tokens times n).
+- n choices: n copies of the answer, each billed as one answer (output tokens times n);
+- `logprobs: true` (OpenAI wire): each word of the answer with logprob -0.25 and `top_logprobs` alternatives.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from fakeprovider.generation import Generation
 
 SAMPLE_DEPTH_MAX = 8
+SAMPLE_LOGPROB_TOKENS_MAX = 64
 CHOICES_MAX = 16
 
 
@@ -32,6 +34,9 @@ class Features:
     json_mode: bool = False
     json_schema: Any = None
     choices: int = 1
+    # OpenAI's logprobs: true, and how many alternatives per token (top_logprobs).
+    logprobs: bool = False
+    top_logprobs: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +96,10 @@ def billed(generation: Generation, features: Features) -> Generation:
     )
 
 
+def _bounded_count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 20 else 0
+
+
 def _bounded_choices(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= CHOICES_MAX else 1
 
@@ -119,7 +128,18 @@ def from_openai(body: dict[str, Any]) -> Features:
         json_mode=fmt.get("type") in ("json_object", "json_schema"),
         json_schema=schema,
         choices=_bounded_choices(body.get("n", 1)),
+        logprobs=body.get("logprobs") is True,
+        top_logprobs=_bounded_count(body.get("top_logprobs")),
     )
+
+
+def _logprobs(text: str, top: int) -> dict[str, Any]:
+    """OpenAI's logprobs object: one entry per word of the text (the fake's tokens), each at -0.25."""
+    entries = []
+    for word in text.split(" ")[:SAMPLE_LOGPROB_TOKENS_MAX]:
+        alternatives = [{"token": word, "logprob": -0.25, "bytes": list(word.encode())}] * min(top, 20)
+        entries.append({"token": word, "logprob": -0.25, "bytes": list(word.encode()), "top_logprobs": alternatives})
+    return {"content": entries, "refusal": None}
 
 
 def openai_choices(features: Features, generation: Generation) -> list[dict[str, Any]]:
@@ -136,7 +156,8 @@ def openai_choices(features: Features, generation: Generation) -> list[dict[str,
                 }
             ]
             finish = "tool_calls"
-        rendered.append({"index": index, "message": message, "logprobs": None, "finish_reason": finish})
+        logprobs = _logprobs(choice.text or "", features.top_logprobs) if features.logprobs else None
+        rendered.append({"index": index, "message": message, "logprobs": logprobs, "finish_reason": finish})
     return rendered
 
 

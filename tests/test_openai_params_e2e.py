@@ -320,6 +320,28 @@ async def test_with_raw_response_and_models_retrieve(stack: Stack, engine: Async
     assert (await recorded_bodies(stack, "gpt-4.1-mini"))[-1]["seed"] == 42
 
 
+async def test_logprobs_come_back_where_the_provider_gives_them(
+    client: httpx.AsyncClient, stack: Stack, engine: AsyncEngine
+) -> None:
+    workspace = await make_workspace(engine, tokens=10_000)
+    async with async_sdk(stack, workspace.api_key) as sdk:
+        completion = await sdk.chat.completions.create(
+            model="openai/gpt-4.1-mini",
+            messages=[{"role": "user", "content": "hello there"}],
+            max_tokens=10,
+            logprobs=True,
+            top_logprobs=2,
+        )
+    logprobs = completion.choices[0].logprobs
+    assert logprobs is not None and logprobs.content
+    words = (completion.choices[0].message.content or "").split(" ")
+    assert [entry.token for entry in logprobs.content] == words[: len(logprobs.content)]
+    assert len(logprobs.content[0].top_logprobs) == 2
+    # The native poll of the same job keeps them.
+    polled = (await client.get(f"/jobs/{completion.id}", headers=workspace.headers)).json()
+    assert polled["choices"][0]["logprobs"]["content"][0]["logprob"] == -0.25
+
+
 async def wait_finished(engine: AsyncEngine, workspace: Workspace, timeout_s: float = 30) -> list[Any]:
     for _ in range(int(timeout_s * 10)):
         rows = await job_rows(engine, workspace.id)
