@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fakeprovider import features
 from fakeprovider.generation import Generation, Prompt, reported
 from fakeprovider.reply import ProviderRequest, Reply, json_reply
 from fakeprovider.scenario import Scenario
@@ -139,6 +140,7 @@ class AnthropicWire:
             last_user_text=last_user,
             max_tokens=max_tokens,
             stream=body.get("stream") is True,
+            features=features.from_anthropic(body),
         )
 
     def error(
@@ -168,14 +170,14 @@ class AnthropicWire:
         scenario: Scenario,
         request_id: str,
     ) -> Reply:
-        content = [{"type": "text", "text": generation.text}] if generation.text else []
+        content, stop_reason = features.anthropic_content(prompt.features or features.Features(), generation)
         payload = {
             "id": f"msg_{request_id}",
             "type": "message",
             "role": "assistant",
             "model": prompt.model,
             "content": content,
-            "stop_reason": "max_tokens" if generation.truncated else "end_turn",
+            "stop_reason": stop_reason,
             "stop_sequence": None,
             "usage": {
                 # Anthropic bills cached prompt tokens separately: input_tokens excludes them.

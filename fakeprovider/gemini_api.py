@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fakeprovider import features
 from fakeprovider.generation import Generation, Prompt, reported
 from fakeprovider.reply import ProviderRequest, Reply, json_reply
 from fakeprovider.scenario import Scenario
@@ -120,7 +121,13 @@ class GeminiWire:
         temperature = config.get("temperature")
         if temperature is not None and (not isinstance(temperature, int | float) or not 0 <= temperature <= 2):
             return _invalid("generation_config.temperature must be in [0.0, 2.0].")
-        return Prompt(model=request.path_model, message_texts=texts, last_user_text=last_user, max_tokens=max_tokens)
+        return Prompt(
+            model=request.path_model,
+            message_texts=texts,
+            last_user_text=last_user,
+            max_tokens=max_tokens,
+            features=features.from_gemini(body),
+        )
 
     def error(
         self,
@@ -155,6 +162,9 @@ class GeminiWire:
         return json_reply(status, _error_body(status, message, details))
 
     def success(self, prompt: Prompt, generation: Generation, scenario: Scenario, request_id: str) -> Reply:
+        wanted = prompt.features or features.Features()
+        candidates = features.gemini_candidates(wanted, generation)
+        generation = features.billed(generation, wanted)
         usage: dict[str, Any] = {
             "promptTokenCount": reported(generation.input_tokens, scenario.usage_input_tokens),
             "promptTokensDetails": [{"modality": "TEXT", "tokenCount": generation.input_tokens}],
@@ -176,11 +186,5 @@ class GeminiWire:
             usage["thoughtsTokenCount"] = generation.reasoning_tokens
         if generation.cache_read_tokens:
             usage["cachedContentTokenCount"] = generation.cache_read_tokens
-        payload["candidates"] = [
-            {
-                "content": {"role": "model", "parts": [{"text": generation.text}]},
-                "finishReason": "MAX_TOKENS" if generation.truncated else "STOP",
-                "index": 0,
-            }
-        ]
+        payload["candidates"] = candidates
         return json_reply(200, payload)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fakeprovider import tokens
 from fakeprovider.scenario import Scenario, strip_directives
@@ -21,6 +22,9 @@ class Prompt:
     # The caller asked for Server-Sent Events (and, on OpenAI's format, a final usage chunk).
     stream: bool = False
     include_usage: bool = False
+    # Tools, JSON mode and n choices the request asked for (fakeprovider/features.py); typed loosely here so
+    # the neutral answer does not depend on any wire format.
+    features: Any = None
 
 
 @dataclass(frozen=True, slots=True)

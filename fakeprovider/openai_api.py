@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from fakeprovider import features
 from fakeprovider.generation import Generation, Prompt, reported
 from fakeprovider.reply import ProviderRequest, Reply, json_reply
 from fakeprovider.scenario import Scenario
@@ -138,6 +139,7 @@ class OpenAIWire:
             max_tokens=bound,
             stream=body.get("stream") is True,
             include_usage=isinstance(options, dict) and options.get("include_usage") is True,
+            features=features.from_openai(body),
         )
 
     def _headers(self, request_id: str, tokens_used: int, *, limited: bool) -> dict[str, str]:
@@ -182,24 +184,15 @@ class OpenAIWire:
         return json_reply(status, self._error_body(status, message, err_type, code), headers)
 
     def success(self, prompt: Prompt, generation: Generation, scenario: Scenario, request_id: str) -> Reply:
+        wanted = prompt.features or features.Features()
+        choices = features.openai_choices(wanted, generation)
+        generation = features.billed(generation, wanted)
         payload: dict[str, Any] = {
             "id": f"chatcmpl-{request_id}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": prompt.model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {
-                        "role": "assistant",
-                        "content": generation.text,
-                        "refusal": None,
-                        "annotations": [],
-                    },
-                    "logprobs": None,
-                    "finish_reason": "length" if generation.truncated else "stop",
-                }
-            ],
+            "choices": choices,
             "service_tier": "default",
             "system_fingerprint": "fp_fakeprovider",
         }

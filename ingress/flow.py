@@ -88,7 +88,9 @@ async def complete(
     fingerprint: str,
     traceparent: str | None,
     webhook_endpoint_id: str | None = None,
+    wait_max_s: float | None = None,
 ) -> Outcome:
+    """`wait_max_s` replaces the default wait (the OpenAI surface's own limit); `Prefer: wait` still shortens it."""
     settings = services.settings
     job = submission.build_job(
         chat,
@@ -99,7 +101,7 @@ async def complete(
         deadline_at=utc_now() + timedelta(seconds=settings.job_deadline_s),
         webhook_endpoint_id=webhook_endpoint_id,
     )
-    wait_s = settings.sync_wait_default_s
+    wait_s = settings.sync_wait_default_s if wait_max_s is None else wait_max_s
     wait_applied = None
     if preferences.wait_s is not None:
         wait_s = wait_applied = min(wait_s, preferences.wait_s)

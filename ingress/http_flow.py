@@ -13,7 +13,7 @@ from fastapi import Request
 from ingress import flow, idempotency, rendering, submission
 from ingress.errors import request_id_of
 from ingress.keys import Principal
-from ingress.prefer import parse_prefer
+from ingress.prefer import Preferences, parse_prefer
 from ingress.services import Services
 from schemas.api import ChatCompletionRequest
 
@@ -29,11 +29,13 @@ async def complete_from_http(
     endpoint: str,
     body: bytes,
     webhook_endpoint_id: str | None = None,
+    wait_max_s: float | None = None,
 ) -> tuple[flow.Outcome, dict[str, str]]:
+    """`wait_max_s`: the surface's own wait (the OpenAI one never answers 202, so it ignores `Prefer` too)."""
     services: Services = request.app.state.services
     key_header = request.headers.get("idempotency-key")
     idempotency_key = idempotency.normalise_key(key_header) if key_header is not None else None
-    preferences = parse_prefer(request.headers.get("prefer"))
+    preferences = parse_prefer(request.headers.get("prefer")) if wait_max_s is None else Preferences()
     if webhook_endpoint_id is not None:
         # The result goes to the webhook: the caller is answered 202 at once, as with respond-async.
         preferences = dataclasses.replace(preferences, respond_async=True)
@@ -55,5 +57,6 @@ async def complete_from_http(
         fingerprint=idempotency.request_fingerprint(endpoint, body),
         traceparent=traceparent,
         webhook_endpoint_id=webhook_endpoint_id,
+        wait_max_s=wait_max_s,
     )
     return outcome, rendering.outcome_headers(request_id_of(request), outcome, preferences)

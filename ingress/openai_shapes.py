@@ -5,50 +5,47 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
+from ingress import openai_choices
 from ingress.parsing import relevant_error
 from schemas.api import (
+    MAX_STOP_SEQUENCES,
     ChatCompletionRequest,
     ChatMessage,
     Label,
     ModelName,
     RoutingHints,
     Text,
-    TextPart,
     refuse_nul,
 )
+from schemas.chat_options import ChatOptionFields
 from schemas.errors import InvalidRequest
 from schemas.results import JobResult
 
 
-class OpenAIMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    role: Literal["system", "developer", "user", "assistant"]
-    content: str | list[TextPart]
+class OpenAIMessage(ChatMessage):
+    """A message as OpenAI's SDKs send it: our message, plus the `developer` role and a participant `name`."""
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]  # type: ignore[assignment]
     name: Label | None = Field(default=None, max_length=256)
 
-    @field_validator("content")
-    @classmethod
-    def _storable_content(cls, value: str | list[TextPart]) -> str | list[TextPart]:
-        return refuse_nul(value) if isinstance(value, str) else value
 
+class OpenAIChatRequest(ChatOptionFields):
+    """The subset of OpenAI's request the gateway routes; anything else is refused, never silently dropped.
 
-class OpenAIChatRequest(BaseModel):
-    """The subset of OpenAI's request the gateway routes; anything else is refused, never silently dropped."""
+    Types are as strict as the native route's: `max_tokens` given as `"10"`, `10.0` or `true` is a 400."""
 
     model_config = ConfigDict(extra="forbid")
     model: ModelName
     messages: list[OpenAIMessage] = Field(min_length=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, gt=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1, strict=True)
+    max_completion_tokens: int | None = Field(default=None, ge=1, strict=True)
+    temperature: float | None = Field(default=None, ge=0, le=2, strict=True)
+    top_p: float | None = Field(default=None, gt=0, le=1, strict=True)
     stop: str | list[Text] | None = None
-    n: Literal[1] | None = None
     stream: Literal[False] | None = None
-    user: Label | None = Field(default=None, max_length=256)
-    metadata: dict[Label, Text] | None = None
+    metadata: dict[Label, Text] | None = Field(default=None, max_length=16)
     # Luntrex extensions, accepted through the SDK's `extra_body`.
     tags: list[str] = Field(default_factory=list)
     routing: RoutingHints | None = None
@@ -56,6 +53,8 @@ class OpenAIChatRequest(BaseModel):
     @field_validator("stop")
     @classmethod
     def _storable_stop(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(value, list) and len(value) > MAX_STOP_SEQUENCES:
+            raise ValueError(f"at most {MAX_STOP_SEQUENCES} stop sequences")
         return refuse_nul(value) if isinstance(value, str) else value
 
 
@@ -66,13 +65,19 @@ def to_chat_request(raw: dict[str, Any]) -> ChatCompletionRequest:
         first, where = relevant_error(exc)
         if first["type"] == "extra_forbidden":
             raise InvalidRequest(f"unsupported parameter '{where}'") from exc
-        if where in ("stream", "n"):
-            raise InvalidRequest(f"'{where}' is not supported: only non-streaming, single-choice completions") from exc
+        if where == "stream":
+            raise InvalidRequest(f"'{where}' is not supported: only non-streaming completions") from exc
         raise InvalidRequest(f"'{where}': {first['msg']}" if where else first["msg"]) from exc
     if request.max_tokens is not None and request.max_completion_tokens is not None:
         raise InvalidRequest("send either max_tokens or max_completion_tokens, not both")
     messages = [
-        ChatMessage(role="system" if m.role == "developer" else m.role, content=m.content) for m in request.messages
+        ChatMessage(
+            role="system" if m.role == "developer" else m.role,
+            content=m.content,
+            tool_calls=m.tool_calls,
+            tool_call_id=m.tool_call_id,
+        )
+        for m in request.messages
     ]
     try:
         return ChatCompletionRequest(
@@ -84,6 +89,7 @@ def to_chat_request(raw: dict[str, Any]) -> ChatCompletionRequest:
             stop=request.stop,
             tags=request.tags,
             routing=request.routing,
+            **{name: getattr(request, name) for name in ChatOptionFields.model_fields},
         )
     except ValidationError as exc:
         first, where = relevant_error(exc)
@@ -114,14 +120,7 @@ def chat_completion(finished: JobResult) -> dict[str, Any]:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": finished.model_id,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": finished.answer or "", "refusal": None},
-                "logprobs": None,
-                "finish_reason": _FINISH_REASONS.get(finished.finish_reason or "stop", "stop"),
-            }
-        ],
+        "choices": openai_choices.choices(finished, _FINISH_REASONS),
         "usage": {
             "prompt_tokens": finished.input_tokens,
             "completion_tokens": finished.output_tokens,

@@ -60,6 +60,8 @@ def relevant_error(exc: ValidationError) -> tuple[ErrorDetails, str]:
     first = errors[0]
     if any(_is_union_tag(part) for part in first["loc"]):
         first = max(errors, key=lambda error: len(error["loc"]))
+    if not first["loc"]:
+        return first, ""  # a rule over several fields (a model validator)
     *path, last = first["loc"]
     where = [str(part) for part in path if not _is_union_tag(part)]
     # An unknown field's own name ends its path, whatever it looks like (`[`, `str`): never a union tag.
@@ -69,8 +71,9 @@ def relevant_error(exc: ValidationError) -> tuple[ErrorDetails, str]:
 
 
 def _is_union_tag(part: str | int) -> bool:
-    # Field names here are identifiers; union members are tagged by type (`str`, `list[TextPart]`, ...).
-    return isinstance(part, str) and ("[" in part or part in _TYPE_TAGS)
+    # Field names here are lower-case identifiers; union members are tagged by type (`str`, `list[TextPart]`,
+    # or a model's class name such as `TextPart`).
+    return isinstance(part, str) and ("[" in part or part in _TYPE_TAGS or part[:1].isupper())
 
 
 _TYPE_TAGS = frozenset({"str", "int", "float", "bool", "none"})

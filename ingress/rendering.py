@@ -47,6 +47,19 @@ def completion(finished: JobResult, headers: dict[str, str] | None = None) -> Ch
         provider=finished.provider or "",
         finish_reason=finished.finish_reason,
         cost=finished.cost_tokens,
+        # Additive fields, set only when the answer has more than `answer` says.
+        tool_calls=list(finished.choices[0].tool_calls)
+        if finished.choices and finished.choices[0].tool_calls
+        else None,
+        choices=list(finished.choices) if finished.choices else None,
+    )
+
+
+def answer_body(answer: ChatCompletionResponse) -> dict[str, Any]:
+    """The answer as JSON; the additive `tool_calls` and `choices` only when set, so a plain answer keeps
+    exactly the API page's fields."""
+    return answer.model_dump(
+        mode="json", exclude={name for name in ("tool_calls", "choices") if getattr(answer, name) is None}
     )
 
 
@@ -59,7 +72,7 @@ def polled_job(job: JobState) -> dict[str, Any]:
     if result is None:
         return body
     if result.status == "completed":
-        body.update(completion(result).model_dump())
+        body.update(answer_body(completion(result)))
     elif result.error is not None:
         body["error"] = result.error.model_dump()
         body["balance_left"] = result.balance_left

@@ -15,6 +15,9 @@ class IngressSettings(ServiceSettings):
     instance_id: str = "ingress-1"
     # A synchronous call waits at most this long before answering 202 with a job to poll.
     sync_wait_default_s: float = Field(default=60.0, gt=0, le=900)
+    # The OpenAI surface never answers 202: it waits for the job up to this, then answers 408 with the job id
+    # (ingress/openai_wait.py). Below the official SDKs' default timeout (600 s), so they never time out first.
+    openai_wait_max_s: float = Field(default=300.0, gt=0, le=3600)
     # Enforced while the body streams in, before authentication or parsing; a larger declared
     # Content-Length is refused before a byte of the body is read.
     body_max_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)

@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from ingress import estimate, guardrail_check, key_policy
+from ingress import estimate, guardrail_check, key_policy, option_checks
 from ingress.key_policy import Principal
-from schemas.api import ChatCompletionRequest
+from schemas.api import ChatCompletionRequest, ChatMessage
 from schemas.catalogue import Catalogue, ModelEntry
 from schemas.errors import ErrorCode, InvalidRequest, NotFound, PayloadTooLarge
 from schemas.events import ChatJobSubmitted, ChatParameters, PromptMessage, encode
@@ -54,7 +54,8 @@ def build_job(
         raise InvalidRequest(
             f"max_tokens {max_tokens} exceeds {model.id}'s limit of {model.max_output_tokens} output tokens"
         )
-    messages = tuple(PromptMessage(role=m.role, content=m.text()) for m in request.messages)
+    messages = tuple(prompt_message(m) for m in request.messages)
+    options = request.chat_options()
     contents = [m.content for m in messages]
     if estimate.input_tokens_floor(contents) + max_tokens > model.context_tokens:
         raise InvalidRequest(
@@ -68,6 +69,8 @@ def build_job(
             route.append(fallback)
     allowed = set(key_policy.allowed_route(principal, [m.id for m in route]))
     route = [m for m in route if m.id in allowed]
+    if route:
+        route = option_checks.check_route(catalogue, route, options, messages)
     stop = (request.stop,) if isinstance(request.stop, str) else tuple(request.stop or ())
     job = ChatJobSubmitted(
         workspace_id=principal.workspace_id,
@@ -77,7 +80,9 @@ def build_job(
         model_id=model.id,
         route=tuple(m.id for m in route),
         # The ceiling over the whole route: a fallback's chat template may add more than the first model's.
-        input_tokens_estimate=estimate.route_input_tokens_ceiling(contents, route),
+        input_tokens_estimate=estimate.route_input_tokens_ceiling(contents, route)
+        + estimate.option_tokens_ceiling(options, messages)
+        + estimate.image_tokens_ceiling(messages, route),
         deadline_at=deadline_at,
         webhook_endpoint_id=webhook_endpoint_id,
         lane=lane,
@@ -90,6 +95,7 @@ def build_job(
             tags=tuple(request.tags),
             routing=request.routing,
             stream=request.stream,
+            options=options,
         ),
     )
     if principal.guardrails is None:
@@ -101,6 +107,17 @@ def build_job(
     sent = [m.content for m in checked.params.messages]
     kept = [m for m in route if m.id in checked.route]
     return checked.model_copy(update={"input_tokens_estimate": estimate.route_input_tokens_ceiling(sent, kept)})
+
+
+def prompt_message(message: ChatMessage) -> PromptMessage:
+    """A request message as the job carries it: flattened text, plus tool calls, tool call id and images."""
+    return PromptMessage(
+        role=message.role,
+        content=message.text(),
+        tool_calls=tuple(message.tool_calls or ()),
+        tool_call_id=message.tool_call_id,
+        images=tuple(message.images()),
+    )
 
 
 def may_exceed(body_bytes: int, event_max_bytes: int) -> bool:

@@ -183,11 +183,13 @@ def hold_request(
         refusal = _refusal(ErrorCode.MODEL_NOT_FOUND, f"model {', '.join(missing)} is not in the catalogue")
         terms = {}
     else:
-        problem = domain.hold_problem(job.input_tokens_estimate, job.params.max_tokens, terms)
+        # n choices may each use max_tokens: the hold covers all of them (holds cover cost).
+        output_bound = job.params.output_tokens_bound()
+        problem = domain.hold_problem(job.input_tokens_estimate, output_bound, terms)
         if problem is not None:
             refusal = _refusal(ErrorCode.INVALID_REQUEST, f"the job cannot be held: {problem}")
         else:
-            hold = domain.route_hold(job.input_tokens_estimate, job.params.max_tokens, terms)
+            hold = domain.route_hold(job.input_tokens_estimate, output_bound, terms)
             if job.max_cost_tokens is not None and hold > job.max_cost_tokens:
                 refusal = _refusal(
                     ErrorCode.GUARDRAIL_BLOCKED,
@@ -205,7 +207,7 @@ def hold_request(
         tags=job.params.tags,
         terms=terms,
         refusal=refusal,
-        tokens=job.input_tokens_estimate + job.params.max_tokens,
+        tokens=job.input_tokens_estimate + job.params.output_tokens_bound(),
         guardrails=job.guardrails,
         webhook_endpoint_id=job.webhook_endpoint_id,
     )

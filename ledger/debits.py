@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger import domain, journal, queries
+from schemas.chat_options import ResultChoice
 from schemas.errors import ErrorCode
 from schemas.results import JobResult, PriceUsed, result_status
 
@@ -39,6 +40,7 @@ class Usage:
     usage_estimated: bool = False
     attempts: int = 0
     first_token_ms: int | None = None
+    choices: tuple[ResultChoice, ...] = ()
 
 
 class SettledJob(JobResult):
@@ -70,16 +72,17 @@ _FINISH_JOBS = text(
         cost_tokens = f.cost_tokens, uncharged_tokens = f.uncharged_tokens, overrun_tokens = f.overrun_tokens,
         usage_estimated = f.usage_estimated, balance_left = f.balance_left,
         answered_by = f.answered_by, provider = f.provider, finish_reason = f.finish_reason, answer = f.answer,
-        error = f.error, attempts = f.attempts, first_token_ms = f.first_token_ms, finished_at = now()
+        error = f.error, attempts = f.attempts, first_token_ms = f.first_token_ms, choices = f.choices,
+        finished_at = now()
     FROM unnest(CAST(:ids AS text[]), CAST(:statuses AS text[]), CAST(:inputs AS bigint[]),
                 CAST(:outputs AS bigint[]), CAST(:costs AS bigint[]), CAST(:uncharged AS bigint[]),
                 CAST(:overruns AS bigint[]), CAST(:estimated AS boolean[]),
                 CAST(:balances AS bigint[]), CAST(:models AS text[]), CAST(:providers AS text[]),
                 CAST(:finishes AS text[]), CAST(:answers AS text[]), CAST(:errors AS jsonb[]),
-                CAST(:attempts AS integer[]), CAST(:first_token_ms AS integer[]))
+                CAST(:attempts AS integer[]), CAST(:first_token_ms AS integer[]), CAST(:choices AS jsonb[]))
          AS f(id, status, input_tokens, output_tokens, cost_tokens, uncharged_tokens, overrun_tokens,
               usage_estimated, balance_left, answered_by, provider, finish_reason, answer, error, attempts,
-              first_token_ms)
+              first_token_ms, choices)
     WHERE jobs.id = f.id
     """
 )
@@ -196,6 +199,8 @@ def _settle_one(
         price=priced.price,
         webhook_endpoint_id=job["webhook_endpoint_id"],
         webhook_job_events=account.webhook_job_events,
+        # A failed job answered nothing: its choices (if a provider sent any) are not the caller's.
+        choices=usage.choices if priced.status == "completed" else (),
     )
 
 
@@ -221,8 +226,15 @@ async def _finish(conn: AsyncConnection, settled: list[SettledJob]) -> None:
             "errors": [json.dumps(s.error.model_dump()) if s.error is not None else None for s in settled],
             "attempts": [s.attempts for s in settled],
             "first_token_ms": [s.first_token_ms for s in settled],
+            "choices": [_choices_json(s) for s in settled],
         },
     )
+
+
+def _choices_json(settled: SettledJob) -> str | None:
+    if not settled.choices:
+        return None
+    return json.dumps([choice.model_dump(mode="json") for choice in settled.choices])
 
 
 def _from_row(row: Any) -> SettledJob:

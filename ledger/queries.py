@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger import limits
+from schemas.chat_options import ResultChoice
 from schemas.results import JobError, JobResult, PriceUsed, result_status
 
 
@@ -31,7 +32,7 @@ class JobState:
 _JOB = text(
     "SELECT id, workspace_id, status, model_id, answered_by, provider, input_tokens, output_tokens, cost_tokens, "
     "uncharged_tokens, overrun_tokens, usage_estimated, attempts, first_token_ms, balance_left, answer, "
-    "finish_reason, error, terms, tags, guardrails FROM jobs WHERE id = :id AND workspace_id = :ws"
+    "finish_reason, error, terms, tags, guardrails, choices FROM jobs WHERE id = :id AND workspace_id = :ws"
 )
 
 
@@ -75,6 +76,7 @@ def result_of(row: Mapping[Any, Any]) -> JobResult:
         overrun_tokens=row["overrun_tokens"],
         unbilled_tokens=row["uncharged_tokens"],
         price=_price_used(row["terms"], model_id) if row["status"] == "completed" else None,
+        choices=tuple(ResultChoice.model_validate(choice) for choice in row.get("choices") or ()),
     )
 
 

@@ -32,6 +32,7 @@ async def settle(
             usage_estimated=usage.usage_estimated,
             attempts=usage.attempts,
             first_token_ms=usage.first_token_ms,
+            choices=usage.choices,
         )
         for usage in usages
     ]

@@ -2,66 +2,86 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from schemas.chat_options import (
+    TOOL_CALLS_PER_MESSAGE_MAX,
+    AnsweredToolCall,
+    ChatOptionFields,
+    ImagePart,
+    ResultChoice,
+    ToolCall,
+    check_option_consistency,
+)
+from schemas.text import (
+    MAX_MODEL_NAME_CHARS,
+    Label,
+    ModelName,
+    Text,
+    refuse_control_characters,
+    refuse_nul,
+)
+
+__all__ = ["MAX_MODEL_NAME_CHARS", "Label", "ModelName", "Text", "refuse_control_characters", "refuse_nul"]
 
 MAX_TAGS = 16
 MAX_TAG_CHARS = 64
 MAX_STOP_SEQUENCES = 4
-MAX_MODEL_NAME_CHARS = 128
-
-# C0 controls, DEL and C1 controls: never part of a name, a tag or an id.
-_CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
-def refuse_control_characters(value: str) -> str:
-    found = _CONTROL_CHARACTERS.search(value)
-    if found is not None:
-        raise ValueError(f"must not contain control characters (found U+{ord(found.group()):04X})")
-    return value
-
-
-def refuse_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL, and providers refuse or truncate at it. Every other character,
-    # control characters included, is carried as sent.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL (U+0000)")
-    return value
-
-
-# A name, tag, id or model name: printable text only.
-Label = Annotated[str, AfterValidator(refuse_control_characters)]
-# Free text (message contents, stop sequences): anything but NUL.
-Text = Annotated[str, AfterValidator(refuse_nul)]
-ModelName = Annotated[Label, Field(min_length=1, max_length=MAX_MODEL_NAME_CHARS)]
 
 
 class TextPart(BaseModel):
-    """One element of OpenAI's content-part array; only text parts are routed today."""
+    """One text element of OpenAI's content-part array."""
 
     model_config = ConfigDict(extra="forbid")
     type: Literal["text"]
     text: Text
 
 
+ContentPart = TextPart | ImagePart
+
+
 class ChatMessage(BaseModel):
+    """A message of the conversation: text or content parts (images only for models that accept them), an
+    assistant's tool calls, or a tool's result (`role: "tool"` with the `tool_call_id` it answers)."""
+
     model_config = ConfigDict(extra="forbid")
-    role: Literal["system", "user", "assistant"]
-    content: str | list[TextPart]
+    role: Literal["system", "user", "assistant", "tool"]
+    # Null or absent only for an assistant message that carries tool calls (as OpenAI sends it back).
+    content: str | list[ContentPart] | None = None
+    tool_calls: list[ToolCall] | None = Field(default=None, max_length=TOOL_CALLS_PER_MESSAGE_MAX)
+    tool_call_id: Annotated[Label, Field(min_length=1, max_length=256)] | None = None
 
     @field_validator("content")
     @classmethod
-    def _storable_content(cls, value: str | list[TextPart]) -> str | list[TextPart]:
+    def _storable_content(cls, value: str | list[ContentPart] | None) -> str | list[ContentPart] | None:
         # Checked on the field rather than in the union, so an error names `content`, not a union member.
         return refuse_nul(value) if isinstance(value, str) else value
 
+    @model_validator(mode="after")
+    def _tool_fields_by_role(self) -> ChatMessage:
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("only assistant messages carry tool_calls")
+        if (self.role == "tool") != (self.tool_call_id is not None):
+            raise ValueError("a message with role tool needs tool_call_id, and only such a message has one")
+        if self.content is None and not (self.role == "assistant" and self.tool_calls):
+            raise ValueError("content is required (it may be null only in an assistant message with tool_calls)")
+        return self
+
     def text(self) -> str:
-        """The message's text: content parts are joined in order."""
+        """The message's text: text parts are joined in order (images are not text)."""
+        if self.content is None:
+            return ""
         if isinstance(self.content, str):
             return self.content
-        return "".join(part.text for part in self.content)
+        return "".join(part.text for part in self.content if isinstance(part, TextPart))
+
+    def images(self) -> list[str]:
+        """The URLs of the message's image parts, in order."""
+        if not isinstance(self.content, list):
+            return []
+        return [part.image_url.url for part in self.content if isinstance(part, ImagePart)]
 
 
 class RoutingHints(BaseModel):
@@ -72,8 +92,9 @@ class RoutingHints(BaseModel):
     provider_timeout_s: float | None = Field(default=None, gt=0, le=600)
 
 
-class ChatCompletionRequest(BaseModel):
-    """`POST /api/v1/chat/completions`: the API page's payload, unknown fields rejected."""
+class ChatCompletionRequest(ChatOptionFields):
+    """`POST /api/v1/chat/completions`: the API page's payload, unknown fields rejected; OpenAI's parameters
+    (tools, response_format, n, seed, penalties...) from `ChatOptionFields`."""
 
     model_config = ConfigDict(extra="forbid")
     model: ModelName | None = None
@@ -100,6 +121,13 @@ class ChatCompletionRequest(BaseModel):
             raise ValueError(f"at most {MAX_STOP_SEQUENCES} stop sequences")
         return refuse_nul(value) if isinstance(value, str) else value
 
+    @model_validator(mode="after")
+    def _consistent_options(self) -> ChatCompletionRequest:
+        problem = check_option_consistency(self)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
 
 class Usage(BaseModel):
     input_tokens: int
@@ -117,6 +145,10 @@ class ChatCompletionResponse(BaseModel):
     provider: str
     finish_reason: str | None
     cost: int
+    # Additive: the tool calls of the (first) answer, and every choice when more than one was asked for or the
+    # answer has tool calls or logprobs. Absent (null) otherwise, so the API page's shape is unchanged.
+    tool_calls: list[AnsweredToolCall] | None = None
+    choices: list[ResultChoice] | None = None
 
 
 class JobAccepted(BaseModel):

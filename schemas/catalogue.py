@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from schemas.capabilities import Parameter
+
 ProviderKind = Literal["openai", "anthropic", "gemini", "openai_compatible"]
 
 
@@ -56,6 +58,13 @@ class ModelEntry(BaseModel):
     fallbacks: tuple[str, ...] = ()
     # OpenAI's reasoning models refuse the deprecated `max_tokens` and need `max_completion_tokens`.
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    # Capability flags. `parameters`: the OpenAI parameters this model honours (schemas/capabilities.py names
+    # them); unset means its provider kind's defaults. `accepts_images`: image content parts are routed to it.
+    parameters: tuple[Parameter, ...] | None = None
+    accepts_images: bool = False
+    # The most prompt tokens one image can cost on this model (holds count it per image; OpenAI's high detail
+    # tops out near 1,500, Anthropic's ~1,600, Gemini's 258 per tile).
+    image_input_tokens_max: int = Field(default=2048, ge=0, le=100_000)
 
     @field_validator("input_multiplier", "output_multiplier")
     @classmethod
@@ -127,6 +136,10 @@ class Catalogue(BaseModel):
         entry = self.resolve(model_id)
         assert entry is not None, f"model {model_id} vanished from the catalogue"
         return entry
+
+    def kind_of(self, model: ModelEntry) -> ProviderKind:
+        """The wire format of the provider serving `model`."""
+        return self.providers[model.provider].kind
 
     def pools(self) -> set[str]:
         return {model.pool for model in self.models}

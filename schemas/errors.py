@@ -57,6 +57,8 @@ class ErrorCode(StrEnum):
     SPEND_CAP_REACHED = "spend_cap_reached"
     # A workspace guardrail refused the request (or withheld the answer); the message names the rule.
     GUARDRAIL_BLOCKED = "guardrail_blocked"
+    # The OpenAI surface's wait ended before the job did (the job runs on and is billed once; poll its id).
+    WAIT_LIMIT_REACHED = "wait_limit_reached"
 
 
 class LuntrexError(Exception):
@@ -163,6 +165,7 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     ErrorCode.RATE_LIMIT_EXCEEDED: ErrorSpec(429, retriable=True),
     ErrorCode.SPEND_CAP_REACHED: ErrorSpec(403, retriable=False),
     ErrorCode.GUARDRAIL_BLOCKED: ErrorSpec(400, retriable=False),
+    ErrorCode.WAIT_LIMIT_REACHED: ErrorSpec(408, retriable=True),
 }
 
 

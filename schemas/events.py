@@ -10,9 +10,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from schemas.api import RoutingHints
+from schemas.chat_options import ChatOptions, ResultChoice, ToolCall
 from schemas.guardrails import OutputChecks
 from schemas.results import JobError, JobResult
 
@@ -43,11 +44,25 @@ class Envelope(BaseModel):
 
 
 class PromptMessage(BaseModel):
-    """A message as workers pass it to a provider: role and flattened text."""
+    """A message as workers pass it to a provider: role and flattened text; an assistant's tool calls, a tool
+    result's call id, and image URLs (in order, after the text) when the message had them."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
-    role: Literal["system", "user", "assistant"]
+    role: Literal["system", "user", "assistant", "tool"]
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    images: tuple[str, ...] = ()
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A plain message encodes as before (role and content only): a job of many short messages stays within
+        # the event size its request promised (ingress/submission.py), and older readers see the old shape.
+        encoded: dict[str, Any] = handler(self)
+        for name in ("tool_calls", "tool_call_id", "images"):
+            if not encoded.get(name):
+                encoded.pop(name, None)
+        return encoded
 
 
 class ChatParameters(BaseModel):
@@ -65,6 +80,15 @@ class ChatParameters(BaseModel):
     output_checks: OutputChecks | None = None
     # Stream the answer: the worker publishes `ChatStreamDelta`s on `jobs.stream` as the provider sends text.
     stream: bool = False
+    # Tools, response_format, n, seed, penalties... (None: the caller set none of them).
+    options: ChatOptions | None = None
+
+    def choices(self) -> int:
+        """How many choices the job asks for: each may use `max_tokens`, so the hold covers every one."""
+        return self.options.n if self.options is not None else 1
+
+    def output_tokens_bound(self) -> int:
+        return self.max_tokens * self.choices()
 
 
 class ChatJobSubmitted(Envelope):
@@ -120,6 +144,9 @@ class UsageRecorded(Envelope):
     usage_estimated: bool = False
     # A streamed job: milliseconds from the start of the provider call that answered to its first text.
     first_token_ms: int | None = None
+
+    # Every choice, when the answer has more than `answer` says (n > 1, tool calls, logprobs).
+    choices: tuple[ResultChoice, ...] = ()
 
 
 class ChatStreamDelta(Envelope):

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from schemas.chat_options import ResultChoice
+
 ResultStatus = Literal["completed", "failed", "rejected", "expired"]
 
 
@@ -59,6 +61,9 @@ class JobResult(BaseModel):
     price: PriceUsed | None = None
     # A streamed job: milliseconds from the start of the answering provider call to its first text.
     first_token_ms: int | None = None
+    # Every choice when the answer has more than `answer` and `finish_reason` say (n > 1, tool calls, logprobs);
+    # empty otherwise. `answer` and `finish_reason` are always the first choice's.
+    choices: tuple[ResultChoice, ...] = ()
 
 
 def result_status(status: str) -> ResultStatus:

@@ -69,6 +69,17 @@ class Workspace:
 # provider for one test cannot touch another; prices differ so billing at the answering model shows.
 TEST_MODELS = """
 [[models]]
+id = "test/params-slow"
+provider = "openai"
+upstream = "test-params-slow"
+pool = "openai"
+input_multiplier = "1"
+output_multiplier = "1"
+max_output_tokens = 4096
+default_max_tokens = 64
+context_tokens = 100000
+
+[[models]]
 id = "test/slow"
 provider = "openai"
 upstream = "test-slow"

@@ -12,12 +12,13 @@ HELLO = {"messages": [{"role": "user", "content": "tell me a secret"}], "max_tok
 
 
 def workspace_routes_with_ids() -> set[tuple[str, str]]:
-    """Every workspace-key route whose path carries an id (the admin API is the operator's, not a workspace's)."""
+    """Every workspace-key route whose path carries an id (the admin API is the operator's, not a workspace's;
+    a model id names a catalogue entry, the same for every workspace)."""
     paths = apidocs.openapi_document()["paths"]
     return {
         (method.upper(), path)
         for path, operations in paths.items()
-        if "{" in path and "/admin/" not in path
+        if "{" in path and "/admin/" not in path and "/models/" not in path
         for method in operations
     }
 

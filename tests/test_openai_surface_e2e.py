@@ -50,11 +50,11 @@ async def test_sdk_errors_are_the_sdk_exceptions(stack: Stack, engine: AsyncEngi
             await client.chat.completions.create(model="gpt-4.1-mini", messages=[{"role": "user", "content": "x"}])
         with pytest.raises(openai.NotFoundError):
             await client.chat.completions.create(model="no/such-model", messages=[{"role": "user", "content": "x"}])
-        with pytest.raises(openai.BadRequestError, match="unsupported parameter 'tools'"):
+        with pytest.raises(openai.BadRequestError, match="unsupported parameter 'functions'"):
             await client.chat.completions.create(
                 model="gpt-4.1-mini",
                 messages=[{"role": "user", "content": "x"}],
-                tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}],
+                functions=[{"name": "f", "parameters": {}}],
             )
     assert "Insufficient credits" in str(denied.value)
     async with sdk(stack, "lx_wrong_key") as client:

@@ -213,7 +213,7 @@ def test_an_unknown_top_level_field_is_refused_by_name(request: dict[str, Any], 
     assert caught.value.message == f"unknown field '{field}'"
 
 
-@pytest.mark.parametrize("field", ["n", "functions", "tools", "Model", "user"])
+@pytest.mark.parametrize("field", ["functions", "Model"])
 def test_common_openai_fields_we_do_not_support_are_refused_by_name(field: str) -> None:
     body = orjson.dumps({"messages": [{"role": "user", "content": "hi"}], field: True})
 
@@ -229,12 +229,23 @@ def test_stream_is_a_strict_boolean(value: Any) -> None:
         parse(body)
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("n", True), ("n", "2"), ("n", 2.0), ("seed", True), ("logprobs", 1), ("presence_penalty", "0.5")],
+)
+def test_openai_parameters_are_typed_strictly(field: str, value: object) -> None:
+    body = orjson.dumps({"messages": [{"role": "user", "content": "hi"}], field: value})
+
+    with pytest.raises(InvalidRequest, match=f"'{field}'"):
+        parse(body)
+
+
 @fuzz
 @given(valid_requests, st.data())
-def test_a_role_outside_system_user_assistant_is_refused(request: dict[str, Any], data: st.DataObject) -> None:
+def test_a_role_outside_system_user_assistant_tool_is_refused(request: dict[str, Any], data: st.DataObject) -> None:
     index = data.draw(st.integers(0, len(request["messages"]) - 1))
-    role = data.draw(st.one_of(st.text(max_size=12), st.sampled_from(["tool", "function", "developer", "User"])))
-    if role in ROLES:
+    role = data.draw(st.one_of(st.text(max_size=12), st.sampled_from(["Tool", "function", "developer", "User"])))
+    if role in (*ROLES, "tool"):  # a tool message is valid with its tool_call_id
         role = f"{role}!"
     request["messages"][index]["role"] = role
 

@@ -136,6 +136,7 @@ async def execute(
             stop=job.params.stop,
             timeout_s=routing.provider_timeout_s if routing and routing.provider_timeout_s else slot.timeout_s,
             max_tokens_field=model.max_tokens_field,
+            options=job.params.options,
         )
         for attempt in range(1, policy.attempts_max + 1):
             left_s = seconds_left(job, clock())
@@ -194,6 +195,7 @@ def _completed(
         finish_reason=result.finish_reason,
         attempts=attempts,
         usage_estimated=result.usage_estimated,
+        choices=result.choices,
     )
 
 

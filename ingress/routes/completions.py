@@ -53,4 +53,4 @@ async def create_completion(request: Request, principal: Authenticated) -> ORJSO
     if outcome.finished is None:
         return rendering.accepted(outcome, headers)
     answer = rendering.completion(outcome.finished, headers)
-    return ORJSONResponse(answer.model_dump(), headers=headers)
+    return ORJSONResponse(rendering.answer_body(answer), headers=headers)

@@ -11,8 +11,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse
 
-from ingress import openai_shapes, rendering, streaming
+from ingress import openai_models, openai_shapes, openai_wait, rendering, streaming
 from ingress.auth import Authenticated
+from ingress.errors import request_id_of
 from ingress.http_flow import complete_from_http
 from ingress.parsing import check_message_count, load_json_object
 from ingress.services import Services
@@ -34,9 +35,13 @@ async def create_chat_completion(request: Request, principal: Authenticated) -> 
     if stream:
         chat = chat.model_copy(update={"stream": True})
         return await streaming.respond(request, principal, chat, OpenAIChunks(include_usage))
-    outcome, headers = await complete_from_http(request, principal, chat, endpoint=ENDPOINT, body=body)
+    wait_s = openai_wait.wait_s(services.settings.openai_wait_max_s, request.headers.get("x-stainless-read-timeout"))
+    outcome, headers = await complete_from_http(
+        request, principal, chat, endpoint=ENDPOINT, body=body, wait_max_s=wait_s
+    )
     if outcome.finished is None:
-        return rendering.accepted(outcome, headers)
+        keyed = request.headers.get("idempotency-key") is not None
+        return openai_wait.limit_reached(outcome.job_id, wait_s, request_id_of(request), headers, keyed=keyed)
     rendering.completion(outcome.finished, headers)  # raises the job's error, translated to OpenAI's shape
     return ORJSONResponse(openai_shapes.chat_completion(outcome.finished), headers=headers)
 
@@ -47,8 +52,19 @@ async def list_models(request: Request, _principal: Authenticated) -> dict[str, 
     return {
         "object": "list",
         "data": [
-            {"id": name, "object": "model", "created": 0, "owned_by": model.id.split("/", 1)[0]}
+            openai_models.model_object(name, model)
             for model in services.catalogue.models
             for name in (model.id, *model.aliases)
         ],
     }
+
+
+@router.get(
+    "/models/{model_id:path}",
+    response_model=openai_models.OpenAIModel,
+    responses={status: {"model": openai_models.OpenAIErrorBody} for status in (401, 403, 404)},
+)
+async def retrieve_model(model_id: str, request: Request, _principal: Authenticated) -> dict[str, Any]:
+    """One model by id or alias (ids contain "/": `openai/gpt-4.1-mini`); 404 in OpenAI's shape if unknown."""
+    services: Services = request.app.state.services
+    return openai_models.retrieve(services.catalogue, model_id)

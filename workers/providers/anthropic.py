@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from workers.providers import translate_anthropic
 from workers.providers.base import ProviderCall, ProviderConfig, ProviderResult
 from workers.providers.errors import (
     UpstreamError,
@@ -36,7 +37,6 @@ from workers.providers.wire import (
     as_optional_str,
     count_total,
     sampling_fields,
-    split_system,
     str_or_none,
 )
 
@@ -71,8 +71,11 @@ class AnthropicAdapter:
             raise protocol_failure(self.name, f"not a message: {exc}", response) from exc
 
     def _payload(self, call: ProviderCall) -> dict[str, Any]:
-        system, turns = split_system(call.messages)
-        if not turns or turns[0][0] != "user":
+        try:
+            system, turns = translate_anthropic.turns(call.messages)
+        except translate_anthropic.UntranslatableError as exc:
+            raise rejected_before_sending(self.name, str(exc)) from exc
+        if not turns or turns[0]["role"] != "user":
             raise rejected_before_sending(
                 self.name,
                 "Anthropic needs the conversation (after system messages) to start with a user message",
@@ -82,17 +85,19 @@ class AnthropicAdapter:
         payload: dict[str, Any] = {
             "model": call.upstream_model,
             "max_tokens": call.max_tokens,
-            "messages": [{"role": role, "content": text} for role, text in turns],
+            "messages": turns,
         }
         if system is not None:
             payload["system"] = system
         payload.update(sampling_fields(call, temperature="temperature", top_p="top_p", stop="stop_sequences"))
+        payload.update(translate_anthropic.option_fields(call.options))
         return payload
 
 
 def _result(call: ProviderCall, body: dict[str, Any], request_id: str | None) -> ProviderResult:
     texts = []
-    for index, block in enumerate(as_list(body.get("content"), "content")):
+    content = as_list(body.get("content"), "content")
+    for index, block in enumerate(content):
         block = as_object(block, f"content[{index}]")
         if block.get("type") == "text":
             text = as_optional_str(block.get("text"), f"content[{index}].text")
@@ -114,6 +119,7 @@ def _result(call: ProviderCall, body: dict[str, Any], request_id: str | None) ->
         finish_reason=as_optional_str(body.get("stop_reason"), "stop_reason"),
         upstream_model=as_optional_str(body.get("model"), "model") or call.upstream_model,
         request_id=request_id,
+        choices=translate_anthropic.answer_choices(content, as_optional_str(body.get("stop_reason"), "stop_reason")),
     )
 
 

@@ -21,6 +21,7 @@ from typing import Protocol
 
 import httpx
 
+from schemas.chat_options import ChatOptions, ResultChoice
 from schemas.errors import ErrorCode
 from schemas.events import PromptMessage
 
@@ -36,6 +37,8 @@ class ProviderCall:
     timeout_s: float = 60.0
     # Which request field carries the output bound (OpenAI reasoning models need max_completion_tokens).
     max_tokens_field: str = "max_tokens"
+    # Tools, response_format, n, seed, penalties...: translated per wire format (workers/providers/translate_*).
+    options: ChatOptions | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,8 @@ class ProviderResult:
     request_id: str | None = None
     # True when the provider reported no usage and the adapter counted tokens itself (an upper bound).
     usage_estimated: bool = False
+    # Every choice, when the answer has more than `text` and `finish_reason` say (n > 1, tool calls, logprobs).
+    choices: tuple[ResultChoice, ...] = ()
     # Adapters keep two promises about a result: `text` holds no NUL (each became U+FFFD), and each count is
     # an integer from 0 to wire.TOKEN_COUNT_MAX; a provider that breaks them raised ProviderProtocolError.
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from workers.providers import translate_openai
 from workers.providers.base import ProviderCall, ProviderResult
 from workers.providers.errors import (
     UpstreamError,
@@ -38,10 +39,11 @@ def chat_payload(call: ProviderCall, max_tokens_field: str) -> dict[str, Any]:
     """The request body; optional sampling fields are sent only when the caller set them."""
     payload: dict[str, Any] = {
         "model": call.upstream_model,
-        "messages": [{"role": m.role, "content": m.content} for m in call.messages],
+        "messages": [translate_openai.message(m) for m in call.messages],
         max_tokens_field: call.max_tokens,
     }
     payload.update(sampling_fields(call, temperature="temperature", top_p="top_p", stop="stop"))
+    payload.update(translate_openai.option_fields(call.options))
     return payload
 
 
@@ -80,6 +82,7 @@ def chat_result(
         usage = chat_usage(body)
         if usage is None:
             raise WrongShapeError("usage is missing")
+        choices = translate_openai.rich_choices(body)
     except WrongShapeError as exc:
         raise protocol_failure(provider, f"not a chat.completion: {exc}", response) from exc
     return ProviderResult(
@@ -89,6 +92,7 @@ def chat_result(
         finish_reason=finish,
         upstream_model=model or call.upstream_model,
         request_id=request_id,
+        choices=choices,
     )
 
 

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import httpx
 
+from workers.providers import translate_gemini
 from workers.providers.base import ProviderCall, ProviderConfig, ProviderRejected, ProviderResult
 from workers.providers.errors import (
     CONTENT_BLOCKED,
@@ -31,14 +32,12 @@ from workers.providers.exchange import (
 )
 from workers.providers.wire import (
     WrongShapeError,
-    answer_text,
     as_count,
     as_list,
     as_object,
     as_optional_str,
     count_total,
     sampling_fields,
-    split_system,
     str_or_none,
 )
 
@@ -84,13 +83,8 @@ class GeminiAdapter:
                 code=CONTENT_BLOCKED,
                 provider_body=response.text,
             )
-        candidate = as_object(candidates[0], "candidates[0]")
         # A candidate stopped for SAFETY may come without content; its text is then empty.
-        content = as_object(candidate.get("content", {}), "candidates[0].content")
-        texts = []
-        for index, part in enumerate(as_list(content.get("parts", []), "candidates[0].content.parts")):
-            text = as_optional_str(as_object(part, f"parts[{index}]").get("text"), f"parts[{index}].text")
-            texts.append(text or "")
+        first = translate_gemini.candidate_choice(0, as_object(candidates[0], "candidates[0]"))
         # Gemini omits zero counters; thinking tokens are billed as output.
         output_tokens = count_total(
             (
@@ -100,23 +94,23 @@ class GeminiAdapter:
             "usageMetadata output tokens",
         )
         return ProviderResult(
-            text=answer_text("".join(texts)),
+            text=first.text or "",
             input_tokens=as_count(usage.get("promptTokenCount"), "usageMetadata.promptTokenCount"),
             output_tokens=output_tokens,
-            finish_reason=as_optional_str(candidate.get("finishReason"), "finishReason"),
+            finish_reason=first.finish_reason,
             upstream_model=as_optional_str(body.get("modelVersion"), "modelVersion") or call.upstream_model,
             request_id=as_optional_str(body.get("responseId"), "responseId"),
+            choices=translate_gemini.answer_choices(candidates),
         )
 
 
 def _payload(call: ProviderCall) -> dict[str, Any]:
-    system, turns = split_system(call.messages)
+    system, contents = translate_gemini.contents(call.messages)
     config: dict[str, Any] = {"maxOutputTokens": call.max_tokens}
     config.update(sampling_fields(call, temperature="temperature", top_p="topP", stop="stopSequences"))
-    payload: dict[str, Any] = {
-        "contents": [{"role": ROLE_NAMES[role], "parts": [{"text": text}]} for role, text in turns],
-        "generationConfig": config,
-    }
+    config.update(translate_gemini.generation_fields(call.options))
+    payload: dict[str, Any] = {"contents": contents, "generationConfig": config}
+    payload.update(translate_gemini.request_fields(call.options))
     if system is not None:
         payload["systemInstruction"] = {"parts": [{"text": system}]}
     return payload

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from workers.providers import translate_openai
 from workers.providers.base import ProviderCall, ProviderConfig, ProviderResult
 from workers.providers.chat_completions import chat_answer, chat_payload, chat_usage, raise_for_error
 from workers.providers.errors import protocol_failure
@@ -55,11 +56,14 @@ class OpenAICompatibleAdapter:
         try:
             text, finish, model = chat_answer(body)
             usage = chat_usage(body)
+            choices = translate_openai.rich_choices(body)
         except WrongShapeError as exc:
             raise protocol_failure(self.name, f"not a chat.completion: {exc}", response) from exc
         if usage is None:
             input_tokens = estimate_input_tokens(m.content for m in call.messages)
-            output_tokens = estimate_output_tokens(text, call.max_tokens)
+            # Per choice, with the tool calls' arguments: each choice's bound is max_tokens.
+            texts = [(c.text or "") + "".join(t.function.arguments for t in c.tool_calls) for c in choices] or [text]
+            output_tokens = sum(estimate_output_tokens(piece, call.max_tokens) for piece in texts)
         else:
             input_tokens, output_tokens = usage
         return ProviderResult(
@@ -70,4 +74,5 @@ class OpenAICompatibleAdapter:
             upstream_model=model or call.upstream_model,
             request_id=response.headers.get("x-request-id"),
             usage_estimated=usage is None,
+            choices=choices,
         )
