@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from schemas.catalogue import Catalogue
 from schemas.errors import ErrorCode
 from schemas.events import ChatJobDispatched, JobError, UsageRecorded
+from schemas.topics import Lane
+from workers.lanes import LaneLimiter
 from workers.providers import errors as provider_codes
 from workers.providers.base import (
     ProviderAdapter,
@@ -65,7 +67,7 @@ class ProviderSlot:
     """A provider's adapter and the cap on calls in flight to it from this process."""
 
     adapter: ProviderAdapter
-    limiter: asyncio.Semaphore
+    limiter: LaneLimiter
     timeout_s: float
 
 
@@ -116,6 +118,7 @@ async def execute(
     providers: Mapping[str, ProviderSlot],
     policy: RetryPolicy,
     clock: Clock = _utc_now,
+    lane: Lane = Lane.INTERACTIVE,
 ) -> UsageRecorded:
     last_error: ProviderError | None = None
     attempts = 0
@@ -139,7 +142,7 @@ async def execute(
                 return expired(job, attempts)
             attempts += 1
             try:
-                async with slot.limiter:
+                async with slot.limiter.held(lane):
                     result = await slot.adapter.complete(_within(call, left_s))
             except ProviderError as error:
                 last_error = error
