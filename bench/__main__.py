@@ -1,6 +1,7 @@
 """``python -m bench [sync]``: the sync path through the full stack vs straight to the fake provider.
 ``python -m bench profile``: py-spy of ingress, ledger and workers under load, CPU per request per stage.
 ``python -m bench ledger``: the ledger alone on PostgreSQL: settlements per second, statement export rate and memory.
+``python -m bench peers``: the same wrk load on the fake provider, our pipeline and LiteLLM proxy (make bench-peers).
 ``python -m bench stage``: the ledger's admission and settlement per job: statements, round trips, CPU.
 
 Starts the dev stack when it is not up (``python -m stack up``) and stops afterwards only what it started.
@@ -55,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bench import ledger_bench
 
         return ledger_bench.main(argv[1:])
+    if argv[:1] == ["peers"]:
+        from bench import peers
+
+        return peers.main(argv[1:])
     if argv[:1] == ["stage"]:
         from bench import ledger_stage
 
