@@ -3,10 +3,11 @@
 Runs the sync path's ledger work in-process, as the agents do, without Kafka: decode the submissions, admit
 them (hold, limits, deadline, price book) and encode their dispatches, mark them dispatched, then decode
 usage events, settle them (debit, crossing hook) and encode their results. Each stage runs in batches of
-`--batch` jobs (1 is the c=1 path; 64 a saturated one). Reported per job: SQL statements and round trips
-(BEGIN and COMMIT included, counted at the driver), this process's CPU (user + system), the PostgreSQL
-backend's CPU (from /proc, the server runs on this machine) and wall time. CPU and statement counts are far
-steadier than wall time on a shared machine: compare variants by them.
+`--batch` jobs (1 is the c=1 path; 64 a saturated one). Reported per job: SQL statements, explicit commits
+and round trips (statements plus a BEGIN and a COMMIT per explicit transaction, counted at the driver), this
+process's CPU (user + system), the PostgreSQL backend's CPU (from /proc, the server runs on this machine) and
+wall time. CPU and statement counts are far steadier than wall time on a shared machine: compare variants by
+them.
 
 Runs in a database it creates on the test PostgreSQL (`--admin-url`) and drops afterwards.
 """
@@ -169,7 +170,9 @@ async def measure(url: str, *, jobs: int, batch: int, warmup: int) -> dict[str, 
             "batch": batch,
             "jobs": done,
             "statements_per_job": round(counters.statements / done, 3),
-            "transactions_per_job": round(counters.commits / done, 3),
+            # Explicit transactions cost a BEGIN and a COMMIT round trip each; an autocommit statement costs none.
+            "commits_per_job": round(counters.commits / done, 3),
+            "round_trips_per_job": round((counters.statements + 2 * counters.commits) / done, 3),
             "ledger_cpu_ms_per_job": round(cpu_s * 1000 / done, 3),
             "postgres_cpu_ms_per_job": round(backend_s * 1000 / done, 3),
             "wall_ms_per_job": round(wall_s * 1000 / done, 3),
