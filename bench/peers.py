@@ -102,12 +102,22 @@ class RunningLiteLLM:
             if self.process.poll() is not None:
                 raise RuntimeError(f"LiteLLM exited:\n{self.log_path.read_text(errors='replace')[-3000:]}")
             try:
-                if httpx.get(f"{self.url}/health/liveliness", timeout=2).status_code == 200:
+                # Its first completion imports and builds the provider client (seconds): warm it here, not in a cell.
+                if httpx.get(f"{self.url}/health/liveliness", timeout=2).status_code == 200 and self._answers():
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.5)
         raise RuntimeError(f"LiteLLM not ready after {START_TIMEOUT_S} s")
+
+    def _answers(self) -> bool:
+        response = httpx.post(
+            f"{self.url}/v1/chat/completions",
+            content=seed_body(PIPELINE_MODEL),
+            headers={"Authorization": f"Bearer {LITELLM_MASTER_KEY}", "Content-Type": "application/json"},
+            timeout=60,
+        )
+        return response.status_code == 200
 
     def cpu_s(self) -> float:
         return procstat.tree_cpu_s(self.process.pid) if self.process.poll() is None else 0.0
