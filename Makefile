@@ -10,12 +10,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_SERVICES_ENV := .run/test/services.env
 
-.PHONY: help venv up down status logs test lint compose-check browser bench console-shots clean distclean
+.PHONY: help venv up down status logs test lint compose-check browser bench bench-peers console-shots clean distclean
 
 help:
 	@echo "make up | down | status | logs   the local dev stack (python -m stack)"
 	@echo "make test                        lint + type check + import contracts + compose check + pytest"
-	@echo "make lint | bench | clean | distclean | venv"
+	@echo "make lint | bench | bench-peers | clean | distclean | venv"
 
 venv: $(STAMP)
 
@@ -81,6 +81,10 @@ browser:
 	  fi; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
 	fi
+
+# LiteLLM proxy (pinned, its own venv under .cache/peers/, no database) beside our pipeline and the fake provider.
+bench-peers: venv
+	$(PY) -m bench peers
 
 clean:
 	@if [ -x $(PY) ]; then $(PY) -m stack down; $(PY) -m stack down --profile test; fi

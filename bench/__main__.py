@@ -4,6 +4,8 @@
 ``python -m bench ledger``: the ledger alone on PostgreSQL: settlements per second, statement export rate and memory.
 ``python -m bench console``: the console's first render per page in Chromium on a 100k-entry ledger, and screenshots.
 ``python -m bench batch``: batches end to end: ingest lines/s, billed jobs/s, time to first result, peak RSS.
+``python -m bench peers``: the same wrk load on the fake provider, our pipeline and LiteLLM proxy (make bench-peers).
+``python -m bench stage``: the ledger's admission and settlement per job: statements, round trips, CPU.
 
 Starts the dev stack when it is not up (``python -m stack up``) and stops afterwards only what it started.
 """
@@ -69,6 +71,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bench import batch_bench
 
         return batch_bench.main(argv[1:])
+    if argv[:1] == ["peers"]:
+        from bench import peers
+
+        return peers.main(argv[1:])
+    if argv[:1] == ["stage"]:
+        from bench import ledger_stage
+
+        return ledger_stage.main(argv[1:])
     arguments = _parser().parse_args(argv)
     arguments.command = " ".join(["python -m bench", *argv])
     try:

@@ -37,13 +37,13 @@ EXPORT_SIZES = (10_000, 100_000, 1_000_000)
 MODEL = "openai/gpt-4.1-mini"
 
 
-def _libpq(url: str) -> str:
+def libpq_url(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://")
 
 
 def create_database(admin_url: str) -> str:
     name = f"luntrex_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(_libpq(admin_url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(admin_url), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = admin_url.rsplit("/", 1)[0] + f"/{name}"
     subprocess.run(
@@ -62,7 +62,7 @@ def drop_database(admin_url: str, url: str, *, attempts: int = 10) -> None:
     name = url.rsplit("/", 1)[1]
     for attempt in range(1, attempts + 1):
         try:
-            with psycopg.connect(_libpq(admin_url), autocommit=True) as conn:
+            with psycopg.connect(libpq_url(admin_url), autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
             return
         except psycopg.errors.ObjectInUse:

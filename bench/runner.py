@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,9 +64,17 @@ class Bench:
     """Runs the cells and keeps what the billing check needs across them."""
 
     def __init__(
-        self, settings: Settings, session: StackSession, probe: BillingProbe, workspace: BenchWorkspace, wrk_path: str
+        self,
+        settings: Settings,
+        session: StackSession | Any,
+        probe: BillingProbe,
+        workspace: BenchWorkspace,
+        wrk_path: str,
+        cpu_by_part: Callable[[], dict[str, float]] | None = None,
     ) -> None:
         self.settings = settings
+        # CPU seconds so far by part: the dev stack's processes unless the session runs its own (bench/adhoc.py).
+        self.cpu_by_part = cpu_by_part or (lambda: procstat.cpu_by_part(service_pids()))
         self.session = session
         self.probe = probe
         self.workspace = workspace
@@ -103,13 +112,12 @@ class Bench:
 
     async def idle_baseline(self, seconds: float = IDLE_WINDOW_S) -> dict[str, Any]:
         """CPU each part burns with no load at all (polling, timers): the fixed cost under every figure."""
-        pids = service_pids()
-        before = procstat.cpu_by_part(pids)
+        before = self.cpu_by_part()
         machine_before = procstat.machine_times()
         started = time.monotonic()
         await asyncio.sleep(seconds)
         window_s = time.monotonic() - started
-        after = procstat.cpu_by_part(pids)
+        after = self.cpu_by_part()
         machine_after = procstat.machine_times()
         busy_s = machine_after.busy_s - machine_before.busy_s
         ours = {name: after[name] - before.get(name, 0.0) for name in after}
@@ -134,14 +142,13 @@ class Bench:
         if warm_up:
             await self.warm_up(target, connections)
         before: Snapshot | None = await self.probe.settle(self.workspace.workspace_id) if pipeline else None
-        pids = service_pids()
-        cpu_before = procstat.cpu_by_part(pids)
+        cpu_before = self.cpu_by_part()
         machine_before = procstat.machine_times()
         started = time.monotonic()
         result = await wrk.run(self.wrk_path, self._load(target, connections, self.settings.duration_s))
         after = await self.probe.settle(self.workspace.workspace_id) if pipeline else None
         window_s = time.monotonic() - started
-        cpu_after = procstat.cpu_by_part(pids)
+        cpu_after = self.cpu_by_part()
         machine_after = procstat.machine_times()
         cell: dict[str, Any] = {
             "target": target.name,

@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ledger import domain, holds, price_book, pricing, webhook_events
+from ledger import admission_reads, domain, holds, pricing, webhook_events
 from schemas import topics
 from schemas.catalogue import Catalogue
 from schemas.errors import ErrorCode
@@ -54,8 +54,14 @@ _EXPIRE_ON_ARRIVAL = text(
     """
 )
 
+# One statement in a transaction of its own (autocommit): the mark commits without waiting for its WAL flush
+# (`set_config(..., true)` lasts until the statement's own commit), in one round trip instead of four.
 _MARK_DISPATCHED = text(
-    "UPDATE jobs SET dispatched_at = now() WHERE id = ANY(CAST(:ids AS text[])) AND dispatched_at IS NULL"
+    """
+    WITH lazy AS (SELECT set_config('synchronous_commit', 'off', true))
+    UPDATE jobs SET dispatched_at = now() FROM lazy
+    WHERE id = ANY(CAST(:ids AS text[])) AND dispatched_at IS NULL
+    """
 )
 
 _STATES = text("SELECT id, status, balance_left, error FROM jobs WHERE id = ANY(:ids)")
@@ -65,7 +71,7 @@ EXPIRED_ON_ARRIVAL = JobError(
 )
 
 
-async def mark_dispatched(conn: AsyncConnection, job_ids: list[str]) -> None:
+async def mark_dispatched(engine: AsyncEngine, job_ids: list[str]) -> None:
     """Record that the broker acknowledged these jobs' dispatches (called after the acknowledgement, so a
     crash before it leaves them undispatched and a replay sends them again: at least once, never twice
     once recorded).
@@ -73,8 +79,9 @@ async def mark_dispatched(conn: AsyncConnection, job_ids: list[str]) -> None:
     The mark commits without waiting for its WAL flush: losing it in a crash costs at most one harmless
     re-dispatch on a replay (billed once), while waiting for it would add a disk flush to every sync call."""
     if job_ids:
-        await conn.execute(text("SET LOCAL synchronous_commit = off"))
-        await conn.execute(_MARK_DISPATCHED, {"ids": job_ids})
+        async with engine.connect() as conn:
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.execute(_MARK_DISPATCHED, {"ids": job_ids})
 
 
 def deadline_of(job: ChatJobSubmitted, default_deadline_s: float) -> datetime:
@@ -100,14 +107,25 @@ async def admit(
     if late:
         outcomes |= await _expire_on_arrival(conn, late, deadlines)
     if live:
-        # Priced by the price book's versions in force now (the catalogue where the book has none).
-        versions = await price_book.prices_at(conn, route_models(catalogue, live))
-        requests = [hold_request(catalogue, job, versions) for job in live]
-        admissions = await holds.admit_batch(conn, requests, now=now)
-        await conn.execute(
-            _SET_DEADLINES,
-            {"ids": [job.job_id for job in live], "deadlines": [deadlines[job.job_id] for job in live]},
+        # Priced by the price book's versions in force now (the catalogue where the book has none); the limits
+        # come in the same round trip.
+        reads = await admission_reads.read(
+            conn,
+            models=route_models(catalogue, live),
+            keys=list({job.api_key_id for job in live}),
+            workspaces=list({job.workspace_id for job in live}),
+            now=now,
         )
+        requests = [hold_request(catalogue, job, reads.versions, deadlines[job.job_id]) for job in live]
+        admissions = await holds.admit_batch(conn, requests, now=now, book=reads.book)
+        # New jobs got their deadline with their row; only a replay of a job recorded before deadlines were
+        # recorded can lack one.
+        replayed = [job for job, admission in zip(live, admissions, strict=True) if admission.replayed]
+        if replayed:
+            await conn.execute(
+                _SET_DEADLINES,
+                {"ids": [job.job_id for job in replayed], "deadlines": [deadlines[job.job_id] for job in replayed]},
+            )
         for job, admission in zip(live, admissions, strict=True):
             outcomes.setdefault(job.job_id, _next_step(catalogue, job, admission, deadlines[job.job_id]))
     # A job refused or expired here ends here: its job.failed goes out with the refusal (one statement, only
@@ -171,7 +189,10 @@ def route_models(catalogue: Catalogue, jobs: list[ChatJobSubmitted]) -> list[str
 
 
 def hold_request(
-    catalogue: Catalogue, job: ChatJobSubmitted, versions: Mapping[str, pricing.Version] | None = None
+    catalogue: Catalogue,
+    job: ChatJobSubmitted,
+    versions: Mapping[str, pricing.Version] | None = None,
+    deadline_at: datetime | None = None,
 ) -> holds.HoldRequest:
     """Price one job at the prices in force (`versions`, else the catalogue); a job that cannot be priced or
     held carries its refusal."""
@@ -210,6 +231,7 @@ def hold_request(
         tokens=job.input_tokens_estimate + job.params.output_tokens_bound(),
         guardrails=job.guardrails,
         webhook_endpoint_id=job.webhook_endpoint_id,
+        deadline_at=deadline_at,
     )
 
 

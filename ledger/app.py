@@ -155,9 +155,7 @@ class Ledger:
                     outgoing.append((topics.JOBS_RESULTS, topics.job_key(job.job_id), outcome))
             records = self.publisher.prepare(outgoing, refused_code=ErrorCode.PAYLOAD_TOO_LARGE)
         await self.publisher.send(records)
-        if dispatched:
-            async with self.engine.begin() as conn:
-                await admission.mark_dispatched(conn, dispatched)
+        await admission.mark_dispatched(self.engine, dispatched)
 
     async def _settle(self, events: Sequence[Any]) -> None:
         usages = [inbound.usage(event.value, self.catalogue) for event in events]

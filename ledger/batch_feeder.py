@@ -85,8 +85,7 @@ class BatchFeeder:
         if result.outgoing:
             await publish(result.outgoing)
         if result.dispatched:
-            async with self.engine.begin() as conn:
-                await admission.mark_dispatched(conn, result.dispatched)
+            await admission.mark_dispatched(self.engine, result.dispatched)
         if result.released:
             log.info("batch feeder: %d jobs released", result.released)
         return result

@@ -66,6 +66,8 @@ class _Priced:
 
 _LOCK_JOBS = text("SELECT * FROM jobs WHERE id = ANY(:ids) ORDER BY id FOR UPDATE")
 
+# The batch travels as one JSON document: a text array of answers and JSON errors would be escaped quote by quote
+# by the driver.
 _FINISH_JOBS = text(
     """
     UPDATE jobs SET status = f.status, input_tokens = f.input_tokens, output_tokens = f.output_tokens,
@@ -74,15 +76,11 @@ _FINISH_JOBS = text(
         answered_by = f.answered_by, provider = f.provider, finish_reason = f.finish_reason, answer = f.answer,
         error = f.error, attempts = f.attempts, first_token_ms = f.first_token_ms, choices = f.choices,
         finished_at = now()
-    FROM unnest(CAST(:ids AS text[]), CAST(:statuses AS text[]), CAST(:inputs AS bigint[]),
-                CAST(:outputs AS bigint[]), CAST(:costs AS bigint[]), CAST(:uncharged AS bigint[]),
-                CAST(:overruns AS bigint[]), CAST(:estimated AS boolean[]),
-                CAST(:balances AS bigint[]), CAST(:models AS text[]), CAST(:providers AS text[]),
-                CAST(:finishes AS text[]), CAST(:answers AS text[]), CAST(:errors AS jsonb[]),
-                CAST(:attempts AS integer[]), CAST(:first_token_ms AS integer[]), CAST(:choices AS jsonb[]))
-         AS f(id, status, input_tokens, output_tokens, cost_tokens, uncharged_tokens, overrun_tokens,
-              usage_estimated, balance_left, answered_by, provider, finish_reason, answer, error, attempts,
-              first_token_ms, choices)
+    FROM jsonb_to_recordset(CAST(:jobs AS jsonb))
+         AS f(id text, status text, input_tokens bigint, output_tokens bigint, cost_tokens bigint,
+              uncharged_tokens bigint, overrun_tokens bigint, usage_estimated boolean, balance_left bigint,
+              answered_by text, provider text, finish_reason text, answer text, error jsonb, attempts integer,
+              first_token_ms integer, choices jsonb)
     WHERE jobs.id = f.id
     """
 )
@@ -207,34 +205,36 @@ def _settle_one(
 async def _finish(conn: AsyncConnection, settled: list[SettledJob]) -> None:
     if not settled:
         return
-    await conn.execute(
-        _FINISH_JOBS,
+    rows = [
         {
-            "ids": [s.job_id for s in settled],
-            "statuses": [s.status for s in settled],
-            "inputs": [s.input_tokens for s in settled],
-            "outputs": [s.output_tokens for s in settled],
-            "costs": [s.cost_tokens for s in settled],
-            "uncharged": [s.unbilled_tokens for s in settled],
-            "overruns": [s.overrun_tokens for s in settled],
-            "estimated": [s.usage_estimated for s in settled],
-            "balances": [s.balance_left for s in settled],
-            "models": [s.model_id for s in settled],
-            "providers": [s.provider for s in settled],
-            "finishes": [s.finish_reason for s in settled],
-            "answers": [s.answer for s in settled],
-            "errors": [json.dumps(s.error.model_dump()) if s.error is not None else None for s in settled],
-            "attempts": [s.attempts for s in settled],
-            "first_token_ms": [s.first_token_ms for s in settled],
-            "choices": [_choices_json(s) for s in settled],
-        },
-    )
+            "id": s.job_id,
+            "status": s.status,
+            "input_tokens": s.input_tokens,
+            "output_tokens": s.output_tokens,
+            "cost_tokens": s.cost_tokens,
+            "uncharged_tokens": s.unbilled_tokens,
+            "overrun_tokens": s.overrun_tokens,
+            "usage_estimated": s.usage_estimated,
+            "balance_left": s.balance_left,
+            "answered_by": s.model_id,
+            "provider": s.provider,
+            "finish_reason": s.finish_reason,
+            "answer": s.answer,
+            "error": s.error.model_dump() if s.error is not None else None,
+            "attempts": s.attempts,
+            "first_token_ms": s.first_token_ms,
+            "choices": _choices_list(s),
+        }
+        for s in settled
+    ]
+    await conn.execute(_FINISH_JOBS, {"jobs": json.dumps(rows)})
 
 
-def _choices_json(settled: SettledJob) -> str | None:
+def _choices_list(settled: SettledJob) -> list[dict[str, Any]] | None:
+    """A job's choices as its JSON column takes them (None: a plain answer)."""
     if not settled.choices:
         return None
-    return json.dumps([choice.model_dump(mode="json") for choice in settled.choices])
+    return [choice.model_dump(mode="json") for choice in settled.choices]
 
 
 def _from_row(row: Any) -> SettledJob:

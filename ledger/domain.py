@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
+from functools import lru_cache
 
 
 class AccountKind(StrEnum):
@@ -83,10 +84,17 @@ def _term_record(t: Terms) -> dict[str, str | int]:
     return record
 
 
+@lru_cache(maxsize=4096)
+def fraction_of(text: str) -> Fraction:
+    """A stored multiplier ("n/d") read back; cached, since every settlement reads the same few prices and
+    parsing a Fraction from text costs more than the rest of pricing a job (Fractions are immutable)."""
+    return Fraction(text)
+
+
 def terms_from_record(record: dict[str, dict[str, str | int]]) -> dict[str, Terms]:
     return {
         model_id: Terms(
-            price=Price(Fraction(str(t["input"])), Fraction(str(t["output"]))),
+            price=Price(fraction_of(str(t["input"])), fraction_of(str(t["output"]))),
             context_tokens=int(t["context_tokens"]),
             max_output_tokens=int(t["max_output_tokens"]),
             price_version_id=int(t["price_version_id"]) if t.get("price_version_id") is not None else None,

@@ -40,6 +40,8 @@ class HoldRequest:
     guardrails: dict[str, Any] | None = None
     # A per-request webhook endpoint: the job's job.* event goes there (checked by ingress, kept on the job).
     webhook_endpoint_id: str | None = None
+    # When the job stops being worth running (recorded with it for the expiry sweep); None: no deadline.
+    deadline_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,16 +59,17 @@ class Admission:
     dispatched: bool = False
 
 
+# The batch travels as one JSON document: text arrays of JSON terms and tag literals would be escaped quote by
+# quote by the driver. The deadline is written here too, not by a second statement.
 _INSERT_JOBS = text(
     """
-    INSERT INTO jobs (id, workspace_id, api_key_id, model_id, status, hold_tokens, tags, terms, guardrails,
-                      webhook_endpoint_id)
-    SELECT j.id, j.workspace_id, j.api_key_id, j.model_id, 'queued', j.hold, CAST(j.tags AS text[]), j.terms,
-           j.guardrails, j.webhook
-    FROM unnest(CAST(:ids AS text[]), CAST(:workspaces AS text[]), CAST(:keys AS text[]),
-                CAST(:models AS text[]), CAST(:holds AS bigint[]), CAST(:tags AS text[]), CAST(:terms AS jsonb[]),
-                CAST(:guardrails AS jsonb[]), CAST(:webhooks AS text[]))
-         AS j(id, workspace_id, api_key_id, model_id, hold, tags, terms, guardrails, webhook)
+    INSERT INTO jobs (id, workspace_id, api_key_id, model_id, status, hold_tokens, tags, terms, deadline_at,
+                      guardrails, webhook_endpoint_id)
+    SELECT j.id, j.workspace_id, j.api_key_id, j.model_id, 'queued', j.hold, coalesce(j.tags, '{}'), j.terms,
+           j.deadline_at, j.guardrails, j.webhook_endpoint_id
+    FROM jsonb_to_recordset(CAST(:jobs AS jsonb))
+         AS j(id text, workspace_id text, api_key_id text, model_id text, hold bigint, tags text[], terms jsonb,
+              deadline_at timestamptz, guardrails jsonb, webhook_endpoint_id text)
     WHERE EXISTS (SELECT 1 FROM workspaces w WHERE w.id = j.workspace_id)
     ON CONFLICT (id) DO NOTHING
     RETURNING id
@@ -87,29 +90,24 @@ _REFUSE = text(
 
 
 async def admit_batch(
-    conn: AsyncConnection, requests: list[HoldRequest], *, now: datetime | None = None
+    conn: AsyncConnection,
+    requests: list[HoldRequest],
+    *,
+    now: datetime | None = None,
+    book: limits.LimitBook | None = None,
 ) -> list[Admission]:
-    """Hold credit for each job in order, or refuse it; one answer per request, replays included."""
+    """Hold credit for each job in order, or refuse it; one answer per request, replays included.
+
+    `book`: the limits of the batch's keys and workspaces when the caller read them already (their use is read
+    here, after the lock); None reads them here."""
     balances = await journal.lock_accounts(conn, {r.workspace_id for r in requests})
     unique = _first_of_each(requests)
     # Read before this batch's jobs are recorded: their holds must not count twice against a spend cap.
-    book = await limits.load(conn, [_limited(r) for r in unique], now or datetime.now(UTC))
-    inserted = await conn.execute(
-        _INSERT_JOBS,
-        {
-            "ids": [r.job_id for r in unique],
-            "workspaces": [r.workspace_id for r in unique],
-            "keys": [r.api_key_id for r in unique],
-            "models": [r.model_id for r in unique],
-            # A refused job holds nothing, whatever its request computed.
-            "holds": [r.hold if r.refusal is None else 0 for r in unique],
-            # A text[] per job travels as its array literal, since unnest cannot take a 2-D array of rows.
-            "tags": [_array_literal(r.tags) for r in unique],
-            "terms": [json.dumps(domain.terms_record(r.terms)) if r.refusal is None else None for r in unique],
-            "guardrails": [json.dumps(r.guardrails) if r.guardrails else None for r in unique],
-            "webhooks": [r.webhook_endpoint_id for r in unique],
-        },
-    )
+    if book is None:
+        book = await limits.load(conn, [_limited(r) for r in unique], now or datetime.now(UTC))
+    else:
+        await limits.load_usage(conn, book)
+    inserted = await conn.execute(_INSERT_JOBS, {"jobs": json.dumps([_job_row(r) for r in unique])})
     new_ids = {row.id for row in inserted}
     decided: dict[str, Admission] = await _previous(conn, [r.job_id for r in unique if r.job_id not in new_ids])
     entries: list[journal.Entry] = []
@@ -209,9 +207,21 @@ async def _previous(conn: AsyncConnection, job_ids: list[str]) -> dict[str, Admi
     }
 
 
-def _array_literal(values: tuple[str, ...]) -> str:
-    escaped = (value.replace("\\", "\\\\").replace('"', '\\"') for value in values)
-    return "{" + ",".join(f'"{value}"' for value in escaped) + "}"
+def _job_row(request: HoldRequest) -> dict[str, Any]:
+    """A new job's row as `_INSERT_JOBS` reads it; a refused job holds nothing, whatever its request computed."""
+    refused = request.refusal is not None
+    return {
+        "id": request.job_id,
+        "workspace_id": request.workspace_id,
+        "api_key_id": request.api_key_id,
+        "model_id": request.model_id,
+        "hold": 0 if refused else request.hold,
+        "tags": list(request.tags),
+        "terms": None if refused else domain.terms_record(request.terms),
+        "deadline_at": request.deadline_at.isoformat() if request.deadline_at is not None else None,
+        "guardrails": request.guardrails or None,
+        "webhook_endpoint_id": request.webhook_endpoint_id,
+    }
 
 
 async def admit(conn: AsyncConnection, request: HoldRequest, *, now: datetime | None = None) -> Admission:

@@ -53,12 +53,13 @@ _LOCK_ACCOUNTS = text(
     "JOIN workspaces w ON w.id = a.workspace_id WHERE a.workspace_id = ANY(:ids) ORDER BY a.id FOR UPDATE OF a"
 )
 
+# The entries travel as one JSON document rather than parallel arrays: a text array of JSON details would have
+# every quote in them escaped by the driver, element by element, which cost more CPU than the whole statement.
 _RECORD_ENTRIES = text(
     """
     WITH entry AS (
-        SELECT * FROM unnest(CAST(:keys AS text[]), CAST(:kinds AS text[]), CAST(:workspaces AS text[]),
-                             CAST(:jobs AS text[]), CAST(:details AS jsonb[]))
-                      AS e(idempotency_key, kind, workspace_id, job_id, detail)
+        SELECT * FROM jsonb_to_recordset(CAST(:entries AS jsonb))
+                      AS e(idempotency_key text, kind text, workspace_id text, job_id text, detail jsonb)
     ), txn AS (
         INSERT INTO journal_transactions (idempotency_key, kind, workspace_id, job_id, detail)
         SELECT idempotency_key, kind, workspace_id, job_id, detail FROM entry
@@ -109,11 +110,18 @@ async def record_entries(conn: AsyncConnection, entries: list[Entry]) -> int:
         await conn.execute(
             _RECORD_ENTRIES,
             {
-                "keys": [entry.idempotency_key for entry in entries],
-                "kinds": [entry.kind for entry in entries],
-                "workspaces": [entry.workspace_id for entry in entries],
-                "jobs": [entry.job_id for entry in entries],
-                "details": [json.dumps(entry.detail) if entry.detail is not None else None for entry in entries],
+                "entries": json.dumps(
+                    [
+                        {
+                            "idempotency_key": entry.idempotency_key,
+                            "kind": entry.kind,
+                            "workspace_id": entry.workspace_id,
+                            "job_id": entry.job_id,
+                            "detail": entry.detail,
+                        }
+                        for entry in entries
+                    ]
+                ),
                 "leg_keys": [key for key, _ in legs],
                 "leg_accounts": [posting.account_id for _, posting in legs],
                 "leg_amounts": [posting.amount for _, posting in legs],

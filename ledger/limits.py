@@ -12,8 +12,10 @@ transaction, so the limits are exact however many ingress replicas accept reques
   cost, a running job's whole hold. Holds count, so racing requests can never together pass a cap; a job
   whose hold would take the key over a cap answers `spend_cap_reached` (403).
 
-The limits are read from `api_keys` and `workspaces` in the admission transaction (two primary-key lookups per
-batch), so a limit changed by an administrator applies to the very next admission.
+The limits are read from `api_keys` and `workspaces` in the admission transaction (admission reads them with the
+price book in one round trip, ledger/admission_reads.py), so a limit changed by an administrator applies to the
+very next admission. What was used (windows, spend) is read after the accounts are locked, and only for a batch
+that meets a limit.
 """
 
 from __future__ import annotations
@@ -192,29 +194,59 @@ _SAVE_COUNTERS = text(
 _FORGET_PAST = text("DELETE FROM rate_windows WHERE subject = ANY(:subjects) AND window_start < :start")
 
 
+@dataclass(frozen=True, slots=True)
+class Configured:
+    """The limits an api key or a workspace has (a workspace has no spend caps)."""
+
+    id: str
+    rpm_max: int | None
+    tpm_max: int | None
+    daily_spend_max_tokens: int | None = None
+    monthly_spend_max_tokens: int | None = None
+
+
+def book_of(now: datetime, keys: list[Configured], workspaces: list[Configured]) -> LimitBook:
+    """A batch's limit book from the limits its keys and workspaces have (those with none may be left out)."""
+    book = LimitBook(now=now, window_start=window_start_of(now))
+    for key in keys:
+        if key.rpm_max is not None or key.tpm_max is not None:
+            book.rates[key_subject(key.id)] = Rate(key.rpm_max, key.tpm_max)
+        if key.daily_spend_max_tokens is not None or key.monthly_spend_max_tokens is not None:
+            book.caps[key.id] = Caps(key.daily_spend_max_tokens, key.monthly_spend_max_tokens)
+    for workspace in workspaces:
+        if workspace.rpm_max is not None or workspace.tpm_max is not None:
+            book.rates[workspace_subject(workspace.id)] = Rate(workspace.rpm_max, workspace.tpm_max)
+    return book
+
+
 async def load(conn: AsyncConnection, jobs: list[Limited], now: datetime) -> LimitBook:
     """Read the limits of the batch's keys and workspaces, their current window and the capped keys' spend.
 
     Must run after the workspaces' accounts are locked and before the batch's jobs are recorded."""
-    book = LimitBook(now=now, window_start=window_start_of(now))
-    key_ids = sorted({job.api_key_id for job in jobs})
-    for row in await conn.execute(_KEY_LIMITS, {"ids": key_ids}):
-        if row.rpm_max is not None or row.tpm_max is not None:
-            book.rates[key_subject(row.id)] = Rate(row.rpm_max, row.tpm_max)
-        if row.daily_spend_max_tokens is not None or row.monthly_spend_max_tokens is not None:
-            book.caps[row.id] = Caps(row.daily_spend_max_tokens, row.monthly_spend_max_tokens)
-    workspace_ids = sorted({job.workspace_id for job in jobs})
-    for row in await conn.execute(_WORKSPACE_LIMITS, {"ids": workspace_ids}):
-        book.rates[workspace_subject(row.id)] = Rate(row.rpm_max, row.tpm_max)
+    key_rows = await conn.execute(_KEY_LIMITS, {"ids": sorted({job.api_key_id for job in jobs})})
+    keys = [
+        Configured(row.id, row.rpm_max, row.tpm_max, row.daily_spend_max_tokens, row.monthly_spend_max_tokens)
+        for row in key_rows
+    ]
+    workspace_rows = await conn.execute(_WORKSPACE_LIMITS, {"ids": sorted({job.workspace_id for job in jobs})})
+    book = book_of(now, keys, [Configured(row.id, row.rpm_max, row.tpm_max) for row in workspace_rows])
+    await load_usage(conn, book)
+    return book
+
+
+async def load_usage(conn: AsyncConnection, book: LimitBook) -> None:
+    """Read what the book's limited subjects used: their current window and the capped keys' spend (nothing to
+    read, and no round trip, when the batch meets no limit).
+
+    Must run after the workspaces' accounts are locked and before the batch's jobs are recorded."""
     if book.rates:
         rows = await conn.execute(_COUNTERS, {"subjects": sorted(book.rates), "start": book.window_start})
         book.counters = {row.subject: Counter(row.requests, row.tokens) for row in rows}
     if book.caps:
         book.spend = {key_id: Spend() for key_id in book.caps}
-        params = {"ids": sorted(book.caps), "day": day_start_of(now), "month": month_start_of(now)}
+        params = {"ids": sorted(book.caps), "day": day_start_of(book.now), "month": month_start_of(book.now)}
         for row in await conn.execute(KEY_SPEND, params):
             book.spend[row.api_key_id] = Spend(row.day, row.month)
-    return book
 
 
 async def save(conn: AsyncConnection, book: LimitBook) -> None:

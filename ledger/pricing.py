@@ -7,7 +7,7 @@ settlement only for a job admitted before terms were recorded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from fractions import Fraction
 from typing import Protocol
@@ -57,3 +57,26 @@ def route_terms(
 def catalogue_terms(catalogue: Catalogue) -> dict[str, domain.Terms]:
     """Every model's current terms, by id and alias: the fallback for jobs admitted without recorded terms."""
     return {name: terms_of(model) for model in catalogue.models for name in (model.id, *model.aliases)}
+
+
+class LazyCatalogueTerms(Mapping[str, domain.Terms]):
+    """`catalogue_terms`, built on first use: settlement needs it only for a job admitted without recorded terms,
+    and building it prices every model of the catalogue."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self._catalogue = catalogue
+        self._terms: dict[str, domain.Terms] | None = None
+
+    def _built(self) -> dict[str, domain.Terms]:
+        if self._terms is None:
+            self._terms = catalogue_terms(self._catalogue)
+        return self._terms
+
+    def __getitem__(self, name: str) -> domain.Terms:
+        return self._built()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._built())
+
+    def __len__(self) -> int:
+        return len(self._built())

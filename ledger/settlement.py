@@ -37,7 +37,7 @@ async def settle(
         for usage in usages
     ]
     workspaces = {usage.workspace_id for usage in usages}
-    settled = await debits.settle_batch(conn, workspaces, priced, pricing.catalogue_terms(catalogue))
+    settled = await debits.settle_batch(conn, workspaces, priced, pricing.LazyCatalogueTerms(catalogue))
     # Alerts and auto top-ups fire in this transaction, under the accounts' locks: once per crossing. Their
     # events land in the finance outbox, which the ledger's finance tick publishes.
     await crossings.after_settlement(conn, settled, finance)

@@ -114,6 +114,19 @@ context_tokens = 100000
 fallbacks = ["test/cheap"]
 
 [[models]]
+id = "test/hot-path"
+provider = "openai"
+upstream = "test-hot-path"
+pool = "openai"
+input_multiplier = "1"
+output_multiplier = "1"
+max_output_tokens = 4096
+default_max_tokens = 64
+context_tokens = 100000
+template_tokens_fixed = 0
+template_tokens_per_message = 0
+
+[[models]]
 id = "test/repriced"
 provider = "openai"
 upstream = "test-repriced"

@@ -20,6 +20,7 @@ from schemas.catalogue import Catalogue
 from schemas.errors import ERRORS, ErrorCode
 from schemas.events import ChatJobDispatched, ChatParameters, PromptMessage, UsageRecorded, decode, encode
 from workers.execution import ProviderSlot, execute, job_code
+from workers.lanes import LaneLimiter
 from workers.offsets import OffsetTracker
 from workers.providers import errors as provider_codes
 from workers.providers.base import (
@@ -276,7 +277,9 @@ def catalogue() -> Catalogue:
 
 
 def slots(*adapters: ScriptedAdapter, timeout_s: float = 42.0) -> dict[str, ProviderSlot]:
-    return {adapter.name: ProviderSlot(adapter, asyncio.Semaphore(4), timeout_s) for adapter in adapters}
+    return {
+        adapter.name: ProviderSlot(adapter, LaneLimiter(4, batch_max=3, batch_min=1), timeout_s) for adapter in adapters
+    }
 
 
 async def run(

@@ -11,7 +11,9 @@ import httpx
 from runtime.kafka import new_producer
 from runtime.readiness import mark_ready
 from schemas.catalogue import Catalogue
+from schemas.topics import Lane
 from workers.execution import ProviderSlot
+from workers.lanes import LaneLimiter
 from workers.pool import ModelPool
 from workers.providers.base import ProviderConfig
 from workers.providers.registry import build_adapter
@@ -48,7 +50,11 @@ def provider_slots(
         )
         slots[name] = ProviderSlot(
             adapter=build_adapter(provider.kind, config),
-            limiter=asyncio.Semaphore(provider.concurrency_max),
+            limiter=LaneLimiter.from_shares(
+                provider.concurrency_max,
+                batch_share_max=settings.batch_provider_share_max,
+                batch_share_min=settings.batch_provider_share_min,
+            ),
             timeout_s=provider.timeout_s,
             stream_adapter=build_stream_adapter(provider.kind, config),
         )
@@ -65,7 +71,8 @@ async def run_workers(settings: WorkerSettings) -> None:
     producer = new_producer(settings)
     await producer.start()
     slots = provider_slots(settings, catalogue, client)
-    pools = [ModelPool(name, settings, catalogue, slots, producer) for name in pool_names]
+    # Each lane of a pool has its own consumer: an interactive job never queues behind batch records.
+    pools = [ModelPool(name, settings, catalogue, slots, producer, lane=lane) for name in pool_names for lane in Lane]
     try:
         for pool in pools:
             await pool.start()

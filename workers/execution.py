@@ -20,7 +20,9 @@ from datetime import UTC, datetime
 from schemas.catalogue import Catalogue
 from schemas.errors import ErrorCode
 from schemas.events import ChatJobDispatched, JobError, UsageRecorded
+from schemas.topics import Lane
 from workers import output_checks
+from workers.lanes import LaneLimiter
 from workers.providers import errors as provider_codes
 from workers.providers.base import (
     ProviderAdapter,
@@ -67,7 +69,7 @@ class ProviderSlot:
     """A provider's adapter and the cap on calls in flight to it from this process."""
 
     adapter: ProviderAdapter
-    limiter: asyncio.Semaphore
+    limiter: LaneLimiter
     timeout_s: float
     # The same provider's streaming calls (workers/streaming.py).
     stream_adapter: StreamAdapter | None = None
@@ -120,6 +122,7 @@ async def execute(
     providers: Mapping[str, ProviderSlot],
     policy: RetryPolicy,
     clock: Clock = _utc_now,
+    lane: Lane = Lane.INTERACTIVE,
 ) -> UsageRecorded:
     last_error: ProviderError | None = None
     attempts = 0
@@ -144,7 +147,7 @@ async def execute(
                 return expired(job, attempts)
             attempts += 1
             try:
-                async with slot.limiter:
+                async with slot.limiter.held(lane):
                     result = await slot.adapter.complete(_within(call, left_s))
             except ProviderError as error:
                 last_error = error

@@ -10,6 +10,10 @@ gives up and commits them, so the next owner does not run them again. Following 
 (runtime/consume.py), a dispatch that cannot be read is dead-lettered and its job, when it names one, is
 reported failed so its hold is released; usage is published until the broker takes it, and an event too
 big for Kafka is replaced by a failure without the answer.
+
+A pool is one lane of a model pool: `dispatch.<pool>.interactive` or `dispatch.<pool>.batch`, each with its own
+consumer group, consumer and in-flight cap (`pool_concurrency_max`, `pool_batch_concurrency_max`), so a batch
+backlog never sits in front of an interactive job; at a provider's cap the lanes meet in workers/lanes.py.
 """
 
 from __future__ import annotations
@@ -37,6 +41,12 @@ from workers.settings import WorkerSettings
 log = logging.getLogger(__name__)
 
 PUBLISH_BACKOFF = Backoff(initial_s=0.1, max_s=5.0)
+
+
+def pool_group(prefix: str, pool: str, lane: topics.Lane) -> str:
+    """The consumer group of one lane of a pool (the interactive lane keeps the group both lanes once shared)."""
+    group = f"{prefix}luntrex-pool-{pool}"
+    return group if lane is topics.Lane.INTERACTIVE else f"{group}.{lane.value}"
 
 
 class UnreadableDispatch(PermanentFailure):
@@ -70,8 +80,14 @@ class ModelPool:
         catalogue: Catalogue,
         providers: Mapping[str, execution.ProviderSlot],
         producer: AIOKafkaProducer,
+        *,
+        lane: topics.Lane = topics.Lane.INTERACTIVE,
     ) -> None:
         self.name = name
+        self.lane = lane
+        self.concurrency_max = (
+            settings.pool_concurrency_max if lane is topics.Lane.INTERACTIVE else settings.pool_batch_concurrency_max
+        )
         self.settings = settings
         self.catalogue = catalogue
         self.providers = providers
@@ -85,15 +101,13 @@ class ModelPool:
         self._stream_topic = topics.prefixed(settings.topic_prefix, topics.JOBS_STREAM)
 
     async def start(self) -> None:
-        lanes = [
-            topics.prefixed(self.settings.topic_prefix, topics.dispatch_topic(self.name, lane)) for lane in topics.Lane
-        ]
+        topic = topics.prefixed(self.settings.topic_prefix, topics.dispatch_topic(self.name, self.lane))
         self._consumer = new_consumer(
             self.settings,
-            group_id=f"{self.settings.topic_prefix}luntrex-pool-{self.name}",
+            group_id=pool_group(self.settings.topic_prefix, self.name, self.lane),
             max_poll_interval_ms=self.settings.kafka_max_poll_interval_ms,
         )
-        self._consumer.subscribe(lanes, listener=_Rebalance(self))
+        self._consumer.subscribe([topic], listener=_Rebalance(self))
         await self._consumer.start()
 
     async def stop(self) -> None:
@@ -133,7 +147,7 @@ class ModelPool:
         consumer = self._consumer
         if consumer is None:
             return
-        if len(self._tasks) >= self.settings.pool_concurrency_max:
+        if len(self._tasks) >= self.concurrency_max:
             running = consumer.assignment() - consumer.paused()
             if running:
                 consumer.pause(*running)
@@ -152,7 +166,7 @@ class ModelPool:
                     committer.result()
                     raise RuntimeError(f"pool {self.name}: the offset committer stopped")
                 self.apply_backpressure()
-                free = self.settings.pool_concurrency_max - len(self._tasks)
+                free = self.concurrency_max - len(self._tasks)
                 try:
                     # Polling goes on while paused: a group member that keeps polling is alive, however long
                     # its jobs take. At most one record beyond the limit can arrive (from a partition
@@ -205,7 +219,7 @@ class ModelPool:
                     job, self.catalogue, self.providers, self.policy, self._publish_delta
                 )
             else:
-                usage = await execution.execute(job, self.catalogue, self.providers, self.policy)
+                usage = await execution.execute(job, self.catalogue, self.providers, self.policy, lane=self.lane)
         except Exception:
             log.exception("pool %s: job %s crashed; reporting it failed so its hold is released", self.name, job.job_id)
             usage = execution.internal_failure(job)

@@ -20,6 +20,13 @@ class WorkerSettings(ServiceSettings):
     provider_base_urls: dict[str, str] = Field(default_factory=dict)
     # Jobs in flight per pool in this process; each provider also has its own cap in the catalogue.
     pool_concurrency_max: int = Field(default=256, ge=1, le=10_000)
+    # Batch jobs in flight per pool in this process: the batch lane has its own consumer and its own cap, so a
+    # batch backlog never fills the interactive lane's slots.
+    pool_batch_concurrency_max: int = Field(default=128, ge=1, le=10_000)
+    # Of each provider's `concurrency_max`, the share batch jobs may hold at most (the rest is always free for
+    # interactive jobs) and the share they get first when both lanes wait (so batches keep progressing).
+    batch_provider_share_max: float = Field(default=0.75, gt=0, le=1)
+    batch_provider_share_min: float = Field(default=0.1, gt=0, le=1)
     attempts_per_model_max: int = Field(default=3, ge=1, le=10)
     backoff_base_s: float = Field(default=0.2, ge=0, le=60)
     backoff_max_s: float = Field(default=10.0, ge=0, le=600)
@@ -47,6 +54,8 @@ class WorkerSettings(ServiceSettings):
                 f"{USAGE_EVENT_OVERHEAD_BYTES} bytes of event must fit kafka_message_max_bytes "
                 f"({self.kafka_message_max_bytes})"
             )
+        if self.batch_provider_share_min > self.batch_provider_share_max:
+            raise ValueError("batch_provider_share_min must not exceed batch_provider_share_max")
         if self.poll_wait_ms * 2 > self.kafka_max_poll_interval_ms:
             raise ValueError("poll_wait_ms must be well under kafka_max_poll_interval_ms")
         return self

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from schemas.catalogue import Catalogue
 from schemas.events import ChatJobDispatched, ChatStreamDelta, UsageRecorded
+from schemas.topics import Lane
 from workers import execution
 from workers.providers.base import ProviderCall, ProviderError
 from workers.retry import RetryPolicy
@@ -88,7 +89,7 @@ async def execute_stream(
             attempts += 1
             run.attempt_started()
             try:
-                async with slot.limiter:
+                async with slot.limiter.held(Lane(job.lane)):
                     result = await slot.stream_adapter.stream(execution._within(call, left_s), run.delta)
             except ProviderError as error:
                 last_error = error
