@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ingress import apidocs
@@ -35,7 +36,24 @@ async def test_another_workspaces_ids_are_404_on_every_endpoint(client: httpx.As
     alert = await client.post(
         "/billing/alert-thresholds", json={"kind": "absolute", "threshold_tokens": 10}, headers=theirs.headers
     )
+    line = {
+        "custom_id": "a",
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": {"model": "gpt-4.1-mini", **HELLO},
+    }
+    batch = await client.post("/batches", json=[line], headers=theirs.headers)
+    assert batch.status_code == 201, batch.text
+    uploaded = await client.post(
+        "/openai/files",
+        files={"file": ("in.jsonl", orjson.dumps(line) + b"\n")},
+        data={"purpose": "batch"},
+        headers={"Authorization": theirs.headers["Authorization"]},
+    )
+    assert uploaded.status_code == 200, uploaded.text
     ids = {
+        "batch_id": [batch.json()["id"]],
+        "file_id": [uploaded.json()["id"]],
         "job_id": [finished["id"], queued.json()["id"]],
         "key_id": [theirs.key_id, spare["id"]],
         "threshold_id": [str(alert.json()["id"])],
@@ -53,6 +71,13 @@ async def test_another_workspaces_ids_are_404_on_every_endpoint(client: httpx.As
         ("POST", "/api/v1/webhooks/{endpoint_id}/rotate-secret"): {"grace_s": 0},
         ("GET", "/api/v1/webhooks/{endpoint_id}/deliveries"): None,
         ("POST", "/api/v1/webhooks/deliveries/{delivery_id}/redeliver"): None,
+        ("GET", "/api/v1/batches/{batch_id}"): None,
+        ("GET", "/api/v1/batches/{batch_id}/results"): None,
+        ("POST", "/api/v1/batches/{batch_id}/cancel"): None,
+        ("GET", "/api/v1/openai/batches/{batch_id}"): None,
+        ("POST", "/api/v1/openai/batches/{batch_id}/cancel"): None,
+        ("GET", "/api/v1/openai/files/{file_id}"): None,
+        ("GET", "/api/v1/openai/files/{file_id}/content"): None,
     }
     # A new route with an id must be added here: the test fails rather than silently not covering it.
     assert set(probes) == workspace_routes_with_ids()
@@ -62,7 +87,10 @@ async def test_another_workspaces_ids_are_404_on_every_endpoint(client: httpx.As
             path = template.replace("{" + name + "}", foreign_id).removeprefix("/api/v1")
             response = await client.request(method, path, json=body, headers=mine.headers)
             assert response.status_code == 404, (method, path, response.text)
-            assert set(response.json()) == {"error", "status", "code", "request_id"}
+            if path.startswith("/openai/"):
+                assert response.json()["error"]["code"] in ("not_found", "batch_not_found", "file_not_found")
+            else:
+                assert set(response.json()) == {"error", "status", "code", "request_id"}
             assert "secret" not in response.text and finished["answer"] not in response.text
 
     # Their keys still work, and nothing of theirs shows in my listings.
