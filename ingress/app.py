@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import ORJSONResponse
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from ingress import metrics as telemetry_hooks
 from ingress import supervision
 from ingress.admin_credential import AdminCredential
 from ingress.door import BodyLimits, RequestGuard
@@ -24,6 +25,7 @@ from ingress.routes import admin, billing, catalogue, completions, finance, fina
 from ingress.services import Services
 from ingress.settings import IngressSettings
 from runtime.readiness import mark_ready
+from runtime.tracing import start_tracing
 
 
 def create_app(settings: IngressSettings) -> FastAPI:
@@ -32,14 +34,17 @@ def create_app(settings: IngressSettings) -> FastAPI:
     # The admin credential is kept only as its hash; the settings routes see no longer hold it.
     admin_credential = AdminCredential(settings.admin_key)
     settings = settings.model_copy(update={"admin_key": None})
-    publisher = JobPublisher(settings)
+    telemetry = telemetry_hooks.Telemetry(
+        telemetry_hooks.IngressMetrics(catalogue_) if settings.metrics_enabled else None, start_tracing("ingress")
+    )
+    publisher = JobPublisher(settings, tracing=telemetry.tracing)
     services = Services(
         settings=settings,
         catalogue=catalogue_,
         engine=engine,
         keys=KeyDirectory(settings, engine),
         publisher=publisher,
-        replies=ReplyWaiter(settings, settings.pending_replies_max),
+        replies=ReplyWaiter(settings, settings.pending_replies_max, tracing=telemetry.tracing),
         admin=admin_credential,
         commands=LedgerCommands(settings, pending_max=settings.admin_commands_pending_max),
         relay=OutboxRelay(settings, engine, publisher),
@@ -63,6 +68,7 @@ def create_app(settings: IngressSettings) -> FastAPI:
             await services.replies.stop()
             await services.publisher.stop()
             await engine.dispose()
+            telemetry.tracing.shutdown()
 
     app = FastAPI(
         title="Luntrex Router API",
@@ -81,6 +87,7 @@ def create_app(settings: IngressSettings) -> FastAPI:
             body_read_timeout_s=settings.body_read_timeout_s,
         ),
     )
+    telemetry_hooks.install(app, telemetry)
     for module in (completions, jobs, catalogue, billing, finance, finance_writes, keys, admin, openai_compat):
         app.include_router(module.router)
     app.include_router(finance_writes.admin_router)

@@ -39,6 +39,7 @@ from ingress.publisher import PublishAmbiguous
 from ingress.replies import ResultUnreadable
 from ingress.services import Services
 from ledger import queries
+from runtime import logs
 from schemas.api import ChatCompletionRequest
 from schemas.errors import ServiceUnavailable, spec_of
 from schemas.events import ChatJobSubmitted, JobFinished, encode, utc_now
@@ -97,6 +98,7 @@ async def complete(
         traceparent=traceparent,
         deadline_at=utc_now() + timedelta(seconds=settings.job_deadline_s),
     )
+    logs.bind(job_id=job.job_id, workspace_id=job.workspace_id)
     wait_s = settings.sync_wait_default_s
     wait_applied = None
     if preferences.wait_s is not None:

@@ -6,10 +6,12 @@ Both HTTP surfaces share this; they differ only in how they parse the body and r
 from __future__ import annotations
 
 import re
+import time
 
 from fastapi import Request
 
 from ingress import flow, idempotency, rendering, submission
+from ingress import metrics as telemetry_hooks
 from ingress.errors import request_id_of
 from ingress.keys import Principal
 from ingress.prefer import parse_prefer
@@ -24,6 +26,8 @@ async def complete_from_http(
     request: Request, principal: Principal, chat: ChatCompletionRequest, *, endpoint: str, body: bytes
 ) -> tuple[flow.Outcome, dict[str, str]]:
     services: Services = request.app.state.services
+    started_s = time.perf_counter()
+    telemetry_hooks.note_model(request, chat.model or principal.default_model or services.catalogue.default_model)
     key_header = request.headers.get("idempotency-key")
     idempotency_key = idempotency.normalise_key(key_header) if key_header is not None else None
     preferences = parse_prefer(request.headers.get("prefer"))
@@ -45,4 +49,8 @@ async def complete_from_http(
         fingerprint=idempotency.request_fingerprint(endpoint, body),
         traceparent=traceparent,
     )
+    if outcome.finished is not None and not outcome.replayed:
+        telemetry_hooks.observe_result(
+            request, outcome.finished.model_id or outcome.model_id, outcome.finished.status, started_s
+        )
     return outcome, rendering.outcome_headers(request_id_of(request), outcome, preferences)

@@ -10,12 +10,14 @@ import httpx
 
 from runtime.kafka import new_producer
 from runtime.readiness import mark_ready
+from runtime.tracing import start_tracing
 from schemas.catalogue import Catalogue
 from workers.execution import ProviderSlot
 from workers.pool import ModelPool
 from workers.providers.base import ProviderConfig
 from workers.providers.registry import build_adapter
 from workers.settings import WorkerSettings
+from workers.telemetry import WorkerTelemetry
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +65,23 @@ async def run_workers(settings: WorkerSettings) -> None:
     producer = new_producer(settings)
     await producer.start()
     slots = provider_slots(settings, catalogue, client)
-    pools = [ModelPool(name, settings, catalogue, slots, producer) for name in pool_names]
+    telemetry = WorkerTelemetry(settings, catalogue, start_tracing("workers"))
+    pools = [ModelPool(name, settings, catalogue, slots, producer, telemetry=telemetry) for name in pool_names]
+    lag = telemetry.lag_monitor([pool.group_id for pool in pools])
+    lag_task = asyncio.create_task(lag.run()) if lag is not None else None
     try:
         for pool in pools:
             await pool.start()
+        telemetry.serve()
         mark_ready(settings.ready_file)
         log.info("workers ready: pools %s", ", ".join(pool_names))
         await asyncio.gather(*(pool.run() for pool in pools))
     finally:
+        if lag_task is not None:
+            lag_task.cancel()
+        if lag is not None:
+            await lag.close()
+        telemetry.close()
         for pool in pools:
             await pool.stop()
         await producer.stop()

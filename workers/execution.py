@@ -11,6 +11,7 @@ any provider, and no provider timeout or backoff sleep reaches past the time lef
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping
@@ -33,6 +34,7 @@ from workers.providers.base import (
 )
 from workers.providers.errors import safe_message
 from workers.retry import RetryPolicy
+from workers.telemetry import WorkerTelemetry
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +118,13 @@ async def execute(
     providers: Mapping[str, ProviderSlot],
     policy: RetryPolicy,
     clock: Clock = _utc_now,
+    telemetry: WorkerTelemetry | None = None,
 ) -> UsageRecorded:
     last_error: ProviderError | None = None
     attempts = 0
-    for model_id in job.route:
+    for position, model_id in enumerate(job.route):
+        if position and telemetry is not None:
+            telemetry.fell_back(job.route[position - 1])
         model = catalogue.get(model_id)
         slot = providers[model.provider]
         routing = job.params.routing
@@ -140,7 +145,8 @@ async def execute(
             attempts += 1
             try:
                 async with slot.limiter:
-                    result = await slot.adapter.complete(_within(call, left_s))
+                    with telemetry.call(model.provider, model.id) if telemetry else contextlib.nullcontext():
+                        result = await slot.adapter.complete(_within(call, left_s))
             except ProviderError as error:
                 last_error = error
                 log.warning("job %s on %s attempt %d: %s", job.job_id, model_id, attempt, error)
@@ -151,6 +157,8 @@ async def execute(
                 if error.retry_after_s is not None and error.retry_after_s > policy.cap_s:
                     break
                 await _sleep_within(job, policy.delay_s(attempt, error.retry_after_s), clock)
+                if telemetry is not None:
+                    telemetry.retried(model.provider, model.id)
                 continue
             return _completed(job, model.id, model.provider, result, attempts)
     assert last_error is not None, "a route has at least one model"

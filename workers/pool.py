@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.structs import ConsumerRecord
 
+from runtime import logs
 from runtime.consume import Backoff, PermanentFailure, Verdict, classify, dead_letter, job_identity, retry_transient
 from runtime.kafka import new_consumer
 from schemas import topics
@@ -33,6 +34,7 @@ from workers import execution
 from workers.offsets import OffsetTracker
 from workers.retry import RetryPolicy
 from workers.settings import WorkerSettings
+from workers.telemetry import WorkerTelemetry
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +72,11 @@ class ModelPool:
         catalogue: Catalogue,
         providers: Mapping[str, execution.ProviderSlot],
         producer: AIOKafkaProducer,
+        *,
+        telemetry: WorkerTelemetry | None = None,
     ) -> None:
         self.name = name
+        self.telemetry = telemetry
         self.settings = settings
         self.catalogue = catalogue
         self.providers = providers
@@ -80,6 +85,7 @@ class ModelPool:
         self.policy = RetryPolicy(settings.attempts_per_model_max, settings.backoff_base_s, settings.backoff_max_s)
         self._consumer: AIOKafkaConsumer | None = None
         self._tasks: dict[asyncio.Task[None], TopicPartition] = {}
+        self.group_id = f"{settings.topic_prefix}luntrex-pool-{name}"
         self._usage_topic = topics.prefixed(settings.topic_prefix, topics.JOBS_USAGE)
         self._dead_letter_topic = topics.prefixed(settings.topic_prefix, topics.DEAD_LETTERS)
 
@@ -89,11 +95,13 @@ class ModelPool:
         ]
         self._consumer = new_consumer(
             self.settings,
-            group_id=f"{self.settings.topic_prefix}luntrex-pool-{self.name}",
+            group_id=self.group_id,
             max_poll_interval_ms=self.settings.kafka_max_poll_interval_ms,
         )
         self._consumer.subscribe(lanes, listener=_Rebalance(self))
         await self._consumer.start()
+        if self.telemetry is not None and self.telemetry.metrics is not None:
+            self.telemetry.metrics.in_flight.labels(self.name).set_function(self.in_flight)
 
     async def stop(self) -> None:
         consumer, self._consumer = self._consumer, None
@@ -173,7 +181,7 @@ class ModelPool:
 
     def _start(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
         self.tracker.started(tp, record.offset)
-        task = asyncio.create_task(self._handle(tp, record))
+        task = asyncio.create_task(self._handle_traced(tp, record))
         self._tasks[task] = tp
         task.add_done_callback(self._finished)
 
@@ -191,6 +199,15 @@ class ModelPool:
             except KafkaError:
                 log.exception("pool %s: offset commit failed; will retry", self.name)
 
+    async def _handle_traced(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
+        """`_handle` inside the job's span (a child of the ledger's hold), when tracing is on."""
+        tracing = self.telemetry.tracing if self.telemetry is not None else None
+        if tracing is None or not tracing.enabled:
+            await self._handle(tp, record)
+            return
+        with tracing.span(f"worker {self.name}", parent=tracing.context_of(record.headers), kind="consumer"):
+            await self._handle(tp, record)
+
     async def _handle(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
         try:
             job = self._read(record.value)
@@ -198,11 +215,14 @@ class ModelPool:
             await self._refuse(record, error)
             self.tracker.done(tp, record.offset)
             return
+        logs.bind(job_id=job.job_id, workspace_id=job.workspace_id)
         try:
-            usage = await execution.execute(job, self.catalogue, self.providers, self.policy)
+            usage = await execution.execute(job, self.catalogue, self.providers, self.policy, telemetry=self.telemetry)
         except Exception:
             log.exception("pool %s: job %s crashed; reporting it failed so its hold is released", self.name, job.job_id)
             usage = execution.internal_failure(job)
+        if self.telemetry is not None:
+            self.telemetry.job_finished(self.name, job, usage)
         await self._publish_usage(usage)
         self.tracker.done(tp, record.offset)
 
@@ -241,6 +261,8 @@ class ModelPool:
             error=error,
         )
         await self._send_until_taken(self._dead_letter_topic, encode(letter), record.key)
+        if self.telemetry is not None:
+            self.telemetry.dead_lettered(f"workers.{self.name}")
         job_id, workspace_id = job_identity(record.value)
         if job_id is None or workspace_id is None:
             return
@@ -273,7 +295,7 @@ class ModelPool:
         while True:
             try:
                 await retry_transient(
-                    lambda: self.producer.send_and_wait(topic, value, key=key),
+                    lambda: self.producer.send_and_wait(topic, value, key=key, headers=self._trace_headers()),
                     what=f"pool {self.name}: publishing to {topic}",
                     backoff=PUBLISH_BACKOFF,
                 )
@@ -286,6 +308,10 @@ class ModelPool:
                 attempt += 1
                 log.critical("pool %s: the broker refuses events for %s; retrying", self.name, topic, exc_info=True)
                 await asyncio.sleep(PUBLISH_BACKOFF.delay_s(attempt))
+
+    def _trace_headers(self) -> list[tuple[str, bytes]] | None:
+        """The current job span's context for the records it publishes; None when tracing is off."""
+        return self.telemetry.tracing.headers() if self.telemetry is not None else None
 
 
 def _without_answer(usage: UsageRecorded) -> UsageRecorded:
