@@ -13,7 +13,7 @@ provider calls, the ledger's settlement and the result's delivery share one trac
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from runtime.telemetry_settings import OtelSettings
@@ -146,14 +146,3 @@ def _exporter(kind: str | None) -> SpanExporter | None:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     return OTLPSpanExporter()
-
-
-@contextlib.contextmanager
-def ended(spans: Iterator[Span | None] | Sequence[Span | None]) -> Iterator[None]:
-    """End every span when the block ends (a batch's per-job spans)."""
-    try:
-        yield
-    finally:
-        for span in spans:
-            if span is not None:
-                span.end()
