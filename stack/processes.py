@@ -15,6 +15,9 @@ from stack.profiles import LOOPBACK
 FAKE_PROVIDER_PORT = 8700
 INGRESS_PORT = 8080
 FAKE_PROVIDER_URL = f"http://{LOOPBACK}:{FAKE_PROVIDER_PORT}"
+# `/metrics` of the services without an HTTP port of their own (LUNTREX_METRICS_PORT); ingress serves it on 8080.
+LEDGER_METRICS_PORT = 9101
+WORKERS_METRICS_PORT = 9102
 BASE_URL = f"http://{LOOPBACK}:{INGRESS_PORT}/api/v1"
 CATALOGUE_PATH = "config/models.toml"
 
@@ -74,8 +77,12 @@ PROCESSES: tuple[Process, ...] = (
         port=FAKE_PROVIDER_PORT,
         health_path="/healthz",
     ),
-    Process("ledger", "ledger"),
-    Process("workers", "workers", extra_env=FAKE_PROVIDER_API_KEYS),
+    Process("ledger", "ledger", extra_env=(("LUNTREX_METRICS_PORT", str(LEDGER_METRICS_PORT)),)),
+    Process(
+        "workers",
+        "workers",
+        extra_env=(*FAKE_PROVIDER_API_KEYS, ("LUNTREX_METRICS_PORT", str(WORKERS_METRICS_PORT))),
+    ),
     Process(
         "ingress",
         "ingress",
@@ -85,6 +92,13 @@ PROCESSES: tuple[Process, ...] = (
         admin=True,
     ),
 )
+
+# What Prometheus scrapes (stack/prometheus.py): every service's `/metrics`, by service name.
+METRICS_TARGETS = {
+    "ingress": f"{LOOPBACK}:{INGRESS_PORT}",
+    "ledger": f"{LOOPBACK}:{LEDGER_METRICS_PORT}",
+    "workers": f"{LOOPBACK}:{WORKERS_METRICS_PORT}",
+}
 
 
 def process_env(
