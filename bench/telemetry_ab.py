@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from bench import ledger_bench, wrk
+from bench import ledger_bench, procstat, wrk
 from bench.machine import git_info, load_average, machine_info
 from bench.runner import PIPELINE_MODEL, seed_body
 from bench.workspace import BillingProbe
@@ -146,9 +146,15 @@ async def _variant(
         binary = wrk.ensure_wrk()
         await wrk.run(binary, wrk.Load(url, body, auth, connections=16, duration_s=args.warmup))
         cells = {}
+        pids = [part.process.pid for part in parts if part.process is not None]
         for connections in args.concurrency:
+            cpu_before_s = sum(procstat.process_cpu_s(pid) for pid in pids)
             result = await wrk.run(binary, wrk.Load(url, body, auth, connections=connections, duration_s=args.duration))
+            cpu_s = sum(procstat.process_cpu_s(pid) for pid in pids) - cpu_before_s
             cells[str(connections)] = {
+                # CPU of ingress, ledger and workers per billed request: far less sensitive to the other
+                # sessions' load than throughput, and what bounds saturated throughput on a full machine.
+                "cpu_ms_per_billed": round(cpu_s * 1000 / max(result.ok, 1), 3),
                 "billed_per_s": round(result.ok / result.duration_s, 1),
                 "p50_ms": result.latency_ms["p50"],
                 "p99_ms": result.latency_ms["p99"],
@@ -170,17 +176,24 @@ def _summary(rounds: list[dict[str, Any]], concurrency: list[int]) -> dict[str, 
         for connections in map(str, concurrency):
             ratios = [r[variant][connections]["billed_per_s"] / r["off"][connections]["billed_per_s"] for r in rounds]
             p50_deltas = [r[variant][connections]["p50_ms"] - r["off"][connections]["p50_ms"] for r in rounds]
+            cpu_ratios = [
+                r[variant][connections]["cpu_ms_per_billed"] / r["off"][connections]["cpu_ms_per_billed"]
+                for r in rounds
+            ]
             summary[f"{variant}_c{connections}"] = {
                 "billed_ratio_median": round(statistics.median(ratios), 3),
                 "billed_ratios": [round(r, 3) for r in ratios],
                 "p50_delta_ms_median": round(statistics.median(p50_deltas), 3),
                 "p50_deltas_ms": [round(d, 3) for d in p50_deltas],
+                "cpu_per_billed_ratio_median": round(statistics.median(cpu_ratios), 3),
+                "cpu_per_billed_ratios": [round(r, 3) for r in cpu_ratios],
             }
     return summary
 
 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     database_url = ledger_bench.create_database(args.database_url)
+    print(f"database {database_url.rsplit('/', 1)[1]} (dropped at the end)", flush=True)
     prefix = f"bab{uuid.uuid4().hex[:6]}."
     sink = _Sink()
     workdir = Path(tempfile.mkdtemp(prefix="luntrex-telemetry-ab-"))
