@@ -108,15 +108,21 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _scrape(urls: list[str], stop: asyncio.Event) -> None:
+async def _scrape(urls: list[str], stop: asyncio.Event) -> int:
+    """Scrape like Prometheus until stopped; returns the scrapes that failed (a slow answer under load)."""
+    failed = 0
     async with httpx.AsyncClient(timeout=5) as http:
         while not stop.is_set():
             for url in urls:
-                (await http.get(url)).raise_for_status()
+                try:
+                    (await http.get(url)).raise_for_status()
+                except httpx.HTTPError:
+                    failed += 1
             try:
                 await asyncio.wait_for(stop.wait(), SCRAPE_INTERVAL_S)
             except TimeoutError:
                 continue
+    return failed
 
 
 async def _variant(
@@ -134,7 +140,7 @@ async def _variant(
         _Part("ingress", ["ingress", "--port", str(ports["ingress"])], env, workdir),
     ]
     stop = asyncio.Event()
-    scraper = None
+    scraper: asyncio.Task[int] | None = None
     try:
         for part in parts:
             await asyncio.to_thread(part.start)
@@ -163,10 +169,12 @@ async def _variant(
         return cells
     finally:
         stop.set()
-        if scraper is not None:
-            await scraper
-        for part in reversed(parts):
-            await asyncio.to_thread(part.stop)
+        try:
+            if scraper is not None:
+                await scraper
+        finally:
+            for part in reversed(parts):
+                await asyncio.to_thread(part.stop)
 
 
 def _summary(rounds: list[dict[str, Any]], concurrency: list[int]) -> dict[str, Any]:
@@ -204,7 +212,14 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         "LUNTREX_DATABASE_URL": database_url,
         "LUNTREX_TOPIC_PREFIX": prefix,
         "LUNTREX_LEDGER_APP_ID": f"{prefix}ledger",
-        "LUNTREX_PROVIDER_BASE_URLS": json.dumps({"openai": f"{fake_url}/openai/v1"}),
+        "LUNTREX_PROVIDER_BASE_URLS": json.dumps(
+            {
+                "openai": f"{fake_url}/openai/v1",
+                "anthropic": f"{fake_url}/anthropic",
+                "gemini": f"{fake_url}/gemini",
+                "llama": f"{fake_url}/openai/v1",
+            }
+        ),
         "BENCH_WORKDIR": str(workdir),
         **dict(FAKE_PROVIDER_API_KEYS),
     }
@@ -222,6 +237,8 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             variants = order if number % 2 == 0 else list(reversed(order))
             results = {}
             for name in variants:
+                if fake.process is None or fake.process.poll() is not None:
+                    raise RuntimeError(f"the fake provider exited; see {workdir}/fakeprovider.log")
                 results[name] = await _variant(name, common, sink, args, workspace.api_key)
                 print(f"round {number + 1} {name}: {json.dumps(results[name])}", flush=True)
             rounds.append(results)
