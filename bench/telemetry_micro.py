@@ -19,18 +19,21 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from bench.machine import git_info, load_average, machine_info
 from ingress.metrics import IngressMetrics, Telemetry, TelemetryMiddleware
 from ledger.settings import LedgerSettings
 from ledger.telemetry import LedgerTelemetry
 from runtime.settings import ServiceSettings
 from runtime.tracing import Tracing, start_tracing
 from schemas.events import JobFinished
+from stack.profiles import REPO_ROOT
 from workers.settings import WorkerSettings
 from workers.telemetry import WorkerTelemetry
 
 CALLS = 4_000
 ROUNDS = 2
 MODEL = "openai/gpt-4.1-mini"
+RESULTS = REPO_ROOT / "bench" / "results" / "telemetry_micro.json"
 
 
 class _Drop(SpanExporter):
@@ -136,8 +139,17 @@ async def _main() -> dict[str, Any]:
 
 
 def main() -> int:
+    load_before = load_average()
     document = asyncio.run(_main())
+    document = {
+        "machine": machine_info(),
+        "git": git_info(),
+        "load_average": {"before": load_before, "after": load_average()},
+        **document,
+    }
+    RESULTS.write_text(json.dumps(document, indent=2) + "\n")
     print(json.dumps(document["us_cpu_per_request"], indent=2))
+    print(f"wrote {RESULTS}")
     return 0
 
 

@@ -60,7 +60,7 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         document: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
+            "level": record.levelname,
             "service": self._service,
             "logger": record.name,
             "message": redact(record.getMessage()),

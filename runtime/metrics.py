@@ -12,6 +12,7 @@ workspace id, key or text from a caller is ever a label.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable
 from wsgiref.simple_server import WSGIServer
@@ -20,6 +21,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 from prometheus_client.process_collector import ProcessCollector
 
 from schemas.catalogue import Catalogue
+
+log = logging.getLogger(__name__)
 
 NAMESPACE = "luntrex"
 # Seconds, from a sub-millisecond hop to a long provider call.
@@ -42,9 +45,16 @@ def exposition(registry: CollectorRegistry) -> tuple[bytes, str]:
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
-def serve(registry: CollectorRegistry, host: str, port: int) -> WSGIServer:
-    """Serve `/metrics` on a port of its own from a daemon thread (the ledger's and the workers' endpoint)."""
-    server, _thread = start_http_server(port, addr=host, registry=registry)
+def serve(registry: CollectorRegistry, host: str, port: int) -> WSGIServer | None:
+    """Serve `/metrics` on a port of its own from a daemon thread (the ledger's and the workers' endpoint).
+
+    A port already taken (a second replica started with the same settings) costs the endpoint, loudly, never
+    the service: metrics must not stop the ledger or the workers."""
+    try:
+        server, _thread = start_http_server(port, addr=host, registry=registry)
+    except OSError as error:
+        log.error("metrics endpoint %s:%d not served (%s); set LUNTREX_METRICS_PORT per process", host, port, error)
+        return None
     return server
 
 

@@ -85,7 +85,7 @@ def test_a_log_line_is_one_json_object_with_the_bound_ids() -> None:
     finally:
         unbind(tokens)
     assert document["request_id"] == "req_1" and document["job_id"] == "job_1" and document["workspace_id"] == "ws_1"
-    assert document["level"] == "warning" and document["service"] == "ingress"
+    assert document["level"] == "WARNING" and document["service"] == "ingress"
     assert json.loads(formatter.format(_record("outside")))["job_id"] is None
 
 
