@@ -21,7 +21,7 @@ def main() -> None:
         settings = settings.model_copy(update={"port": args.port})
     if args.host:
         settings = settings.model_copy(update={"host": args.host})
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings=settings, service="ingress")
     clear_ready(settings.ready_file)
     serve(create_app(settings), settings)
 

@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import ORJSONResponse
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from ingress import metrics as telemetry_hooks
 from ingress import supervision
 from ingress.admin_credential import AdminCredential
 from ingress.door import BodyLimits, RequestGuard
@@ -39,6 +40,7 @@ from ingress.services import Services
 from ingress.settings import IngressSettings
 from ingress.stream_deltas import StreamDeltas
 from runtime.readiness import mark_ready
+from runtime.tracing import start_tracing
 
 
 def create_app(settings: IngressSettings) -> FastAPI:
@@ -47,14 +49,17 @@ def create_app(settings: IngressSettings) -> FastAPI:
     # The admin credential is kept only as its hash; the settings routes see no longer hold it.
     admin_credential = AdminCredential(settings.admin_key)
     settings = settings.model_copy(update={"admin_key": None})
-    publisher = JobPublisher(settings)
+    telemetry = telemetry_hooks.Telemetry(
+        telemetry_hooks.IngressMetrics(catalogue_) if settings.metrics_enabled else None, start_tracing("ingress")
+    )
+    publisher = JobPublisher(settings, tracing=telemetry.tracing)
     services = Services(
         settings=settings,
         catalogue=catalogue_,
         engine=engine,
         keys=KeyDirectory(settings, engine),
         publisher=publisher,
-        replies=ReplyWaiter(settings, settings.pending_replies_max),
+        replies=ReplyWaiter(settings, settings.pending_replies_max, tracing=telemetry.tracing),
         admin=admin_credential,
         commands=LedgerCommands(settings, pending_max=settings.admin_commands_pending_max),
         relay=OutboxRelay(settings, engine, publisher),
@@ -81,6 +86,7 @@ def create_app(settings: IngressSettings) -> FastAPI:
             await services.replies.stop()
             await services.publisher.stop()
             await engine.dispose()
+            telemetry.tracing.shutdown()
 
     app = FastAPI(
         title="Luntrex Router API",
@@ -101,6 +107,7 @@ def create_app(settings: IngressSettings) -> FastAPI:
             upload_paths=frozenset({"/api/v1/batches", "/api/v1/openai/files"}),
         ),
     )
+    telemetry_hooks.install(app, telemetry)
     for module in (
         completions,
         jobs,

@@ -39,6 +39,7 @@ from ingress.publisher import PublishAmbiguous
 from ingress.replies import ResultUnreadable
 from ingress.services import Services
 from ledger import queries
+from runtime import logs
 from schemas.api import ChatCompletionRequest
 from schemas.errors import ServiceUnavailable, spec_of
 from schemas.events import ChatJobSubmitted, JobFinished, encode, utc_now
@@ -101,6 +102,7 @@ async def complete(
         deadline_at=utc_now() + timedelta(seconds=settings.job_deadline_s),
         webhook_endpoint_id=webhook_endpoint_id,
     )
+    logs.bind(job_id=job.job_id, workspace_id=job.workspace_id)
     wait_s = settings.sync_wait_default_s if wait_max_s is None else wait_max_s
     wait_applied = None
     if preferences.wait_s is not None:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 
 from fastapi import Request
 
 from ingress import flow, idempotency, rendering, submission
+from ingress import metrics as telemetry_hooks
 from ingress.errors import request_id_of
 from ingress.keys import Principal
 from ingress.prefer import Preferences, parse_prefer
@@ -33,6 +35,8 @@ async def complete_from_http(
 ) -> tuple[flow.Outcome, dict[str, str]]:
     """`wait_max_s`: the surface's own wait (the OpenAI one never answers 202, so it ignores `Prefer` too)."""
     services: Services = request.app.state.services
+    started_s = time.perf_counter()
+    telemetry_hooks.note_model(request, chat.model or principal.default_model or services.catalogue.default_model)
     key_header = request.headers.get("idempotency-key")
     idempotency_key = idempotency.normalise_key(key_header) if key_header is not None else None
     preferences = parse_prefer(request.headers.get("prefer")) if wait_max_s is None else Preferences()
@@ -59,4 +63,8 @@ async def complete_from_http(
         webhook_endpoint_id=webhook_endpoint_id,
         wait_max_s=wait_max_s,
     )
+    if outcome.finished is not None and not outcome.replayed:
+        telemetry_hooks.observe_result(
+            request, outcome.finished.model_id or outcome.model_id, outcome.finished.status, started_s
+        )
     return outcome, rendering.outcome_headers(request_id_of(request), outcome, preferences)

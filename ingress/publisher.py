@@ -20,6 +20,7 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from ingress.settings import IngressSettings
 from runtime.kafka import new_producer
+from runtime.tracing import Tracing
 from schemas import topics
 from schemas.errors import ServiceUnavailable
 
@@ -29,8 +30,9 @@ class PublishAmbiguous(Exception):
 
 
 class JobPublisher:
-    def __init__(self, settings: IngressSettings) -> None:
+    def __init__(self, settings: IngressSettings, *, tracing: Tracing | None = None) -> None:
         self._settings = settings
+        self._tracing = tracing or Tracing()
         self._topic = topics.prefixed(settings.topic_prefix, topics.JOBS_SUBMITTED)
         self._producer: AIOKafkaProducer | None = None
         # Monotonic time before which the broker is presumed unreachable (0: presumed reachable).
@@ -58,7 +60,9 @@ class JobPublisher:
         try:
             async with bound:
                 # Cancelling `send` itself (the bound) guarantees the record was never queued: a clean refusal.
-                delivery = await self._producer.send(self._topic, event, key=topics.ledger_key(workspace_id))
+                delivery = await self._producer.send(
+                    self._topic, event, key=topics.ledger_key(workspace_id), headers=self._tracing.headers()
+                )
         except (TimeoutError, KafkaError) as exc:
             self._presume_unreachable()
             raise _unavailable() from exc

@@ -19,6 +19,7 @@ from ingress.supervision import start_supervised, stop
 from runtime.consume import Backoff, Verdict, classify
 from runtime.kafka import start_reader, stop_consumer
 from runtime.settings import ServiceSettings
+from runtime.tracing import Tracing
 from schemas import topics
 from schemas.errors import ServiceUnavailable
 from schemas.events import JobFinished, decode
@@ -31,8 +32,9 @@ class ResultUnreadable(Exception):
 
 
 class ReplyWaiter:
-    def __init__(self, settings: ServiceSettings, pending_max: int) -> None:
+    def __init__(self, settings: ServiceSettings, pending_max: int, *, tracing: Tracing | None = None) -> None:
         self._settings = settings
+        self._tracing = tracing or Tracing()
         self._pending_max = pending_max
         # Several callers may wait for one job: the first request and its idempotent retries.
         self._pending: dict[bytes, list[asyncio.Future[JobFinished]]] = {}
@@ -97,6 +99,12 @@ class ReplyWaiter:
         if not waiters:
             return
         self._waiting -= len(waiters)
+        if self._tracing.enabled:
+            # The result's hop back to the caller, as the last span of the job's trace.
+            with self._tracing.span(
+                "jobs.results receive", parent=self._tracing.context_of(record.headers), kind="consumer"
+            ):
+                pass
         try:
             finished: JobFinished | ResultUnreadable = decode(JobFinished, record.value or b"")
         except ValueError as error:

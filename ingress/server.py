@@ -279,4 +279,6 @@ def serve(app: FastAPI, settings: IngressSettings) -> None:
         ws="none",
         log_level="warning",
         access_log=False,
+        # uvicorn's own handlers would write text lines; its loggers propagate to the service's JSON handler.
+        log_config=None,
     )

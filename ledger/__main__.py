@@ -10,7 +10,7 @@ import faust
 from ledger import price_seed
 from ledger.app import create_ledger
 from ledger.settings import LedgerSettings
-from runtime.logs import configure_logging
+from runtime.logs import configure_logging, dict_config
 from runtime.readiness import clear_ready
 
 log = logging.getLogger(__name__)
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 def main() -> None:
     settings = LedgerSettings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings=settings, service="ledger")
     clear_ready(settings.ready_file)
     # Admission prices by the price book: write the catalogue's prices into it first (idempotent). A loop of its
     # own, never made current, so Faust's worker still creates and owns the process's loop.
@@ -33,7 +33,12 @@ def main() -> None:
     finally:
         loop.close()
     ledger = create_ledger(settings)
-    worker = faust.Worker(ledger.app, loglevel=settings.log_level.lower())
+    ledger.telemetry.serve()
+    worker = faust.Worker(
+        ledger.app,
+        loglevel=settings.log_level.lower(),
+        logging_config=dict_config(settings.log_level, settings, "ledger"),
+    )
     worker.execute_from_commandline()
 
 

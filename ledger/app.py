@@ -33,12 +33,14 @@ from ledger.commands import WorkspaceCommands
 from ledger.publisher import Publisher, Record
 from ledger.refusals import Refused, Stage, refusal_of
 from ledger.settings import LedgerSettings
+from ledger.telemetry import BatchObservation, LedgerTelemetry
 from runtime.consume import Verdict, classify, dead_letter, process_batch, retry_transient
 from runtime.readiness import mark_ready
+from runtime.tracing import start_tracing
 from schemas import topics
 from schemas.catalogue import Catalogue
 from schemas.errors import ErrorCode
-from schemas.events import Envelope, JobFinished, encode, utc_now
+from schemas.events import ChatJobSubmitted, Envelope, JobFinished, encode, utc_now
 from schemas.finance import FINANCE_EVENTS, FinanceEvent
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,7 @@ class Ledger:
         self.catalogue = catalogue
         self.engine = engine
         self.app = new_faust_app(settings)
+        self.telemetry = LedgerTelemetry(settings, start_tracing("ledger"))
         self.publisher = Publisher(
             self.app, topic_prefix=settings.topic_prefix, message_max_bytes=settings.kafka_message_max_bytes
         )
@@ -113,6 +116,7 @@ class Ledger:
         self._supervised_timer(settings.result_prune_interval_s, "result retention", self.prune_results)
         commands = WorkspaceCommands(engine, catalogue, self._publish, self.finance)
         self.app.agent(self.app.topic(topics.prefixed(prefix, topics.LEDGER_COMMANDS)), name="commands")(commands.agent)
+        self._supervised_timer(settings.metrics_sample_interval_s, "metrics sample", self.sample_metrics)
         self._ready = False
 
     # --- the consume loops -------------------------------------------------------------------------------
@@ -136,6 +140,11 @@ class Ledger:
     async def _admit(self, events: Sequence[Any]) -> None:
         """One database transaction for the whole batch: one commit (one WAL flush) instead of one per job."""
         jobs = [inbound.submitted(event.value, self.catalogue) for event in events]
+        traced = [(job.job_id, event.message.headers) for job, event in zip(jobs, events, strict=True)]
+        with self.telemetry.batch(Stage.ADMISSION, traced) as observed:
+            await self._admit_jobs(jobs, observed)
+
+    async def _admit_jobs(self, jobs: list[ChatJobSubmitted], observed: BatchObservation) -> None:
         async with self.engine.begin() as conn:
             outcomes = await admission.admit(
                 conn,
@@ -154,18 +163,22 @@ class Ledger:
                 elif isinstance(outcome, JobFinished):
                     outgoing.append((topics.JOBS_RESULTS, topics.job_key(job.job_id), outcome))
             records = self.publisher.prepare(outgoing, refused_code=ErrorCode.PAYLOAD_TOO_LARGE)
-        await self.publisher.send(records)
+        await self.publisher.send(observed.traced(records))
+        observed.admitted(outcomes)
         await admission.mark_dispatched(self.engine, dispatched)
 
     async def _settle(self, events: Sequence[Any]) -> None:
         usages = [inbound.usage(event.value, self.catalogue) for event in events]
-        async with self.engine.begin() as conn:
-            finished = await settlement.settle(conn, self.catalogue, usages, self.finance)
-            records = self.publisher.prepare(
-                [(topics.JOBS_RESULTS, topics.job_key(job.job_id), job) for job in finished],
-                refused_code=ErrorCode.UPSTREAM_ERROR,
-            )
-        await self.publisher.send(records)
+        traced = [(usage.job_id, event.message.headers) for usage, event in zip(usages, events, strict=True)]
+        with self.telemetry.batch(Stage.SETTLEMENT, traced) as observed:
+            async with self.engine.begin() as conn:
+                finished = await settlement.settle(conn, self.catalogue, usages, self.finance)
+                records = self.publisher.prepare(
+                    [(topics.JOBS_RESULTS, topics.job_key(job.job_id), job) for job in finished],
+                    refused_code=ErrorCode.UPSTREAM_ERROR,
+                )
+            await self.publisher.send(observed.traced(records))
+            observed.settled(finished)
 
     # --- poison: one event refused, one job ended, everything else goes on -------------------------------
 
@@ -221,6 +234,7 @@ class Ledger:
         )
         topic = topics.prefixed(self.settings.topic_prefix, topics.DEAD_LETTERS)
         await self.publisher.send([Record(topic, message.key, encode(record))])
+        self.telemetry.dead_lettered(f"ledger.{stage}")
 
     # --- rebalances and background work ------------------------------------------------------------------
 
@@ -298,6 +312,9 @@ class Ledger:
             log.info("result retention: %d batches past retention pruned", len(pruned))
 
     # --- finance -----------------------------------------------------------------------------------------
+
+    async def sample_metrics(self) -> None:
+        await self.telemetry.sample(self.engine)
 
     async def finance_tick(self) -> None:
         """Retry due auto top-ups (one instance at a time), then publish the finance outbox, keyed by workspace."""

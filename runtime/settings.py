@@ -6,15 +6,16 @@ from pathlib import Path
 from typing import Self
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from runtime.catalogue_file import load_catalogue
+from runtime.telemetry_settings import TelemetrySettings
 from schemas.catalogue import Catalogue
 
 MIB = 1_048_576
 
 
-class ServiceSettings(BaseSettings):
+class ServiceSettings(TelemetrySettings):
     model_config = SettingsConfigDict(env_prefix="LUNTREX_", extra="ignore")
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"

@@ -17,13 +17,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from stack import admin_key, envfile, launcher, provisioning, supervision, supervisor
+from stack import admin_key, envfile, launcher, prometheus, provisioning, supervision, supervisor
 from stack.kafka import KafkaStartError, kafka_pid
 from stack.launcher import ProcessStartError
 from stack.pids import port_open, tail
 from stack.plan import Entry, Plan, read_plan
 from stack.postgres import PostgresStartError, postgres_pid
-from stack.processes import BASE_URL, PROCESSES, process_env
+from stack.processes import BASE_URL, METRICS_TARGETS, PROCESSES, process_env
 from stack.profiles import DEV, LOOPBACK, PROFILES
 from stack.provisioning import ProvisioningError
 from stack.services import Endpoints, ensure_services, stop_services
@@ -53,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ProcessStartError,
         ProvisioningError,
         SupervisorStartError,
+        prometheus.PrometheusStartError,
     ) as error:
         print(f"stack: {error}", file=sys.stderr)
         return 1
@@ -106,6 +107,7 @@ def _up(_arguments: argparse.Namespace) -> int:
         and all(launcher.is_healthy(process, DEV.run_dir) for process in PROCESSES)
     ):
         print("stack: already up")
+        _start_prometheus()
         _print_access(stack_env)
         return 0
     step_env = {"DATABASE_URL": endpoints.database_url, "LUNTREX_DATABASE_URL": endpoints.database_url}
@@ -135,6 +137,7 @@ def _up(_arguments: argparse.Namespace) -> int:
         "DATABASE_URL": endpoints.database_url,
     }
     envfile.write(STACK_ENV_PATH, stack_env)
+    _start_prometheus()
     print(f"stack: up in {time.monotonic() - started:.1f}s; wrote {STACK_ENV_PATH}")
     _print_access(stack_env)
     return 0
@@ -206,6 +209,21 @@ def _process_env_for_steps(endpoints: Endpoints) -> dict[str, str]:
     return {**env, "DATABASE_URL": endpoints.database_url, "LUNTREX_DATABASE_URL": endpoints.database_url}
 
 
+def _start_prometheus() -> None:
+    """Debian's Prometheus scraping every service, unless LUNTREX_PROMETHEUS=0 (stack/prometheus.py)."""
+    settings = prometheus.PrometheusSettings()
+    if not settings.prometheus:
+        print("stack: Prometheus left out (LUNTREX_PROMETHEUS=0)")
+        return
+    address = prometheus.ensure_prometheus(
+        DEV.run_dir, settings.prometheus_port, METRICS_TARGETS, settings.prometheus_scrape_interval_s
+    )
+    print(
+        f"stack: Prometheus {address} scrapes "
+        + ", ".join(f"{job} {target}" for job, target in METRICS_TARGETS.items())
+    )
+
+
 def _print_access(stack_env: dict[str, str]) -> None:
     base_url = stack_env.get("LUNTREX_BASE_URL", BASE_URL)
     print(f"\nBase URL: {base_url}")
@@ -222,6 +240,8 @@ def _down(arguments: argparse.Namespace) -> int:
     profile = PROFILES[arguments.profile]
     for name in _stop_processes(profile.run_dir):
         print(f"stopped {name}")
+    if prometheus.stop_prometheus(profile.run_dir):
+        print("stopped prometheus")
     for name in stop_services(profile):
         print(f"stopped {name}")
     return 0
@@ -233,6 +253,12 @@ def _status(arguments: argparse.Namespace) -> int:
         ("kafka", kafka_pid(profile.run_dir), str(profile.kafka_port), ""),
         ("postgres", postgres_pid(profile.run_dir), str(profile.postgres_port), ""),
         ("supervisor", supervision.supervisor_pid(profile.run_dir), "-", ""),
+        (
+            "prometheus",
+            prometheus.prometheus_pid(profile.run_dir),
+            str(prometheus.PrometheusSettings().prometheus_port),
+            "",
+        ),
     ]
     restarts = supervisor.read_state(profile.run_dir).get("processes", {})
     for process in PROCESSES:
@@ -256,7 +282,7 @@ def _supervise(arguments: argparse.Namespace) -> int:
 
 def _logs(arguments: argparse.Namespace) -> int:
     profile = PROFILES[arguments.profile]
-    names = ["kafka", "postgres", *(process.name for process in PROCESSES)]
+    names = ["kafka", "postgres", "prometheus", *(process.name for process in PROCESSES)]
     for name in names:
         path = profile.logs_dir / f"{name}.log"
         if path.exists():

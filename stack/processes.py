@@ -16,6 +16,9 @@ from stack.profiles import LOOPBACK
 FAKE_PROVIDER_PORT = 8700
 INGRESS_PORT = 8080
 FAKE_PROVIDER_URL = f"http://{LOOPBACK}:{FAKE_PROVIDER_PORT}"
+# `/metrics` of the services without an HTTP port of their own (LUNTREX_METRICS_PORT); ingress serves it on 8080.
+LEDGER_METRICS_PORT = 9101
+WORKERS_METRICS_PORT = 9102
 BASE_URL = f"http://{LOOPBACK}:{INGRESS_PORT}/api/v1"
 CATALOGUE_PATH = "config/models.toml"
 
@@ -82,10 +85,19 @@ PROCESSES: tuple[Process, ...] = (
     ),
     # The local stack's webhook receivers are on this machine: loopback is allowed (every other non-global address
     # is refused), by the ledger when an endpoint is registered and by the dispatcher at every delivery.
-    Process("ledger", "ledger", extra_env=LOCAL_WEBHOOK_NETWORKS, db_role="ledger"),
+    Process(
+        "ledger",
+        "ledger",
+        extra_env=(*LOCAL_WEBHOOK_NETWORKS, ("LUNTREX_METRICS_PORT", str(LEDGER_METRICS_PORT))),
+        db_role="ledger",
+    ),
     # Webhook deliveries, beside the ledger (whose tables it reads and writes).
     Process("dispatcher", "ledger.dispatcher", extra_env=LOCAL_WEBHOOK_NETWORKS, db_role="ledger"),
-    Process("workers", "workers", extra_env=FAKE_PROVIDER_API_KEYS),
+    Process(
+        "workers",
+        "workers",
+        extra_env=(*FAKE_PROVIDER_API_KEYS, ("LUNTREX_METRICS_PORT", str(WORKERS_METRICS_PORT))),
+    ),
     Process(
         "ingress",
         "ingress",
@@ -96,6 +108,13 @@ PROCESSES: tuple[Process, ...] = (
         db_role="ingress",
     ),
 )
+
+# What Prometheus scrapes (stack/prometheus.py): every service's `/metrics`, by service name.
+METRICS_TARGETS = {
+    "ingress": f"{LOOPBACK}:{INGRESS_PORT}",
+    "ledger": f"{LOOPBACK}:{LEDGER_METRICS_PORT}",
+    "workers": f"{LOOPBACK}:{WORKERS_METRICS_PORT}",
+}
 
 
 def process_env(

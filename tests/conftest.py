@@ -6,7 +6,7 @@ import asyncio
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -52,6 +52,8 @@ class Stack:
     workers: Service
     fakeprovider: Service
     dispatcher: Service
+    # `/metrics` of each service (ingress on its own port, the ledger and the workers on LUNTREX_METRICS_PORT).
+    metrics_urls: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,19 @@ max_output_tokens = 4096
 default_max_tokens = 64
 context_tokens = 100000
 
+# Telemetry tests script this model's failures (retries, then the fallback) without touching other tests.
+[[models]]
+id = "test/observed"
+provider = "openai"
+upstream = "test-observed"
+pool = "openai"
+input_multiplier = "1"
+output_multiplier = "1"
+max_output_tokens = 4096
+default_max_tokens = 64
+context_tokens = 100000
+fallbacks = ["test/cheap"]
+
 # A provider nobody listens for (the discard port): every connection to it is refused.
 [providers.refused]
 kind = "openai_compatible"
@@ -254,6 +269,8 @@ def stack(database_url: str, kafka: str, topic_prefix: str, catalogue_path: Path
         # Receivers in the tests listen on 127.0.0.1: loopback is allowed (every other non-global address is not).
         "LUNTREX_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.0/8"]',
         "LUNTREX_WEBHOOK_TICK_INTERVAL_S": "0.1",
+        # Consumer lag and holds outstanding are sampled this often, so tests see them move quickly.
+        "LUNTREX_METRICS_SAMPLE_INTERVAL_S": "1",
         # The fake provider checks that a key is sent, as the real APIs do; any value passes.
         "OPENAI_API_KEY": "sk-fake-openai",
         "ANTHROPIC_API_KEY": "sk-ant-fake",
@@ -264,14 +281,31 @@ def stack(database_url: str, kafka: str, topic_prefix: str, catalogue_path: Path
             f'"gemini": "{fake_url}/gemini", "llama": "{fake_url}/openai/v1"}}'
         ),
     }
+    metrics_ports = {"ledger": free_port(), "workers": free_port()}
     parts = {
         "fakeprovider": Service("fakeprovider", ["fakeprovider", "--port", str(fake_port)], common, workdir),
         # Each service connects as its own PostgreSQL role, as in `make up`, so every test also proves the
         # grants of runtime/db_roles.py are enough (and the workers need no database at all).
         "ledger": Service(
-            "ledger", ["ledger"], {**common, "LUNTREX_DATABASE_URL": role_url(database_url, "ledger")}, workdir
+            "ledger",
+            ["ledger"],
+            {
+                **common,
+                "LUNTREX_DATABASE_URL": role_url(database_url, "ledger"),
+                "LUNTREX_METRICS_PORT": str(metrics_ports["ledger"]),
+            },
+            workdir,
         ),
-        "workers": Service("workers", ["workers"], {**common, "LUNTREX_DATABASE_URL": NO_DATABASE_URL}, workdir),
+        "workers": Service(
+            "workers",
+            ["workers"],
+            {
+                **common,
+                "LUNTREX_DATABASE_URL": NO_DATABASE_URL,
+                "LUNTREX_METRICS_PORT": str(metrics_ports["workers"]),
+            },
+            workdir,
+        ),
         "dispatcher": Service(
             "dispatcher",
             ["ledger.dispatcher"],
@@ -295,6 +329,10 @@ def stack(database_url: str, kafka: str, topic_prefix: str, catalogue_path: Path
             database_url=database_url,
             topic_prefix=topic_prefix,
             **parts,
+            metrics_urls={
+                "ingress": f"http://127.0.0.1:{ingress_port}/metrics",
+                **{name: f"http://127.0.0.1:{port}/metrics" for name, port in metrics_ports.items()},
+            },
         )
     finally:
         for part in reversed(parts.values()):

@@ -56,7 +56,7 @@ def test_the_broker_and_the_clients_share_one_record_size_limit() -> None:
     limits |= {
         service["environment"]["LUNTREX_KAFKA_MESSAGE_MAX_BYTES"]
         for name, service in services.items()
-        if name not in {"kafka", "postgres"}
+        if name not in {"kafka", "postgres", "prometheus"}
     }
     assert limits == {"8388608"}
 

@@ -15,7 +15,7 @@ from workers.settings import WorkerSettings
 
 def main() -> None:
     settings = WorkerSettings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings=settings, service="workers")
     clear_ready(settings.ready_file)
     with contextlib.suppress(KeyboardInterrupt):
         uvloop.run(run_workers(settings))

@@ -10,6 +10,7 @@ import httpx
 
 from runtime.kafka import new_producer
 from runtime.readiness import mark_ready
+from runtime.tracing import start_tracing
 from schemas.catalogue import Catalogue
 from schemas.topics import Lane
 from workers.execution import ProviderSlot
@@ -19,6 +20,7 @@ from workers.providers.base import ProviderConfig
 from workers.providers.registry import build_adapter
 from workers.providers.streams.registry import build_stream_adapter
 from workers.settings import WorkerSettings
+from workers.telemetry import WorkerTelemetry
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +73,28 @@ async def run_workers(settings: WorkerSettings) -> None:
     producer = new_producer(settings)
     await producer.start()
     slots = provider_slots(settings, catalogue, client)
+    telemetry = WorkerTelemetry(settings, catalogue, start_tracing("workers"))
     # Each lane of a pool has its own consumer: an interactive job never queues behind batch records.
-    pools = [ModelPool(name, settings, catalogue, slots, producer, lane=lane) for name in pool_names for lane in Lane]
+    pools = [
+        ModelPool(name, settings, catalogue, slots, producer, lane=lane, telemetry=telemetry)
+        for name in pool_names
+        for lane in Lane
+    ]
+    lag = telemetry.lag_monitor([pool.group_id for pool in pools])
+    lag_task = asyncio.create_task(lag.run()) if lag is not None else None
     try:
         for pool in pools:
             await pool.start()
+        telemetry.serve()
         mark_ready(settings.ready_file)
         log.info("workers ready: pools %s", ", ".join(pool_names))
         await asyncio.gather(*(pool.run() for pool in pools))
     finally:
+        if lag_task is not None:
+            lag_task.cancel()
+        if lag is not None:
+            await lag.close()
+        telemetry.close()
         for pool in pools:
             await pool.stop()
         await producer.stop()

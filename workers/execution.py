@@ -11,6 +11,7 @@ any provider, and no provider timeout or backoff sleep reaches past the time lef
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping
@@ -37,6 +38,7 @@ from workers.providers.base import (
 from workers.providers.errors import safe_message
 from workers.providers.streams.contract import StreamAdapter
 from workers.retry import RetryPolicy
+from workers.telemetry import WorkerTelemetry
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +125,13 @@ async def execute(
     policy: RetryPolicy,
     clock: Clock = _utc_now,
     lane: Lane = Lane.INTERACTIVE,
+    telemetry: WorkerTelemetry | None = None,
 ) -> UsageRecorded:
     last_error: ProviderError | None = None
     attempts = 0
-    for model_id in job.route:
+    for position, model_id in enumerate(job.route):
+        if position and telemetry is not None:
+            telemetry.fell_back(job.route[position - 1])
         model = catalogue.get(model_id)
         slot = providers[model.provider]
         routing = job.params.routing
@@ -148,7 +153,8 @@ async def execute(
             attempts += 1
             try:
                 async with slot.limiter.held(lane):
-                    result = await slot.adapter.complete(_within(call, left_s))
+                    with telemetry.call(model.provider, model.id) if telemetry else contextlib.nullcontext():
+                        result = await slot.adapter.complete(_within(call, left_s))
             except ProviderError as error:
                 last_error = error
                 log.warning("job %s on %s attempt %d: %s", job.job_id, model_id, attempt, error)
@@ -159,6 +165,8 @@ async def execute(
                 if error.retry_after_s is not None and error.retry_after_s > policy.cap_s:
                     break
                 await _sleep_within(job, policy.delay_s(attempt, error.retry_after_s), clock)
+                if telemetry is not None:
+                    telemetry.retried(model.provider, model.id)
                 continue
             return output_checks.apply(
                 _completed(job, model.id, model.provider, result, attempts), job.params.output_checks

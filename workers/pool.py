@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.structs import ConsumerRecord
 
+from runtime import logs
 from runtime.consume import Backoff, PermanentFailure, Verdict, classify, dead_letter, job_identity, retry_transient
 from runtime.kafka import new_consumer
 from schemas import topics
@@ -37,6 +38,7 @@ from workers import execution, streaming
 from workers.offsets import OffsetTracker
 from workers.retry import RetryPolicy
 from workers.settings import WorkerSettings
+from workers.telemetry import WorkerTelemetry
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +84,11 @@ class ModelPool:
         producer: AIOKafkaProducer,
         *,
         lane: topics.Lane = topics.Lane.INTERACTIVE,
+        telemetry: WorkerTelemetry | None = None,
     ) -> None:
         self.name = name
         self.lane = lane
+        self.telemetry = telemetry
         self.concurrency_max = (
             settings.pool_concurrency_max if lane is topics.Lane.INTERACTIVE else settings.pool_batch_concurrency_max
         )
@@ -96,6 +100,7 @@ class ModelPool:
         self.policy = RetryPolicy(settings.attempts_per_model_max, settings.backoff_base_s, settings.backoff_max_s)
         self._consumer: AIOKafkaConsumer | None = None
         self._tasks: dict[asyncio.Task[None], TopicPartition] = {}
+        self.group_id = pool_group(settings.topic_prefix, name, lane)
         self._usage_topic = topics.prefixed(settings.topic_prefix, topics.JOBS_USAGE)
         self._dead_letter_topic = topics.prefixed(settings.topic_prefix, topics.DEAD_LETTERS)
         self._stream_topic = topics.prefixed(settings.topic_prefix, topics.JOBS_STREAM)
@@ -104,11 +109,13 @@ class ModelPool:
         topic = topics.prefixed(self.settings.topic_prefix, topics.dispatch_topic(self.name, self.lane))
         self._consumer = new_consumer(
             self.settings,
-            group_id=pool_group(self.settings.topic_prefix, self.name, self.lane),
+            group_id=self.group_id,
             max_poll_interval_ms=self.settings.kafka_max_poll_interval_ms,
         )
         self._consumer.subscribe([topic], listener=_Rebalance(self))
         await self._consumer.start()
+        if self.telemetry is not None and self.telemetry.metrics is not None:
+            self.telemetry.metrics.in_flight.labels(self.name).set_function(self.in_flight)
 
     async def stop(self) -> None:
         consumer, self._consumer = self._consumer, None
@@ -188,7 +195,7 @@ class ModelPool:
 
     def _start(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
         self.tracker.started(tp, record.offset)
-        task = asyncio.create_task(self._handle(tp, record))
+        task = asyncio.create_task(self._handle_traced(tp, record))
         self._tasks[task] = tp
         task.add_done_callback(self._finished)
 
@@ -206,6 +213,15 @@ class ModelPool:
             except KafkaError:
                 log.exception("pool %s: offset commit failed; will retry", self.name)
 
+    async def _handle_traced(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
+        """`_handle` inside the job's span (a child of the ledger's hold), when tracing is on."""
+        tracing = self.telemetry.tracing if self.telemetry is not None else None
+        if tracing is None or not tracing.enabled:
+            await self._handle(tp, record)
+            return
+        with tracing.span(f"worker {self.name}", parent=tracing.context_of(record.headers), kind="consumer"):
+            await self._handle(tp, record)
+
     async def _handle(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
         try:
             job = self._read(record.value)
@@ -213,16 +229,21 @@ class ModelPool:
             await self._refuse(record, error)
             self.tracker.done(tp, record.offset)
             return
+        logs.bind(job_id=job.job_id, workspace_id=job.workspace_id)
         try:
             if job.params.stream:
                 usage = await streaming.execute_stream(
                     job, self.catalogue, self.providers, self.policy, self._publish_delta
                 )
             else:
-                usage = await execution.execute(job, self.catalogue, self.providers, self.policy, lane=self.lane)
+                usage = await execution.execute(
+                    job, self.catalogue, self.providers, self.policy, lane=self.lane, telemetry=self.telemetry
+                )
         except Exception:
             log.exception("pool %s: job %s crashed; reporting it failed so its hold is released", self.name, job.job_id)
             usage = execution.internal_failure(job)
+        if self.telemetry is not None:
+            self.telemetry.job_finished(self.name, job, usage)
         await self._publish_usage(usage)
         self.tracker.done(tp, record.offset)
 
@@ -261,6 +282,8 @@ class ModelPool:
             error=error,
         )
         await self._send_until_taken(self._dead_letter_topic, encode(letter), record.key)
+        if self.telemetry is not None:
+            self.telemetry.dead_lettered(f"workers.{self.name}")
         job_id, workspace_id = job_identity(record.value)
         if job_id is None or workspace_id is None:
             return
@@ -301,7 +324,7 @@ class ModelPool:
         while True:
             try:
                 await retry_transient(
-                    lambda: self.producer.send_and_wait(topic, value, key=key),
+                    lambda: self.producer.send_and_wait(topic, value, key=key, headers=self._trace_headers()),
                     what=f"pool {self.name}: publishing to {topic}",
                     backoff=PUBLISH_BACKOFF,
                 )
@@ -314,6 +337,10 @@ class ModelPool:
                 attempt += 1
                 log.critical("pool %s: the broker refuses events for %s; retrying", self.name, topic, exc_info=True)
                 await asyncio.sleep(PUBLISH_BACKOFF.delay_s(attempt))
+
+    def _trace_headers(self) -> list[tuple[str, bytes]] | None:
+        """The current job span's context for the records it publishes; None when tracing is off."""
+        return self.telemetry.tracing.headers() if self.telemetry is not None else None
 
 
 def _without_answer(usage: UsageRecorded) -> UsageRecorded:
