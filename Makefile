@@ -9,11 +9,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_SERVICES_ENV := .run/test/services.env
+# `make up PROFILE=cluster`: three Kafka brokers and two replicas of each service (see README).
+PROFILE ?= dev
 
 .PHONY: help venv up down status logs test lint compose-check bench clean distclean
 
 help:
-	@echo "make up | down | status | logs   the local dev stack (python -m stack)"
+	@echo "make up | down | status | logs   the local dev stack (python -m stack); PROFILE=cluster: three brokers"
 	@echo "make test                        lint + type check + import contracts + compose check + pytest"
 	@echo "make lint | bench | clean | distclean | venv"
 
@@ -27,16 +29,16 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 up: venv
-	$(PY) -m stack up
+	$(PY) -m stack up --profile $(PROFILE)
 
 down: venv
-	$(PY) -m stack down
+	$(PY) -m stack down --profile $(PROFILE)
 
 status: venv
-	@$(PY) -m stack status
+	@$(PY) -m stack status --profile $(PROFILE)
 
 logs: venv
-	@$(PY) -m stack logs
+	@$(PY) -m stack logs --profile $(PROFILE)
 
 test: venv
 	$(PY) -m stack services --profile test
@@ -66,7 +68,7 @@ bench: venv
 	$(PY) -m bench
 
 clean:
-	@if [ -x $(PY) ]; then $(PY) -m stack down; $(PY) -m stack down --profile test; fi
+	@if [ -x $(PY) ]; then $(PY) -m stack down; $(PY) -m stack down --profile cluster; $(PY) -m stack down --profile test; fi
 	rm -rf .run .mypy_cache .ruff_cache .pytest_cache
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from ledger import admission, expiry, finance_tick, inbound, poison, settlement, webhooks
 from ledger.batches import Batches
 from ledger.commands import WorkspaceCommands
+from ledger.faust_transport import LedgerApp
 from ledger.publisher import Publisher, Record
 from ledger.refusals import Refused, Stage, refusal_of
 from ledger.settings import LedgerSettings
@@ -50,7 +51,8 @@ def create_engine(settings: LedgerSettings) -> AsyncEngine:
 
 
 def new_faust_app(settings: LedgerSettings) -> faust.App:
-    return faust.App(
+    # LedgerApp: Faust with an idempotent producer (acks=all and enable_idempotence), like every other producer.
+    return LedgerApp(
         settings.ledger_app_id,
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
         store="memory://",

@@ -96,7 +96,7 @@ def ensure_kafka(run_dir: Path, port: int, controller_port: int, message_max_byt
     config_dir = run_dir / "kafka"
     pid = live_pid(pid_path, BROKER_MAIN_CLASS)
     if pid is not None:
-        _wait_until_ready(pid, bootstrap, log_path)
+        wait_until_ready(pid, bootstrap, log_path)
         return bootstrap
     if port_open(LOOPBACK, port) or port_open(LOOPBACK, controller_port):
         raise KafkaStartError(
@@ -124,7 +124,7 @@ def ensure_kafka(run_dir: Path, port: int, controller_port: int, message_max_byt
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [
-                _java(),
+                java_binary(),
                 f"-Xmx{HEAP_MAX}",
                 "-cp",
                 f"{libs_dir}/*",
@@ -139,7 +139,7 @@ def ensure_kafka(run_dir: Path, port: int, controller_port: int, message_max_byt
             start_new_session=True,
         )
     write_pid(pid_path, process.pid)
-    _wait_until_ready(process.pid, bootstrap, log_path)
+    wait_until_ready(process.pid, bootstrap, log_path)
     return bootstrap
 
 
@@ -189,7 +189,7 @@ def resolve_libs() -> Path:
     return LIBS_DIR
 
 
-def _java() -> str:
+def java_binary() -> str:
     java_home = os.environ.get("JAVA_HOME")
     java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
     if java is None:
@@ -201,13 +201,13 @@ def _format_storage(libs_dir: Path, server_properties: Path, log4j_properties: P
     """Give a new data directory a fresh cluster id (``kafka-storage format``)."""
     classpath = f"{libs_dir}/*"
     logging = f"-Dlog4j2.configurationFile={log4j_properties}"
-    cluster_id = _run_tool([_java(), "-cp", classpath, logging, "kafka.tools.StorageTool", "random-uuid"])
+    cluster_id = run_tool([java_binary(), "-cp", classpath, logging, "kafka.tools.StorageTool", "random-uuid"])
     if data_dir.exists():
         # A data directory without meta.properties is debris of an interrupted format.
         shutil.rmtree(data_dir)
-    _run_tool(
+    run_tool(
         [
-            _java(),
+            java_binary(),
             "-cp",
             classpath,
             logging,
@@ -221,7 +221,7 @@ def _format_storage(libs_dir: Path, server_properties: Path, log4j_properties: P
     )
 
 
-def _run_tool(command: list[str]) -> str:
+def run_tool(command: list[str]) -> str:
     result = subprocess.run(command, capture_output=True, text=True, timeout=STORAGE_TOOL_TIMEOUT_S, check=False)
     if result.returncode != 0:
         raise KafkaStartError(
@@ -230,7 +230,7 @@ def _run_tool(command: list[str]) -> str:
     return result.stdout
 
 
-def _wait_until_ready(pid: int, bootstrap: str, log_path: Path) -> None:
+def wait_until_ready(pid: int, bootstrap: str, log_path: Path) -> None:
     """Block until the broker answers a metadata request; fail with the log tail if it dies or stalls."""
     host, port = bootstrap.rsplit(":", 1)
     deadline = time.monotonic() + START_TIMEOUT_S

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from stack import envfile
 from stack.kafka import ensure_kafka, stop_kafka
+from stack.kafka_cluster import ClusterSpec, ensure_cluster, stop_cluster
 from stack.postgres import ensure_postgres, stop_postgres
 from stack.profiles import Profile
 
@@ -20,14 +21,29 @@ def ensure_services(profile: Profile) -> Endpoints:
     """Start (or find running) the profile's broker and cluster; write ``<run_dir>/services.env``."""
     profile.run_dir.mkdir(parents=True, exist_ok=True)
     database_url = ensure_postgres(profile.run_dir, profile.postgres_port, fast=profile.postgres_fast)
-    kafka_bootstrap = ensure_kafka(
-        profile.run_dir, profile.kafka_port, profile.kafka_controller_port, _message_max_bytes()
-    )
+    if profile.brokers > 1:
+        kafka_bootstrap = ensure_cluster(cluster_spec(profile))
+    else:
+        kafka_bootstrap = ensure_kafka(
+            profile.run_dir, profile.kafka_port, profile.kafka_controller_port, _message_max_bytes()
+        )
     envfile.write(
         profile.services_env_path,
         {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DATABASE_URL": database_url},
     )
     return Endpoints(kafka_bootstrap=kafka_bootstrap, database_url=database_url)
+
+
+def cluster_spec(profile: Profile) -> ClusterSpec:
+    """The brokers of a multi-broker profile."""
+    return ClusterSpec(
+        run_dir=profile.run_dir,
+        ports=profile.broker_ports,
+        controller_ports=profile.controller_ports,
+        message_max_bytes=_message_max_bytes(),
+        replication_factor=profile.replication_factor,
+        min_insync_replicas=profile.min_insync_replicas,
+    )
 
 
 def _message_max_bytes() -> int:
@@ -41,7 +57,9 @@ def _message_max_bytes() -> int:
 def stop_services(profile: Profile) -> list[str]:
     """Stop the profile's broker and cluster; the names of those that were running."""
     stopped = []
-    if stop_kafka(profile.run_dir):
+    if profile.brokers > 1:
+        stopped += stop_cluster(cluster_spec(profile))
+    elif stop_kafka(profile.run_dir):
         stopped.append("kafka")
     if stop_postgres(profile.run_dir):
         stopped.append("postgres")
