@@ -22,10 +22,20 @@ help:
 venv: $(STAMP)
 
 # Re-installs only when pyproject.toml changes.
+# Debian's python3 lacks ensurepip (venv) until python3-venv is installed: apt-get installs it when root.
+# Each slow step prints what it does and, after it, how long it took.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "need Python >= 3.11, found " + sys.version.split()[0])'
+	@if ! test -x $(PY) && ! $(PYTHON) -c 'import ensurepip' 2>/dev/null; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "make: python3-venv is missing: sudo apt-get install -y python3-venv" >&2; exit 1; fi; \
+	  started=$$SECONDS; echo "make: apt-get install python3-venv (the venv module is missing) ..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null; \
+	  echo "make: apt-get install python3-venv: done in $$((SECONDS - started))s"; \
+	fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@started=$$SECONDS; echo "make: pip install -e '.[dev]' into $(VENV) (first run, or pyproject.toml changed) ..."; \
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'; \
+	echo "make: pip install: done in $$((SECONDS - started))s"
 	@touch $(STAMP)
 
 up: venv
@@ -57,10 +67,12 @@ lint: venv compose-check
 compose-check:
 	@if ! command -v docker-compose >/dev/null; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "docker-compose is missing: sudo apt-get install docker-compose" >&2; exit 1; fi; \
+	  started=$$SECONDS; echo "make: apt-get install docker-compose (to validate docker-compose.yml) ..."; \
 	  if apt-cache policy docker-compose | grep -q 'Candidate: (none)' || [ -z "$$(apt-cache policy docker-compose)" ]; then \
 	    apt-get update -qq; \
 	  fi; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; \
+	  echo "make: apt-get install docker-compose: done in $$((SECONDS - started))s"; \
 	fi
 	docker-compose config -q
 

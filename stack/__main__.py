@@ -25,6 +25,7 @@ from stack.launcher import ProcessStartError
 from stack.pids import port_open, tail
 from stack.plan import Entry, Plan, read_plan
 from stack.postgres import PostgresStartError, postgres_pid
+from stack.prerequisites import PrerequisiteError
 from stack.processes import Process, base_url, kafka_durability_env, process_env, processes_for
 from stack.profiles import DEV, LOOPBACK, PROFILES, TEST, Profile
 from stack.progress import step
@@ -57,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ProcessStartError,
         ProvisioningError,
         SupervisorStartError,
+        PrerequisiteError,
     ) as error:
         print(f"stack: {error}", file=sys.stderr)
         return 1

@@ -7,14 +7,15 @@ The jars come from ``stack/kafka/pom.xml`` via ``mvn dependency:copy-dependencie
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
+from stack import prerequisites
 from stack.pids import POLL_INTERVAL_S, is_alive, live_pid, port_open, tail, terminate, write_pid
 from stack.profiles import CACHE_DIR, LOOPBACK
+from stack.progress import step
 
 KAFKA_VERSION = "4.1.1"
 POM_PATH = Path(__file__).resolve().parent / "kafka" / "pom.xml"
@@ -163,9 +164,7 @@ def resolve_libs() -> Path:
     """Copy the broker's jars from Maven Central into the cache, unless a complete copy is there."""
     if (LIBS_DIR / LIBS_COMPLETE_MARKER).exists():
         return LIBS_DIR
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise KafkaStartError("mvn is not on PATH; install Maven (apt-get install maven) to fetch Kafka")
+    mvn = prerequisites.maven()
     if LIBS_DIR.exists():
         shutil.rmtree(LIBS_DIR)
     LIBS_DIR.mkdir(parents=True)
@@ -179,7 +178,8 @@ def resolve_libs() -> Path:
         f"-DoutputDirectory={LIBS_DIR}",
         "-DincludeScope=runtime",
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=MVN_TIMEOUT_S, check=False)
+    with step(f"downloading Kafka {KAFKA_VERSION}'s jars from Maven Central into {LIBS_DIR} (first run only)"):
+        result = subprocess.run(command, capture_output=True, text=True, timeout=MVN_TIMEOUT_S, check=False)
     if result.returncode != 0 or not any(LIBS_DIR.glob("kafka_2.13-*.jar")):
         raise KafkaStartError(
             f"resolving Kafka {KAFKA_VERSION} from Maven Central failed (exit {result.returncode}):\n"
@@ -190,11 +190,8 @@ def resolve_libs() -> Path:
 
 
 def java_binary() -> str:
-    java_home = os.environ.get("JAVA_HOME")
-    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
-    if java is None:
-        raise KafkaStartError("java is not on PATH; Kafka needs a Java 17+ runtime")
-    return java
+    """Java 17+ for the broker and its tools (installed with apt when missing and root)."""
+    return prerequisites.java()
 
 
 def _format_storage(libs_dir: Path, server_properties: Path, log4j_properties: Path, data_dir: Path) -> None:

@@ -9,6 +9,7 @@ from stack.kafka import ensure_kafka, stop_kafka
 from stack.kafka_cluster import ClusterSpec, ensure_cluster, stop_cluster
 from stack.postgres import ensure_postgres, stop_postgres
 from stack.profiles import Profile
+from stack.progress import step
 
 
 @dataclass(frozen=True)
@@ -20,13 +21,16 @@ class Endpoints:
 def ensure_services(profile: Profile) -> Endpoints:
     """Start (or find running) the profile's broker and cluster; write ``<run_dir>/services.env``."""
     profile.run_dir.mkdir(parents=True, exist_ok=True)
-    database_url = ensure_postgres(profile.run_dir, profile.postgres_port, fast=profile.postgres_fast)
-    if profile.brokers > 1:
-        kafka_bootstrap = ensure_cluster(cluster_spec(profile))
-    else:
-        kafka_bootstrap = ensure_kafka(
-            profile.run_dir, profile.kafka_port, profile.kafka_controller_port, _message_max_bytes()
-        )
+    with step(f"PostgreSQL on port {profile.postgres_port} (found running, or started)"):
+        database_url = ensure_postgres(profile.run_dir, profile.postgres_port, fast=profile.postgres_fast)
+    ports = ", ".join(str(port) for port in profile.broker_ports)
+    with step(f"Kafka on port {ports} (found running, or started)"):
+        if profile.brokers > 1:
+            kafka_bootstrap = ensure_cluster(cluster_spec(profile))
+        else:
+            kafka_bootstrap = ensure_kafka(
+                profile.run_dir, profile.kafka_port, profile.kafka_controller_port, _message_max_bytes()
+            )
     envfile.write(
         profile.services_env_path,
         {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DATABASE_URL": database_url},
