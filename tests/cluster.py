@@ -26,7 +26,8 @@ from stack.profiles import CLUSTER, LOOPBACK, Profile
 from stack.services import cluster_spec
 from stack.supervisor import read_state
 
-PORT_RANGE = (41_000, 59_000)
+# Below Linux's ephemeral range (32768-60999), so no outgoing connection takes one between the check and the bind.
+PORT_RANGE = (10_000, 32_000)
 
 
 @dataclass
