@@ -227,10 +227,10 @@ def run_tool(command: list[str]) -> str:
     return result.stdout
 
 
-def wait_until_ready(pid: int, bootstrap: str, log_path: Path) -> None:
+def wait_until_ready(pid: int, bootstrap: str, log_path: Path, timeout_s: float = START_TIMEOUT_S) -> None:
     """Block until the broker answers a metadata request; fail with the log tail if it dies or stalls."""
     host, port = bootstrap.rsplit(":", 1)
-    deadline = time.monotonic() + START_TIMEOUT_S
+    deadline = time.monotonic() + timeout_s
     last_error = "the port never opened"
     while time.monotonic() < deadline:
         if not is_alive(pid):
@@ -247,7 +247,7 @@ def wait_until_ready(pid: int, bootstrap: str, log_path: Path) -> None:
                 return
         time.sleep(POLL_INTERVAL_S * 2)
     raise KafkaStartError(
-        f"Kafka (pid {pid}) did not answer a metadata request on {bootstrap} within {START_TIMEOUT_S:.0f}s "
+        f"Kafka (pid {pid}) did not answer a metadata request on {bootstrap} within {timeout_s:.0f}s "
         f"({last_error}). Tail of {log_path}:\n{tail(log_path, LOG_TAIL_LINES)}"
     )
 

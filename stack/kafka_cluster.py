@@ -21,6 +21,7 @@ from pathlib import Path
 from stack.kafka import (
     BROKER_MAIN_CLASS,
     LOG4J2_PROPERTIES,
+    START_TIMEOUT_S,
     KafkaStartError,
     java_binary,
     resolve_libs,
@@ -127,7 +128,7 @@ class ClusterSpec:
         return ",".join(f"{broker.node_id}@{LOOPBACK}:{broker.controller_port}" for broker in self.brokers)
 
 
-def ensure_cluster(spec: ClusterSpec) -> str:
+def ensure_cluster(spec: ClusterSpec, timeout_s: float = START_TIMEOUT_S) -> str:
     """Start every broker of the cluster that is not running, wait until each answers; the bootstrap list.
 
     All missing brokers are started before any is waited for: a broker answers only once a quorum of
@@ -140,15 +141,18 @@ def ensure_cluster(spec: ClusterSpec) -> str:
         pid = broker_pid(broker)
         if pid is None:
             raise KafkaStartError(f"{broker.name} is not running after its start; see {broker.log_path}")
-        wait_until_ready(pid, broker.bootstrap, broker.log_path)
+        wait_until_ready(pid, broker.bootstrap, broker.log_path, timeout_s)
     return spec.bootstrap
 
 
-def start_broker(spec: ClusterSpec, node_id: int) -> int:
-    """Start one broker (for example after it was killed) and wait until it answers; its pid."""
+def start_broker(spec: ClusterSpec, node_id: int, timeout_s: float = START_TIMEOUT_S) -> int:
+    """Start one broker (for example after it was killed) and wait until it answers; its pid.
+
+    A broker killed uncleanly recovers its logs first: on a busy machine that alone can take a minute.
+    """
     broker = next(broker for broker in spec.brokers if broker.node_id == node_id)
     pid = broker_pid(broker) or _start(spec, broker)
-    wait_until_ready(pid, broker.bootstrap, broker.log_path)
+    wait_until_ready(pid, broker.bootstrap, broker.log_path, timeout_s)
     return pid
 
 

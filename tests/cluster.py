@@ -28,6 +28,8 @@ from stack.supervisor import read_state
 
 # Below Linux's ephemeral range (32768-60999), so no outgoing connection takes one between the check and the bind.
 PORT_RANGE = (10_000, 32_000)
+# Generous: three JVMs and seven Python processes start on two cores that other work may be using too.
+START_BOUND_S = 300.0
 
 
 @dataclass
@@ -65,7 +67,7 @@ class ClusterStack:
         return pid
 
     def start_broker(self, node_id: int) -> int:
-        return start_broker(self.spec, node_id)
+        return start_broker(self.spec, node_id, START_BOUND_S)
 
     def restarted(self, killed: dict[str, int]) -> bool:
         """True once the supervisor runs a new process for each killed one and that process is ready.
@@ -80,7 +82,7 @@ class ClusterStack:
         return True
 
     def wait_healthy(self) -> None:
-        launcher.wait_healthy(self.processes, self.run_dir, restarting=True)
+        launcher.wait_healthy(self.processes, self.run_dir, restarting=True, timeout_s=START_BOUND_S)
 
 
 def free_port_runs(count: int, runs: int) -> list[int]:
@@ -129,7 +131,7 @@ def start_cluster_stack(run_dir: Path, database_url: str, extra_env: dict[str, s
     )
     stack = ClusterStack(profile, cluster_spec(profile), processes_for(profile))
     try:
-        bootstrap = ensure_cluster(stack.spec)
+        bootstrap = ensure_cluster(stack.spec, START_BOUND_S)
         settings = ServiceSettings(
             kafka_bootstrap_servers=bootstrap,
             kafka_replication_factor=profile.replication_factor,

@@ -31,7 +31,8 @@ from stack.pids import tail
 from tests.cluster import ClusterStack, start_cluster_stack, stop_cluster_stack
 from tests.conftest import Workspace, make_workspace
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
+# A ceiling for a machine far busier than CI; the test takes about 3 minutes.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 CLIENTS = 6
 GRANT_TOKENS = 50_000_000
