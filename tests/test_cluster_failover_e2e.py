@@ -107,8 +107,10 @@ class Load:
 
 
 def error_windows(load: Load) -> dict[str, object]:
-    """Per fault: the failed attempts after it (until the next fault) and the span clients saw them in."""
-    bounds = [*load.faults, ("end", float("inf"))]
+    """Per fault, until the next one: the failed attempts and the span clients saw them in; the answers of
+    requests in flight meanwhile (started before the fault included) and the longest time without any."""
+    # The last mark ("load stopped") only ends the phase before it.
+    bounds = load.faults
     report: dict[str, object] = {}
     for (fault, at_s), (_next, until_s) in itertools.pairwise(bounds):
         errors = [
@@ -117,20 +119,24 @@ def error_windows(load: Load) -> dict[str, object]:
             for attempt in request.attempts
             if attempt.outcome not in ("200", "202") and at_s <= attempt.at_s < until_s
         ]
-        answered = [
-            request.finished_s - request.started_s
+        in_flight = [
+            request
             for request in load.requests
-            if request.finished_s is not None and at_s <= request.started_s < until_s
+            if request.finished_s is not None and request.started_s < until_s and request.finished_s >= at_s
         ]
+        latencies = sorted(request.finished_s - request.started_s for request in in_flight if request.finished_s)
+        answers = sorted([at_s, *(r.finished_s for r in in_flight if r.finished_s and r.finished_s < until_s), until_s])
         report[fault] = {
             "at_s": round(at_s, 2),
             "failed_attempts": len(errors),
             "error_kinds": sorted({attempt.outcome for attempt in errors}),
             "first_error_after_s": round(min(a.at_s for a in errors) - at_s, 2) if errors else None,
             "error_window_s": round(max(a.at_s for a in errors) - min(a.at_s for a in errors), 2) if errors else 0.0,
-            "requests_started": len(answered),
-            "answer_latency_p50_s": round(sorted(answered)[len(answered) // 2], 2) if answered else None,
-            "answer_latency_max_s": round(max(answered), 2) if answered else None,
+            "requests_answered": len(latencies),
+            "answer_latency_p50_s": round(latencies[len(latencies) // 2], 2) if latencies else None,
+            "answer_latency_max_s": round(latencies[-1], 2) if latencies else None,
+            # The longest stretch in which no client got any answer: a stall is client-visible too.
+            "no_answer_gap_max_s": round(max(b - a for a, b in itertools.pairwise(answers)), 2),
         }
     return report
 
