@@ -66,19 +66,21 @@ TEST = Profile(
     postgres_port=25433,
     postgres_fast=True,
 )
-# Ports clear of the dev (9092, 5433, 8080, 8700) and test (29092, 25433) profiles.
+# Ports clear of the dev (9092, 5433, 8080, 8700) and test (29092, 25433) profiles, and below Linux's
+# ephemeral range (32768-60999): there, an outgoing connection's local port took 39092 once and the broker
+# could not bind it.
 CLUSTER = Profile(
     name="cluster",
     run_dir=REPO_ROOT / ".run" / "cluster",
-    kafka_port=39092,
-    kafka_controller_port=39192,
-    postgres_port=35433,
+    kafka_port=19092,
+    kafka_controller_port=19192,
+    postgres_port=15433,
     postgres_fast=False,
     brokers=3,
     replication_factor=3,
     min_insync_replicas=2,
     replicas=2,
-    ingress_port=38080,
-    fake_provider_port=38700,
+    ingress_port=18080,
+    fake_provider_port=18700,
 )
 PROFILES = {profile.name: profile for profile in (DEV, TEST, CLUSTER)}

@@ -28,8 +28,10 @@ def test_the_cluster_profile_listens_apart_from_the_dev_and_test_profiles() -> N
             profile.fake_provider_port,
         }
 
-    assert CLUSTER.broker_ports == (39092, 39093, 39094)
+    assert CLUSTER.broker_ports == (19092, 19093, 19094)
     assert not ports(CLUSTER) & (ports(DEV) | ports(TEST))
+    # Below the ephemeral range, so no outgoing connection can hold one of them.
+    assert max(ports(CLUSTER)) < 32768
     assert CLUSTER.run_dir != DEV.run_dir != TEST.run_dir
 
 
