@@ -9,34 +9,46 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_SERVICES_ENV := .run/test/services.env
+# `make up PROFILE=cluster`: three Kafka brokers and two replicas of each service (see README).
+PROFILE ?= dev
 
 .PHONY: help venv up down status logs test lint compose-check browser bench bench-peers console-shots clean distclean
 
 help:
-	@echo "make up | down | status | logs   the local dev stack (python -m stack)"
+	@echo "make up | down | status | logs   the local dev stack (python -m stack); PROFILE=cluster: three brokers"
 	@echo "make test                        lint + type check + import contracts + compose check + pytest"
 	@echo "make lint | bench | bench-peers | clean | distclean | venv"
 
 venv: $(STAMP)
 
 # Re-installs only when pyproject.toml changes.
+# Debian's python3 lacks ensurepip (venv) until python3-venv is installed: apt-get installs it when root.
+# Each slow step prints what it does and, after it, how long it took.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "need Python >= 3.11, found " + sys.version.split()[0])'
+	@if ! test -x $(PY) && ! $(PYTHON) -c 'import ensurepip' 2>/dev/null; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "make: python3-venv is missing: sudo apt-get install -y python3-venv" >&2; exit 1; fi; \
+	  started=$$SECONDS; echo "make: apt-get install python3-venv (the venv module is missing) ..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null; \
+	  echo "make: apt-get install python3-venv: done in $$((SECONDS - started))s"; \
+	fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@started=$$SECONDS; echo "make: pip install -e '.[dev]' into $(VENV) (first run, or pyproject.toml changed) ..."; \
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'; \
+	echo "make: pip install: done in $$((SECONDS - started))s"
 	@touch $(STAMP)
 
 up: venv
-	$(PY) -m stack up
+	$(PY) -m stack up --profile $(PROFILE)
 
 down: venv
-	$(PY) -m stack down
+	$(PY) -m stack down --profile $(PROFILE)
 
 status: venv
-	@$(PY) -m stack status
+	@$(PY) -m stack status --profile $(PROFILE)
 
 logs: venv
-	@$(PY) -m stack logs
+	@$(PY) -m stack logs --profile $(PROFILE)
 
 test: venv browser
 	$(PY) -m stack services --profile test
@@ -55,10 +67,12 @@ lint: venv compose-check
 compose-check:
 	@if ! command -v docker-compose >/dev/null; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "docker-compose is missing: sudo apt-get install docker-compose" >&2; exit 1; fi; \
+	  started=$$SECONDS; echo "make: apt-get install docker-compose (to validate docker-compose.yml) ..."; \
 	  if apt-cache policy docker-compose | grep -q 'Candidate: (none)' || [ -z "$$(apt-cache policy docker-compose)" ]; then \
 	    apt-get update -qq; \
 	  fi; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; \
+	  echo "make: apt-get install docker-compose: done in $$((SECONDS - started))s"; \
 	fi
 	docker-compose config -q
 
@@ -87,7 +101,7 @@ bench-peers: venv
 	$(PY) -m bench peers
 
 clean:
-	@if [ -x $(PY) ]; then $(PY) -m stack down; $(PY) -m stack down --profile test; fi
+	@if [ -x $(PY) ]; then $(PY) -m stack down; $(PY) -m stack down --profile cluster; $(PY) -m stack down --profile test; fi
 	rm -rf .run .mypy_cache .ruff_cache .pytest_cache
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import http
+import socket
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -270,7 +271,7 @@ def serve(app: FastAPI, settings: IngressSettings) -> None:
         header_read_timeout_s=settings.header_read_timeout_s,
         linger_s=settings.refusal_linger_s,
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -282,3 +283,18 @@ def serve(app: FastAPI, settings: IngressSettings) -> None:
         # uvicorn's own handlers would write text lines; its loggers propagate to the service's JSON handler.
         log_config=None,
     )
+    server = uvicorn.Server(config)
+    server.run(sockets=[shared_socket(settings.host, settings.port)] if settings.reuse_port else None)
+
+
+def shared_socket(host: str, port: int) -> socket.socket:
+    """A socket bound with SO_REUSEPORT, so replicas share the port; bound, not yet listening.
+
+    uvicorn listens on it only once the app's start-up is done, and the kernel hands connections only to
+    listening sockets: a replica still starting (or restarting) gets none meanwhile.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock

@@ -12,6 +12,8 @@ ADMIN_KEY_LENGTH_MIN = 24
 class IngressSettings(ServiceSettings):
     host: str = "127.0.0.1"
     port: int = 8080
+    # Several ingress processes on one address (SO_REUSEPORT): the kernel spreads new connections over them.
+    reuse_port: bool = False
     instance_id: str = "ingress-1"
     # A synchronous call waits at most this long before answering 202 with a job to poll.
     sync_wait_default_s: float = Field(default=60.0, gt=0, le=900)

@@ -30,6 +30,7 @@ from ledger import admission, batch_retention, expiry, finance_tick, inbound, po
 from ledger.batch_feeder import BatchFeeder, feeder_lock_key
 from ledger.batches import Batches
 from ledger.commands import WorkspaceCommands
+from ledger.faust_transport import LedgerApp
 from ledger.publisher import Publisher, Record
 from ledger.refusals import Refused, Stage, refusal_of
 from ledger.settings import LedgerSettings
@@ -52,7 +53,8 @@ def create_engine(settings: LedgerSettings) -> AsyncEngine:
 
 
 def new_faust_app(settings: LedgerSettings) -> faust.App:
-    return faust.App(
+    # LedgerApp: Faust with an idempotent producer (acks=all and enable_idempotence), like every other producer.
+    return LedgerApp(
         settings.ledger_app_id,
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
         store="memory://",

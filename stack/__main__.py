@@ -1,9 +1,10 @@
 """Command line of the local stack: ``python -m stack services|up|down|status|logs``.
 
-- ``services --profile dev|test``: only Kafka and PostgreSQL; writes ``<run_dir>/services.env``.
-- ``up``: the dev services, migrations, topics, the supervisor with the project's processes, and the demo
-  seed; mints the admin key once (stack/admin_key.py); writes ``.run/stack.env`` (0600) with the demo and
-  admin keys and prints them with a ready-to-paste request. A no-op when everything runs.
+- ``services --profile dev|test|cluster``: only Kafka and PostgreSQL; writes ``<run_dir>/services.env``.
+- ``up [--profile dev|cluster]``: the profile's services, migrations, topics, the supervisor with the
+  project's processes, and the demo seed; mints the admin key once (stack/admin_key.py); writes
+  ``<run_dir>/stack.env`` (0600) with the demo and admin keys and prints them with a ready-to-paste request.
+  A no-op when everything runs. ``cluster`` runs three brokers and two replicas of each service.
 - ``down [--profile]``: stops the supervisor and the project's processes, then Kafka and PostgreSQL.
 - ``status [--profile]`` and ``logs [--profile] [--lines N]``: one line per part; the tail of each log.
 - ``supervise --run-dir DIR``: the supervisor itself, started detached by ``up`` (stack/supervisor.py).
@@ -19,17 +20,21 @@ from pathlib import Path
 
 from stack import admin_key, envfile, launcher, prometheus, provisioning, supervision, supervisor
 from stack.kafka import KafkaStartError, kafka_pid
+from stack.kafka_cluster import broker_pid
 from stack.launcher import ProcessStartError
 from stack.pids import port_open, tail
 from stack.plan import Entry, Plan, read_plan
 from stack.postgres import PostgresStartError, postgres_pid
-from stack.processes import BASE_URL, METRICS_TARGETS, PROCESSES, process_env
-from stack.profiles import DEV, LOOPBACK, PROFILES
+from stack.prerequisites import PrerequisiteError
+from stack.processes import METRICS_TARGETS, Process, base_url, kafka_durability_env, process_env, processes_for
+from stack.profiles import DEV, LOOPBACK, PROFILES, TEST, Profile
+from stack.progress import step
 from stack.provisioning import ProvisioningError
-from stack.services import Endpoints, ensure_services, stop_services
+from stack.services import Endpoints, cluster_spec, ensure_services, stop_services
 from stack.supervision import SupervisorStartError
 
-STACK_ENV_PATH = DEV.run_dir / "stack.env"
+# Profiles `up` runs the project's processes on; the test profile is Kafka and PostgreSQL only.
+UP_PROFILES = sorted(name for name in PROFILES if name != TEST.name)
 DEFAULT_LOG_LINES = 20
 SEED_REQUEST_CURL = (
     'curl -X POST "$LUNTREX_BASE_URL/chat/completions" -H "Authorization: Bearer $LUNTREX_API_KEY" '
@@ -54,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ProvisioningError,
         SupervisorStartError,
         prometheus.PrometheusStartError,
+        PrerequisiteError,
     ) as error:
         print(f"stack: {error}", file=sys.stderr)
         return 1
@@ -71,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
         return command
 
     add("services", _services, "start Kafka and PostgreSQL only")
-    add("up", _up, "start the whole dev stack and seed it", profile=False)
+    up = add("up", _up, "start the whole stack (dev, or the three-broker cluster) and seed it", profile=False)
+    up.add_argument("--profile", choices=UP_PROFILES, default=DEV.name)
     add("down", _down, "stop the project's processes, Kafka and PostgreSQL")
     add("status", _status, "one line per part: running or stopped, pid, port")
     logs = add("logs", _logs, "the tail of each log")
@@ -91,34 +98,42 @@ def _services(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _up(_arguments: argparse.Namespace) -> int:
-    missing = [process.module for process in PROCESSES if not provisioning.runnable(process.module)]
+def _up(arguments: argparse.Namespace) -> int:
+    profile = PROFILES[arguments.profile]
+    processes = processes_for(profile)
+    missing = [process.module for process in processes if not provisioning.runnable(process.module)]
     if missing:
         raise StackError(
             "cannot start the stack: no `python -m` entry point (<package>/__main__.py) yet for " + ", ".join(missing)
         )
     started = time.monotonic()
-    endpoints = ensure_services(DEV)
-    stack_env = envfile.read(STACK_ENV_PATH)
+    stack_env_path = profile.run_dir / "stack.env"
+    endpoints = ensure_services(profile)
+    stack_env = envfile.read(stack_env_path)
     if (
         stack_env
         and admin_key.ENV_NAME in stack_env
-        and supervision.supervisor_pid(DEV.run_dir) is not None
-        and all(launcher.is_healthy(process, DEV.run_dir) for process in PROCESSES)
+        and supervision.supervisor_pid(profile.run_dir) is not None
+        and all(launcher.is_healthy(process, profile.run_dir) for process in processes)
     ):
         print("stack: already up")
-        _start_prometheus()
-        _print_access(stack_env)
+        _start_prometheus(profile)
+        _print_access(stack_env, stack_env_path)
         return 0
-    step_env = {"DATABASE_URL": endpoints.database_url, "LUNTREX_DATABASE_URL": endpoints.database_url}
-    for warning in (
-        provisioning.migrate(step_env),
-        provisioning.create_topics(step_env, endpoints.kafka_bootstrap),
-    ):
+    step_env = {
+        "DATABASE_URL": endpoints.database_url,
+        "LUNTREX_DATABASE_URL": endpoints.database_url,
+        **kafka_durability_env(profile),
+    }
+    with step("running the database migrations"):
+        migrate_warning = provisioning.migrate(step_env)
+    with step("creating the Kafka topics"):
+        topics_warning = provisioning.create_topics(step_env, endpoints.kafka_bootstrap)
+    for warning in (migrate_warning, topics_warning):
         if warning:
             print(f"stack: warning: {warning}", file=sys.stderr)
-    running = _running_admin_env(DEV.run_dir)
-    admin, admin_reused = admin_key.ensure(STACK_ENV_PATH, running)
+    running = _running_admin_env(profile.run_dir)
+    admin, admin_reused = admin_key.ensure(stack_env_path, running)
     print(f"stack: {'reused the admin key' if admin_reused else 'minted an admin key'}")
     if running is not None and admin_key.ENV_NAME not in running:
         print(
@@ -126,20 +141,22 @@ def _up(_arguments: argparse.Namespace) -> int:
             "`make down && make up` to start it with this one",
             file=sys.stderr,
         )
-    _start_supervised(endpoints, admin)
-    seed_values, reused = provisioning.seed(_process_env_for_steps(endpoints), STACK_ENV_PATH)
+    with step(f"starting {len(processes)} processes under the supervisor"):
+        _start_supervised(profile, processes, endpoints, admin)
+    with step("seeding the demo workspace"):
+        seed_values, reused = provisioning.seed(_process_env_for_steps(profile, endpoints), stack_env_path)
     print(f"stack: {'reused the demo key' if reused else 'minted a demo key'} ({seed_values['LUNTREX_API_KEY_ID']})")
     stack_env = {
-        "LUNTREX_BASE_URL": BASE_URL,
+        "LUNTREX_BASE_URL": base_url(profile),
         admin_key.ENV_NAME: admin,
         **seed_values,
         "KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap,
         "DATABASE_URL": endpoints.database_url,
     }
-    envfile.write(STACK_ENV_PATH, stack_env)
-    _start_prometheus()
-    print(f"stack: up in {time.monotonic() - started:.1f}s; wrote {STACK_ENV_PATH}")
-    _print_access(stack_env)
+    envfile.write(stack_env_path, stack_env)
+    _start_prometheus(profile)
+    print(f"stack: up in {time.monotonic() - started:.1f}s; wrote {stack_env_path}")
+    _print_access(stack_env, stack_env_path)
     return 0
 
 
@@ -154,15 +171,18 @@ def _running_admin_env(run_dir: Path) -> dict[str, str] | None:
     return next((entry.env for entry in plan.entries if entry.process.admin), None)
 
 
-def _start_supervised(endpoints: Endpoints, admin: str) -> None:
+def _start_supervised(profile: Profile, processes: tuple[Process, ...], endpoints: Endpoints, admin: str) -> None:
     """Have the supervisor run every process, then wait for all of them to be healthy.
 
     A port held by a process the stack does not know is refused up front (a stranger answering the health
-    check would pass for ours). When the supervisor started now and a process fails to come up, the
-    supervisor and everything it started are stopped, so nothing is orphaned.
+    check would pass for ours); replicas sharing a port are checked only while none of them runs. When the
+    supervisor started now and a process fails to come up, the supervisor and everything it started are
+    stopped, so nothing is orphaned.
     """
-    for process in PROCESSES:
-        if process.port is None or launcher.process_pid(process, DEV.run_dir) is not None:
+    run_dir = profile.run_dir
+    for process in processes:
+        owners = [other for other in processes if other.port == process.port]
+        if process.port is None or any(launcher.process_pid(other, run_dir) is not None for other in owners):
             continue
         if port_open(LOOPBACK, process.port):
             raise StackError(
@@ -172,45 +192,52 @@ def _start_supervised(endpoints: Endpoints, admin: str) -> None:
     entries = tuple(
         Entry(
             process,
-            process_env(process, DEV.run_dir, endpoints.kafka_bootstrap, endpoints.database_url, admin_key=admin),
+            process_env(
+                process, run_dir, endpoints.kafka_bootstrap, endpoints.database_url, admin_key=admin, profile=profile
+            ),
         )
-        for process in PROCESSES
+        for process in processes
     )
-    supervisor_pid = supervision.ensure_supervisor(DEV.run_dir, Plan(entries))
+    supervisor_pid = supervision.ensure_supervisor(run_dir, Plan(entries))
     if supervisor_pid is not None:
-        print(f"stack: started the supervisor (pid {supervisor_pid}); it runs " + _process_list(DEV.run_dir))
+        print(f"stack: started the supervisor (pid {supervisor_pid}); it runs " + _process_list(processes, run_dir))
     try:
-        launcher.wait_healthy(PROCESSES, DEV.run_dir, restarting=supervisor_pid is None)
+        launcher.wait_healthy(processes, run_dir, restarting=supervisor_pid is None)
     except ProcessStartError:
         if supervisor_pid is not None:
-            _stop_processes(DEV.run_dir)
+            _stop_processes(profile)
         raise
 
 
-def _process_list(run_dir: Path) -> str:
-    return ", ".join(f"{process.name} (pid {launcher.process_pid(process, run_dir)})" for process in PROCESSES)
+def _process_list(processes: tuple[Process, ...], run_dir: Path) -> str:
+    return ", ".join(f"{process.name} (pid {launcher.process_pid(process, run_dir)})" for process in processes)
 
 
-def _stop_processes(run_dir: Path) -> list[str]:
+def _stop_processes(profile: Profile) -> list[str]:
     """Stop the supervisor, then any process it left (or that ran without one); the names that ran."""
-    running = [process.name for process in reversed(PROCESSES) if launcher.process_pid(process, run_dir) is not None]
+    run_dir, processes = profile.run_dir, processes_for(profile)
+    running = [process.name for process in reversed(processes) if launcher.process_pid(process, run_dir) is not None]
     # The supervisor goes first (it stops its processes itself): one stopped behind its back would restart.
     stopped = ["supervisor"] if supervision.stop_supervisor(run_dir) else []
-    for process in reversed(PROCESSES):
+    for process in reversed(processes):
         launcher.stop(process, run_dir)
     return stopped + running
 
 
-def _process_env_for_steps(endpoints: Endpoints) -> dict[str, str]:
+def _process_env_for_steps(profile: Profile, endpoints: Endpoints) -> dict[str, str]:
     """The settings every process gets, for one-shot steps run with the processes' configuration."""
-    env = process_env(PROCESSES[0], DEV.run_dir, endpoints.kafka_bootstrap, endpoints.database_url)
+    processes = processes_for(profile)
+    env = process_env(processes[0], profile.run_dir, endpoints.kafka_bootstrap, endpoints.database_url, profile=profile)
     del env["LUNTREX_READY_FILE"]
     # One-shot steps (the demo seed) run as the tables' owner, like the migrations.
     return {**env, "DATABASE_URL": endpoints.database_url, "LUNTREX_DATABASE_URL": endpoints.database_url}
 
 
-def _start_prometheus() -> None:
-    """Debian's Prometheus scraping every service, unless LUNTREX_PROMETHEUS=0 (stack/prometheus.py)."""
+def _start_prometheus(profile: Profile) -> None:
+    """Debian's Prometheus scraping every service, unless LUNTREX_PROMETHEUS=0 (stack/prometheus.py); the dev
+    profile only (the cluster profile's replicas share the metrics ports, so one scrape could not tell them apart)."""
+    if profile is not DEV:
+        return
     settings = prometheus.PrometheusSettings()
     if not settings.prometheus:
         print("stack: Prometheus left out (LUNTREX_PROMETHEUS=0)")
@@ -224,21 +251,21 @@ def _start_prometheus() -> None:
     )
 
 
-def _print_access(stack_env: dict[str, str]) -> None:
-    base_url = stack_env.get("LUNTREX_BASE_URL", BASE_URL)
-    print(f"\nBase URL: {base_url}")
-    print(f"Console:  {base_url.removesuffix('/api/v1')}/console (sign in with the API key or the admin key below)")
+def _print_access(stack_env: dict[str, str], stack_env_path: Path) -> None:
+    address = stack_env.get("LUNTREX_BASE_URL", base_url(DEV))
+    print(f"\nBase URL: {address}")
+    print(f"Console:  {address.removesuffix('/api/v1')}/console (sign in with the API key or the admin key below)")
     if "LUNTREX_API_KEY" not in stack_env:
         print("(no LUNTREX_API_KEY: the demo seed has not run)")
     if admin_key.ENV_NAME in stack_env:
         print(f"Admin key ({admin_key.ENV_NAME}, for /api/v1/admin and `luntrex`): {stack_env[admin_key.ENV_NAME]}")
-    print(f"\nset -a; . {STACK_ENV_PATH}; set +a")
+    print(f"\nset -a; . {stack_env_path}; set +a")
     print(SEED_REQUEST_CURL)
 
 
 def _down(arguments: argparse.Namespace) -> int:
     profile = PROFILES[arguments.profile]
-    for name in _stop_processes(profile.run_dir):
+    for name in _stop_processes(profile):
         print(f"stopped {name}")
     if prometheus.stop_prometheus(profile.run_dir):
         print("stopped prometheus")
@@ -250,7 +277,7 @@ def _down(arguments: argparse.Namespace) -> int:
 def _status(arguments: argparse.Namespace) -> int:
     profile = PROFILES[arguments.profile]
     rows: list[tuple[str, int | None, str, str]] = [
-        ("kafka", kafka_pid(profile.run_dir), str(profile.kafka_port), ""),
+        *_kafka_rows(profile),
         ("postgres", postgres_pid(profile.run_dir), str(profile.postgres_port), ""),
         ("supervisor", supervision.supervisor_pid(profile.run_dir), "-", ""),
         (
@@ -261,7 +288,7 @@ def _status(arguments: argparse.Namespace) -> int:
         ),
     ]
     restarts = supervisor.read_state(profile.run_dir).get("processes", {})
-    for process in PROCESSES:
+    for process in processes_for(profile):
         pid = launcher.process_pid(process, profile.run_dir)
         health = ""
         if pid is not None:
@@ -276,13 +303,20 @@ def _status(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _kafka_rows(profile: Profile) -> list[tuple[str, int | None, str, str]]:
+    if profile.brokers == 1:
+        return [("kafka", kafka_pid(profile.run_dir), str(profile.kafka_port), "")]
+    return [(broker.name, broker_pid(broker), str(broker.port), "") for broker in cluster_spec(profile).brokers]
+
+
 def _supervise(arguments: argparse.Namespace) -> int:
     return supervisor.run(arguments.run_dir)
 
 
 def _logs(arguments: argparse.Namespace) -> int:
     profile = PROFILES[arguments.profile]
-    names = ["kafka", "postgres", "prometheus", *(process.name for process in PROCESSES)]
+    kafka_names = [row[0] for row in _kafka_rows(profile)]
+    names = [*kafka_names, "postgres", "prometheus", *(process.name for process in processes_for(profile))]
     for name in names:
         path = profile.logs_dir / f"{name}.log"
         if path.exists():

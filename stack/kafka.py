@@ -7,14 +7,15 @@ The jars come from ``stack/kafka/pom.xml`` via ``mvn dependency:copy-dependencie
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
+from stack import prerequisites
 from stack.pids import POLL_INTERVAL_S, is_alive, live_pid, port_open, tail, terminate, write_pid
 from stack.profiles import CACHE_DIR, LOOPBACK
+from stack.progress import step
 
 KAFKA_VERSION = "4.1.1"
 POM_PATH = Path(__file__).resolve().parent / "kafka" / "pom.xml"
@@ -96,7 +97,7 @@ def ensure_kafka(run_dir: Path, port: int, controller_port: int, message_max_byt
     config_dir = run_dir / "kafka"
     pid = live_pid(pid_path, BROKER_MAIN_CLASS)
     if pid is not None:
-        _wait_until_ready(pid, bootstrap, log_path)
+        wait_until_ready(pid, bootstrap, log_path)
         return bootstrap
     if port_open(LOOPBACK, port) or port_open(LOOPBACK, controller_port):
         raise KafkaStartError(
@@ -124,7 +125,7 @@ def ensure_kafka(run_dir: Path, port: int, controller_port: int, message_max_byt
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [
-                _java(),
+                java_binary(),
                 f"-Xmx{HEAP_MAX}",
                 "-cp",
                 f"{libs_dir}/*",
@@ -139,7 +140,7 @@ def ensure_kafka(run_dir: Path, port: int, controller_port: int, message_max_byt
             start_new_session=True,
         )
     write_pid(pid_path, process.pid)
-    _wait_until_ready(process.pid, bootstrap, log_path)
+    wait_until_ready(process.pid, bootstrap, log_path)
     return bootstrap
 
 
@@ -163,9 +164,7 @@ def resolve_libs() -> Path:
     """Copy the broker's jars from Maven Central into the cache, unless a complete copy is there."""
     if (LIBS_DIR / LIBS_COMPLETE_MARKER).exists():
         return LIBS_DIR
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise KafkaStartError("mvn is not on PATH; install Maven (apt-get install maven) to fetch Kafka")
+    mvn = prerequisites.maven()
     if LIBS_DIR.exists():
         shutil.rmtree(LIBS_DIR)
     LIBS_DIR.mkdir(parents=True)
@@ -179,7 +178,8 @@ def resolve_libs() -> Path:
         f"-DoutputDirectory={LIBS_DIR}",
         "-DincludeScope=runtime",
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=MVN_TIMEOUT_S, check=False)
+    with step(f"downloading Kafka {KAFKA_VERSION}'s jars from Maven Central into {LIBS_DIR} (first run only)"):
+        result = subprocess.run(command, capture_output=True, text=True, timeout=MVN_TIMEOUT_S, check=False)
     if result.returncode != 0 or not any(LIBS_DIR.glob("kafka_2.13-*.jar")):
         raise KafkaStartError(
             f"resolving Kafka {KAFKA_VERSION} from Maven Central failed (exit {result.returncode}):\n"
@@ -189,25 +189,22 @@ def resolve_libs() -> Path:
     return LIBS_DIR
 
 
-def _java() -> str:
-    java_home = os.environ.get("JAVA_HOME")
-    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
-    if java is None:
-        raise KafkaStartError("java is not on PATH; Kafka needs a Java 17+ runtime")
-    return java
+def java_binary() -> str:
+    """Java 17+ for the broker and its tools (installed with apt when missing and root)."""
+    return prerequisites.java()
 
 
 def _format_storage(libs_dir: Path, server_properties: Path, log4j_properties: Path, data_dir: Path) -> None:
     """Give a new data directory a fresh cluster id (``kafka-storage format``)."""
     classpath = f"{libs_dir}/*"
     logging = f"-Dlog4j2.configurationFile={log4j_properties}"
-    cluster_id = _run_tool([_java(), "-cp", classpath, logging, "kafka.tools.StorageTool", "random-uuid"])
+    cluster_id = run_tool([java_binary(), "-cp", classpath, logging, "kafka.tools.StorageTool", "random-uuid"])
     if data_dir.exists():
         # A data directory without meta.properties is debris of an interrupted format.
         shutil.rmtree(data_dir)
-    _run_tool(
+    run_tool(
         [
-            _java(),
+            java_binary(),
             "-cp",
             classpath,
             logging,
@@ -221,7 +218,7 @@ def _format_storage(libs_dir: Path, server_properties: Path, log4j_properties: P
     )
 
 
-def _run_tool(command: list[str]) -> str:
+def run_tool(command: list[str]) -> str:
     result = subprocess.run(command, capture_output=True, text=True, timeout=STORAGE_TOOL_TIMEOUT_S, check=False)
     if result.returncode != 0:
         raise KafkaStartError(
@@ -230,10 +227,10 @@ def _run_tool(command: list[str]) -> str:
     return result.stdout
 
 
-def _wait_until_ready(pid: int, bootstrap: str, log_path: Path) -> None:
+def wait_until_ready(pid: int, bootstrap: str, log_path: Path, timeout_s: float = START_TIMEOUT_S) -> None:
     """Block until the broker answers a metadata request; fail with the log tail if it dies or stalls."""
     host, port = bootstrap.rsplit(":", 1)
-    deadline = time.monotonic() + START_TIMEOUT_S
+    deadline = time.monotonic() + timeout_s
     last_error = "the port never opened"
     while time.monotonic() < deadline:
         if not is_alive(pid):
@@ -250,7 +247,7 @@ def _wait_until_ready(pid: int, bootstrap: str, log_path: Path) -> None:
                 return
         time.sleep(POLL_INTERVAL_S * 2)
     raise KafkaStartError(
-        f"Kafka (pid {pid}) did not answer a metadata request on {bootstrap} within {START_TIMEOUT_S:.0f}s "
+        f"Kafka (pid {pid}) did not answer a metadata request on {bootstrap} within {timeout_s:.0f}s "
         f"({last_error}). Tail of {log_path}:\n{tail(log_path, LOG_TAIL_LINES)}"
     )
 

@@ -68,14 +68,16 @@ def start(process: Process, run_dir: Path, extra_env: Mapping[str, str]) -> int:
     return child.pid
 
 
-def wait_healthy(processes: Iterable[Process], run_dir: Path, *, restarting: bool = False) -> None:
+def wait_healthy(
+    processes: Iterable[Process], run_dir: Path, *, restarting: bool = False, timeout_s: float = HEALTH_TIMEOUT_S
+) -> None:
     """Block until every process is healthy; fail, with its log tail, when one stalls or dies.
 
     A death fails at once, unless ``restarting``: a supervisor that was already running restarts the
     process, so only the deadline fails then.
     """
     pending = list(processes)
-    deadline = time.monotonic() + HEALTH_TIMEOUT_S
+    deadline = time.monotonic() + timeout_s
     while pending:
         for process in list(pending):
             pid = process_pid(process, run_dir)
@@ -86,7 +88,7 @@ def wait_healthy(processes: Iterable[Process], run_dir: Path, *, restarting: boo
         if pending and time.monotonic() > deadline:
             names = ", ".join(process.name for process in pending)
             raise ProcessStartError(
-                f"not healthy within {HEALTH_TIMEOUT_S:.0f}s: {names}\n"
+                f"not healthy within {timeout_s:.0f}s: {names}\n"
                 + "\n".join(_failure(process, run_dir, "is not healthy") for process in pending)
             )
         time.sleep(POLL_INTERVAL_S * 2)

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from runtime.db_roles import SERVICES, role_name
+from stack import prerequisites
 from stack.pids import command_line, is_alive, port_open, read_pid, tail
 from stack.profiles import LOOPBACK
 
@@ -30,7 +31,6 @@ FALLBACK_SYSTEM_USER = "luntrex"
 MAX_CONNECTIONS = 200
 BIN_DIR_GLOB = "/usr/lib/postgresql/*/bin"
 
-APT_TIMEOUT_S = 900.0
 INITDB_TIMEOUT_S = 120.0
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
@@ -129,19 +129,11 @@ def _bin_dir() -> Path:
     """The newest installed PostgreSQL's bin directory, installing Debian's package if needed."""
     found = _installed_bin_dirs()
     if not found:
-        if os.geteuid() != 0:
-            raise PostgresStartError(
-                "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb) and we are not root: "
-                "run `sudo apt-get install -y postgresql`"
-            )
-        environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        install = ["apt-get", "install", "-y", "--no-install-recommends", "postgresql"]
-        for command in (["apt-get", "update"], install):
-            result = subprocess.run(
-                command, env=environment, capture_output=True, text=True, timeout=APT_TIMEOUT_S, check=False
-            )
-            if result.returncode != 0:
-                raise PostgresStartError(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}{result.stderr}")
+        prerequisites.apt_install(
+            ["postgresql"],
+            "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb)",
+            manual="apt-get install -y postgresql",
+        )
         found = _installed_bin_dirs()
         if not found:
             raise PostgresStartError("apt-get installed postgresql but no initdb was found under " + BIN_DIR_GLOB)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runtime.db_roles import Service, role_url
-from stack.profiles import LOOPBACK
+from stack.profiles import DEV, LOOPBACK, Profile
 
 FAKE_PROVIDER_PORT = 8700
 INGRESS_PORT = 8080
@@ -117,20 +117,83 @@ METRICS_TARGETS = {
 }
 
 
+def processes_for(profile: Profile) -> tuple[Process, ...]:
+    """The processes a profile runs: one of each (PROCESSES), or ``profile.replicas`` of each service.
+
+    Replicas: ledgers share the Faust app id, so the group splits the workspace partitions between them;
+    each worker process runs every pool, so each pool's consumer group has one member per process; ingress
+    replicas share one port (SO_REUSEPORT) and are healthy once they wrote their ready file, since a health
+    request to the shared port could be answered by any of them.
+    """
+    if profile.replicas == 1 and profile.ingress_port == INGRESS_PORT:
+        return PROCESSES
+    fake = Process(
+        "fakeprovider",
+        "fakeprovider",
+        ("--port", str(profile.fake_provider_port)),
+        port=profile.fake_provider_port,
+        health_path="/healthz",
+    )
+    numbers = range(1, profile.replicas + 1)
+    ingress_args = ("--port", str(profile.ingress_port))
+    return (
+        fake,
+        *(Process(f"ledger-{n}", "ledger", extra_env=LOCAL_WEBHOOK_NETWORKS, db_role="ledger") for n in numbers),
+        # One dispatcher is enough for the local cluster (several may run: they claim deliveries with SKIP LOCKED).
+        Process("dispatcher", "ledger.dispatcher", extra_env=LOCAL_WEBHOOK_NETWORKS, db_role="ledger"),
+        *(Process(f"workers-{n}", "workers", extra_env=FAKE_PROVIDER_API_KEYS) for n in numbers),
+        *(
+            Process(
+                f"ingress-{n}",
+                "ingress",
+                ingress_args,
+                port=profile.ingress_port,
+                extra_env=(("LUNTREX_REUSE_PORT", "true"),),
+                admin=True,
+                db_role="ingress",
+            )
+            for n in numbers
+        ),
+    )
+
+
+def base_url(profile: Profile) -> str:
+    return f"http://{LOOPBACK}:{profile.ingress_port}/api/v1"
+
+
 def process_env(
-    process: Process, run_dir: Path, kafka_bootstrap: str, database_url: str, *, admin_key: str | None = None
+    process: Process,
+    run_dir: Path,
+    kafka_bootstrap: str,
+    database_url: str,
+    *,
+    admin_key: str | None = None,
+    profile: Profile = DEV,
 ) -> dict[str, str]:
     """The ``LUNTREX_`` settings one process is started with (added to the caller's environment); the admin
     key goes to the processes that serve the admin API only, and a database URL (as the process's own role)
     only to those that use one."""
     admin = {"LUNTREX_ADMIN_KEY": admin_key} if process.admin and admin_key is not None else {}
     database = {} if process.db_role is None else {"LUNTREX_DATABASE_URL": role_url(database_url, process.db_role)}
+    fake_url = f"http://{LOOPBACK}:{profile.fake_provider_port}"
+    provider_urls = {name: url.replace(FAKE_PROVIDER_URL, fake_url) for name, url in PROVIDER_BASE_URLS.items()}
     return {
         **admin,
         **database,
         "LUNTREX_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "LUNTREX_CATALOGUE_PATH": CATALOGUE_PATH,
-        "LUNTREX_PROVIDER_BASE_URLS": json.dumps(PROVIDER_BASE_URLS),
+        "LUNTREX_PROVIDER_BASE_URLS": json.dumps(provider_urls),
         "LUNTREX_READY_FILE": str(process.ready_path(run_dir)),
+        **kafka_durability_env(profile),
         **dict(process.extra_env),
+    }
+
+
+def kafka_durability_env(profile: Profile) -> dict[str, str]:
+    """A multi-broker profile's topic durability, for every process and the topic creation step."""
+    if profile.brokers == 1:
+        return {}
+    return {
+        "LUNTREX_KAFKA_REPLICATION_FACTOR": str(profile.replication_factor),
+        "LUNTREX_KAFKA_MIN_INSYNC_REPLICAS": str(profile.min_insync_replicas),
     }

@@ -1,6 +1,8 @@
-"""docker-compose.yml runs what exists, restarts long-running services, and runs one-shot jobs once.
+"""docker-compose.yml runs what exists, restarts long-running services, and runs one-shot jobs once; its
+cluster shape (deploy/compose/cluster.env) is three brokers and two of each service, durable as the README says.
 
-`make compose-check` validates the syntax with docker-compose itself; these check what it cannot know.
+`make compose-check` validates the syntax with docker-compose itself; these check what it cannot know, on the
+file as docker-compose renders it (`docker-compose config`), with and without the cluster shape.
 """
 
 from __future__ import annotations
@@ -15,10 +17,32 @@ from stack.provisioning import runnable
 from tests.services import ROOT
 
 ONE_SHOT_JOBS = {"migrate", "seed"}
+CLUSTER_ENV_FILE = ROOT / "deploy" / "compose" / "cluster.env"
+BROKERS = ("kafka", "kafka-2", "kafka-3")
+# The cluster shape's second replica of each service, and the service it copies.
+TWINS = {"ledger-2": "ledger", "workers-2": "workers", "ingress-2": "ingress"}
+APP_SERVICES = ("migrate", "fakeprovider", "ledger", "workers", "seed", "ingress")
 
 
 def compose() -> dict[str, Any]:
     document: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return document
+
+
+def rendered(*options: str) -> dict[str, Any]:
+    """The file as docker-compose resolves it (variables, anchors, profiles), from a clean environment."""
+    environment = {name: value for name, value in os.environ.items() if not name.startswith(("LUNTREX_", "COMPOSE_"))}
+    for arguments in (["config", "-q"], ["config"]):
+        result = subprocess.run(
+            ["docker-compose", *options, *arguments],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, f"docker-compose {' '.join(options)} {arguments}: {result.stderr}"
+    document: dict[str, Any] = yaml.safe_load(result.stdout)
     return document
 
 
@@ -56,7 +80,7 @@ def test_the_broker_and_the_clients_share_one_record_size_limit() -> None:
     limits |= {
         service["environment"]["LUNTREX_KAFKA_MESSAGE_MAX_BYTES"]
         for name, service in services.items()
-        if name not in {"kafka", "postgres", "prometheus"}
+        if name not in {*BROKERS, "postgres", "prometheus"}
     }
     assert limits == {"8388608"}
 
@@ -80,3 +104,42 @@ def test_each_service_connects_as_its_own_role_with_the_passwords_the_migrate_jo
     assert migrate["environment"]["LUNTREX_DB_INGRESS_PASSWORD"] == "pw-ingress-1"
     assert migrate["environment"]["LUNTREX_DB_LEDGER_PASSWORD"] == "pw-led"
     assert python_modules(migrate["command"]) == ["runtime.db_roles", "runtime.topics"]
+
+
+def test_by_default_one_broker_with_replication_one_and_no_second_replicas() -> None:
+    services = rendered()["services"]
+    assert services["kafka"]["environment"]["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
+    for name in APP_SERVICES:
+        environment = services[name]["environment"]
+        assert environment["LUNTREX_KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092", name
+        assert (environment["LUNTREX_KAFKA_REPLICATION_FACTOR"], environment["LUNTREX_KAFKA_MIN_INSYNC_REPLICAS"]) == (
+            "1",
+            "1",
+        )
+    # Profiled services start only with their profile: plain `docker-compose up` is the single-broker stack.
+    profiled = {name for name, service in compose()["services"].items() if service.get("profiles")}
+    assert profiled == {"kafka-2", "kafka-3", *TWINS}
+    assert all(compose()["services"][name]["profiles"] == ["cluster"] for name in profiled)
+
+
+def test_the_cluster_shape_is_three_brokers_replication_three_min_insync_two() -> None:
+    services = rendered("--profile", "cluster", "--env-file", str(CLUSTER_ENV_FILE))["services"]
+    voters = "1@kafka:9093,2@kafka-2:9093,3@kafka-3:9093"
+    for node_id, name in enumerate(BROKERS, start=1):
+        broker = services[name]["environment"]
+        assert str(broker["KAFKA_NODE_ID"]) == str(node_id)
+        assert broker["KAFKA_CONTROLLER_QUORUM_VOTERS"] == voters
+        assert broker["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{name}:9092"
+        for setting in ("DEFAULT_REPLICATION_FACTOR", "OFFSETS_TOPIC_REPLICATION_FACTOR"):
+            assert str(broker[f"KAFKA_{setting}"]) == "3", (name, setting)
+        assert str(broker["KAFKA_MIN_INSYNC_REPLICAS"]) == str(broker["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"]) == "2"
+        assert services[name]["volumes"] != services["kafka"]["volumes"] or name == "kafka"
+    for name in (*APP_SERVICES, *TWINS):
+        environment = services[name]["environment"]
+        assert environment["LUNTREX_KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092,kafka-2:9092,kafka-3:9092", name
+        assert environment["LUNTREX_KAFKA_REPLICATION_FACTOR"] == "3", name
+        assert environment["LUNTREX_KAFKA_MIN_INSYNC_REPLICAS"] == "2", name
+    for twin, original in TWINS.items():
+        assert services[twin]["command"] == services[original]["command"], twin
+        assert services[twin]["environment"] == services[original]["environment"], twin
+    assert services["ingress-2"]["ports"] != services["ingress"]["ports"]
