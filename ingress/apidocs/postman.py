@@ -71,6 +71,21 @@ def _tests(openapi: dict[str, Any], operation: dict[str, Any], step: walkthrough
     return lines
 
 
+# Postman's pre-request script for each generated variable (see walkthrough.GENERATED_VARIABLES).
+_GENERATORS = {
+    "effectiveAt": "new Date(Date.UTC(2099, 0, 1) + Math.floor(Math.random() * 1e12)).toISOString()",
+}
+
+
+def _events(openapi: dict[str, Any], operation: dict[str, Any], step: walkthrough.Step) -> list[dict[str, Any]]:
+    events = [{"listen": "test", "script": {"type": "text/javascript", "exec": _tests(openapi, operation, step)}}]
+    generated = [variable for variable in step.body_variables.values() if variable in _GENERATORS]
+    if generated:
+        lines = [f'pm.collectionVariables.set("{name}", {_GENERATORS[name]});' for name in generated]
+        events.insert(0, {"listen": "prerequest", "script": {"type": "text/javascript", "exec": lines}})
+    return events
+
+
 def _request(openapi: dict[str, Any], step: walkthrough.Step) -> dict[str, Any]:
     method, path = step.operation.split(" ", 1)
     operation = walkthrough.operation_of(openapi, step.operation)
@@ -117,9 +132,7 @@ def collection(openapi: dict[str, Any]) -> dict[str, Any]:
             {
                 "name": f"{operation.get('summary', step.operation)} ({step.operation})",
                 "request": _request(openapi, step),
-                "event": [
-                    {"listen": "test", "script": {"type": "text/javascript", "exec": _tests(openapi, operation, step)}}
-                ],
+                "event": _events(openapi, operation, step),
             }
         )
     return {

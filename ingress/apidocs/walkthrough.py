@@ -59,8 +59,8 @@ STEPS: tuple[Step, ...] = (
     Step("POST /api/v1/admin/workspaces/{workspace_id}/refunds", body_variables={"job_id": "jobId"}),
     Step("POST /api/v1/admin/workspaces/{workspace_id}/adjustments"),
     Step("POST /api/v1/admin/workspaces/{workspace_id}/rates"),
-    Step("POST /api/v1/admin/rates"),
-    Step("POST /api/v1/admin/prices"),
+    Step("POST /api/v1/admin/rates", body_variables={"effective_at": "effectiveAt"}),
+    Step("POST /api/v1/admin/prices", body_variables={"effective_at": "effectiveAt"}),
     Step("POST /api/v1/admin/workspaces/{workspace_id}/keys", captures={"keyId": "id"}),
     Step("GET /api/v1/admin/workspaces/{workspace_id}/keys"),
     Step("POST /api/v1/admin/keys/{key_id}/rotate"),
@@ -70,6 +70,9 @@ STEPS: tuple[Step, ...] = (
 )
 # Headers sent with a fresh value on every call, so a rerun is a new request, not a replay.
 FRESH_HEADERS = ("Idempotency-Key",)
+# Variables a walk makes up rather than reads from an answer. A platform rate's or a model's price version needs
+# a time of its own, and one far ahead: a walk must not change what anybody pays now.
+GENERATED_VARIABLES = {"effectiveAt": "a moment after 2099-01-01 that no earlier walk used"}
 
 
 def variable_of(path_parameter: str) -> str:

@@ -6,7 +6,7 @@ const response = await fetch(process.env.LUNTREX_BASE_URL + `/admin/prices`, {
     "model_id": "openai/gpt-4.1-mini",
     "input_multiplier": "3/4",
     "output_multiplier": "1",
-    "effective_at": "2099-01-01T00:00:00Z"
+    "effective_at": process.env.LUNTREX_EFFECTIVE_AT
   }),
 });
 if (!response.ok) {

@@ -6,6 +6,6 @@ const answer = await client.post(`/admin/prices`, { body: {
   "model_id": "openai/gpt-4.1-mini",
   "input_multiplier": "3/4",
   "output_multiplier": "1",
-  "effective_at": "2099-01-01T00:00:00Z"
+  "effective_at": process.env.LUNTREX_EFFECTIVE_AT
 } });
 console.log(answer === undefined || answer === null ? "done" : JSON.stringify(answer));

@@ -5,7 +5,7 @@ $body = [
     'model_id' => 'openai/gpt-4.1-mini',
     'input_multiplier' => '3/4',
     'output_multiplier' => '1',
-    'effective_at' => '2099-01-01T00:00:00Z',
+    'effective_at' => getenv('LUNTREX_EFFECTIVE_AT'),
 ];
 curl_setopt($curl, CURLOPT_POSTFIELDS, json_encode($body));
 curl_setopt_array($curl, [

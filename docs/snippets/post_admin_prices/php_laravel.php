@@ -6,7 +6,7 @@ $response = Http::withToken(getenv('LUNTREX_ADMIN_KEY'))->timeout(120)->post(get
     'model_id' => 'openai/gpt-4.1-mini',
     'input_multiplier' => '3/4',
     'output_multiplier' => '1',
-    'effective_at' => '2099-01-01T00:00:00Z',
+    'effective_at' => getenv('LUNTREX_EFFECTIVE_AT'),
 ]);
 $response->throw();
 echo $response->body(), PHP_EOL;

@@ -9,6 +9,6 @@ answer = client.post("/admin/prices", body={
     "model_id": "openai/gpt-4.1-mini",
     "input_multiplier": "3/4",
     "output_multiplier": "1",
-    "effective_at": "2099-01-01T00:00:00Z"
+    "effective_at": os.environ["LUNTREX_EFFECTIVE_AT"]
 }, cast_to=object)
 print(json.dumps(answer))

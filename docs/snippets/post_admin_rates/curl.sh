@@ -3,4 +3,4 @@
 curl --fail-with-body -sS -X POST "$LUNTREX_BASE_URL/admin/rates" \
   -H "Authorization: Bearer $LUNTREX_ADMIN_KEY" \
   -H "Content-Type: application/json" \
-  -d '{"tokens_per_bdt": "520", "effective_at": "2099-01-01T00:00:00Z", "reason": "new platform rate"}'
+  -d '{"tokens_per_bdt": "520", "effective_at": "'"$LUNTREX_EFFECTIVE_AT"'", "reason": "new platform rate"}'

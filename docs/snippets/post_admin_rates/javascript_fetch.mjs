@@ -4,7 +4,7 @@ const response = await fetch(process.env.LUNTREX_BASE_URL + `/admin/rates`, {
   headers: { "Authorization": `Bearer ${process.env.LUNTREX_ADMIN_KEY}`, "Content-Type": "application/json" },
   body: JSON.stringify({
     "tokens_per_bdt": "520",
-    "effective_at": "2099-01-01T00:00:00Z",
+    "effective_at": process.env.LUNTREX_EFFECTIVE_AT,
     "reason": "new platform rate"
   }),
 });

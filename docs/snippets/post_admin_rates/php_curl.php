@@ -3,7 +3,7 @@
 $curl = curl_init(getenv('LUNTREX_BASE_URL') . '/admin/rates');
 $body = [
     'tokens_per_bdt' => '520',
-    'effective_at' => '2099-01-01T00:00:00Z',
+    'effective_at' => getenv('LUNTREX_EFFECTIVE_AT'),
     'reason' => 'new platform rate',
 ];
 curl_setopt($curl, CURLOPT_POSTFIELDS, json_encode($body));

@@ -10,7 +10,7 @@ response = requests.request(
     headers={"Authorization": "Bearer " + os.environ["LUNTREX_ADMIN_KEY"]},
     json={
         "tokens_per_bdt": "520",
-        "effective_at": "2099-01-01T00:00:00Z",
+        "effective_at": os.environ["LUNTREX_EFFECTIVE_AT"],
         "reason": "new platform rate"
     },
     timeout=120,
