@@ -14,6 +14,14 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 ASSETS_URL = "/docs/assets"
+# The pinned package's files (fastapi-offline 1.7.7: Swagger UI's bundle and CSS, ReDoc's standalone build); a
+# test compares what the server sends with these, so a changed asset cannot slip in with another version.
+ASSET_SHA256 = {
+    "favicon.png": "d16f72cf5a2773eba499cc7f3db1923c6f5f73de990f739e3a05806aafec15b7",
+    "redoc.standalone.js": "1320f442151c57c447d3b70c7ffc6c4f86d08464020fe34c8cc5d3164e9944f0",
+    "swagger-ui-bundle.js": "4b5a9b35a1adf37f00d39c0bae23cdb37007e2946240ef035137cc85b4d55349",
+    "swagger-ui.css": "ca238f7d7c2cf4480c1e77a9c3b9da915ab216e96ffd354e69076560c650c6de",
+}
 
 
 def install_docs_pages(app: FastAPI, *, openapi_url: str = "/openapi.json") -> None:

@@ -3,13 +3,14 @@ script and style sheet from the server itself (no CDN)."""
 
 from __future__ import annotations
 
+import hashlib
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlparse
 
 import httpx
 import pytest
 
-from ingress import apidocs
+from ingress import apidocs, docs_pages
 from tests.conftest import Stack
 
 
@@ -53,5 +54,7 @@ async def test_docs_pages_load_every_asset_from_the_server(stack: Stack, page: s
             asset = await client.get(absolute)
             assert asset.status_code == 200, url
             assert len(asset.content) > 1000, url
+            name = urlparse(absolute).path.rsplit("/", 1)[-1]
+            assert hashlib.sha256(asset.content).hexdigest() == docs_pages.ASSET_SHA256[name], url
     assert "cdn" not in html.text.lower()
     assert "fonts.googleapis" not in html.text
