@@ -198,7 +198,7 @@ class Job(BaseModel):
     id: str
     status: str
     model: str
-    tags: list[str]
+    tags: list[str] | None = None
     answer: str | None = None
     usage: Usage | None = None
     balance_left: int | None = None
