@@ -12,12 +12,13 @@ TEST_SERVICES_ENV := .run/test/services.env
 # `make up PROFILE=cluster`: three Kafka brokers and two replicas of each service (see README).
 PROFILE ?= dev
 
-.PHONY: help venv up down status logs test lint compose-check browser bench bench-peers console-shots clean distclean
+.PHONY: help venv up down status logs test lint compose-check browser docs-tools apidocs bench bench-peers console-shots clean distclean
 
 help:
 	@echo "make up | down | status | logs   the local dev stack (python -m stack); PROFILE=cluster: three brokers"
 	@echo "make test                        lint + type check + import contracts + compose check + pytest"
 	@echo "make lint | bench | bench-peers | clean | distclean | venv"
+	@echo "make apidocs                     regenerate docs/openapi.json, the Postman files and docs/snippets"
 
 venv: $(STAMP)
 
@@ -53,6 +54,7 @@ logs: venv
 test: venv browser
 	$(PY) -m stack services --profile test
 	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory docs-tools
 	LUNTREX_TEST_KAFKA="$$(sed -n 's/^KAFKA_BOOTSTRAP_SERVERS=//p' $(TEST_SERVICES_ENV))" \
 	LUNTREX_TEST_DATABASE_URL="$$(sed -n 's/^DATABASE_URL=//p' $(TEST_SERVICES_ENV))" \
 	$(PY) -m pytest
@@ -75,6 +77,24 @@ compose-check:
 	  echo "make: apt-get install docker-compose: done in $$((SECONDS - started))s"; \
 	fi
 	docker-compose config -q
+
+# What the API docs tests run besides Python: newman and the openai npm package, installed by `npm ci` into
+# .cache/node from tests/node/package-lock.json (python -m stack.node_tools), and Debian's php-cli for the PHP
+# snippets. As root, missing Node.js/npm and PHP are installed from Debian; otherwise the PHP tests skip.
+docs-tools: venv
+	@if ! command -v npm >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; \
+	fi
+	$(PY) -m stack.node_tools
+	@if ! command -v php >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    if [ -z "$$(apt-cache policy php-cli 2>/dev/null | grep Candidate: | grep -v none)" ]; then apt-get update -qq; fi; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends php-cli php-curl >/dev/null; \
+	  else echo "php is missing (sudo apt-get install php-cli php-curl): the PHP snippet tests will skip" >&2; fi; \
+	fi
+
+apidocs: venv
+	$(PY) -m ingress.apidocs
 
 bench: venv
 	$(PY) -m bench

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import ORJSONResponse
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ingress import metrics as telemetry_hooks
-from ingress import supervision
+from ingress import openapi_document, supervision
 from ingress.admin_credential import AdminCredential
+from ingress.docs_pages import install_docs_pages
 from ingress.door import BodyLimits, RequestGuard
 from ingress.errors import install_error_handlers
 from ingress.key_directory import KeyDirectory
@@ -94,6 +93,9 @@ def create_app(settings: IngressSettings) -> FastAPI:
         description="Unified chat completions over many providers, billed in tokens against a prepaid balance.",
         default_response_class=ORJSONResponse,
         lifespan=lifespan,
+        # Served by install_docs_pages from the app's own assets, never from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     install_error_handlers(app)
@@ -126,7 +128,8 @@ def create_app(settings: IngressSettings) -> FastAPI:
     app.include_router(finance_writes.admin_router)
     app.include_router(webhook_routes.router)
 
-    _document_bearer_auth(app)
+    install_docs_pages(app)
+    app.openapi = lambda: _cached_document(app)  # type: ignore[method-assign]
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -135,21 +138,7 @@ def create_app(settings: IngressSettings) -> FastAPI:
     return app
 
 
-def _document_bearer_auth(app: FastAPI) -> None:
-    """Authentication is a plain dependency, so the OpenAPI document is told about the bearer scheme here."""
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            schema.setdefault("components", {})["securitySchemes"] = {
-                "bearerAuth": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "a workspace API key; on /api/v1/admin/... the operator's admin credential",
-                }
-            }
-            schema["security"] = [{"bearerAuth": []}]
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+def _cached_document(app: FastAPI) -> dict[str, object]:
+    if app.openapi_schema is None:
+        app.openapi_schema = openapi_document.document(app)
+    return app.openapi_schema

@@ -17,8 +17,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import ORJSONResponse
 
 from ingress import key_service, keys
+from ingress.api_models import GrantAnswer, KeyMinted, KeyRotated, KeysPage, Workspace, WorkspaceCreated, WorkspacesPage
 from ingress.auth import authenticate_admin
 from ingress.key_requests import Grant, NewKey, NewWorkspace, Rotation, WorkspaceUpdate
+from ingress.openapi_document import error_responses
 from ingress.services import Services
 from ledger import queries
 from schemas.errors import ErrorCode, LuntrexError, NotFound, spec_of
@@ -96,7 +98,12 @@ async def _workspace_body(services: Services, workspace_id: str) -> dict[str, An
     return body
 
 
-@router.post("/workspaces", status_code=201)
+@router.post(
+    "/workspaces",
+    status_code=201,
+    response_model=WorkspaceCreated,
+    responses=error_responses(400, 401, 403, 404, 409, 429, 503),
+)
 async def create_workspace(request: Request, new: NewWorkspace) -> ORJSONResponse:
     """Create a workspace (optionally with a first grant) and, unless `with_key` is false, a key with every scope."""
     services: Services = request.app.state.services
@@ -120,7 +127,7 @@ async def create_workspace(request: Request, new: NewWorkspace) -> ORJSONRespons
     return ORJSONResponse(body, status_code=201)
 
 
-@router.get("/workspaces")
+@router.get("/workspaces", response_model=WorkspacesPage, responses=error_responses(400, 401, 403))
 async def list_workspaces(
     request: Request,
     after: Annotated[str | None, Query(max_length=64)] = None,
@@ -132,12 +139,14 @@ async def list_workspaces(
     return {"data": [asdict(view) for view in views], "next_after": views[-1].id if len(views) == limit else None}
 
 
-@router.get("/workspaces/{workspace_id}")
+@router.get("/workspaces/{workspace_id}", response_model=Workspace, responses=error_responses(400, 401, 403, 404))
 async def show_workspace(workspace_id: str, request: Request) -> dict[str, Any]:
     return await _workspace_body(request.app.state.services, workspace_id)
 
 
-@router.patch("/workspaces/{workspace_id}")
+@router.patch(
+    "/workspaces/{workspace_id}", response_model=Workspace, responses=error_responses(400, 401, 403, 404, 503)
+)
 async def update_workspace(workspace_id: str, request: Request, update: WorkspaceUpdate) -> dict[str, Any]:
     services: Services = request.app.state.services
     fields = update.model_dump(include=update.model_fields_set)
@@ -147,7 +156,9 @@ async def update_workspace(workspace_id: str, request: Request, update: Workspac
     return await _workspace_body(services, workspace_id)
 
 
-@router.post("/workspaces/{workspace_id}/suspend")
+@router.post(
+    "/workspaces/{workspace_id}/suspend", response_model=Workspace, responses=error_responses(400, 401, 403, 404, 503)
+)
 async def suspend_workspace(workspace_id: str, request: Request) -> dict[str, Any]:
     """Every key of the workspace is refused (403 `workspace_suspended`) until it is resumed."""
     services: Services = request.app.state.services
@@ -155,14 +166,21 @@ async def suspend_workspace(workspace_id: str, request: Request) -> dict[str, An
     return await _workspace_body(services, workspace_id)
 
 
-@router.post("/workspaces/{workspace_id}/resume")
+@router.post(
+    "/workspaces/{workspace_id}/resume", response_model=Workspace, responses=error_responses(400, 401, 403, 404, 503)
+)
 async def resume_workspace(workspace_id: str, request: Request) -> dict[str, Any]:
     services: Services = request.app.state.services
     await _command(services, workspace_id, "resume")
     return await _workspace_body(services, workspace_id)
 
 
-@router.post("/workspaces/{workspace_id}/grants", status_code=201)
+@router.post(
+    "/workspaces/{workspace_id}/grants",
+    status_code=201,
+    response_model=GrantAnswer,
+    responses=error_responses(400, 401, 403, 404, 503),
+)
 async def grant_credit(workspace_id: str, request: Request, grant: Grant) -> ORJSONResponse:
     """Credit a workspace in tokens, or in whole BDT at its exchange rate; one journal entry per grant."""
     services: Services = request.app.state.services
@@ -173,7 +191,12 @@ async def grant_credit(workspace_id: str, request: Request, grant: Grant) -> ORJ
     return ORJSONResponse(body, status_code=201)
 
 
-@router.post("/workspaces/{workspace_id}/keys", status_code=201)
+@router.post(
+    "/workspaces/{workspace_id}/keys",
+    status_code=201,
+    response_model=KeyMinted,
+    responses=error_responses(400, 401, 403, 404, 503),
+)
 async def mint_key(workspace_id: str, request: Request, new_key: NewKey) -> ORJSONResponse:
     services: Services = request.app.state.services
     workspace_id = _workspace_id(workspace_id)
@@ -183,7 +206,7 @@ async def mint_key(workspace_id: str, request: Request, new_key: NewKey) -> ORJS
     return ORJSONResponse(await key_service.mint(services, workspace_id, new_key, None), status_code=201)
 
 
-@router.get("/workspaces/{workspace_id}/keys")
+@router.get("/workspaces/{workspace_id}/keys", response_model=KeysPage, responses=error_responses(400, 401, 403, 404))
 async def list_keys(workspace_id: str, request: Request) -> dict[str, Any]:
     services: Services = request.app.state.services
     workspace_id = _workspace_id(workspace_id)
@@ -194,13 +217,18 @@ async def list_keys(workspace_id: str, request: Request) -> dict[str, Any]:
     return {"data": [asdict(view) for view in views]}
 
 
-@router.post("/keys/{key_id}/rotate", status_code=201)
+@router.post(
+    "/keys/{key_id}/rotate",
+    status_code=201,
+    response_model=KeyRotated,
+    responses=error_responses(400, 401, 403, 404, 409, 503),
+)
 async def rotate_key(key_id: str, request: Request, rotation: Rotation) -> ORJSONResponse:
     services: Services = request.app.state.services
     body = await key_service.rotate(services, key_id, rotation, caller=None, workspace_id=None)
     return ORJSONResponse(body, status_code=201)
 
 
-@router.delete("/keys/{key_id}", status_code=204)
+@router.delete("/keys/{key_id}", status_code=204, responses=error_responses(400, 401, 403, 404, 503))
 async def revoke_key(key_id: str, request: Request) -> None:
     await key_service.revoke(request.app.state.services, key_id, workspace_id=None)

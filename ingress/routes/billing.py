@@ -8,7 +8,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from ingress.api_models import Balance, UsageReport
 from ingress.auth import Billing, Reader
+from ingress.openapi_document import error_responses
 from ingress.services import Services
 from ledger import finance_queries, queries
 from schemas.api import Label
@@ -17,7 +19,7 @@ from schemas.errors import NotFound
 router = APIRouter()
 
 
-@router.get("/api/v1/balance")
+@router.get("/api/v1/balance", response_model=Balance, responses=error_responses(401, 403, 404))
 async def get_balance(request: Request, principal: Reader) -> dict[str, Any]:
     services: Services = request.app.state.services
     async with services.engine.connect() as conn:
@@ -38,7 +40,7 @@ async def get_balance(request: Request, principal: Reader) -> dict[str, Any]:
     return asdict(summary) | details | {"key_spend": key}
 
 
-@router.get("/api/v1/usage")
+@router.get("/api/v1/usage", response_model=UsageReport, responses=error_responses(400, 401, 403))
 async def get_usage(
     request: Request,
     principal: Billing,

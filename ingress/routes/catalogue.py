@@ -5,13 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from ingress.auth import Authenticated
+from ingress.openapi_document import error_responses
 from ingress.services import Services
 from schemas.api import ModelInfo, ModelList
 
 router = APIRouter()
 
 
-@router.get("/api/v1/models", response_model=ModelList)
+@router.get("/api/v1/models", response_model=ModelList, responses=error_responses(401, 403))
 async def list_models(request: Request, _principal: Authenticated) -> ModelList:
     services: Services = request.app.state.services
     return ModelList(

@@ -2,38 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse
 
 from ingress import rendering, streaming
 from ingress.auth import Authenticated
 from ingress.http_flow import complete_from_http
+from ingress.openapi_document import error_responses, header_refs, parameter_refs
 from ingress.parsing import parse_chat_request
 from ingress.request_webhook import registered_endpoint
 from ingress.services import Services
 from ingress.stream_shapes import NativeEvents
-from schemas.api import ChatCompletionRequest, ChatCompletionResponse, ErrorBody, JobAccepted
+from schemas.api import ChatCompletionRequest, ChatCompletionResponse, JobAccepted
 from schemas.errors import InvalidRequest
 
 router = APIRouter()
 
 ENDPOINT = "/api/v1/chat/completions"
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody} for status in (400, 401, 403, 404, 408, 409, 413, 429, 431, 502, 503, 504)
-}
+# The answer's headers: what was honoured of `Prefer`, and whether it replays an `Idempotency-Key`.
+_ANSWER_HEADERS = header_refs("Preference-Applied", "Idempotent-Replayed", "X-Request-Id")
 
 
 @router.post(
     ENDPOINT,
     response_model=ChatCompletionResponse,
-    responses={202: {"model": JobAccepted}, **_ERRORS},
+    responses={
+        200: {"headers": _ANSWER_HEADERS},
+        202: {
+            "model": JobAccepted,
+            "description": "accepted; the wait ended first (or `Prefer: respond-async`): poll `Location`",
+            "headers": _ANSWER_HEADERS | header_refs("Location", "Retry-After"),
+        },
+        **error_responses(400, 401, 403, 404, 409, 413, 429, 502, 503, 504),
+    },
     openapi_extra={
+        "parameters": parameter_refs("Prefer", "Idempotency-Key"),
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": ChatCompletionRequest.model_json_schema()}},
-        }
+        },
     },
 )
 async def create_completion(request: Request, principal: Authenticated) -> ORJSONResponse | streaming.SseResponse:

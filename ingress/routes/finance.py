@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from ingress.auth import Billing
+from ingress.openapi_document import error_responses
 from ingress.services import Services
 from ledger import finance_queries
 from ledger.finance_queries import EntryFilter
@@ -45,7 +46,7 @@ def _cursor(cursor: str | None) -> int | None:
     return int(cursor)
 
 
-@router.get("/api/v1/ledger/entries", response_model=EntriesPage)
+@router.get("/api/v1/ledger/entries", response_model=EntriesPage, responses=error_responses(400, 401, 403))
 async def get_entries(
     request: Request,
     principal: Billing,
@@ -72,7 +73,10 @@ async def get_entries(
 @router.get(
     "/api/v1/ledger/statement",
     response_model=StatementBody,
-    responses={200: {"content": {"text/csv": {}}, "description": "the statement, as JSON or CSV"}},
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "the statement, as JSON or CSV"},
+        **error_responses(400, 401, 403),
+    },
 )
 async def get_statement(
     request: Request,
@@ -103,7 +107,7 @@ async def get_statement(
     return StatementBody.model_validate(found.as_json())
 
 
-@router.get("/api/v1/ledger/usage", response_model=UsageByDay)
+@router.get("/api/v1/ledger/usage", response_model=UsageByDay, responses=error_responses(400, 401, 403))
 async def get_usage_by_day(
     request: Request, principal: Billing, since: datetime | None = None, until: datetime | None = None
 ) -> UsageByDay:
@@ -115,7 +119,7 @@ async def get_usage_by_day(
     return UsageByDay.model_validate({"data": rows})
 
 
-@router.get("/api/v1/topups", response_model=TopupsPage)
+@router.get("/api/v1/topups", response_model=TopupsPage, responses=error_responses(400, 401, 403))
 async def get_topups(
     request: Request,
     principal: Billing,
@@ -129,7 +133,7 @@ async def get_topups(
     return TopupsPage.model_validate({"data": rows, "next_cursor": rows[-1]["id"] if len(rows) == limit else None})
 
 
-@router.get("/api/v1/alerts", response_model=AlertsPage)
+@router.get("/api/v1/alerts", response_model=AlertsPage, responses=error_responses(400, 401, 403))
 async def get_alerts(
     request: Request,
     principal: Billing,

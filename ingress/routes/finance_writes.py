@@ -17,7 +17,20 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Request
 from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, ValidationError
 
+from ingress.api_models import (
+    AlertThresholdCreated,
+    AlertThresholdRemoved,
+    AutoTopupAnswer,
+    Correction,
+    InvoicePaid,
+    PricePublished,
+    RatePublished,
+    Removed,
+    TopupAnswer,
+    WebhookEndpoint,
+)
 from ingress.auth import Billing, Manager, authenticate_admin
+from ingress.openapi_document import error_responses
 from ingress.routes.admin import CommandRefused
 from ingress.services import Services
 from schemas.errors import InvalidRequest, NotFound
@@ -44,6 +57,7 @@ PLATFORM = "_platform"
 WORKSPACE_ID_LENGTH_MAX = 128
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 JsonBody = Annotated[dict[str, Any], Body()]
+_REPLAYED_TOPUP = {"model": TopupAnswer, "description": "the first top-up under this `Idempotency-Key`, replayed"}
 
 
 def _printable(value: Any, where: str = "body") -> None:
@@ -110,7 +124,12 @@ def _topup_response(result: dict[str, Any]) -> ORJSONResponse:
 # --- the workspace's own (billing scope) ---------------------------------------------------------------
 
 
-@router.post("/api/v1/topups", status_code=201)
+@router.post(
+    "/api/v1/topups",
+    status_code=201,
+    response_model=TopupAnswer,
+    responses={200: _REPLAYED_TOPUP, **error_responses(400, 401, 403, 409, 503)},
+)
 async def post_topup(
     request: Request, principal: Billing, body: JsonBody, idempotency_key: IdempotencyKey = None
 ) -> ORJSONResponse:
@@ -121,7 +140,7 @@ async def post_topup(
     return _topup_response(result)
 
 
-@router.put("/api/v1/billing/auto-topup")
+@router.put("/api/v1/billing/auto-topup", response_model=AutoTopupAnswer, responses=error_responses(400, 401, 403, 503))
 async def put_auto_topup(request: Request, principal: Billing, body: JsonBody) -> dict[str, Any]:
     """Set the auto top-up: `threshold_tokens`, `amount_paisa` or `amount_bdt`, `method`, `enabled` (default true);
     `enabled: false` turns it off. It fires once per downward crossing and re-arms above the threshold."""
@@ -130,7 +149,12 @@ async def put_auto_topup(request: Request, principal: Billing, body: JsonBody) -
     return {"auto_topup": body | {"enabled": body.get("enabled", True)}}
 
 
-@router.post("/api/v1/billing/alert-thresholds", status_code=201)
+@router.post(
+    "/api/v1/billing/alert-thresholds",
+    status_code=201,
+    response_model=AlertThresholdCreated,
+    responses=error_responses(400, 401, 403, 503),
+)
 async def post_alert_threshold(request: Request, principal: Billing, body: JsonBody) -> dict[str, Any]:
     """Add an alert: `{"kind": "absolute", "threshold_tokens": N}` or `{"kind": "percent_of_last_topup",
     "percent": P}`; answers its `id`."""
@@ -139,7 +163,11 @@ async def post_alert_threshold(request: Request, principal: Billing, body: JsonB
     return {"id": result["threshold_id"]} | body
 
 
-@router.delete("/api/v1/billing/alert-thresholds/{threshold_id}")
+@router.delete(
+    "/api/v1/billing/alert-thresholds/{threshold_id}",
+    response_model=AlertThresholdRemoved,
+    responses=error_responses(400, 401, 403, 404, 503),
+)
 async def delete_alert_threshold(
     request: Request, principal: Billing, threshold_id: Annotated[int, Path(ge=1, le=2**62)]
 ) -> dict[str, Any]:
@@ -150,7 +178,7 @@ async def delete_alert_threshold(
     return {"id": threshold_id, "removed": True}
 
 
-@router.put("/api/v1/billing/webhook")
+@router.put("/api/v1/billing/webhook", response_model=WebhookEndpoint, responses=error_responses(400, 401, 403, 503))
 async def put_webhook(request: Request, principal: Manager, body: JsonBody) -> dict[str, Any]:
     """Where finance events (thresholds crossed, top-ups succeeded or failed) are POSTed, signed with Standard
     Webhooks headers: `{"url"}` and optionally your own `secret` (`whsec_` + base64); the answer carries the
@@ -163,7 +191,7 @@ async def put_webhook(request: Request, principal: Manager, body: JsonBody) -> d
     return {"url": body["url"], "secret": body["secret"], "id": result.get("id")}
 
 
-@router.delete("/api/v1/billing/webhook")
+@router.delete("/api/v1/billing/webhook", response_model=Removed, responses=error_responses(401, 403, 404, 503))
 async def delete_webhook(request: Request, principal: Manager) -> dict[str, Any]:
     result = await _send(request.app.state.services, principal.workspace_id, RemoveWebhook(), actor=principal.key_id)
     if not result.get("removed"):
@@ -174,7 +202,12 @@ async def delete_webhook(request: Request, principal: Manager) -> dict[str, Any]
 # --- the operator's (admin credential) -----------------------------------------------------------------
 
 
-@admin_router.post("/workspaces/{workspace_id}/topups", status_code=201)
+@admin_router.post(
+    "/workspaces/{workspace_id}/topups",
+    status_code=201,
+    response_model=TopupAnswer,
+    responses={200: _REPLAYED_TOPUP, **error_responses(400, 401, 403, 404, 409, 503)},
+)
 async def admin_topup(
     request: Request, workspace_id: str, body: JsonBody, idempotency_key: IdempotencyKey = None
 ) -> ORJSONResponse:
@@ -184,7 +217,11 @@ async def admin_topup(
     return _topup_response(result)
 
 
-@admin_router.post("/workspaces/{workspace_id}/invoices/{invoice_id}/paid")
+@admin_router.post(
+    "/workspaces/{workspace_id}/invoices/{invoice_id}/paid",
+    response_model=InvoicePaid,
+    responses=error_responses(400, 401, 403, 404, 503),
+)
 async def admin_invoice_paid(
     request: Request, workspace_id: str, invoice_id: Annotated[str, Path(max_length=64)]
 ) -> dict[str, Any]:
@@ -194,14 +231,24 @@ async def admin_invoice_paid(
     return {"invoice_id": invoice_id, "paid": result["paid"]}
 
 
-@admin_router.post("/workspaces/{workspace_id}/refunds", status_code=201)
+@admin_router.post(
+    "/workspaces/{workspace_id}/refunds",
+    status_code=201,
+    response_model=Correction,
+    responses=error_responses(400, 401, 403, 404, 409, 503),
+)
 async def admin_refund(request: Request, workspace_id: str, body: JsonBody) -> dict[str, Any]:
     """Reverse a completed job's charge in full: `{"job_id", "reason"}` (once per job)."""
     command = _command_of(RefundJob, body)
     return await _send(request.app.state.services, _workspace_id(workspace_id), command, actor="admin")
 
 
-@admin_router.post("/workspaces/{workspace_id}/adjustments", status_code=201)
+@admin_router.post(
+    "/workspaces/{workspace_id}/adjustments",
+    status_code=201,
+    response_model=Correction,
+    responses=error_responses(400, 401, 403, 404, 409, 503),
+)
 async def admin_adjustment(
     request: Request, workspace_id: str, body: JsonBody, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
@@ -210,21 +257,30 @@ async def admin_adjustment(
     return await _send(request.app.state.services, _workspace_id(workspace_id), command, actor="admin")
 
 
-@admin_router.post("/workspaces/{workspace_id}/rates", status_code=201)
+@admin_router.post(
+    "/workspaces/{workspace_id}/rates",
+    status_code=201,
+    response_model=RatePublished,
+    responses=error_responses(400, 401, 403, 404, 503),
+)
 async def admin_workspace_rate(request: Request, workspace_id: str, body: JsonBody) -> dict[str, Any]:
     """A workspace's exchange-rate override: `{"tokens_per_bdt": "500", "effective_at"?, "reason"}`."""
     command = _command_of(PublishRate, body, platform=False)
     return await _send(request.app.state.services, _workspace_id(workspace_id), command, actor="admin")
 
 
-@admin_router.post("/rates", status_code=201)
+@admin_router.post(
+    "/rates", status_code=201, response_model=RatePublished, responses=error_responses(400, 401, 403, 503)
+)
 async def admin_platform_rate(request: Request, body: JsonBody) -> dict[str, Any]:
     """A new platform exchange-rate version (never effective in the past)."""
     command = _command_of(PublishRate, body, platform=True)
     return await _send(request.app.state.services, PLATFORM, command, actor="admin")
 
 
-@admin_router.post("/prices", status_code=201)
+@admin_router.post(
+    "/prices", status_code=201, response_model=PricePublished, responses=error_responses(400, 401, 403, 404, 503)
+)
 async def admin_price(request: Request, body: JsonBody) -> dict[str, Any]:
     """A new price-book version for a model: `{"model_id", "input_multiplier", "output_multiplier",
     "cached_input_multiplier"?, "effective_at"?}` as exact rationals ("3/4"); never effective in the past."""

@@ -8,7 +8,9 @@ from fastapi import APIRouter, Path, Request
 from sqlalchemy.exc import SQLAlchemyError
 
 from ingress import acceptance, rendering
+from ingress.api_models import Job
 from ingress.auth import Authenticated
+from ingress.openapi_document import error_responses
 from ingress.services import Services
 from ledger import queries
 from schemas.api import Label
@@ -17,7 +19,12 @@ from schemas.errors import NotFound
 router = APIRouter()
 
 
-@router.get("/api/v1/jobs/{job_id}")
+@router.get(
+    "/api/v1/jobs/{job_id}",
+    response_model=Job,
+    response_model_exclude_unset=True,
+    responses=error_responses(400, 401, 403, 404),
+)
 async def get_job(
     job_id: Annotated[Label, Path(max_length=128)], request: Request, principal: Authenticated
 ) -> dict[str, Any]:

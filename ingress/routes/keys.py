@@ -15,8 +15,10 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import ORJSONResponse
 
 from ingress import key_service, keys
+from ingress.api_models import KeyMinted, KeyRotated, KeysPage
 from ingress.auth import Manager
 from ingress.key_requests import NewKey, Rotation
+from ingress.openapi_document import error_responses
 from ingress.services import Services
 from schemas.api import Label
 
@@ -25,7 +27,7 @@ router = APIRouter(prefix="/api/v1/keys")
 KeyId = Annotated[Label, Path(max_length=64)]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=KeyMinted, responses=error_responses(400, 401, 403, 429, 503))
 async def create_key(request: Request, principal: Manager, new_key: NewKey) -> ORJSONResponse:
     """Mint a key (default scope `inference`); the secret is in this answer only."""
     services: Services = request.app.state.services
@@ -33,7 +35,7 @@ async def create_key(request: Request, principal: Manager, new_key: NewKey) -> O
     return ORJSONResponse(body, status_code=201)
 
 
-@router.get("")
+@router.get("", response_model=KeysPage, responses=error_responses(401, 403))
 async def list_keys(request: Request, principal: Manager) -> dict[str, Any]:
     services: Services = request.app.state.services
     async with services.engine.connect() as conn:
@@ -41,14 +43,19 @@ async def list_keys(request: Request, principal: Manager) -> dict[str, Any]:
     return {"data": [asdict(view) for view in views]}
 
 
-@router.post("/{key_id}/rotate", status_code=201)
+@router.post(
+    "/{key_id}/rotate",
+    status_code=201,
+    response_model=KeyRotated,
+    responses=error_responses(400, 401, 403, 404, 409, 429, 503),
+)
 async def rotate_key(key_id: KeyId, request: Request, principal: Manager, rotation: Rotation) -> ORJSONResponse:
     services: Services = request.app.state.services
     body = await key_service.rotate(services, key_id, rotation, caller=principal, workspace_id=principal.workspace_id)
     return ORJSONResponse(body, status_code=201)
 
 
-@router.delete("/{key_id}", status_code=204)
+@router.delete("/{key_id}", status_code=204, responses=error_responses(400, 401, 403, 404, 503))
 async def revoke_key(key_id: KeyId, request: Request, principal: Manager) -> None:
     services: Services = request.app.state.services
     await key_service.revoke(services, key_id, workspace_id=principal.workspace_id)

@@ -12,9 +12,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse
 
 from ingress import openai_models, openai_shapes, openai_wait, rendering, streaming
+from ingress.api_models import OpenAIChatCompletion, OpenAIErrorBody, OpenAIModelList
 from ingress.auth import Authenticated
 from ingress.errors import request_id_of
 from ingress.http_flow import complete_from_http
+from ingress.openapi_document import error_responses, header_refs, parameter_refs
 from ingress.parsing import check_message_count, load_json_object
 from ingress.services import Services
 from ingress.stream_shapes import OpenAIChunks, stream_options_of
@@ -24,7 +26,21 @@ router = APIRouter(prefix="/api/v1/openai")
 ENDPOINT = "/api/v1/openai/chat/completions"
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post(
+    "/chat/completions",
+    response_model=OpenAIChatCompletion,
+    responses={
+        200: {"headers": header_refs("Preference-Applied", "Idempotent-Replayed", "X-Request-Id")},
+        **error_responses(400, 401, 403, 404, 409, 413, 429, 502, 503, 504, model=OpenAIErrorBody),
+    },
+    openapi_extra={
+        "parameters": parameter_refs("Prefer", "Idempotency-Key"),
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": openai_shapes.OpenAIChatRequest.model_json_schema()}},
+        },
+    },
+)
 async def create_chat_completion(request: Request, principal: Authenticated) -> ORJSONResponse | streaming.SseResponse:
     services: Services = request.app.state.services
     body = await request.body()
@@ -46,7 +62,7 @@ async def create_chat_completion(request: Request, principal: Authenticated) -> 
     return ORJSONResponse(openai_shapes.chat_completion(outcome.finished), headers=headers)
 
 
-@router.get("/models")
+@router.get("/models", response_model=OpenAIModelList, responses=error_responses(401, 403, model=OpenAIErrorBody))
 async def list_models(request: Request, _principal: Authenticated) -> dict[str, Any]:
     services: Services = request.app.state.services
     return {

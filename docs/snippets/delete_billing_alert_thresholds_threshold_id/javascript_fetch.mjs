@@ -1,0 +1,9 @@
+// Delete Alert Threshold (DELETE /api/v1/billing/alert-thresholds/{threshold_id})
+const response = await fetch(process.env.LUNTREX_BASE_URL + `/billing/alert-thresholds/${process.env.LUNTREX_THRESHOLD_ID}`, {
+  method: "DELETE",
+  headers: { "Authorization": `Bearer ${process.env.LUNTREX_API_KEY}` },
+});
+if (!response.ok) {
+  throw new Error(`${response.status}: ${await response.text()}`);
+}
+console.log(response.status === 204 ? response.status : JSON.stringify(await response.json()));

@@ -1,0 +1,6 @@
+// Delete Webhook (DELETE /api/v1/billing/webhook)
+import OpenAI from "openai";
+
+const client = new OpenAI({ baseURL: process.env.LUNTREX_BASE_URL, apiKey: process.env.LUNTREX_API_KEY });
+const answer = await client.delete(`/billing/webhook`);
+console.log(answer === undefined || answer === null ? "done" : JSON.stringify(answer));

@@ -1,0 +1,6 @@
+// Revoke Key (DELETE /api/v1/keys/{key_id})
+import OpenAI from "openai";
+
+const client = new OpenAI({ baseURL: process.env.LUNTREX_BASE_URL, apiKey: process.env.LUNTREX_API_KEY });
+const answer = await client.delete(`/keys/${process.env.LUNTREX_KEY_ID}`);
+console.log(answer === undefined || answer === null ? "done" : JSON.stringify(answer));

@@ -1,0 +1,14 @@
+"""Revoke Key (DELETE /api/v1/keys/{key_id})"""
+import json
+import os
+
+import requests
+
+response = requests.request(
+    "DELETE",
+    os.environ["LUNTREX_BASE_URL"] + f"/keys/{os.environ['LUNTREX_KEY_ID']}",
+    headers={"Authorization": "Bearer " + os.environ["LUNTREX_API_KEY"]},
+    timeout=120,
+)
+response.raise_for_status()
+print(response.status_code)

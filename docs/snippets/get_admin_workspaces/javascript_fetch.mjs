@@ -1,0 +1,9 @@
+// List Workspaces (GET /api/v1/admin/workspaces)
+const response = await fetch(process.env.LUNTREX_BASE_URL + `/admin/workspaces`, {
+  method: "GET",
+  headers: { "Authorization": `Bearer ${process.env.LUNTREX_ADMIN_KEY}` },
+});
+if (!response.ok) {
+  throw new Error(`${response.status}: ${await response.text()}`);
+}
+console.log(response.status === 204 ? response.status : JSON.stringify(await response.json()));

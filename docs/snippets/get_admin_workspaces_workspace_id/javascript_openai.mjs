@@ -1,0 +1,6 @@
+// Show Workspace (GET /api/v1/admin/workspaces/{workspace_id})
+import OpenAI from "openai";
+
+const client = new OpenAI({ baseURL: process.env.LUNTREX_BASE_URL, apiKey: process.env.LUNTREX_ADMIN_KEY });
+const answer = await client.get(`/admin/workspaces/${process.env.LUNTREX_WORKSPACE_ID}`);
+console.log(answer === undefined || answer === null ? "done" : JSON.stringify(answer));

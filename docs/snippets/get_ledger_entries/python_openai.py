@@ -1,0 +1,9 @@
+"""Get Entries (GET /api/v1/ledger/entries)"""
+import json
+import os
+
+from openai import OpenAI
+
+client = OpenAI(base_url=os.environ["LUNTREX_BASE_URL"], api_key=os.environ["LUNTREX_API_KEY"])
+answer = client.get("/ledger/entries", cast_to=object)
+print(json.dumps(answer))

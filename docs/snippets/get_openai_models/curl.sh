@@ -1,0 +1,4 @@
+#!/bin/sh
+# List Models (GET /api/v1/openai/models)
+curl --fail-with-body -sS -X GET "$LUNTREX_BASE_URL/openai/models" \
+  -H "Authorization: Bearer $LUNTREX_API_KEY"

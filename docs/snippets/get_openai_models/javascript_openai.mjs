@@ -1,0 +1,6 @@
+// List Models (GET /api/v1/openai/models)
+import OpenAI from "openai";
+
+const client = new OpenAI({ baseURL: process.env.LUNTREX_BASE_URL + "/openai", apiKey: process.env.LUNTREX_API_KEY });
+const page = await client.models.list();
+console.log(JSON.stringify(page.data));

@@ -1,0 +1,6 @@
+// Get Topups (GET /api/v1/topups)
+import OpenAI from "openai";
+
+const client = new OpenAI({ baseURL: process.env.LUNTREX_BASE_URL, apiKey: process.env.LUNTREX_API_KEY });
+const answer = await client.get(`/topups`);
+console.log(answer === undefined || answer === null ? "done" : JSON.stringify(answer));

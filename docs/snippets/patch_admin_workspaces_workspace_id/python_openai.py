@@ -1,0 +1,12 @@
+"""Update Workspace (PATCH /api/v1/admin/workspaces/{workspace_id})"""
+import json
+import os
+
+from openai import OpenAI
+
+client = OpenAI(base_url=os.environ["LUNTREX_BASE_URL"], api_key=os.environ["LUNTREX_ADMIN_KEY"])
+answer = client.patch(f"/admin/workspaces/{os.environ['LUNTREX_WORKSPACE_ID']}", body={
+    "name": "Acme research lab",
+    "rpm_max": 600
+}, cast_to=object)
+print(json.dumps(answer))

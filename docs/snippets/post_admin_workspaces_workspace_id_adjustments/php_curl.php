@@ -1,0 +1,21 @@
+<?php
+// Admin Adjustment (POST /api/v1/admin/workspaces/{workspace_id}/adjustments)
+$curl = curl_init(getenv('LUNTREX_BASE_URL') . '/admin/workspaces/' . getenv('LUNTREX_WORKSPACE_ID') . '/adjustments');
+$body = [
+    'tokens' => -500,
+    'reason' => 'correction',
+];
+curl_setopt($curl, CURLOPT_POSTFIELDS, json_encode($body));
+curl_setopt_array($curl, [
+    CURLOPT_CUSTOMREQUEST => 'POST',
+    CURLOPT_RETURNTRANSFER => true,
+    CURLOPT_TIMEOUT => 120,
+    CURLOPT_HTTPHEADER => ['Authorization: Bearer ' . getenv('LUNTREX_ADMIN_KEY'), 'Idempotency-Key: example-post_admin_workspaces_workspace_id_adjustments', 'Content-Type: application/json'],
+]);
+$answer = curl_exec($curl);
+$status = curl_getinfo($curl, CURLINFO_RESPONSE_CODE);
+if ($answer === false || $status >= 400) {
+    fwrite(STDERR, "$status: $answer\n");
+    exit(1);
+}
+echo $status === 204 ? $status : $answer, PHP_EOL;

@@ -1,0 +1,16 @@
+// Mint Key (POST /api/v1/admin/workspaces/{workspace_id}/keys)
+const response = await fetch(process.env.LUNTREX_BASE_URL + `/admin/workspaces/${process.env.LUNTREX_WORKSPACE_ID}/keys`, {
+  method: "POST",
+  headers: { "Authorization": `Bearer ${process.env.LUNTREX_ADMIN_KEY}`, "Content-Type": "application/json" },
+  body: JSON.stringify({
+    "name": "batch",
+    "scopes": [
+      "inference",
+      "billing"
+    ]
+  }),
+});
+if (!response.ok) {
+  throw new Error(`${response.status}: ${await response.text()}`);
+}
+console.log(response.status === 204 ? response.status : JSON.stringify(await response.json()));

@@ -1,0 +1,21 @@
+"""Mint Key (POST /api/v1/admin/workspaces/{workspace_id}/keys)"""
+import json
+import os
+
+import requests
+
+response = requests.request(
+    "POST",
+    os.environ["LUNTREX_BASE_URL"] + f"/admin/workspaces/{os.environ['LUNTREX_WORKSPACE_ID']}/keys",
+    headers={"Authorization": "Bearer " + os.environ["LUNTREX_ADMIN_KEY"]},
+    json={
+        "name": "batch",
+        "scopes": [
+            "inference",
+            "billing"
+        ]
+    },
+    timeout=120,
+)
+response.raise_for_status()
+print(json.dumps(response.json()))

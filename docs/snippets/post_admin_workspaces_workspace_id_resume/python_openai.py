@@ -1,0 +1,9 @@
+"""Resume Workspace (POST /api/v1/admin/workspaces/{workspace_id}/resume)"""
+import json
+import os
+
+from openai import OpenAI
+
+client = OpenAI(base_url=os.environ["LUNTREX_BASE_URL"], api_key=os.environ["LUNTREX_ADMIN_KEY"])
+answer = client.post(f"/admin/workspaces/{os.environ['LUNTREX_WORKSPACE_ID']}/resume", cast_to=object)
+print(json.dumps(answer))

@@ -1,0 +1,14 @@
+"""Suspend Workspace (POST /api/v1/admin/workspaces/{workspace_id}/suspend)"""
+import json
+import os
+
+import requests
+
+response = requests.request(
+    "POST",
+    os.environ["LUNTREX_BASE_URL"] + f"/admin/workspaces/{os.environ['LUNTREX_WORKSPACE_ID']}/suspend",
+    headers={"Authorization": "Bearer " + os.environ["LUNTREX_ADMIN_KEY"]},
+    timeout=120,
+)
+response.raise_for_status()
+print(json.dumps(response.json()))

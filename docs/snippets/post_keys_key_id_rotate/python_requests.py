@@ -1,0 +1,17 @@
+"""Rotate Key (POST /api/v1/keys/{key_id}/rotate)"""
+import json
+import os
+
+import requests
+
+response = requests.request(
+    "POST",
+    os.environ["LUNTREX_BASE_URL"] + f"/keys/{os.environ['LUNTREX_KEY_ID']}/rotate",
+    headers={"Authorization": "Bearer " + os.environ["LUNTREX_API_KEY"]},
+    json={
+        "grace_s": 600
+    },
+    timeout=120,
+)
+response.raise_for_status()
+print(json.dumps(response.json()))

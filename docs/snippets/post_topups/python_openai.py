@@ -1,0 +1,12 @@
+"""Post Topup (POST /api/v1/topups)"""
+import json
+import os
+
+from openai import OpenAI
+
+client = OpenAI(base_url=os.environ["LUNTREX_BASE_URL"], api_key=os.environ["LUNTREX_API_KEY"])
+answer = client.post("/topups", body={
+    "amount_bdt": "250.50",
+    "method": "invoice"
+}, options={"headers": {"Idempotency-Key": "example-post_topups"}}, cast_to=object)
+print(json.dumps(answer))

@@ -1,0 +1,12 @@
+// Put Webhook (PUT /api/v1/billing/webhook)
+const response = await fetch(process.env.LUNTREX_BASE_URL + `/billing/webhook`, {
+  method: "PUT",
+  headers: { "Authorization": `Bearer ${process.env.LUNTREX_API_KEY}`, "Content-Type": "application/json" },
+  body: JSON.stringify({
+    "url": process.env.LUNTREX_WEBHOOK_URL
+  }),
+});
+if (!response.ok) {
+  throw new Error(`${response.status}: ${await response.text()}`);
+}
+console.log(response.status === 204 ? response.status : JSON.stringify(await response.json()));
