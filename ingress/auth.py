@@ -55,6 +55,14 @@ async def authenticate_billing(request: Request) -> Principal:
     return principal
 
 
+async def authenticate_billing_or_manager(request: Request) -> Principal:
+    """`billing` or `manage`: reading webhook endpoints and their delivery logs."""
+    principal = await authenticate(request)
+    if "billing" not in principal.power.scopes:
+        require_manager(principal)
+    return principal
+
+
 async def authenticate_manager(request: Request) -> Principal:
     principal = await authenticate(request)
     require_manager(principal)

@@ -97,6 +97,11 @@ class BatchRefused(InvalidRequest):
         self.errors = errors
         self.invalid_lines = invalid_lines
 
+    @property
+    def body_extra(self) -> dict[str, Any]:
+        """Beside the error shape's fields (ingress/errors.py): the bad lines, by number."""
+        return {"invalid_lines": self.invalid_lines, "errors": self.errors}
+
 
 def new_batch_id() -> str:
     return f"batch_{uuid.uuid4().hex}"

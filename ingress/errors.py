@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -39,10 +40,22 @@ def error_body(*, message: str, status: int, code: str, request_id: str, path: s
 
 
 def error_response(
-    request: Request, *, message: str, status: int, code: str, retry_after_s: int | None = None
+    request: Request,
+    *,
+    message: str,
+    status: int,
+    code: str,
+    retry_after_s: int | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> ORJSONResponse:
+    """The error shape; `extra` adds an error's own details (a refused batch's bad lines) beside the message,
+    inside OpenAI's `error` object on the OpenAI surface."""
     request_id = request_id_of(request)
     body = error_body(message=message, status=status, code=code, request_id=request_id, path=request.url.path)
+    if extra:
+        nested = body.get("error")
+        target: dict[str, Any] = nested if isinstance(nested, dict) else body
+        target.update(extra)
     headers = {"x-request-id": request_id}
     if retry_after_s is not None:
         body["retry_after"] = retry_after_s
@@ -54,7 +67,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LuntrexError)
     async def _luntrex(request: Request, exc: LuntrexError) -> ORJSONResponse:
         response = error_response(
-            request, message=exc.message, status=exc.status, code=exc.code, retry_after_s=exc.retry_after_s
+            request,
+            message=exc.message,
+            status=exc.status,
+            code=exc.code,
+            retry_after_s=exc.retry_after_s,
+            extra=getattr(exc, "body_extra", None),
         )
         # A failed job's answer keeps the headers of its outcome (`Idempotent-Replayed` on a replay).
         for name, value in getattr(exc, "headers", {}).items():

@@ -187,6 +187,7 @@ def credential_of(route: Any) -> str | None:
         auth.authenticate_inference,
         auth.authenticate_reader,
         auth.authenticate_billing,
+        auth.authenticate_billing_or_manager,
         auth.authenticate_manager,
     }:
         return "bearerAuth"
@@ -212,10 +213,11 @@ def _hoist_defs(node: Any, schemas: dict[str, Any]) -> None:
     """Move every nested `$defs` into `components/schemas` and point its references there."""
     if isinstance(node, dict):
         for name, definition in node.pop("$defs", {}).items():
+            # Its own references first, so the same model met twice compares equal however it was reached.
+            _hoist_defs(definition, schemas)
             existing = schemas.setdefault(name, definition)
             if existing != definition:
                 raise ValueError(f"two different schemas are named {name!r}; rename one of the models")
-            _hoist_defs(definition, schemas)
         ref = node.get("$ref")
         if isinstance(ref, str) and ref.startswith("#/$defs/"):
             node["$ref"] = _SCHEMAS + ref.removeprefix("#/$defs/")

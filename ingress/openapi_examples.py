@@ -69,6 +69,8 @@ def _from_schema(schema: dict[str, Any], components: dict[str, Any], depth: int)
         return _from_schema(components.get(name, {}), components, depth + 1)
     if "example" in schema:
         return schema["example"]
+    if "const" in schema:
+        return schema["const"]
     if "default" in schema:
         return schema["default"]
     for key in ("anyOf", "oneOf"):

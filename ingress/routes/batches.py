@@ -14,9 +14,8 @@ from pydantic import ValidationError
 
 from ingress import batch_rendering, batch_writes
 from ingress.auth import Authenticated
-from ingress.batch_ingest import BatchOptions, BatchRefused, IngestLimits, completion_window_s, ingest
+from ingress.batch_ingest import BatchOptions, IngestLimits, completion_window_s, ingest
 from ingress.batch_stream import numbered_lines
-from ingress.errors import request_id_of
 from ingress.key_policy import Principal
 from ingress.services import Services
 from ledger import batch_queries
@@ -40,7 +39,7 @@ BatchId = Annotated[Label, Path(max_length=64)]
     response_model=Batch,
     responses={
         400: {"model": BatchRefusedBody, "description": "the batch was refused as a whole (its bad lines listed)"},
-        **{status: {"model": ErrorBody} for status in (401, 403, 404, 408, 413, 415)},
+        **{status: {"model": ErrorBody} for status in (401, 403, 404, 413)},
     },
     openapi_extra={
         "requestBody": {
@@ -70,10 +69,7 @@ async def create_batch(
         lines = _documents(document.requests)
     else:
         raise InvalidRequest("send the batch as application/jsonl (one line per request) or as application/json")
-    try:
-        stored = await store(services, principal, lines, options)
-    except BatchRefused as refused:
-        return refusal(request, refused)
+    stored = await store(services, principal, lines, options)
     view = await batch_queries.batch(services.engine, principal.workspace_id, stored.batch_id)
     assert view is not None, "the batch was just committed"
     return ORJSONResponse(batch_rendering.batch(view).model_dump(), status_code=201)
@@ -98,18 +94,6 @@ async def store(
         limits=limits,
         now=utc_now(),
     )
-
-
-def refusal(request: Request, refused: BatchRefused) -> ORJSONResponse:
-    body = {
-        "error": refused.message,
-        "status": 400,
-        "code": refused.code.value,
-        "request_id": request_id_of(request),
-        "invalid_lines": refused.invalid_lines,
-        "errors": refused.errors,
-    }
-    return ORJSONResponse(body, status_code=400)
 
 
 def _options(services: Services, window: str, all_or_nothing: bool, metadata: dict[str, str] | None) -> BatchOptions:
@@ -199,7 +183,10 @@ async def _view(request: Request, principal: Principal, batch_id: str) -> batch_
     response_class=StreamingResponse,
     response_model=None,
     responses={
-        200: {"content": {"application/jsonl": {}}, "description": "one line per finished request"},
+        200: {
+            "content": {"application/jsonl": {"schema": {"type": "string", "description": "JSON lines"}}},
+            "description": "one line per finished request",
+        },
         **_READ_ERRORS,
     },
 )

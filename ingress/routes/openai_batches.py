@@ -19,10 +19,10 @@ from starlette.datastructures import UploadFile
 
 from ingress import batch_rendering, batch_writes
 from ingress.auth import Authenticated
-from ingress.batch_ingest import BatchOptions, BatchRefused, completion_window_s
+from ingress.batch_ingest import BatchOptions, completion_window_s
 from ingress.batch_stream import numbered_lines
 from ingress.key_policy import Principal
-from ingress.routes.batches import refusal, store
+from ingress.routes.batches import store
 from ingress.services import Services
 from ledger import batch_queries
 from schemas.api import ErrorBody, Label
@@ -46,7 +46,7 @@ class CreateBatch(BaseModel):
     metadata: dict[Label, Label] | None = Field(default=None, max_length=16)
 
 
-@router.post("/files", response_model=OpenAIFile, responses={**_ERRORS, 413: {"model": ErrorBody}})
+@router.post("/files", response_model=OpenAIFile, responses={s: e for s, e in _ERRORS.items() if s != 404})
 async def create_file(request: Request, principal: Authenticated) -> OpenAIFile:
     services: Services = request.app.state.services
     form = await request.form(max_files=1, max_fields=8)
@@ -96,7 +96,13 @@ async def retrieve_file(file_id: FileId, request: Request, principal: Authentica
     "/files/{file_id}/content",
     response_class=StreamingResponse,
     response_model=None,
-    responses={200: {"content": {"application/jsonl": {}}, "description": "the file's bytes"}, **_ERRORS},
+    responses={
+        200: {
+            "content": {"application/jsonl": {"schema": {"type": "string", "description": "JSON lines"}}},
+            "description": "the file's bytes",
+        },
+        **_ERRORS,
+    },
 )
 async def file_content(file_id: FileId, request: Request, principal: Authenticated) -> StreamingResponse:
     services: Services = request.app.state.services
@@ -125,7 +131,7 @@ def _output_batch(file_id: str) -> str | None:
     return None
 
 
-@router.post("/batches", response_model=OpenAIBatch, responses=_ERRORS)
+@router.post("/batches", response_model=OpenAIBatch, responses={**_ERRORS, 413: {"model": ErrorBody}})
 async def create_batch(body: CreateBatch, request: Request, principal: Authenticated) -> Any:
     services: Services = request.app.state.services
     stored = await batch_writes.stored_file(services.engine, principal.workspace_id, body.input_file_id)
@@ -138,10 +144,7 @@ async def create_batch(body: CreateBatch, request: Request, principal: Authentic
     lines = numbered_lines(
         batch_writes.file_chunks(services.engine, stored.id), line_max_bytes=services.settings.batch_line_max_bytes
     )
-    try:
-        created = await store(services, principal, lines, options)
-    except BatchRefused as refused:
-        return refusal(request, refused)
+    created = await store(services, principal, lines, options)
     return await _openai_batch(services, principal, created.batch_id)
 
 

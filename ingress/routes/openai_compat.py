@@ -78,7 +78,7 @@ async def list_models(request: Request, _principal: Authenticated) -> dict[str, 
 @router.get(
     "/models/{model_id:path}",
     response_model=openai_models.OpenAIModel,
-    responses={status: {"model": openai_models.OpenAIErrorBody} for status in (401, 403, 404)},
+    responses={status: {"model": openai_models.OpenAIErrorBody} for status in (400, 401, 403, 404)},
 )
 async def retrieve_model(model_id: str, request: Request, _principal: Authenticated) -> dict[str, Any]:
     """One model by id or alias (ids contain "/": `openai/gpt-4.1-mini`); 404 in OpenAI's shape if unknown."""

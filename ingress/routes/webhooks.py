@@ -12,8 +12,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import ORJSONResponse
 
-from ingress.auth import Manager, authenticate
-from ingress.key_policy import Principal, require_manager
+from ingress.auth import Manager, authenticate_billing_or_manager
+from ingress.key_policy import Principal
 from ingress.routes.finance_writes import JsonBody, _command_of, _send
 from ingress.services import Services
 from ledger import webhook_queries
@@ -42,15 +42,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody} for status in statuses}
 
 
-async def authenticate_webhook_reader(request: Request) -> Principal:
-    """`billing` or `manage` reads the endpoints and their logs."""
-    principal = await authenticate(request)
-    if "billing" not in principal.power.scopes:
-        require_manager(principal)
-    return principal
-
-
-WebhookReader = Annotated[Principal, Depends(authenticate_webhook_reader)]
+WebhookReader = Annotated[Principal, Depends(authenticate_billing_or_manager)]
 
 
 def _services(request: Request) -> Services:

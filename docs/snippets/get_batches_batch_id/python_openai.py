@@ -1,0 +1,9 @@
+"""Get Batch (GET /api/v1/batches/{batch_id})"""
+import json
+import os
+
+from openai import OpenAI
+
+client = OpenAI(base_url=os.environ["LUNTREX_BASE_URL"], api_key=os.environ["LUNTREX_API_KEY"])
+answer = client.get(f"/batches/{os.environ['LUNTREX_BATCH_ID']}", cast_to=object)
+print(json.dumps(answer))

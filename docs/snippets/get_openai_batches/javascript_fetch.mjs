@@ -1,0 +1,9 @@
+// List Batches (GET /api/v1/openai/batches)
+const response = await fetch(process.env.LUNTREX_BASE_URL + `/openai/batches`, {
+  method: "GET",
+  headers: { "Authorization": `Bearer ${process.env.LUNTREX_API_KEY}` },
+});
+if (!response.ok) {
+  throw new Error(`${response.status}: ${await response.text()}`);
+}
+console.log(response.status === 204 ? response.status : JSON.stringify(await response.json()));

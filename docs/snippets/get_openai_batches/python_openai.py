@@ -1,0 +1,9 @@
+"""List Batches (GET /api/v1/openai/batches)"""
+import json
+import os
+
+from openai import OpenAI
+
+client = OpenAI(base_url=os.environ["LUNTREX_BASE_URL"], api_key=os.environ["LUNTREX_API_KEY"])
+answer = client.get("/openai/batches", cast_to=object)
+print(json.dumps(answer))

@@ -1,0 +1,9 @@
+// Retrieve Model (GET /api/v1/openai/models/{model_id})
+const response = await fetch(process.env.LUNTREX_BASE_URL + `/openai/models/${process.env.LUNTREX_MODEL_ID}`, {
+  method: "GET",
+  headers: { "Authorization": `Bearer ${process.env.LUNTREX_API_KEY}` },
+});
+if (!response.ok) {
+  throw new Error(`${response.status}: ${await response.text()}`);
+}
+console.log(response.status === 204 ? response.status : JSON.stringify(await response.json()));

@@ -1,0 +1,9 @@
+// List Webhooks (GET /api/v1/webhooks)
+const response = await fetch(process.env.LUNTREX_BASE_URL + `/webhooks`, {
+  method: "GET",
+  headers: { "Authorization": `Bearer ${process.env.LUNTREX_API_KEY}` },
+});
+if (!response.ok) {
+  throw new Error(`${response.status}: ${await response.text()}`);
+}
+console.log(response.status === 204 ? response.status : JSON.stringify(await response.json()));

@@ -1,0 +1,6 @@
+// Get Webhook (GET /api/v1/webhooks/{endpoint_id})
+import OpenAI from "openai";
+
+const client = new OpenAI({ baseURL: process.env.LUNTREX_BASE_URL, apiKey: process.env.LUNTREX_API_KEY });
+const answer = await client.get(`/webhooks/${process.env.LUNTREX_ENDPOINT_ID}`);
+console.log(answer === undefined || answer === null ? "done" : JSON.stringify(answer));

@@ -1,0 +1,14 @@
+"""List Deliveries (GET /api/v1/webhooks/{endpoint_id}/deliveries)"""
+import json
+import os
+
+import requests
+
+response = requests.request(
+    "GET",
+    os.environ["LUNTREX_BASE_URL"] + f"/webhooks/{os.environ['LUNTREX_ENDPOINT_ID']}/deliveries",
+    headers={"Authorization": "Bearer " + os.environ["LUNTREX_API_KEY"]},
+    timeout=120,
+)
+response.raise_for_status()
+print(json.dumps(response.json()))

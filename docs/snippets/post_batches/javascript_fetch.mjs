@@ -1,0 +1,14 @@
+// Create Batch (POST /api/v1/batches)
+const response = await fetch(process.env.LUNTREX_BASE_URL + `/batches`, {
+  method: "POST",
+  headers: { "Authorization": `Bearer ${process.env.LUNTREX_API_KEY}`, "Content-Type": "application/json" },
+  body: JSON.stringify({
+    "requests": [
+      null
+    ]
+  }),
+});
+if (!response.ok) {
+  throw new Error(`${response.status}: ${await response.text()}`);
+}
+console.log(response.status === 204 ? response.status : JSON.stringify(await response.json()));

@@ -1,0 +1,10 @@
+// Create Batch (POST /api/v1/batches)
+import OpenAI from "openai";
+
+const client = new OpenAI({ baseURL: process.env.LUNTREX_BASE_URL, apiKey: process.env.LUNTREX_API_KEY });
+const answer = await client.post(`/batches`, { body: {
+  "requests": [
+    null
+  ]
+} });
+console.log(answer === undefined || answer === null ? "done" : JSON.stringify(answer));

@@ -1,0 +1,13 @@
+"""Create Batch (POST /api/v1/batches)"""
+import json
+import os
+
+from openai import OpenAI
+
+client = OpenAI(base_url=os.environ["LUNTREX_BASE_URL"], api_key=os.environ["LUNTREX_API_KEY"])
+answer = client.post("/batches", body={
+    "requests": [
+        None
+    ]
+}, cast_to=object)
+print(json.dumps(answer))

@@ -1,0 +1,6 @@
+#!/bin/sh
+# Create Webhook (POST /api/v1/webhooks)
+curl --fail-with-body -sS -X POST "$LUNTREX_BASE_URL/webhooks" \
+  -H "Authorization: Bearer $LUNTREX_API_KEY" \
+  -H "Content-Type: application/json" \
+  -d '{}'
