@@ -26,6 +26,24 @@ REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
         "max_tokens": 32,
     },
     "POST /api/v1/topups": {"amount_bdt": "250.50", "method": "invoice"},
+    "POST /api/v1/webhooks": {
+        "url": "https://hooks.example.com/luntrex",
+        "event_types": ["job.completed", "job.failed"],
+        "description": "production receiver",
+    },
+    "PATCH /api/v1/webhooks/{endpoint_id}": {"description": "production receiver (v2)"},
+    "POST /api/v1/webhooks/{endpoint_id}/rotate-secret": {"grace_s": 3600},
+    "POST /api/v1/batches": {
+        "requests": [
+            {
+                "custom_id": "request-1",
+                "method": "POST",
+                "url": "/v1/chat/completions",
+                "body": {"model": "openai/gpt-4.1-mini", "messages": [{"role": "user", "content": "Hi"}]},
+            }
+        ],
+        "completion_window": "24h",
+    },
     "PUT /api/v1/billing/auto-topup": {"threshold_tokens": 50000, "amount_bdt": "500", "method": "invoice"},
     "POST /api/v1/billing/alert-thresholds": {"kind": "absolute", "threshold_tokens": 10000},
     "PUT /api/v1/billing/webhook": {"url": "https://hooks.example.com/luntrex"},

@@ -44,6 +44,7 @@ def _env(stack: Stack) -> dict[str, str]:
         "LUNTREX_BASE_URL": stack.base_url,
         "LUNTREX_ADMIN_KEY": ADMIN_KEY,
         "LUNTREX_WEBHOOK_URL": postman.DEFAULT_WEBHOOK_URL,
+        "LUNTREX_MODEL_ID": walkthrough.MODEL_ID,
         "LUNTREX_EFFECTIVE_AT": effective_at.isoformat().replace("+00:00", "Z"),
     }
 

@@ -154,6 +154,7 @@ def environment() -> dict[str, Any]:
         "baseUrl": DEFAULT_BASE_URL,
         "adminKey": "<LUNTREX_ADMIN_KEY from .run/stack.env>",
         "webhookUrl": DEFAULT_WEBHOOK_URL,
+        "modelId": walkthrough.MODEL_ID,
     }
     return {
         "name": "Luntrex local stack",

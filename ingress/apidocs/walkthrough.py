@@ -34,6 +34,9 @@ STEPS: tuple[Step, ...] = (
     Step("POST /api/v1/admin/workspaces/{workspace_id}/grants"),
     Step("GET /api/v1/models"),
     Step("GET /api/v1/openai/models"),
+    Step("GET /api/v1/openai/models/{model_id}"),
+    # An endpoint subscribed before the completion, so the completion leaves a delivery to read and redeliver.
+    Step("POST /api/v1/webhooks", captures={"endpointId": "id"}, body_variables={"url": "webhookUrl"}),
     Step("POST /api/v1/chat/completions", captures={"jobId": "id"}),
     Step("GET /api/v1/jobs/{job_id}"),
     Step("POST /api/v1/openai/chat/completions"),
@@ -50,6 +53,20 @@ STEPS: tuple[Step, ...] = (
     Step("DELETE /api/v1/billing/alert-thresholds/{threshold_id}"),
     Step("PUT /api/v1/billing/webhook", body_variables={"url": "webhookUrl"}),
     Step("DELETE /api/v1/billing/webhook"),
+    Step("GET /api/v1/webhooks"),
+    Step("GET /api/v1/webhooks/{endpoint_id}"),
+    Step("PATCH /api/v1/webhooks/{endpoint_id}"),
+    Step("POST /api/v1/webhooks/{endpoint_id}/rotate-secret"),
+    Step("GET /api/v1/webhooks/{endpoint_id}/deliveries", captures={"deliveryId": "data.0.id"}),
+    Step("POST /api/v1/webhooks/deliveries/{delivery_id}/redeliver"),
+    Step("DELETE /api/v1/webhooks/{endpoint_id}"),
+    Step("POST /api/v1/batches", captures={"batchId": "id"}),
+    Step("GET /api/v1/batches"),
+    Step("GET /api/v1/batches/{batch_id}"),
+    Step("GET /api/v1/openai/batches"),
+    Step("GET /api/v1/openai/batches/{batch_id}"),
+    Step("POST /api/v1/openai/batches/{batch_id}/cancel"),
+    Step("POST /api/v1/batches/{batch_id}/cancel"),
     Step("POST /api/v1/keys", captures={"keyId": "id"}),
     Step("GET /api/v1/keys"),
     Step("POST /api/v1/keys/{key_id}/rotate"),
@@ -68,11 +85,23 @@ STEPS: tuple[Step, ...] = (
     Step("POST /api/v1/admin/workspaces/{workspace_id}/suspend"),
     Step("POST /api/v1/admin/workspaces/{workspace_id}/resume"),
 )
+# Operations the walk leaves to other tests, with the reason: uploads are multipart, and results are JSON lines,
+# which the generated collection and snippets (JSON bodies and answers) do not handle yet. tests/test_openai_batches_e2e.py drives them
+# with the official `openai` package, and tests/test_batches_e2e.py streams JSON lines.
+NOT_WALKED: dict[str, str] = {
+    "POST /api/v1/openai/files": "a multipart upload (files.create)",
+    "GET /api/v1/openai/files/{file_id}": "needs a file from the multipart upload",
+    "GET /api/v1/openai/files/{file_id}/content": "needs a file from the multipart upload",
+    "POST /api/v1/openai/batches": "needs a file from the multipart upload",
+    "GET /api/v1/batches/{batch_id}/results": "answers JSON lines, which the snippets (one JSON answer) do not read",
+}
 # Headers sent with a fresh value on every call, so a rerun is a new request, not a replay.
 FRESH_HEADERS = ("Idempotency-Key",)
 # Variables a walk makes up rather than reads from an answer. A platform rate's or a model's price version needs
 # a time of its own, and one far ahead: a walk must not change what anybody pays now.
 GENERATED_VARIABLES = {"effectiveAt": "a moment after 2099-01-01 that no earlier walk used"}
+# A catalogue model every walk may read (an alias: no "/" to escape in a path).
+MODEL_ID = "gpt-4.1-mini"
 
 
 def variable_of(path_parameter: str) -> str:
@@ -95,7 +124,7 @@ def walk(openapi: dict[str, Any]) -> list[Step]:
         if method in item
     ]
     listed = [step for step in STEPS if step.operation in operations]
-    named = {step.operation for step in listed}
+    named = {step.operation for step in listed} | set(NOT_WALKED)
     return listed + [Step(operation) for operation in operations if operation not in named]
 
 

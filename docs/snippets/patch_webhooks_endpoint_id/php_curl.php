@@ -1,7 +1,9 @@
 <?php
 // Update Webhook (PATCH /api/v1/webhooks/{endpoint_id})
 $curl = curl_init(getenv('LUNTREX_BASE_URL') . '/webhooks/' . getenv('LUNTREX_ENDPOINT_ID'));
-$body = [];
+$body = [
+    'description' => 'production receiver (v2)',
+];
 curl_setopt($curl, CURLOPT_POSTFIELDS, json_encode($body));
 curl_setopt_array($curl, [
     CURLOPT_CUSTOMREQUEST => 'PATCH',

@@ -8,7 +8,9 @@ response = requests.request(
     "PATCH",
     os.environ["LUNTREX_BASE_URL"] + f"/webhooks/{os.environ['LUNTREX_ENDPOINT_ID']}",
     headers={"Authorization": "Bearer " + os.environ["LUNTREX_API_KEY"]},
-    json={},
+    json={
+        "description": "production receiver (v2)"
+    },
     timeout=120,
 )
 response.raise_for_status()

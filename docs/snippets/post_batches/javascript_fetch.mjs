@@ -4,8 +4,22 @@ const response = await fetch(process.env.LUNTREX_BASE_URL + `/batches`, {
   headers: { "Authorization": `Bearer ${process.env.LUNTREX_API_KEY}`, "Content-Type": "application/json" },
   body: JSON.stringify({
     "requests": [
-      null
-    ]
+      {
+        "custom_id": "request-1",
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": {
+          "model": "openai/gpt-4.1-mini",
+          "messages": [
+            {
+              "role": "user",
+              "content": "Hi"
+            }
+          ]
+        }
+      }
+    ],
+    "completion_window": "24h"
   }),
 });
 if (!response.ok) {

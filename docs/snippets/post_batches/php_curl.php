@@ -3,8 +3,22 @@
 $curl = curl_init(getenv('LUNTREX_BASE_URL') . '/batches');
 $body = [
     'requests' => [
-        null,
+        [
+            'custom_id' => 'request-1',
+            'method' => 'POST',
+            'url' => '/v1/chat/completions',
+            'body' => [
+                'model' => 'openai/gpt-4.1-mini',
+                'messages' => [
+                    [
+                        'role' => 'user',
+                        'content' => 'Hi',
+                    ],
+                ],
+            ],
+        ],
     ],
+    'completion_window' => '24h',
 ];
 curl_setopt($curl, CURLOPT_POSTFIELDS, json_encode($body));
 curl_setopt_array($curl, [

@@ -7,7 +7,21 @@ from openai import OpenAI
 client = OpenAI(base_url=os.environ["LUNTREX_BASE_URL"], api_key=os.environ["LUNTREX_API_KEY"])
 answer = client.post("/batches", body={
     "requests": [
-        None
-    ]
+        {
+            "custom_id": "request-1",
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {
+                "model": "openai/gpt-4.1-mini",
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": "Hi"
+                    }
+                ]
+            }
+        }
+    ],
+    "completion_window": "24h"
 }, cast_to=object)
 print(json.dumps(answer))

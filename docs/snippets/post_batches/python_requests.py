@@ -10,8 +10,22 @@ response = requests.request(
     headers={"Authorization": "Bearer " + os.environ["LUNTREX_API_KEY"]},
     json={
         "requests": [
-            None
-        ]
+            {
+                "custom_id": "request-1",
+                "method": "POST",
+                "url": "/v1/chat/completions",
+                "body": {
+                    "model": "openai/gpt-4.1-mini",
+                    "messages": [
+                        {
+                            "role": "user",
+                            "content": "Hi"
+                        }
+                    ]
+                }
+            }
+        ],
+        "completion_window": "24h"
     },
     timeout=120,
 )

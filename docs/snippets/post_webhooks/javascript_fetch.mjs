@@ -2,7 +2,14 @@
 const response = await fetch(process.env.LUNTREX_BASE_URL + `/webhooks`, {
   method: "POST",
   headers: { "Authorization": `Bearer ${process.env.LUNTREX_API_KEY}`, "Content-Type": "application/json" },
-  body: JSON.stringify({}),
+  body: JSON.stringify({
+    "url": process.env.LUNTREX_WEBHOOK_URL,
+    "event_types": [
+      "job.completed",
+      "job.failed"
+    ],
+    "description": "production receiver"
+  }),
 });
 if (!response.ok) {
   throw new Error(`${response.status}: ${await response.text()}`);

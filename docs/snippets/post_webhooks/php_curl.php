@@ -1,7 +1,14 @@
 <?php
 // Create Webhook (POST /api/v1/webhooks)
 $curl = curl_init(getenv('LUNTREX_BASE_URL') . '/webhooks');
-$body = [];
+$body = [
+    'url' => getenv('LUNTREX_WEBHOOK_URL'),
+    'event_types' => [
+        'job.completed',
+        'job.failed',
+    ],
+    'description' => 'production receiver',
+];
 curl_setopt($curl, CURLOPT_POSTFIELDS, json_encode($body));
 curl_setopt_array($curl, [
     CURLOPT_CUSTOMREQUEST => 'POST',

@@ -8,7 +8,14 @@ response = requests.request(
     "POST",
     os.environ["LUNTREX_BASE_URL"] + "/webhooks",
     headers={"Authorization": "Bearer " + os.environ["LUNTREX_API_KEY"]},
-    json={},
+    json={
+        "url": os.environ["LUNTREX_WEBHOOK_URL"],
+        "event_types": [
+            "job.completed",
+            "job.failed"
+        ],
+        "description": "production receiver"
+    },
     timeout=120,
 )
 response.raise_for_status()

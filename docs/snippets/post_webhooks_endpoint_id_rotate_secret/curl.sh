@@ -3,4 +3,4 @@
 curl --fail-with-body -sS -X POST "$LUNTREX_BASE_URL/webhooks/$LUNTREX_ENDPOINT_ID/rotate-secret" \
   -H "Authorization: Bearer $LUNTREX_API_KEY" \
   -H "Content-Type: application/json" \
-  -d '{}'
+  -d '{"grace_s": 3600}'

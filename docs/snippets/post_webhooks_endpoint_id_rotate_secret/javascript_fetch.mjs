@@ -2,7 +2,9 @@
 const response = await fetch(process.env.LUNTREX_BASE_URL + `/webhooks/${process.env.LUNTREX_ENDPOINT_ID}/rotate-secret`, {
   method: "POST",
   headers: { "Authorization": `Bearer ${process.env.LUNTREX_API_KEY}`, "Content-Type": "application/json" },
-  body: JSON.stringify({}),
+  body: JSON.stringify({
+    "grace_s": 3600
+  }),
 });
 if (!response.ok) {
   throw new Error(`${response.status}: ${await response.text()}`);

@@ -1,7 +1,9 @@
 <?php
 // Rotate Webhook Secret (POST /api/v1/webhooks/{endpoint_id}/rotate-secret)
 $curl = curl_init(getenv('LUNTREX_BASE_URL') . '/webhooks/' . getenv('LUNTREX_ENDPOINT_ID') . '/rotate-secret');
-$body = [];
+$body = [
+    'grace_s' => 3600,
+];
 curl_setopt($curl, CURLOPT_POSTFIELDS, json_encode($body));
 curl_setopt_array($curl, [
     CURLOPT_CUSTOMREQUEST => 'POST',

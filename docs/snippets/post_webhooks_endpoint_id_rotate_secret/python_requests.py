@@ -8,7 +8,9 @@ response = requests.request(
     "POST",
     os.environ["LUNTREX_BASE_URL"] + f"/webhooks/{os.environ['LUNTREX_ENDPOINT_ID']}/rotate-secret",
     headers={"Authorization": "Bearer " + os.environ["LUNTREX_API_KEY"]},
-    json={},
+    json={
+        "grace_s": 3600
+    },
     timeout=120,
 )
 response.raise_for_status()

@@ -1,4 +1,0 @@
-#!/bin/sh
-# Get Results (GET /api/v1/batches/{batch_id}/results)
-curl --fail-with-body -sS -X GET "$LUNTREX_BASE_URL/batches/$LUNTREX_BATCH_ID/results" \
-  -H "Authorization: Bearer $LUNTREX_API_KEY"

@@ -1,6 +1,0 @@
-// Get Results (GET /api/v1/batches/{batch_id}/results)
-import OpenAI from "openai";
-
-const client = new OpenAI({ baseURL: process.env.LUNTREX_BASE_URL, apiKey: process.env.LUNTREX_API_KEY });
-const answer = await client.get(`/batches/${process.env.LUNTREX_BATCH_ID}/results`);
-console.log(answer === undefined || answer === null ? "done" : JSON.stringify(answer));

@@ -1,7 +1,0 @@
-<?php
-// Get Results (GET /api/v1/batches/{batch_id}/results)
-use Illuminate\Support\Facades\Http;
-
-$response = Http::withToken(getenv('LUNTREX_API_KEY'))->timeout(120)->get(getenv('LUNTREX_BASE_URL') . '/batches/' . getenv('LUNTREX_BATCH_ID') . '/results');
-$response->throw();
-echo $response->body(), PHP_EOL;

@@ -1,6 +1,0 @@
-// File Content (GET /api/v1/openai/files/{file_id}/content)
-import OpenAI from "openai";
-
-const client = new OpenAI({ baseURL: process.env.LUNTREX_BASE_URL, apiKey: process.env.LUNTREX_API_KEY });
-const answer = await client.get(`/openai/files/${process.env.LUNTREX_FILE_ID}/content`);
-console.log(answer === undefined || answer === null ? "done" : JSON.stringify(answer));

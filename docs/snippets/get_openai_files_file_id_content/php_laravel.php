@@ -1,7 +1,0 @@
-<?php
-// File Content (GET /api/v1/openai/files/{file_id}/content)
-use Illuminate\Support\Facades\Http;
-
-$response = Http::withToken(getenv('LUNTREX_API_KEY'))->timeout(120)->get(getenv('LUNTREX_BASE_URL') . '/openai/files/' . getenv('LUNTREX_FILE_ID') . '/content');
-$response->throw();
-echo $response->body(), PHP_EOL;

@@ -1,7 +1,0 @@
-<?php
-// Create File (POST /api/v1/openai/files)
-use Illuminate\Support\Facades\Http;
-
-$response = Http::withToken(getenv('LUNTREX_API_KEY'))->timeout(120)->post(getenv('LUNTREX_BASE_URL') . '/openai/files');
-$response->throw();
-echo $response->body(), PHP_EOL;

@@ -1,9 +1,0 @@
-"""Create File (POST /api/v1/openai/files)"""
-import json
-import os
-
-from openai import OpenAI
-
-client = OpenAI(base_url=os.environ["LUNTREX_BASE_URL"], api_key=os.environ["LUNTREX_API_KEY"])
-answer = client.post("/openai/files", cast_to=object)
-print(json.dumps(answer))
