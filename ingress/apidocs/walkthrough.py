@@ -86,8 +86,9 @@ STEPS: tuple[Step, ...] = (
     Step("POST /api/v1/admin/workspaces/{workspace_id}/resume"),
 )
 # Operations the walk leaves to other tests, with the reason: uploads are multipart, and results are JSON lines,
-# which the generated collection and snippets (JSON bodies and answers) do not handle yet. tests/test_openai_batches_e2e.py drives them
-# with the official `openai` package, and tests/test_batches_e2e.py streams JSON lines.
+# which the generated collection and snippets (JSON bodies and answers) do not handle yet.
+# tests/test_openai_batches_e2e.py drives them with the official `openai` package, and
+# tests/test_batch_results_e2e.py reads the JSON lines.
 NOT_WALKED: dict[str, str] = {
     "POST /api/v1/openai/files": "a multipart upload (files.create)",
     "GET /api/v1/openai/files/{file_id}": "needs a file from the multipart upload",
