@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -160,6 +161,38 @@ async def test_a_statement_exported_from_the_console_reconciles_with_the_api(
     deltas = sum(int(row[6]) for row in entries)
     assert deltas == statement["closing_balance_tokens"] - statement["opening_balance_tokens"]
     assert int(entries[-1][-1]) == statement["closing_balance_tokens"]
+
+
+async def test_a_batch_uploaded_in_the_console_runs_and_its_results_download(
+    page: Page, stack: Stack, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    workspace = await make_workspace(engine, tokens=GRANT)
+    lines = [
+        {
+            "custom_id": f"console-{index}",
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {"model": "openai/gpt-4.1-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 8},
+        }
+        for index in range(3)
+    ]
+    upload = tmp_path / "batch.jsonl"
+    await asyncio.to_thread(upload.write_text, "".join(json.dumps(line) + "\n" for line in lines))
+    await sign_in(page, stack, workspace.api_key)
+    await page.get_by_role("link", name="Batches").click()
+    await page.get_by_label("JSONL file (OpenAI batch lines)").set_input_files(str(upload))
+    await page.get_by_role("button", name="Upload").click()
+    await expect(page.get_by_role("status")).to_contain_text("3 requests")
+    # The live counts reach the end by polling.
+    await expect(page.locator("section", has_text="Batch batch_").locator("p").first).to_contain_text(
+        "completed 3", timeout=90_000
+    )
+    async with page.expect_download() as download_info:
+        await page.get_by_role("button", name="Download results").click()
+    download = await download_info.value
+    text = await asyncio.to_thread(Path(await download.path()).read_text)
+    results = [json.loads(line) for line in text.splitlines() if line.strip()]
+    assert sorted(result["custom_id"] for result in results) == ["console-0", "console-1", "console-2"]
 
 
 async def test_errors_show_as_messages_not_blank_pages(page: Page, stack: Stack, engine: AsyncEngine) -> None:
