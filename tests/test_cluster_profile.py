@@ -38,7 +38,20 @@ def test_the_cluster_profile_listens_apart_from_the_dev_and_test_profiles() -> N
 def test_the_cluster_runs_two_of_each_service_and_the_dev_profile_one() -> None:
     assert processes_for(DEV) == PROCESSES
     names = [process.name for process in processes_for(CLUSTER)]
-    assert names == ["fakeprovider", "ledger-1", "ledger-2", "workers-1", "workers-2", "ingress-1", "ingress-2"]
+    assert names == [
+        "fakeprovider",
+        "ledger-1",
+        "ledger-2",
+        "dispatcher",
+        "workers-1",
+        "workers-2",
+        "ingress-1",
+        "ingress-2",
+    ]
+    # Each replica connects to PostgreSQL as its service's role; the workers get no database.
+    roles = {process.name: process.db_role for process in processes_for(CLUSTER)}
+    assert roles["ledger-2"] == roles["dispatcher"] == "ledger" and roles["ingress-2"] == "ingress"
+    assert roles["workers-1"] is None
     ingress = [process for process in processes_for(CLUSTER) if process.module == "ingress"]
     assert {process.port for process in ingress} == {CLUSTER.ingress_port}
     # A health request to the shared port could reach either replica: each reports through its ready file.
