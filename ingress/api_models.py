@@ -7,11 +7,12 @@ store's views); the newman run of the Postman collection checks every real answe
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from schemas.api import Usage
+from schemas.chat_options import ResultChoice, ToolCall
 from schemas.finance import TopupView
 from schemas.results import JobError
 
@@ -40,6 +41,8 @@ class Workspace(BaseModel):
     revision: int
     created_at: datetime
     balance: BalanceLine | None
+    # The workspace's guardrails as configured (README, Guardrails), or null.
+    guardrails: dict[str, Any] | None = None
 
 
 class WorkspaceCreated(Workspace):
@@ -61,6 +64,7 @@ class WorkspaceSummary(BaseModel):
     suspended: bool
     revision: int
     created_at: datetime
+    guardrails: dict[str, Any] | None = None
 
 
 class WorkspacesPage(BaseModel):
@@ -206,6 +210,11 @@ class Job(BaseModel):
     finish_reason: str | None = None
     cost: int | None = None
     error: JobError | None = None
+    # Additive, as on the synchronous answer: set when the answer has more than `answer` says.
+    tool_calls: list[ToolCall] | None = None
+    choices: list[ResultChoice] | None = None
+    # What the workspace's guardrails did to the prompt (e.g. `{"redacted": {"email": 1}}`), when anything.
+    guardrails: dict[str, Any] | None = None
 
 
 class TopupAnswer(BaseModel):
@@ -256,6 +265,8 @@ class AlertThresholdRemoved(Removed):
 class WebhookEndpoint(BaseModel):
     """Where finance events are POSTed, and the `whsec_` secret their signatures use."""
 
+    # The endpoint's id among the workspace's webhook endpoints (`/api/v1/webhooks/{id}`).
+    id: str | None = None
     url: str
     secret: str
 

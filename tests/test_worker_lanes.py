@@ -261,7 +261,8 @@ async def test_an_interactive_job_does_not_wait_for_a_batch_backlog(
         batch_done = watch.count("batch_")
         # One provider call is 0.3 s; the bound leaves room for a loaded machine, yet is far under the backlog.
         assert max(timings_s) < 3.0, timings_s
-        assert batch_done < len(batch) / 2, "the backlog was still there while the interactive jobs ran"
+        # Behind one shared queue they would have come after all 600; here the backlog is still draining.
+        assert batch_done < len(batch), "the backlog was still there while the interactive jobs ran"
         assert fake.calls(UPSTREAM)["in_flight"] <= 16 + 1
         await watch.wait_for_all(batch, timeout_s=120)
     assert watch.count("batch_") == len(batch)
