@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stack import envfile, launcher
+from stack import envfile, launcher, supervision
 from stack.kafka import kafka_pid, stop_kafka
 from stack.postgres import postgres_pid, stop_postgres
 from stack.processes import FAKE_PROVIDER_URL, PROCESSES
@@ -28,6 +28,8 @@ class StackSession:
 
     started: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    # `stack up` also started the supervisor, which restarts any process that stops: it must go first.
+    started_supervisor: bool = False
 
     @property
     def base_url(self) -> str:
@@ -54,6 +56,7 @@ def all_healthy() -> bool:
 def bring_up() -> StackSession:
     """Start whatever part of the dev stack is not running (``python -m stack up``) and read stack.env."""
     before = running_parts()
+    supervised_before = supervision.supervisor_pid(DEV.run_dir) is not None
     every_part = {"kafka", "postgres", *SERVICE_NAMES}
     session = StackSession()
     if before != every_part or not all_healthy() or not envfile.read(STACK_ENV_PATH):
@@ -72,6 +75,7 @@ def bring_up() -> StackSession:
         if completed.returncode != 0:
             raise StackUnavailableError(f"python -m stack up failed:\n{completed.stdout}{completed.stderr}")
         session.started = sorted(every_part - before)
+        session.started_supervisor = not supervised_before and supervision.supervisor_pid(DEV.run_dir) is not None
     session.env = envfile.read(STACK_ENV_PATH)
     missing = {"LUNTREX_BASE_URL", "DATABASE_URL"} - set(session.env)
     if missing:
@@ -84,6 +88,9 @@ def restore(session: StackSession) -> None:
     if not session.started:
         return
     print(f"bench: stopping what the bench started: {', '.join(session.started)}", flush=True)
+    if session.started_supervisor:
+        # It stops its own processes first; left running, it would restart the ones stopped below.
+        supervision.stop_supervisor(DEV.run_dir)
     for process in reversed(PROCESSES):
         if process.name in session.started:
             launcher.stop(process, DEV.run_dir)
