@@ -14,7 +14,7 @@ import logging
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from ingress.supervision import start_supervised, stop
-from runtime.consume import Backoff, Verdict, classify
+from runtime.consume import Backoff, retry_transient
 from runtime.kafka import start_reader, stop_consumer
 from runtime.settings import ServiceSettings
 from schemas import topics
@@ -57,21 +57,12 @@ class StreamDeltas:
 
     async def _run(self) -> None:
         assert self._consumer is not None
-        failures = 0
+        consumer = self._consumer
         while True:
-            try:
-                batches = await self._consumer.getmany(timeout_ms=1000)
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                if classify(error) is Verdict.PERMANENT:
-                    raise
-                failures += 1
-                delay_s = self._backoff.delay_s(failures)
-                log.warning("reading stream deltas failed transiently (%s); retry in %.2fs", error, delay_s)
-                await asyncio.sleep(delay_s)
-                continue
-            failures = 0
+            # A broker outage is retried with backoff; a bug (permanent) ends the loop for its supervisor to log.
+            batches = await retry_transient(
+                lambda: consumer.getmany(timeout_ms=1000), what="reading stream deltas", backoff=self._backoff
+            )
             for records in batches.values():
                 for record in records:
                     self._deliver(record)
