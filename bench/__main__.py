@@ -5,6 +5,7 @@
 ``python -m bench console``: the console's first render per page in Chromium on a 100k-entry ledger, and screenshots.
 ``python -m bench batch``: batches end to end: ingest lines/s, billed jobs/s, time to first result, peak RSS.
 ``python -m bench peers``: the same wrk load on the fake provider, our pipeline and LiteLLM proxy (make bench-peers).
+``python -m bench hops``: a sync request's time at c=1 hop by hop, from the services' own metrics.
 ``python -m bench stage``: the ledger's admission and settlement per job: statements, round trips, CPU.
 
 Starts the dev stack when it is not up (``python -m stack up``) and stops afterwards only what it started.
@@ -71,6 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bench import batch_bench
 
         return batch_bench.main(argv[1:])
+    if argv[:1] == ["hops"]:
+        from bench import hops
+
+        return hops.main(argv[1:])
     if argv[:1] == ["peers"]:
         from bench import peers
 

@@ -51,18 +51,22 @@ def create_app(settings: IngressSettings) -> FastAPI:
     telemetry = telemetry_hooks.Telemetry(
         telemetry_hooks.IngressMetrics(catalogue_) if settings.metrics_enabled else None, start_tracing("ingress")
     )
-    publisher = JobPublisher(settings, tracing=telemetry.tracing)
+    metrics = telemetry.metrics
+    publisher = JobPublisher(
+        settings, tracing=telemetry.tracing, published=metrics.publish_duration if metrics is not None else None
+    )
+    ages = metrics.record_age if metrics is not None else None
     services = Services(
         settings=settings,
         catalogue=catalogue_,
         engine=engine,
         keys=KeyDirectory(settings, engine),
         publisher=publisher,
-        replies=ReplyWaiter(settings, settings.pending_replies_max, tracing=telemetry.tracing),
+        replies=ReplyWaiter(settings, settings.pending_replies_max, tracing=telemetry.tracing, ages=ages),
         admin=admin_credential,
         commands=LedgerCommands(settings, pending_max=settings.admin_commands_pending_max),
         relay=OutboxRelay(settings, engine, publisher),
-        streams=StreamDeltas(settings, settings.streams_max, settings.stream_deltas_buffered_max),
+        streams=StreamDeltas(settings, settings.streams_max, settings.stream_deltas_buffered_max, ages=ages),
     )
 
     @asynccontextmanager

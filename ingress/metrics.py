@@ -17,7 +17,16 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from ingress.errors import request_id_of
 from runtime import logs
-from runtime.metrics import LATENCY_BUCKETS_S, NAMESPACE, NONE, ModelLabel, exposition, new_registry
+from runtime.metrics import (
+    LATENCY_BUCKETS_S,
+    NAMESPACE,
+    NONE,
+    ModelLabel,
+    exposition,
+    new_registry,
+    publish_histogram,
+    record_age_histogram,
+)
 from runtime.tracing import Tracing
 from schemas.catalogue import Catalogue
 
@@ -51,6 +60,8 @@ class IngressMetrics:
             buckets=LATENCY_BUCKETS_S,
             registry=self.registry,
         )
+        self.record_age = record_age_histogram(self.registry)
+        self.publish_duration = publish_histogram(self.registry)
         self.result = Histogram(
             "job_result_seconds",
             "Time from a job's submission to its billed result reaching the caller, by answering model and status",

@@ -17,6 +17,7 @@ import time
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, KafkaTimeoutError
+from prometheus_client import Histogram
 
 from ingress.settings import IngressSettings
 from runtime.kafka import new_producer
@@ -30,9 +31,13 @@ class PublishAmbiguous(Exception):
 
 
 class JobPublisher:
-    def __init__(self, settings: IngressSettings, *, tracing: Tracing | None = None) -> None:
+    def __init__(
+        self, settings: IngressSettings, *, tracing: Tracing | None = None, published: Histogram | None = None
+    ) -> None:
         self._settings = settings
         self._tracing = tracing or Tracing()
+        # Time to the broker's acknowledgement of each job (None: metrics off).
+        self._published = published
         self._topic = topics.prefixed(settings.topic_prefix, topics.JOBS_SUBMITTED)
         self._producer: AIOKafkaProducer | None = None
         # Monotonic time before which the broker is presumed unreachable (0: presumed reachable).
@@ -79,6 +84,8 @@ class JobPublisher:
                 raise PublishAmbiguous(f"the broker did not take the job: {exc}") from exc
             raise _unavailable() from exc
         self._unreachable_until = 0.0
+        if self._published is not None:
+            self._published.labels("ingress.jobs").observe(time.monotonic() - now)
 
     def _delivered(self, delivery: asyncio.Future[object]) -> None:
         """Every delivery, even one given up on as ambiguous, tells whether the broker is reachable again."""

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from prometheus_client import Histogram
 
 from ingress.supervision import start_supervised, stop
+from runtime import metrics
 from runtime.consume import Backoff, retry_transient
 from runtime.kafka import start_reader, stop_consumer
 from runtime.settings import ServiceSettings
@@ -32,9 +35,18 @@ class ResultUnreadable(Exception):
 
 
 class ReplyWaiter:
-    def __init__(self, settings: ServiceSettings, pending_max: int, *, tracing: Tracing | None = None) -> None:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        pending_max: int,
+        *,
+        tracing: Tracing | None = None,
+        ages: Histogram | None = None,
+    ) -> None:
         self._settings = settings
         self._tracing = tracing or Tracing()
+        # Each result's age when taken up (None: metrics off): the last hop of a sync request.
+        self._ages = ages
         self._pending_max = pending_max
         # Several callers may wait for one job: the first request and its idempotent retries.
         self._pending: dict[bytes, list[asyncio.Future[JobFinished]]] = {}
@@ -86,6 +98,7 @@ class ReplyWaiter:
                     self._deliver(record)
 
     def _deliver(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        metrics.observe_age(self._ages, "ingress.results", record.timestamp, time.time())
         waiters = self._pending.pop(record.key, None) if record.key is not None else None
         if not waiters:
             return

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from prometheus_client import Histogram
 
 from ingress.supervision import start_supervised, stop
+from runtime import metrics
 from runtime.consume import Backoff, retry_transient
 from runtime.kafka import start_reader, stop_consumer
 from runtime.settings import ServiceSettings
@@ -25,8 +28,12 @@ log = logging.getLogger(__name__)
 
 
 class StreamDeltas:
-    def __init__(self, settings: ServiceSettings, streams_max: int, deltas_buffered_max: int) -> None:
+    def __init__(
+        self, settings: ServiceSettings, streams_max: int, deltas_buffered_max: int, *, ages: Histogram | None = None
+    ) -> None:
         self._settings = settings
+        # Each delta's age when taken up (None: metrics off): the hop a stream's first token takes last.
+        self._ages = ages
         self._streams_max = streams_max
         self._buffered_max = deltas_buffered_max
         self._open: dict[bytes, asyncio.Queue[ChatStreamDelta]] = {}
@@ -68,6 +75,7 @@ class StreamDeltas:
                     self._deliver(record)
 
     def _deliver(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        metrics.observe_age(self._ages, "ingress.stream", record.timestamp, time.time())
         queue = self._open.get(record.key) if record.key is not None else None
         if queue is None:
             return

@@ -141,6 +141,7 @@ class Ledger:
 
     async def _admit(self, events: Sequence[Any]) -> None:
         """One database transaction for the whole batch: one commit (one WAL flush) instead of one per job."""
+        self.telemetry.taken(Stage.ADMISSION, [event.message.timestamp for event in events])
         jobs = [inbound.submitted(event.value, self.catalogue) for event in events]
         traced = [(job.job_id, event.message.headers) for job, event in zip(jobs, events, strict=True)]
         with self.telemetry.batch(Stage.ADMISSION, traced) as observed:
@@ -165,11 +166,13 @@ class Ledger:
                 elif isinstance(outcome, JobFinished):
                     outgoing.append((topics.JOBS_RESULTS, topics.job_key(job.job_id), outcome))
             records = self.publisher.prepare(outgoing, refused_code=ErrorCode.PAYLOAD_TOO_LARGE)
-        await self.publisher.send(observed.traced(records))
+        with self.telemetry.publishing(Stage.ADMISSION):
+            await self.publisher.send(observed.traced(records))
         observed.admitted(outcomes)
         await admission.mark_dispatched(self.engine, dispatched)
 
     async def _settle(self, events: Sequence[Any]) -> None:
+        self.telemetry.taken(Stage.SETTLEMENT, [event.message.timestamp for event in events])
         usages = [inbound.usage(event.value, self.catalogue) for event in events]
         traced = [(usage.job_id, event.message.headers) for usage, event in zip(usages, events, strict=True)]
         with self.telemetry.batch(Stage.SETTLEMENT, traced) as observed:
@@ -179,7 +182,8 @@ class Ledger:
                     [(topics.JOBS_RESULTS, topics.job_key(job.job_id), job) for job in finished],
                     refused_code=ErrorCode.UPSTREAM_ERROR,
                 )
-            await self.publisher.send(observed.traced(records))
+            with self.telemetry.publishing(Stage.SETTLEMENT):
+                await self.publisher.send(observed.traced(records))
             observed.settled(finished)
 
     # --- poison: one event refused, one job ended, everything else goes on -------------------------------

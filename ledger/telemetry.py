@@ -76,6 +76,8 @@ class LedgerMetrics:
             "webhook_deliveries", "Finance webhook deliveries that succeeded", namespace=ns, registry=reg
         )
         self.consumer_lag = prom.consumer_lag_gauge(reg)
+        self.record_age = prom.record_age_histogram(reg)
+        self.publish_duration = prom.publish_histogram(reg)
 
 
 @dataclasses.dataclass(slots=True)
@@ -155,6 +157,21 @@ class LedgerTelemetry:
             if self.metrics is not None:
                 self.metrics.batch_size.labels(stage).observe(len(jobs))
                 self.metrics.batch_duration.labels(stage).observe(time.perf_counter() - started)
+
+    def taken(self, stage: str, timestamps_s: Sequence[float]) -> None:
+        """A batch's events taken up by `stage`: each one's age since it was produced (Faust gives seconds)."""
+        if self.metrics is not None:
+            now_s = time.time()
+            for timestamp_s in timestamps_s:
+                prom.observe_age(self.metrics.record_age, f"ledger.{stage}", timestamp_s * 1000, now_s)
+
+    @contextlib.contextmanager
+    def publishing(self, stage: str) -> Iterator[None]:
+        """A stage's publication of a batch's outcomes, until the broker acknowledged them all."""
+        started = time.perf_counter()
+        yield
+        if self.metrics is not None:
+            self.metrics.publish_duration.labels(f"ledger.{stage}").observe(time.perf_counter() - started)
 
     def dead_lettered(self, consumer: str) -> None:
         if self.metrics is not None:

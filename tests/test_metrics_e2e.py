@@ -70,6 +70,12 @@ async def test_requests_results_and_settlements_are_counted_with_bounded_labels(
         - value(ingress_before, "luntrex_job_result_seconds_count", model=MODEL, status="completed")
         == 3
     )
+    # Each hop of the three jobs is timed: their publication and their results' age when taken up.
+    for name, labels in (
+        ("luntrex_kafka_publish_duration_seconds_count", {"producer": "ingress.jobs"}),
+        ("luntrex_kafka_record_age_seconds_count", {"consumer": "ingress.results"}),
+    ):
+        assert value(ingress, name, **labels) - value(ingress_before, name, **labels) >= 3, name
     assert "/api/v1/jobs/{job_id}" in label_values(ingress, "luntrex_http_requests_total", "route")
     # Bounded labels: no job id, no workspace id, no key, no made-up model name, no raw path.
     for secret_or_id in (*job_ids, workspace.id, workspace.api_key, workspace.key_id, "made-up/model-x1"):
@@ -84,6 +90,12 @@ async def test_requests_results_and_settlements_are_counted_with_bounded_labels(
         assert value(ledger, "luntrex_ledger_batch_size_count", stage="settlement") >= 3 - 0
         assert ("luntrex_ledger_holds_outstanding", frozenset()) in ledger
         assert ("luntrex_ledger_held_tokens", frozenset()) in ledger
+        for stage in ("admission", "settlement"):
+            for name, labels in (
+                ("luntrex_kafka_record_age_seconds_count", {"consumer": f"ledger.{stage}"}),
+                ("luntrex_kafka_publish_duration_seconds_count", {"producer": f"ledger.{stage}"}),
+            ):
+                assert value(ledger, name, **labels) - value(ledger_before, name, **labels) >= 3, name
         groups = label_values(ledger, "luntrex_kafka_consumer_lag", "group")
         assert f"{stack.topic_prefix}ledger" in groups
 
@@ -99,6 +111,12 @@ async def test_requests_results_and_settlements_are_counted_with_bounded_labels(
         )
         assert value(workers, "luntrex_provider_call_duration_seconds_count", **calls) >= 3
         assert value(workers, "luntrex_worker_jobs_total", pool="openai", outcome="completed") >= 3
+        lane = "workers.openai.interactive"
+        for name, labels in (
+            ("luntrex_kafka_record_age_seconds_count", {"consumer": lane}),
+            ("luntrex_kafka_publish_duration_seconds_count", {"producer": lane}),
+        ):
+            assert value(workers, name, **labels) - value(workers_before, name, **labels) >= 3, name
         assert f"{stack.topic_prefix}luntrex-pool-openai" in label_values(
             workers, "luntrex_kafka_consumer_lag", "group"
         )

@@ -88,6 +88,8 @@ class ModelPool:
     ) -> None:
         self.name = name
         self.lane = lane
+        # The pool's lane as a metrics label: pools come from the catalogue and lanes are two, so it is bounded.
+        self._consumer_label = f"workers.{name}.{lane}"
         self.telemetry = telemetry
         self.concurrency_max = (
             settings.pool_concurrency_max if lane is topics.Lane.INTERACTIVE else settings.pool_batch_concurrency_max
@@ -194,6 +196,8 @@ class ModelPool:
             committer.cancel()
 
     def _start(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
+        if self.telemetry is not None:
+            self.telemetry.taken(self._consumer_label, record.timestamp)
         self.tracker.started(tp, record.offset)
         task = asyncio.create_task(self._handle_traced(tp, record))
         self._tasks[task] = tp
@@ -244,7 +248,10 @@ class ModelPool:
             usage = execution.internal_failure(job)
         if self.telemetry is not None:
             self.telemetry.job_finished(self.name, job, usage)
-        await self._publish_usage(usage)
+            with self.telemetry.publishing(self._consumer_label):
+                await self._publish_usage(usage)
+        else:
+            await self._publish_usage(usage)
         self.tracker.done(tp, record.offset)
 
     def _read(self, payload: bytes | None) -> ChatJobDispatched:

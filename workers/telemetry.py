@@ -67,6 +67,8 @@ class WorkerMetrics:
             namespace=ns, registry=reg,
         )  # fmt: skip
         self.consumer_lag = prom.consumer_lag_gauge(reg)
+        self.record_age = prom.record_age_histogram(reg)
+        self.publish_duration = prom.publish_histogram(reg)
 
 
 class WorkerTelemetry:
@@ -125,6 +127,19 @@ class WorkerTelemetry:
     def fell_back(self, model_id: str) -> None:
         if self.metrics is not None:
             self.metrics.fallbacks.labels(self.metrics.model(model_id)).inc()
+
+    def taken(self, consumer: str, timestamp_ms: int) -> None:
+        """A dispatch taken up by a pool's lane: its age since the ledger produced it."""
+        if self.metrics is not None:
+            prom.observe_age(self.metrics.record_age, consumer, timestamp_ms, time.time())
+
+    @contextlib.contextmanager
+    def publishing(self, producer: str) -> Iterator[None]:
+        """A job's usage event, until the broker acknowledged it."""
+        started = time.perf_counter()
+        yield
+        if self.metrics is not None:
+            self.metrics.publish_duration.labels(producer).observe(time.perf_counter() - started)
 
     def job_finished(self, pool: str, job: ChatJobDispatched, usage: UsageRecorded) -> None:
         if self.metrics is not None:

@@ -1,0 +1,205 @@
+"""``python -m bench hops``: where a synchronous request's time goes at concurrency 1, hop by hop.
+
+Sends `--requests` chat completions one after another through the dev stack (fake provider at 0 ms) and
+reads the services' own metrics before and after, so the figures are the pipeline's, not a profiler's:
+- each Kafka hop: `luntrex_kafka_record_age_seconds` (a record's production to its consumer taking it up);
+- each publication: `luntrex_kafka_publish_duration_seconds` (to the broker's acknowledgement);
+- the ledger's two stages (`luntrex_ledger_batch_duration_seconds`, publication included) and the workers'
+  provider call (`luntrex_provider_call_duration_seconds`).
+Means over the run (histogram sums over counts). Beside them, in the same run, two floors measured with the
+same client libraries on the same broker and fake: a bare aiokafka round trip (send with acks=all, then
+consume) on a topic of its own, and a bare httpx call to the fake. The request's end-to-end p50 is the
+client's. Everything runs on one host, so record timestamps and the consumers' clocks agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench import machine, report, stackctl
+from bench.workspace import BillingProbe
+from stack.processes import LEDGER_METRICS_PORT, WORKERS_METRICS_PORT
+
+MODEL = "openai/gpt-4.1-mini"
+BODY = {"model": MODEL, "messages": [{"role": "user", "content": "Write a short rhyming poem about the ocean."}]}
+WORKER_LANE = "workers.openai.interactive"
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+# The sync path in order: (what, metric family without suffix, label name, label value).
+PATH: tuple[tuple[str, str, str, str], ...] = (
+    ("ingress publishes the job (to ack)", "luntrex_kafka_publish_duration_seconds", "producer", "ingress.jobs"),
+    ("hop: jobs.submitted -> ledger", "luntrex_kafka_record_age_seconds", "consumer", "ledger.admission"),
+    ("ledger admission (batch, publication incl.)", "luntrex_ledger_batch_duration_seconds", "stage", "admission"),
+    ("  of which: publish dispatch (to ack)", "luntrex_kafka_publish_duration_seconds", "producer", "ledger.admission"),
+    ("hop: dispatch -> worker", "luntrex_kafka_record_age_seconds", "consumer", WORKER_LANE),
+    ("provider call (fake, 0 ms)", "luntrex_provider_call_duration_seconds", "provider", "openai"),
+    ("worker publishes usage (to ack)", "luntrex_kafka_publish_duration_seconds", "producer", WORKER_LANE),
+    ("hop: jobs.usage -> ledger", "luntrex_kafka_record_age_seconds", "consumer", "ledger.settlement"),
+    ("ledger settlement (batch, publication incl.)", "luntrex_ledger_batch_duration_seconds", "stage", "settlement"),
+    ("  of which: publish result (to ack)", "luntrex_kafka_publish_duration_seconds", "producer", "ledger.settlement"),
+    ("hop: jobs.results -> ingress", "luntrex_kafka_record_age_seconds", "consumer", "ingress.results"),
+)  # fmt: skip
+
+
+async def scrape(http: httpx.AsyncClient, url: str) -> Samples:
+    response = await http.get(url)
+    response.raise_for_status()
+    samples: Samples = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples
+
+
+def _total(samples: Samples, name: str, label: str, wanted: str) -> float:
+    return sum(v for (sample, labels), v in samples.items() if sample == name and (label, wanted) in labels)
+
+
+def mean_ms(before: Samples, after: Samples, family: str, label: str, wanted: str) -> tuple[float | None, int]:
+    """The family's mean in ms over what happened between the two scrapes, and how many observations."""
+    count = _total(after, f"{family}_count", label, wanted) - _total(before, f"{family}_count", label, wanted)
+    total_s = _total(after, f"{family}_sum", label, wanted) - _total(before, f"{family}_sum", label, wanted)
+    return (round(total_s / count * 1000, 3) if count else None), int(count)
+
+
+async def kafka_floor(bootstrap: str, rounds: int) -> dict[str, float]:
+    """A bare round trip on the same broker: send (acks=all, idempotent, linger 0) and consume it back."""
+    topic = f"bench-hops-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 8, 1)])
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=0)
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+        await producer.start()
+        await consumer.start()
+        try:
+            consumer.assign([TopicPartition(topic, partition) for partition in range(8)])
+            await consumer.seek_to_end()
+            acks: list[float] = []
+            trips: list[float] = []
+            for index in range(rounds):
+                started = time.perf_counter()
+                await producer.send_and_wait(topic, b"x" * 512, key=str(index).encode())
+                acked = time.perf_counter()
+                await consumer.getone()
+                acks.append((acked - started) * 1000)
+                trips.append((time.perf_counter() - started) * 1000)
+        finally:
+            await producer.stop()
+            await consumer.stop()
+        await admin.delete_topics([topic])
+    finally:
+        await admin.close()
+    return {
+        "publish_ack_ms_p50": round(statistics.median(acks), 3),
+        "send_to_consume_ms_p50": round(statistics.median(trips), 3),
+    }
+
+
+async def provider_floor(fake_url: str, rounds: int) -> float:
+    """A bare httpx call to the fake's OpenAI route, as a worker's call would be without the pipeline."""
+    body = {**BODY, "model": "gpt-4.1-mini"}
+    latencies: list[float] = []
+    async with httpx.AsyncClient(timeout=30) as http:
+        for _ in range(rounds):
+            started = time.perf_counter()
+            response = await http.post(
+                f"{fake_url}/openai/v1/chat/completions", json=body, headers={"authorization": "Bearer sk-bench"}
+            )
+            response.raise_for_status()
+            latencies.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(latencies), 3)
+
+
+async def run(session: stackctl.StackSession, probe: BillingProbe, requests: int) -> dict[str, Any]:
+    workspace = await probe.create()
+    urls = {
+        "ingress": session.base_url.rsplit("/api/", 1)[0] + "/metrics",
+        "ledger": f"http://127.0.0.1:{LEDGER_METRICS_PORT}/metrics",
+        "workers": f"http://127.0.0.1:{WORKERS_METRICS_PORT}/metrics",
+    }
+    headers = {"authorization": f"Bearer {workspace.api_key}"}
+    async with httpx.AsyncClient(base_url=session.base_url, timeout=60) as http:
+        for _ in range(20):  # warm-up: connections, caches, the key directory
+            (await http.post("/chat/completions", json=BODY, headers=headers)).raise_for_status()
+        await asyncio.sleep(0.5)
+        before: Samples = {}
+        for url in urls.values():
+            before |= await scrape(http, url)
+        latencies: list[float] = []
+        for _ in range(requests):
+            started = time.perf_counter()
+            response = await http.post("/chat/completions", json=BODY, headers=headers)
+            response.raise_for_status()
+            latencies.append((time.perf_counter() - started) * 1000)
+        await asyncio.sleep(0.5)  # the last settlement's publication is observed after its result went out
+        after: Samples = {}
+        for url in urls.values():
+            after |= await scrape(http, url)
+    rows = []
+    for what, family, label, wanted in PATH:
+        mean, count = mean_ms(before, after, family, label, wanted)
+        rows.append({"what": what, "metric": family, label: wanted, "mean_ms": mean, "observations": count})
+    return {
+        "requests": requests,
+        "latency_ms_p50": round(statistics.median(latencies), 3),
+        "latency_ms_mean": round(statistics.fmean(latencies), 3),
+        "path": rows,
+        "floors": {
+            **await kafka_floor(session.env["KAFKA_BOOTSTRAP_SERVERS"], 200),
+            "fake_provider_httpx_ms_p50": await provider_floor(session.fake_provider_url, 200),
+        },
+    }
+
+
+def print_table(document: dict[str, Any]) -> None:
+    print(f"sync request at c=1, {document['requests']} requests: p50 {document['latency_ms_p50']} ms")
+    for row in document["path"]:
+        mean = "-" if row["mean_ms"] is None else f"{row['mean_ms']:7.3f} ms"
+        print(f"  {row['what']:48s} {mean}  (n={row['observations']})")
+    floors = document["floors"]
+    print(
+        f"floors: bare aiokafka ack {floors['publish_ack_ms_p50']} ms, send->consume "
+        f"{floors['send_to_consume_ms_p50']} ms; bare httpx call to the fake {floors['fake_provider_httpx_ms_p50']} ms"
+    )
+
+
+async def _main(arguments: argparse.Namespace, command: str) -> int:
+    session = stackctl.bring_up()
+    probe = BillingProbe(session.database_url)
+    try:
+        result = await run(session, probe, arguments.requests)
+    finally:
+        await probe.close()
+        stackctl.restore(session)
+    document = {
+        "bench": "hops",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": command,
+        "git": machine.git_info(),
+        "machine": {**machine.machine_info(), "load_average_after": machine.load_average()},
+        **result,
+    }
+    print_table(document)
+    print(f"wrote {report.write(arguments.name, document)}")
+    return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench hops", description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=300, help="sequential requests (default 300)")
+    parser.add_argument("--name", default="hops", help="results file bench/results/<name>.json")
+    arguments = parser.parse_args(argv)
+    return asyncio.run(_main(arguments, " ".join(["python -m bench hops", *argv])))
