@@ -25,16 +25,15 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from prometheus_client.parser import text_string_to_metric_families
 
 from bench import machine, report, stackctl
 from bench.workspace import BillingProbe
+from runtime.metrics import Samples, parse_exposition
 from stack.processes import LEDGER_METRICS_PORT, WORKERS_METRICS_PORT
 
 MODEL = "openai/gpt-4.1-mini"
 BODY = {"model": MODEL, "messages": [{"role": "user", "content": "Write a short rhyming poem about the ocean."}]}
 WORKER_LANE = "workers.openai.interactive"
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 # The sync path in order: (what, metric family without suffix, label name, label value).
 PATH: tuple[tuple[str, str, str, str], ...] = (
@@ -55,11 +54,7 @@ PATH: tuple[tuple[str, str, str, str], ...] = (
 async def scrape(http: httpx.AsyncClient, url: str) -> Samples:
     response = await http.get(url)
     response.raise_for_status()
-    samples: Samples = {}
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
-    return samples
+    return parse_exposition(response.text)
 
 
 def _total(samples: Samples, name: str, label: str, wanted: str) -> float:

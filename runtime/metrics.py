@@ -25,6 +25,7 @@ from prometheus_client import (
     generate_latest,
     start_http_server,
 )
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.process_collector import ProcessCollector
 
 from schemas.catalogue import Catalogue
@@ -80,6 +81,18 @@ def observe_age(histogram: Histogram | None, consumer: str, timestamp_ms: int | 
     """One record taken up by `consumer`: its age from its Kafka timestamp in milliseconds."""
     if histogram is not None:
         histogram.labels(consumer).observe(max(0.0, now_s - timestamp_ms / 1000))
+
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def parse_exposition(text: str) -> Samples:
+    """A `/metrics` page read as Prometheus reads it: every sample by (sample name, labels)."""
+    samples: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples
 
 
 def exposition(registry: CollectorRegistry) -> tuple[bytes, str]:

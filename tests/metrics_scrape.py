@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+from runtime.metrics import Samples, parse_exposition
 
 
 async def scrape(url: str) -> tuple[str, Samples]:
@@ -15,11 +14,7 @@ async def scrape(url: str) -> tuple[str, Samples]:
     async with httpx.AsyncClient(timeout=10) as http:
         response = await http.get(url)
     response.raise_for_status()
-    samples: Samples = {}
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
-    return response.text, samples
+    return response.text, parse_exposition(response.text)
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
