@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from schemas.api import RoutingHints
-from schemas.chat_options import ChatOptions, ResultChoice, ToolCall
+from schemas.chat_options import ChatOptions, ResultChoice, ToolCall, ToolCallDelta
 from schemas.guardrails import OutputChecks
 from schemas.results import JobError, JobResult
 
@@ -161,9 +161,20 @@ class ChatStreamDelta(Envelope):
     version: Literal[1] = 1
     run_id: str
     seq: int
-    text: str
+    # A piece of the answer's text, or "" when the delta carries a piece of a tool call instead.
+    text: str = ""
     # On the first delta: milliseconds from the start of the provider call to it.
     first_token_ms: int | None = None
+    # Pieces of the tool calls the answer asks for (schemas.chat_options.ToolCallDelta); absent on text deltas.
+    tool_calls: tuple[ToolCallDelta, ...] = ()
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A text delta keeps its old shape (and size): one is sent per piece of every streamed answer.
+        encoded: dict[str, Any] = handler(self)
+        if not encoded.get("tool_calls"):
+            encoded.pop("tool_calls", None)
+        return encoded
 
 
 class JobFinished(Envelope, JobResult):
