@@ -20,7 +20,7 @@ from tests.conftest import Stack, make_workspace
 from tests.ledger_checks import balances, entries_for
 from tests.test_streaming_e2e import MODELS, job_view, native_events, user
 
-WEATHER = {
+WEATHER: Any = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -32,7 +32,7 @@ WEATHER = {
         },
     },
 }
-TIME = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}}}
+TIME: Any = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}}}
 
 
 class GetWeather(pydantic.BaseModel):
@@ -109,7 +109,7 @@ async def test_the_async_sdk_streams_parallel_tool_calls_from_every_provider(
         stream = await sdk.chat.completions.create(
             model=model,
             messages=user("Weather and time? [fake tool_calls_each=true tool_text=Checking. stream_chunk_chars=6]"),
-            tools=[WEATHER, TIME],  # type: ignore[list-item]
+            tools=[WEATHER, TIME],
             max_tokens=64,
             stream=True,
             stream_options={"include_usage": True},
@@ -141,7 +141,7 @@ async def test_the_async_sdk_stream_helper_reassembles_the_calls(stack: Stack, e
         sdk.chat.completions.stream(
             model="anthropic/claude-sonnet-4",
             messages=user("Weather? [fake tool_calls_each=true]"),
-            tools=[WEATHER, TIME],  # type: ignore[list-item]
+            tools=[WEATHER, TIME],
             max_tokens=64,
         ) as stream,
     ):
