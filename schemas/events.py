@@ -165,16 +165,9 @@ class ChatStreamDelta(Envelope):
     text: str = ""
     # On the first delta: milliseconds from the start of the provider call to it.
     first_token_ms: int | None = None
-    # Pieces of the tool calls the answer asks for (schemas.chat_options.ToolCallDelta); absent on text deltas.
-    tool_calls: tuple[ToolCallDelta, ...] = ()
-
-    @model_serializer(mode="wrap")
-    def _compact(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # A text delta keeps its old shape (and size): one is sent per piece of every streamed answer.
-        encoded: dict[str, Any] = handler(self)
-        if not encoded.get("tool_calls"):
-            encoded.pop("tool_calls", None)
-        return encoded
+    # Pieces of the tool calls the answer asks for (schemas.chat_options.ToolCallDelta). Left out of a text delta,
+    # which keeps its old shape and size: one is sent per piece of every streamed answer.
+    tool_calls: tuple[ToolCallDelta, ...] = Field(default=(), exclude_if=lambda calls: not calls)
 
 
 class JobFinished(Envelope, JobResult):
