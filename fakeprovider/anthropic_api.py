@@ -170,7 +170,7 @@ class AnthropicWire:
         scenario: Scenario,
         request_id: str,
     ) -> Reply:
-        content, stop_reason = features.anthropic_content(prompt.features or features.Features(), generation)
+        content, stop_reason = features.anthropic_content(features.scripted(prompt.features, scenario), generation)
         payload = {
             "id": f"msg_{request_id}",
             "type": "message",

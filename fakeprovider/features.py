@@ -2,7 +2,10 @@
 
 The behaviour is deterministic, so tests can assert it:
 - tools offered (and not switched off), the conversation not ending in a tool result: every choice calls the
-  forced tool, else the first one, with arguments made from its parameters schema (`sample`);
+  forced tool, else the first one, with arguments made from its parameters schema (`sample`); scenario knobs
+  (`scripted`) make it call every offered tool in order (`tool_calls_each`), say a text before its calls
+  (`tool_text`), or use literal arguments text (`tool_arguments`, hostile text allowed; formats whose arguments
+  are JSON objects get it parsed, or as `{"value": <text>}`);
 - the conversation ends in a tool result: the answer is "The tool answered: <its content>";
 - a JSON schema asked for: the answer is `sample(schema)` as JSON text; JSON mode: `{"answer": <text>}`;
 - n choices: n copies of the answer, each billed as one answer (output tokens times n);
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fakeprovider.generation import Generation
+from fakeprovider.scenario import Scenario
 
 SAMPLE_DEPTH_MAX = 8
 SAMPLE_LOGPROB_TOKENS_MAX = 64
@@ -37,14 +41,37 @@ class Features:
     # OpenAI's logprobs: true, and how many alternatives per token (top_logprobs).
     logprobs: bool = False
     top_logprobs: int = 0
+    # Scenario knobs (`scripted`): call every offered tool, a text before the calls, literal arguments text.
+    tools_each: bool = False
+    tool_text: str | None = None
+    tool_arguments: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class FakeChoice:
     text: str | None
-    # (name, arguments as JSON text) when the choice calls a tool.
-    tool_call: tuple[str, str] | None = None
+    # (name, arguments as JSON text) of each tool the choice calls.
+    tool_calls: tuple[tuple[str, str], ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def scripted(features: Features | None, scenario: Scenario) -> Features:
+    """The request's features with the scenario's tool call knobs applied."""
+    return dataclasses.replace(
+        features or Features(),
+        tools_each=scenario.tool_calls_each,
+        tool_text=scenario.tool_text,
+        tool_arguments=scenario.tool_arguments,
+    )
+
+
+def arguments_object(arguments: str) -> Any:
+    """Arguments text as the JSON object the Anthropic and Gemini formats carry (hostile text wrapped)."""
+    try:
+        parsed = json.loads(arguments, strict=False)  # control characters in strings are the hostile point
+    except ValueError:
+        return {"value": arguments}
+    return parsed if isinstance(parsed, dict) else {"value": arguments}
 
 
 def _obj(value: object) -> dict[str, Any]:
@@ -70,10 +97,18 @@ def sample(schema: Any, depth: int = 0) -> Any:
 
 def choices_of(features: Features, generation: Generation) -> list[FakeChoice]:
     if features.tools and not features.tools_off and features.tool_result is None:
-        name = features.forced_tool or features.tools[0][0]
-        schema = dict(features.tools).get(name)
-        arguments = sample(schema) if schema is not None else {}
-        return [FakeChoice(text=None, tool_call=(name, json.dumps(arguments)))] * features.choices
+        names = (
+            [n for n, _ in features.tools] if features.tools_each else [features.forced_tool or features.tools[0][0]]
+        )
+        schemas = dict(features.tools)
+        calls = []
+        for name in names:
+            schema = schemas.get(name)
+            arguments = features.tool_arguments
+            if arguments is None:
+                arguments = json.dumps(sample(schema) if schema is not None else {})
+            calls.append((name, arguments))
+        return [FakeChoice(text=features.tool_text, tool_calls=tuple(calls))] * features.choices
     if features.json_schema is not None:
         text = json.dumps(sample(features.json_schema))
     elif features.json_mode:
@@ -147,13 +182,14 @@ def openai_choices(features: Features, generation: Generation) -> list[dict[str,
     for index, choice in enumerate(choices_of(features, generation)):
         message: dict[str, Any] = {"role": "assistant", "content": choice.text, "refusal": None, "annotations": []}
         finish = "length" if generation.truncated else "stop"
-        if choice.tool_call is not None:
+        if choice.tool_calls:
             message["tool_calls"] = [
                 {
-                    "id": f"call_fake_{index}",
+                    "id": f"call_fake_{index}" + (f"_{number}" if number else ""),
                     "type": "function",
-                    "function": {"name": choice.tool_call[0], "arguments": choice.tool_call[1]},
+                    "function": {"name": name, "arguments": arguments},
                 }
+                for number, (name, arguments) in enumerate(choice.tool_calls)
             ]
             finish = "tool_calls"
         logprobs = _logprobs(choice.text or "", features.top_logprobs) if features.logprobs else None
@@ -189,9 +225,13 @@ def from_anthropic(body: dict[str, Any]) -> Features:
 def anthropic_content(features: Features, generation: Generation) -> tuple[list[dict[str, Any]], str]:
     """The content blocks and the stop reason of the (one) answer."""
     choice = choices_of(features, generation)[0]
-    if choice.tool_call is not None:
-        name, arguments = choice.tool_call
-        return [{"type": "tool_use", "id": "toolu_fake_0", "name": name, "input": json.loads(arguments)}], "tool_use"
+    if choice.tool_calls:
+        blocks: list[dict[str, Any]] = [{"type": "text", "text": choice.text}] if choice.text else []
+        for number, (name, arguments) in enumerate(choice.tool_calls):
+            blocks.append(
+                {"type": "tool_use", "id": f"toolu_fake_{number}", "name": name, "input": arguments_object(arguments)}
+            )
+        return blocks, "tool_use"
     content = [{"type": "text", "text": choice.text}] if choice.text else []
     return content, "max_tokens" if generation.truncated else "end_turn"
 
@@ -228,9 +268,12 @@ def from_gemini(body: dict[str, Any]) -> Features:
 def gemini_candidates(features: Features, generation: Generation) -> list[dict[str, Any]]:
     candidates = []
     for index, choice in enumerate(choices_of(features, generation)):
-        if choice.tool_call is not None:
-            name, arguments = choice.tool_call
-            parts: list[dict[str, Any]] = [{"functionCall": {"name": name, "args": json.loads(arguments)}}]
+        if choice.tool_calls:
+            parts: list[dict[str, Any]] = [{"text": choice.text}] if choice.text else []
+            parts += [
+                {"functionCall": {"name": name, "args": arguments_object(arguments)}}
+                for name, arguments in choice.tool_calls
+            ]
         else:
             parts = [{"text": choice.text}]
         candidates.append(

@@ -162,7 +162,7 @@ class GeminiWire:
         return json_reply(status, _error_body(status, message, details))
 
     def success(self, prompt: Prompt, generation: Generation, scenario: Scenario, request_id: str) -> Reply:
-        wanted = prompt.features or features.Features()
+        wanted = features.scripted(prompt.features, scenario)
         candidates = features.gemini_candidates(wanted, generation)
         generation = features.billed(generation, wanted)
         usage: dict[str, Any] = {

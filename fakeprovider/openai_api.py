@@ -184,7 +184,7 @@ class OpenAIWire:
         return json_reply(status, self._error_body(status, message, err_type, code), headers)
 
     def success(self, prompt: Prompt, generation: Generation, scenario: Scenario, request_id: str) -> Reply:
-        wanted = prompt.features or features.Features()
+        wanted = features.scripted(prompt.features, scenario)
         choices = features.openai_choices(wanted, generation)
         generation = features.billed(generation, wanted)
         payload: dict[str, Any] = {

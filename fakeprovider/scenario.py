@@ -61,6 +61,13 @@ class Scenario:
     stream_fail_after: int | None = None
     stream_hang_after: int | None = None
     stream_cut_after: int | None = None
+    # Tool calls (fakeprovider/features.py): call every offered tool in order (parallel calls), a text said
+    # before the calls, the literal arguments text (hostile text allowed), and the index the OpenAI stream's
+    # tool call pieces and Anthropic's tool_use blocks carry (any JSON value: a huge or non-integer index).
+    tool_calls_each: bool = False
+    tool_text: str | None = None
+    tool_arguments: str | None = None
+    tool_call_index: Any = None
 
 
 PLAIN = Scenario()
@@ -147,6 +154,10 @@ KNOBS: dict[str, Callable[[object], Any]] = {
     "stream_fail_after": _optional(_to_int),
     "stream_hang_after": _optional(_to_int),
     "stream_cut_after": _optional(_to_int),
+    "tool_calls_each": _to_bool,
+    "tool_text": _optional(_any_text),
+    "tool_arguments": _optional(_any_text),
+    "tool_call_index": _json_value,
 }
 
 

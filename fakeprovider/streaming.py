@@ -10,6 +10,12 @@ token counts apply to streams too), cut into pieces and rendered as that provide
 - Gemini (`:streamGenerateContent?alt=sse`): `data: {GenerateContentResponse}` per piece, each with the usage
   so far, the last with `finishReason`; no terminator.
 
+Tool calls stream as each provider streams them: OpenAI's `delta.tool_calls` (id, type and name with empty
+arguments, then argument pieces, finish `tool_calls`), Anthropic's `tool_use` content blocks with
+`input_json_delta` pieces (after a text block when the answer says something first), Gemini's whole
+`functionCall` parts. Each argument piece counts as a piece for the knobs below; the `tool_*` knobs
+(fakeprovider/scenario.py) script parallel calls, a text before them and hostile arguments or indexes.
+
 Scenario knobs: `stream_chunk_ms` (pause before each piece), `stream_chunk_chars` (piece size; default one
 word per piece), `stream_fail_after` (after N pieces, the format's mid-stream error event, then the end),
 `stream_hang_after` (after N pieces, nothing more until the client goes away: a stream that never ends),
@@ -19,6 +25,7 @@ word per piece), `stream_fail_after` (after N pieces, the format's mid-stream er
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -120,15 +127,46 @@ def _openai(body: dict[str, Any], prompt: Prompt, scenario: Scenario) -> StreamR
         return _data({**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]})
 
     text = choice["message"]["content"] or ""
+    calls = choice["message"].get("tool_calls") or []
+    pieces = [chunk({"content": piece}) for piece in split_text(text, scenario.stream_chunk_chars)]
+    for number, call in enumerate(calls):
+        index = number if scenario.tool_call_index is None else scenario.tool_call_index
+        # As OpenAI streams a call: id, type and name with empty arguments first, then the arguments in pieces.
+        first = {
+            "index": index,
+            "id": call["id"],
+            "type": "function",
+            "function": {**call["function"], "arguments": ""},
+        }
+        pieces.append(chunk({"tool_calls": [first]}))
+        for piece in split_text(call["function"]["arguments"], scenario.stream_chunk_chars):
+            pieces.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
     tail = [chunk({}, choice["finish_reason"])]
     if prompt.include_usage and "usage" in body:
         tail.append(_data({**base, "choices": [], "usage": body["usage"]}))
     tail.append(b"data: [DONE]\n\n")
-    return StreamReply(
-        head=[chunk({"role": "assistant", "content": "", "refusal": None})],
-        pieces=[chunk({"content": piece}) for piece in split_text(text, scenario.stream_chunk_chars)],
-        tail=tail,
-    )
+    # OpenAI opens an answer that starts with a tool call with `content: null`.
+    role = {"role": "assistant", "content": "" if text or not calls else None, "refusal": None}
+    return StreamReply(head=[chunk(role)], pieces=pieces, tail=tail)
+
+
+def _anthropic_block(index: int, block: dict[str, Any], scenario: Scenario) -> tuple[bytes, list[bytes]]:
+    """A content block's `content_block_start` and its deltas (text, or a tool_use's input as JSON text)."""
+    if block["type"] == "tool_use":
+        index = index if scenario.tool_call_index is None else scenario.tool_call_index
+        started = {**block, "input": {}}
+        arguments = scenario.tool_arguments if scenario.tool_arguments is not None else json.dumps(block["input"])
+        deltas = [
+            {"type": "input_json_delta", "partial_json": p} for p in split_text(arguments, scenario.stream_chunk_chars)
+        ]
+    else:
+        started = {"type": "text", "text": ""}
+        deltas = [{"type": "text_delta", "text": p} for p in split_text(block["text"], scenario.stream_chunk_chars)]
+    start = _event("content_block_start", {"type": "content_block_start", "index": index, "content_block": started})
+    return start, [
+        _event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+        for delta in deltas
+    ]
 
 
 def _anthropic(body: dict[str, Any], scenario: Scenario) -> StreamReply:
@@ -141,25 +179,25 @@ def _anthropic(body: dict[str, Any], scenario: Scenario) -> StreamReply:
         "stop_sequence": None,
         "usage": {**usage, "output_tokens": 1},
     }
-    text = "".join(block["text"] for block in body["content"] if block.get("type") == "text")
+    blocks = body["content"] or [{"type": "text", "text": ""}]
+    head = [_event("message_start", {"type": "message_start", "message": message})]
+    pieces: list[bytes] = []
+    stop = b""
+    for number, block in enumerate(blocks):
+        start, deltas = _anthropic_block(number, block, scenario)
+        if number == 0:
+            head += [start, _event("ping", {"type": "ping"})]
+        else:
+            # The previous block's stop and this block's start travel with its first delta (or alone).
+            deltas = [stop + start + (deltas[0] if deltas else b""), *deltas[1:]]
+        pieces += deltas
+        index = number if block["type"] != "tool_use" or scenario.tool_call_index is None else scenario.tool_call_index
+        stop = _event("content_block_stop", {"type": "content_block_stop", "index": index})
     return StreamReply(
-        head=[
-            _event("message_start", {"type": "message_start", "message": message}),
-            _event(
-                "content_block_start",
-                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-            ),
-            _event("ping", {"type": "ping"}),
-        ],
-        pieces=[
-            _event(
-                "content_block_delta",
-                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}},
-            )
-            for piece in split_text(text, scenario.stream_chunk_chars)
-        ],
+        head=head,
+        pieces=pieces,
         tail=[
-            _event("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            stop,
             _event(
                 "message_delta",
                 {
@@ -178,13 +216,18 @@ def _gemini(body: dict[str, Any], scenario: Scenario) -> StreamReply:
     if not candidates:
         return StreamReply(head=[_data(body)], pieces=[], tail=[])  # a blocked prompt: one event, as Gemini does
     candidate = candidates[0]
-    text = "".join(part.get("text", "") for part in candidate["content"]["parts"])
-    pieces = split_text(text, scenario.stream_chunk_chars) or [""]
+    parts: list[dict[str, Any]] = []
+    for part in candidate["content"]["parts"]:
+        if "functionCall" in part:
+            parts.append(part)  # Gemini sends a function call whole
+        else:
+            parts += [{"text": piece} for piece in split_text(part.get("text", ""), scenario.stream_chunk_chars)]
+    parts = parts or [{"text": ""}]
     usage = body["usageMetadata"]
     partial_usage = {k: v for k, v in usage.items() if k.startswith("prompt")}
 
-    def event(piece: str, last: bool) -> bytes:
-        shown = {"content": {"role": "model", "parts": [{"text": piece}]}, "index": 0}
+    def event(part: dict[str, Any], last: bool) -> bytes:
+        shown = {"content": {"role": "model", "parts": [part]}, "index": 0}
         if last:
             shown["finishReason"] = candidate["finishReason"]
         return _data(
@@ -198,8 +241,8 @@ def _gemini(body: dict[str, Any], scenario: Scenario) -> StreamReply:
 
     return StreamReply(
         head=[],
-        pieces=[event(piece, i == len(pieces) - 1) for i, piece in enumerate(pieces[:-1])],
-        tail=[event(pieces[-1], True)],
+        pieces=[event(part, False) for part in parts[:-1]],
+        tail=[event(parts[-1], True)],
     )
 
 

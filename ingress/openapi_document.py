@@ -142,9 +142,11 @@ def document(app: FastAPI) -> dict[str, Any]:
 
 
 def _add_body_example(operation: dict[str, Any], key: str, schemas: dict[str, Any]) -> None:
-    content = operation.get("requestBody", {}).get("content", {}).get("application/json")
-    if content is not None:
-        content["example"] = example_for(key, content.get("schema"), schemas)
+    media = operation.get("requestBody", {}).get("content", {})
+    for media_type in ("application/json", "multipart/form-data"):
+        content = media.get(media_type)
+        if content is not None:
+            content["example"] = example_for(key, content.get("schema"), schemas)
 
 
 def api_routes(app: FastAPI) -> list[Any]:

@@ -7,6 +7,7 @@ An operation with a body and no entry here gets an example built from its schema
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 SEED_CHAT = {
@@ -18,7 +19,21 @@ SEED_CHAT = {
 # what the other tests of the same stack pay.
 FUTURE = "2099-01-01T00:00:00Z"
 
+# A small batch input file (OpenAI batch request lines, one JSON object a line): the upload's documented example.
+BATCH_FILE_LINES = [
+    {
+        "custom_id": f"request-{number}",
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": {"model": "openai/gpt-4.1-mini", "messages": [{"role": "user", "content": text}], "max_tokens": 16},
+    }
+    for number, text in ((1, "Name a colour."), (2, "Name a river."))
+]
+BATCH_FILE = "".join(json.dumps(line) + "\n" for line in BATCH_FILE_LINES)
+
 REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
+    # multipart/form-data: the text fields, and the file part's content (its field has a contentMediaType).
+    "POST /api/v1/openai/files": {"purpose": "batch", "file": BATCH_FILE},
     "POST /api/v1/chat/completions": SEED_CHAT,
     "POST /api/v1/openai/chat/completions": {
         "model": "openai/gpt-4.1-mini",
@@ -43,6 +58,12 @@ REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
             }
         ],
         "completion_window": "24h",
+    },
+    "POST /api/v1/openai/batches": {
+        "input_file_id": "file-0123456789abcdef",
+        "endpoint": "/v1/chat/completions",
+        "completion_window": "24h",
+        "metadata": {"project": "docs"},
     },
     "PUT /api/v1/billing/auto-topup": {"threshold_tokens": 50000, "amount_bdt": "500", "method": "invoice"},
     "POST /api/v1/billing/alert-thresholds": {"kind": "absolute", "threshold_tokens": 10000},

@@ -1,14 +1,18 @@
 """How a streamed answer looks on each surface: OpenAI's `chat.completion.chunk` events, or Luntrex's own.
 
-OpenAI surface (as OpenAI streams): `data: {chunk}` lines, the role first, then content deltas, then a chunk
-with `finish_reason`; with `stream_options.include_usage` every chunk has `"usage": null` and one more chunk
-with empty `choices` carries the usage (plus Luntrex's `cost` and `balance_left`); then `data: [DONE]`. An
-error after the first byte is `data: {"error": {...}}` (the official SDKs raise it as an APIError) and the
-stream ends without `[DONE]`.
+OpenAI surface (as OpenAI streams): `data: {chunk}` lines, the role first (`content: null` when the answer
+starts with a tool call), then content deltas and tool call pieces (`delta.tool_calls[{index, id, type,
+function: {name, arguments}}]`, the id, type and name on a call's first piece only), then a chunk with
+`finish_reason` (`tool_calls` when the answer called tools); with `stream_options.include_usage` every chunk has
+`"usage": null` and one more chunk with empty `choices` carries the usage (plus Luntrex's `cost` and
+`balance_left`); then `data: [DONE]`. An error after the first byte is `data: {"error": {...}}` (the official
+SDKs raise it as an APIError) and the stream ends without `[DONE]`.
 
-Native surface: `event: start` `{"id", "model"}`, `event: delta` `{"id", "delta"}` per piece, and
-`event: done` `{"id", "model", "provider", "finish_reason", "usage", "cost", "balance_left",
-"first_token_ms"}` once the job is billed, or `event: error` with the API error shape plus `id`.
+Native surface: `event: start` `{"id", "model"}`, `event: delta` `{"id", "delta"}` per piece of text,
+`event: tool_call` `{"id", "tool_call": {index, id, type, function: {name, arguments}}}` per piece of a tool call
+(OpenAI's piece shape), and `event: done` `{"id", "model", "provider", "finish_reason", "usage", "cost",
+"balance_left", "first_token_ms"}` (plus `tool_calls`, the whole calls, when the answer has any) once the job is
+billed, or `event: error` with the API error shape plus `id`.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from typing import Any, Protocol
 
 import orjson
 
-from ingress import openai_shapes
+from ingress import openai_choices, openai_shapes
+from schemas.chat_options import ToolCallDelta
 from schemas.errors import InvalidRequest, spec_of
 from schemas.results import JobResult
 
@@ -34,9 +39,22 @@ def _event(name: str, payload: object) -> bytes:
     return f"event: {name}\n".encode() + _data(payload)
 
 
+def tool_call_piece(piece: ToolCallDelta) -> dict[str, Any]:
+    """A piece of a tool call as OpenAI streams it: id, type and name on the call's first piece only."""
+    if piece.id is None:
+        return {"index": piece.index, "function": {"arguments": piece.arguments}}
+    return {
+        "index": piece.index,
+        "id": piece.id,
+        "type": "function",
+        "function": {"name": piece.name or "", "arguments": piece.arguments},
+    }
+
+
 class StreamShape(Protocol):
-    def start(self, job_id: str, model_id: str) -> bytes: ...
+    def start(self, job_id: str, model_id: str, *, text_first: bool = True) -> bytes: ...
     def delta(self, text: str) -> bytes: ...
+    def tool_call(self, piece: ToolCallDelta) -> bytes: ...
     def finish(self, result: JobResult, first_token_ms: int | None) -> bytes: ...
     def error(self, code: str, message: str, request_id: str) -> bytes: ...
 
@@ -64,11 +82,12 @@ class OpenAIChunks:
     include_usage: bool
     _base: dict[str, Any] = field(default_factory=dict)
 
-    def start(self, job_id: str, model_id: str) -> bytes:
+    def start(self, job_id: str, model_id: str, *, text_first: bool = True) -> bytes:
         self._base = {"id": job_id, "object": "chat.completion.chunk", "created": int(time.time()), "model": model_id}
         if self.include_usage:
             self._base["usage"] = None
-        return self._chunk({"role": "assistant", "content": "", "refusal": None}, None)
+        # OpenAI starts an answer that opens with a tool call with `content: null`.
+        return self._chunk({"role": "assistant", "content": "" if text_first else None, "refusal": None}, None)
 
     def _chunk(self, delta: dict[str, Any], finish: str | None) -> bytes:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
@@ -77,8 +96,14 @@ class OpenAIChunks:
     def delta(self, text: str) -> bytes:
         return self._chunk({"content": text}, None)
 
+    def tool_call(self, piece: ToolCallDelta) -> bytes:
+        return self._chunk({"tool_calls": [tool_call_piece(piece)]}, None)
+
     def finish(self, result: JobResult, first_token_ms: int | None) -> bytes:  # noqa: ARG002 - native only
-        finish = openai_shapes._FINISH_REASONS.get(result.finish_reason or "stop", "stop")
+        first = openai_choices.result_choices(result)[0]
+        finish = openai_shapes._FINISH_REASONS.get(first.finish_reason or "stop", "stop")
+        if first.tool_calls:
+            finish = "tool_calls"
         events = [self._chunk({}, finish)]
         if self.include_usage:
             usage = {
@@ -109,27 +134,32 @@ class OpenAIChunks:
 class NativeEvents:
     _job_id: str = ""
 
-    def start(self, job_id: str, model_id: str) -> bytes:
+    def start(self, job_id: str, model_id: str, *, text_first: bool = True) -> bytes:  # noqa: ARG002 - OpenAI only
         self._job_id = job_id
         return _event("start", {"id": job_id, "model": model_id})
 
     def delta(self, text: str) -> bytes:
         return _event("delta", {"id": self._job_id, "delta": text})
 
+    def tool_call(self, piece: ToolCallDelta) -> bytes:
+        return _event("tool_call", {"id": self._job_id, "tool_call": tool_call_piece(piece)})
+
     def finish(self, result: JobResult, first_token_ms: int | None) -> bytes:
-        return _event(
-            "done",
-            {
-                "id": result.job_id,
-                "model": result.model_id,
-                "provider": result.provider,
-                "finish_reason": result.finish_reason,
-                "usage": {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens},
-                "cost": result.cost_tokens,
-                "balance_left": result.balance_left,
-                "first_token_ms": first_token_ms,
-            },
-        )
+        done: dict[str, Any] = {
+            "id": result.job_id,
+            "model": result.model_id,
+            "provider": result.provider,
+            "finish_reason": result.finish_reason,
+            "usage": {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens},
+            "cost": result.cost_tokens,
+            "balance_left": result.balance_left,
+            "first_token_ms": first_token_ms,
+        }
+        calls = result.choices[0].tool_calls if result.choices else ()
+        if calls:
+            # As the unstreamed native answer: the first choice's calls, only when there are any.
+            done["tool_calls"] = [call.model_dump(mode="json") for call in calls]
+        return _event("done", done)
 
     def error(self, code: str, message: str, request_id: str) -> bytes:
         status = spec_of(code).status

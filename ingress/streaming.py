@@ -3,11 +3,12 @@
 The job is admitted like any other (the ledger holds its credit before dispatch, so before the first byte).
 The answer's status line waits for the job's first sign of life: a delta (the stream starts: 200 and
 `text/event-stream`) or its result (a refusal or a failure before any text is an ordinary error response,
-in the surface's error shape). Deltas arrive on `jobs.stream` (ingress/stream_deltas.py); the stream ends
-with the job's billed result from `jobs.results`, so usage, cost and balance are sent only after the debit
-committed. The billed answer is the truth: text the deltas missed (a lost or late delta) is sent before the
-end, and a job whose deltas came from another run than its result (a worker crashed and the job ran again)
-ends with an error event pointing at `GET /api/v1/jobs/{id}`.
+in the surface's error shape). Deltas (text, or pieces of tool calls) arrive on `jobs.stream`
+(ingress/stream_deltas.py); the stream ends with the job's billed result from `jobs.results`, so usage, cost and
+balance are sent only after the debit committed. The billed answer is the truth: text and tool call arguments
+the deltas missed (a lost or late delta) are sent before the end (ingress/stream_tool_calls.py), and a job whose
+deltas came from another run than its result (a worker crashed and the job ran again) ends with an error event
+pointing at `GET /api/v1/jobs/{id}`. `n` above 1 and `logprobs` are not streamed: such a request is a 400.
 
 Disconnect policy: a caller that goes away does not cancel the provider call. The job runs to its end and
 is billed in full exactly once (or fails with nothing charged); its result stays at `GET /api/v1/jobs/{id}`.
@@ -34,6 +35,7 @@ from ingress.publisher import PublishAmbiguous
 from ingress.replies import ResultUnreadable
 from ingress.services import Services
 from ingress.stream_shapes import KEEPALIVE, StreamShape
+from ingress.stream_tool_calls import SentToolCalls
 from ledger import queries
 from schemas.api import ChatCompletionRequest
 from schemas.errors import ErrorCode, InvalidRequest, ServiceUnavailable
@@ -58,6 +60,7 @@ class _Session:
             raise
         self.heard = False  # anything came back: the ledger has the job in its book
         self.sent: list[str] = []
+        self.sent_calls = SentToolCalls()
         self.run_id: str | None = None
         self.gapped = False
         self.first_token_ms: int | None = None
@@ -98,16 +101,20 @@ class _Session:
         except ResultUnreadable:
             return await self._from_book()
 
-    def accept(self, delta: ChatStreamDelta) -> str | None:
-        """The delta's text if it continues what was sent (same run, next number), else None."""
+    def accept(self, delta: ChatStreamDelta) -> bool:
+        """Whether the delta continues what was sent (same run, next number), and so is to be sent; kept if so."""
         if self.run_id is None:
             self.run_id = delta.run_id
             self.first_token_ms = delta.first_token_ms
         if delta.run_id != self.run_id or self.gapped or delta.seq != len(self.sent):
             self.gapped = self.gapped or (delta.run_id == self.run_id and delta.seq > len(self.sent))
-            return None
+            return False
+        if not self.sent_calls.record(delta.tool_calls):
+            # Not the numbering the worker keeps: send nothing more of the preview; the billed answer decides.
+            self.gapped = True
+            return False
         self.sent.append(delta.text)
-        return delta.text
+        return True
 
     async def _from_book(self) -> JobResult | None:
         try:
@@ -151,6 +158,11 @@ async def respond(
     settings = services.settings
     if request.headers.get("idempotency-key") is not None:
         raise InvalidRequest("Idempotency-Key is not supported with stream: true; poll GET /api/v1/jobs/{id} instead")
+    options = chat.chat_options()
+    if options is not None and options.n > 1:
+        raise InvalidRequest("'n' above 1 is not supported with stream: true; stream one choice per request")
+    if options is not None and options.logprobs:
+        raise InvalidRequest("'logprobs' is not supported with stream: true; send stream: false to get them")
     job = submission.build_job(
         chat,
         principal,
@@ -189,13 +201,15 @@ async def _relay(
     settings = session.services.settings
     job = session.job
     ends_at = time.monotonic() + settings.stream_wait_max_s
-    yield shape.start(job.job_id, job.model_id)
+    yield shape.start(job.job_id, job.model_id, text_first=_text_first(first))
     event = first
     while True:
         if isinstance(event, ChatStreamDelta):
-            text = session.accept(event)
-            if text:
-                yield shape.delta(text)
+            if session.accept(event):
+                if event.text:
+                    yield shape.delta(event.text)
+                for piece in event.tool_calls:
+                    yield shape.tool_call(piece)
         elif isinstance(event, JobResult):
             yield _ending(session, shape, event)
             return
@@ -212,13 +226,23 @@ async def _relay(
             yield KEEPALIVE
 
 
+def _text_first(first: ChatStreamDelta | JobResult | None) -> bool:
+    """False when the answer opens with a tool call (OpenAI's first chunk then says `content: null`)."""
+    if isinstance(first, ChatStreamDelta):
+        return bool(first.text) or not first.tool_calls
+    if isinstance(first, JobResult) and first.choices:
+        return bool(first.answer) or not first.choices[0].tool_calls
+    return True
+
+
 def _ending(session: _Session, shape: StreamShape, result: JobResult) -> bytes:
     if result.status != "completed":
         error = result.error
         code = error.code if error is not None else ErrorCode.UPSTREAM_ERROR
         return shape.error(code, error.message if error else "the job failed", session.request_id)
     answer, sent = result.answer or "", "".join(session.sent)
-    if not answer.startswith(sent):
+    calls_rest = session.sent_calls.rest(result.choices[0].tool_calls if result.choices else ())
+    if not answer.startswith(sent) or calls_rest is None:
         message = (
             f"the job ran again after part of its answer was streamed; the billed answer of {result.job_id} is at "
             "GET /api/v1/jobs/{id}"
@@ -226,7 +250,9 @@ def _ending(session: _Session, shape: StreamShape, result: JobResult) -> bytes:
         return shape.error(ErrorCode.UPSTREAM_ERROR, message, session.request_id)
     rest = answer[len(sent) :]
     first_token_ms = result.first_token_ms if result.first_token_ms is not None else session.first_token_ms
-    return (shape.delta(rest) if rest else b"") + shape.finish(result, first_token_ms)
+    ending = [shape.delta(rest)] if rest else []
+    ending += [shape.tool_call(piece) for piece in calls_rest]
+    return b"".join(ending) + shape.finish(result, first_token_ms)
 
 
 class SseResponse(Response):

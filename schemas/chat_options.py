@@ -279,6 +279,18 @@ class AnsweredToolCall(BaseModel):
     function: AnsweredFunction
 
 
+class ToolCallDelta(BaseModel):
+    """A piece of a tool call in a streamed answer, as OpenAI streams them: `index` is the call's position in
+    the answer (0, 1, ...); its `id` and function `name` come on its first piece only; `arguments` is the next
+    fragment of its arguments text (the pieces of one call, concatenated, are its arguments)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
 class ResultChoice(BaseModel):
     """One choice of an answer: its text, the tool calls it asked for, why it ended, its logprobs if asked."""
 

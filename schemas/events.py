@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from schemas.api import RoutingHints
-from schemas.chat_options import ChatOptions, ResultChoice, ToolCall
+from schemas.chat_options import ChatOptions, ResultChoice, ToolCall, ToolCallDelta
 from schemas.guardrails import OutputChecks
 from schemas.results import JobError, JobResult
 
@@ -161,9 +161,13 @@ class ChatStreamDelta(Envelope):
     version: Literal[1] = 1
     run_id: str
     seq: int
-    text: str
+    # A piece of the answer's text, or "" when the delta carries a piece of a tool call instead.
+    text: str = ""
     # On the first delta: milliseconds from the start of the provider call to it.
     first_token_ms: int | None = None
+    # Pieces of the tool calls the answer asks for (schemas.chat_options.ToolCallDelta). Left out of a text delta,
+    # which keeps its old shape and size: one is sent per piece of every streamed answer.
+    tool_calls: tuple[ToolCallDelta, ...] = Field(default=(), exclude_if=lambda calls: not calls)
 
 
 class JobFinished(Envelope, JobResult):

@@ -1,5 +1,6 @@
 """The generated Postman collection runs end to end with newman against the real stack, and every request
-passes its tests (status, and the answer validated against the documented schema)."""
+passes its tests (status, and the answer validated against the documented schema; a JSON-lines answer line by
+line), the multipart upload and the waited-for batch included."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ def test_newman_runs_the_whole_collection(stack: Stack, tmp_path: Path) -> None:
             f"baseUrl={stack.base_url}",
             "--env-var",
             f"adminKey={ADMIN_KEY}",
+            # The upload step's file (`src`) is named relative to docs/, where the collection is.
+            "--working-dir",
+            str(apidocs.DOCS),
             "--timeout-request",
             "120000",
             "--reporters",
@@ -48,11 +52,26 @@ def test_newman_runs_the_whole_collection(stack: Stack, tmp_path: Path) -> None:
     failures = [f"{failure['source'].get('name')}: {failure['error'].get('message')}" for failure in run["failures"]]
     assert failures == [], done.stdout[-6000:]
     assert done.returncode == 0, done.stdout[-6000:]
-    documented = sum(len(item) for item in json.loads(apidocs.OPENAPI_PATH.read_text())["paths"].values())
-    # Every documented operation but the uploads the walk leaves to other tests (walkthrough.NOT_WALKED).
-    operations = documented - len(walkthrough.NOT_WALKED)
+    openapi = json.loads(apidocs.OPENAPI_PATH.read_text())
+    operations = [step.operation for step in walkthrough.walk(openapi)]
+    documented = sum(len(item) for item in openapi["paths"].values())
+    assert walkthrough.NOT_WALKED == {} and len(operations) == documented  # every operation is walked
+    executed = [execution["item"]["name"] for execution in run["executions"]]
+    assert list(dict.fromkeys(executed)) == [
+        item["name"] for item in json.loads(apidocs.POSTMAN_PATH.read_text())["item"]
+    ]
+    assert all(any(name.endswith(f"({operation})") for name in executed) for operation in operations)
+    passed = [
+        assertion["assertion"]
+        for execution in run["executions"]
+        for assertion in execution.get("assertions", [])
+        if not assertion.get("error") and not assertion.get("skipped")
+    ]
+    # The native results, the uploaded file's content: JSON lines, read line by line.
+    assert passed.count("the answer is JSON lines") == 2
+    assert passed.count("status reaches one of completed, cancelled, expired") == 1
     stats = run["stats"]
-    assert stats["requests"]["total"] == operations
+    assert stats["requests"]["total"] >= len(operations)  # a waited-for batch is asked again until it finishes
     assert stats["requests"]["failed"] == 0
     assert stats["assertions"]["failed"] == 0
-    assert stats["assertions"]["total"] >= 2 * operations - 3  # a status and a schema check each (204: status)
+    assert stats["assertions"]["total"] >= 2 * len(operations) - 3  # a status and a schema check each (204: status)

@@ -15,7 +15,7 @@ from tests.provider_harness import (
     provider_call,
 )
 from workers.providers.base import ProviderProtocolError, ProviderRateLimited, ProviderTimeout, ProviderUnavailable
-from workers.providers.streams.contract import StreamAdapter
+from workers.providers.streams.contract import StreamAdapter, StreamPiece
 from workers.providers.streams.registry import build_stream_adapter
 
 # kind -> (fake path, the path a call must hit, api key, upstream model)
@@ -36,7 +36,8 @@ async def collect(stream: StreamAdapter, text: str, **overrides: object) -> tupl
     kind = next(k for k, v in KINDS.items() if v[0] and stream.name == k)
     deltas: list[str] = []
 
-    async def sink(piece: str) -> None:
+    async def sink(piece: StreamPiece) -> None:
+        assert isinstance(piece, str), "no tools were offered: text only"
         deltas.append(piece)
 
     call = provider_call(KINDS[kind][3], (("user", text),), 12, **overrides)
@@ -69,7 +70,8 @@ async def test_a_failure_midway_is_a_retriable_provider_error_after_the_deltas(
 ) -> None:
     deltas: list[str] = []
 
-    async def sink(piece: str) -> None:
+    async def sink(piece: StreamPiece) -> None:
+        assert isinstance(piece, str), "no tools were offered: text only"
         deltas.append(piece)
 
     call = provider_call(KINDS[kind][3], (("user", "one two three four [fake stream_fail_after=2]"),), 12)
@@ -100,7 +102,8 @@ async def test_absurd_counts_and_nul_in_deltas(kind: str, fake: RunningFakeProvi
     fake.set_scenario(KINDS[kind][3], answer_text="a\x00b \x01c\u2028 d", usage_output_tokens=2**63)
     deltas: list[str] = []
 
-    async def sink(piece: str) -> None:
+    async def sink(piece: StreamPiece) -> None:
+        assert isinstance(piece, str), "no tools were offered: text only"
         deltas.append(piece)
 
     with pytest.raises(ProviderProtocolError, match="token count"):

@@ -1,5 +1,7 @@
 """The generated snippets work: each flavour walks every operation against the real stack in its own workspace
-(created by its own snippet through the admin API), carrying ids from one answer to the next as a reader would.
+(created by its own snippet through the admin API), carrying ids from one answer to the next as a reader would:
+the multipart upload of a batch file, the batch it becomes, and the JSON-lines answers (each printed line must be
+a JSON object naming its request; at least one) included.
 
 Python (`requests`, `openai`), JavaScript (`fetch`, the `openai` npm package) and cURL always run. PHP's plain
 `curl` snippets run and the Laravel ones are syntax-checked when `php` is installed (`make test` installs
@@ -59,8 +61,24 @@ def _plan(filename: str, copy_to: Path | None = None) -> list[dict[str, Any]]:
             # An ES module resolves `openai` from the node_modules above its own file.
             path = Path(shutil.copyfile(path, copy_to / f"{slug_of(step.operation)}.mjs"))
         captures = {walkthrough.env_name(variable): where for variable, where in step.captures.items()}
-        plan.append({"file": str(path), "captures": captures})
+        lines = walkthrough.answers_json_lines(walkthrough.operation_of(openapi, step.operation))
+        plan.append({"file": str(path), "captures": captures, "json_lines": lines})
     return plan
+
+
+def json_lines_problem(printed: str) -> str | None:
+    """Why a JSON-lines answer's printout is wrong (the runners' check), or None."""
+    lines = [line for line in printed.splitlines() if line.strip()]
+    if not lines:
+        return "printed no JSON line"
+    for line in lines:
+        try:
+            item = json.loads(line)
+        except ValueError:
+            return f"printed a line that is not JSON: {line[:200]}"
+        if not isinstance(item, dict) or walkthrough.JSON_LINE_KEY not in item:
+            return f"printed a line that is not a batch line: {line[:200]}"
+    return None
 
 
 def _run_in_one_process(command: list[str], plan: list[dict[str, Any]], stack: Stack) -> list[str]:
@@ -98,6 +116,10 @@ def _run_one_by_one(interpreter: str, plan: list[dict[str, Any]], stack: Stack) 
         )
         if done.returncode != 0:
             failures.append(f"{step['file']}: {done.stdout.strip()[-800:]} {done.stderr.strip()[-800:]}")
+            continue
+        problem = json_lines_problem(done.stdout) if step["json_lines"] else None
+        if problem is not None:
+            failures.append(f"{step['file']}: {problem}")
             continue
         if step["captures"]:
             answer = json.loads(done.stdout.strip().splitlines()[-1])

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from schemas.catalogue import Catalogue
+from schemas.catalogue import Catalogue, ModelEntry
 from schemas.errors import ErrorCode
 from schemas.events import ChatJobDispatched, JobError, UsageRecorded
 from schemas.topics import Lane
@@ -134,18 +134,7 @@ async def execute(
             telemetry.fell_back(job.route[position - 1])
         model = catalogue.get(model_id)
         slot = providers[model.provider]
-        routing = job.params.routing
-        call = ProviderCall(
-            upstream_model=model.upstream,
-            messages=job.params.messages,
-            max_tokens=min(job.params.max_tokens, model.max_output_tokens),
-            temperature=job.params.temperature,
-            top_p=job.params.top_p,
-            stop=job.params.stop,
-            timeout_s=routing.provider_timeout_s if routing and routing.provider_timeout_s else slot.timeout_s,
-            max_tokens_field=model.max_tokens_field,
-            options=job.params.options,
-        )
+        call = provider_call(job, model, slot)
         for attempt in range(1, policy.attempts_max + 1):
             left_s = seconds_left(job, clock())
             if left_s is not None and left_s <= 0:
@@ -176,6 +165,22 @@ async def execute(
     if left_s is not None and left_s <= 0:
         return expired(job, attempts)
     return _failed(job, last_error, attempts)
+
+
+def provider_call(job: ChatJobDispatched, model: ModelEntry, slot: ProviderSlot) -> ProviderCall:
+    """What one model of the route is asked: the job's prompt, sampling and options, within the model's bounds."""
+    routing = job.params.routing
+    return ProviderCall(
+        upstream_model=model.upstream,
+        messages=job.params.messages,
+        max_tokens=min(job.params.max_tokens, model.max_output_tokens),
+        temperature=job.params.temperature,
+        top_p=job.params.top_p,
+        stop=job.params.stop,
+        timeout_s=routing.provider_timeout_s if routing and routing.provider_timeout_s else slot.timeout_s,
+        max_tokens_field=model.max_tokens_field,
+        options=job.params.options,
+    )
 
 
 def _within(call: ProviderCall, left_s: float | None) -> ProviderCall:

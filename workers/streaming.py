@@ -1,5 +1,8 @@
 """Runs one streamed job: the provider's deltas go out on `jobs.stream` as they arrive, the usage once at the end.
 
+A delta is a piece of text or a piece of a tool call (workers/providers/streams/contract.py); both count as the
+first token for `first_token_ms`, and both make the job's answer visible, so either ends the retries.
+
 Retries and fallbacks follow the non-streamed rules (workers/execution.py) only until the first delta is
 published. After that the caller has seen text that another attempt would not repeat, so a failure ends the
 job: `failed` with the provider's error, nothing charged, its hold released (the policy in README, Streaming).
@@ -18,7 +21,8 @@ from schemas.catalogue import Catalogue
 from schemas.events import ChatJobDispatched, ChatStreamDelta, UsageRecorded
 from schemas.topics import Lane
 from workers import execution
-from workers.providers.base import ProviderCall, ProviderError
+from workers.providers.base import ProviderError
+from workers.providers.streams.contract import StreamPiece
 from workers.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -40,7 +44,7 @@ class _Run:
     def attempt_started(self) -> None:
         self.started = time.monotonic()
 
-    async def delta(self, text: str) -> None:
+    async def delta(self, piece: StreamPiece) -> None:
         if self.first_token_ms is None:
             self.first_token_ms = round((time.monotonic() - self.started) * 1000)
         event = ChatStreamDelta(
@@ -49,7 +53,8 @@ class _Run:
             traceparent=self.job.traceparent,
             run_id=self.run_id,
             seq=self.seq,
-            text=text,
+            text=piece if isinstance(piece, str) else "",
+            tool_calls=() if isinstance(piece, str) else (piece,),
             first_token_ms=self.first_token_ms if self.seq == 0 else None,
         )
         self.seq += 1
@@ -71,17 +76,8 @@ async def execute_stream(
         model = catalogue.get(model_id)
         slot = providers[model.provider]
         assert slot.stream_adapter is not None, f"provider {model.provider} has no streaming adapter"
-        routing = job.params.routing
-        call = ProviderCall(
-            upstream_model=model.upstream,
-            messages=job.params.messages,
-            max_tokens=min(job.params.max_tokens, model.max_output_tokens),
-            temperature=job.params.temperature,
-            top_p=job.params.top_p,
-            stop=job.params.stop,
-            timeout_s=routing.provider_timeout_s if routing and routing.provider_timeout_s else slot.timeout_s,
-            max_tokens_field=model.max_tokens_field,
-        )
+        # The options (tools, response_format, seed...) go to the provider as they do unstreamed.
+        call = execution.provider_call(job, model, slot)
         for attempt in range(1, policy.attempts_max + 1):
             left_s = execution.seconds_left(job, clock())
             if left_s is not None and left_s <= 0:

@@ -1,7 +1,8 @@
 """The API's published documents, generated from the app itself: `python -m ingress.apidocs` writes them all.
 
 - `docs/openapi.json`: the OpenAPI document (`ingress.openapi_document`);
-- `docs/luntrex.postman_collection.json` and `docs/luntrex.postman_environment.json` (`postman`);
+- `docs/luntrex.postman_collection.json` and `docs/luntrex.postman_environment.json` (`postman`), and the files
+  its upload steps send (`docs/luntrex.<operation>.jsonl`);
 - `docs/snippets/<operation>/<flavour>`: code for every operation (`snippets`).
 `python -m ingress.apidocs --check` fails, naming the files, when a committed copy differs; so does a test.
 """
@@ -38,6 +39,8 @@ def generated_files(openapi: dict[str, Any]) -> dict[Path, str]:
         POSTMAN_PATH: render(postman.collection(openapi)),
         ENVIRONMENT_PATH: render(postman.environment()),
     }
+    for name, text in postman.upload_files(openapi).items():
+        files[DOCS / name] = text
     for relative, text in snippets.snippets(openapi).items():
         files[SNIPPETS_DIR / relative] = text
     return files

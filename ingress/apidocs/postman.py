@@ -3,7 +3,10 @@
 Every operation becomes one request, in the walk's order (`walkthrough.STEPS`): path variables filled from
 collection variables that earlier answers set (the workspace and its key from the workspace's creation, a job
 id from a completion, a key id from a key's creation), bodies from the documented examples, and tests that
-check the status and validate the answer against the documented schema. `newman run` runs it as it stands.
+check the status and validate the answer against the documented schema. An upload is a `formdata` body whose
+file part reads `docs/luntrex.<operation>.jsonl` (`upload_files`; run newman with `--working-dir docs`); a
+JSON-lines answer is checked line by line; a step with `until` runs again (`setNextRequest`, a pause between)
+until its answer says so. `newman run` runs it as it stands.
 """
 
 from __future__ import annotations
@@ -50,9 +53,67 @@ def _body(example: Any, step: walkthrough.Step) -> str:
     return json.dumps(example, indent=2)
 
 
+def upload_file_name(operation: str) -> str:
+    """The file an upload step sends, beside the collection in docs/ (`POST /api/v1/openai/files` ->
+    `luntrex.post_openai_files.jsonl`)."""
+    method, path = operation.split(" ", 1)
+    words = "_".join(part for part in path.removeprefix(API_PREFIX).split("/") if part and "{" not in part)
+    return f"luntrex.{method.lower()}_{words}.jsonl"
+
+
+def upload_files(openapi: dict[str, Any]) -> dict[str, str]:
+    """Every upload step's file and its content (the documented example's file part)."""
+    files = {}
+    for step in walkthrough.walk(openapi):
+        upload = walkthrough.upload_of(walkthrough.operation_of(openapi, step.operation))
+        if upload is not None:
+            files[upload_file_name(step.operation)] = upload.file_text
+    return files
+
+
+def _json_lines_tests() -> list[str]:
+    key = walkthrough.JSON_LINE_KEY
+    return [
+        'const lines = pm.response.text().split("\\n").filter(function (line) { return line.trim() !== ""; });',
+        'pm.test("the answer is JSON lines", function () {',
+        "    pm.expect(lines.length).to.be.above(0);",
+        "    lines.forEach(function (line) {",
+        "        const item = JSON.parse(line);",
+        f'        pm.expect(item).to.be.an("object").that.has.property("{key}");',
+        "    });",
+        "});",
+    ]
+
+
+def _until_tests(step: walkthrough.Step) -> list[str]:
+    """Run this request again until the answer's field holds a final value (bounded), then test that it does."""
+    assert step.until is not None
+    field, values = step.until
+    expression = "pm.response.json()" + "".join(f'["{part}"]' for part in field.split("."))
+    return [
+        f"const finalValues = {json.dumps(list(values))};",
+        f"const reached = {expression};",
+        'const tries = Number(pm.collectionVariables.get("pollTries") || 0);',
+        f"if (!finalValues.includes(reached) && tries < {walkthrough.POLL_TRIES_MAX}) {{",
+        '    pm.collectionVariables.set("pollTries", tries + 1);',
+        "    postman.setNextRequest(pm.info.requestName);",
+        f"    setTimeout(function () {{}}, {int(walkthrough.POLL_INTERVAL_S * 1000)});",
+        "} else {",
+        '    pm.collectionVariables.set("pollTries", 0);',
+        f'    pm.test("{field} reaches one of " + finalValues.join(", "), function () {{',
+        "        pm.expect(finalValues).to.include(reached);",
+        "    });",
+        "}",
+    ]
+
+
 def _tests(openapi: dict[str, Any], operation: dict[str, Any], step: walkthrough.Step) -> list[str]:
     status = walkthrough.success_status(operation)
     lines = [f'pm.test("answers {status}", function () {{ pm.response.to.have.status({status}); }});']
+    if walkthrough.answers_json_lines(operation):
+        lines += _json_lines_tests()
+    if step.until is not None:
+        lines += _until_tests(step)
     schema = success_schema(openapi, operation)
     if schema is not None:
         lines += [
@@ -96,9 +157,14 @@ def _request(openapi: dict[str, Any], step: walkthrough.Step) -> dict[str, Any]:
     headers: list[dict[str, str]] = []
     request: dict[str, Any] = {"method": method, "header": headers}
     example = walkthrough.body_example(operation)
+    upload = walkthrough.upload_of(operation)
     if example is not None:
         headers.append({"key": "Content-Type", "value": "application/json"})
         request["body"] = {"mode": "raw", "raw": _body(example, step), "options": {"raw": {"language": "json"}}}
+    elif upload is not None:
+        parts: list[dict[str, str]] = [{"key": k, "value": v, "type": "text"} for k, v in upload.fields.items()]
+        parts.append({"key": upload.file_field, "type": "file", "src": upload_file_name(step.operation)})
+        request["body"] = {"mode": "formdata", "formdata": parts}
     declared = {p.get("name") for p in operation.get("parameters", [])} | {
         str(p.get("$ref", "")).rsplit("/", 1)[-1] for p in operation.get("parameters", [])
     }

@@ -5,6 +5,11 @@ One walk covers every operation of the document: those listed in `STEPS` first, 
 before the reads and changes that need their ids, destructive calls last); any other operation (a route added
 later) follows in path order with its documented example. Its variables are named once here and used by both:
 Postman's `{{workspaceId}}` is the snippets' `LUNTREX_WORKSPACE_ID`.
+
+Three kinds of call are more than "send the JSON example, read one JSON answer", and the document says which:
+an upload (`multipart/form-data` body: its text fields and a JSONL file, the documented example's `file`), an
+answer in JSON lines (`application/jsonl`: read line by line, each line a batch line with a `custom_id`), and a
+step with `until` (repeat the call until the answer says the batch finished, so its results exist to be read).
 """
 
 from __future__ import annotations
@@ -24,6 +29,17 @@ class Step:
     operation: str
     captures: dict[str, str] = field(default_factory=dict)
     body_variables: dict[str, str] = field(default_factory=dict)
+    # Repeat the call (every POLL_INTERVAL_S, at most POLL_TRIES_MAX times) until the answer's field (dotted
+    # path) holds one of these values.
+    until: tuple[str, tuple[str, ...]] | None = None
+
+
+# A batch's statuses once nothing more will run.
+BATCH_FINISHED = ("completed", "cancelled", "expired")
+POLL_INTERVAL_S = 0.5
+POLL_TRIES_MAX = 240
+# Every JSON-lines answer of the API is batch lines, each naming its request.
+JSON_LINE_KEY = "custom_id"
 
 
 STEPS: tuple[Step, ...] = (
@@ -62,7 +78,13 @@ STEPS: tuple[Step, ...] = (
     Step("DELETE /api/v1/webhooks/{endpoint_id}"),
     Step("POST /api/v1/batches", captures={"batchId": "id"}),
     Step("GET /api/v1/batches"),
-    Step("GET /api/v1/batches/{batch_id}"),
+    Step("GET /api/v1/batches/{batch_id}", until=("status", BATCH_FINISHED)),
+    Step("GET /api/v1/batches/{batch_id}/results"),
+    Step("POST /api/v1/openai/files", captures={"fileId": "id"}),
+    Step("GET /api/v1/openai/files/{file_id}"),
+    Step("GET /api/v1/openai/files/{file_id}/content"),
+    # The OpenAI batch made from the uploaded file is the one the cancellations below cancel.
+    Step("POST /api/v1/openai/batches", captures={"batchId": "id"}, body_variables={"input_file_id": "fileId"}),
     Step("GET /api/v1/openai/batches"),
     Step("GET /api/v1/openai/batches/{batch_id}"),
     Step("POST /api/v1/openai/batches/{batch_id}/cancel"),
@@ -85,17 +107,8 @@ STEPS: tuple[Step, ...] = (
     Step("POST /api/v1/admin/workspaces/{workspace_id}/suspend"),
     Step("POST /api/v1/admin/workspaces/{workspace_id}/resume"),
 )
-# Operations the walk leaves to other tests, with the reason: uploads are multipart, and results are JSON lines,
-# which the generated collection and snippets (JSON bodies and answers) do not handle yet.
-# tests/test_openai_batches_e2e.py drives them with the official `openai` package, and
-# tests/test_batch_results_e2e.py reads the JSON lines.
-NOT_WALKED: dict[str, str] = {
-    "POST /api/v1/openai/files": "a multipart upload (files.create)",
-    "GET /api/v1/openai/files/{file_id}": "needs a file from the multipart upload",
-    "GET /api/v1/openai/files/{file_id}/content": "needs a file from the multipart upload",
-    "POST /api/v1/openai/batches": "needs a file from the multipart upload",
-    "GET /api/v1/batches/{batch_id}/results": "answers JSON lines, which the snippets (one JSON answer) do not read",
-}
+# Operations the walk leaves to other tests, with the reason (none: uploads and JSON lines are walked too).
+NOT_WALKED: dict[str, str] = {}
 # Headers sent with a fresh value on every call, so a rerun is a new request, not a replay.
 FRESH_HEADERS = ("Idempotency-Key",)
 # Variables a walk makes up rather than reads from an answer. A platform rate's or a model's price version needs
@@ -146,6 +159,31 @@ def success_status(operation: dict[str, Any]) -> int:
 
 def body_example(operation: dict[str, Any]) -> Any:
     return operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("example")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A multipart body: its text fields, and the file part's field name and content."""
+
+    fields: dict[str, str]
+    file_field: str
+    file_text: str
+
+
+def upload_of(operation: dict[str, Any]) -> Upload | None:
+    """The documented multipart example (the file part is the property with a `contentMediaType`), or None."""
+    media = operation.get("requestBody", {}).get("content", {}).get("multipart/form-data")
+    if media is None:
+        return None
+    properties = media["schema"]["properties"]
+    [file_field] = [name for name, schema in properties.items() if "contentMediaType" in schema]
+    example = dict(media["example"])
+    return Upload({k: str(v) for k, v in example.items() if k != file_field}, file_field, example[file_field])
+
+
+def answers_json_lines(operation: dict[str, Any]) -> bool:
+    response = operation["responses"].get(str(success_status(operation)), {})
+    return "application/jsonl" in response.get("content", {})
 
 
 def path_parameters(path: str) -> list[str]:

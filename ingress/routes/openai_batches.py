@@ -46,7 +46,35 @@ class CreateBatch(BaseModel):
     metadata: dict[Label, Label] | None = Field(default=None, max_length=16)
 
 
-@router.post("/files", response_model=OpenAIFile, responses={s: e for s, e in _ERRORS.items() if s != 404})
+# `files.create`'s body, read by the route itself (a streamed multipart form, not a pydantic model).
+_UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file", "purpose"],
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "contentMediaType": "application/jsonl",
+                        "description": "the batch's JSONL file: one OpenAI batch request line per line",
+                    },
+                    "purpose": {"type": "string", "enum": ["batch"]},
+                },
+            },
+            "encoding": {"file": {"contentType": "application/jsonl"}},
+        }
+    },
+}
+
+
+@router.post(
+    "/files",
+    response_model=OpenAIFile,
+    responses={s: e for s, e in _ERRORS.items() if s != 404},
+    openapi_extra={"requestBody": _UPLOAD_BODY},
+)
 async def create_file(request: Request, principal: Authenticated) -> OpenAIFile:
     services: Services = request.app.state.services
     form = await request.form(max_files=1, max_fields=8)

@@ -1,5 +1,5 @@
 // Runs JavaScript snippet modules in order in one Node.js process (`node snippet_runner.mjs < plan.json`):
-// the Python runner's twin (tests/snippet_runner.py), same plan and same answer.
+// the Python runner's twin (tests/snippet_runner.py), same plan, same checks and same answer.
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 
@@ -13,6 +13,16 @@ for (const step of plan) {
   console.log = (...args) => printed.push(args.join(" "));
   try {
     await import(pathToFileURL(step.file).href);
+    if (step.json_lines) {
+      const lines = printed.join("\n").split("\n").filter((line) => line.trim());
+      if (!lines.length) throw new Error("printed no JSON line");
+      for (const line of lines) {
+        const item = JSON.parse(line);
+        if (item === null || typeof item !== "object" || !("custom_id" in item)) {
+          throw new Error(`printed a line that is not a batch line: ${line.slice(0, 200)}`);
+        }
+      }
+    }
     const answer = Object.keys(step.captures).length ? JSON.parse(printed.at(-1)) : null;
     for (const [env, where] of Object.entries(step.captures)) {
       process.env[env] = String(dig(answer, where));

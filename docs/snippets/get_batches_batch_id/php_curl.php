@@ -1,16 +1,22 @@
 <?php
 // Get Batch (GET /api/v1/batches/{batch_id})
-$curl = curl_init(getenv('LUNTREX_BASE_URL') . '/batches/' . getenv('LUNTREX_BATCH_ID'));
-curl_setopt_array($curl, [
-    CURLOPT_CUSTOMREQUEST => 'GET',
-    CURLOPT_RETURNTRANSFER => true,
-    CURLOPT_TIMEOUT => 120,
-    CURLOPT_HTTPHEADER => ['Authorization: Bearer ' . getenv('LUNTREX_API_KEY')],
-]);
-$answer = curl_exec($curl);
-$status = curl_getinfo($curl, CURLINFO_RESPONSE_CODE);
-if ($answer === false || $status >= 400) {
-    fwrite(STDERR, "$status: $answer\n");
-    exit(1);
+for ($attempt = 0; $attempt < 240; $attempt++) {
+    $curl = curl_init(getenv('LUNTREX_BASE_URL') . '/batches/' . getenv('LUNTREX_BATCH_ID'));
+    curl_setopt_array($curl, [
+        CURLOPT_CUSTOMREQUEST => 'GET',
+        CURLOPT_RETURNTRANSFER => true,
+        CURLOPT_TIMEOUT => 120,
+        CURLOPT_HTTPHEADER => ['Authorization: Bearer ' . getenv('LUNTREX_API_KEY')],
+    ]);
+    $answer = curl_exec($curl);
+    $status = curl_getinfo($curl, CURLINFO_RESPONSE_CODE);
+    if ($answer === false || $status >= 400) {
+        fwrite(STDERR, "$status: $answer\n");
+        exit(1);
+    }
+    if (in_array(json_decode($answer, true)['status'], ['completed', 'cancelled', 'expired'], true)) {
+        break;
+    }
+    usleep(500000);
 }
 echo $status === 204 ? $status : $answer, PHP_EOL;

@@ -1,6 +1,6 @@
 // List Batches (GET /api/v1/openai/batches)
 import OpenAI from "openai";
 
-const client = new OpenAI({ baseURL: process.env.LUNTREX_BASE_URL, apiKey: process.env.LUNTREX_API_KEY });
-const answer = await client.get(`/openai/batches`);
-console.log(answer === undefined || answer === null ? "done" : JSON.stringify(answer));
+const client = new OpenAI({ baseURL: process.env.LUNTREX_BASE_URL + "/openai", apiKey: process.env.LUNTREX_API_KEY });
+const answer = await client.batches.list();
+console.log(JSON.stringify(answer.data));  // a page: its items

@@ -2,5 +2,5 @@
 import OpenAI from "openai";
 
 const client = new OpenAI({ baseURL: process.env.LUNTREX_BASE_URL + "/openai", apiKey: process.env.LUNTREX_API_KEY });
-const page = await client.models.list();
-console.log(JSON.stringify(page.data));
+const answer = await client.models.list();
+console.log(JSON.stringify(answer.data));  // a page: its items

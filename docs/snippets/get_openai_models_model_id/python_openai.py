@@ -4,6 +4,6 @@ import os
 
 from openai import OpenAI
 
-client = OpenAI(base_url=os.environ["LUNTREX_BASE_URL"], api_key=os.environ["LUNTREX_API_KEY"])
-answer = client.get(f"/openai/models/{os.environ['LUNTREX_MODEL_ID']}", cast_to=object)
-print(json.dumps(answer))
+client = OpenAI(base_url=os.environ["LUNTREX_BASE_URL"] + "/openai", api_key=os.environ["LUNTREX_API_KEY"])
+answer = client.models.retrieve(os.environ["LUNTREX_MODEL_ID"])
+print(answer.model_dump_json())

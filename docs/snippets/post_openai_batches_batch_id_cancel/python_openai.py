@@ -4,6 +4,6 @@ import os
 
 from openai import OpenAI
 
-client = OpenAI(base_url=os.environ["LUNTREX_BASE_URL"], api_key=os.environ["LUNTREX_API_KEY"])
-answer = client.post(f"/openai/batches/{os.environ['LUNTREX_BATCH_ID']}/cancel", cast_to=object)
-print(json.dumps(answer))
+client = OpenAI(base_url=os.environ["LUNTREX_BASE_URL"] + "/openai", api_key=os.environ["LUNTREX_API_KEY"])
+answer = client.batches.cancel(os.environ["LUNTREX_BATCH_ID"])
+print(answer.model_dump_json())

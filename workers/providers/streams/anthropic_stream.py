@@ -3,11 +3,13 @@
 Input tokens come with `message_start` (the three prompt counters summed, as for a non-streamed message),
 output tokens with `message_delta` (cumulative: the last one counts). An `error` event after the 200
 (`overloaded_error` is the usual one) is a retriable ProviderUnavailable; a stream without `message_stop`
-was cut.
+was cut. A tool call is a `content_block_start` of type `tool_use` (its id and name), then `input_json_delta`
+fragments of its input as JSON text, then `content_block_stop`; a call whose input never came reads `{}`.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from workers.providers.anthropic import AnthropicAdapter, _error
@@ -26,14 +28,14 @@ class AnthropicStream:
 
     async def stream(self, call: ProviderCall, on_delta: DeltaSink) -> ProviderResult:
         payload = {**self._adapter._payload(call), "stream": True}
-        answer = Answer(on_delta)
+        answer = Answer(self.name, on_delta)
         state: dict[str, Any] = {"input": None, "output": None, "stop": None, "model": None, "done": False}
         adapter = self._adapter
         async with guarded(self.name, call.timeout_s):
             events = sse_events(self._config, adapter._url, adapter._headers, payload, call.timeout_s, _error)
             async for event in events:
                 try:
-                    await answer.add(self._read(event.name, json_data(self.name, event), state))
+                    await self._read(event.name, json_data(self.name, event), state, answer)
                 except WrongShapeError as exc:
                     raise stream_protocol_error(self.name, f"not a message stream: {exc}") from exc
                 if state["done"]:
@@ -46,9 +48,10 @@ class AnthropicStream:
             output_tokens=state["output"],
             finish_reason=state["stop"],
             upstream_model=state["model"] or call.upstream_model,
+            choices=answer.choices(state["stop"]),
         )
 
-    def _read(self, name: str | None, data: dict[str, Any], state: dict[str, Any]) -> str:
+    async def _read(self, name: str | None, data: dict[str, Any], state: dict[str, Any], answer: Answer) -> None:
         kind = name or data.get("type")
         if kind == "error":
             error = data.get("error")
@@ -72,10 +75,8 @@ class AnthropicStream:
                 "usage input tokens",
             )
             state["output"] = as_count(usage.get("output_tokens"), "usage.output_tokens", missing_is_zero=True)
-        elif kind == "content_block_delta":
-            delta = as_object(data.get("delta"), "delta")
-            if delta.get("type") == "text_delta":
-                return as_optional_str(delta.get("text"), "delta.text") or ""
+        elif kind in ("content_block_start", "content_block_delta", "content_block_stop"):
+            await _content_block(kind, data, answer)
         elif kind == "message_delta":
             delta = as_object(data.get("delta", {}), "delta")
             state["stop"] = as_optional_str(delta.get("stop_reason"), "delta.stop_reason") or state["stop"]
@@ -84,4 +85,31 @@ class AnthropicStream:
                 state["output"] = as_count(usage.get("output_tokens"), "usage.output_tokens")
         elif kind == "message_stop":
             state["done"] = True
-        return ""
+
+
+async def _content_block(kind: str, data: dict[str, Any], answer: Answer) -> None:
+    """Text pieces and tool call fragments; a block's `index` keys its tool call (text blocks share the count)."""
+    index = data.get("index", 0)
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise WrongShapeError(f"content block index is not an integer: {str(index)[:40]!r}")
+    if kind == "content_block_start":
+        block = as_object(data.get("content_block"), "content_block")
+        if block.get("type") == "tool_use":
+            given = block.get("input")
+            await answer.tool_call(
+                index,
+                call_id=as_optional_str(block.get("id"), "content_block.id"),
+                name=as_optional_str(block.get("name"), "content_block.name"),
+                # Anthropic starts a call with an empty input and streams it; a whole input here is kept.
+                arguments=json.dumps(given) if isinstance(given, dict) and given else "",
+            )
+    elif kind == "content_block_delta":
+        delta = as_object(data.get("delta"), "delta")
+        if delta.get("type") == "text_delta":
+            await answer.add(as_optional_str(delta.get("text"), "delta.text") or "")
+        elif delta.get("type") == "input_json_delta":
+            if not answer.tool_calls.started(index):
+                raise WrongShapeError(f"input_json_delta for content block {index}, which is not a tool_use")
+            await answer.tool_call(index, arguments=as_optional_str(delta.get("partial_json"), "partial_json") or "")
+    elif answer.tool_calls.started(index):
+        await answer.close_tool_call(index)

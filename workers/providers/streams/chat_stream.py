@@ -4,6 +4,8 @@ The request asks for `stream_options.include_usage`, so the last chunk (empty `c
 OpenAI must send it; an OpenAI-compatible server that does not gets the same conservative estimate as a
 non-streamed answer without usage. A `data: {"error": ...}` event midway (how OpenAI reports a failure
 after the 200) is a retriable ProviderUnavailable; a stream that ends without a `finish_reason` was cut.
+Tool calls come as `delta.tool_calls[{index, id, function: {name, arguments}}]` fragments (streams/tool_calls.py
+renumbers and bounds them); an index that is not an integer is a protocol error, a missing one reads as 0.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class ChatCompletionsStream:
     async def stream(self, call: ProviderCall, on_delta: DeltaSink) -> ProviderResult:
         field = call.max_tokens_field if self._usage_required else "max_tokens"
         payload = {**chat_payload(call, field), "stream": True, "stream_options": {"include_usage": True}}
-        answer = Answer(on_delta)
+        answer = Answer(self.name, on_delta)
         state: dict[str, Any] = {"finish": None, "usage": None, "model": None}
         async with guarded(self.name, call.timeout_s):
             events = sse_events(self._config, self._url, self._headers, payload, call.timeout_s, chat_error)
@@ -44,10 +46,9 @@ class ChatCompletionsStream:
                 if event.data.strip() == "[DONE]":
                     break
                 try:
-                    piece = self._read(json_data(self.name, event), state)
+                    await self._read(json_data(self.name, event), state, answer)
                 except WrongShapeError as exc:
                     raise stream_protocol_error(self.name, f"not a chat.completion.chunk: {exc}") from exc
-                await answer.add(piece)
         if state["finish"] is None:
             raise stream_protocol_error(self.name, "the stream ended before the answer finished")
         usage = state["usage"]
@@ -56,7 +57,10 @@ class ChatCompletionsStream:
         if usage is None:
             usage = (
                 estimate_input_tokens(m.content for m in call.messages),
-                estimate_output_tokens(answer.text, call.max_tokens),
+                # The tool calls' arguments are output too, as for an unstreamed answer without usage.
+                estimate_output_tokens(
+                    answer.text + "".join(c.function.arguments for c in answer.tool_calls.calls()), call.max_tokens
+                ),
             )
         return ProviderResult(
             text=answer.text,
@@ -65,10 +69,11 @@ class ChatCompletionsStream:
             finish_reason=state["finish"],
             upstream_model=state["model"] or call.upstream_model,
             usage_estimated=state["usage"] is None,
+            choices=answer.choices(state["finish"]),
         )
 
-    def _read(self, chunk: dict[str, Any], state: dict[str, Any]) -> str:
-        """The chunk's text; its finish reason, usage and model go to `state`."""
+    async def _read(self, chunk: dict[str, Any], state: dict[str, Any], answer: Answer) -> None:
+        """The chunk's text and tool call fragments to `answer`; its finish reason, usage and model to `state`."""
         error = chunk.get("error")
         if error is not None:
             message = error.get("message") if isinstance(error, dict) else error
@@ -82,11 +87,26 @@ class ChatCompletionsStream:
                 as_count(usage.get("prompt_tokens"), "usage.prompt_tokens"),
                 as_count(usage.get("completion_tokens"), "usage.completion_tokens"),
             )
-        text = ""
         for index, choice in enumerate(as_list(chunk.get("choices", []), "choices")):
             choice = as_object(choice, f"choices[{index}]")
             delta = as_object(choice.get("delta", {}), f"choices[{index}].delta")
-            text += as_optional_str(delta.get("content"), "delta.content") or ""
-            text += as_optional_str(delta.get("refusal"), "delta.refusal") or ""
+            await answer.add(
+                (as_optional_str(delta.get("content"), "delta.content") or "")
+                + (as_optional_str(delta.get("refusal"), "delta.refusal") or "")
+            )
             state["finish"] = as_optional_str(choice.get("finish_reason"), "finish_reason") or state["finish"]
-        return text
+            for number, fragment in enumerate(as_list(delta.get("tool_calls") or [], "delta.tool_calls")):
+                await _tool_call(answer, as_object(fragment, f"delta.tool_calls[{number}]"))
+
+
+async def _tool_call(answer: Answer, fragment: dict[str, Any]) -> None:
+    index = fragment.get("index", 0)
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise WrongShapeError(f"delta.tool_calls[].index is not an integer: {str(index)[:40]!r}")
+    function = as_object(fragment.get("function") or {}, "delta.tool_calls[].function")
+    await answer.tool_call(
+        index,
+        call_id=as_optional_str(fragment.get("id"), "delta.tool_calls[].id"),
+        name=as_optional_str(function.get("name"), "delta.tool_calls[].function.name"),
+        arguments=as_optional_str(function.get("arguments"), "delta.tool_calls[].function.arguments") or "",
+    )

@@ -2,11 +2,14 @@
 
 Every event carries the usage so far; the last one's counts are billed. The answer ended when a candidate
 names a `finishReason`; a stream that stops before that was cut. An `{"error": ...}` event midway is read
-as a google.rpc status (a 503 UNAVAILABLE is retriable, like the same status before the stream).
+as a google.rpc status (a 503 UNAVAILABLE is retriable, like the same status before the stream). A tool call
+is a whole `functionCall` part (Gemini does not split one); each becomes one fragment with the id an unstreamed
+answer's call would get (`call_0_<n>`), and the answer's finish reason is `tool_calls`, as unstreamed.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote
 
@@ -32,27 +35,29 @@ class GeminiStream:
     async def stream(self, call: ProviderCall, on_delta: DeltaSink) -> ProviderResult:
         model = call.upstream_model.removeprefix("models/")
         url = f"{self._base_url}/v1beta/models/{quote(model, safe='')}:streamGenerateContent?alt=sse"
-        answer = Answer(on_delta)
+        answer = Answer(self.name, on_delta)
         state: dict[str, Any] = {"usage": None, "finish": None, "model": None, "id": None}
         async with guarded(self.name, call.timeout_s):
             events = sse_events(self._config, url, self._headers, _payload(call), call.timeout_s, _error)
             async for event in events:
                 try:
-                    await answer.add(self._read(json_data(self.name, event), state))
+                    await self._read(json_data(self.name, event), state, answer)
                 except WrongShapeError as exc:
                     raise stream_protocol_error(self.name, f"not a GenerateContentResponse: {exc}") from exc
         if state["finish"] is None or state["usage"] is None:
             raise stream_protocol_error(self.name, "the stream ended before a finishReason")
+        finish = "tool_calls" if len(answer.tool_calls) else state["finish"]
         return ProviderResult(
             text=answer.text,
             input_tokens=state["usage"][0],
             output_tokens=state["usage"][1],
-            finish_reason=state["finish"],
+            finish_reason=finish,
             upstream_model=state["model"] or call.upstream_model,
             request_id=state["id"],
+            choices=answer.choices(finish),
         )
 
-    def _read(self, body: dict[str, Any], state: dict[str, Any]) -> str:
+    async def _read(self, body: dict[str, Any], state: dict[str, Any], answer: Answer) -> None:
         if "error" in body:
             error = body["error"]
             status = error.get("code") if isinstance(error, dict) else None
@@ -79,11 +84,20 @@ class GeminiStream:
                 raise ProviderRejected(
                     f"{self.name}: the prompt was blocked ({reason})", retriable=False, code=CONTENT_BLOCKED
                 )
-            return ""
+            return
         candidate = as_object(candidates[0], "candidates[0]")
         state["finish"] = as_optional_str(candidate.get("finishReason"), "finishReason") or state["finish"]
         content = as_object(candidate.get("content", {}), "candidates[0].content")
-        text = ""
-        for index, part in enumerate(as_list(content.get("parts", []), "content.parts")):
-            text += as_optional_str(as_object(part, f"parts[{index}]").get("text"), "parts.text") or ""
-        return text
+        for index, raw in enumerate(as_list(content.get("parts", []), "content.parts")):
+            part = as_object(raw, f"parts[{index}]")
+            if "functionCall" in part:
+                function = as_object(part["functionCall"], f"parts[{index}].functionCall")
+                number = len(answer.tool_calls)
+                await answer.tool_call(
+                    number,
+                    call_id=f"call_0_{number}",
+                    name=as_optional_str(function.get("name"), "functionCall.name") or "",
+                    arguments=json.dumps(function.get("args", {})),
+                )
+            else:
+                await answer.add(as_optional_str(part.get("text"), "parts.text") or "")

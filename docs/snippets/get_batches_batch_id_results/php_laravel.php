@@ -1,0 +1,11 @@
+<?php
+// Get Results (GET /api/v1/batches/{batch_id}/results)
+use Illuminate\Support\Facades\Http;
+
+$response = Http::withToken(getenv('LUNTREX_API_KEY'))->timeout(120)->get(getenv('LUNTREX_BASE_URL') . '/batches/' . getenv('LUNTREX_BATCH_ID') . '/results');
+$response->throw();
+foreach (explode("\n", $response->body()) as $line) {
+    if (trim($line) !== '') {
+        echo json_encode(json_decode($line, false, 512, JSON_THROW_ON_ERROR)), PHP_EOL;
+    }
+}
