@@ -17,13 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from ingress.keys import create_key
 from ledger import journal, verify
 from runtime.db_roles import role_url
-from runtime.kafka import ensure_topics
 from runtime.settings import ServiceSettings
 from runtime.topics import topic_plan
 from schemas.catalogue import Catalogue
-from tests import services
+from tests import services, topic_cleanup
 from tests.processes import Service, free_port
 from tests.services import ROOT
+from tests.topic_cleanup import ensure_topics
 
 # The operator's credential in the test stack (LUNTREX_ADMIN_KEY).
 # Property tests assert rules, not speed: on a loaded 2-core machine an example may take longer than
@@ -213,6 +213,11 @@ kind = "openai_compatible"
 base_url = "http://127.0.0.1:9/v1"
 timeout_s = 10
 """
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After every fixture (the services included) is torn down: drop the topics this session created."""
+    topic_cleanup.delete_created()
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client import CollectorRegistry
 
-from runtime.kafka import ensure_topics
 from runtime.lag import LagMonitor
 from runtime.metrics import consumer_lag_gauge
 from runtime.settings import ServiceSettings
+from tests.topic_cleanup import ensure_topics
 
 pytestmark = pytest.mark.integration
 

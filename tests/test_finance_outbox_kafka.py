@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledger import finance_events, finance_tick, thresholds
 from ledger.topups import Finance, TopupPolicy
-from runtime.kafka import ensure_topics
 from runtime.settings import ServiceSettings
 from schemas import topics
 from schemas.events import encode
@@ -19,6 +18,7 @@ from schemas.finance import FINANCE_EVENTS, FinanceEvent
 from tests.conftest import make_workspace
 from tests.kafka_probe import read_all
 from tests.test_finance_ledger import settle_jobs
+from tests.topic_cleanup import ensure_topics
 
 FAST = Finance.local(policy=TopupPolicy(attempts_max=3, backoff_base_s=0.0, backoff_max_s=0.0))
 

@@ -12,12 +12,13 @@ from aiokafka.errors import InvalidReplicationFactorError, MessageSizeTooLargeEr
 from pydantic import ValidationError
 
 from ingress.settings import IngressSettings
-from runtime.kafka import config_drift, ensure_topics, new_consumer, new_producer, stop_consumer
+from runtime.kafka import config_drift, new_consumer, new_producer, stop_consumer
 from runtime.settings import MIB, ServiceSettings
 from runtime.topics import topic_plan
 from schemas import topics
 from schemas.catalogue import Catalogue
 from schemas.events import ChatJobSubmitted, ChatParameters, PromptMessage, decode, encode
+from tests.topic_cleanup import ensure_topics
 
 
 def settings_for(kafka: str, **overrides: object) -> ServiceSettings:

@@ -18,7 +18,6 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from runtime.kafka import ensure_topics
 from runtime.settings import ServiceSettings
 from runtime.topics import topic_plan
 from schemas import topics
@@ -29,6 +28,7 @@ from tests.conftest import Stack, make_workspace
 from tests.kafka_probe import publish, read_all
 from tests.ledger_checks import assert_books_balance, balances, entries_for
 from tests.processes import Service, free_port
+from tests.topic_cleanup import ensure_topics
 
 DEADLINE_S = 3
 

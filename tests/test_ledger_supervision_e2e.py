@@ -17,7 +17,6 @@ import uuid
 
 import psycopg
 
-from runtime.kafka import ensure_topics
 from runtime.settings import ServiceSettings
 from runtime.topics import topic_plan
 from schemas.catalogue import Catalogue
@@ -25,6 +24,7 @@ from tests import services
 from tests.conftest import Stack
 from tests.processes import Service
 from tests.services import ROOT
+from tests.topic_cleanup import ensure_topics
 
 
 def test_a_timer_failing_permanently_stops_the_ledger_loudly(stack: Stack, catalogue: Catalogue) -> None:

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from runtime.kafka import ensure_topics
 from runtime.settings import ServiceSettings
 from runtime.topics import topic_plan
 from schemas.catalogue import Catalogue
@@ -28,6 +27,7 @@ from stack.plan import Entry, Plan, RestartPolicy, read_plan, write_plan
 from stack.processes import Process, process_env
 from stack.supervisor import Supervisor, read_state
 from tests.processes import free_port
+from tests.topic_cleanup import ensure_topics
 
 # Fast enough for a test, slow enough to see the backoff grow between two quick deaths.
 FAST_POLICY = RestartPolicy(backoff_initial_s=0.3, backoff_max_s=2.0, stable_after_s=30.0)

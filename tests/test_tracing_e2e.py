@@ -19,7 +19,6 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from runtime.kafka import ensure_topics
 from runtime.settings import ServiceSettings
 from runtime.topics import topic_plan
 from schemas.catalogue import Catalogue
@@ -27,6 +26,7 @@ from tests import services
 from tests.conftest import Stack, Workspace, make_workspace
 from tests.otlp_receiver import OtlpReceiver
 from tests.processes import Service, free_port
+from tests.topic_cleanup import ensure_topics
 
 pytestmark = pytest.mark.integration
 

@@ -14,11 +14,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from runtime.kafka import ensure_topics
 from runtime.settings import ServiceSettings
 from runtime.telemetry_settings import OtelSettings
 from runtime.tracing import Tracing, start_tracing
 from tests.services import ROOT
+from tests.topic_cleanup import ensure_topics
 
 pytestmark = pytest.mark.integration
 

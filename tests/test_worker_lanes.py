@@ -18,13 +18,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from fakeprovider.testing import RunningFakeProvider
 from runtime.catalogue_file import load_catalogue
-from runtime.kafka import ensure_topics, stop_consumer
+from runtime.kafka import stop_consumer
 from runtime.settings import ServiceSettings
 from schemas import topics
 from schemas.catalogue import Catalogue
 from schemas.events import ChatJobDispatched, ChatParameters, PromptMessage, UsageRecorded, decode, encode
 from schemas.topics import Lane
 from tests import services
+from tests.topic_cleanup import ensure_topics
 from workers.app import new_http_client, provider_slots
 from workers.execution import ProviderSlot
 from workers.lanes import LaneLimiter

@@ -20,7 +20,6 @@ from aiokafka import AIOKafkaProducer
 
 from fakeprovider.testing import RunningFakeProvider
 from runtime.catalogue_file import load_catalogue
-from runtime.kafka import ensure_topics
 from runtime.settings import ServiceSettings
 from schemas import topics
 from schemas.catalogue import Catalogue
@@ -35,6 +34,7 @@ from schemas.events import (
 )
 from tests import services
 from tests.kafka_probe import committed_offsets, end_offsets, publish, read_all
+from tests.topic_cleanup import ensure_topics
 from workers.app import new_http_client, provider_slots
 from workers.pool import ModelPool
 from workers.settings import WorkerSettings
