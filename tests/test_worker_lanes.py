@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,13 +18,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fakeprovider.testing import RunningFakeProvider
 from runtime.catalogue_file import load_catalogue
 from runtime.kafka import stop_consumer
-from runtime.settings import ServiceSettings
 from schemas import topics
 from schemas.catalogue import Catalogue
 from schemas.events import ChatJobDispatched, ChatParameters, PromptMessage, UsageRecorded, decode, encode
 from schemas.topics import Lane
 from tests import services
-from tests.topic_cleanup import ensure_topics
+from tests.topic_cleanup import worker_topics
 from workers.app import new_http_client, provider_slots
 from workers.execution import ProviderSlot
 from workers.lanes import LaneLimiter
@@ -125,14 +123,7 @@ def provider_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 async def prefix(kafka: str, fake: RunningFakeProvider) -> str:
     fake.reset()
-    prefix = f"l{uuid.uuid4().hex[:8]}."
-    plan = [
-        (topics.prefixed(prefix, topics.JOBS_USAGE), 2),
-        (topics.prefixed(prefix, topics.DEAD_LETTERS), 1),
-        *((topics.prefixed(prefix, topics.dispatch_topic(POOL, lane)), 4) for lane in Lane),
-    ]
-    await ensure_topics(ServiceSettings(kafka_bootstrap_servers=kafka), plan)
-    return prefix
+    return await worker_topics(kafka, POOL, tag="l", dispatch_partitions=4)
 
 
 def lane_settings(kafka: str, prefix: str, fake: RunningFakeProvider, **overrides: object) -> WorkerSettings:

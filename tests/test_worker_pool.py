@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,6 @@ from aiokafka import AIOKafkaProducer
 
 from fakeprovider.testing import RunningFakeProvider
 from runtime.catalogue_file import load_catalogue
-from runtime.settings import ServiceSettings
 from schemas import topics
 from schemas.catalogue import Catalogue
 from schemas.events import (
@@ -34,7 +32,7 @@ from schemas.events import (
 )
 from tests import services
 from tests.kafka_probe import committed_offsets, end_offsets, publish, read_all
-from tests.topic_cleanup import ensure_topics
+from tests.topic_cleanup import worker_topics
 from workers.app import new_http_client, provider_slots
 from workers.pool import ModelPool
 from workers.settings import WorkerSettings
@@ -65,14 +63,7 @@ def catalogue() -> Catalogue:
 async def prefix(kafka: str, fake: RunningFakeProvider) -> str:
     """Topics of this test alone (two partitions per dispatch lane), and a fake provider with no script."""
     fake.reset()
-    prefix = f"p{uuid.uuid4().hex[:8]}."
-    plan = [
-        (topics.prefixed(prefix, topics.JOBS_USAGE), 2),
-        (topics.prefixed(prefix, topics.DEAD_LETTERS), 1),
-        *((topics.prefixed(prefix, topics.dispatch_topic(POOL, lane)), 2) for lane in topics.Lane),
-    ]
-    await ensure_topics(ServiceSettings(kafka_bootstrap_servers=kafka), plan)
-    return prefix
+    return await worker_topics(kafka, POOL, tag="p", dispatch_partitions=2)
 
 
 def worker_settings(kafka: str, prefix: str, fake: RunningFakeProvider, **overrides: object) -> WorkerSettings:

@@ -1,4 +1,4 @@
-"""Deletes the Kafka topics a test session created, when the session ends.
+"""Kafka topics for tests: created under prefixes of their own, deleted when the test session ends.
 
 The test broker is shared by every run on a machine (`make test` again and again, several checkouts at once):
 left in place, each run's topics (a set per topic prefix, 8 partitions each) pile up until the broker runs out
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient
@@ -17,6 +18,7 @@ from aiokafka.errors import KafkaError
 
 from runtime import kafka
 from runtime.settings import ServiceSettings
+from schemas import topics as topic_names
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,21 @@ async def ensure_topics(settings: ServiceSettings, topics: Iterable[tuple[str, i
     names = await kafka.ensure_topics(settings, topics)
     _created.setdefault(settings.kafka_bootstrap_servers, set()).update(names)
     return names
+
+
+async def worker_topics(kafka_bootstrap: str, pool: str, *, tag: str, dispatch_partitions: int) -> str:
+    """A new prefix with what one worker pool reads and writes: its two dispatch lanes, usage, dead letters."""
+    prefix = f"{tag}{uuid.uuid4().hex[:8]}."
+    plan = [
+        (topic_names.prefixed(prefix, topic_names.JOBS_USAGE), 2),
+        (topic_names.prefixed(prefix, topic_names.DEAD_LETTERS), 1),
+        *(
+            (topic_names.prefixed(prefix, topic_names.dispatch_topic(pool, lane)), dispatch_partitions)
+            for lane in topic_names.Lane
+        ),
+    ]
+    await ensure_topics(ServiceSettings(kafka_bootstrap_servers=kafka_bootstrap), plan)
+    return prefix
 
 
 def delete_created() -> None:
