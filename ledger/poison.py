@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger import settlement
+from ledger import settlement, webhook_events
 from ledger.refusals import Refusal
 from runtime.consume import job_identity
 from schemas.catalogue import Catalogue
@@ -46,6 +46,8 @@ class Identity:
     api_key_id: str
     model_id: str
     traceparent: str | None
+    # The per-request endpoint the submission named, when it can still be read.
+    webhook_endpoint_id: str | None = None
 
 
 def identity_of(payload: bytes | None) -> Identity | None:
@@ -59,6 +61,7 @@ def identity_of(payload: bytes | None) -> Identity | None:
         api_key_id=_text(document.get("api_key_id")) or "unknown",
         model_id=_text(document.get("model_id")) or "unknown",
         traceparent=_text(document.get("traceparent")),
+        webhook_endpoint_id=_text(document.get("webhook_endpoint_id")),
     )
 
 
@@ -85,7 +88,7 @@ async def end_submitted(
         )
     ).first()
     if inserted is not None:
-        return JobFinished(
+        rejected = JobFinished(
             workspace_id=identity.workspace_id,
             job_id=identity.job_id,
             traceparent=identity.traceparent,
@@ -94,6 +97,11 @@ async def end_submitted(
             balance_left=inserted.balance_left,
             error=_error(refusal),
         )
+        # Its job.failed, as for any job admission refuses: a webhook caller hears of every terminal state.
+        await webhook_events.record_webhook_events(
+            conn, [webhook_events.job_event(rejected, identity.webhook_endpoint_id)]
+        )
+        return rejected
     return await end_usage(conn, catalogue, identity, refusal)
 
 

@@ -176,6 +176,12 @@ async def test_a_poison_submission_ends_its_job_and_billing_goes_on(
 ) -> None:
     build, status, code = SUBMITTED_POISON[kind]
     workspace = await make_workspace(engine, tokens=10_000)
+    hook = await client.post(
+        "/webhooks",
+        json={"url": "https://hooks.example.com/luntrex", "event_types": ["job.failed"]},
+        headers=workspace.headers,
+    )
+    assert hook.status_code == 201, hook.text
     document = build(workspace)
     await publish_json(stack, topics.JOBS_SUBMITTED, workspace, document)
 
@@ -188,9 +194,20 @@ async def test_a_poison_submission_ends_its_job_and_billing_goes_on(
     [finished] = await results_for(stack, document["job_id"])  # the waiting caller is answered, once
     assert finished.status == status and finished.error is not None and finished.error.code == code
     assert "\x00" not in finished.error.message
+    # The workspace's endpoint for job.failed is told, once, like for any job admission refuses.
+    assert await job_events(engine, document["job_id"]) == [(hook.json()["id"], "job.failed", status)]
     assert await balances(engine, workspace.id) == {"available": 10_000, "held": 0, "spent": 0, "funding": -10_000}
     await assert_another_workspace_completes(client, engine)
     await assert_books_balance(engine)
+
+
+async def job_events(engine: AsyncEngine, job_id: str) -> list[tuple[str, str, str]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT endpoint_id, event_type, payload FROM webhook_deliveries WHERE event_id = :id"),
+            {"id": f"evt_{job_id}"},
+        )
+        return [(row.endpoint_id, row.event_type, row.payload["status"]) for row in rows]
 
 
 async def test_an_undecodable_submission_is_dead_lettered_and_billing_goes_on(
