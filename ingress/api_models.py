@@ -92,6 +92,8 @@ class KeyMinted(BaseModel):
     tpm_max: int | None
     daily_spend_max_tokens: int | None
     monthly_spend_max_tokens: int | None
+    # The key's own guardrails (README, Guardrails), applied with its workspace's; or null.
+    guardrails: dict[str, Any] | None = None
     key: str
 
 
@@ -120,10 +122,20 @@ class KeyInfo(BaseModel):
     tpm_max: int | None
     daily_spend_max_tokens: int | None
     monthly_spend_max_tokens: int | None
+    guardrails: dict[str, Any] | None = None
 
 
 class KeysPage(BaseModel):
     data: list[KeyInfo]
+
+
+class WorkspaceGuardrailsView(BaseModel):
+    """The calling key's workspace's guardrails as configured (README, Guardrails), or null when it has none."""
+
+    workspace_id: str
+    guardrails: dict[str, Any] | None
+    # The workspace's settings revision this answer reflects.
+    revision: int
 
 
 class SpendLine(BaseModel):

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ingress import keys
-from ingress.guardrail_check import WorkspaceGuardrails
+from ingress.guardrail_check import KEY, WORKSPACE, CompiledGuardrails
 from ingress.key_policy import Principal, key_id_of
 from ingress.settings import IngressSettings
 from ledger import queries
@@ -45,8 +45,9 @@ class KeyDirectory:
         self._keys: dict[str, tuple[KeyChanged | None, float]] = {}
         self._unknown: dict[str, float] = {}
         self._workspaces: dict[str, tuple[WorkspaceChanged | None, float]] = {}
-        # Compiled guardrails by workspace, with the revision they were compiled from.
-        self._guardrails: dict[str, tuple[int, WorkspaceGuardrails | None]] = {}
+        # Compiled guardrails by workspace and by key, with the revision they were compiled from.
+        self._guardrails: dict[str, tuple[int, CompiledGuardrails | None]] = {}
+        self._key_guardrails: dict[str, tuple[int, CompiledGuardrails | None]] = {}
         self._keys_topic = topics.prefixed(settings.topic_prefix, topics.KEYS_CHANGES)
         self._workspaces_topic = topics.prefixed(settings.topic_prefix, topics.WORKSPACES_CHANGES)
         self._consumer: AIOKafkaConsumer | None = None
@@ -195,24 +196,38 @@ class KeyDirectory:
             default_model=workspace.default_model if workspace is not None else None,
             power=keys.power_of(state),
             rotated=state.rotated_at is not None,
-            guardrails=self._compiled_guardrails(workspace) if workspace is not None else None,
+            guardrails=self._workspace_guardrails(workspace) if workspace is not None else None,
+            # A key without guardrails of its own (most keys) costs nothing here.
+            key_guardrails=self._compiled(self._key_guardrails, state.key_id, state.revision, state.guardrails, KEY)
+            if state.guardrails
+            else None,
         )
 
-    def _compiled_guardrails(self, workspace: WorkspaceChanged) -> WorkspaceGuardrails | None:
-        """Compile a workspace's guardrails once per revision; a stored value that no longer validates (it was
-        checked when set) is logged and ignored rather than locking the workspace out."""
+    def _workspace_guardrails(self, workspace: WorkspaceChanged) -> CompiledGuardrails | None:
         if not workspace.guardrails:
             return None
-        cached = self._guardrails.get(workspace.workspace_id)
-        if cached is not None and cached[0] == workspace.revision:
+        return self._compiled(self._guardrails, workspace.workspace_id, workspace.revision, workspace.guardrails)
+
+    def _compiled(
+        self,
+        cache: dict[str, tuple[int, CompiledGuardrails | None]],
+        owner_id: str,
+        revision: int,
+        value: dict[str, Any] | None,
+        whose: str = WORKSPACE,
+    ) -> CompiledGuardrails | None:
+        """Compile a workspace's or a key's guardrails once per revision of its owner; a stored value that no
+        longer validates (it was checked when set) is logged and ignored rather than locking the owner out."""
+        cached = cache.get(owner_id)
+        if cached is not None and cached[0] == revision:
             return cached[1]
         try:
-            compiled = WorkspaceGuardrails.from_json(workspace.guardrails)
+            compiled = CompiledGuardrails.from_json(value, whose=whose)
         except ValueError:
-            log.exception("workspace %s: its stored guardrails do not validate; ignored", workspace.workspace_id)
+            log.exception("%s: its stored guardrails do not validate; ignored", owner_id)
             compiled = None
-        self._bound(self._guardrails)
-        self._guardrails[workspace.workspace_id] = (workspace.revision, compiled)
+        self._bound(cache)
+        cache[owner_id] = (revision, compiled)
         return compiled
 
     async def _key(self, key_id: str) -> KeyChanged | None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from schemas.errors import ErrorCode, Forbidden
 
 if TYPE_CHECKING:
-    from ingress.guardrail_check import WorkspaceGuardrails
+    from ingress.guardrail_check import CompiledGuardrails
 
 SCOPES = ("inference", "billing", "manage")
 ALL_SCOPES = frozenset(SCOPES)
@@ -54,7 +54,15 @@ class Principal:
     # Replaced by a rotation: it still calls models until its grace window ends, but manages nothing.
     rotated: bool = False
     # The workspace's guardrails, compiled (ingress/guardrail_check.py); None when it has none.
-    guardrails: WorkspaceGuardrails | None = None
+    guardrails: CompiledGuardrails | None = None
+    # The key's own guardrails, applied with the workspace's; None when it has none.
+    key_guardrails: CompiledGuardrails | None = None
+
+    def guardrail_sets(self) -> tuple[CompiledGuardrails, ...]:
+        """Every set of guardrails that applies to this key's requests, the workspace's first."""
+        if self.key_guardrails is None:
+            return () if self.guardrails is None else (self.guardrails,)
+        return (self.key_guardrails,) if self.guardrails is None else (self.guardrails, self.key_guardrails)
 
 
 def key_id_of(secret: str) -> str | None:
@@ -118,7 +126,11 @@ def widening(child: KeyPower, parent: KeyPower) -> str | None:
 
 
 def refuse_widening(child: KeyPower, parent: KeyPower) -> None:
-    reason = widening(child, parent)
+    refuse(widening(child, parent))
+
+
+def refuse(reason: str | None) -> None:
+    """403 `key_restricted` naming what a new key would gain over the key that makes it, if anything."""
     if reason is not None:
         raise Forbidden(
             f"a key cannot create a key with more power than its own: {reason}", code=ErrorCode.KEY_RESTRICTED

@@ -45,6 +45,9 @@ class KeyAttributes(BaseModel):
     tpm_max: PositiveLimit | None = None
     daily_spend_max_tokens: SpendCap | None = None
     monthly_spend_max_tokens: SpendCap | None = None
+    # The key's own guardrails, applied with its workspace's. A key minting (or rotating) a key adds these to the
+    # guardrails the new key inherits; the operator's are the key's as given (`ingress/guardrail_policy.py`).
+    guardrails: Guardrails | None = None
 
     @model_validator(mode="after")
     def _scopes_unique(self) -> KeyAttributes:

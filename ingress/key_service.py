@@ -11,11 +11,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ingress import key_policy, keys
+from pydantic import ValidationError
+
+from ingress import guardrail_policy, key_policy, keys
 from ingress.key_policy import DEFAULT_SCOPES, KeyPower, Principal
 from ingress.key_requests import KeyAttributes, NewKey, Rotation
 from ingress.services import Services
 from schemas.errors import Conflict, ErrorCode, InvalidRequest, NotFound, ServiceUnavailable
+from schemas.guardrails import Guardrails
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,31 @@ def _model_ids(services: Services, names: list[str]) -> list[str]:
     return ids
 
 
+def _guardrails(
+    services: Services, attrs: KeyAttributes, inherited: Guardrails | None, caller: Principal | None, *, whose: str
+) -> Guardrails | None:
+    """The new key's guardrails. The operator's key gets what it names (else `inherited`); a key's gets
+    `inherited` plus what it names, refused (403) if it names anything looser than `inherited` or if the sum
+    would be looser than the calling key's own."""
+    named = "guardrails" in attrs.model_fields_set
+    requested = guardrail_policy.resolved(services.catalogue, attrs.guardrails) if named else None
+    if caller is None:
+        return requested if named else inherited
+    key_policy.refuse(guardrail_policy.loosening(requested, inherited, named_only=True, whose=whose))
+    try:
+        child = guardrail_policy.combine(inherited, requested)
+    except ValidationError as exc:
+        problem = exc.errors()[0]["msg"] if exc.errors() else str(exc)
+        raise InvalidRequest(f"guardrails, together with the inherited ones: {problem}") from exc
+    own = caller.key_guardrails.config if caller.key_guardrails is not None else None
+    key_policy.refuse(guardrail_policy.loosening(child, own, named_only=False, whose="the minting key's"))
+    return child
+
+
+def _stored(value: dict[str, Any] | None) -> Guardrails | None:
+    return Guardrails.model_validate(value) if value else None
+
+
 def _describe(row: keys.KeyRow, secret: str | None = None) -> dict[str, Any]:
     state = row.state
     body: dict[str, Any] = {
@@ -60,6 +88,7 @@ def _describe(row: keys.KeyRow, secret: str | None = None) -> dict[str, Any]:
         "expires_at": state.expires_at.isoformat() if state.expires_at else None,
         "allowed_models": list(state.allowed_models) if state.allowed_models is not None else None,
         **{field: getattr(state, field) for field in key_policy.LIMIT_FIELDS},
+        "guardrails": state.guardrails,
     }
     if secret is not None:
         body["key"] = secret
@@ -80,10 +109,12 @@ async def mint(services: Services, workspace_id: str, new_key: NewKey, caller: P
     power = _requested(services, new_key, base)
     if caller is not None:
         key_policy.refuse_widening(power, caller.power)
+    own = caller.key_guardrails.config if caller is not None and caller.key_guardrails is not None else None
+    guardrails = _guardrails(services, new_key, own, caller, whose="the minting key's")
     async with services.engine.begin() as conn:
         if caller is not None:
             await keys.enforce_mint_rate(conn, workspace_id, per_hour_max=services.settings.key_mints_per_hour_max)
-        row, secret = await keys.mint(conn, workspace_id, new_key.name, power)
+        row, secret = await keys.mint(conn, workspace_id, new_key.name, power, guardrail_policy.stored(guardrails))
     await _announce(services, row)
     return _describe(row, secret)
 
@@ -111,12 +142,14 @@ async def rotate(
         if old is None or old.state.revoked_at is not None or (old.state.expires_at or now + timedelta(1)) <= now:
             raise NotFound(f"no live key '{key_id}'" + (" in this workspace" if workspace_id else ""))
         power = _requested(services, rotation, old.power)
+        guardrails = _guardrails(services, rotation, _stored(old.state.guardrails), caller, whose="the rotated key's")
         if caller is not None:
             key_policy.refuse_widening(power, caller.power)
             await keys.enforce_mint_rate(
                 conn, old.state.workspace_id, per_hour_max=services.settings.key_mints_per_hour_max
             )
-        new, secret = await keys.mint(conn, old.state.workspace_id, rotation.name or f"rotated {key_id}", power)
+        name = rotation.name or f"rotated {key_id}"
+        new, secret = await keys.mint(conn, old.state.workspace_id, name, power, guardrail_policy.stored(guardrails))
         old = await keys.mark_rotated(conn, key_id, successor_id=new.state.key_id, grace_s=rotation.grace_s)
     await _announce(services, old)
     await _announce(services, new)

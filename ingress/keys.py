@@ -8,6 +8,7 @@ as a `KeyChanged` state, which the caller publishes on `keys.changes` so every i
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,7 +26,7 @@ __all__ = ["KeyRow", "KeyView", "Principal", "create_key", "fingerprint", "list_
 _COLUMNS = (
     "id, workspace_id, name, secret_sha256, last4, created_at, expires_at, revoked_at, rotated_at, replaced_by, "
     "scopes, allowed_models, max_tokens_max, rpm_max, tpm_max, daily_spend_max_tokens, monthly_spend_max_tokens, "
-    "revision"
+    "revision, guardrails"
 )
 
 
@@ -74,21 +75,25 @@ def _row(row: Any) -> KeyRow:
         tpm_max=row.tpm_max,
         daily_spend_max_tokens=row.daily_spend_max_tokens,
         monthly_spend_max_tokens=row.monthly_spend_max_tokens,
+        guardrails=row.guardrails,
     )
     return KeyRow(state=state, name=row.name)
 
 
-async def mint(conn: AsyncConnection, workspace_id: str, name: str, power: KeyPower) -> tuple[KeyRow, str]:
-    """Insert a new key; returns it and the secret to show once."""
+async def mint(
+    conn: AsyncConnection, workspace_id: str, name: str, power: KeyPower, guardrails: dict[str, Any] | None = None
+) -> tuple[KeyRow, str]:
+    """Insert a new key (its guardrails as `guardrail_policy.stored` gives them); returns it and the secret to show
+    once."""
     key_id = secrets.token_hex(6)
     secret = f"{LIVE_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     row = (
         await conn.execute(
             text(
                 "INSERT INTO api_keys (id, workspace_id, name, secret_sha256, last4, expires_at, scopes, "  # noqa: S608
-                "allowed_models, max_tokens_max, rpm_max, tpm_max, daily_spend_max_tokens, monthly_spend_max_tokens) "
-                "VALUES (:id, :ws, :name, :sha, :last4, :expires_at, :scopes, :models, :max_tokens, :rpm, :tpm, "
-                f":daily, :monthly) RETURNING {_COLUMNS}"
+                "allowed_models, max_tokens_max, rpm_max, tpm_max, daily_spend_max_tokens, monthly_spend_max_tokens, "
+                "guardrails) VALUES (:id, :ws, :name, :sha, :last4, :expires_at, :scopes, :models, :max_tokens, :rpm, "
+                f":tpm, :daily, :monthly, CAST(:guardrails AS jsonb)) RETURNING {_COLUMNS}"
             ),
             {
                 "id": key_id,
@@ -104,6 +109,7 @@ async def mint(conn: AsyncConnection, workspace_id: str, name: str, power: KeyPo
                 "tpm": power.tpm_max,
                 "daily": power.daily_spend_max_tokens,
                 "monthly": power.monthly_spend_max_tokens,
+                "guardrails": json.dumps(guardrails) if guardrails else None,
             },
         )
     ).one()
@@ -215,6 +221,7 @@ class KeyView:
     tpm_max: int | None
     daily_spend_max_tokens: int | None
     monthly_spend_max_tokens: int | None
+    guardrails: dict[str, Any] | None
 
 
 async def list_keys(conn: AsyncConnection, workspace_id: str) -> list[KeyView]:
@@ -222,7 +229,7 @@ async def list_keys(conn: AsyncConnection, workspace_id: str) -> list[KeyView]:
         text(
             "SELECT id, name, last4, created_at, expires_at, "
             "revoked_at, rotated_at, replaced_by, scopes, allowed_models, max_tokens_max, rpm_max, tpm_max, "
-            "daily_spend_max_tokens, monthly_spend_max_tokens FROM api_keys WHERE workspace_id = :ws "
+            "daily_spend_max_tokens, monthly_spend_max_tokens, guardrails FROM api_keys WHERE workspace_id = :ws "
             "ORDER BY created_at, id"
         ),
         {"ws": workspace_id},

@@ -68,7 +68,21 @@ REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
     "PUT /api/v1/billing/auto-topup": {"threshold_tokens": 50000, "amount_bdt": "500", "method": "invoice"},
     "POST /api/v1/billing/alert-thresholds": {"kind": "absolute", "threshold_tokens": 10000},
     "PUT /api/v1/billing/webhook": {"url": "https://hooks.example.com/luntrex"},
-    "POST /api/v1/keys": {"name": "ci", "scopes": ["inference"], "rpm_max": 60},
+    "POST /api/v1/keys": {
+        "name": "ci",
+        "scopes": ["inference"],
+        "rpm_max": 60,
+        "guardrails": {"deny": [{"name": "api-secrets", "pattern": "sk-[A-Za-z0-9]{20,}"}], "redact": ["email"]},
+    },
+    "PUT /api/v1/guardrails": {
+        "allowed_models": ["openai/gpt-4.1-mini", "gemini-2.5-flash"],
+        "max_prompt_chars": 50000,
+        "deny": [
+            {"name": "codenames", "keywords": ["Project Falcon", "Bluebird"]},
+            {"name": "us-ssn", "pattern": "\\b\\d{3}-\\d{2}-\\d{4}\\b"},
+        ],
+        "redact": ["email", "phone", "card"],
+    },
     "POST /api/v1/keys/{key_id}/rotate": {"grace_s": 600},
     "POST /api/v1/admin/workspaces": {"name": "Acme research", "grant_tokens": 1000000},
     "PATCH /api/v1/admin/workspaces/{workspace_id}": {"name": "Acme research lab", "rpm_max": 600},

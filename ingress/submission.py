@@ -98,9 +98,10 @@ def build_job(
             options=options,
         ),
     )
-    if principal.guardrails is None:
+    sets = principal.guardrail_sets()
+    if not sets:
         return job
-    checked = guardrail_check.apply(job, principal.guardrails)
+    checked = guardrail_check.apply(job, sets)
     if checked.params.messages is job.params.messages:
         return checked
     # Redaction changed the prompt: estimate what is actually sent (a marker may be longer than what it hides).

@@ -214,7 +214,7 @@ def hold_request(
             if job.max_cost_tokens is not None and hold > job.max_cost_tokens:
                 refusal = _refusal(
                     ErrorCode.GUARDRAIL_BLOCKED,
-                    "blocked by the workspace's guardrail 'max_cost_tokens_per_request': this request could cost "
+                    "blocked by the guardrail 'max_cost_tokens_per_request': this request could cost "
                     f"up to {hold} tokens, over the limit of {job.max_cost_tokens}; lower max_tokens or shorten "
                     "the prompt",
                 )

@@ -1,4 +1,5 @@
-"""Evaluates a workspace's guardrails on text: deny rules and redaction of e-mails, phone numbers and cards.
+"""Evaluates guardrails (a workspace's or a key's) on text: deny rules and redaction of e-mails, phone numbers
+and cards.
 
 Used by the ingress on prompts (before anything is published or held) and by the workers on answers. Matching
 runs on RE2, whose time is linear in the text's length, so a hostile prompt cannot make a rule take long:
@@ -54,7 +55,8 @@ class Redacted:
 
 
 class GuardrailEngine:
-    """Compiled deny rules and redactions; built once per workspace revision and reused for every request."""
+    """Compiled deny rules and redactions; built once per revision of the workspace or key that owns them and
+    reused for every request."""
 
     def __init__(self, deny: Sequence[DenyRule], redact: Iterable[RedactionKind]) -> None:
         self._rules = [(rule.name, _compile(rule.expression())) for rule in deny]

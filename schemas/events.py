@@ -244,6 +244,8 @@ class KeyChanged(Envelope):
     tpm_max: int | None = None
     daily_spend_max_tokens: int | None = None
     monthly_spend_max_tokens: int | None = None
+    # The key's own guardrails (schemas.guardrails.Guardrails as JSON), applied with its workspace's; or None.
+    guardrails: dict[str, Any] | None = None
 
 
 class WorkspaceChanged(Envelope):

@@ -1,4 +1,4 @@
-"""A workspace's guardrails as configured through the admin API, validated once when they are set.
+"""Guardrails of a workspace or of one key, as configured through the API, validated once when they are set.
 
 Deny rules are regular expressions for RE2 (linear-time matching: no backreferences or lookaround) or keyword
 lists. A pattern that RE2 cannot compile, or that nests unbounded quantifiers (the shape that makes
@@ -43,10 +43,11 @@ class DenyRule(BaseModel):
     def _one_matcher(self) -> DenyRule:
         if (self.pattern is None) == (self.keywords is None):
             raise ValueError(f"rule '{self.name}': give exactly one of pattern or keywords")
-        if self.pattern is not None:
-            problem = pattern_problem(self.pattern)
-            if problem is not None:
-                raise ValueError(f"rule '{self.name}': {problem}")
+        # Keywords are matched as one RE2 alternation: a list too large for RE2's memory bound is refused here,
+        # never found failing to compile on a request.
+        problem = pattern_problem(self.pattern) if self.pattern is not None else _re2_problem(self.expression())
+        if problem is not None:
+            raise ValueError(f"rule '{self.name}': {problem}")
         return self
 
     def expression(self) -> str:
@@ -68,10 +69,11 @@ def _whole_word(keyword: str) -> str:
 
 
 class Guardrails(BaseModel):
-    """Everything optional: an empty object means no guardrails."""
+    """Everything optional: an empty object means no guardrails. A workspace and each of its keys may have a set;
+    both apply to a request (ingress/guardrail_check.py)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    # Models the workspace may use at all (on top of each key's own allowed models).
+    # Models the workspace (or key) may use at all (on top of each key's own allowed models).
     allowed_models: Annotated[tuple[ModelName, ...], Field(min_length=1, max_length=ALLOWED_MODELS_MAX)] | None = None
     # Refused before anything is held when the job's hold (its most possible cost) would exceed this.
     max_cost_tokens_per_request: Annotated[int, Field(strict=True, gt=0, le=10**15)] | None = None
@@ -93,7 +95,8 @@ class Guardrails(BaseModel):
 
 
 class OutputChecks(BaseModel):
-    """What a worker applies to an answer: the workspace's deny rules and redactions, carried with the job."""
+    """What a worker applies to an answer: the deny rules and redactions of the workspace and the key that asked,
+    carried with the job."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
     deny: tuple[DenyRule, ...] = ()
@@ -102,16 +105,23 @@ class OutputChecks(BaseModel):
 
 def pattern_problem(pattern: str) -> str | None:
     """Why a deny pattern is refused, or None: RE2 must compile it and no unbounded quantifier may nest."""
+    problem = _re2_problem(pattern)
+    if problem is not None:
+        return problem
+    if _nests_unbounded_quantifiers(pattern):
+        return "nested unbounded quantifiers (like (a+)+) are refused: they are catastrophic for backtracking"
+    return None
+
+
+def _re2_problem(expression: str) -> str | None:
     options = re2.Options()
     options.max_mem = PATTERN_MEMORY_MAX_BYTES
     options.log_errors = False
     try:
-        re2.compile(pattern, options)
+        re2.compile(expression, options)
     except re2.error as exc:
         reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
         return f"not a valid RE2 pattern ({reason})"
-    if _nests_unbounded_quantifiers(pattern):
-        return "nested unbounded quantifiers (like (a+)+) are refused: they are catastrophic for backtracking"
     return None
 
 

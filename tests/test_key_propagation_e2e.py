@@ -139,3 +139,37 @@ async def test_state_topics_keep_the_newest_record_per_key(stack: Stack) -> None
         for resource in response.resources
     }
     assert policies == dict.fromkeys(names, "compact")
+
+
+async def answered_within_a_second(client: httpx.AsyncClient, body: object, key: str, status: int) -> httpx.Response:
+    """The first completion answered with `status` on this replica, failing if none is within the bound."""
+    started = time.monotonic()
+    while True:
+        response = await client.post("/chat/completions", json=body, headers=bearer(key))
+        if response.status_code == status:
+            return response
+        assert time.monotonic() - started < PROPAGATION_MAX_S, f"still {response.status_code}: {response.text}"
+        await asyncio.sleep(0.01)
+
+
+async def test_guardrails_set_on_one_replica_apply_on_the_other(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient], engine: AsyncEngine
+) -> None:
+    """The workspace's set travels on `workspaces.changes`, a key's with the key on `keys.changes`: replica two
+    (which re-reads nothing for 300 s) applies both."""
+    one, two = clients
+    workspace = await make_workspace(engine, tokens=10_000)
+    falcon = {"messages": [{"role": "user", "content": "Falcon 078-05-1120"}], "max_tokens": 8}
+    assert (await two.post("/chat/completions", json=falcon, headers=workspace.headers)).status_code == 200
+
+    rules = {"deny": [{"name": "codename", "keywords": ["Falcon"]}]}
+    assert (await one.put("/guardrails", json=rules, headers=workspace.headers)).status_code == 200
+    blocked = await answered_within_a_second(two, falcon, workspace.api_key, 400)
+    assert "the workspace's guardrail 'codename'" in blocked.json()["error"]
+    assert (await one.put("/guardrails", json={}, headers=workspace.headers)).status_code == 200
+    await answered_within_a_second(two, falcon, workspace.api_key, 200)
+
+    ssn = {"deny": [{"name": "ssn", "pattern": r"\d{3}-\d{2}-\d{4}"}]}
+    minted = (await one.post("/keys", json={"guardrails": ssn}, headers=workspace.headers)).json()
+    refused = await answered_within_a_second(two, falcon, minted["key"], 400)
+    assert "this key's guardrail 'ssn'" in refused.json()["error"], refused.text

@@ -1,5 +1,5 @@
-"""A workspace's output guardrails applied to an answer before it is published: deny rules withhold it,
-redaction rewrites it.
+"""Output guardrails (the workspace's and the calling key's, carried with the job) applied to an answer before it
+is published: deny rules withhold it, redaction rewrites it.
 
 An answer a deny rule matches ends the job `failed` with `guardrail_blocked` naming the rule; the answer is
 dropped here, so it never reaches Kafka, the book or the caller, and the job is not charged (the provider's
@@ -33,7 +33,7 @@ def apply(usage: UsageRecorded, checks: OutputChecks | None) -> UsageRecorded:
     if rule is not None:
         error = JobError(
             code=ErrorCode.GUARDRAIL_BLOCKED,
-            message=f"the answer was withheld by the workspace's guardrail '{rule}'; nothing was charged",
+            message=f"the answer was withheld by the guardrail '{rule}'; nothing was charged",
         )
         return usage.model_copy(update={"outcome": "failed", "answer": None, "finish_reason": None, "error": error})
     redacted = engine.redact(usage.answer)

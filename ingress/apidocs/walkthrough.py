@@ -89,6 +89,9 @@ STEPS: tuple[Step, ...] = (
     Step("GET /api/v1/openai/batches/{batch_id}"),
     Step("POST /api/v1/openai/batches/{batch_id}/cancel"),
     Step("POST /api/v1/batches/{batch_id}/cancel"),
+    # Guardrails after every completion of the walk, so its calls answer as they do for a workspace without any.
+    Step("PUT /api/v1/guardrails"),
+    Step("GET /api/v1/guardrails"),
     Step("POST /api/v1/keys", captures={"keyId": "id"}),
     Step("GET /api/v1/keys"),
     Step("POST /api/v1/keys/{key_id}/rotate"),

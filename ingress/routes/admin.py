@@ -1,14 +1,12 @@
 """The operator's API under `/api/v1/admin/...`, behind the admin credential (a workspace key gets 403).
 
 Workspaces are the ledger's: creating, changing, suspending a workspace and granting it credit are commands
-the ledger executes (`ingress.ledger_commands`); this module only validates, sends and reports. Keys are
+the ledger executes (`ingress.workspace_commands`); this module only validates, sends and reports. Keys are
 ingress's own, so minting, rotating and revoking any workspace's keys happen here.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from dataclasses import asdict
 from typing import Annotated, Any
@@ -16,78 +14,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import ORJSONResponse
 
-from ingress import key_service, keys
+from ingress import guardrail_policy, key_service, keys, workspace_commands
 from ingress.api_models import GrantAnswer, KeyMinted, KeyRotated, KeysPage, Workspace, WorkspaceCreated, WorkspacesPage
 from ingress.auth import authenticate_admin
 from ingress.key_requests import Grant, NewKey, NewWorkspace, Rotation, WorkspaceUpdate
 from ingress.openapi_document import error_responses
 from ingress.services import Services
 from ledger import queries
-from schemas.errors import ErrorCode, LuntrexError, NotFound, spec_of
-from schemas.events import WorkspaceCommandAnswered, WorkspaceCommandIssued
-from schemas.guardrails import Guardrails
+from schemas.errors import NotFound
 
 router = APIRouter(prefix="/api/v1/admin", dependencies=[Depends(authenticate_admin)])
 
 LIST_LIMIT_MAX = 500
-# How long an admin answer waits for this replica to see the workspace's new state (others see it as fast).
-STATE_WAIT_S = 2.0
-WORKSPACE_ID_LENGTH_MAX = 128
-
-
-class CommandRefused(LuntrexError):
-    """The ledger refused a workspace command: its code and status come from the one error table."""
-
-    def __init__(self, code: str, message: str) -> None:
-        known = code if code in ErrorCode.__members__.values() else ErrorCode.INTERNAL
-        super().__init__(message, code=ErrorCode(known))
-        self.status = spec_of(code).status
-
-
-def _workspace_id(value: str) -> str:
-    """A workspace id from a path: one with control characters or absurd length names no workspace."""
-    if not 0 < len(value) <= WORKSPACE_ID_LENGTH_MAX or not value.isprintable():
-        raise NotFound(f"workspace '{value[:64]!r}' not found")
-    return value
-
-
-async def _command(services: Services, workspace_id: str, action: str, **fields: Any) -> WorkspaceCommandAnswered:
-    command = WorkspaceCommandIssued(
-        workspace_id=_workspace_id(workspace_id), job_id=f"cmd_{uuid.uuid4().hex}", action=action, **fields
-    )
-    answer = await services.commands.issue(command, timeout_s=services.settings.admin_command_timeout_s)
-    if not answer.ok:
-        assert answer.error is not None
-        raise CommandRefused(answer.error.code, answer.error.message)
-    if answer.workspace is not None:
-        deadline = time.monotonic() + STATE_WAIT_S
-        while services.keys.workspace_revision(workspace_id) < answer.workspace.revision:
-            if time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.005)
-    return answer
-
-
-def _guardrails_json(services: Services, guardrails: Guardrails | None) -> dict[str, Any] | None:
-    """Guardrails as the ledger stores them, allowed models named by their catalogue ids (aliases resolved,
-    unknown names refused here rather than silently never matching)."""
-    if guardrails is None:
-        return None
-    if guardrails.allowed_models is not None:
-        resolved = []
-        for name in guardrails.allowed_models:
-            model = services.catalogue.resolve(name)
-            if model is None:
-                raise NotFound(
-                    f"guardrail allowed_models: model '{name}' is not in the catalogue", code=ErrorCode.MODEL_NOT_FOUND
-                )
-            resolved.append(model.id)
-        guardrails = guardrails.model_copy(update={"allowed_models": tuple(dict.fromkeys(resolved))})
-    return guardrails.model_dump(mode="json", exclude_defaults=True)
 
 
 async def _workspace_body(services: Services, workspace_id: str) -> dict[str, Any]:
-    workspace_id = _workspace_id(workspace_id)
+    workspace_id = workspace_commands.workspace_id(workspace_id)
     async with services.engine.connect() as conn:
         view = await queries.workspace(conn, workspace_id)
         summary = await queries.balance_summary(conn, workspace_id)
@@ -109,12 +51,12 @@ async def create_workspace(request: Request, new: NewWorkspace) -> ORJSONRespons
     services: Services = request.app.state.services
     workspace_id = new.id or f"ws_{uuid.uuid4().hex[:12]}"
     fields = new.model_dump(exclude={"id", "with_key", "guardrails"})
-    answer = await _command(
+    answer = await workspace_commands.issue(
         services,
         workspace_id,
         "create",
         **fields,
-        guardrails=_guardrails_json(services, new.guardrails),
+        guardrails=guardrail_policy.stored(guardrail_policy.resolved(services.catalogue, new.guardrails)),
         reason="opening grant",
     )
     body = await _workspace_body(services, workspace_id)
@@ -151,8 +93,10 @@ async def update_workspace(workspace_id: str, request: Request, update: Workspac
     services: Services = request.app.state.services
     fields = update.model_dump(include=update.model_fields_set)
     if "guardrails" in fields:
-        fields["guardrails"] = _guardrails_json(services, update.guardrails)
-    await _command(services, workspace_id, "update", fields_set=tuple(sorted(update.model_fields_set)), **fields)
+        fields["guardrails"] = guardrail_policy.stored(guardrail_policy.resolved(services.catalogue, update.guardrails))
+    await workspace_commands.issue(
+        services, workspace_id, "update", fields_set=tuple(sorted(update.model_fields_set)), **fields
+    )
     return await _workspace_body(services, workspace_id)
 
 
@@ -162,7 +106,7 @@ async def update_workspace(workspace_id: str, request: Request, update: Workspac
 async def suspend_workspace(workspace_id: str, request: Request) -> dict[str, Any]:
     """Every key of the workspace is refused (403 `workspace_suspended`) until it is resumed."""
     services: Services = request.app.state.services
-    await _command(services, workspace_id, "suspend")
+    await workspace_commands.issue(services, workspace_id, "suspend")
     return await _workspace_body(services, workspace_id)
 
 
@@ -171,7 +115,7 @@ async def suspend_workspace(workspace_id: str, request: Request) -> dict[str, An
 )
 async def resume_workspace(workspace_id: str, request: Request) -> dict[str, Any]:
     services: Services = request.app.state.services
-    await _command(services, workspace_id, "resume")
+    await workspace_commands.issue(services, workspace_id, "resume")
     return await _workspace_body(services, workspace_id)
 
 
@@ -184,7 +128,7 @@ async def resume_workspace(workspace_id: str, request: Request) -> dict[str, Any
 async def grant_credit(workspace_id: str, request: Request, grant: Grant) -> ORJSONResponse:
     """Credit a workspace in tokens, or in whole BDT at its exchange rate; one journal entry per grant."""
     services: Services = request.app.state.services
-    answer = await _command(
+    answer = await workspace_commands.issue(
         services, workspace_id, "grant", grant_tokens=grant.tokens, grant_bdt=grant.bdt, reason=grant.reason
     )
     body = {"workspace_id": workspace_id, "granted_tokens": answer.granted_tokens, "balance": answer.balance_tokens}
@@ -199,7 +143,7 @@ async def grant_credit(workspace_id: str, request: Request, grant: Grant) -> ORJ
 )
 async def mint_key(workspace_id: str, request: Request, new_key: NewKey) -> ORJSONResponse:
     services: Services = request.app.state.services
-    workspace_id = _workspace_id(workspace_id)
+    workspace_id = workspace_commands.workspace_id(workspace_id)
     async with services.engine.connect() as conn:
         if await queries.workspace(conn, workspace_id) is None:
             raise NotFound(f"workspace '{workspace_id}' not found")
@@ -209,7 +153,7 @@ async def mint_key(workspace_id: str, request: Request, new_key: NewKey) -> ORJS
 @router.get("/workspaces/{workspace_id}/keys", response_model=KeysPage, responses=error_responses(400, 401, 403, 404))
 async def list_keys(workspace_id: str, request: Request) -> dict[str, Any]:
     services: Services = request.app.state.services
-    workspace_id = _workspace_id(workspace_id)
+    workspace_id = workspace_commands.workspace_id(workspace_id)
     async with services.engine.connect() as conn:
         if await queries.workspace(conn, workspace_id) is None:
             raise NotFound(f"workspace '{workspace_id}' not found")

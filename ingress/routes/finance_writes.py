@@ -31,8 +31,8 @@ from ingress.api_models import (
 )
 from ingress.auth import Billing, Manager, authenticate_admin
 from ingress.openapi_document import error_responses
-from ingress.routes.admin import CommandRefused
 from ingress.services import Services
+from ingress.workspace_commands import CommandRefused
 from schemas.errors import InvalidRequest, NotFound
 from schemas.events import WorkspaceCommandIssued
 from schemas.finance import (

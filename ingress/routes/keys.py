@@ -27,9 +27,10 @@ router = APIRouter(prefix="/api/v1/keys")
 KeyId = Annotated[Label, Path(max_length=64)]
 
 
-@router.post("", status_code=201, response_model=KeyMinted, responses=error_responses(400, 401, 403, 429, 503))
+@router.post("", status_code=201, response_model=KeyMinted, responses=error_responses(400, 401, 403, 404, 429, 503))
 async def create_key(request: Request, principal: Manager, new_key: NewKey) -> ORJSONResponse:
-    """Mint a key (default scope `inference`); the secret is in this answer only."""
+    """Mint a key (default scope `inference`); the secret is in this answer only. Anything not named is inherited
+    from the calling key, and `guardrails` are added to the calling key's own."""
     services: Services = request.app.state.services
     body = await key_service.mint(services, principal.workspace_id, new_key, principal)
     return ORJSONResponse(body, status_code=201)

@@ -3,4 +3,4 @@
 curl --fail-with-body -sS -X POST "$LUNTREX_BASE_URL/keys" \
   -H "Authorization: Bearer $LUNTREX_API_KEY" \
   -H "Content-Type: application/json" \
-  -d '{"name": "ci", "scopes": ["inference"], "rpm_max": 60}'
+  -d '{"name": "ci", "scopes": ["inference"], "rpm_max": 60, "guardrails": {"deny": [{"name": "api-secrets", "pattern": "sk-[A-Za-z0-9]{20,}"}], "redact": ["email"]}}'

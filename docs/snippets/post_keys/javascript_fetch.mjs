@@ -7,7 +7,18 @@ const response = await fetch(process.env.LUNTREX_BASE_URL + `/keys`, {
     "scopes": [
       "inference"
     ],
-    "rpm_max": 60
+    "rpm_max": 60,
+    "guardrails": {
+      "deny": [
+        {
+          "name": "api-secrets",
+          "pattern": "sk-[A-Za-z0-9]{20,}"
+        }
+      ],
+      "redact": [
+        "email"
+      ]
+    }
   }),
 });
 if (!response.ok) {

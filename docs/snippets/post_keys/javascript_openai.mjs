@@ -7,6 +7,17 @@ const answer = await client.post(`/keys`, { body: {
   "scopes": [
     "inference"
   ],
-  "rpm_max": 60
+  "rpm_max": 60,
+  "guardrails": {
+    "deny": [
+      {
+        "name": "api-secrets",
+        "pattern": "sk-[A-Za-z0-9]{20,}"
+      }
+    ],
+    "redact": [
+      "email"
+    ]
+  }
 } });
 console.log(answer === undefined || answer === null ? "done" : JSON.stringify(answer));

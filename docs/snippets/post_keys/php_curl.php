@@ -7,6 +7,17 @@ $body = [
         'inference',
     ],
     'rpm_max' => 60,
+    'guardrails' => [
+        'deny' => [
+            [
+                'name' => 'api-secrets',
+                'pattern' => 'sk-[A-Za-z0-9]{20,}',
+            ],
+        ],
+        'redact' => [
+            'email',
+        ],
+    ],
 ];
 curl_setopt($curl, CURLOPT_POSTFIELDS, json_encode($body));
 curl_setopt_array($curl, [

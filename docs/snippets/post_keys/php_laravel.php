@@ -8,6 +8,17 @@ $response = Http::withToken(getenv('LUNTREX_API_KEY'))->timeout(120)->post(geten
         'inference',
     ],
     'rpm_max' => 60,
+    'guardrails' => [
+        'deny' => [
+            [
+                'name' => 'api-secrets',
+                'pattern' => 'sk-[A-Za-z0-9]{20,}',
+            ],
+        ],
+        'redact' => [
+            'email',
+        ],
+    ],
 ]);
 $response->throw();
 echo $response->body(), PHP_EOL;

@@ -10,6 +10,17 @@ answer = client.post("/keys", body={
     "scopes": [
         "inference"
     ],
-    "rpm_max": 60
+    "rpm_max": 60,
+    "guardrails": {
+        "deny": [
+            {
+                "name": "api-secrets",
+                "pattern": "sk-[A-Za-z0-9]{20,}"
+            }
+        ],
+        "redact": [
+            "email"
+        ]
+    }
 }, cast_to=object)
 print(json.dumps(answer))

@@ -13,7 +13,18 @@ response = requests.request(
         "scopes": [
             "inference"
         ],
-        "rpm_max": 60
+        "rpm_max": 60,
+        "guardrails": {
+            "deny": [
+                {
+                    "name": "api-secrets",
+                    "pattern": "sk-[A-Za-z0-9]{20,}"
+                }
+            ],
+            "redact": [
+                "email"
+            ]
+        }
     },
     timeout=120,
 )
