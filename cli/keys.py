@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import IO
 
 import click
 
 from cli.client import Connection, connection_options, emit, request
+from cli.guardrails_file import read_guardrails
 
 _DURATION = re.compile(r"^(\d+)([smhd]?)$")
 _SECONDS = {"": 1, "s": 1, "m": 60, "h": 3_600, "d": 86_400}
@@ -64,6 +66,12 @@ def key() -> None:
 @click.option("--expires", help="30d, 12h, 90m, 3600s or an ISO time")
 @click.option("--model", "models", multiple=True, help="allowed model (repeat); default: every model")
 @click.option("--max-tokens", type=click.IntRange(min=1), help="the largest max_tokens a request may ask")
+@click.option(
+    "--guardrails",
+    "guardrails_file",
+    type=click.File("r"),
+    help="the key's own guardrails, a JSON file ('-': standard input); they add to the workspace's",
+)
 @connection_options
 def create(
     connection: Connection,
@@ -77,6 +85,7 @@ def create(
     expires: str | None,
     models: tuple[str, ...],
     max_tokens: int | None,
+    guardrails_file: IO[str] | None,
 ) -> None:
     """Mint a key for WORKSPACE_ID; the secret (`key`) is shown once."""
     body: dict[str, object] = {"name": name}
@@ -89,6 +98,7 @@ def create(
         "expires_in_s": expires_in_s(expires) if expires else None,
         "allowed_models": list(models) or None,
         "max_tokens_max": max_tokens,
+        "guardrails": read_guardrails(guardrails_file) if guardrails_file is not None else None,
     }
     body.update({field: value for field, value in optional.items() if value is not None})
     minted = request(connection, "POST", f"/admin/workspaces/{workspace_id}/keys", admin=True, body=body)

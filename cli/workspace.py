@@ -1,10 +1,13 @@
-"""`luntrex workspace create|list|show|suspend|resume` (admin credential)."""
+"""`luntrex workspace create|list|show|suspend|resume|guardrails` (admin credential)."""
 
 from __future__ import annotations
+
+from typing import IO
 
 import click
 
 from cli.client import Connection, connection_options, emit, progress, request
+from cli.guardrails_file import read_guardrails
 
 
 @click.group()
@@ -76,3 +79,27 @@ def suspend(connection: Connection, workspace_id: str) -> None:
 def resume(connection: Connection, workspace_id: str) -> None:
     """Let a suspended workspace's keys work again."""
     emit(request(connection, "POST", f"/admin/workspaces/{workspace_id}/resume", admin=True))
+
+
+@workspace.command()
+@click.argument("workspace_id")
+@click.option(
+    "--set",
+    "document",
+    type=click.File("r"),
+    help="replace them with this JSON file's set ('-' reads standard input); see README, Guardrails",
+)
+@click.option("--clear", is_flag=True, help="remove every guardrail of the workspace")
+@connection_options
+def guardrails(connection: Connection, workspace_id: str, document: IO[str] | None, clear: bool) -> None:
+    """Show a workspace's guardrails, or replace them (--set FILE) or remove them (--clear)."""
+    if document is not None and clear:
+        raise click.UsageError("--set and --clear are exclusive")
+    if document is None and not clear:
+        shown = request(connection, "GET", f"/admin/workspaces/{workspace_id}", admin=True)
+        emit({"workspace_id": workspace_id, "guardrails": shown.get("guardrails")})
+        return
+    body = {"guardrails": read_guardrails(document) if document is not None else None}
+    progress("changing the workspace's guardrails (the ledger applies it)...")
+    changed = request(connection, "PATCH", f"/admin/workspaces/{workspace_id}", admin=True, body=body)
+    emit({"workspace_id": workspace_id, "guardrails": changed.get("guardrails")})

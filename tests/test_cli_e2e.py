@@ -110,3 +110,42 @@ def test_luntrex_topup_credits_once_per_key_and_refuses_bad_amounts(stack: Stack
         assert refused.exit_code == 1 and "400 invalid_request" in refused.output, refused.output
     missing = run(env_file, "topup", "ws_does_not_exist", "5")
     assert missing.exit_code == 1 and "404" in missing.output
+
+
+def test_an_operator_sets_guardrails_on_a_workspace_and_on_a_key(stack: Stack, tmp_path: Path) -> None:
+    env_file = stack_env(tmp_path, stack)
+    workspace = json.loads(run(env_file, "workspace", "create", "CLI guarded", "--topup-bdt", "2").stdout)
+    workspace_id = workspace["workspace_id"]
+    rules = tmp_path / "workspace.json"
+    rules.write_text(json.dumps({"deny": [{"name": "codenames", "keywords": ["Bluebird"]}], "redact": ["email"]}))
+    changed = run(env_file, "workspace", "guardrails", workspace_id, "--set", str(rules))
+    assert changed.exit_code == 0, changed.output
+    assert json.loads(changed.stdout)["guardrails"]["deny"][0]["name"] == "codenames"
+    shown = json.loads(run(env_file, "workspace", "guardrails", workspace_id).stdout)
+    assert shown["guardrails"]["redact"] == ["email"]
+    blocked = run(env_file, "chat", "tell me about Bluebird", "--api-key", workspace["api_key"])
+    assert blocked.exit_code == 1 and "400 guardrail_blocked" in blocked.output and "codenames" in blocked.output
+
+    key_rules = tmp_path / "key.json"
+    key_rules.write_text(json.dumps({"deny": [{"name": "tickets", "pattern": "ACME-[0-9]+"}]}))
+    minted = run(env_file, "key", "create", workspace_id, "--guardrails", str(key_rules))
+    assert minted.exit_code == 0, minted.output
+    key = json.loads(minted.stdout)
+    by_key = run(env_file, "chat", "close ACME-42 please", "--model", "test/cheap", "--api-key", key["api_key"])
+    assert by_key.exit_code == 1 and "400 guardrail_blocked" in by_key.output and "tickets" in by_key.output
+    # The workspace's own key has no such rule: the same prompt passes there.
+    passes = run(env_file, "chat", "close ACME-42 please", "--model", "test/cheap", "--api-key", workspace["api_key"])
+    assert passes.exit_code == 0, passes.output
+
+    cleared = run(env_file, "workspace", "guardrails", workspace_id, "--clear")
+    assert cleared.exit_code == 0 and json.loads(cleared.stdout)["guardrails"] is None
+    assert run(env_file, "chat", "Bluebird", "--model", "test/cheap", "--api-key", workspace["api_key"]).exit_code == 0
+
+    not_json = tmp_path / "bad.json"
+    not_json.write_text("deny: everything")
+    refused = run(env_file, "workspace", "guardrails", workspace_id, "--set", str(not_json))
+    assert refused.exit_code == 2 and "not JSON" in refused.output
+    catastrophic = tmp_path / "catastrophic.json"
+    catastrophic.write_text(json.dumps({"deny": [{"name": "nested", "pattern": "(a+)+$"}]}))
+    refused = run(env_file, "workspace", "guardrails", workspace_id, "--set", str(catastrophic))
+    assert refused.exit_code == 1 and "400 invalid_request" in refused.output and "nested" in refused.output
