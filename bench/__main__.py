@@ -7,6 +7,7 @@
 ``python -m bench peers``: the same wrk load on the fake provider, our pipeline and LiteLLM proxy (make bench-peers).
 ``python -m bench hops``: a sync request's time at c=1 hop by hop, from the services' own metrics.
 ``python -m bench stage``: the ledger's admission and settlement per job: statements, round trips, CPU.
+``python -m bench edge``: CPU per request and per stream of each service, idle CPU, hops (on given Kafka/PostgreSQL).
 
 Starts the dev stack when it is not up (``python -m stack up``) and stops afterwards only what it started.
 """
@@ -80,6 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bench import peers
 
         return peers.main(argv[1:])
+    if argv[:1] == ["edge"]:
+        from bench import edge
+
+        return edge.main(argv[1:])
     if argv[:1] == ["stage"]:
         from bench import ledger_stage
 

@@ -8,8 +8,18 @@ reads the services' own metrics before and after, so the figures are the pipelin
   provider call (`luntrex_provider_call_duration_seconds`).
 Means over the run (histogram sums over counts). Beside them, in the same run, two floors measured with the
 same client libraries on the same broker and fake: a bare aiokafka round trip (send with acks=all, then
-consume) on a topic of its own, and a bare httpx call to the fake. The request's end-to-end p50 is the
-client's. Everything runs on one host, so record timestamps and the consumers' clocks agree.
+consume) on a topic of its own, and a bare httpx call to the fake (with httpx's own transport and with the
+workers' aiohttp one). The request's end-to-end p50 is the client's. Everything runs on one host, so record
+timestamps and the consumers' clocks agree.
+
+Compare like with like (both measured 2026-12-02, see README "Benchmarks"):
+- A hop row is a record's age as the metric reads it: the consumer's clock minus the record's Kafka timestamp,
+  which is whole milliseconds (the producer's clock truncated), so it reads ~0.5 ms more than the hop took.
+  The floor's `record_age_ms_mean` is the bare round trip read the same way; `send_to_consume_ms_p50` is the
+  true time, from a monotonic clock.
+- At c=1 every process sleeps between requests, and a call after ~15 ms of idleness costs about twice the CPU
+  and wall time of the same call in a tight loop (cold caches, idle CPUs). The floors pause `--floor-gap-ms`
+  between rounds (default 15, about one c=1 request) for that reason; 0 gives the tight-loop figures.
 """
 
 from __future__ import annotations
@@ -68,8 +78,9 @@ def mean_ms(before: Samples, after: Samples, family: str, label: str, wanted: st
     return (round(total_s / count * 1000, 3) if count else None), int(count)
 
 
-async def kafka_floor(bootstrap: str, rounds: int) -> dict[str, float]:
-    """A bare round trip on the same broker: send (acks=all, idempotent, linger 0) and consume it back."""
+async def kafka_floor(bootstrap: str, rounds: int, gap_s: float = 0.0) -> dict[str, float]:
+    """A bare round trip on the same broker: send (acks=all, idempotent, linger 0) and consume it back, `gap_s`
+    apart; also each record's age as `luntrex_kafka_record_age_seconds` reads it (its millisecond timestamp)."""
     topic = f"bench-hops-{uuid.uuid4().hex[:8]}"
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -84,11 +95,15 @@ async def kafka_floor(bootstrap: str, rounds: int) -> dict[str, float]:
             await consumer.seek_to_end()
             acks: list[float] = []
             trips: list[float] = []
+            ages: list[float] = []
             for index in range(rounds):
+                if gap_s:
+                    await asyncio.sleep(gap_s)
                 started = time.perf_counter()
                 await producer.send_and_wait(topic, b"x" * 512, key=str(index).encode())
                 acked = time.perf_counter()
-                await consumer.getone()
+                record = await consumer.getone()
+                ages.append((time.time() - record.timestamp / 1000) * 1000)
                 acks.append((acked - started) * 1000)
                 trips.append((time.perf_counter() - started) * 1000)
         finally:
@@ -100,15 +115,25 @@ async def kafka_floor(bootstrap: str, rounds: int) -> dict[str, float]:
     return {
         "publish_ack_ms_p50": round(statistics.median(acks), 3),
         "send_to_consume_ms_p50": round(statistics.median(trips), 3),
+        "send_to_consume_ms_mean": round(statistics.fmean(trips), 3),
+        "record_age_ms_mean": round(statistics.fmean(ages), 3),
     }
 
 
-async def provider_floor(fake_url: str, rounds: int) -> float:
-    """A bare httpx call to the fake's OpenAI route, as a worker's call would be without the pipeline."""
+async def provider_floor(fake_url: str, rounds: int, gap_s: float = 0.0, *, aiohttp: bool = False) -> float:
+    """A bare httpx call to the fake's OpenAI route, as a worker's call would be without the pipeline, `gap_s`
+    apart; `aiohttp`: over the workers' transport (httpx-aiohttp) instead of httpx's own."""
     body = {**BODY, "model": "gpt-4.1-mini"}
     latencies: list[float] = []
-    async with httpx.AsyncClient(timeout=30) as http:
+    transport: httpx.AsyncBaseTransport | None = None
+    if aiohttp:
+        from httpx_aiohttp import AiohttpTransport
+
+        transport = AiohttpTransport()
+    async with httpx.AsyncClient(timeout=30, transport=transport) as http:
         for _ in range(rounds):
+            if gap_s:
+                await asyncio.sleep(gap_s)
             started = time.perf_counter()
             response = await http.post(
                 f"{fake_url}/openai/v1/chat/completions", json=body, headers={"authorization": "Bearer sk-bench"}
@@ -118,7 +143,9 @@ async def provider_floor(fake_url: str, rounds: int) -> float:
     return round(statistics.median(latencies), 3)
 
 
-async def run(session: stackctl.StackSession, probe: BillingProbe, requests: int) -> dict[str, Any]:
+async def run(
+    session: stackctl.StackSession, probe: BillingProbe, requests: int, floor_gap_s: float = 0.015
+) -> dict[str, Any]:
     workspace = await probe.create()
     urls = {
         "ingress": session.base_url.rsplit("/api/", 1)[0] + "/metrics",
@@ -153,8 +180,12 @@ async def run(session: stackctl.StackSession, probe: BillingProbe, requests: int
         "latency_ms_mean": round(statistics.fmean(latencies), 3),
         "path": rows,
         "floors": {
-            **await kafka_floor(session.env["KAFKA_BOOTSTRAP_SERVERS"], 200),
-            "fake_provider_httpx_ms_p50": await provider_floor(session.fake_provider_url, 200),
+            "gap_ms": round(floor_gap_s * 1000, 1),
+            **await kafka_floor(session.env["KAFKA_BOOTSTRAP_SERVERS"], 200, floor_gap_s),
+            "fake_provider_httpx_ms_p50": await provider_floor(session.fake_provider_url, 200, floor_gap_s),
+            "fake_provider_httpx_aiohttp_ms_p50": await provider_floor(
+                session.fake_provider_url, 200, floor_gap_s, aiohttp=True
+            ),
         },
     }
 
@@ -166,8 +197,11 @@ def print_table(document: dict[str, Any]) -> None:
         print(f"  {row['what']:48s} {mean}  (n={row['observations']})")
     floors = document["floors"]
     print(
-        f"floors: bare aiokafka ack {floors['publish_ack_ms_p50']} ms, send->consume "
-        f"{floors['send_to_consume_ms_p50']} ms; bare httpx call to the fake {floors['fake_provider_httpx_ms_p50']} ms"
+        f"floors ({floors['gap_ms']} ms apart): bare aiokafka ack {floors['publish_ack_ms_p50']} ms, send->consume "
+        f"p50 {floors['send_to_consume_ms_p50']} ms (mean {floors['send_to_consume_ms_mean']}), its record age as "
+        f"the hop rows read it {floors['record_age_ms_mean']} ms (mean); bare httpx call to the fake "
+        f"{floors['fake_provider_httpx_ms_p50']} ms (aiohttp transport "
+        f"{floors['fake_provider_httpx_aiohttp_ms_p50']} ms)"
     )
 
 
@@ -175,7 +209,7 @@ async def _main(arguments: argparse.Namespace, command: str) -> int:
     session = stackctl.bring_up()
     probe = BillingProbe(session.database_url)
     try:
-        result = await run(session, probe, arguments.requests)
+        result = await run(session, probe, arguments.requests, arguments.floor_gap_ms / 1000)
     finally:
         await probe.close()
         stackctl.restore(session)
@@ -195,6 +229,9 @@ async def _main(arguments: argparse.Namespace, command: str) -> int:
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench hops", description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300, help="sequential requests (default 300)")
+    parser.add_argument(
+        "--floor-gap-ms", type=float, default=15.0, help="pause between the floors' rounds (default 15; 0: tight loop)"
+    )
     parser.add_argument("--name", default="hops", help="results file bench/results/<name>.json")
     arguments = parser.parse_args(argv)
     return asyncio.run(_main(arguments, " ".join(["python -m bench hops", *argv])))
