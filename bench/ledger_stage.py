@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -46,17 +47,26 @@ CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
 class Counters:
-    """SQL statements and transaction ends seen by the driver (each is one round trip outside a pipeline)."""
+    """SQL statements and transaction ends seen by the driver (each is one round trip outside a pipeline).
+
+    Statements are counted on psycopg's cursors, not by SQLAlchemy's events: the ledger runs its hot path on the
+    driver's connection (ledger/driver.py), which SQLAlchemy never sees."""
 
     def __init__(self) -> None:
         self.statements = 0
         self.commits = 0
 
-    def watch(self, engine: AsyncEngine) -> None:
-        @event.listens_for(engine.sync_engine, "before_cursor_execute")
-        def _statement(*_args: Any) -> None:
-            self.statements += 1
+    def cursor_factory(self) -> type[psycopg.AsyncCursor[Any]]:
+        counters = self
 
+        class CountingCursor(psycopg.AsyncCursor[Any]):
+            async def execute(self, *args: Any, **kwargs: Any) -> Any:
+                counters.statements += 1
+                return await super().execute(*args, **kwargs)
+
+        return CountingCursor
+
+    def watch(self, engine: AsyncEngine) -> None:
         @event.listens_for(engine.sync_engine, "commit")
         def _commit(*_args: Any) -> None:
             self.commits += 1
@@ -127,7 +137,8 @@ async def _stages(engine: AsyncEngine, catalogue: Catalogue, payloads: list[byte
 
 async def measure(url: str, *, jobs: int, batch: int, warmup: int) -> dict[str, Any]:
     catalogue = load_catalogue(REPO_ROOT / "config" / "models.toml")
-    engine = create_async_engine(url, pool_size=1)
+    counters = Counters()
+    engine = create_async_engine(url, pool_size=1, connect_args={"cursor_factory": counters.cursor_factory()})
     try:
         workspace_id = f"stage_{uuid.uuid4().hex[:8]}"
         async with engine.begin() as conn:
@@ -135,7 +146,6 @@ async def measure(url: str, *, jobs: int, batch: int, warmup: int) -> dict[str, 
             await journal.grant(conn, workspace_id, 10**12, idempotency_key=f"grant:{workspace_id}")
         async with engine.connect() as conn:
             backend = {int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())}
-        counters = Counters()
         counters.watch(engine)
         ids = [f"job_{uuid.uuid4().hex}" for _ in range(warmup + jobs)]
         batches = [ids[start : start + batch] for start in range(0, len(ids), batch)]
