@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ledger import admission_reads, domain, holds, pricing, webhook_events
+from ledger import admission_reads, domain, driver, holds, pricing, webhook_events
 from schemas import topics
 from schemas.catalogue import Catalogue
 from schemas.errors import ErrorCode
@@ -56,13 +56,11 @@ _EXPIRE_ON_ARRIVAL = text(
 
 # One statement in a transaction of its own (autocommit): the mark commits without waiting for its WAL flush
 # (`set_config(..., true)` lasts until the statement's own commit), in one round trip instead of four.
-_MARK_DISPATCHED = text(
-    """
+_MARK_DISPATCHED = """
     WITH lazy AS (SELECT set_config('synchronous_commit', 'off', true))
     UPDATE jobs SET dispatched_at = now() FROM lazy
-    WHERE id = ANY(CAST(:ids AS text[])) AND dispatched_at IS NULL
-    """
-)
+    WHERE id = ANY(CAST(%(ids)s AS text[])) AND dispatched_at IS NULL
+"""
 
 _STATES = text("SELECT id, status, balance_left, error FROM jobs WHERE id = ANY(:ids)")
 
@@ -81,7 +79,7 @@ async def mark_dispatched(engine: AsyncEngine, job_ids: list[str]) -> None:
     if job_ids:
         async with engine.connect() as conn:
             autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await autocommit.execute(_MARK_DISPATCHED, {"ids": job_ids})
+            await driver.run(autocommit, _MARK_DISPATCHED, {"ids": job_ids})
 
 
 def deadline_of(job: ChatJobSubmitted, default_deadline_s: float) -> datetime:

@@ -13,12 +13,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger import finance_events, thresholds, topups
+from ledger import driver, finance_events, thresholds, topups
 from ledger.topups import Finance
 from schemas.finance import FinanceEvent
+
+_WATCHED = (
+    "SELECT workspace_id FROM alert_thresholds WHERE workspace_id = ANY(%(ids)s) UNION "
+    "SELECT workspace_id FROM auto_topups WHERE workspace_id = ANY(%(ids)s) AND enabled"
+)
 
 
 class Settled(Protocol):
@@ -69,16 +73,7 @@ async def after_settlement(
     if not moved:
         return []
     # Most workspaces have no thresholds: one query finds those that do, so settlement pays nothing for the rest.
-    watched = {
-        row.workspace_id
-        for row in await conn.execute(
-            text(
-                "SELECT workspace_id FROM alert_thresholds WHERE workspace_id = ANY(:ids) UNION "
-                "SELECT workspace_id FROM auto_topups WHERE workspace_id = ANY(:ids) AND enabled"
-            ),
-            {"ids": sorted(moved)},
-        )
-    }
+    watched = {row["workspace_id"] for row in await driver.fetch(conn, _WATCHED, {"ids": sorted(moved)})}
     events: list[FinanceEvent] = []
     for workspace_id in sorted(watched):
         spent, after = moved[workspace_id]

@@ -15,10 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger import domain, journal, queries
+from ledger import domain, driver, journal, queries
 from schemas.chat_options import ResultChoice
 from schemas.errors import ErrorCode
 from schemas.results import JobResult, PriceUsed, result_status
@@ -64,26 +63,24 @@ class _Priced:
     price: PriceUsed | None
 
 
-_LOCK_JOBS = text("SELECT * FROM jobs WHERE id = ANY(:ids) ORDER BY id FOR UPDATE")
+_LOCK_JOBS = "SELECT * FROM jobs WHERE id = ANY(%(ids)s) ORDER BY id FOR UPDATE"
 
 # The batch travels as one JSON document: a text array of answers and JSON errors would be escaped quote by quote
 # by the driver.
-_FINISH_JOBS = text(
-    """
+_FINISH_JOBS = """
     UPDATE jobs SET status = f.status, input_tokens = f.input_tokens, output_tokens = f.output_tokens,
         cost_tokens = f.cost_tokens, uncharged_tokens = f.uncharged_tokens, overrun_tokens = f.overrun_tokens,
         usage_estimated = f.usage_estimated, balance_left = f.balance_left,
         answered_by = f.answered_by, provider = f.provider, finish_reason = f.finish_reason, answer = f.answer,
         error = f.error, attempts = f.attempts, first_token_ms = f.first_token_ms, choices = f.choices,
         finished_at = now()
-    FROM jsonb_to_recordset(CAST(:jobs AS jsonb))
+    FROM jsonb_to_recordset(CAST(%(jobs)s AS jsonb))
          AS f(id text, status text, input_tokens bigint, output_tokens bigint, cost_tokens bigint,
               uncharged_tokens bigint, overrun_tokens bigint, usage_estimated boolean, balance_left bigint,
               answered_by text, provider text, finish_reason text, answer text, error jsonb, attempts integer,
               first_token_ms integer, choices jsonb)
     WHERE jobs.id = f.id
-    """
-)
+"""
 
 
 def price_usage(usage: Usage, terms: Mapping[str, domain.Terms]) -> _Priced:
@@ -117,7 +114,7 @@ async def settle_batch(
     `fallback_terms` (today's catalogue) prices only jobs admitted before terms were recorded with them.
     """
     balances = await journal.lock_accounts(conn, workspace_ids)
-    rows = {row.id: row._mapping for row in await conn.execute(_LOCK_JOBS, {"ids": [u.job_id for u in usages]})}
+    rows = {row["id"]: row for row in await driver.fetch(conn, _LOCK_JOBS, {"ids": [u.job_id for u in usages]})}
     outcomes: dict[str, SettledJob] = {}
     answers: list[SettledJob | None] = []
     entries: list[journal.Entry] = []
@@ -227,7 +224,7 @@ async def _finish(conn: AsyncConnection, settled: list[SettledJob]) -> None:
         }
         for s in settled
     ]
-    await conn.execute(_FINISH_JOBS, {"jobs": json.dumps(rows)})
+    await driver.run(conn, _FINISH_JOBS, {"jobs": json.dumps(rows)})
 
 
 def _choices_list(settled: SettledJob) -> list[dict[str, Any]] | None:

@@ -14,10 +14,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger import domain, journal, limits
+from ledger import domain, driver, journal, limits
 
 INSUFFICIENT: dict[str, Any] = {"code": "insufficient_credits", "message": "Insufficient credits"}
 
@@ -61,32 +60,28 @@ class Admission:
 
 # The batch travels as one JSON document: text arrays of JSON terms and tag literals would be escaped quote by
 # quote by the driver. The deadline is written here too, not by a second statement.
-_INSERT_JOBS = text(
-    """
+_INSERT_JOBS = """
     INSERT INTO jobs (id, workspace_id, api_key_id, model_id, status, hold_tokens, tags, terms, deadline_at,
                       guardrails, webhook_endpoint_id)
     SELECT j.id, j.workspace_id, j.api_key_id, j.model_id, 'queued', j.hold, coalesce(j.tags, '{}'), j.terms,
            j.deadline_at, j.guardrails, j.webhook_endpoint_id
-    FROM jsonb_to_recordset(CAST(:jobs AS jsonb))
+    FROM jsonb_to_recordset(CAST(%(jobs)s AS jsonb))
          AS j(id text, workspace_id text, api_key_id text, model_id text, hold bigint, tags text[], terms jsonb,
               deadline_at timestamptz, guardrails jsonb, webhook_endpoint_id text)
     WHERE EXISTS (SELECT 1 FROM workspaces w WHERE w.id = j.workspace_id)
     ON CONFLICT (id) DO NOTHING
     RETURNING id
-    """
-)
+"""
 
-_PREVIOUS = text("SELECT id, status, hold_tokens, balance_left, error, dispatched_at FROM jobs WHERE id = ANY(:ids)")
+_PREVIOUS = "SELECT id, status, hold_tokens, balance_left, error, dispatched_at FROM jobs WHERE id = ANY(%(ids)s)"
 
-_REFUSE = text(
-    """
+_REFUSE = """
     UPDATE jobs SET status = 'rejected', hold_tokens = 0, balance_left = r.balance_left, finished_at = now(),
                     error = r.error
-    FROM unnest(CAST(:ids AS text[]), CAST(:balances AS bigint[]), CAST(:errors AS jsonb[]))
+    FROM unnest(CAST(%(ids)s AS text[]), CAST(%(balances)s AS bigint[]), CAST(%(errors)s AS jsonb[]))
          AS r(id, balance_left, error)
     WHERE jobs.id = r.id
-    """
-)
+"""
 
 
 async def admit_batch(
@@ -107,8 +102,8 @@ async def admit_batch(
         book = await limits.load(conn, [_limited(r) for r in unique], now or datetime.now(UTC))
     else:
         await limits.load_usage(conn, book)
-    inserted = await conn.execute(_INSERT_JOBS, {"jobs": json.dumps([_job_row(r) for r in unique])})
-    new_ids = {row.id for row in inserted}
+    inserted = await driver.fetch(conn, _INSERT_JOBS, {"jobs": json.dumps([_job_row(r) for r in unique])})
+    new_ids = {row["id"] for row in inserted}
     decided: dict[str, Admission] = await _previous(conn, [r.job_id for r in unique if r.job_id not in new_ids])
     entries: list[journal.Entry] = []
     refused: list[Admission] = []
@@ -123,7 +118,8 @@ async def admit_batch(
     await limits.save(conn, book)
     assert recorded == len(entries), "a new job's hold was already in the journal"
     if refused:
-        await conn.execute(
+        await driver.run(
+            conn,
             _REFUSE,
             {
                 "ids": [a.job_id for a in refused],
@@ -191,17 +187,17 @@ def _first_of_each(requests: list[HoldRequest]) -> list[HoldRequest]:
 async def _previous(conn: AsyncConnection, job_ids: list[str]) -> dict[str, Admission]:
     if not job_ids:
         return {}
-    rows = await conn.execute(_PREVIOUS, {"ids": job_ids})
+    rows = await driver.fetch(conn, _PREVIOUS, {"ids": job_ids})
     return {
-        row.id: Admission(
-            row.id,
-            row.status != "rejected",
-            row.hold_tokens,
-            row.balance_left if row.balance_left is not None else 0,
+        row["id"]: Admission(
+            row["id"],
+            row["status"] != "rejected",
+            row["hold_tokens"],
+            row["balance_left"] if row["balance_left"] is not None else 0,
             replayed=True,
-            status=row.status,
-            error=row.error,
-            dispatched=row.dispatched_at is not None,
+            status=row["status"],
+            error=row["error"],
+            dispatched=row["dispatched_at"] is not None,
         )
         for row in rows
     }

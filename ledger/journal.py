@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger import domain
+from ledger import domain, driver
 from ledger.domain import AccountKind, Posting
 
 
@@ -48,17 +48,26 @@ class Entry:
     detail: dict[str, Any] | None = field(default=None)
 
 
-_LOCK_ACCOUNTS = text(
-    "SELECT a.workspace_id, a.kind, a.balance, a.floor, w.webhook_job_events FROM ledger_accounts a "
-    "JOIN workspaces w ON w.id = a.workspace_id WHERE a.workspace_id = ANY(:ids) ORDER BY a.id FOR UPDATE OF a"
-)
+# Locked in one global order (the accounts' ids); one row per workspace. Run on the driver (ledger/driver.py).
+_LOCK_ACCOUNTS = """
+    SELECT workspace_id,
+           max(balance) FILTER (WHERE kind = 'available') AS available,
+           max(balance) FILTER (WHERE kind = 'held') AS held,
+           max(balance) FILTER (WHERE kind = 'spent') AS spent,
+           max(balance) FILTER (WHERE kind = 'funding') AS funding,
+           max(floor) FILTER (WHERE kind = 'available') AS available_floor,
+           bool_or(webhook_job_events) AS webhook_job_events
+    FROM (SELECT a.workspace_id, a.kind, a.balance, a.floor, w.webhook_job_events
+          FROM ledger_accounts a JOIN workspaces w ON w.id = a.workspace_id
+          WHERE a.workspace_id = ANY(%(ids)s) ORDER BY a.id FOR UPDATE OF a) AS locked
+    GROUP BY workspace_id
+"""
 
 # The entries travel as one JSON document rather than parallel arrays: a text array of JSON details would have
 # every quote in them escaped by the driver, element by element, which cost more CPU than the whole statement.
-_RECORD_ENTRIES = text(
-    """
+_RECORD_ENTRIES = """
     WITH entry AS (
-        SELECT * FROM jsonb_to_recordset(CAST(:entries AS jsonb))
+        SELECT * FROM jsonb_to_recordset(CAST(%(entries)s AS jsonb))
                       AS e(idempotency_key text, kind text, workspace_id text, job_id text, detail jsonb)
     ), txn AS (
         INSERT INTO journal_transactions (idempotency_key, kind, workspace_id, job_id, detail)
@@ -68,32 +77,29 @@ _RECORD_ENTRIES = text(
     ), legs AS (
         INSERT INTO postings (transaction_id, account_id, amount)
         SELECT txn.id, leg.account_id, leg.amount
-        FROM unnest(CAST(:leg_keys AS text[]), CAST(:leg_accounts AS text[]), CAST(:leg_amounts AS bigint[]))
+        FROM unnest(CAST(%(leg_keys)s AS text[]), CAST(%(leg_accounts)s AS text[]),
+                    CAST(%(leg_amounts)s AS bigint[]))
              AS leg(idempotency_key, account_id, amount)
         JOIN txn USING (idempotency_key)
         RETURNING account_id, amount
     )
     SELECT (SELECT count(*) FROM txn) AS entries, (SELECT count(*) FROM legs) AS legs
-    """
-)
+"""
 
 
 async def lock_accounts(conn: AsyncConnection, workspace_ids: set[str]) -> dict[str, Balances]:
     """Lock and read the accounts of these workspaces; a workspace without accounts is absent."""
-    rows = (await conn.execute(_LOCK_ACCOUNTS, {"ids": sorted(workspace_ids)})).all()
-    by_workspace: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        by_workspace.setdefault(row.workspace_id, {})[row.kind] = row
+    rows = await driver.fetch(conn, _LOCK_ACCOUNTS, {"ids": sorted(workspace_ids)})
     return {
-        workspace_id: Balances(
-            available=kinds[AccountKind.AVAILABLE].balance,
-            held=kinds[AccountKind.HELD].balance,
-            spent=kinds[AccountKind.SPENT].balance,
-            funding=kinds[AccountKind.FUNDING].balance,
-            available_floor=kinds[AccountKind.AVAILABLE].floor,
-            webhook_job_events=kinds[AccountKind.AVAILABLE].webhook_job_events,
+        row["workspace_id"]: Balances(
+            available=row["available"],
+            held=row["held"],
+            spent=row["spent"],
+            funding=row["funding"],
+            available_floor=row["available_floor"],
+            webhook_job_events=row["webhook_job_events"],
         )
-        for workspace_id, kinds in by_workspace.items()
+        for row in rows
     }
 
 
@@ -106,31 +112,30 @@ async def record_entries(conn: AsyncConnection, entries: list[Entry]) -> int:
         assert entry.postings, f"entry {entry.idempotency_key} has no postings"
         assert domain.is_balanced(entry.postings), f"unbalanced entry {entry.idempotency_key}: {entry.postings}"
         assert len({p.account_id for p in entry.postings}) == len(entry.postings), "one leg per account per entry"
-    row = (
-        await conn.execute(
-            _RECORD_ENTRIES,
-            {
-                "entries": json.dumps(
-                    [
-                        {
-                            "idempotency_key": entry.idempotency_key,
-                            "kind": entry.kind,
-                            "workspace_id": entry.workspace_id,
-                            "job_id": entry.job_id,
-                            "detail": entry.detail,
-                        }
-                        for entry in entries
-                    ]
-                ),
-                "leg_keys": [key for key, _ in legs],
-                "leg_accounts": [posting.account_id for _, posting in legs],
-                "leg_amounts": [posting.amount for _, posting in legs],
-            },
-        )
-    ).one()
-    if row.entries == len(entries):
-        assert row.legs == len(legs), f"{len(entries)} entries were written with {row.legs} of {len(legs)} legs"
-    return int(row.entries)
+    [row] = await driver.fetch(
+        conn,
+        _RECORD_ENTRIES,
+        {
+            "entries": json.dumps(
+                [
+                    {
+                        "idempotency_key": entry.idempotency_key,
+                        "kind": entry.kind,
+                        "workspace_id": entry.workspace_id,
+                        "job_id": entry.job_id,
+                        "detail": entry.detail,
+                    }
+                    for entry in entries
+                ]
+            ),
+            "leg_keys": [key for key, _ in legs],
+            "leg_accounts": [posting.account_id for _, posting in legs],
+            "leg_amounts": [posting.amount for _, posting in legs],
+        },
+    )
+    if row["entries"] == len(entries):
+        assert row["legs"] == len(legs), f"{len(entries)} entries were written with {row['legs']} of {len(legs)} legs"
+    return int(row["entries"])
 
 
 async def create_workspace(
