@@ -43,12 +43,14 @@ class Usage:
 
 
 class SettledJob(JobResult):
-    """A settled job's result, whether this usage was a replay (the job was settled before), and where its
-    job.* webhook event goes: the job's per-request endpoint, and whether its workspace subscribes to any."""
+    """A settled job's result, whether this usage was a replay (the job was settled before), where its job.*
+    webhook event goes (the job's per-request endpoint, and whether its workspace subscribes to any), and
+    whether its workspace has thresholds or an auto top-up to look at (`journal.Balances.crossings_watched`)."""
 
     replayed: bool = False
     webhook_endpoint_id: str | None = None
     webhook_job_events: bool = False
+    crossings_watched: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +196,7 @@ def _settle_one(
         price=priced.price,
         webhook_endpoint_id=job["webhook_endpoint_id"],
         webhook_job_events=account.webhook_job_events,
+        crossings_watched=account.crossings_watched,
         # A failed job answered nothing: its choices (if a provider sent any) are not the caller's.
         choices=usage.choices if priced.status == "completed" else (),
     )

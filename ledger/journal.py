@@ -31,6 +31,11 @@ class Balances:
     available_floor: int
     # Some enabled webhook endpoint of the workspace wants job.* events (read with the lock, for settlement).
     webhook_job_events: bool = False
+    # The workspace has an alert threshold or an enabled auto top-up: settlement must look for crossings. Read
+    # with the lock, so a workspace with neither costs settlement no statement for them; one configured while a
+    # batch waits for the lock counts from the next batch (thresholds are configured without that lock, so
+    # which settlement first sees a new one was always a race).
+    crossings_watched: bool = False
 
     @property
     def balance_left(self) -> int:
@@ -56,7 +61,10 @@ _LOCK_ACCOUNTS = """
            max(balance) FILTER (WHERE kind = 'spent') AS spent,
            max(balance) FILTER (WHERE kind = 'funding') AS funding,
            max(floor) FILTER (WHERE kind = 'available') AS available_floor,
-           bool_or(webhook_job_events) AS webhook_job_events
+           bool_or(webhook_job_events) AS webhook_job_events,
+           EXISTS (SELECT 1 FROM alert_thresholds t WHERE t.workspace_id = locked.workspace_id)
+           OR EXISTS (SELECT 1 FROM auto_topups u WHERE u.workspace_id = locked.workspace_id AND u.enabled)
+               AS crossings_watched
     FROM (SELECT a.workspace_id, a.kind, a.balance, a.floor, w.webhook_job_events
           FROM ledger_accounts a JOIN workspaces w ON w.id = a.workspace_id
           WHERE a.workspace_id = ANY(%(ids)s) ORDER BY a.id FOR UPDATE OF a) AS locked
@@ -98,6 +106,7 @@ async def lock_accounts(conn: AsyncConnection, workspace_ids: set[str]) -> dict[
             funding=row["funding"],
             available_floor=row["available_floor"],
             webhook_job_events=row["webhook_job_events"],
+            crossings_watched=row["crossings_watched"],
         )
         for row in rows
     }
