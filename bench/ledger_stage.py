@@ -20,17 +20,19 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import event, text
+from psycopg.pq import TransactionStatus
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench import ledger_bench, report
-from ledger import admission, inbound, journal, settlement
+from ledger import admission, driver, inbound, journal, settlement
 from runtime.catalogue_file import load_catalogue
 from schemas.catalogue import Catalogue
 from schemas.events import (
@@ -47,16 +49,17 @@ CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
 class Counters:
-    """SQL statements and transaction ends seen by the driver (each is one round trip outside a pipeline).
+    """SQL statements and commits seen by the driver (each statement is one round trip outside a pipeline; each
+    explicit transaction adds a BEGIN and a COMMIT).
 
-    Statements are counted on psycopg's cursors, not by SQLAlchemy's events: the ledger runs its hot path on the
-    driver's connection (ledger/driver.py), which SQLAlchemy never sees."""
+    Counted on psycopg's own cursors and connections, not by SQLAlchemy's events: the ledger runs its hot path
+    on the driver's connection and in the driver's transactions (ledger/driver.py), which SQLAlchemy never sees."""
 
     def __init__(self) -> None:
         self.statements = 0
         self.commits = 0
 
-    def cursor_factory(self) -> type[psycopg.AsyncCursor[Any]]:
+    def connect_args(self) -> dict[str, Any]:
         counters = self
 
         class CountingCursor(psycopg.AsyncCursor[Any]):
@@ -64,12 +67,20 @@ class Counters:
                 counters.statements += 1
                 return await super().execute(*args, **kwargs)
 
-        return CountingCursor
+        class CountingConnection(psycopg.AsyncConnection[Any]):
+            async def commit(self) -> None:
+                # SQLAlchemy's commit: psycopg sends COMMIT only when a transaction is open.
+                if self.pgconn.transaction_status != TransactionStatus.IDLE:
+                    counters.commits += 1
+                await super().commit()
 
-    def watch(self, engine: AsyncEngine) -> None:
-        @event.listens_for(engine.sync_engine, "commit")
-        def _commit(*_args: Any) -> None:
-            self.commits += 1
+            @asynccontextmanager
+            async def transaction(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+                async with super().transaction(*args, **kwargs) as transaction:
+                    yield transaction
+                counters.commits += 1
+
+        return {"async_creator_fn": CountingConnection.connect, "cursor_factory": CountingCursor}
 
 
 def _backend_cpu_s(pids: set[int]) -> float:
@@ -120,7 +131,7 @@ def _usage(workspace_id: str, job_id: str) -> bytes:
 async def _stages(engine: AsyncEngine, catalogue: Catalogue, payloads: list[bytes], usages: list[bytes]) -> None:
     """One batch through both stages, as ledger/app.py runs them (publishing aside)."""
     jobs = [inbound.submitted(payload, catalogue) for payload in payloads]
-    async with engine.begin() as conn:
+    async with driver.transaction(engine) as conn:
         outcomes = await admission.admit(conn, catalogue, jobs, default_deadline_s=600, now=datetime.now(UTC))
     dispatched = [outcome[1] for outcome in outcomes if isinstance(outcome, tuple)]
     assert len(dispatched) == len(jobs), "every job of the stage bench is admitted"
@@ -128,7 +139,7 @@ async def _stages(engine: AsyncEngine, catalogue: Catalogue, payloads: list[byte
         encode(dispatch)
     await admission.mark_dispatched(engine, [dispatch.job_id for dispatch in dispatched])
     read = [inbound.usage(payload, catalogue) for payload in usages]
-    async with engine.begin() as conn:
+    async with driver.transaction(engine) as conn:
         finished = await settlement.settle(conn, catalogue, read)
     assert len(finished) == len(read)
     for result in finished:
@@ -138,7 +149,7 @@ async def _stages(engine: AsyncEngine, catalogue: Catalogue, payloads: list[byte
 async def measure(url: str, *, jobs: int, batch: int, warmup: int) -> dict[str, Any]:
     catalogue = load_catalogue(REPO_ROOT / "config" / "models.toml")
     counters = Counters()
-    engine = create_async_engine(url, pool_size=1, connect_args={"cursor_factory": counters.cursor_factory()})
+    engine = create_async_engine(url, pool_size=1, connect_args=counters.connect_args())
     try:
         workspace_id = f"stage_{uuid.uuid4().hex[:8]}"
         async with engine.begin() as conn:
@@ -146,7 +157,6 @@ async def measure(url: str, *, jobs: int, batch: int, warmup: int) -> dict[str, 
             await journal.grant(conn, workspace_id, 10**12, idempotency_key=f"grant:{workspace_id}")
         async with engine.connect() as conn:
             backend = {int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())}
-        counters.watch(engine)
         ids = [f"job_{uuid.uuid4().hex}" for _ in range(warmup + jobs)]
         batches = [ids[start : start + batch] for start in range(0, len(ids), batch)]
         warm = [chunk for chunk in batches if chunk[0] in set(ids[:warmup])]

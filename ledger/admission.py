@@ -78,8 +78,7 @@ async def mark_dispatched(engine: AsyncEngine, job_ids: list[str]) -> None:
     re-dispatch on a replay (billed once), while waiting for it would add a disk flush to every sync call."""
     if job_ids:
         async with engine.connect() as conn:
-            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await driver.run(autocommit, _MARK_DISPATCHED, {"ids": job_ids})
+            await driver.run_alone(conn, _MARK_DISPATCHED, {"ids": job_ids})
 
 
 def deadline_of(job: ChatJobSubmitted, default_deadline_s: float) -> datetime:

@@ -26,7 +26,7 @@ from typing import Any
 import faust
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ledger import admission, batch_retention, expiry, finance_tick, inbound, poison, settlement
+from ledger import admission, batch_retention, driver, expiry, finance_tick, inbound, poison, settlement
 from ledger.batch_feeder import BatchFeeder, feeder_lock_key
 from ledger.batches import Batches
 from ledger.commands import WorkspaceCommands
@@ -147,7 +147,7 @@ class Ledger:
             await self._admit_jobs(jobs, observed)
 
     async def _admit_jobs(self, jobs: list[ChatJobSubmitted], observed: BatchObservation) -> None:
-        async with self.engine.begin() as conn:
+        async with driver.transaction(self.engine) as conn:
             outcomes = await admission.admit(
                 conn,
                 self.catalogue,
@@ -173,7 +173,7 @@ class Ledger:
         usages = [inbound.usage(event.value, self.catalogue) for event in events]
         traced = [(usage.job_id, event.message.headers) for usage, event in zip(usages, events, strict=True)]
         with self.telemetry.batch(Stage.SETTLEMENT, traced) as observed:
-            async with self.engine.begin() as conn:
+            async with driver.transaction(self.engine) as conn:
                 finished = await settlement.settle(conn, self.catalogue, usages, self.finance)
                 records = self.publisher.prepare(
                     [(topics.JOBS_RESULTS, topics.job_key(job.job_id), job) for job in finished],
