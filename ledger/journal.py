@@ -10,6 +10,7 @@ order (`lock_accounts`), so concurrent batches serialise per workspace and can n
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,8 +54,10 @@ class Entry:
     detail: dict[str, Any] | None = field(default=None)
 
 
-# Locked in one global order (the accounts' ids); one row per workspace. Run on the driver (ledger/driver.py).
-_LOCK_ACCOUNTS = """
+# The accounts of a batch's workspaces, locked in one global order (the accounts' ids): one row per workspace with
+# the fields of `Balances`. Also composed into the statements where settlement and admission read, under the same
+# lock, what they need next (ledger/debits.py, ledger/admission_reads.py): one round trip instead of two.
+LOCKED_ACCOUNTS = """
     SELECT workspace_id,
            max(balance) FILTER (WHERE kind = 'available') AS available,
            max(balance) FILTER (WHERE kind = 'held') AS held,
@@ -67,14 +70,16 @@ _LOCK_ACCOUNTS = """
                AS crossings_watched
     FROM (SELECT a.workspace_id, a.kind, a.balance, a.floor, w.webhook_job_events
           FROM ledger_accounts a JOIN workspaces w ON w.id = a.workspace_id
-          WHERE a.workspace_id = ANY(%(ids)s) ORDER BY a.id FOR UPDATE OF a) AS locked
+          WHERE a.workspace_id = ANY(%(workspace_ids)s) ORDER BY a.id FOR UPDATE OF a) AS locked
     GROUP BY workspace_id
 """
 
-# The entries travel as one JSON document rather than parallel arrays: a text array of JSON details would have
-# every quote in them escaped by the driver, element by element, which cost more CPU than the whole statement.
-_RECORD_ENTRIES = """
-    WITH entry AS (
+# Writes a batch of entries: `entry`, `txn` and `legs`, for a WITH clause. The entries travel as one JSON document
+# rather than parallel arrays: a text array of JSON details would have every quote in them escaped by the driver,
+# element by element, which cost more CPU than the whole statement. Also composed into the statements that write a
+# stage's own rows with its entries (settlement's jobs, admission's new jobs): one round trip instead of two.
+ENTRY_CTES = """
+    entry AS (
         SELECT * FROM jsonb_to_recordset(CAST(%(entries)s AS jsonb))
                       AS e(idempotency_key text, kind text, workspace_id text, job_id text, detail jsonb)
     ), txn AS (
@@ -91,60 +96,72 @@ _RECORD_ENTRIES = """
         JOIN txn USING (idempotency_key)
         RETURNING account_id, amount
     )
-    SELECT (SELECT count(*) FROM txn) AS entries, (SELECT count(*) FROM legs) AS legs
 """
+# What a statement with ENTRY_CTES returns for `recorded`.
+ENTRY_COUNTS = "(SELECT count(*) FROM txn) AS entries, (SELECT count(*) FROM legs) AS legs"
+
+_RECORD_ENTRIES = "WITH " + ENTRY_CTES + "SELECT " + ENTRY_COUNTS
+
+
+def balances_of(row: Mapping[str, Any]) -> Balances:
+    """A workspace's balances from its row of LOCKED_ACCOUNTS."""
+    return Balances(
+        available=row["available"],
+        held=row["held"],
+        spent=row["spent"],
+        funding=row["funding"],
+        available_floor=row["available_floor"],
+        webhook_job_events=row["webhook_job_events"],
+        crossings_watched=row["crossings_watched"],
+    )
+
+
+def entry_params(entries: list[Entry]) -> dict[str, Any]:
+    """ENTRY_CTES' parameters for these entries, each checked balanced first."""
+    legs = [(entry.idempotency_key, posting) for entry in entries for posting in entry.postings]
+    for entry in entries:
+        assert entry.postings, f"entry {entry.idempotency_key} has no postings"
+        assert domain.is_balanced(entry.postings), f"unbalanced entry {entry.idempotency_key}: {entry.postings}"
+        assert len({p.account_id for p in entry.postings}) == len(entry.postings), "one leg per account per entry"
+    return {
+        "entries": json.dumps(
+            [
+                {
+                    "idempotency_key": entry.idempotency_key,
+                    "kind": entry.kind,
+                    "workspace_id": entry.workspace_id,
+                    "job_id": entry.job_id,
+                    "detail": entry.detail,
+                }
+                for entry in entries
+            ]
+        ),
+        "leg_keys": [key for key, _ in legs],
+        "leg_accounts": [posting.account_id for _, posting in legs],
+        "leg_amounts": [posting.amount for _, posting in legs],
+    }
+
+
+def recorded(entries: list[Entry], counts: Mapping[str, Any]) -> int:
+    """How many of `entries` were new, from ENTRY_COUNTS; a new entry always comes with all its legs."""
+    if counts["entries"] == len(entries):
+        legs = sum(len(entry.postings) for entry in entries)
+        assert counts["legs"] == legs, f"{len(entries)} entries were written with {counts['legs']} of {legs} legs"
+    return int(counts["entries"])
 
 
 async def lock_accounts(conn: AsyncConnection, workspace_ids: set[str]) -> dict[str, Balances]:
     """Lock and read the accounts of these workspaces; a workspace without accounts is absent."""
-    rows = await driver.fetch(conn, _LOCK_ACCOUNTS, {"ids": sorted(workspace_ids)})
-    return {
-        row["workspace_id"]: Balances(
-            available=row["available"],
-            held=row["held"],
-            spent=row["spent"],
-            funding=row["funding"],
-            available_floor=row["available_floor"],
-            webhook_job_events=row["webhook_job_events"],
-            crossings_watched=row["crossings_watched"],
-        )
-        for row in rows
-    }
+    rows = await driver.fetch(conn, LOCKED_ACCOUNTS, {"workspace_ids": sorted(workspace_ids)})
+    return {row["workspace_id"]: balances_of(row) for row in rows}
 
 
 async def record_entries(conn: AsyncConnection, entries: list[Entry]) -> int:
     """Insert balanced entries in one statement (their postings move the balances); returns how many were new."""
     if not entries:
         return 0
-    legs = [(entry.idempotency_key, posting) for entry in entries for posting in entry.postings]
-    for entry in entries:
-        assert entry.postings, f"entry {entry.idempotency_key} has no postings"
-        assert domain.is_balanced(entry.postings), f"unbalanced entry {entry.idempotency_key}: {entry.postings}"
-        assert len({p.account_id for p in entry.postings}) == len(entry.postings), "one leg per account per entry"
-    [row] = await driver.fetch(
-        conn,
-        _RECORD_ENTRIES,
-        {
-            "entries": json.dumps(
-                [
-                    {
-                        "idempotency_key": entry.idempotency_key,
-                        "kind": entry.kind,
-                        "workspace_id": entry.workspace_id,
-                        "job_id": entry.job_id,
-                        "detail": entry.detail,
-                    }
-                    for entry in entries
-                ]
-            ),
-            "leg_keys": [key for key, _ in legs],
-            "leg_accounts": [posting.account_id for _, posting in legs],
-            "leg_amounts": [posting.amount for _, posting in legs],
-        },
-    )
-    if row["entries"] == len(entries):
-        assert row["legs"] == len(legs), f"{len(entries)} entries were written with {row['legs']} of {len(legs)} legs"
-    return int(row["entries"])
+    [counts] = await driver.fetch(conn, _RECORD_ENTRIES, entry_params(entries))
+    return recorded(entries, counts)
 
 
 async def create_workspace(
