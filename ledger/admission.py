@@ -104,17 +104,18 @@ async def admit(
     if late:
         outcomes |= await _expire_on_arrival(conn, late, deadlines)
     if live:
-        # Priced by the price book's versions in force now (the catalogue where the book has none); the limits
-        # come in the same round trip.
+        # Priced by the price book's versions in force now (the catalogue where the book has none); the limits,
+        # the accounts' lock and the jobs recorded before come in the same round trip.
         reads = await admission_reads.read(
             conn,
             models=route_models(catalogue, live),
+            job_ids=[job.job_id for job in live],
             keys=list({job.api_key_id for job in live}),
             workspaces=list({job.workspace_id for job in live}),
             now=now,
         )
         requests = [hold_request(catalogue, job, reads.versions, deadlines[job.job_id]) for job in live]
-        admissions = await holds.admit_batch(conn, requests, now=now, book=reads.book)
+        admissions = await holds.admit_batch(conn, requests, now=now, book=reads.book, locked=reads.locked)
         # New jobs got their deadline with their row; only a replay of a job recorded before deadlines were
         # recorded can lack one.
         replayed = [job for job, admission in zip(live, admissions, strict=True) if admission.replayed]

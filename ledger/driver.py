@@ -87,6 +87,12 @@ async def run_alone(conn: AsyncConnection, statement: LiteralString, params: Map
             await driver.set_autocommit(False)
 
 
+def conflict(statement: str, reason: str) -> exc.DBAPIError:
+    """A write that met rows a concurrent transaction committed after this one read: refused as PostgreSQL refuses
+    a serialization failure (transient, so the consume policy retries the batch, which then reads them)."""
+    return exc.DBAPIError.instance(statement, None, psycopg.errors.SerializationFailure(reason), psycopg.Error)
+
+
 async def driver_of(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
     """The psycopg connection under `conn`, in the transaction its statements are to join.
 
