@@ -20,8 +20,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,9 +62,14 @@ class Counters:
         counters = self
 
         class CountingCursor(psycopg.AsyncCursor[Any]):
-            async def execute(self, *args: Any, **kwargs: Any) -> Any:
-                counters.statements += 1
-                return await super().execute(*args, **kwargs)
+            async def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+                # The ledger's own transactions are begun and committed by commands (ledger/driver.py).
+                command = str(query).lstrip().upper()
+                if command.startswith("COMMIT"):
+                    counters.commits += 1
+                elif not command.startswith(("BEGIN", "ROLLBACK")):
+                    counters.statements += 1
+                return await super().execute(query, *args, **kwargs)
 
         class CountingConnection(psycopg.AsyncConnection[Any]):
             async def commit(self) -> None:
@@ -73,12 +77,6 @@ class Counters:
                 if self.pgconn.transaction_status != TransactionStatus.IDLE:
                     counters.commits += 1
                 await super().commit()
-
-            @asynccontextmanager
-            async def transaction(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-                async with super().transaction(*args, **kwargs) as transaction:
-                    yield transaction
-                counters.commits += 1
 
         return {"async_creator_fn": CountingConnection.connect, "cursor_factory": CountingCursor}
 

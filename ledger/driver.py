@@ -7,11 +7,11 @@ on this machine. Nothing else changes: it is the same connection and the same tr
 and commit are psycopg's), psycopg adapts the parameters as it did under SQLAlchemy, and it still prepares each
 statement on the server once it has run a few times.
 
-The hot stages' transactions are psycopg's too (`transaction`), for the same reason: SQLAlchemy's `engine.begin()`
-adds ~60 µs of CPU per transaction over the driver's own BEGIN and COMMIT, and the c=1 path runs two per job; the
-dispatch mark (`run_alone`) is one autocommit statement without SQLAlchemy's isolation-level switch. The
-functions here also work inside a transaction SQLAlchemy runs (`engine.begin()`, as the tests and the cold paths
-do): they join it.
+The hot stages' transactions are the driver's too (`transaction`), for the same reason: SQLAlchemy's
+`engine.begin()` adds ~60 µs of CPU per transaction over the driver's own BEGIN and COMMIT, and the c=1 path runs
+two per job; the dispatch mark (`run_alone`) is one autocommit statement without SQLAlchemy's isolation-level
+switch. The functions here also work inside a transaction SQLAlchemy runs (`engine.begin()`, as the tests and
+the cold paths do): they join it.
 
 Errors keep SQLAlchemy's types (`IntegrityError`, `DataError`, `OperationalError`...), which callers, the consume
 policy and the refusal codes read; a connection the error broke is invalidated in SQLAlchemy's pool, as its own
@@ -20,6 +20,7 @@ execution would have done. Statements use psycopg's placeholders (`%(name)s`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, LiteralString
@@ -30,23 +31,59 @@ from psycopg.rows import dict_row
 from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+log = logging.getLogger(__name__)
+
 Row = dict[str, Any]
+
+
+# The hot stages' BEGIN also makes the transaction plan its statements generically, in the same round trip (a
+# simple-protocol query may hold several commands). PostgreSQL otherwise re-plans each prepared statement at every
+# execution: their estimated generic cost (an array parameter of unknown length, a JSON document of unknown size)
+# loses to a custom plan's, yet planning these CTEs cost ~0.6 ms of the server's CPU per job at batch size 1. The
+# generic plans are the same index scans (every statement finds its rows by id).
+_BEGIN = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan"
 
 
 @asynccontextmanager
 async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """One transaction on a pooled connection, begun and committed (or rolled back) by psycopg itself.
+    """One transaction of a hot stage on a pooled connection, begun and committed (or rolled back) on the driver.
 
-    Statements run through SQLAlchemy on the yielded connection join it; a `commit()` through SQLAlchemy inside it
-    is refused by psycopg, loudly. Errors, the commit's included (the book's deferred checks run there), come out
-    as SQLAlchemy's."""
+    psycopg runs in autocommit mode meanwhile, so that it sends no BEGIN of its own: `_BEGIN` opens the
+    transaction. Statements run through SQLAlchemy on the yielded connection join it (nothing in the stages
+    commits on its own). Errors, the commit's included (the book's deferred checks run there), come out as
+    SQLAlchemy's."""
     async with engine.connect() as conn:
         driver = _connection(conn)
+        await driver.set_autocommit(True)
         try:
-            async with driver.transaction():
+            await _command(conn, driver, _BEGIN)
+            try:
                 yield conn
-        except psycopg.Error as error:
-            raise await _translated(conn, driver, "COMMIT", {}, error) from error
+            except BaseException:
+                await _roll_back(driver)
+                raise
+            await _command(conn, driver, "COMMIT")
+        finally:
+            if not (driver.broken or driver.closed):
+                await driver.set_autocommit(False)
+
+
+async def _command(conn: AsyncConnection, driver: psycopg.AsyncConnection[Any], command: LiteralString) -> None:
+    try:
+        # Never prepared: transaction control costs nothing to parse.
+        await driver.execute(command, prepare=False)
+    except psycopg.Error as error:
+        raise await _translated(conn, driver, command, {}, error) from error
+
+
+async def _roll_back(driver: psycopg.AsyncConnection[Any]) -> None:
+    """Roll back after a failure, which stays the error raised: a rollback that fails too is only logged."""
+    if driver.broken or driver.closed:
+        return
+    try:
+        await driver.execute("ROLLBACK", prepare=False)
+    except psycopg.Error:
+        log.warning("rolling back a failed ledger transaction failed too", exc_info=True)
 
 
 async def fetch(conn: AsyncConnection, statement: LiteralString, params: Mapping[str, Any]) -> list[Row]:
