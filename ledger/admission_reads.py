@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
-from typing import Any
+from functools import lru_cache
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -78,7 +78,7 @@ async def read(
             "workspaces": sorted(workspaces),
         },
     )
-    versions = {price["model_id"]: _version(price) for price in row["prices"]}
+    versions = {price["model_id"]: _version(**price) for price in row["prices"]}
     configured_keys = [
         limits.Configured(
             k["id"], k["rpm_max"], k["tpm_max"], k["daily_spend_max_tokens"], k["monthly_spend_max_tokens"]
@@ -93,12 +93,26 @@ async def read(
     return AdmissionReads(versions, limits.book_of(now, configured_keys, configured_workspaces), locked)
 
 
-def _version(price: dict[str, Any]) -> PriceVersion:
+@lru_cache(maxsize=1024)
+def _version(
+    *,
+    id: int,
+    model_id: str,
+    input_num: int,
+    input_den: int,
+    output_num: int,
+    output_den: int,
+    cached_input_num: int,
+    cached_input_den: int,
+    effective_at: str,
+) -> PriceVersion:
+    """A price version from its row; cached by the whole row, since a version is immutable (a trigger refuses edits)
+    and every admission reads the same few."""
     return PriceVersion(
-        id=price["id"],
-        model_id=price["model_id"],
-        input=Fraction(price["input_num"], price["input_den"]),
-        output=Fraction(price["output_num"], price["output_den"]),
-        cached_input=Fraction(price["cached_input_num"], price["cached_input_den"]),
-        effective_at=datetime.fromisoformat(price["effective_at"]),
+        id=id,
+        model_id=model_id,
+        input=Fraction(input_num, input_den),
+        output=Fraction(output_num, output_den),
+        cached_input=Fraction(cached_input_num, cached_input_den),
+        effective_at=datetime.fromisoformat(effective_at),
     )
