@@ -9,13 +9,12 @@ process's CPU (user + system), the PostgreSQL backend's CPU (from /proc, the ser
 wall time. CPU and statement counts are far steadier than wall time on a shared machine: compare variants by
 them.
 
-Runs in a database it creates on the test PostgreSQL (`--admin-url`) and drops afterwards.
+Runs in a database it creates on the test PostgreSQL (`--admin-url`) and drops afterwards, on uvloop as the ledger does.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import uvloop
 from psycopg.pq import TransactionStatus
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -218,7 +218,8 @@ def main(argv: list[str]) -> int:
     if not arguments.admin_url:
         parser.error("--admin-url (or LUNTREX_TEST_DATABASE_URL) is required")
     batches = [int(part) for part in arguments.batch.split(",") if part.strip()]
-    cells = asyncio.run(run(arguments.admin_url, arguments.jobs, batches))
+    # On uvloop, as the ledger runs (ledger/__main__.py).
+    cells = uvloop.run(run(arguments.admin_url, arguments.jobs, batches))
     print(json.dumps(cells, indent=1))
     report.write(
         arguments.name, {"bench": "ledger_stage", "command": " ".join(["python -m bench stage", *argv]), "cells": cells}
