@@ -3,9 +3,9 @@
 Why: at batch size 1 (the c=1 path, where every job is its own batch) each stage is a handful of statements, and
 SQLAlchemy's `text()` execution costs about three times the driver's own CPU per statement (a greenlet switch,
 the compiled-statement cache, result metadata and row processing): ~165 µs against ~50 µs for the same statement
-on this machine. Nothing else changes: it is the same connection and the same transaction (SQLAlchemy's begin
-and commit are psycopg's), psycopg adapts the parameters as it did under SQLAlchemy, and it still prepares each
-statement on the server once it has run a few times.
+on this machine. Nothing else changes: it is the same connection and the same transaction, psycopg adapts the
+parameters as it did under SQLAlchemy, and it still prepares each statement on the server once it has run a few
+times.
 
 The hot stages' transactions are the driver's too (`transaction`), for the same reason: SQLAlchemy's
 `engine.begin()` adds ~60 µs of CPU per transaction over the driver's own BEGIN and COMMIT, and the c=1 path runs
@@ -64,8 +64,7 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
                 raise
             await _command(conn, driver, "COMMIT")
         finally:
-            if not (driver.broken or driver.closed):
-                await driver.set_autocommit(False)
+            await _restore(conn, driver)
 
 
 async def _command(conn: AsyncConnection, driver: psycopg.AsyncConnection[Any], command: LiteralString) -> None:
@@ -74,6 +73,18 @@ async def _command(conn: AsyncConnection, driver: psycopg.AsyncConnection[Any], 
         await driver.execute(command, prepare=False)
     except psycopg.Error as error:
         raise await _translated(conn, driver, command, {}, error) from error
+
+
+async def _restore(conn: AsyncConnection, driver: psycopg.AsyncConnection[Any]) -> None:
+    """Hand the connection back to the pool as it was lent (not in autocommit); one that cannot be (broken, or
+    still busy after a cancellation) is discarded instead, never lent again."""
+    if not (driver.broken or driver.closed):
+        try:
+            await driver.set_autocommit(False)
+            return
+        except psycopg.Error:
+            log.warning("a ledger connection could not be restored after its transaction; discarded", exc_info=True)
+    await conn.invalidate()
 
 
 async def _roll_back(driver: psycopg.AsyncConnection[Any]) -> None:
@@ -88,22 +99,11 @@ async def _roll_back(driver: psycopg.AsyncConnection[Any]) -> None:
 
 async def fetch(conn: AsyncConnection, statement: LiteralString, params: Mapping[str, Any]) -> list[Row]:
     """Run one statement; its rows, each a dict by column name."""
-    driver = await driver_of(conn)
+    driver = await _joined(conn)
     try:
         cursor = driver.cursor(row_factory=dict_row)
         await cursor.execute(statement, params)
         return await cursor.fetchall()
-    except psycopg.Error as error:
-        raise await _translated(conn, driver, statement, params, error) from error
-
-
-async def run(conn: AsyncConnection, statement: LiteralString, params: Mapping[str, Any]) -> int:
-    """Run one statement for its effect; how many rows it changed."""
-    driver = await driver_of(conn)
-    try:
-        cursor = driver.cursor()
-        await cursor.execute(statement, params)
-        return cursor.rowcount
     except psycopg.Error as error:
         raise await _translated(conn, driver, statement, params, error) from error
 
@@ -120,22 +120,21 @@ async def run_alone(conn: AsyncConnection, statement: LiteralString, params: Map
     except psycopg.Error as error:
         raise await _translated(conn, driver, statement, params, error) from error
     finally:
-        if not (driver.broken or driver.closed):
-            await driver.set_autocommit(False)
+        await _restore(conn, driver)
 
 
-def conflict(statement: str, reason: str) -> exc.DBAPIError:
+def conflict(statement: str, reason: str) -> exc.StatementError:
     """A write that met rows a concurrent transaction committed after this one read: refused as PostgreSQL refuses
     a serialization failure (transient, so the consume policy retries the batch, which then reads them)."""
     return exc.DBAPIError.instance(statement, None, psycopg.errors.SerializationFailure(reason), psycopg.Error)
 
 
-async def driver_of(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
+async def _joined(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
     """The psycopg connection under `conn`, in the transaction its statements are to join.
 
-    Inside `transaction` psycopg runs it. Otherwise SQLAlchemy does, and begins lazily, at its own first statement:
-    a statement run here first would begin a transaction SQLAlchemy does not know of, which its `commit()` would
-    skip and its return to the pool would roll back; so it is begun here."""
+    Inside `transaction` the driver is in it already. Otherwise SQLAlchemy runs it, and begins lazily, at its own
+    first statement: a statement run here first would begin a transaction SQLAlchemy does not know of, which its
+    `commit()` would skip and its return to the pool would roll back; so it is begun here."""
     driver = _connection(conn)
     if driver.pgconn.transaction_status == TransactionStatus.IDLE and not conn.in_transaction():
         await conn.begin()
@@ -145,7 +144,8 @@ async def driver_of(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
 def _connection(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
     sync = conn.sync_connection
     assert sync is not None, "the connection is started by `async with engine.begin()` / `engine.connect()`"
-    driver: psycopg.AsyncConnection[Any] = sync.connection.driver_connection
+    driver = sync.connection.driver_connection
+    assert isinstance(driver, psycopg.AsyncConnection), "the ledger's engines run on psycopg's async driver"
     return driver
 
 

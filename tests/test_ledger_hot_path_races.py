@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ledger import admission, driver, inbound, settlement, verify
+from ledger import admission, driver, inbound, journal, settlement, verify
 from runtime.consume import Verdict, classify
 from schemas.catalogue import Catalogue
 from schemas.events import JobFinished
@@ -111,6 +111,33 @@ async def test_two_ledgers_admitting_one_job_at_once_hold_it_once(engine: AsyncE
     assert retried[1].hold_tokens == held[1].hold_tokens
     assert await entries_for(engine, job_id) == ["hold"]
     assert (await balances(engine, workspace.id))["held"] == held[1].hold_tokens
+    await assert_books_balance(engine)
+
+
+async def test_a_stage_cancelled_while_it_waits_for_a_lock_leaves_nothing_and_its_connection_serves_again(
+    database_url: str, engine: AsyncEngine, catalogue: Catalogue
+) -> None:
+    workspace = await make_workspace(engine, tokens=100_000)
+    job_id = f"job_{uuid.uuid4().hex}"
+    payload = submitted(workspace.id, workspace.key_id, job_id)
+    # One connection only: the cancelled stage's connection is the one the next stage gets.
+    lone = create_async_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.begin() as holder:
+            await journal.lock_accounts(holder, {workspace.id})
+            # A rebalance or a shutdown cancels the stage mid-statement (Faust cancels its actors).
+            waiting = asyncio.create_task(admit(lone, catalogue, payload))
+            await waiting_for_a_lock(engine, "WITH accounts AS MATERIALIZED")
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+        assert await entries_for(engine, job_id) == []
+        assert isinstance(await admit(lone, catalogue, payload), tuple)  # the redelivery, on the same connection
+        finished = await settle(lone, catalogue, used(workspace.id, job_id, "ok", 3))
+        assert (finished.status, finished.cost_tokens) == ("completed", 10)
+    finally:
+        await lone.dispose()
+    assert await entries_for(engine, job_id) == ["hold", "debit"]
     await assert_books_balance(engine)
 
 
