@@ -28,7 +28,7 @@ import psycopg
 import uvloop
 from psycopg.pq import TransactionStatus
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench import ledger_bench, report
 from ledger import admission, driver, inbound, journal, settlement
@@ -126,18 +126,22 @@ def _usage(workspace_id: str, job_id: str) -> bytes:
     )
 
 
-async def _stages(engine: AsyncEngine, catalogue: Catalogue, payloads: list[bytes], usages: list[bytes]) -> None:
-    """One batch through both stages, as ledger/app.py runs them (publishing aside)."""
+async def _stages(
+    stage: driver.StageConnection, catalogue: Catalogue, payloads: list[bytes], usages: list[bytes]
+) -> None:
+    """One batch through both stages, as ledger/app.py runs them (publishing aside). The ledger keeps a connection
+    per stage; here the stages run one after the other, so one connection serves both."""
     jobs = [inbound.submitted(payload, catalogue) for payload in payloads]
-    async with driver.transaction(engine) as conn:
+    async with stage.transaction() as conn:
         outcomes = await admission.admit(conn, catalogue, jobs, default_deadline_s=600, now=datetime.now(UTC))
     dispatched = [outcome[1] for outcome in outcomes if isinstance(outcome, tuple)]
     assert len(dispatched) == len(jobs), "every job of the stage bench is admitted"
     for dispatch in dispatched:
         encode(dispatch)
-    await admission.mark_dispatched(engine, [dispatch.job_id for dispatch in dispatched])
+    async with stage.connection() as conn:
+        await admission.mark_dispatched(conn, [dispatch.job_id for dispatch in dispatched])
     read = [inbound.usage(payload, catalogue) for payload in usages]
-    async with driver.transaction(engine) as conn:
+    async with stage.transaction() as conn:
         finished = await settlement.settle(conn, catalogue, read)
     assert len(finished) == len(read)
     for result in finished:
@@ -153,15 +157,17 @@ async def measure(url: str, *, jobs: int, batch: int, warmup: int) -> dict[str, 
         async with engine.begin() as conn:
             await journal.create_workspace(conn, workspace_id, name="stage")
             await journal.grant(conn, workspace_id, 10**12, idempotency_key=f"grant:{workspace_id}")
-        async with engine.connect() as conn:
+        stage = driver.StageConnection(engine)
+        async with stage.connection() as conn:
             backend = {int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())}
+            await conn.rollback()
         ids = [f"job_{uuid.uuid4().hex}" for _ in range(warmup + jobs)]
         batches = [ids[start : start + batch] for start in range(0, len(ids), batch)]
         warm = [chunk for chunk in batches if chunk[0] in set(ids[:warmup])]
         timed = batches[len(warm) :]
         for chunk in warm:
             await _stages(
-                engine,
+                stage,
                 catalogue,
                 [_submission(workspace_id, j) for j in chunk],
                 [_usage(workspace_id, j) for j in chunk],
@@ -173,9 +179,10 @@ async def measure(url: str, *, jobs: int, batch: int, warmup: int) -> dict[str, 
         counters.statements = counters.commits = 0
         cpu_started, backend_started, started = time.process_time(), _backend_cpu_s(backend), time.perf_counter()
         for payloads, usages in prepared:
-            await _stages(engine, catalogue, payloads, usages)
+            await _stages(stage, catalogue, payloads, usages)
         wall_s = time.perf_counter() - started
         cpu_s, backend_s = time.process_time() - cpu_started, _backend_cpu_s(backend) - backend_started
+        await stage.close()
         async with engine.connect() as conn:
             spent = (
                 await conn.execute(

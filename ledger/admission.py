@@ -69,16 +69,22 @@ EXPIRED_ON_ARRIVAL = JobError(
 )
 
 
-async def mark_dispatched(engine: AsyncEngine, job_ids: list[str]) -> None:
+async def mark_dispatched(source: AsyncEngine | AsyncConnection, job_ids: list[str]) -> None:
     """Record that the broker acknowledged these jobs' dispatches (called after the acknowledgement, so a
     crash before it leaves them undispatched and a replay sends them again: at least once, never twice
     once recorded).
 
     The mark commits without waiting for its WAL flush: losing it in a crash costs at most one harmless
-    re-dispatch on a replay (billed once), while waiting for it would add a disk flush to every sync call."""
-    if job_ids:
-        async with engine.connect() as conn:
-            await driver.run_alone(conn, _MARK_DISPATCHED, {"ids": job_ids})
+    re-dispatch on a replay (billed once), while waiting for it would add a disk flush to every sync call.
+
+    `source`: a connection in no transaction (the admission stage's own), or the engine to take one from."""
+    if not job_ids:
+        return
+    if isinstance(source, AsyncConnection):
+        await driver.run_alone(source, _MARK_DISPATCHED, {"ids": job_ids})
+        return
+    async with source.connect() as conn:
+        await driver.run_alone(conn, _MARK_DISPATCHED, {"ids": job_ids})
 
 
 def deadline_of(job: ChatJobSubmitted, default_deadline_s: float) -> datetime:

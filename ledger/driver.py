@@ -10,8 +10,8 @@ times.
 The hot stages' transactions are the driver's too (`transaction`), for the same reason: SQLAlchemy's
 `engine.begin()` adds ~60 µs of CPU per transaction over the driver's own BEGIN and COMMIT, and the c=1 path runs
 two per job; the dispatch mark (`run_alone`) is one autocommit statement without SQLAlchemy's isolation-level
-switch. The functions here also work inside a transaction SQLAlchemy runs (`engine.begin()`, as the tests and
-the cold paths do): they join it.
+switch; each stage keeps its connection between batches (`StageConnection`). The functions here also work inside
+a transaction SQLAlchemy runs (`engine.begin()`, as the tests and the cold paths do): they join it.
 
 Errors keep SQLAlchemy's types (`IntegrityError`, `DataError`, `OperationalError`...), which callers, the consume
 policy and the refusal codes read; a connection the error broke is invalidated in SQLAlchemy's pool, as its own
@@ -20,6 +20,7 @@ execution would have done. Statements use psycopg's placeholders (`%(name)s`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -46,25 +47,75 @@ _BEGIN = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan"
 
 @asynccontextmanager
 async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """One transaction of a hot stage on a pooled connection, begun and committed (or rolled back) on the driver.
+    """One transaction of a hot stage on a connection of the pool (the stages use their own: `StageConnection`)."""
+    async with engine.connect() as conn, _transaction_on(conn) as joined:
+        yield joined
+
+
+class StageConnection:
+    """A stage's own connection, kept from one batch to the next (ledger/app.py holds one per stage).
+
+    Why: checking a connection out of SQLAlchemy's pool and back in costs ~150 µs of CPU (its reset on return, the
+    wrapper objects, greenlet switches), and the c=1 path took three per job: admission, its dispatch mark,
+    settlement. A stage runs one batch at a time (ledger/batches.py), so one connection serves it; the lock only
+    makes a second user wait. After any failure the connection goes back to the pool (which discards it if the
+    failure broke it) and the next use takes another: a batch never starts on what a failure left behind.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._conn: AsyncConnection | None = None
+        self._lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """The stage's connection, in no transaction: taken from the pool at first use and after a failure."""
+        async with self._lock:
+            if self._conn is not None and _connection(self._conn).pgconn.transaction_status != TransactionStatus.IDLE:
+                # Left in a transaction by a statement run through SQLAlchemy outside one of ours: the pool's
+                # reset rolls it back.
+                await self.close()
+            if self._conn is None:
+                self._conn = await self._engine.connect()
+            try:
+                yield self._conn
+            except BaseException:
+                await self.close()
+                raise
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """One transaction of the stage on its connection (as `transaction` runs them)."""
+        async with self.connection() as conn, _transaction_on(conn) as joined:
+            yield joined
+
+    async def close(self) -> None:
+        """Hand the connection back to the pool."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
+
+
+@asynccontextmanager
+async def _transaction_on(conn: AsyncConnection) -> AsyncIterator[AsyncConnection]:
+    """One transaction of a hot stage on `conn` (in no transaction), begun and committed (or rolled back) on the
+    driver.
 
     psycopg runs in autocommit mode meanwhile, so that it sends no BEGIN of its own: `_BEGIN` opens the
-    transaction. Statements run through SQLAlchemy on the yielded connection join it (nothing in the stages
-    commits on its own). Errors, the commit's included (the book's deferred checks run there), come out as
-    SQLAlchemy's."""
-    async with engine.connect() as conn:
-        driver = _connection(conn)
-        await driver.set_autocommit(True)
+    transaction. Statements run through SQLAlchemy on the connection join it (nothing in the stages commits on its
+    own). Errors, the commit's included (the book's deferred checks run there), come out as SQLAlchemy's."""
+    driver = _connection(conn)
+    await driver.set_autocommit(True)
+    try:
+        await _command(conn, driver, _BEGIN)
         try:
-            await _command(conn, driver, _BEGIN)
-            try:
-                yield conn
-            except BaseException:
-                await _roll_back(driver)
-                raise
-            await _command(conn, driver, "COMMIT")
-        finally:
-            await _restore(conn, driver)
+            yield conn
+        except BaseException:
+            await _roll_back(driver)
+            raise
+        await _command(conn, driver, "COMMIT")
+    finally:
+        await _restore(conn, driver)
 
 
 async def _command(conn: AsyncConnection, driver: psycopg.AsyncConnection[Any], command: LiteralString) -> None:

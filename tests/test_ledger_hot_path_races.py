@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledger import admission, driver, inbound, journal, settlement, verify
 from runtime.consume import Verdict, classify
@@ -114,30 +114,67 @@ async def test_two_ledgers_admitting_one_job_at_once_hold_it_once(engine: AsyncE
     await assert_books_balance(engine)
 
 
-async def test_a_stage_cancelled_while_it_waits_for_a_lock_leaves_nothing_and_its_connection_serves_again(
-    database_url: str, engine: AsyncEngine, catalogue: Catalogue
+async def admit_on(stage: driver.StageConnection, catalogue: Catalogue, payload: bytes) -> admission.Outcome:
+    async with stage.transaction() as conn:
+        [outcome] = await admission.admit(
+            conn, catalogue, [inbound.submitted(payload, catalogue)], default_deadline_s=600, now=datetime.now(UTC)
+        )
+    return outcome
+
+
+async def test_a_stage_cancelled_while_it_waits_for_a_lock_leaves_nothing_and_goes_on(
+    engine: AsyncEngine, catalogue: Catalogue
 ) -> None:
     workspace = await make_workspace(engine, tokens=100_000)
     job_id = f"job_{uuid.uuid4().hex}"
     payload = submitted(workspace.id, workspace.key_id, job_id)
-    # One connection only: the cancelled stage's connection is the one the next stage gets.
-    lone = create_async_engine(database_url, pool_size=1, max_overflow=0)
+    stage = driver.StageConnection(engine)
     try:
         async with engine.begin() as holder:
             await journal.lock_accounts(holder, {workspace.id})
             # A rebalance or a shutdown cancels the stage mid-statement (Faust cancels its actors).
-            waiting = asyncio.create_task(admit(lone, catalogue, payload))
+            waiting = asyncio.create_task(admit_on(stage, catalogue, payload))
             await waiting_for_a_lock(engine, "WITH accounts AS MATERIALIZED")
             waiting.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await waiting
         assert await entries_for(engine, job_id) == []
-        assert isinstance(await admit(lone, catalogue, payload), tuple)  # the redelivery, on the same connection
-        finished = await settle(lone, catalogue, used(workspace.id, job_id, "ok", 3))
+        assert isinstance(await admit_on(stage, catalogue, payload), tuple)  # the redelivery
+        async with stage.connection() as conn:
+            await admission.mark_dispatched(conn, [job_id])
+        async with stage.transaction() as conn:
+            [finished] = await settlement.settle(
+                conn, catalogue, [inbound.usage(used(workspace.id, job_id, "ok", 3), catalogue)]
+            )
         assert (finished.status, finished.cost_tokens) == ("completed", 10)
     finally:
-        await lone.dispose()
+        await stage.close()
     assert await entries_for(engine, job_id) == ["hold", "debit"]
+    await assert_books_balance(engine)
+
+
+async def test_a_stage_whose_connection_the_database_dropped_fails_transiently_then_goes_on(
+    engine: AsyncEngine, catalogue: Catalogue
+) -> None:
+    workspace = await make_workspace(engine, tokens=100_000)
+    first, second = (submitted(workspace.id, workspace.key_id, f"job_{uuid.uuid4().hex}") for _ in range(2))
+    stage = driver.StageConnection(engine)
+    try:
+        assert isinstance(await admit_on(stage, catalogue, first), tuple)
+        async with stage.connection() as conn:
+            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            await conn.rollback()
+        async with engine.connect() as other:
+            assert (await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})).scalar_one()
+        # The kept connection is gone: the batch fails as an outage does (the consume policy retries it) ...
+        with pytest.raises(OperationalError) as dropped:
+            await admit_on(stage, catalogue, second)
+        assert classify(dropped.value) is Verdict.TRANSIENT
+        # ... and the retry runs on another connection.
+        assert isinstance(await admit_on(stage, catalogue, second), tuple)
+    finally:
+        await stage.close()
+    assert (await balances(engine, workspace.id))["held"] == 2 * 110
     await assert_books_balance(engine)
 
 
