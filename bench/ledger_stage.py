@@ -9,13 +9,12 @@ process's CPU (user + system), the PostgreSQL backend's CPU (from /proc, the ser
 wall time. CPU and statement counts are far steadier than wall time on a shared machine: compare variants by
 them.
 
-Runs in a database it creates on the test PostgreSQL (`--admin-url`) and drops afterwards.
+Runs in a database it creates on the test PostgreSQL (`--admin-url`) and drops afterwards, on uvloop as the ledger does.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import time
@@ -25,11 +24,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+import psycopg
+import uvloop
+from psycopg.pq import TransactionStatus
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench import ledger_bench, report
-from ledger import admission, inbound, journal, settlement
+from ledger import admission, driver, inbound, journal, settlement
 from runtime.catalogue_file import load_catalogue
 from schemas.catalogue import Catalogue
 from schemas.events import (
@@ -46,20 +48,37 @@ CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
 class Counters:
-    """SQL statements and transaction ends seen by the driver (each is one round trip outside a pipeline)."""
+    """SQL statements and commits seen by the driver (each statement is one round trip outside a pipeline; each
+    explicit transaction adds a BEGIN and a COMMIT).
+
+    Counted on psycopg's own cursors and connections, not by SQLAlchemy's events: the ledger runs its hot path
+    on the driver's connection and in the driver's transactions (ledger/driver.py), which SQLAlchemy never sees."""
 
     def __init__(self) -> None:
         self.statements = 0
         self.commits = 0
 
-    def watch(self, engine: AsyncEngine) -> None:
-        @event.listens_for(engine.sync_engine, "before_cursor_execute")
-        def _statement(*_args: Any) -> None:
-            self.statements += 1
+    def connect_args(self) -> dict[str, Any]:
+        counters = self
 
-        @event.listens_for(engine.sync_engine, "commit")
-        def _commit(*_args: Any) -> None:
-            self.commits += 1
+        class CountingCursor(psycopg.AsyncCursor[Any]):
+            async def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+                # The ledger's own transactions are begun and committed by commands (ledger/driver.py).
+                command = str(query).lstrip().upper()
+                if command.startswith("COMMIT"):
+                    counters.commits += 1
+                elif not command.startswith(("BEGIN", "ROLLBACK")):
+                    counters.statements += 1
+                return await super().execute(query, *args, **kwargs)
+
+        class CountingConnection(psycopg.AsyncConnection[Any]):
+            async def commit(self) -> None:
+                # SQLAlchemy's commit: psycopg sends COMMIT only when a transaction is open.
+                if self.pgconn.transaction_status != TransactionStatus.IDLE:
+                    counters.commits += 1
+                await super().commit()
+
+        return {"async_creator_fn": CountingConnection.connect, "cursor_factory": CountingCursor}
 
 
 def _backend_cpu_s(pids: set[int]) -> float:
@@ -107,18 +126,22 @@ def _usage(workspace_id: str, job_id: str) -> bytes:
     )
 
 
-async def _stages(engine: AsyncEngine, catalogue: Catalogue, payloads: list[bytes], usages: list[bytes]) -> None:
-    """One batch through both stages, as ledger/app.py runs them (publishing aside)."""
+async def _stages(
+    stage: driver.StageConnection, catalogue: Catalogue, payloads: list[bytes], usages: list[bytes]
+) -> None:
+    """One batch through both stages, as ledger/app.py runs them (publishing aside). The ledger keeps a connection
+    per stage; here the stages run one after the other, so one connection serves both."""
     jobs = [inbound.submitted(payload, catalogue) for payload in payloads]
-    async with engine.begin() as conn:
+    async with stage.transaction() as conn:
         outcomes = await admission.admit(conn, catalogue, jobs, default_deadline_s=600, now=datetime.now(UTC))
     dispatched = [outcome[1] for outcome in outcomes if isinstance(outcome, tuple)]
     assert len(dispatched) == len(jobs), "every job of the stage bench is admitted"
     for dispatch in dispatched:
         encode(dispatch)
-    await admission.mark_dispatched(engine, [dispatch.job_id for dispatch in dispatched])
+    async with stage.connection() as conn:
+        await admission.mark_dispatched(conn, [dispatch.job_id for dispatch in dispatched])
     read = [inbound.usage(payload, catalogue) for payload in usages]
-    async with engine.begin() as conn:
+    async with stage.transaction() as conn:
         finished = await settlement.settle(conn, catalogue, read)
     assert len(finished) == len(read)
     for result in finished:
@@ -127,23 +150,24 @@ async def _stages(engine: AsyncEngine, catalogue: Catalogue, payloads: list[byte
 
 async def measure(url: str, *, jobs: int, batch: int, warmup: int) -> dict[str, Any]:
     catalogue = load_catalogue(REPO_ROOT / "config" / "models.toml")
-    engine = create_async_engine(url, pool_size=1)
+    counters = Counters()
+    engine = create_async_engine(url, pool_size=1, connect_args=counters.connect_args())
     try:
         workspace_id = f"stage_{uuid.uuid4().hex[:8]}"
         async with engine.begin() as conn:
             await journal.create_workspace(conn, workspace_id, name="stage")
             await journal.grant(conn, workspace_id, 10**12, idempotency_key=f"grant:{workspace_id}")
-        async with engine.connect() as conn:
+        stage = driver.StageConnection(engine)
+        async with stage.connection() as conn:
             backend = {int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())}
-        counters = Counters()
-        counters.watch(engine)
+            await conn.rollback()
         ids = [f"job_{uuid.uuid4().hex}" for _ in range(warmup + jobs)]
         batches = [ids[start : start + batch] for start in range(0, len(ids), batch)]
         warm = [chunk for chunk in batches if chunk[0] in set(ids[:warmup])]
         timed = batches[len(warm) :]
         for chunk in warm:
             await _stages(
-                engine,
+                stage,
                 catalogue,
                 [_submission(workspace_id, j) for j in chunk],
                 [_usage(workspace_id, j) for j in chunk],
@@ -155,9 +179,10 @@ async def measure(url: str, *, jobs: int, batch: int, warmup: int) -> dict[str, 
         counters.statements = counters.commits = 0
         cpu_started, backend_started, started = time.process_time(), _backend_cpu_s(backend), time.perf_counter()
         for payloads, usages in prepared:
-            await _stages(engine, catalogue, payloads, usages)
+            await _stages(stage, catalogue, payloads, usages)
         wall_s = time.perf_counter() - started
         cpu_s, backend_s = time.process_time() - cpu_started, _backend_cpu_s(backend) - backend_started
+        await stage.close()
         async with engine.connect() as conn:
             spent = (
                 await conn.execute(
@@ -200,7 +225,8 @@ def main(argv: list[str]) -> int:
     if not arguments.admin_url:
         parser.error("--admin-url (or LUNTREX_TEST_DATABASE_URL) is required")
     batches = [int(part) for part in arguments.batch.split(",") if part.strip()]
-    cells = asyncio.run(run(arguments.admin_url, arguments.jobs, batches))
+    # On uvloop, as the ledger runs (ledger/__main__.py).
+    cells = uvloop.run(run(arguments.admin_url, arguments.jobs, batches))
     print(json.dumps(cells, indent=1))
     report.write(
         arguments.name, {"bench": "ledger_stage", "command": " ".join(["python -m bench stage", *argv]), "cells": cells}

@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 import faust
+import mode.loop
 
 from ledger import price_seed
 from ledger.app import create_ledger
@@ -17,6 +18,10 @@ log = logging.getLogger(__name__)
 
 
 def main() -> None:
+    # uvloop, as ingress and the workers run: the stages' every database round trip and broker fetch goes through the
+    # event loop, and uvloop's costs less CPU per wakeup (bench stage: about 6 % of the ledger's CPU per job at
+    # batch size 1, 30 % at 64). Chosen before anything creates a loop (the price seed's, Faust's).
+    mode.loop.use("uvloop")
     settings = LedgerSettings()
     configure_logging(settings.log_level, settings=settings, service="ledger")
     clear_ready(settings.ready_file)

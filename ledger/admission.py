@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ledger import admission_reads, domain, holds, pricing, webhook_events
+from ledger import admission_reads, domain, driver, holds, pricing, webhook_events
 from schemas import topics
 from schemas.catalogue import Catalogue
 from schemas.errors import ErrorCode
@@ -56,13 +56,11 @@ _EXPIRE_ON_ARRIVAL = text(
 
 # One statement in a transaction of its own (autocommit): the mark commits without waiting for its WAL flush
 # (`set_config(..., true)` lasts until the statement's own commit), in one round trip instead of four.
-_MARK_DISPATCHED = text(
-    """
+_MARK_DISPATCHED = """
     WITH lazy AS (SELECT set_config('synchronous_commit', 'off', true))
     UPDATE jobs SET dispatched_at = now() FROM lazy
-    WHERE id = ANY(CAST(:ids AS text[])) AND dispatched_at IS NULL
-    """
-)
+    WHERE id = ANY(CAST(%(ids)s AS text[])) AND dispatched_at IS NULL
+"""
 
 _STATES = text("SELECT id, status, balance_left, error FROM jobs WHERE id = ANY(:ids)")
 
@@ -71,17 +69,22 @@ EXPIRED_ON_ARRIVAL = JobError(
 )
 
 
-async def mark_dispatched(engine: AsyncEngine, job_ids: list[str]) -> None:
+async def mark_dispatched(source: AsyncEngine | AsyncConnection, job_ids: list[str]) -> None:
     """Record that the broker acknowledged these jobs' dispatches (called after the acknowledgement, so a
     crash before it leaves them undispatched and a replay sends them again: at least once, never twice
     once recorded).
 
     The mark commits without waiting for its WAL flush: losing it in a crash costs at most one harmless
-    re-dispatch on a replay (billed once), while waiting for it would add a disk flush to every sync call."""
-    if job_ids:
-        async with engine.connect() as conn:
-            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await autocommit.execute(_MARK_DISPATCHED, {"ids": job_ids})
+    re-dispatch on a replay (billed once), while waiting for it would add a disk flush to every sync call.
+
+    `source`: a connection in no transaction (the admission stage's own), or the engine to take one from."""
+    if not job_ids:
+        return
+    if isinstance(source, AsyncConnection):
+        await driver.run_alone(source, _MARK_DISPATCHED, {"ids": job_ids})
+        return
+    async with source.connect() as conn:
+        await driver.run_alone(conn, _MARK_DISPATCHED, {"ids": job_ids})
 
 
 def deadline_of(job: ChatJobSubmitted, default_deadline_s: float) -> datetime:
@@ -107,17 +110,18 @@ async def admit(
     if late:
         outcomes |= await _expire_on_arrival(conn, late, deadlines)
     if live:
-        # Priced by the price book's versions in force now (the catalogue where the book has none); the limits
-        # come in the same round trip.
+        # Priced by the price book's versions in force now (the catalogue where the book has none); the limits,
+        # the accounts' lock and the jobs recorded before come in the same round trip.
         reads = await admission_reads.read(
             conn,
             models=route_models(catalogue, live),
+            job_ids=[job.job_id for job in live],
             keys=list({job.api_key_id for job in live}),
             workspaces=list({job.workspace_id for job in live}),
             now=now,
         )
         requests = [hold_request(catalogue, job, reads.versions, deadlines[job.job_id]) for job in live]
-        admissions = await holds.admit_batch(conn, requests, now=now, book=reads.book)
+        admissions = await holds.admit_batch(conn, requests, now=now, book=reads.book, locked=reads.locked)
         # New jobs got their deadline with their row; only a replay of a job recorded before deadlines were
         # recorded can lack one.
         replayed = [job for job, admission in zip(live, admissions, strict=True) if admission.replayed]

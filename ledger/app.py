@@ -26,7 +26,7 @@ from typing import Any
 import faust
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ledger import admission, batch_retention, expiry, finance_tick, inbound, poison, settlement
+from ledger import admission, batch_retention, driver, expiry, finance_tick, inbound, poison, settlement
 from ledger.batch_feeder import BatchFeeder, feeder_lock_key
 from ledger.batches import Batches
 from ledger.commands import WorkspaceCommands
@@ -87,6 +87,8 @@ class Ledger:
         self.settings = settings
         self.catalogue = catalogue
         self.engine = engine
+        # Each stage runs one batch at a time on a connection of its own, kept between batches.
+        self.connections = {stage: driver.StageConnection(engine) for stage in (Stage.ADMISSION, Stage.SETTLEMENT)}
         self.app = new_faust_app(settings)
         self.telemetry = LedgerTelemetry(settings, start_tracing("ledger"))
         self.publisher = Publisher(
@@ -148,7 +150,8 @@ class Ledger:
             await self._admit_jobs(jobs, observed)
 
     async def _admit_jobs(self, jobs: list[ChatJobSubmitted], observed: BatchObservation) -> None:
-        async with self.engine.begin() as conn:
+        stage = self.connections[Stage.ADMISSION]
+        async with stage.transaction() as conn:
             outcomes = await admission.admit(
                 conn,
                 self.catalogue,
@@ -169,14 +172,15 @@ class Ledger:
         with self.telemetry.publishing(Stage.ADMISSION):
             await self.publisher.send(observed.traced(records))
         observed.admitted(outcomes)
-        await admission.mark_dispatched(self.engine, dispatched)
+        async with stage.connection() as conn:
+            await admission.mark_dispatched(conn, dispatched)
 
     async def _settle(self, events: Sequence[Any]) -> None:
         self.telemetry.taken(Stage.SETTLEMENT, [event.message.timestamp for event in events])
         usages = [inbound.usage(event.value, self.catalogue) for event in events]
         traced = [(usage.job_id, event.message.headers) for usage, event in zip(usages, events, strict=True)]
         with self.telemetry.batch(Stage.SETTLEMENT, traced) as observed:
-            async with self.engine.begin() as conn:
+            async with self.connections[Stage.SETTLEMENT].transaction() as conn:
                 finished = await settlement.settle(conn, self.catalogue, usages, self.finance)
                 records = self.publisher.prepare(
                     [(topics.JOBS_RESULTS, topics.job_key(job.job_id), job) for job in finished],

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger import finance_events, thresholds, topups
@@ -32,6 +31,8 @@ class Settled(Protocol):
     def balance_left(self) -> int: ...
     @property
     def replayed(self) -> bool: ...
+    @property
+    def crossings_watched(self) -> bool: ...
 
 
 async def apply_crossings(
@@ -61,26 +62,16 @@ async def after_settlement(
     """`apply_crossings` for every workspace a settlement batch moved; replays moved nothing and are skipped."""
     moved: dict[str, tuple[int, int]] = {}
     for job in settled:
-        if job is None or job.replayed:
+        # Most workspaces have no thresholds and no auto top-up (the accounts' lock read which do): settlement
+        # pays nothing for them.
+        if job is None or job.replayed or not job.crossings_watched:
             continue
         spent, _ = moved.get(job.workspace_id, (0, 0))
         moved[job.workspace_id] = (spent + job.cost_tokens, job.balance_left)
-    moved = {ws: m for ws, m in moved.items() if m[0] != 0}
-    if not moved:
-        return []
-    # Most workspaces have no thresholds: one query finds those that do, so settlement pays nothing for the rest.
-    watched = {
-        row.workspace_id
-        for row in await conn.execute(
-            text(
-                "SELECT workspace_id FROM alert_thresholds WHERE workspace_id = ANY(:ids) UNION "
-                "SELECT workspace_id FROM auto_topups WHERE workspace_id = ANY(:ids) AND enabled"
-            ),
-            {"ids": sorted(moved)},
-        )
-    }
     events: list[FinanceEvent] = []
-    for workspace_id in sorted(watched):
+    for workspace_id in sorted(moved):
         spent, after = moved[workspace_id]
+        if spent == 0:
+            continue
         events += await apply_crossings(conn, workspace_id, after + spent, after, finance)
     return events

@@ -15,10 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger import domain, journal, queries
+from ledger import domain, driver, journal, queries
 from schemas.chat_options import ResultChoice
 from schemas.errors import ErrorCode
 from schemas.results import JobResult, PriceUsed, result_status
@@ -44,12 +43,14 @@ class Usage:
 
 
 class SettledJob(JobResult):
-    """A settled job's result, whether this usage was a replay (the job was settled before), and where its
-    job.* webhook event goes: the job's per-request endpoint, and whether its workspace subscribes to any."""
+    """A settled job's result, whether this usage was a replay (the job was settled before), where its job.*
+    webhook event goes (the job's per-request endpoint, and whether its workspace subscribes to any), and
+    whether its workspace has thresholds or an auto top-up to look at (`journal.Balances.crossings_watched`)."""
 
     replayed: bool = False
     webhook_endpoint_id: str | None = None
     webhook_job_events: bool = False
+    crossings_watched: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,25 +65,44 @@ class _Priced:
     price: PriceUsed | None
 
 
-_LOCK_JOBS = text("SELECT * FROM jobs WHERE id = ANY(:ids) ORDER BY id FOR UPDATE")
+# The batch's accounts, then its jobs, locked in one statement. Every account is locked before any job, as every
+# writer locks them (so batches never deadlock): the jobs' scan is gated by a one-time filter on the whole of
+# `accounts`, which the executor evaluates before it reads the first job. After waiting for a lock, FOR UPDATE still
+# returns each job's newest version, so a job a concurrent batch settled meanwhile reads as settled.
+_LOCK = (  # composed of this module's and the journal's constant SQL only
+    "WITH accounts AS MATERIALIZED ("  # noqa: S608
+    + journal.LOCKED_ACCOUNTS
+    + """), locked_jobs AS MATERIALIZED (
+        SELECT * FROM jobs WHERE id = ANY(%(job_ids)s) AND (SELECT count(*) FROM accounts) >= 0
+        ORDER BY id FOR UPDATE
+    )
+    SELECT j.*, to_json(a) AS account FROM locked_jobs j LEFT JOIN accounts a USING (workspace_id)
+"""
+)
 
-# The batch travels as one JSON document: a text array of answers and JSON errors would be escaped quote by quote
-# by the driver.
-_FINISH_JOBS = text(
-    """
-    UPDATE jobs SET status = f.status, input_tokens = f.input_tokens, output_tokens = f.output_tokens,
-        cost_tokens = f.cost_tokens, uncharged_tokens = f.uncharged_tokens, overrun_tokens = f.overrun_tokens,
-        usage_estimated = f.usage_estimated, balance_left = f.balance_left,
-        answered_by = f.answered_by, provider = f.provider, finish_reason = f.finish_reason, answer = f.answer,
-        error = f.error, attempts = f.attempts, first_token_ms = f.first_token_ms, choices = f.choices,
-        finished_at = now()
-    FROM jsonb_to_recordset(CAST(:jobs AS jsonb))
-         AS f(id text, status text, input_tokens bigint, output_tokens bigint, cost_tokens bigint,
-              uncharged_tokens bigint, overrun_tokens bigint, usage_estimated boolean, balance_left bigint,
-              answered_by text, provider text, finish_reason text, answer text, error jsonb, attempts integer,
-              first_token_ms integer, choices jsonb)
-    WHERE jobs.id = f.id
-    """
+# The debits (and releases) and the jobs' final state in one statement. The jobs travel as one JSON document: a
+# text array of answers and JSON errors would be escaped quote by quote by the driver.
+_SETTLE = (  # composed of this module's and the journal's constant SQL only
+    "WITH "  # noqa: S608
+    + journal.ENTRY_CTES
+    + """, finished AS (
+        UPDATE jobs SET status = f.status, input_tokens = f.input_tokens, output_tokens = f.output_tokens,
+            cost_tokens = f.cost_tokens, uncharged_tokens = f.uncharged_tokens, overrun_tokens = f.overrun_tokens,
+            usage_estimated = f.usage_estimated, balance_left = f.balance_left,
+            answered_by = f.answered_by, provider = f.provider, finish_reason = f.finish_reason, answer = f.answer,
+            error = f.error, attempts = f.attempts, first_token_ms = f.first_token_ms, choices = f.choices,
+            finished_at = now()
+        FROM jsonb_to_recordset(CAST(%(jobs)s AS jsonb))
+             AS f(id text, status text, input_tokens bigint, output_tokens bigint, cost_tokens bigint,
+                  uncharged_tokens bigint, overrun_tokens bigint, usage_estimated boolean, balance_left bigint,
+                  answered_by text, provider text, finish_reason text, answer text, error jsonb, attempts integer,
+                  first_token_ms integer, choices jsonb)
+        WHERE jobs.id = f.id
+        RETURNING jobs.id
+    )
+    SELECT """
+    + journal.ENTRY_COUNTS
+    + ", (SELECT count(*) FROM finished) AS finished"
 )
 
 
@@ -116,8 +136,14 @@ async def settle_batch(
 
     `fallback_terms` (today's catalogue) prices only jobs admitted before terms were recorded with them.
     """
-    balances = await journal.lock_accounts(conn, workspace_ids)
-    rows = {row.id: row._mapping for row in await conn.execute(_LOCK_JOBS, {"ids": [u.job_id for u in usages]})}
+    locked = await driver.fetch(
+        conn, _LOCK, {"workspace_ids": sorted(workspace_ids), "job_ids": [u.job_id for u in usages]}
+    )
+    rows = {row["id"]: row for row in locked}
+    balances: dict[str, journal.Balances] = {}
+    for row in locked:
+        if row["account"] is not None and row["workspace_id"] not in balances:
+            balances[row["workspace_id"]] = journal.balances_of(row["account"])
     outcomes: dict[str, SettledJob] = {}
     answers: list[SettledJob | None] = []
     entries: list[journal.Entry] = []
@@ -137,9 +163,7 @@ async def settle_batch(
         terms = domain.terms_from_record(job["terms"]) if job["terms"] is not None else (fallback_terms or {})
         outcomes[usage.job_id] = _settle_one(job, usage, price_usage(usage, terms), balances, entries)
         answers.append(outcomes[usage.job_id])
-    recorded = await journal.record_entries(conn, entries)
-    assert recorded == len(entries), "a queued job's settlement was already in the journal"
-    await _finish(conn, [job for job in outcomes.values() if not job.replayed])
+    await _write(conn, entries, [job for job in outcomes.values() if not job.replayed])
     return answers
 
 
@@ -197,15 +221,25 @@ def _settle_one(
         price=priced.price,
         webhook_endpoint_id=job["webhook_endpoint_id"],
         webhook_job_events=account.webhook_job_events,
+        crossings_watched=account.crossings_watched,
         # A failed job answered nothing: its choices (if a provider sent any) are not the caller's.
         choices=usage.choices if priced.status == "completed" else (),
     )
 
 
-async def _finish(conn: AsyncConnection, settled: list[SettledJob]) -> None:
+async def _write(conn: AsyncConnection, entries: list[journal.Entry], settled: list[SettledJob]) -> None:
+    """Record the settlement entries and the settled jobs' final state (nothing when every job was a replay)."""
     if not settled:
+        assert not entries, "entries without settled jobs"
         return
-    rows = [
+    params = journal.entry_params(entries) | {"jobs": json.dumps(_finish_rows(settled))}
+    [counts] = await driver.fetch(conn, _SETTLE, params)
+    assert journal.recorded(entries, counts) == len(entries), "a queued job's settlement was already in the journal"
+    assert counts["finished"] == len(settled), f"{counts['finished']} of {len(settled)} settled jobs were updated"
+
+
+def _finish_rows(settled: list[SettledJob]) -> list[dict[str, Any]]:
+    return [
         {
             "id": s.job_id,
             "status": s.status,
@@ -227,7 +261,6 @@ async def _finish(conn: AsyncConnection, settled: list[SettledJob]) -> None:
         }
         for s in settled
     ]
-    await conn.execute(_FINISH_JOBS, {"jobs": json.dumps(rows)})
 
 
 def _choices_list(settled: SettledJob) -> list[dict[str, Any]] | None:

@@ -1,10 +1,15 @@
 """Admission in PostgreSQL: hold credit for a batch of jobs, or refuse them, in a handful of statements.
 
-A job is recorded in `jobs` first (unique by id), with the terms (prices and limits) it is held under: a job
-already there is a replay, answered with the first decision and never held twice. New jobs are decided in order
-against each workspace's running balance, then every hold is written by one `record_entries` call and every
-refusal by one update. A hold of zero is admitted without an entry (nothing moves). Rate limits and spend
-caps (ledger/limits.py) are applied in the same transaction, after the accounts are locked.
+A job is recorded in `jobs` once (unique by id), with the terms (prices and limits) it is held under: a job already
+there is a replay, answered with the first decision and never held twice. With the accounts locked, the batch reads
+which of its jobs are recorded already (`Locked`); the new ones are decided in order against each workspace's
+running balance, then written by one statement: every job's row in its final state (queued with its hold, or
+rejected with its refusal) and every hold's entry. A hold of zero is admitted without an entry (nothing moves).
+Rate limits and spend caps (ledger/limits.py) are applied in the same transaction, after the accounts are locked.
+
+A job recorded by a concurrent transaction after the batch read (two ledgers admitting the same job for a moment
+during a rebalance) makes that statement write fewer rows than decided: the transaction is refused as a transient
+conflict and the batch retried, and the retry reads the job as recorded.
 """
 
 from __future__ import annotations
@@ -14,10 +19,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger import domain, journal, limits
+from ledger import domain, driver, journal, limits
 
 INSUFFICIENT: dict[str, Any] = {"code": "insufficient_credits", "message": "Insufficient credits"}
 
@@ -59,34 +63,67 @@ class Admission:
     dispatched: bool = False
 
 
-# The batch travels as one JSON document: text arrays of JSON terms and tag literals would be escaped quote by
-# quote by the driver. The deadline is written here too, not by a second statement.
-_INSERT_JOBS = text(
-    """
-    INSERT INTO jobs (id, workspace_id, api_key_id, model_id, status, hold_tokens, tags, terms, deadline_at,
-                      guardrails, webhook_endpoint_id)
-    SELECT j.id, j.workspace_id, j.api_key_id, j.model_id, 'queued', j.hold, coalesce(j.tags, '{}'), j.terms,
-           j.deadline_at, j.guardrails, j.webhook_endpoint_id
-    FROM jsonb_to_recordset(CAST(:jobs AS jsonb))
-         AS j(id text, workspace_id text, api_key_id text, model_id text, hold bigint, tags text[], terms jsonb,
-              deadline_at timestamptz, guardrails jsonb, webhook_endpoint_id text)
-    WHERE EXISTS (SELECT 1 FROM workspaces w WHERE w.id = j.workspace_id)
-    ON CONFLICT (id) DO NOTHING
-    RETURNING id
-    """
+@dataclass(frozen=True, slots=True)
+class Locked:
+    """What admission reads under the accounts' lock: the balances, and the batch's jobs recorded before (replays)."""
+
+    balances: dict[str, journal.Balances]
+    previous: dict[str, Admission]
+
+
+# The jobs of a batch already recorded: a replay is answered with its first decision. Also composed into the
+# statement that locks the accounts at admission (ledger/admission_reads.py).
+PREVIOUS_JOBS = """
+    SELECT id, status, hold_tokens, balance_left, error, dispatched_at IS NOT NULL AS dispatched
+    FROM jobs WHERE id = ANY(%(job_ids)s)
+"""
+
+# New jobs in their final state and their holds' entries, in one statement. The batch travels as one JSON document:
+# text arrays of JSON terms and tag literals would be escaped quote by quote by the driver. The deadline is
+# written here too, not by a second statement.
+_RECORD = (  # composed of this module's and the journal's constant SQL only
+    """WITH new_job AS (
+        INSERT INTO jobs (id, workspace_id, api_key_id, model_id, status, hold_tokens, tags, terms, deadline_at,
+                          guardrails, webhook_endpoint_id, balance_left, error, finished_at)
+        SELECT j.id, j.workspace_id, j.api_key_id, j.model_id, j.status, j.hold, coalesce(j.tags, '{}'), j.terms,
+               j.deadline_at, j.guardrails, j.webhook_endpoint_id, j.balance_left, j.error,
+               CASE WHEN j.status = 'rejected' THEN now() END
+        FROM jsonb_to_recordset(CAST(%(jobs)s AS jsonb))
+             AS j(id text, workspace_id text, api_key_id text, model_id text, status text, hold bigint, tags text[],
+                  terms jsonb, deadline_at timestamptz, guardrails jsonb, webhook_endpoint_id text,
+                  balance_left bigint, error jsonb)
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id
+    ), """  # noqa: S608
+    + journal.ENTRY_CTES
+    + "SELECT (SELECT count(*) FROM new_job) AS jobs, "
+    + journal.ENTRY_COUNTS
 )
 
-_PREVIOUS = text("SELECT id, status, hold_tokens, balance_left, error, dispatched_at FROM jobs WHERE id = ANY(:ids)")
 
-_REFUSE = text(
-    """
-    UPDATE jobs SET status = 'rejected', hold_tokens = 0, balance_left = r.balance_left, finished_at = now(),
-                    error = r.error
-    FROM unnest(CAST(:ids AS text[]), CAST(:balances AS bigint[]), CAST(:errors AS jsonb[]))
-         AS r(id, balance_left, error)
-    WHERE jobs.id = r.id
-    """
-)
+async def lock(conn: AsyncConnection, requests: list[HoldRequest]) -> Locked:
+    """Lock the batch's accounts, then read which of its jobs are recorded (a statement after the lock: it sees
+    everything committed before the lock was granted)."""
+    balances = await journal.lock_accounts(conn, {r.workspace_id for r in requests})
+    rows = await driver.fetch(conn, PREVIOUS_JOBS, {"job_ids": [r.job_id for r in requests]})
+    return Locked(balances, previous_of(rows))
+
+
+def previous_of(rows: list[dict[str, Any]]) -> dict[str, Admission]:
+    """The first decisions of jobs already recorded, from PREVIOUS_JOBS' rows."""
+    return {
+        row["id"]: Admission(
+            row["id"],
+            row["status"] != "rejected",
+            row["hold_tokens"],
+            row["balance_left"] if row["balance_left"] is not None else 0,
+            replayed=True,
+            status=row["status"],
+            error=row["error"],
+            dispatched=row["dispatched"],
+        )
+        for row in rows
+    }
 
 
 async def admit_batch(
@@ -95,42 +132,32 @@ async def admit_batch(
     *,
     now: datetime | None = None,
     book: limits.LimitBook | None = None,
+    locked: Locked | None = None,
 ) -> list[Admission]:
     """Hold credit for each job in order, or refuse it; one answer per request, replays included.
 
     `book`: the limits of the batch's keys and workspaces when the caller read them already (their use is read
-    here, after the lock); None reads them here."""
-    balances = await journal.lock_accounts(conn, {r.workspace_id for r in requests})
+    here, after the lock); None reads them here. `locked`: what the caller read when it locked the batch's
+    accounts; None locks and reads here."""
+    if locked is None:
+        locked = await lock(conn, requests)
     unique = _first_of_each(requests)
     # Read before this batch's jobs are recorded: their holds must not count twice against a spend cap.
     if book is None:
         book = await limits.load(conn, [_limited(r) for r in unique], now or datetime.now(UTC))
     else:
         await limits.load_usage(conn, book)
-    inserted = await conn.execute(_INSERT_JOBS, {"jobs": json.dumps([_job_row(r) for r in unique])})
-    new_ids = {row.id for row in inserted}
-    decided: dict[str, Admission] = await _previous(conn, [r.job_id for r in unique if r.job_id not in new_ids])
+    decided: dict[str, Admission] = dict(locked.previous)
+    rows: list[dict[str, Any]] = []
     entries: list[journal.Entry] = []
-    refused: list[Admission] = []
     for request in unique:
-        if request.job_id not in new_ids:
+        account = locked.balances.get(request.workspace_id)
+        if request.job_id in decided or account is None:
             continue
-        admission = _decide(balances[request.workspace_id], request, entries, book)
-        if not admission.admitted:
-            refused.append(admission)
-        decided[request.job_id] = admission
-    recorded = await journal.record_entries(conn, entries)
+        decided[request.job_id] = admission = _decide(account, request, entries, book)
+        rows.append(_job_row(request, admission))
+    await _record(conn, rows, entries)
     await limits.save(conn, book)
-    assert recorded == len(entries), "a new job's hold was already in the journal"
-    if refused:
-        await conn.execute(
-            _REFUSE,
-            {
-                "ids": [a.job_id for a in refused],
-                "balances": [a.balance_left for a in refused],
-                "errors": [json.dumps(a.error) for a in refused],
-            },
-        )
     answers: list[Admission] = []
     answered: set[str] = set()
     for request in requests:
@@ -146,6 +173,15 @@ async def admit_batch(
         answered.add(request.job_id)
         answers.append(admission)
     return answers
+
+
+async def _record(conn: AsyncConnection, rows: list[dict[str, Any]], entries: list[journal.Entry]) -> None:
+    if not rows:
+        return
+    [counts] = await driver.fetch(conn, _RECORD, {"jobs": json.dumps(rows)} | journal.entry_params(entries))
+    if counts["jobs"] != len(rows):
+        raise driver.conflict(_RECORD, f"{len(rows) - counts['jobs']} of the batch's jobs were recorded meanwhile")
+    assert journal.recorded(entries, counts) == len(entries), "a new job's hold was already in the journal"
 
 
 def _decide(
@@ -188,39 +224,23 @@ def _first_of_each(requests: list[HoldRequest]) -> list[HoldRequest]:
     return unique
 
 
-async def _previous(conn: AsyncConnection, job_ids: list[str]) -> dict[str, Admission]:
-    if not job_ids:
-        return {}
-    rows = await conn.execute(_PREVIOUS, {"ids": job_ids})
-    return {
-        row.id: Admission(
-            row.id,
-            row.status != "rejected",
-            row.hold_tokens,
-            row.balance_left if row.balance_left is not None else 0,
-            replayed=True,
-            status=row.status,
-            error=row.error,
-            dispatched=row.dispatched_at is not None,
-        )
-        for row in rows
-    }
-
-
-def _job_row(request: HoldRequest) -> dict[str, Any]:
-    """A new job's row as `_INSERT_JOBS` reads it; a refused job holds nothing, whatever its request computed."""
-    refused = request.refusal is not None
+def _job_row(request: HoldRequest, admission: Admission) -> dict[str, Any]:
+    """A new job's row as `_RECORD` writes it, in its final state: a refused job holds nothing, and keeps its terms
+    unless it was refused before pricing mattered (an unpriceable model, a hold it could never have)."""
     return {
         "id": request.job_id,
         "workspace_id": request.workspace_id,
         "api_key_id": request.api_key_id,
         "model_id": request.model_id,
-        "hold": 0 if refused else request.hold,
+        "status": "queued" if admission.admitted else "rejected",
+        "hold": admission.hold_tokens,
         "tags": list(request.tags),
-        "terms": None if refused else domain.terms_record(request.terms),
+        "terms": None if request.refusal is not None else domain.terms_record(request.terms),
         "deadline_at": request.deadline_at.isoformat() if request.deadline_at is not None else None,
         "guardrails": request.guardrails or None,
         "webhook_endpoint_id": request.webhook_endpoint_id,
+        "balance_left": None if admission.admitted else admission.balance_left,
+        "error": admission.error,
     }
 
 

@@ -73,27 +73,35 @@ def _read(event_type: type[E], payload: bytes | None, code: ErrorCode) -> E:
     if not payload:
         raise Refused(code, "the event is empty")
     try:
+        # The event pins its type and version (Literal fields): an event that validates is of the known type at the
+        # known version (or names neither). The payload is parsed once; only a refused one is looked at again.
+        return decode(event_type, payload)
+    except ValidationError as error:
+        raise _refusal(event_type, payload, code, error) from error
+
+
+def _refusal(event_type: type[E], payload: bytes, code: ErrorCode, error: ValidationError) -> Refused:
+    """Why an event that did not validate is refused: not JSON, not an object, another type, a version this ledger
+    does not read (retriable once it is upgraded), or invalid fields."""
+    try:
         document = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise Refused(code, "the event is not JSON") from error
+    except (ValueError, UnicodeDecodeError):
+        return Refused(code, "the event is not JSON")
     if not isinstance(document, dict):
-        raise Refused(code, "the event is not a JSON object")
+        return Refused(code, "the event is not a JSON object")
     known_type = event_type.model_fields["type"].default
     known_version = event_type.model_fields["version"].default
     if document.get("type", known_type) != known_type:
-        raise Refused(code, f"the event is of type {str(document.get('type'))[:64]!r}, not {known_type!r}")
+        return Refused(code, f"the event is of type {str(document.get('type'))[:64]!r}, not {known_type!r}")
     version = document.get("version", known_version)
     if version != known_version:
-        raise Refused(
+        return Refused(
             ErrorCode.INTERNAL,
             f"this ledger reads {known_type} version {known_version}, not {str(version)[:16]}; "
             "nothing was charged, retry once every ledger is upgraded",
         )
-    try:
-        return decode(event_type, payload)
-    except ValidationError as error:
-        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in error.errors()[:3])
-        raise Refused(code, f"the event is invalid ({fields})") from error
+    fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in error.errors()[:3])
+    return Refused(code, f"the event is invalid ({fields})")
 
 
 def _check_texts(code: ErrorCode, what: str, *texts: str | None) -> None:

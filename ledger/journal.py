@@ -10,13 +10,14 @@ order (`lock_accounts`), so concurrent batches serialise per workspace and can n
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger import domain
+from ledger import domain, driver
 from ledger.domain import AccountKind, Posting
 
 
@@ -31,6 +32,11 @@ class Balances:
     available_floor: int
     # Some enabled webhook endpoint of the workspace wants job.* events (read with the lock, for settlement).
     webhook_job_events: bool = False
+    # The workspace has an alert threshold or an enabled auto top-up: settlement must look for crossings. Read
+    # with the lock, so a workspace with neither costs settlement no statement for them; one configured while a
+    # batch waits for the lock counts from the next batch (thresholds are configured without that lock, so
+    # which settlement first sees a new one was always a race).
+    crossings_watched: bool = False
 
     @property
     def balance_left(self) -> int:
@@ -48,17 +54,33 @@ class Entry:
     detail: dict[str, Any] | None = field(default=None)
 
 
-_LOCK_ACCOUNTS = text(
-    "SELECT a.workspace_id, a.kind, a.balance, a.floor, w.webhook_job_events FROM ledger_accounts a "
-    "JOIN workspaces w ON w.id = a.workspace_id WHERE a.workspace_id = ANY(:ids) ORDER BY a.id FOR UPDATE OF a"
-)
+# The accounts of a batch's workspaces, locked in one global order (the accounts' ids): one row per workspace with
+# the fields of `Balances`. Also composed into the statements where settlement and admission read, under the same
+# lock, what they need next (ledger/debits.py, ledger/admission_reads.py): one round trip instead of two.
+LOCKED_ACCOUNTS = """
+    SELECT workspace_id,
+           max(balance) FILTER (WHERE kind = 'available') AS available,
+           max(balance) FILTER (WHERE kind = 'held') AS held,
+           max(balance) FILTER (WHERE kind = 'spent') AS spent,
+           max(balance) FILTER (WHERE kind = 'funding') AS funding,
+           max(floor) FILTER (WHERE kind = 'available') AS available_floor,
+           bool_or(webhook_job_events) AS webhook_job_events,
+           EXISTS (SELECT 1 FROM alert_thresholds t WHERE t.workspace_id = locked.workspace_id)
+           OR EXISTS (SELECT 1 FROM auto_topups u WHERE u.workspace_id = locked.workspace_id AND u.enabled)
+               AS crossings_watched
+    FROM (SELECT a.workspace_id, a.kind, a.balance, a.floor, w.webhook_job_events
+          FROM ledger_accounts a JOIN workspaces w ON w.id = a.workspace_id
+          WHERE a.workspace_id = ANY(%(workspace_ids)s) ORDER BY a.id FOR UPDATE OF a) AS locked
+    GROUP BY workspace_id
+"""
 
-# The entries travel as one JSON document rather than parallel arrays: a text array of JSON details would have
-# every quote in them escaped by the driver, element by element, which cost more CPU than the whole statement.
-_RECORD_ENTRIES = text(
-    """
-    WITH entry AS (
-        SELECT * FROM jsonb_to_recordset(CAST(:entries AS jsonb))
+# Writes a batch of entries: `entry`, `txn` and `legs`, for a WITH clause. The entries travel as one JSON document
+# rather than parallel arrays: a text array of JSON details would have every quote in them escaped by the driver,
+# element by element, which cost more CPU than the whole statement. Also composed into the statements that write a
+# stage's own rows with its entries (settlement's jobs, admission's new jobs): one round trip instead of two.
+ENTRY_CTES = """
+    entry AS (
+        SELECT * FROM jsonb_to_recordset(CAST(%(entries)s AS jsonb))
                       AS e(idempotency_key text, kind text, workspace_id text, job_id text, detail jsonb)
     ), txn AS (
         INSERT INTO journal_transactions (idempotency_key, kind, workspace_id, job_id, detail)
@@ -68,69 +90,78 @@ _RECORD_ENTRIES = text(
     ), legs AS (
         INSERT INTO postings (transaction_id, account_id, amount)
         SELECT txn.id, leg.account_id, leg.amount
-        FROM unnest(CAST(:leg_keys AS text[]), CAST(:leg_accounts AS text[]), CAST(:leg_amounts AS bigint[]))
+        FROM unnest(CAST(%(leg_keys)s AS text[]), CAST(%(leg_accounts)s AS text[]),
+                    CAST(%(leg_amounts)s AS bigint[]))
              AS leg(idempotency_key, account_id, amount)
         JOIN txn USING (idempotency_key)
         RETURNING account_id, amount
     )
-    SELECT (SELECT count(*) FROM txn) AS entries, (SELECT count(*) FROM legs) AS legs
-    """
-)
+"""
+# What a statement with ENTRY_CTES returns for `recorded`.
+ENTRY_COUNTS = "(SELECT count(*) FROM txn) AS entries, (SELECT count(*) FROM legs) AS legs"
+
+_RECORD_ENTRIES = "WITH " + ENTRY_CTES + "SELECT " + ENTRY_COUNTS
+
+
+def balances_of(row: Mapping[str, Any]) -> Balances:
+    """A workspace's balances from its row of LOCKED_ACCOUNTS."""
+    return Balances(
+        available=row["available"],
+        held=row["held"],
+        spent=row["spent"],
+        funding=row["funding"],
+        available_floor=row["available_floor"],
+        webhook_job_events=row["webhook_job_events"],
+        crossings_watched=row["crossings_watched"],
+    )
+
+
+def entry_params(entries: list[Entry]) -> dict[str, Any]:
+    """ENTRY_CTES' parameters for these entries, each checked balanced first."""
+    legs = [(entry.idempotency_key, posting) for entry in entries for posting in entry.postings]
+    for entry in entries:
+        assert entry.postings, f"entry {entry.idempotency_key} has no postings"
+        assert domain.is_balanced(entry.postings), f"unbalanced entry {entry.idempotency_key}: {entry.postings}"
+        assert len({p.account_id for p in entry.postings}) == len(entry.postings), "one leg per account per entry"
+    return {
+        "entries": json.dumps(
+            [
+                {
+                    "idempotency_key": entry.idempotency_key,
+                    "kind": entry.kind,
+                    "workspace_id": entry.workspace_id,
+                    "job_id": entry.job_id,
+                    "detail": entry.detail,
+                }
+                for entry in entries
+            ]
+        ),
+        "leg_keys": [key for key, _ in legs],
+        "leg_accounts": [posting.account_id for _, posting in legs],
+        "leg_amounts": [posting.amount for _, posting in legs],
+    }
+
+
+def recorded(entries: list[Entry], counts: Mapping[str, Any]) -> int:
+    """How many of `entries` were new, from ENTRY_COUNTS; a new entry always comes with all its legs."""
+    if counts["entries"] == len(entries):
+        legs = sum(len(entry.postings) for entry in entries)
+        assert counts["legs"] == legs, f"{len(entries)} entries were written with {counts['legs']} of {legs} legs"
+    return int(counts["entries"])
 
 
 async def lock_accounts(conn: AsyncConnection, workspace_ids: set[str]) -> dict[str, Balances]:
     """Lock and read the accounts of these workspaces; a workspace without accounts is absent."""
-    rows = (await conn.execute(_LOCK_ACCOUNTS, {"ids": sorted(workspace_ids)})).all()
-    by_workspace: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        by_workspace.setdefault(row.workspace_id, {})[row.kind] = row
-    return {
-        workspace_id: Balances(
-            available=kinds[AccountKind.AVAILABLE].balance,
-            held=kinds[AccountKind.HELD].balance,
-            spent=kinds[AccountKind.SPENT].balance,
-            funding=kinds[AccountKind.FUNDING].balance,
-            available_floor=kinds[AccountKind.AVAILABLE].floor,
-            webhook_job_events=kinds[AccountKind.AVAILABLE].webhook_job_events,
-        )
-        for workspace_id, kinds in by_workspace.items()
-    }
+    rows = await driver.fetch(conn, LOCKED_ACCOUNTS, {"workspace_ids": sorted(workspace_ids)})
+    return {row["workspace_id"]: balances_of(row) for row in rows}
 
 
 async def record_entries(conn: AsyncConnection, entries: list[Entry]) -> int:
     """Insert balanced entries in one statement (their postings move the balances); returns how many were new."""
     if not entries:
         return 0
-    legs = [(entry.idempotency_key, posting) for entry in entries for posting in entry.postings]
-    for entry in entries:
-        assert entry.postings, f"entry {entry.idempotency_key} has no postings"
-        assert domain.is_balanced(entry.postings), f"unbalanced entry {entry.idempotency_key}: {entry.postings}"
-        assert len({p.account_id for p in entry.postings}) == len(entry.postings), "one leg per account per entry"
-    row = (
-        await conn.execute(
-            _RECORD_ENTRIES,
-            {
-                "entries": json.dumps(
-                    [
-                        {
-                            "idempotency_key": entry.idempotency_key,
-                            "kind": entry.kind,
-                            "workspace_id": entry.workspace_id,
-                            "job_id": entry.job_id,
-                            "detail": entry.detail,
-                        }
-                        for entry in entries
-                    ]
-                ),
-                "leg_keys": [key for key, _ in legs],
-                "leg_accounts": [posting.account_id for _, posting in legs],
-                "leg_amounts": [posting.amount for _, posting in legs],
-            },
-        )
-    ).one()
-    if row.entries == len(entries):
-        assert row.legs == len(legs), f"{len(entries)} entries were written with {row.legs} of {len(legs)} legs"
-    return int(row.entries)
+    [counts] = await driver.fetch(conn, _RECORD_ENTRIES, entry_params(entries))
+    return recorded(entries, counts)
 
 
 async def create_workspace(

@@ -8,7 +8,6 @@ settlement only for a job admitted before terms were recorded.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
 from fractions import Fraction
 from typing import Protocol
 
@@ -28,8 +27,10 @@ class Version(Protocol):
 
 
 def terms_of(model: ModelEntry) -> domain.Terms:
+    # The multipliers are parsed by the cached `fraction_of` (the same value as `model.input_price`): parsing a
+    # Fraction from text costs more than pricing the job.
     return domain.Terms(
-        price=domain.Price(model.input_price, model.output_price),
+        price=domain.Price(domain.fraction_of(model.input_multiplier), domain.fraction_of(model.output_multiplier)),
         context_tokens=model.context_tokens,
         max_output_tokens=model.max_output_tokens,
     )
@@ -46,11 +47,16 @@ def route_terms(
         if model is None:
             return None
         # Keyed by the canonical id, which is what a worker reports as the answering model.
-        terms[model.id] = terms_of(model)
         version = (versions or {}).get(model.id)
-        if version is not None:
-            price = domain.Price(version.input, version.output)
-            terms[model.id] = replace(terms[model.id], price=price, price_version_id=version.id)
+        if version is None:
+            terms[model.id] = terms_of(model)
+        else:
+            terms[model.id] = domain.Terms(
+                price=domain.Price(version.input, version.output),
+                context_tokens=model.context_tokens,
+                max_output_tokens=model.max_output_tokens,
+                price_version_id=version.id,
+            )
     return terms
 
 

@@ -53,7 +53,9 @@ async def settle(
         results.append(
             JobFinished(
                 traceparent=usage.traceparent,
-                **job.model_dump(exclude={"replayed", "webhook_endpoint_id", "webhook_job_events"}),
+                **job.model_dump(
+                    exclude={"replayed", "webhook_endpoint_id", "webhook_job_events", "crossings_watched"}
+                ),
             )
         )
     return results
