@@ -18,6 +18,7 @@ from ingress import openai_shapes, submission
 from ingress.key_policy import Principal
 from ingress.parsing import check_message_count
 from schemas.api import refuse_control_characters
+from schemas.batches import batch_job_id
 from schemas.catalogue import Catalogue
 from schemas.errors import LuntrexError
 from schemas.events import ChatJobSubmitted
@@ -60,7 +61,7 @@ class LineContext:
 
 def job_id_for(batch_id: str, line_no: int) -> str:
     """A line's job id, derived from the batch: a line becomes at most one job, whatever is replayed."""
-    return f"bj_{batch_id.removeprefix('batch_')}_{line_no}"
+    return batch_job_id(batch_id, line_no)
 
 
 def job_prefix(batch_id: str) -> str:

@@ -116,7 +116,10 @@ async def admit(
             workspaces=list({job.workspace_id for job in live}),
             now=now,
         )
-        requests = [hold_request(catalogue, job, reads.versions, deadlines[job.job_id]) for job in live]
+        terms_cache: TermsCache = {}
+        requests = [
+            hold_request(catalogue, job, reads.versions, deadlines[job.job_id], terms_cache=terms_cache) for job in live
+        ]
         admissions = await holds.admit_batch(conn, requests, now=now, book=reads.book)
         # New jobs got their deadline with their row; only a replay of a job recorded before deadlines were
         # recorded can lack one.
@@ -188,15 +191,27 @@ def route_models(catalogue: Catalogue, jobs: list[ChatJobSubmitted]) -> list[str
     return sorted({model.id for model in found if model is not None})
 
 
+TermsCache = dict[tuple[str, ...], dict[str, domain.Terms] | None]
+
+
 def hold_request(
     catalogue: Catalogue,
     job: ChatJobSubmitted,
     versions: Mapping[str, pricing.Version] | None = None,
     deadline_at: datetime | None = None,
+    *,
+    terms_cache: TermsCache | None = None,
 ) -> holds.HoldRequest:
     """Price one job at the prices in force (`versions`, else the catalogue); a job that cannot be priced or
-    held carries its refusal."""
-    terms = pricing.route_terms(catalogue, (job.model_id, *job.route), versions)
+    held carries its refusal. `terms_cache`: the terms of each route already priced at these `versions` (the
+    jobs of one batch mostly share a route; the terms are immutable, so jobs may share them)."""
+    route = (job.model_id, *job.route)
+    if terms_cache is None:
+        terms = pricing.route_terms(catalogue, route, versions)
+    elif route in terms_cache:
+        terms = terms_cache[route]
+    else:
+        terms = terms_cache[route] = pricing.route_terms(catalogue, route, versions)
     refusal: dict[str, Any] | None = None
     hold = 0
     if terms is None:

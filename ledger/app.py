@@ -39,6 +39,7 @@ from runtime.consume import Verdict, classify, dead_letter, process_batch, retry
 from runtime.readiness import mark_ready
 from runtime.tracing import start_tracing
 from schemas import topics
+from schemas.batches import is_batch_job
 from schemas.catalogue import Catalogue
 from schemas.errors import ErrorCode
 from schemas.events import ChatJobSubmitted, Envelope, JobFinished, encode, utc_now
@@ -175,8 +176,15 @@ class Ledger:
         with self.telemetry.batch(Stage.SETTLEMENT, traced) as observed:
             async with self.engine.begin() as conn:
                 finished = await settlement.settle(conn, self.catalogue, usages, self.finance)
+                # A batch job's result is read from the book (its batch's results); no caller waits for its
+                # record on `jobs.results`, so it is not published: a message less per job for the ledger,
+                # the broker and every ingress replica reading that topic.
                 records = self.publisher.prepare(
-                    [(topics.JOBS_RESULTS, topics.job_key(job.job_id), job) for job in finished],
+                    [
+                        (topics.JOBS_RESULTS, topics.job_key(job.job_id), job)
+                        for job in finished
+                        if not is_batch_job(job.job_id)
+                    ],
                     refused_code=ErrorCode.UPSTREAM_ERROR,
                 )
             await self.publisher.send(observed.traced(records))

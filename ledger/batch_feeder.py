@@ -156,11 +156,12 @@ class BatchFeeder:
         versions = await price_book.prices_at(conn, admission.route_models(self.catalogue, jobs))
         short: set[str] = set()
         kept: list[tuple[PendingLine, ChatJobSubmitted]] = []
+        terms_cache: admission.TermsCache = {}
         for line, job in zip(chosen, jobs, strict=True):
             account = balances.get(job.workspace_id)
             if account is None or job.workspace_id in short:
                 continue
-            hold = admission.hold_request(self.catalogue, job, versions).hold
+            hold = admission.hold_request(self.catalogue, job, versions, terms_cache=terms_cache).hold
             if account.available - hold < account.available_floor:
                 # Not this line, nor any later line of this workspace: a batch is released in order.
                 short.add(job.workspace_id)

@@ -9,7 +9,6 @@ No I/O here. Amounts are integers in credit tokens; prices and rates are exact `
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
@@ -109,7 +108,11 @@ def charge_tokens(tokens_in: int, tokens_out: int, price_in: Fraction, price_out
     Rounding the total once (not each side) keeps the error below one token per call.
     """
     assert tokens_in >= 0 and tokens_out >= 0, "token counts are never negative"
-    return math.ceil(tokens_in * price_in + tokens_out * price_out)
+    # ceil(a·n1/d1 + b·n2/d2) in integers (the same exact value as the Fraction sum, without building three
+    # Fractions per call: this runs for every model of every job's route at admission and once at settlement).
+    numerator = tokens_in * price_in.numerator * price_out.denominator
+    numerator += tokens_out * price_out.numerator * price_in.denominator
+    return -(-numerator // (price_in.denominator * price_out.denominator))
 
 
 def hold_tokens(input_estimate: int, max_output_tokens: int, price_in: Fraction, price_out: Fraction) -> int:

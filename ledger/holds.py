@@ -107,7 +107,9 @@ async def admit_batch(
         book = await limits.load(conn, [_limited(r) for r in unique], now or datetime.now(UTC))
     else:
         await limits.load_usage(conn, book)
-    inserted = await conn.execute(_INSERT_JOBS, {"jobs": json.dumps([_job_row(r) for r in unique])})
+    # Jobs of one batch share their route's terms (admission.hold_request): each distinct terms is recorded once.
+    records: dict[int, dict[str, Any]] = {}
+    inserted = await conn.execute(_INSERT_JOBS, {"jobs": json.dumps([_job_row(r, records) for r in unique])})
     new_ids = {row.id for row in inserted}
     decided: dict[str, Admission] = await _previous(conn, [r.job_id for r in unique if r.job_id not in new_ids])
     entries: list[journal.Entry] = []
@@ -115,7 +117,7 @@ async def admit_batch(
     for request in unique:
         if request.job_id not in new_ids:
             continue
-        admission = _decide(balances[request.workspace_id], request, entries, book)
+        admission = _decide(balances[request.workspace_id], request, entries, book, records)
         if not admission.admitted:
             refused.append(admission)
         decided[request.job_id] = admission
@@ -149,7 +151,11 @@ async def admit_batch(
 
 
 def _decide(
-    account: journal.Balances, request: HoldRequest, entries: list[journal.Entry], book: limits.LimitBook
+    account: journal.Balances,
+    request: HoldRequest,
+    entries: list[journal.Entry],
+    book: limits.LimitBook,
+    records: dict[int, dict[str, Any]],
 ) -> Admission:
     """Admit (moving the running balance, the limit counters and adding the hold entry) or refuse one new job."""
     error = request.refusal or book.refusal(_limited(request))
@@ -168,7 +174,7 @@ def _decide(
                 request.workspace_id,
                 request.job_id,
                 domain.hold_postings(request.workspace_id, request.hold),
-                {"model": request.model_id, "tags": list(request.tags), "terms": domain.terms_record(request.terms)},
+                {"model": request.model_id, "tags": list(request.tags), "terms": _terms_record(request, records)},
             )
         )
     return Admission(request.job_id, True, request.hold, account.balance_left, replayed=False)
@@ -207,7 +213,15 @@ async def _previous(conn: AsyncConnection, job_ids: list[str]) -> dict[str, Admi
     }
 
 
-def _job_row(request: HoldRequest) -> dict[str, Any]:
+def _terms_record(request: HoldRequest, records: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """`domain.terms_record` of the request's terms, made once per terms object of the batch."""
+    record = records.get(id(request.terms))
+    if record is None:
+        record = records[id(request.terms)] = domain.terms_record(request.terms)
+    return record
+
+
+def _job_row(request: HoldRequest, records: dict[int, dict[str, Any]]) -> dict[str, Any]:
     """A new job's row as `_INSERT_JOBS` reads it; a refused job holds nothing, whatever its request computed."""
     refused = request.refusal is not None
     return {
@@ -217,7 +231,7 @@ def _job_row(request: HoldRequest) -> dict[str, Any]:
         "model_id": request.model_id,
         "hold": 0 if refused else request.hold,
         "tags": list(request.tags),
-        "terms": None if refused else domain.terms_record(request.terms),
+        "terms": None if refused else _terms_record(request, records),
         "deadline_at": request.deadline_at.isoformat() if request.deadline_at is not None else None,
         "guardrails": request.guardrails or None,
         "webhook_endpoint_id": request.webhook_endpoint_id,
