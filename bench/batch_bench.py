@@ -199,11 +199,19 @@ async def run_one(
 
 
 async def sync_beside_a_batch(
-    client: httpx.AsyncClient, engine: AsyncEngine, batch_key: str, load: batch_sync.SyncLoad, jobs: int
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    batch_key: str,
+    load: batch_sync.SyncLoad,
+    jobs: int,
+    probe: PartsProbe,
 ) -> dict[str, Any]:
-    """The p99 of sync calls at c=16 with no batch, then while a batch of `jobs` drains (same services)."""
+    """The p99 of sync calls at c=16 with no batch, then while a batch of `jobs` drains (same services). Each
+    cell's CPU by part (per sync request) says how busy the machine was, other sessions included."""
     await load.warm_up()
+    before = await asyncio.to_thread(Window.now, probe)
     idle = await load.cell()
+    idle["cpu"] = before.until(await asyncio.to_thread(Window.now, probe), max(idle["requests"], 1))
     batch = await upload(client, batch_key, jobs)
     first_job = f"bj_{batch['id'].removeprefix('batch_')}_1"
     async with engine.connect() as conn:
@@ -212,7 +220,9 @@ async def sync_beside_a_batch(
             await asyncio.sleep(0.05)
         completed_before = (await conn.execute(_BATCH_BILLING, {"b": batch["id"]})).one().jobs
         await conn.commit()
+        before = await asyncio.to_thread(Window.now, probe)
         draining = await load.cell()
+        draining["cpu"] = before.until(await asyncio.to_thread(Window.now, probe), max(draining["requests"], 1))
         after = (await conn.execute(_BATCH_BILLING, {"b": batch["id"]})).one().jobs
         still_draining = not (await conn.execute(_FINISHED, {"b": batch["id"]})).scalar()
         await conn.commit()
@@ -286,7 +296,7 @@ async def run(arguments: argparse.Namespace, sizes: tuple[int, ...]) -> dict[str
                             warmup_s=2.0,
                         )
                         document["sync_beside_batch"] = await sync_beside_a_batch(
-                            client, engine, batch_key, load, arguments.sync_batch_jobs
+                            client, engine, batch_key, load, arguments.sync_batch_jobs, probe
                         )
             finally:
                 probe.close()

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ledger import admission_reads, domain, holds, pricing, webhook_events
+from ledger import admission_reads, domain, holds, journal, pricing, webhook_events
 from schemas import topics
 from schemas.catalogue import Catalogue
 from schemas.errors import ErrorCode
@@ -97,9 +97,14 @@ async def admit(
     *,
     default_deadline_s: float,
     now: datetime,
+    reads: admission_reads.AdmissionReads | None = None,
+    balances: dict[str, journal.Balances] | None = None,
 ) -> list[Outcome]:
     """Write the holds (or refusals) and return, per job, what to publish once they commit: a dispatch, the
-    refusal, or nothing for a replayed job that has already finished (its result went out at settlement)."""
+    refusal, or nothing for a replayed job that has already finished (its result went out at settlement).
+
+    A caller that has already read the prices and limits (`reads`, this transaction) and locked the jobs'
+    workspaces' accounts (`balances`, unmoved since) passes them instead of reading them again."""
     deadlines = {job.job_id: deadline_of(job, default_deadline_s) for job in jobs}
     live = [job for job in jobs if deadlines[job.job_id] > now]
     late = [job for job in jobs if deadlines[job.job_id] <= now]
@@ -109,18 +114,19 @@ async def admit(
     if live:
         # Priced by the price book's versions in force now (the catalogue where the book has none); the limits
         # come in the same round trip.
-        reads = await admission_reads.read(
-            conn,
-            models=route_models(catalogue, live),
-            keys=list({job.api_key_id for job in live}),
-            workspaces=list({job.workspace_id for job in live}),
-            now=now,
-        )
+        if reads is None:
+            reads = await admission_reads.read(
+                conn,
+                models=route_models(catalogue, live),
+                keys=list({job.api_key_id for job in live}),
+                workspaces=list({job.workspace_id for job in live}),
+                now=now,
+            )
         terms_cache: TermsCache = {}
         requests = [
             hold_request(catalogue, job, reads.versions, deadlines[job.job_id], terms_cache=terms_cache) for job in live
         ]
-        admissions = await holds.admit_batch(conn, requests, now=now, book=reads.book)
+        admissions = await holds.admit_batch(conn, requests, now=now, book=reads.book, balances=balances)
         # New jobs got their deadline with their row; only a replay of a job recorded before deadlines were
         # recorded can lack one.
         replayed = [job for job, admission in zip(live, admissions, strict=True) if admission.replayed]

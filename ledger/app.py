@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any
@@ -116,6 +118,10 @@ class Ledger:
             engine, catalogue, settings.batch_feed_policy(), lock_key=feeder_lock_key(settings.ledger_app_id)
         )
         self._supervised_timer(settings.batch_feed_interval_s, "batch feeder", self.feed_batches)
+        # An idle feeder (no unfinished batch) looks for new batches at the idle interval only; interactive
+        # admissions here within the window make batches step back to their shared cap.
+        self._feeder_idle_until = -math.inf
+        self._interactive_admitted_at = -math.inf
         self._supervised_timer(settings.result_prune_interval_s, "result retention", self.prune_results)
         commands = WorkspaceCommands(engine, catalogue, self._publish, self.finance)
         self.app.agent(self.app.topic(topics.prefixed(prefix, topics.LEDGER_COMMANDS)), name="commands")(commands.agent)
@@ -143,6 +149,8 @@ class Ledger:
     async def _admit(self, events: Sequence[Any]) -> None:
         """One database transaction for the whole batch: one commit (one WAL flush) instead of one per job."""
         jobs = [inbound.submitted(event.value, self.catalogue) for event in events]
+        # Every job on `jobs.submitted` is interactive (batch lines are admitted by the feeder).
+        self._interactive_admitted_at = time.monotonic()
         traced = [(job.job_id, event.message.headers) for job, event in zip(jobs, events, strict=True)]
         with self.telemetry.batch(Stage.ADMISSION, traced) as observed:
             await self._admit_jobs(jobs, observed)
@@ -309,7 +317,13 @@ class Ledger:
     # --- batches -----------------------------------------------------------------------------------------
 
     async def feed_batches(self) -> None:
-        await self.feeder.tick(self._publish, now=utc_now())
+        started = time.monotonic()
+        if started < self._feeder_idle_until:
+            return
+        recent = started - self._interactive_admitted_at < self.settings.batch_interactive_window_s
+        fed = await self.feeder.tick(self._publish, now=utc_now(), interactive_recent=recent)
+        if not fed.active:
+            self._feeder_idle_until = started + self.settings.batch_feed_idle_interval_s
 
     async def prune_results(self) -> None:
         pruned = await batch_retention.prune(

@@ -95,12 +95,15 @@ async def admit_batch(
     *,
     now: datetime | None = None,
     book: limits.LimitBook | None = None,
+    balances: dict[str, journal.Balances] | None = None,
 ) -> list[Admission]:
     """Hold credit for each job in order, or refuse it; one answer per request, replays included.
 
     `book`: the limits of the batch's keys and workspaces when the caller read them already (their use is read
-    here, after the lock); None reads them here."""
-    balances = await journal.lock_accounts(conn, {r.workspace_id for r in requests})
+    here, after the lock); None reads them here. `balances`: the workspaces' accounts when the caller has
+    locked them in this transaction already (they are moved here as jobs are held); None locks them here."""
+    if balances is None:
+        balances = await journal.lock_accounts(conn, {r.workspace_id for r in requests})
     unique = _first_of_each(requests)
     # Read before this batch's jobs are recorded: their holds must not count twice against a spend cap.
     if book is None:
