@@ -47,6 +47,11 @@ _BATCH_BILLING = text(
     "coalesce(sum(j.input_tokens + j.output_tokens), 0) AS used "
     "FROM batch_lines l JOIN jobs j ON j.id = l.job_id WHERE l.batch_id = :b AND j.status = 'completed'"
 )
+# How long a batch job is in flight, from its hold (the feeder's release) to its settlement.
+_IN_FLIGHT_MS = text(
+    "SELECT percentile_cont(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM j.finished_at - "
+    "j.created_at) * 1000) FROM batch_lines l JOIN jobs j ON j.id = l.job_id WHERE l.batch_id = :b"
+)
 # How often the PostgreSQL backends' CPU is sampled while a batch drains (see bench/batch_parts.py).
 PROBE_INTERVAL_S = 1.0
 
@@ -174,6 +179,7 @@ async def run_one(
     done = await asyncio.to_thread(Window.now, probe)
     async with engine.connect() as conn:
         billed = (await conn.execute(_BATCH_BILLING, {"b": batch["id"]})).one()
+        in_flight_ms = (await conn.execute(_IN_FLIGHT_MS, {"b": batch["id"]})).scalar_one()
     ingest_cpu = before.until(stored, jobs)
     run_cpu = stored.until(done, jobs)
     return {
@@ -192,6 +198,7 @@ async def run_one(
         "time_to_first_result_s": round(first_result_s if first_result_s is not None else done_s, 3),
         "completion_s": round(done_s, 3),
         "billed_jobs_per_s": round(jobs / done_s),
+        "hold_to_settled_ms": dict(zip(("p50", "p90", "p99"), (round(v, 1) for v in in_flight_ms), strict=True)),
         "billed_jobs": billed.jobs,
         "billing_exact": billed.cost == billed.used and billed.jobs == jobs,
         "peak_rss_mib": {name: _peak_rss_mib(pid) for name, pid in probe.services.items()},
@@ -218,6 +225,8 @@ async def sync_beside_a_batch(
         while not (await conn.execute(_JOB_DONE, {"id": first_job})).scalar():
             await conn.commit()
             await asyncio.sleep(0.05)
+        # The same warm-up as the idle cell: sync calls start, and the batch has stepped back, before measuring.
+        await load.warm_up()
         completed_before = (await conn.execute(_BATCH_BILLING, {"b": batch["id"]})).one().jobs
         await conn.commit()
         before = await asyncio.to_thread(Window.now, probe)

@@ -2,8 +2,10 @@
 
 The issue's target: the p99 of sync requests with a batch draining is at most 1.5 times their p99 without one. Both
 cells run in the same bench run, on the same services, from a workspace of their own (so the batch's billing check
-counts batch jobs only); the drain cell starts once the batch's first result is in and must end before its last
-(`batch_draining_throughout`), else the figure measured sync calls beside an idle pipeline and is flagged.
+counts batch jobs only), each after the same warm-up of sync calls; the drain cell starts once the batch's first
+result is in and must end before its last (`batch_draining_throughout`), else the figure measured sync calls
+beside an idle pipeline and is flagged. The batch's own rate during the drain cell is recorded beside it: while
+sync calls run, batches get only their shared cap (ledger/batch_feeder.py).
 """
 
 from __future__ import annotations

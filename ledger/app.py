@@ -44,7 +44,7 @@ from schemas import topics
 from schemas.batches import is_batch_job
 from schemas.catalogue import Catalogue
 from schemas.errors import ErrorCode
-from schemas.events import ChatJobSubmitted, Envelope, JobFinished, encode, utc_now
+from schemas.events import ChatJobSubmitted, Envelope, JobFinished, UsageRecorded, encode, utc_now
 from schemas.finance import FINANCE_EVENTS, FinanceEvent
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,10 @@ class Ledger:
             Stage.ADMISSION: Batches(partial(self._run, Stage.ADMISSION), batch_max=settings.ledger_batch_max),
             Stage.SETTLEMENT: Batches(partial(self._run, Stage.SETTLEMENT), batch_max=settings.ledger_batch_max),
         }
+        # Batch jobs' usage is settled in batches of its own, beside the interactive ones rather than in front of
+        # them: a sync caller's settlement never waits for a batch workspace's accounts (which the feeder locks
+        # while it releases lines), nor for a transaction of batch jobs.
+        self.batch_lane_settlement = Batches(partial(self._run, Stage.SETTLEMENT), batch_max=settings.ledger_batch_max)
         actors = settings.ledger_batch_max
         self.app.agent(self.submitted, name="admission", concurrency=actors)(self._admission_agent)
         self.app.agent(self.usage, name="settlement", concurrency=actors)(self._settlement_agent)
@@ -139,8 +143,11 @@ class Ledger:
             await self.batches[Stage.ADMISSION].submit(event)
 
     async def _settlement_agent(self, stream: Any) -> None:
+        batch_lane = topics.Lane.BATCH.value.encode()
         async for event in stream.events():
-            await self.batches[Stage.SETTLEMENT].submit(event)
+            lane = dict(_headers(event.message.headers)).get(topics.LANE_HEADER)
+            queue = self.batch_lane_settlement if lane == batch_lane else self.batches[Stage.SETTLEMENT]
+            await queue.submit(event)
 
     async def _run(self, stage: Stage, events: list[Any]) -> None:
         handle = self._admit if stage is Stage.ADMISSION else self._settle
@@ -179,8 +186,18 @@ class Ledger:
         await admission.mark_dispatched(self.engine, dispatched)
 
     async def _settle(self, events: Sequence[Any]) -> None:
+        """Interactive jobs first, in a transaction of their own, then batch jobs: a sync caller's settlement never
+        waits for a batch workspace's accounts (which the batch feeder locks while it releases lines) nor for
+        the batch jobs that arrived with it. Each part is idempotent (the consume policy may replay both)."""
         usages = [inbound.usage(event.value, self.catalogue) for event in events]
         traced = [(usage.job_id, event.message.headers) for usage, event in zip(usages, events, strict=True)]
+        batch_lane = [is_batch_job(usage.job_id) for usage in usages]
+        for lane in (False, True):
+            chosen = [n for n, in_batch_lane in enumerate(batch_lane) if in_batch_lane is lane]
+            if chosen:
+                await self._settle_usages([usages[n] for n in chosen], [traced[n] for n in chosen])
+
+    async def _settle_usages(self, usages: list[UsageRecorded], traced: list[tuple[str, Any]]) -> None:
         with self.telemetry.batch(Stage.SETTLEMENT, traced) as observed:
             async with self.engine.begin() as conn:
                 finished = await settlement.settle(conn, self.catalogue, usages, self.finance)
@@ -258,7 +275,9 @@ class Ledger:
 
     async def _on_partitions_revoked(self, _app: Any, revoked: Any, **_kwargs: Any) -> None:
         """Sent once every delivered event is acked; anything still waiting here would be a bug, said loudly."""
-        held = {stage: len(batches) for stage, batches in self.batches.items() if len(batches)}
+        held = {str(stage): len(batches) for stage, batches in self.batches.items() if len(batches)}
+        if len(self.batch_lane_settlement):
+            held["settlement of batch jobs"] = len(self.batch_lane_settlement)
         if held:
             log.error("partitions revoked while events still wait for a batch: %s", held)
         log.info("partitions revoked: %d; nothing in flight", len(revoked))

@@ -56,6 +56,9 @@ class FeedPolicy:
     # to this: batches keep going, but their share of the ledger, the workers and the database stays small, so
     # sync callers are not slowed by them.
     in_flight_shared_max: int = 64
+    # ...and at most this many batch jobs are released per second (a token bucket of half a second's worth):
+    # what a batch job costs the shared machine is then bounded whatever the latency of the pipeline.
+    shared_jobs_per_s: float = 50.0
     # How often held, never-dispatched batch jobs are looked for (they wait `redispatch_grace_s` anyway).
     redispatch_check_s: float = 5.0
     # How often batches stored since are looked for (a new batch waits at most this long to start).
@@ -89,6 +92,9 @@ class BatchFeeder:
         self.pool_of = {model.id: model.pool for model in catalogue.models}
         self._redispatch_checked = -math.inf
         self._adopted = -math.inf
+        # The shared mode's token bucket: jobs it may release now, and when it was last filled.
+        self._shared_tokens = 0.0
+        self._shared_filled = time.monotonic()
 
     async def tick(self, publish: Publish, *, now: datetime, interactive_recent: bool = False) -> Tick:
         """One pass; publishes what it released once it has committed. Returns what it did.
@@ -158,6 +164,8 @@ class BatchFeeder:
             by_workspace.setdefault(feed.workspace_id, []).append(feed)
         # Never read more lines than could be released now: the free slots bound the tick as much as its budget.
         budget = min(self.policy.release_max, sum(max(slots, 0) for slots in free.values()))
+        if result.shared:
+            budget = min(budget, self._shared_allowance())
         if sum(in_flight.values()) and budget < cap // 4:
             # A tick costs a dozen statements whatever it releases: while jobs are in flight, wait until a
             # quarter of the cap is free rather than release a few lines per tick.
@@ -178,8 +186,18 @@ class BatchFeeder:
         chosen = batch_fairness.allot(
             candidates, free, budget=budget, quantum=self.policy.quantum, rotation=self.rotation
         )
+        if result.shared:
+            self._shared_tokens -= len(chosen)
         if chosen:
             await self._admit(conn, feeds, [lines[(c.batch_id, c.line_no)] for c in chosen], now, result)
+
+    def _shared_allowance(self) -> int:
+        """Jobs the shared mode may release now (its bucket fills at `shared_jobs_per_s`, half a second deep)."""
+        now = time.monotonic()
+        rate = self.policy.shared_jobs_per_s
+        self._shared_tokens = min(rate / 2, self._shared_tokens + (now - self._shared_filled) * rate)
+        self._shared_filled = now
+        return int(self._shared_tokens)
 
     async def _admit(
         self, conn: AsyncConnection, feeds: list[Feed], chosen: list[PendingLine], now: datetime, result: Tick

@@ -36,6 +36,7 @@ class LedgerSettings(FinanceSettings):
     batch_feed_idle_interval_s: float = Field(default=0.2, gt=0, le=60)
     batch_in_flight_max: int = Field(default=512, ge=1, le=100_000)
     batch_in_flight_shared_max: int = Field(default=64, ge=1, le=100_000)
+    batch_shared_jobs_per_s: float = Field(default=50.0, gt=0, le=1_000_000)
     batch_interactive_window_s: float = Field(default=1.0, ge=0, le=60)
     batch_release_max: int = Field(default=2000, ge=1, le=100_000)
     batch_feed_quantum: int = Field(default=64, ge=1, le=100_000)
@@ -53,4 +54,5 @@ class LedgerSettings(FinanceSettings):
             redispatch_grace_s=self.batch_redispatch_grace_s,
             in_flight_shared_max=min(self.batch_in_flight_shared_max, self.batch_in_flight_max),
             adopt_every_s=self.batch_feed_idle_interval_s,
+            shared_jobs_per_s=self.batch_shared_jobs_per_s,
         )
