@@ -37,6 +37,8 @@ class LedgerSettings(FinanceSettings):
     batch_in_flight_max: int = Field(default=512, ge=1, le=100_000)
     batch_in_flight_shared_max: int = Field(default=64, ge=1, le=100_000)
     batch_shared_jobs_per_s: float = Field(default=50.0, gt=0, le=1_000_000)
+    # Batch jobs' usage waits up to this long for half a settlement batch (`ledger_batch_max` / 2) to gather.
+    batch_settlement_linger_s: float = Field(default=0.05, ge=0, le=5)
     batch_interactive_window_s: float = Field(default=1.0, ge=0, le=60)
     batch_release_max: int = Field(default=2000, ge=1, le=100_000)
     batch_feed_quantum: int = Field(default=64, ge=1, le=100_000)
