@@ -4,6 +4,7 @@
 ``python -m bench ledger``: the ledger alone on PostgreSQL: settlements per second, statement export rate and memory.
 ``python -m bench console``: the console's first render per page in Chromium on a 100k-entry ledger, and screenshots.
 ``python -m bench batch``: batches end to end: ingest lines/s, billed jobs/s, time to first result, peak RSS.
+``python -m bench batch-stage``: a batch's ingest, feed and settlement in-process: CPU per line and per job.
 ``python -m bench peers``: the same wrk load on the fake provider, our pipeline and LiteLLM proxy (make bench-peers).
 ``python -m bench hops``: a sync request's time at c=1 hop by hop, from the services' own metrics.
 ``python -m bench stage``: the ledger's admission and settlement per job: statements, round trips, CPU.
@@ -77,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bench import hops
 
         return hops.main(argv[1:])
+    if argv[:1] == ["batch-stage"]:
+        from bench import batch_stage
+
+        return batch_stage.main(argv[1:])
     if argv[:1] == ["peers"]:
         from bench import peers
 

@@ -26,7 +26,8 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bench import machine, procstat, report
+from bench import batch_parts, batch_sync, machine, report, wrk
+from bench.batch_parts import PartsProbe, Window
 from bench.ledger_bench import create_database, drop_database
 from ingress.keys import create_key
 from ledger import journal
@@ -39,15 +40,20 @@ INGEST_LINES_PER_S_MIN = 20_000
 BILLED_JOBS_PER_S_MIN = 1_000
 MODEL = "openai/gpt-4.1-mini"
 SERVICES = ("fakeprovider", "ledger", "workers", "ingress")
-_PROGRESS = text(
-    "SELECT count(*) FILTER (WHERE status = 'completed') AS completed, count(*) FILTER (WHERE status = 'queued') "
-    "AS queued FROM jobs WHERE workspace_id = :ws"
-)
+_JOB_DONE = text("SELECT status <> 'queued' FROM jobs WHERE id = :id")
 _FINISHED = text("SELECT finished_at IS NOT NULL FROM batch_feeds WHERE batch_id = :b")
-_BILLING = text(
-    "SELECT count(*) AS jobs, coalesce(sum(cost_tokens), 0) AS cost, coalesce(sum(input_tokens + output_tokens), 0) "
-    "AS used FROM jobs WHERE workspace_id = :ws AND status = 'completed'"
+_BATCH_BILLING = text(
+    "SELECT count(*) AS jobs, coalesce(sum(j.cost_tokens), 0) AS cost, "
+    "coalesce(sum(j.input_tokens + j.output_tokens), 0) AS used "
+    "FROM batch_lines l JOIN jobs j ON j.id = l.job_id WHERE l.batch_id = :b AND j.status = 'completed'"
 )
+# How long a batch job is in flight, from its hold (the feeder's release) to its settlement.
+_IN_FLIGHT_MS = text(
+    "SELECT percentile_cont(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM j.finished_at - "
+    "j.created_at) * 1000) FROM batch_lines l JOIN jobs j ON j.id = l.job_id WHERE l.batch_id = :b"
+)
+# How often the PostgreSQL backends' CPU is sampled while a batch drains (see bench/batch_parts.py).
+PROBE_INTERVAL_S = 1.0
 
 
 def _free_port() -> int:
@@ -95,11 +101,6 @@ def services(env: dict[str, str], workdir: Path, ports: dict[str, int]) -> Itera
                 process.kill()
 
 
-def _cpu_s(pids: dict[str, int]) -> dict[str, float]:
-    """CPU seconds so far of each service (PostgreSQL is shared with other sessions here, so it is left out)."""
-    return {name: procstat.process_cpu_s(pid) for name, pid in pids.items()}
-
-
 def _peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -112,7 +113,8 @@ def _reset_peak_rss(pid: int) -> None:
     Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
-async def _lines(count: int, chunk_lines: int = 2000) -> AsyncIterator[bytes]:
+async def jsonl_chunks(count: int, chunk_lines: int = 2000) -> AsyncIterator[bytes]:
+    """The bench's batch as JSONL, `chunk_lines` lines per chunk: short distinct questions to one model."""
     for start in range(0, count, chunk_lines):
         yield b"".join(
             orjson.dumps(
@@ -132,53 +134,123 @@ async def _lines(count: int, chunk_lines: int = 2000) -> AsyncIterator[bytes]:
         )
 
 
-async def run_one(
-    client: httpx.AsyncClient, engine: AsyncEngine, workspace_id: str, api_key: str, jobs: int, pids: dict[str, int]
-) -> dict[str, Any]:
-    for pid in pids.values():
-        _reset_peak_rss(pid)
-    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/jsonl"}
-    cpu_before = _cpu_s(pids)
-    started = time.monotonic()
-    created = await client.post("/batches", content=_lines(jobs), headers=headers, timeout=600)
-    stored_s = time.monotonic() - started
-    cpu_stored = _cpu_s(pids)
-    created.raise_for_status()
-    batch = created.json()
-    assert batch["counts"]["total"] == jobs, batch
+async def _wait_finished(
+    engine: AsyncEngine, batch_id: str, probe: PartsProbe, started: float
+) -> tuple[float | None, float]:
+    """Poll until the batch's feed is finished: (seconds to its first line's result, seconds to the end), both
+    from `started`. Cheap reads only (the first line's job by id, the feed's row), so the polling itself adds
+    next to nothing to PostgreSQL's figure."""
+    first_job = f"bj_{batch_id.removeprefix('batch_')}_1"
     first_result_s: float | None = None
+    sampled = time.monotonic()
     async with engine.connect() as conn:
         while True:
-            progress = (await conn.execute(_PROGRESS, {"ws": workspace_id})).one()
-            if first_result_s is None and progress.completed > 0:
-                first_result_s = time.monotonic() - started - stored_s
-            if (await conn.execute(_FINISHED, {"b": batch["id"]})).scalar():
-                break
+            if first_result_s is None and (await conn.execute(_JOB_DONE, {"id": first_job})).scalar():
+                first_result_s = time.monotonic() - started
+            if (await conn.execute(_FINISHED, {"b": batch_id})).scalar():
+                return first_result_s, time.monotonic() - started
             await conn.commit()
+            if time.monotonic() - sampled > PROBE_INTERVAL_S:
+                await asyncio.to_thread(probe.sample)
+                sampled = time.monotonic()
             await asyncio.sleep(0.05)
-        billed = (await conn.execute(_BILLING, {"ws": workspace_id})).one()
-    done_s = time.monotonic() - started - stored_s
-    cpu_done = _cpu_s(pids)
+
+
+async def upload(client: httpx.AsyncClient, api_key: str, jobs: int) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/jsonl"}
+    created = await client.post("/batches", content=jsonl_chunks(jobs), headers=headers, timeout=600)
+    created.raise_for_status()
+    batch: dict[str, Any] = created.json()
+    assert batch["counts"]["total"] == jobs, batch
+    return batch
+
+
+async def run_one(
+    client: httpx.AsyncClient, engine: AsyncEngine, api_key: str, jobs: int, probe: PartsProbe
+) -> dict[str, Any]:
+    for pid in probe.services.values():
+        _reset_peak_rss(pid)
+    before = await asyncio.to_thread(Window.now, probe)
+    started = time.monotonic()
+    batch = await upload(client, api_key, jobs)
+    stored_s = time.monotonic() - started
+    stored = await asyncio.to_thread(Window.now, probe)
+    first_result_s, done_s = await _wait_finished(engine, batch["id"], probe, started + stored_s)
+    done = await asyncio.to_thread(Window.now, probe)
+    async with engine.connect() as conn:
+        billed = (await conn.execute(_BATCH_BILLING, {"b": batch["id"]})).one()
+        in_flight_ms = (await conn.execute(_IN_FLIGHT_MS, {"b": batch["id"]})).scalar_one()
+    ingest_cpu = before.until(stored, jobs)
+    run_cpu = stored.until(done, jobs)
     return {
-        # CPU seconds per line (ingest) and per billed job (the rest), by process: what the figures above cost
-        # whatever else the shared machine was running.
-        "ingest_cpu_us_per_line": {
-            name: round((cpu_stored[name] - cpu_before[name]) / jobs * 1e6, 1) for name in cpu_stored
-        },
-        "run_cpu_us_per_job": {name: round((cpu_done[name] - cpu_stored[name]) / jobs * 1e6, 1) for name in cpu_done},
+        # CPU microseconds per line (ingest) and per billed job (the rest), by part: what the rates cost whatever
+        # else the shared machine was running. `pipeline` sums every part but the bench's own client.
+        "ingest_cpu_us_per_line": ingest_cpu.pop("us_per_unit"),
+        "ingest_cpu_us_per_line_pipeline": ingest_cpu.pop("pipeline_us_per_unit"),
+        "ingest_machine": ingest_cpu,
+        "run_cpu_us_per_job": run_cpu.pop("us_per_unit"),
+        "run_cpu_us_per_job_pipeline": run_cpu.pop("pipeline_us_per_unit"),
+        "run_machine": run_cpu,
         "jobs": jobs,
+        "batch_id": batch["id"],
         "ingest_s": round(stored_s, 3),
         "ingest_lines_per_s": round(jobs / stored_s),
-        "time_to_first_result_s": round(first_result_s or done_s, 3),
+        "time_to_first_result_s": round(first_result_s if first_result_s is not None else done_s, 3),
         "completion_s": round(done_s, 3),
         "billed_jobs_per_s": round(jobs / done_s),
+        "hold_to_settled_ms": dict(zip(("p50", "p90", "p99"), (round(v, 1) for v in in_flight_ms), strict=True)),
         "billed_jobs": billed.jobs,
-        "billing_exact": billed.cost == billed.used,
-        "peak_rss_mib": {name: _peak_rss_mib(pid) for name, pid in pids.items()},
+        "billing_exact": billed.cost == billed.used and billed.jobs == jobs,
+        "peak_rss_mib": {name: _peak_rss_mib(pid) for name, pid in probe.services.items()},
     }
 
 
-async def run(admin_url: str, kafka: str, sizes: tuple[int, ...]) -> dict[str, Any]:
+async def sync_beside_a_batch(
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    batch_key: str,
+    load: batch_sync.SyncLoad,
+    jobs: int,
+    probe: PartsProbe,
+) -> dict[str, Any]:
+    """The p99 of sync calls at c=16 with no batch, then while a batch of `jobs` drains (same services). Each
+    cell's CPU by part (per sync request) says how busy the machine was, other sessions included."""
+    await load.warm_up()
+    before = await asyncio.to_thread(Window.now, probe)
+    idle = await load.cell()
+    idle["cpu"] = before.until(await asyncio.to_thread(Window.now, probe), max(idle["requests"], 1))
+    batch = await upload(client, batch_key, jobs)
+    first_job = f"bj_{batch['id'].removeprefix('batch_')}_1"
+    async with engine.connect() as conn:
+        while not (await conn.execute(_JOB_DONE, {"id": first_job})).scalar():
+            await conn.commit()
+            await asyncio.sleep(0.05)
+        # The same warm-up as the idle cell: sync calls start, and the batch has stepped back, before measuring.
+        await load.warm_up()
+        completed_before = (await conn.execute(_BATCH_BILLING, {"b": batch["id"]})).one().jobs
+        await conn.commit()
+        before = await asyncio.to_thread(Window.now, probe)
+        draining = await load.cell()
+        draining["cpu"] = before.until(await asyncio.to_thread(Window.now, probe), max(draining["requests"], 1))
+        after = (await conn.execute(_BATCH_BILLING, {"b": batch["id"]})).one().jobs
+        still_draining = not (await conn.execute(_FINISHED, {"b": batch["id"]})).scalar()
+        await conn.commit()
+        while not (await conn.execute(_FINISHED, {"b": batch["id"]})).scalar():
+            await conn.commit()
+            await asyncio.sleep(0.2)
+        billed = (await conn.execute(_BATCH_BILLING, {"b": batch["id"]})).one()
+    draining["batch_billed_jobs_per_s"] = round((after - completed_before) / draining["duration_s"])
+    return {
+        "idle": idle,
+        "draining": draining,
+        "batch_jobs": jobs,
+        "batch_billing_exact": billed.cost == billed.used and billed.jobs == jobs,
+        "summary": batch_sync.summarise(idle, draining, draining_throughout=still_draining),
+    }
+
+
+async def run(arguments: argparse.Namespace, sizes: tuple[int, ...]) -> dict[str, Any]:
+    admin_url, kafka = arguments.admin_url, arguments.kafka
     url = await asyncio.to_thread(create_database, admin_url)
     prefix = f"bench{uuid.uuid4().hex[:8]}."
     workdir = Path(tempfile.mkdtemp(prefix="luntrex-bench-batch-"))
@@ -204,35 +276,57 @@ async def run(admin_url: str, kafka: str, sizes: tuple[int, ...]) -> dict[str, A
             }
         ).decode(),
     }
-    engine = create_async_engine(url, pool_size=2)
+    engine = create_async_engine(
+        url, pool_size=2, connect_args={"application_name": batch_parts.BENCH_APPLICATION_NAME}
+    )
+    document: dict[str, Any] = {"logs": str(workdir)}
     try:
-        workspace_id = f"bench_{uuid.uuid4().hex[:10]}"
-        async with engine.begin() as conn:
-            await journal.create_workspace(conn, workspace_id, name="bench batch")
-            await journal.grant(conn, workspace_id, 10**12, idempotency_key=f"grant:bench:{workspace_id}")
-            _, api_key = await create_key(conn, workspace_id, "bench batch")
+        batch_key = await _workspace(engine, "bench batch")
+        sync_key = await _workspace(engine, "bench sync")
         with services(env, workdir, ports) as processes:
-            pids = {name: process.pid for name, process in processes.items()}
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports['ingress']}/api/v1") as client:
-                runs = [await run_one(client, engine, workspace_id, api_key, jobs, pids) for jobs in sizes]
-                # Each size adds to the same workspace: its billed jobs are the running total.
-                for run_, total in zip(runs, _running_totals(sizes), strict=True):
-                    run_["billed_jobs_ok"] = run_.pop("billed_jobs") == total
+            probe = PartsProbe(
+                services={name: process.pid for name, process in processes.items()},
+                admin_url=admin_url,
+                database=url.rsplit("/", 1)[1],
+                kafka_pid=batch_parts.listening_pid(int(kafka.rsplit(":", 1)[1])),
+            )
+            base = f"http://127.0.0.1:{ports['ingress']}/api/v1"
+            try:
+                async with httpx.AsyncClient(base_url=base) as client:
+                    runs = [await run_one(client, engine, batch_key, jobs, probe) for jobs in sizes]
+                    document["runs"] = runs
+                    if arguments.sync_batch_jobs > 0:
+                        load = batch_sync.SyncLoad(
+                            wrk_path=wrk.ensure_wrk(),
+                            url=f"{base}/chat/completions",
+                            api_key=sync_key,
+                            model=MODEL,
+                            duration_s=arguments.sync_duration,
+                            warmup_s=2.0,
+                        )
+                        document["sync_beside_batch"] = await sync_beside_a_batch(
+                            client, engine, batch_key, load, arguments.sync_batch_jobs, probe
+                        )
+            finally:
+                probe.close()
     finally:
         await engine.dispose()
         await asyncio.to_thread(drop_database, admin_url, url)
-    return {"runs": runs, "summary": summarise(runs), "logs": str(workdir)}
+    document["summary"] = summarise(document["runs"], document.get("sync_beside_batch"))
+    return document
 
 
-def _running_totals(sizes: tuple[int, ...]) -> list[int]:
-    totals, total = [], 0
-    for size in sizes:
-        total += size
-        totals.append(total)
-    return totals
+async def _workspace(engine: AsyncEngine, name: str) -> str:
+    """A workspace with ample credit and an API key for it."""
+    workspace_id = f"bench_{uuid.uuid4().hex[:10]}"
+    async with engine.begin() as conn:
+        await journal.create_workspace(conn, workspace_id, name=name)
+        await journal.grant(conn, workspace_id, 10**12, idempotency_key=f"grant:bench:{workspace_id}")
+        _, api_key = await create_key(conn, workspace_id, name)
+    return api_key
 
 
-def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+def summarise(runs: list[dict[str, Any]], sync: dict[str, Any] | None) -> dict[str, Any]:
     largest = max(runs, key=lambda r: r["jobs"])
     smallest = min(runs, key=lambda r: r["jobs"])
     return {
@@ -246,10 +340,14 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "target": BILLED_JOBS_PER_S_MIN,
             "met": largest["billed_jobs_per_s"] >= BILLED_JOBS_PER_S_MIN,
         },
+        "time_to_first_result_s": largest["time_to_first_result_s"],
+        "ingest_cpu_us_per_line": largest["ingest_cpu_us_per_line"],
+        "run_cpu_us_per_job": largest["run_cpu_us_per_job"],
         "peak_rss_mib_smallest_vs_largest": {
             name: [smallest["peak_rss_mib"][name], largest["peak_rss_mib"][name]] for name in SERVICES
         },
-        "billing_exact": all(r["billing_exact"] and r["billed_jobs_ok"] for r in runs),
+        "sync_p99_beside_batch": sync["summary"] if sync is not None else None,
+        "billing_exact": all(r["billing_exact"] for r in runs) and (sync is None or bool(sync["batch_billing_exact"])),
     }
 
 
@@ -259,11 +357,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--kafka", default="127.0.0.1:29092")
     parser.add_argument("--sizes", default="10000,100000", help="jobs per batch, comma separated")
     parser.add_argument("--name", default="batch", help="results file bench/results/<name>.json")
+    parser.add_argument(
+        "--sync-batch-jobs",
+        type=int,
+        default=30_000,
+        help="jobs of the batch drained while wrk measures sync calls at c=16 (0: skip that phase)",
+    )
+    parser.add_argument("--sync-duration", type=float, default=10.0, help="seconds of each sync wrk cell")
     arguments = parser.parse_args(argv)
     started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     load_before = machine.load_average()
     sizes = tuple(int(size) for size in arguments.sizes.split(","))
-    document = asyncio.run(run(arguments.admin_url, arguments.kafka, sizes))
+    document = asyncio.run(run(arguments, sizes))
     document = {
         "bench": "batch",
         "timestamp": started_at,

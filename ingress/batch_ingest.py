@@ -194,15 +194,7 @@ async def _copy_lines(
                 _bad(result, line_no, refused.code, refused.message, limits.errors_max)
                 continue
             await copy.write_row(
-                (
-                    context.batch_id,
-                    line_no,
-                    good.custom_id,
-                    good.job.job_id,
-                    good.job.model_id,
-                    good.pool,
-                    good.job.model_dump_json(),
-                )
+                (context.batch_id, line_no, good.custom_id, good.job_id, good.model_id, good.pool, good.job_json)
             )
             result.total_lines += 1
 

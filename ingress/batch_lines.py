@@ -8,19 +8,19 @@ Splitting a stream into lines (and refusing oversized ones) is `ingress/batch_st
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
 
-from ingress import openai_shapes, submission
+from ingress import batch_fastpath, openai_shapes, submission
 from ingress.key_policy import Principal
 from ingress.parsing import check_message_count
 from schemas.api import refuse_control_characters
+from schemas.batches import batch_job_id
 from schemas.catalogue import Catalogue
 from schemas.errors import LuntrexError
-from schemas.events import ChatJobSubmitted
 
 # OpenAI's own path, and ours (the native API's chat route), both name the one endpoint batches run.
 CHAT_URLS = frozenset({"/v1/chat/completions", "/api/v1/chat/completions", "/chat/completions"})
@@ -38,17 +38,21 @@ class LineRefused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class BatchJob:
-    """A good line: its number, its `custom_id` and the job the ledger will admit when the feeder releases it."""
+    """A good line: its number, its `custom_id` and the job the ledger will admit when the feeder releases it
+    (a `ChatJobSubmitted`, as the JSON stored with the line)."""
 
     line_no: int
     custom_id: str
-    job: ChatJobSubmitted
+    job_id: str
+    model_id: str
     pool: str
+    job_json: str
 
 
 @dataclass(frozen=True, slots=True)
 class LineContext:
-    """What every line of one batch shares."""
+    """What every line of one batch shares; `templates` fills as the batch's lines are read (one per distinct set
+    of settings, `ingress/batch_fastpath.py`; None for settings the full path refused)."""
 
     batch_id: str
     principal: Principal
@@ -56,11 +60,12 @@ class LineContext:
     deadline_at: datetime
     messages_max: int
     event_max_bytes: int
+    templates: dict[batch_fastpath.SettingsKey, batch_fastpath.Template | None] = field(default_factory=dict)
 
 
 def job_id_for(batch_id: str, line_no: int) -> str:
     """A line's job id, derived from the batch: a line becomes at most one job, whatever is replayed."""
-    return f"bj_{batch_id.removeprefix('batch_')}_{line_no}"
+    return batch_job_id(batch_id, line_no)
 
 
 def job_prefix(batch_id: str) -> str:
@@ -74,7 +79,54 @@ def parse_line(raw_line: bytes, line_no: int, context: LineContext) -> BatchJob:
         document = orjson.loads(raw_line)
     except orjson.JSONDecodeError as error:
         raise LineRefused("invalid_json", f"the line is not valid JSON: {error}") from error
+    if context.principal.guardrails is None and batch_fastpath.may_take(len(raw_line), context.event_max_bytes):
+        plain = _plain_line(document, line_no, context)
+        if plain is not None:
+            return plain
     return parse_document(document, line_no, context, line_bytes=len(raw_line))
+
+
+def _plain_line(document: Any, line_no: int, context: LineContext) -> BatchJob | None:
+    """The job of a plain line from its settings' template (`ingress/batch_fastpath.py`), or None: the line then
+    takes the full path, which says what is wrong with it, if anything."""
+    if type(document) is not dict or not document.keys() <= batch_fastpath.LINE_FIELDS:
+        return None
+    if document.get("method", "POST") != "POST" or document.get("url") not in CHAT_URLS:
+        return None
+    custom_id = document.get("custom_id")
+    body = document.get("body")
+    if type(custom_id) is not str or type(body) is not dict or not 0 < len(custom_id) <= CUSTOM_ID_MAX_CHARS:
+        return None
+    try:
+        refuse_control_characters(custom_id)
+    except ValueError:
+        return None
+    key = batch_fastpath.settings_key(body)
+    messages = batch_fastpath.messages_of(body, context.messages_max) if key is not None else None
+    if key is None or messages is None:
+        return None
+    if key not in context.templates:
+        context.templates[key] = _template({name: value for name, _, value in key}, context)
+    template = context.templates[key]
+    if template is None:
+        return None
+    job_id = job_id_for(context.batch_id, line_no)
+    # Unique within the batch by its line, across batches by 96 random bits of the batch id.
+    event_id = f"{context.batch_id.removeprefix('batch_')[:24]}{line_no:08x}"
+    stored = batch_fastpath.stored_job(template, messages, job_id=job_id, event_id=event_id)
+    if stored is None:
+        return None
+    return BatchJob(line_no, custom_id, job_id, str(template.job["model_id"]), template.pool, stored.decode())
+
+
+def _template(settings: dict[str, Any], context: LineContext) -> batch_fastpath.Template | None:
+    """What the full path makes of these settings with a one-message probe; None if it refuses them."""
+    body = {**settings, "messages": [dict(message) for message in batch_fastpath.PROBE_MESSAGES]}
+    try:
+        built = parse_document({"custom_id": "probe", "url": "/v1/chat/completions", "body": body}, 1, context)
+    except LineRefused:
+        return None
+    return batch_fastpath.template_of(built.job_json, built.pool, context.catalogue)
 
 
 def parse_document(document: Any, line_no: int, context: LineContext, *, line_bytes: int | None = None) -> BatchJob:
@@ -109,7 +161,7 @@ def parse_document(document: Any, line_no: int, context: LineContext, *, line_by
         raise LineRefused(error.code.value, f"body: {error.message}") from error
     model = context.catalogue.resolve(job.model_id)
     assert model is not None, "build_job resolved the model"
-    return BatchJob(line_no=line_no, custom_id=custom_id, job=job, pool=model.pool)
+    return BatchJob(line_no, custom_id, job.job_id, job.model_id, model.pool, job.model_dump_json())
 
 
 def _custom_id(value: Any) -> str:

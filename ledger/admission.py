@@ -100,9 +100,14 @@ async def admit(
     *,
     default_deadline_s: float,
     now: datetime,
+    reads: admission_reads.AdmissionReads | None = None,
 ) -> list[Outcome]:
     """Write the holds (or refusals) and return, per job, what to publish once they commit: a dispatch, the
-    refusal, or nothing for a replayed job that has already finished (its result went out at settlement)."""
+    refusal, or nothing for a replayed job that has already finished (its result went out at settlement).
+
+    A caller that has already read the prices, limits, accounts (locked) and recorded jobs of these jobs in this
+    transaction (`reads`, from `admission_reads.read` with every live job's id; its balances unmoved since)
+    passes them instead of reading them again."""
     deadlines = {job.job_id: deadline_of(job, default_deadline_s) for job in jobs}
     live = [job for job in jobs if deadlines[job.job_id] > now]
     late = [job for job in jobs if deadlines[job.job_id] <= now]
@@ -111,16 +116,21 @@ async def admit(
         outcomes |= await _expire_on_arrival(conn, late, deadlines)
     if live:
         # Priced by the price book's versions in force now (the catalogue where the book has none); the limits,
-        # the accounts' lock and the jobs recorded before come in the same round trip.
-        reads = await admission_reads.read(
-            conn,
-            models=route_models(catalogue, live),
-            job_ids=[job.job_id for job in live],
-            keys=list({job.api_key_id for job in live}),
-            workspaces=list({job.workspace_id for job in live}),
-            now=now,
-        )
-        requests = [hold_request(catalogue, job, reads.versions, deadlines[job.job_id]) for job in live]
+        # the accounts' lock and the jobs recorded before come in the same round trip (unless the caller, the
+        # batch feeder, read them all in this transaction already).
+        if reads is None:
+            reads = await admission_reads.read(
+                conn,
+                models=route_models(catalogue, live),
+                job_ids=[job.job_id for job in live],
+                keys=list({job.api_key_id for job in live}),
+                workspaces=list({job.workspace_id for job in live}),
+                now=now,
+            )
+        terms_cache: TermsCache = {}
+        requests = [
+            hold_request(catalogue, job, reads.versions, deadlines[job.job_id], terms_cache=terms_cache) for job in live
+        ]
         admissions = await holds.admit_batch(conn, requests, now=now, book=reads.book, locked=reads.locked)
         # New jobs got their deadline with their row; only a replay of a job recorded before deadlines were
         # recorded can lack one.
@@ -192,15 +202,27 @@ def route_models(catalogue: Catalogue, jobs: list[ChatJobSubmitted]) -> list[str
     return sorted({model.id for model in found if model is not None})
 
 
+TermsCache = dict[tuple[str, ...], dict[str, domain.Terms] | None]
+
+
 def hold_request(
     catalogue: Catalogue,
     job: ChatJobSubmitted,
     versions: Mapping[str, pricing.Version] | None = None,
     deadline_at: datetime | None = None,
+    *,
+    terms_cache: TermsCache | None = None,
 ) -> holds.HoldRequest:
     """Price one job at the prices in force (`versions`, else the catalogue); a job that cannot be priced or
-    held carries its refusal."""
-    terms = pricing.route_terms(catalogue, (job.model_id, *job.route), versions)
+    held carries its refusal. `terms_cache`: the terms of each route already priced at these `versions` (the
+    jobs of one batch mostly share a route; the terms are immutable, so jobs may share them)."""
+    route = (job.model_id, *job.route)
+    if terms_cache is None:
+        terms = pricing.route_terms(catalogue, route, versions)
+    elif route in terms_cache:
+        terms = terms_cache[route]
+    else:
+        terms = terms_cache[route] = pricing.route_terms(catalogue, route, versions)
     refusal: dict[str, Any] | None = None
     hold = 0
     if terms is None:

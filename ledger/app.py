@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any
@@ -39,9 +41,10 @@ from runtime.consume import Verdict, classify, dead_letter, process_batch, retry
 from runtime.readiness import mark_ready
 from runtime.tracing import start_tracing
 from schemas import topics
+from schemas.batches import is_batch_job
 from schemas.catalogue import Catalogue
 from schemas.errors import ErrorCode
-from schemas.events import ChatJobSubmitted, Envelope, JobFinished, encode, utc_now
+from schemas.events import ChatJobSubmitted, Envelope, JobFinished, UsageRecorded, encode, utc_now
 from schemas.finance import FINANCE_EVENTS, FinanceEvent
 
 log = logging.getLogger(__name__)
@@ -89,6 +92,9 @@ class Ledger:
         self.engine = engine
         # Each stage runs one batch at a time on a connection of its own, kept between batches.
         self.connections = {stage: driver.StageConnection(engine) for stage in (Stage.ADMISSION, Stage.SETTLEMENT)}
+        # Batch jobs' settlements run beside the interactive ones (below), so they get a connection of their own:
+        # sharing the interactive stage's would make a sync caller's settlement wait for a batch transaction.
+        self.batch_lane_connection = driver.StageConnection(engine)
         self.app = new_faust_app(settings)
         self.telemetry = LedgerTelemetry(settings, start_tracing("ledger"))
         self.publisher = Publisher(
@@ -101,6 +107,16 @@ class Ledger:
             Stage.ADMISSION: Batches(partial(self._run, Stage.ADMISSION), batch_max=settings.ledger_batch_max),
             Stage.SETTLEMENT: Batches(partial(self._run, Stage.SETTLEMENT), batch_max=settings.ledger_batch_max),
         }
+        # Batch jobs' usage is settled in batches of its own, beside the interactive ones rather than in front of
+        # them: a sync caller's settlement never waits for a batch workspace's accounts (which the feeder locks
+        # while it releases lines), nor for a transaction of batch jobs.
+        # Fewer, fuller transactions matter more to batch jobs than a few ms each: they linger for company.
+        self.batch_lane_settlement = Batches(
+            partial(self._run, Stage.SETTLEMENT),
+            batch_max=settings.ledger_batch_max,
+            linger_s=settings.batch_settlement_linger_s,
+            fill_min=settings.ledger_batch_max // 2,
+        )
         actors = settings.ledger_batch_max
         self.app.agent(self.submitted, name="admission", concurrency=actors)(self._admission_agent)
         self.app.agent(self.usage, name="settlement", concurrency=actors)(self._settlement_agent)
@@ -117,6 +133,10 @@ class Ledger:
             engine, catalogue, settings.batch_feed_policy(), lock_key=feeder_lock_key(settings.ledger_app_id)
         )
         self._supervised_timer(settings.batch_feed_interval_s, "batch feeder", self.feed_batches)
+        # An idle feeder (no unfinished batch) looks for new batches at the idle interval only; interactive
+        # admissions here within the window make batches step back to their shared cap.
+        self._feeder_idle_until = -math.inf
+        self._interactive_admitted_at = -math.inf
         self._supervised_timer(settings.result_prune_interval_s, "result retention", self.prune_results)
         commands = WorkspaceCommands(engine, catalogue, self._publish, self.finance)
         self.app.agent(self.app.topic(topics.prefixed(prefix, topics.LEDGER_COMMANDS)), name="commands")(commands.agent)
@@ -134,8 +154,11 @@ class Ledger:
             await self.batches[Stage.ADMISSION].submit(event)
 
     async def _settlement_agent(self, stream: Any) -> None:
+        batch_lane = topics.Lane.BATCH.value.encode()
         async for event in stream.events():
-            await self.batches[Stage.SETTLEMENT].submit(event)
+            lane = dict(_headers(event.message.headers)).get(topics.LANE_HEADER)
+            queue = self.batch_lane_settlement if lane == batch_lane else self.batches[Stage.SETTLEMENT]
+            await queue.submit(event)
 
     async def _run(self, stage: Stage, events: list[Any]) -> None:
         handle = self._admit if stage is Stage.ADMISSION else self._settle
@@ -145,6 +168,8 @@ class Ledger:
         """One database transaction for the whole batch: one commit (one WAL flush) instead of one per job."""
         self.telemetry.taken(Stage.ADMISSION, [event.message.timestamp for event in events])
         jobs = [inbound.submitted(event.value, self.catalogue) for event in events]
+        # Every job on `jobs.submitted` is interactive (batch lines are admitted by the feeder).
+        self._interactive_admitted_at = time.monotonic()
         traced = [(job.job_id, event.message.headers) for job, event in zip(jobs, events, strict=True)]
         with self.telemetry.batch(Stage.ADMISSION, traced) as observed:
             await self._admit_jobs(jobs, observed)
@@ -176,14 +201,34 @@ class Ledger:
             await admission.mark_dispatched(conn, dispatched)
 
     async def _settle(self, events: Sequence[Any]) -> None:
+        """Interactive jobs first, in a transaction of their own, then batch jobs: a sync caller's settlement never
+        waits for a batch workspace's accounts (which the batch feeder locks while it releases lines) nor for
+        the batch jobs that arrived with it. Each part is idempotent (the consume policy may replay both)."""
         self.telemetry.taken(Stage.SETTLEMENT, [event.message.timestamp for event in events])
         usages = [inbound.usage(event.value, self.catalogue) for event in events]
         traced = [(usage.job_id, event.message.headers) for usage, event in zip(usages, events, strict=True)]
+        batch_lane = [is_batch_job(usage.job_id) for usage in usages]
+        for lane in (False, True):
+            chosen = [n for n, in_batch_lane in enumerate(batch_lane) if in_batch_lane is lane]
+            if chosen:
+                connection = self.batch_lane_connection if lane else self.connections[Stage.SETTLEMENT]
+                await self._settle_usages([usages[n] for n in chosen], [traced[n] for n in chosen], connection)
+
+    async def _settle_usages(
+        self, usages: list[UsageRecorded], traced: list[tuple[str, Any]], connection: driver.StageConnection
+    ) -> None:
         with self.telemetry.batch(Stage.SETTLEMENT, traced) as observed:
-            async with self.connections[Stage.SETTLEMENT].transaction() as conn:
+            async with connection.transaction() as conn:
                 finished = await settlement.settle(conn, self.catalogue, usages, self.finance)
+                # A batch job's result is read from the book (its batch's results); no caller waits for its
+                # record on `jobs.results`, so it is not published: a message less per job for the ledger,
+                # the broker and every ingress replica reading that topic.
                 records = self.publisher.prepare(
-                    [(topics.JOBS_RESULTS, topics.job_key(job.job_id), job) for job in finished],
+                    [
+                        (topics.JOBS_RESULTS, topics.job_key(job.job_id), job)
+                        for job in finished
+                        if not is_batch_job(job.job_id)
+                    ],
                     refused_code=ErrorCode.UPSTREAM_ERROR,
                 )
             with self.telemetry.publishing(Stage.SETTLEMENT):
@@ -250,7 +295,9 @@ class Ledger:
 
     async def _on_partitions_revoked(self, _app: Any, revoked: Any, **_kwargs: Any) -> None:
         """Sent once every delivered event is acked; anything still waiting here would be a bug, said loudly."""
-        held = {stage: len(batches) for stage, batches in self.batches.items() if len(batches)}
+        held = {str(stage): len(batches) for stage, batches in self.batches.items() if len(batches)}
+        if len(self.batch_lane_settlement):
+            held["settlement of batch jobs"] = len(self.batch_lane_settlement)
         if held:
             log.error("partitions revoked while events still wait for a batch: %s", held)
         log.info("partitions revoked: %d; nothing in flight", len(revoked))
@@ -309,7 +356,13 @@ class Ledger:
     # --- batches -----------------------------------------------------------------------------------------
 
     async def feed_batches(self) -> None:
-        await self.feeder.tick(self._publish, now=utc_now())
+        started = time.monotonic()
+        if started < self._feeder_idle_until:
+            return
+        recent = started - self._interactive_admitted_at < self.settings.batch_interactive_window_s
+        fed = await self.feeder.tick(self._publish, now=utc_now(), interactive_recent=recent)
+        if not fed.active:
+            self._feeder_idle_until = started + self.settings.batch_feed_idle_interval_s
 
     async def prune_results(self) -> None:
         pruned = await batch_retention.prune(

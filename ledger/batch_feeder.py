@@ -23,6 +23,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +32,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ledger import admission, batch_fairness, batch_queries, batch_store, journal, price_book, webhook_events
+from ledger import admission, admission_reads, batch_fairness, batch_queries, batch_store, webhook_events
 from ledger.batch_store import Feed, PendingLine
 from schemas import topics
 from schemas.catalogue import Catalogue
@@ -50,6 +52,17 @@ class FeedPolicy:
     release_max: int
     quantum: int
     redispatch_grace_s: float
+    # While interactive jobs are in flight (or were admitted moments ago), batch jobs in flight per pool are held
+    # to this: batches keep going, but their share of the ledger, the workers and the database stays small, so
+    # sync callers are not slowed by them.
+    in_flight_shared_max: int = 64
+    # ...and at most this many batch jobs are released per second (a token bucket of half a second's worth):
+    # what a batch job costs the shared machine is then bounded whatever the latency of the pipeline.
+    shared_jobs_per_s: float = 50.0
+    # How often held, never-dispatched batch jobs are looked for (they wait `redispatch_grace_s` anyway).
+    redispatch_check_s: float = 5.0
+    # How often batches stored since are looked for (a new batch waits at most this long to start).
+    adopt_every_s: float = 0.2
 
 
 @dataclass(slots=True)
@@ -60,6 +73,9 @@ class Tick:
     dispatched: list[str] = field(default_factory=list)
     released: int = 0
     finished: list[tuple[str, str]] = field(default_factory=list)
+    # Some batch was unfinished; batches got only their shared cap (interactive jobs were about).
+    active: bool = False
+    shared: bool = False
 
 
 def feeder_lock_key(app_id: str) -> int:
@@ -74,32 +90,45 @@ class BatchFeeder:
         self.lock_key = lock_key
         self.rotation = 0
         self.pool_of = {model.id: model.pool for model in catalogue.models}
+        self._redispatch_checked = -math.inf
+        self._adopted = -math.inf
+        # The shared mode's token bucket: jobs it may release now, and when it was last filled.
+        self._shared_tokens = 0.0
+        self._shared_filled = time.monotonic()
 
-    async def tick(self, publish: Publish, *, now: datetime) -> Tick:
-        """One pass; publishes what it released once it has committed. Returns what it did."""
+    async def tick(self, publish: Publish, *, now: datetime, interactive_recent: bool = False) -> Tick:
+        """One pass; publishes what it released once it has committed. Returns what it did.
+
+        `interactive_recent`: this process admitted interactive jobs moments ago (another instance's are seen
+        as queued jobs): batches then get their shared cap only."""
         self.rotation += 1
         async with self.engine.begin() as conn:
             if not bool((await conn.execute(_TRY_LOCK, {"key": self.lock_key})).scalar_one()):
                 return Tick()
-            result = await self._decide(conn, now)
+            result = await self._decide(conn, now, interactive_recent)
         if result.outgoing:
             await publish(result.outgoing)
         if result.dispatched:
             await admission.mark_dispatched(self.engine, result.dispatched)
         if result.released:
-            log.info("batch feeder: %d jobs released", result.released)
+            log.debug("batch feeder: %d jobs released", result.released)
         return result
 
-    async def _decide(self, conn: AsyncConnection, now: datetime) -> Tick:
+    async def _decide(self, conn: AsyncConnection, now: datetime, interactive_recent: bool) -> Tick:
         result = Tick()
-        await batch_store.adopt_new(conn)
+        if time.monotonic() - self._adopted >= self.policy.adopt_every_s:
+            self._adopted = time.monotonic()
+            await batch_store.adopt_new(conn)
         feeds = await self._advance_states(conn, await batch_store.active(conn), now)
-        await self._redispatch(conn, result)
+        result.active = bool(feeds)
+        if time.monotonic() - self._redispatch_checked >= self.policy.redispatch_check_s:
+            self._redispatch_checked = time.monotonic()
+            await self._redispatch(conn, result)
         # Finished batches first, so the workspaces' accounts are locked (below) for as short a time as can be.
         releasing = [feed for feed in feeds if not await self._finish_if_done(conn, feed, result)]
         releasing = [feed for feed in releasing if feed.status == "in_progress"]
         if releasing:
-            await self._release(conn, releasing, now, result)
+            await self._release(conn, releasing, now, result, interactive_recent)
         return result
 
     async def _advance_states(self, conn: AsyncConnection, feeds: list[Feed], now: datetime) -> list[Feed]:
@@ -116,12 +145,18 @@ class BatchFeeder:
             advanced.append(feed)
         return advanced
 
-    async def _release(self, conn: AsyncConnection, feeds: list[Feed], now: datetime, result: Tick) -> None:
+    async def _release(
+        self, conn: AsyncConnection, feeds: list[Feed], now: datetime, result: Tick, interactive_recent: bool
+    ) -> None:
+        queued = await batch_store.in_flight_by_model(conn)
         in_flight: dict[str, int] = {}
-        for model_id, count in (await batch_store.in_flight_by_model(conn)).items():
+        for model_id, count in queued.batch.items():
             pool = self.pool_of.get(model_id, "")
             in_flight[pool] = in_flight.get(pool, 0) + count
-        free = {pool: self.policy.in_flight_max - in_flight.get(pool, 0) for pool in self.catalogue.pools()}
+        # Interactive work anywhere shares the same ledger, workers and database: batches step back everywhere.
+        result.shared = interactive_recent or bool(queued.interactive)
+        cap = self.policy.in_flight_shared_max if result.shared else self.policy.in_flight_max
+        free = {pool: cap - in_flight.get(pool, 0) for pool in self.catalogue.pools()}
         if all(slots <= 0 for slots in free.values()):
             return
         by_workspace: dict[str, list[Feed]] = {}
@@ -129,6 +164,12 @@ class BatchFeeder:
             by_workspace.setdefault(feed.workspace_id, []).append(feed)
         # Never read more lines than could be released now: the free slots bound the tick as much as its budget.
         budget = min(self.policy.release_max, sum(max(slots, 0) for slots in free.values()))
+        if result.shared:
+            budget = min(budget, self._shared_allowance())
+        if sum(in_flight.values()) and budget < cap // 4:
+            # A tick costs a dozen statements whatever it releases: while jobs are in flight, wait until a
+            # quarter of the cap is free rather than release a few lines per tick.
+            return
         per_workspace = budget // len(by_workspace) + self.policy.quantum
         lines: dict[tuple[str, int], PendingLine] = {}
         candidates: dict[str, list[batch_fairness.Candidate]] = {}
@@ -145,29 +186,61 @@ class BatchFeeder:
         chosen = batch_fairness.allot(
             candidates, free, budget=budget, quantum=self.policy.quantum, rotation=self.rotation
         )
+        if result.shared:
+            self._shared_tokens -= len(chosen)
         if chosen:
             await self._admit(conn, feeds, [lines[(c.batch_id, c.line_no)] for c in chosen], now, result)
+
+    def _shared_allowance(self) -> int:
+        """Jobs the shared mode may release now (its bucket fills at `shared_jobs_per_s`, half a second deep)."""
+        now = time.monotonic()
+        rate = self.policy.shared_jobs_per_s
+        self._shared_tokens = min(rate / 2, self._shared_tokens + (now - self._shared_filled) * rate)
+        self._shared_filled = now
+        return int(self._shared_tokens)
 
     async def _admit(
         self, conn: AsyncConnection, feeds: list[Feed], chosen: list[PendingLine], now: datetime, result: Tick
     ) -> None:
         jobs = [ChatJobSubmitted.model_validate_json(line.job) for line in chosen]
-        balances = await journal.lock_accounts(conn, {job.workspace_id for job in jobs})
-        versions = await price_book.prices_at(conn, admission.route_models(self.catalogue, jobs))
+        # Read once for the credit check below and for the admission itself: the same prices and limits, the
+        # workspaces' accounts locked, and which of these jobs are recorded already (one statement).
+        reads = await admission_reads.read(
+            conn,
+            models=admission.route_models(self.catalogue, jobs),
+            job_ids=[job.job_id for job in jobs],
+            keys=list({job.api_key_id for job in jobs}),
+            workspaces=list({job.workspace_id for job in jobs}),
+            now=now,
+        )
+        balances = reads.locked.balances
+        available = {workspace_id: account.available for workspace_id, account in balances.items()}
         short: set[str] = set()
         kept: list[tuple[PendingLine, ChatJobSubmitted]] = []
+        terms_cache: admission.TermsCache = {}
         for line, job in zip(chosen, jobs, strict=True):
             account = balances.get(job.workspace_id)
             if account is None or job.workspace_id in short:
                 continue
-            hold = admission.hold_request(self.catalogue, job, versions).hold
-            if account.available - hold < account.available_floor:
+            hold = admission.hold_request(self.catalogue, job, reads.versions, terms_cache=terms_cache).hold
+            if available[job.workspace_id] - hold < account.available_floor:
                 # Not this line, nor any later line of this workspace: a batch is released in order.
                 short.add(job.workspace_id)
                 continue
-            account.available -= hold
+            available[job.workspace_id] -= hold
             kept.append((line, job))
-        outcomes = await admission.admit(conn, self.catalogue, [job for _, job in kept], default_deadline_s=0, now=now)
+        outcomes = (
+            await admission.admit(
+                conn,
+                self.catalogue,
+                [job for _, job in kept],
+                default_deadline_s=0,
+                now=now,
+                reads=reads,
+            )
+            if kept
+            else []
+        )
         next_lines: dict[str, int] = {}
         for (line, job), outcome in zip(kept, outcomes, strict=True):
             next_lines[line.batch_id] = max(next_lines.get(line.batch_id, 0), line.line_no + 1)
@@ -176,10 +249,11 @@ class BatchFeeder:
                 result.dispatched.append(job.job_id)
             elif isinstance(outcome, JobFinished):
                 result.outgoing.append((topics.JOBS_RESULTS, topics.job_key(job.job_id), outcome))
-        await batch_store.advance(conn, next_lines)
-        # After the advance (which clears the mark): a workspace that ran short waits with every batch it has.
-        await batch_store.wait_for_credit(conn, [feed.batch_id for feed in feeds if feed.workspace_id in short])
-        await batch_store.credit_found(conn, [feed.batch_id for feed in feeds if feed.workspace_id not in short])
+        # One statement: each batch's next line, and whether it waits for credit (a workspace that ran short
+        # waits with every batch it has; one that had credit for its next holds no longer does).
+        await batch_store.advance(
+            conn, [(feed.batch_id, next_lines.get(feed.batch_id), feed.workspace_id in short) for feed in feeds]
+        )
         result.released += len(kept)
 
     async def _redispatch(self, conn: AsyncConnection, result: Tick) -> None:
@@ -206,7 +280,7 @@ class BatchFeeder:
 
     async def _finish_if_done(self, conn: AsyncConnection, feed: Feed, result: Tick) -> bool:
         """End the batch if every line has run (or will never run); True if it has ended."""
-        if feed.status == "in_progress" and await batch_store.has_pending(conn, feed.batch_id):
+        if feed.status == "in_progress" and feed.has_pending:
             return False
         if await batch_store.running(conn, feed.batch_id):
             return False

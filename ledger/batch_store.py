@@ -30,6 +30,12 @@ class Feed:
     cancel_requested: bool
     created_at: datetime
     metadata: Any
+    # The batch's last stored line: lines from `next_line` to it are still to be released.
+    last_line: int = 0
+
+    @property
+    def has_pending(self) -> bool:
+        return self.next_line <= self.last_line
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +57,8 @@ _ADOPT = text(
 _ACTIVE = text(
     """
     SELECT f.batch_id, f.workspace_id, f.status, f.next_line, f.waiting_for_credit_since, b.expires_at,
-           b.cancel_requested_at IS NOT NULL AS cancel_requested, b.created_at, b.metadata
+           b.cancel_requested_at IS NOT NULL AS cancel_requested, b.created_at, b.metadata,
+           coalesce((SELECT max(l.line_no) FROM batch_lines l WHERE l.batch_id = f.batch_id), 0) AS last_line
     FROM batch_feeds f JOIN batches b ON b.id = f.batch_id
     WHERE f.finished_at IS NULL ORDER BY b.created_at, b.id
     """
@@ -60,28 +67,29 @@ _PENDING = text(
     "SELECT batch_id, line_no, pool, job::text AS job FROM batch_lines "
     "WHERE batch_id = :b AND line_no >= :next ORDER BY line_no LIMIT :limit"
 )
-_HAS_PENDING = text(
-    "SELECT EXISTS (SELECT 1 FROM batch_lines l JOIN batch_feeds f ON f.batch_id = l.batch_id "
-    "WHERE l.batch_id = :b AND l.line_no >= f.next_line)"
-)
+# Every queued job (the partial index of queued jobs keeps this small): batch jobs held and unsettled, and
+# interactive ones, by model.
 _IN_FLIGHT = text(
-    "SELECT model_id, count(*) AS jobs FROM jobs WHERE status = 'queued' AND id LIKE :pattern GROUP BY model_id"
+    "SELECT model_id, count(*) FILTER (WHERE id LIKE :pattern) AS batch, "
+    "count(*) FILTER (WHERE id NOT LIKE :pattern) AS interactive "
+    "FROM jobs WHERE status = 'queued' GROUP BY model_id"
 )
 _RUNNING = text("SELECT count(*) FROM jobs WHERE status = 'queued' AND id LIKE :pattern")
+# Per batch: its new next line (NULL: none released) and whether its workspace ran short of credit. A batch that
+# released lines or whose workspace had credit stops waiting; one whose workspace ran short waits from now, or
+# from when it started waiting (unless it released lines this tick: then it starts waiting now).
 _ADVANCE = text(
     """
-    UPDATE batch_feeds SET next_line = a.next_line, waiting_for_credit_since = NULL
-    FROM unnest(CAST(:ids AS text[]), CAST(:nexts AS integer[])) AS a(batch_id, next_line)
+    UPDATE batch_feeds SET next_line = coalesce(a.next_line, batch_feeds.next_line),
+        waiting_for_credit_since = CASE
+            WHEN NOT a.short THEN NULL
+            WHEN a.next_line IS NOT NULL THEN now()
+            ELSE coalesce(batch_feeds.waiting_for_credit_since, now()) END
+    FROM unnest(CAST(:ids AS text[]), CAST(:nexts AS integer[]), CAST(:short AS boolean[]))
+         AS a(batch_id, next_line, short)
     WHERE batch_feeds.batch_id = a.batch_id
+        AND (a.next_line IS NOT NULL OR a.short OR batch_feeds.waiting_for_credit_since IS NOT NULL)
     """
-)
-_WAIT = text(
-    "UPDATE batch_feeds SET waiting_for_credit_since = coalesce(waiting_for_credit_since, now()) "
-    "WHERE batch_id = ANY(CAST(:ids AS text[]))"
-)
-_CLEAR_WAIT = text(
-    "UPDATE batch_feeds SET waiting_for_credit_since = NULL "
-    "WHERE batch_id = ANY(CAST(:ids AS text[])) AND waiting_for_credit_since IS NOT NULL"
 )
 _SET_STATUS = text("UPDATE batch_feeds SET status = :status WHERE batch_id = :b")
 _FINISH = text(
@@ -118,6 +126,7 @@ async def active(conn: AsyncConnection) -> list[Feed]:
             cancel_requested=row.cancel_requested,
             created_at=row.created_at,
             metadata=row.metadata,
+            last_line=row.last_line,
         )
         for row in rows
     ]
@@ -128,35 +137,35 @@ async def pending_lines(conn: AsyncConnection, feed: Feed, limit: int) -> list[P
     return [PendingLine(row.batch_id, row.line_no, row.pool, row.job) for row in rows]
 
 
-async def has_pending(conn: AsyncConnection, batch_id: str) -> bool:
-    """Whether the batch still has lines not yet released (read after this tick's own release)."""
-    return bool((await conn.execute(_HAS_PENDING, {"b": batch_id})).scalar_one())
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    """Jobs held and not yet settled, by model: batch jobs, and interactive ones."""
+
+    batch: dict[str, int]
+    interactive: dict[str, int]
 
 
-async def in_flight_by_model(conn: AsyncConnection) -> dict[str, int]:
-    """Batch jobs held and not yet settled, by model (read over the small partial index of queued jobs)."""
-    rows = await conn.execute(_IN_FLIGHT, {"pattern": BATCH_JOBS})
-    return {row.model_id: row.jobs for row in rows}
+async def in_flight_by_model(conn: AsyncConnection) -> InFlight:
+    """Queued jobs by model and lane (read over the small partial index of queued jobs)."""
+    rows = (await conn.execute(_IN_FLIGHT, {"pattern": BATCH_JOBS})).all()
+    return InFlight(
+        batch={row.model_id: row.batch for row in rows if row.batch},
+        interactive={row.model_id: row.interactive for row in rows if row.interactive},
+    )
 
 
 async def running(conn: AsyncConnection, batch_id: str) -> int:
     return int((await conn.execute(_RUNNING, {"pattern": batch_job_prefix(batch_id)})).scalar_one())
 
 
-async def advance(conn: AsyncConnection, next_lines: dict[str, int]) -> None:
-    if next_lines:
-        await conn.execute(_ADVANCE, {"ids": list(next_lines), "nexts": list(next_lines.values())})
-
-
-async def wait_for_credit(conn: AsyncConnection, batch_ids: list[str]) -> None:
-    if batch_ids:
-        await conn.execute(_WAIT, {"ids": batch_ids})
-
-
-async def credit_found(conn: AsyncConnection, batch_ids: list[str]) -> None:
-    """These batches' workspaces had credit for their next holds this tick: they no longer wait for it."""
-    if batch_ids:
-        await conn.execute(_CLEAR_WAIT, {"ids": batch_ids})
+async def advance(conn: AsyncConnection, feeds: list[tuple[str, int | None, bool]]) -> None:
+    """Record, per batch (id, next line or None, its workspace ran short), how far it got and whether it now waits
+    for credit."""
+    if feeds:
+        await conn.execute(
+            _ADVANCE,
+            {"ids": [f[0] for f in feeds], "nexts": [f[1] for f in feeds], "short": [f[2] for f in feeds]},
+        )
 
 
 async def set_status(conn: AsyncConnection, batch_id: str, status: str) -> None:

@@ -7,7 +7,8 @@ then hands the lead to the oldest event still waiting. While a batch runs, the o
 for the next one, so a batch is whatever arrived during the previous one, up to the number of actors.
 
 Rebalance safety: an event is held only while its batch runs or while it waits for the batch running now,
-never for an event still to come, so a revocation waiting for acks waits at most for the batch in progress.
+never for an event still to come, so a revocation waiting for acks waits at most for the batch in progress (and,
+where a linger is asked for, that linger: a leader may wait up to `linger_s` for a fuller batch).
 """
 
 from __future__ import annotations
@@ -30,9 +31,21 @@ class _Waiting(Generic[T]):
 class Batches(Generic[T]):
     """Runs `run` on batches of the items submitted concurrently; one batch at a time, in arrival order."""
 
-    def __init__(self, run: Callable[[list[T]], Awaitable[None]], *, batch_max: int) -> None:
+    def __init__(
+        self,
+        run: Callable[[list[T]], Awaitable[None]],
+        *,
+        batch_max: int,
+        linger_s: float = 0.0,
+        fill_min: int = 1,
+    ) -> None:
+        """`linger_s`, `fill_min`: a leader finding fewer than `fill_min` items waiting waits up to `linger_s` for
+        more before it runs (for work where fewer, larger batches matter more than the latency of each item)."""
         self._run = run
         self._batch_max = batch_max
+        self._linger_s = linger_s
+        self._fill_min = min(fill_min, batch_max)
+        self._filled = asyncio.Event()
         self._queue: list[_Waiting[T]] = []
         self._leading = False
 
@@ -40,6 +53,8 @@ class Batches(Generic[T]):
         """Return once `item` has been processed, alone or in a batch with others."""
         mine = _Waiting(item, asyncio.get_running_loop().create_future())
         self._queue.append(mine)
+        if len(self._queue) >= self._fill_min:
+            self._filled.set()
         if self._leading:
             try:
                 if not await mine.turn:
@@ -51,6 +66,17 @@ class Batches(Generic[T]):
         await self._lead(mine)
 
     async def _lead(self, mine: _Waiting[T]) -> None:
+        if self._linger_s > 0 and len(self._queue) < self._fill_min:
+            self._filled.clear()
+            try:
+                await asyncio.wait_for(self._filled.wait(), self._linger_s)
+            except TimeoutError:
+                pass
+            except BaseException:
+                # Cancelled while lingering (shutdown): nothing ran; the item is dropped, the lead passed on.
+                self._queue.remove(mine)
+                self._pass_lead()
+                raise
         batch = self._queue[: self._batch_max]
         del self._queue[: self._batch_max]
         assert batch[0] is mine, "the leader's own item heads its batch"

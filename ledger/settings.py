@@ -27,11 +27,19 @@ class LedgerSettings(FinanceSettings):
     # How often the finance tick retries due auto top-ups and publishes the finance outbox to `finance.events`.
     finance_tick_interval_s: float = Field(default=1.0, gt=0, le=3600)
 
-    # Batches (ledger/batch_feeder.py): how often the feeder releases lines, how many batch jobs may be held and
-    # unsettled per pool at once, how many lines one tick releases, and the round-robin share of each workspace
-    # per round. A held job never dispatched (a feeder that died mid-tick) is dispatched again after the grace.
-    batch_feed_interval_s: float = Field(default=0.2, gt=0, le=60)
+    # Batches (ledger/batch_feeder.py): how often the feeder releases lines while batches run (and how often an
+    # idle feeder looks for new ones), how many batch jobs may be held and unsettled per pool at once (and while
+    # interactive jobs are about: in flight, or admitted here within the window), how many lines one tick
+    # releases, and the round-robin share of each workspace per round. A held job never dispatched (a feeder
+    # that died mid-tick) is dispatched again after the grace.
+    batch_feed_interval_s: float = Field(default=0.05, gt=0, le=60)
+    batch_feed_idle_interval_s: float = Field(default=0.2, gt=0, le=60)
     batch_in_flight_max: int = Field(default=512, ge=1, le=100_000)
+    batch_in_flight_shared_max: int = Field(default=64, ge=1, le=100_000)
+    batch_shared_jobs_per_s: float = Field(default=50.0, gt=0, le=1_000_000)
+    # Batch jobs' usage waits up to this long for half a settlement batch (`ledger_batch_max` / 2) to gather.
+    batch_settlement_linger_s: float = Field(default=0.05, ge=0, le=5)
+    batch_interactive_window_s: float = Field(default=1.0, ge=0, le=60)
     batch_release_max: int = Field(default=2000, ge=1, le=100_000)
     batch_feed_quantum: int = Field(default=64, ge=1, le=100_000)
     batch_redispatch_grace_s: float = Field(default=30.0, ge=1, le=86_400)
@@ -46,4 +54,7 @@ class LedgerSettings(FinanceSettings):
             release_max=self.batch_release_max,
             quantum=self.batch_feed_quantum,
             redispatch_grace_s=self.batch_redispatch_grace_s,
+            in_flight_shared_max=min(self.batch_in_flight_shared_max, self.batch_in_flight_max),
+            adopt_every_s=self.batch_feed_idle_interval_s,
+            shared_jobs_per_s=self.batch_shared_jobs_per_s,
         )

@@ -19,12 +19,13 @@ from schemas import topics as topic_names
 FETCH_MAX_BYTES_DEFAULT = 52_428_800
 
 
-def new_producer(settings: ServiceSettings) -> AIOKafkaProducer:
-    # Idempotence (acks=all) so a retried send never duplicates on the broker; linger small for the sync path.
+def new_producer(settings: ServiceSettings, *, linger_ms: int | None = None) -> AIOKafkaProducer:
+    """Idempotence (acks=all) so a retried send never duplicates on the broker; `kafka_linger_ms` (none) for the
+    sync path, unless `linger_ms` is given (the batch lane's producer trades a few ms for fewer requests)."""
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         enable_idempotence=True,
-        linger_ms=settings.kafka_linger_ms,
+        linger_ms=settings.kafka_linger_ms if linger_ms is None else linger_ms,
         compression_type=None,
         max_request_size=settings.kafka_message_max_bytes,
     )

@@ -10,6 +10,18 @@ from schemas.api import Label
 
 BatchStatus = Literal["in_progress", "cancelling", "cancelled", "completed", "expired"]
 
+# A batch line's job is `bj_<batch hex>_<line>`: derived from the batch, so a line becomes at most one job whatever
+# is replayed, and recognisable by its prefix (no caller ever waits on a batch job's `jobs.results` record).
+BATCH_JOB_PREFIX = "bj_"
+
+
+def batch_job_id(batch_id: str, line_no: int) -> str:
+    return f"{BATCH_JOB_PREFIX}{batch_id.removeprefix('batch_')}_{line_no}"
+
+
+def is_batch_job(job_id: str) -> bool:
+    return job_id.startswith(BATCH_JOB_PREFIX)
+
 
 class LineError(BaseModel):
     """A bad input line: its number (from 1), a stable code and what is wrong."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from fractions import Fraction
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -37,6 +38,12 @@ class ProviderEntry(BaseModel):
     api_key_env: str | None = None
     concurrency_max: int = Field(default=64, ge=1, le=10_000)
     timeout_s: float = Field(default=60.0, gt=0, le=600)
+
+
+@lru_cache(maxsize=1024)
+def _fraction(text: str) -> Fraction:
+    # Parsing a multiplier costs more than pricing a job with it; Fractions are immutable, so one per text.
+    return Fraction(text)
 
 
 class ModelEntry(BaseModel):
@@ -94,11 +101,11 @@ class ModelEntry(BaseModel):
 
     @property
     def input_price(self) -> Fraction:
-        return Fraction(self.input_multiplier)
+        return _fraction(self.input_multiplier)
 
     @property
     def output_price(self) -> Fraction:
-        return Fraction(self.output_multiplier)
+        return _fraction(self.output_multiplier)
 
 
 class Catalogue(BaseModel):

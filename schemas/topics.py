@@ -36,6 +36,11 @@ DEAD_LETTER_PARTITIONS = 1
 STATE_PARTITIONS = 1
 
 
+# A `jobs.usage` record's lane (`interactive` or `batch`), set by the worker that ran the job: the ledger settles
+# the lanes apart without decoding the record first. A record without it counts as interactive.
+LANE_HEADER = "luntrex-lane"
+
+
 class Lane(StrEnum):
     """Interactive traffic and batch traffic never share a queue, so a big batch cannot starve sync callers."""
 

@@ -61,3 +61,39 @@ async def test_a_cancelled_leader_hands_its_unprocessed_items_to_the_next_leader
     leader.cancel()
     await asyncio.wait_for(asyncio.gather(*waiting), timeout=5)
     assert processed == [1, 2]
+
+
+async def test_a_lingering_leader_waits_for_company_up_to_its_linger_and_no_longer() -> None:
+    batches: list[list[int]] = []
+
+    async def run(items: list[int]) -> None:
+        batches.append(items)
+
+    gathered = Batches(run, batch_max=10, linger_s=0.2, fill_min=3)
+    first = asyncio.create_task(gathered.submit(0))
+    await asyncio.sleep(0)
+    assert batches == []  # the leader lingers for company
+    await asyncio.gather(first, gathered.submit(1), gathered.submit(2))
+    assert batches == [[0, 1, 2]]  # the third item filled the batch: it ran at once
+    lone = asyncio.create_task(gathered.submit(3))
+    await asyncio.wait_for(lone, timeout=5)
+    assert batches == [[0, 1, 2], [3]]  # alone, it ran once its linger was over
+
+
+async def test_a_leader_cancelled_while_lingering_drops_its_item_and_passes_the_lead() -> None:
+    batches: list[list[int]] = []
+
+    async def run(items: list[int]) -> None:
+        batches.append(items)
+
+    gathered = Batches(run, batch_max=10, linger_s=30, fill_min=3)
+    leader = asyncio.create_task(gathered.submit(0))
+    await asyncio.sleep(0)
+    follower = asyncio.create_task(gathered.submit(1))
+    await asyncio.sleep(0)
+    leader.cancel()
+    await asyncio.gather(leader, return_exceptions=True)
+    assert len(gathered) == 1  # the follower's item, now leading and lingering in turn
+    await asyncio.gather(gathered.submit(2), gathered.submit(3), follower)
+    assert batches == [[1, 2, 3]]
+    assert len(gathered) == 0

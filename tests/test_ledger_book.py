@@ -212,3 +212,22 @@ def test_the_cli_says_what_is_missing_without_a_stack() -> None:
 
 def test_the_console_script_is_declared() -> None:
     assert 'luntrex = "cli.main:main"' in (ROOT / "pyproject.toml").read_text()
+
+
+async def test_the_commit_time_checks_look_postings_up_by_index(engine: AsyncEngine) -> None:
+    """Planned while `postings` looked small, they once scanned the whole book at every commit (migration 0022)."""
+    async with engine.connect() as conn:
+        configs = dict(
+            (
+                await conn.execute(
+                    text(
+                        "SELECT proname, proconfig FROM pg_proc "
+                        "WHERE proname IN ('postings_balanced', 'journal_transaction_not_empty')"
+                    )
+                )
+            ).all()
+        )
+    assert configs == {
+        "postings_balanced": ["enable_seqscan=off"],
+        "journal_transaction_not_empty": ["enable_seqscan=off"],
+    }

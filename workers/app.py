@@ -70,13 +70,19 @@ async def run_workers(settings: WorkerSettings) -> None:
     if unknown:
         raise SystemExit(f"unknown pools {sorted(unknown)}; the catalogue has {sorted(catalogue.pools())}")
     client = new_http_client(settings)
-    producer = new_producer(settings)
-    await producer.start()
+    # Each lane has its own producer: the interactive lane's sends at once, the batch lane's lingers to fill
+    # requests, and neither's queue ever holds the other's records.
+    producers = {
+        Lane.INTERACTIVE: new_producer(settings),
+        Lane.BATCH: new_producer(settings, linger_ms=settings.batch_kafka_linger_ms),
+    }
+    for producer in producers.values():
+        await producer.start()
     slots = provider_slots(settings, catalogue, client)
     telemetry = WorkerTelemetry(settings, catalogue, start_tracing("workers"))
     # Each lane of a pool has its own consumer: an interactive job never queues behind batch records.
     pools = [
-        ModelPool(name, settings, catalogue, slots, producer, lane=lane, telemetry=telemetry)
+        ModelPool(name, settings, catalogue, slots, producers[lane], lane=lane, telemetry=telemetry)
         for name in pool_names
         for lane in Lane
     ]
@@ -97,5 +103,6 @@ async def run_workers(settings: WorkerSettings) -> None:
         telemetry.close()
         for pool in pools:
             await pool.stop()
-        await producer.stop()
+        for producer in producers.values():
+            await producer.stop()
         await client.aclose()

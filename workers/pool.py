@@ -319,19 +319,25 @@ class ModelPool:
     async def _publish_usage(self, usage: UsageRecorded) -> None:
         """Usage must reach the ledger; one too big for Kafka is replaced by a failure without the answer."""
         key = topics.ledger_key(usage.workspace_id)
+        # The lane travels as a header: the ledger settles each lane's usage apart, without decoding it first.
+        headers = [*(self._trace_headers() or ()), (topics.LANE_HEADER, self.lane.value.encode())]
         try:
-            await self._send_until_taken(self._usage_topic, encode(usage), key)
+            await self._send_until_taken(self._usage_topic, encode(usage), key, headers=headers)
         except MessageSizeTooLargeError:
             log.error("pool %s: usage of job %s is too large for Kafka; reporting it failed", self.name, usage.job_id)
-            await self._send_until_taken(self._usage_topic, encode(_without_answer(usage)), key)
+            await self._send_until_taken(self._usage_topic, encode(_without_answer(usage)), key, headers=headers)
 
-    async def _send_until_taken(self, topic: str, value: bytes, key: bytes | None) -> None:
+    async def _send_until_taken(
+        self, topic: str, value: bytes, key: bytes | None, *, headers: list[tuple[str, bytes]] | None = None
+    ) -> None:
         """Retry until the broker takes the event; only an event too big for it is given back to the caller."""
         attempt = 0
+        if headers is None:
+            headers = self._trace_headers()
         while True:
             try:
                 await retry_transient(
-                    lambda: self.producer.send_and_wait(topic, value, key=key, headers=self._trace_headers()),
+                    lambda: self.producer.send_and_wait(topic, value, key=key, headers=headers),
                     what=f"pool {self.name}: publishing to {topic}",
                     backoff=PUBLISH_BACKOFF,
                 )

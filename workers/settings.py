@@ -23,6 +23,10 @@ class WorkerSettings(ServiceSettings):
     # Batch jobs in flight per pool in this process: the batch lane has its own consumer and its own cap, so a
     # batch backlog never fills the interactive lane's slots.
     pool_batch_concurrency_max: int = Field(default=128, ge=1, le=10_000)
+    # The batch lane publishes its usage events through a producer of its own that waits this long to fill a
+    # request (the interactive lane's producer keeps `kafka_linger_ms`, no wait): one produce request carries
+    # many batch jobs' usage instead of one each, which costs the workers and the broker far less per job.
+    batch_kafka_linger_ms: int = Field(default=20, ge=0, le=1000)
     # Of each provider's `concurrency_max`, the share batch jobs may hold at most (the rest is always free for
     # interactive jobs) and the share they get first when both lanes wait (so batches keep progressing).
     batch_provider_share_max: float = Field(default=0.75, gt=0, le=1)
