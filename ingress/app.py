@@ -39,6 +39,7 @@ from ingress.routes import webhooks as webhook_routes
 from ingress.services import Services
 from ingress.settings import IngressSettings
 from ingress.stream_deltas import StreamDeltas
+from runtime import heap
 from runtime.readiness import mark_ready
 from runtime.tracing import start_tracing
 
@@ -78,6 +79,7 @@ def create_app(settings: IngressSettings) -> FastAPI:
         await services.keys.start()
         await services.commands.start()
         relay = supervision.start_supervised("outbox-relay", services.relay.run)
+        heap.settle(settings.gc_young_threshold)
         mark_ready(settings.ready_file)
         try:
             yield

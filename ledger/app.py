@@ -37,6 +37,7 @@ from ledger.publisher import Publisher, Record
 from ledger.refusals import Refused, Stage, refusal_of
 from ledger.settings import LedgerSettings
 from ledger.telemetry import BatchObservation, LedgerTelemetry
+from runtime import heap
 from runtime.consume import Verdict, classify, dead_letter, process_batch, retry_transient
 from runtime.readiness import mark_ready
 from runtime.tracing import start_tracing
@@ -329,6 +330,7 @@ class Ledger:
     async def _announce_ready(self) -> None:
         if not self._ready and self.app.consumer.assignment():
             self._ready = True
+            heap.settle(self.settings.gc_young_threshold)
             mark_ready(self.settings.ready_file)
             log.info("ledger ready: partitions assigned")
 

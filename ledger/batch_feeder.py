@@ -166,9 +166,10 @@ class BatchFeeder:
         budget = min(self.policy.release_max, sum(max(slots, 0) for slots in free.values()))
         if result.shared:
             budget = min(budget, self._shared_allowance())
-        if sum(in_flight.values()) and budget < cap // 4:
-            # A tick costs a dozen statements whatever it releases: while jobs are in flight, wait until a
-            # quarter of the cap is free rather than release a few lines per tick.
+        # A tick costs a dozen statements whatever it releases: while jobs are in flight, wait until half the
+        # cap is free (a quarter while sharing, within what the bucket holds) rather than release a few per tick.
+        slice_min = min(cap // 4, int(self.policy.shared_jobs_per_s / 2)) if result.shared else cap // 2
+        if sum(in_flight.values()) and budget < max(1, slice_min):
             return
         per_workspace = budget // len(by_workspace) + self.policy.quantum
         lines: dict[tuple[str, int], PendingLine] = {}

@@ -40,6 +40,9 @@ class ServiceSettings(TelemetrySettings):
     # one hop fits all the others. An event from a 1 MiB request body stays under 1 MiB of text, which JSON
     # escaping can grow six-fold (a control character becomes \u0001): 8 MiB covers that plus the envelope.
     kafka_message_max_bytes: int = Field(default=8 * MIB, ge=1_000_000, le=64 * MIB)
+    # Allocations between two collections of the youngest generation, once the service is up (runtime/heap.py;
+    # CPython's default is 700).
+    gc_young_threshold: int = Field(default=50_000, ge=700, le=10_000_000)
 
     @model_validator(mode="after")
     def _insync_within_replicas(self) -> Self:

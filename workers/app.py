@@ -8,6 +8,7 @@ import os
 
 import httpx
 
+from runtime import heap
 from runtime.kafka import new_producer
 from runtime.readiness import mark_ready
 from runtime.tracing import start_tracing
@@ -92,6 +93,7 @@ async def run_workers(settings: WorkerSettings) -> None:
         for pool in pools:
             await pool.start()
         telemetry.serve()
+        heap.settle(settings.gc_young_threshold)
         mark_ready(settings.ready_file)
         log.info("workers ready: pools %s", ", ".join(pool_names))
         await asyncio.gather(*(pool.run() for pool in pools))
