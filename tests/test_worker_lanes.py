@@ -144,6 +144,8 @@ class UsageWatch:
 
     def __init__(self) -> None:
         self.seen_at: dict[str, float] = {}
+        # The lane each usage record says it came from (the header the ledger settles the lanes apart by).
+        self.lanes: dict[str, bytes | None] = {}
 
     def count(self, job_prefix: str) -> int:
         return sum(1 for job_id in self.seen_at if job_id.startswith(job_prefix))
@@ -160,6 +162,7 @@ class UsageWatch:
                         usage = decode(UsageRecorded, record.value or b"")
                         assert usage.outcome == "completed", usage
                         self.seen_at.setdefault(usage.job_id, now)
+                        self.lanes[usage.job_id] = dict(record.headers).get(topics.LANE_HEADER)
         finally:
             await stop_consumer(consumer)
 
@@ -258,6 +261,8 @@ async def test_an_interactive_job_does_not_wait_for_a_batch_backlog(
         assert fake.calls(UPSTREAM)["in_flight"] <= 16 + 1
         await watch.wait_for_all(batch, timeout_s=120)
     assert watch.count("batch_") == len(batch)
+    assert {watch.lanes[job_id] for job_id in batch} == {b"batch"}
+    assert {watch.lanes[f"interactive_{index}"] for index in range(3)} == {b"interactive"}
 
 
 async def test_batches_progress_while_interactive_traffic_fills_the_provider(
