@@ -4,7 +4,8 @@ The feeder reads prices and limits once for its credit check and its admission, 
 records each batch's progress and credit wait in one statement; a tick that died after its commit leaves held,
 undispatched jobs that a later tick dispatches again. Usage is settled twice (a redelivery) in batches mixing
 two workspaces. Every job must be held once and billed once, the short workspace must wait with a prefix
-released and go on after a grant, and the book must verify.
+released and go on after a grant, and the book must verify. It runs on a database of its own, so no other
+feeder (a running stack's ledger) releases its lines.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import orjson
+import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ingress.batch_ingest import BatchOptions, IngestLimits, ingest
 from ingress.key_policy import Principal
@@ -25,6 +27,7 @@ from ledger import admission, journal, settlement, verify
 from ledger.batch_feeder import BatchFeeder, FeedPolicy, feeder_lock_key
 from schemas.catalogue import Catalogue
 from schemas.events import ChatJobSubmitted, Envelope, UsageRecorded
+from tests import services
 from tests.conftest import Workspace, make_workspace
 from tests.ledger_checks import assert_books_balance, balances
 
@@ -86,9 +89,22 @@ async def _book(engine: AsyncEngine, workspace_id: str) -> dict[str, int]:
     return dict(row._mapping)
 
 
+@pytest.fixture
+async def own_engine() -> AsyncIterator[AsyncEngine]:
+    """A database of its own: the session database may have a running stack whose ledger feeds every batch in it."""
+    url = await asyncio.to_thread(services.create_database)
+    engine = create_async_engine(url, pool_size=4)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        await asyncio.to_thread(services.drop_database, url)
+
+
 async def test_a_feeder_killed_after_its_commit_redispatches_and_every_job_is_held_and_billed_once(
-    engine: AsyncEngine, catalogue: Catalogue
+    own_engine: AsyncEngine, catalogue: Catalogue
 ) -> None:
+    engine = own_engine
     rich = await make_workspace(engine, tokens=10_000_000)
     short = await make_workspace(engine, tokens=0)
     await _store(engine, catalogue, rich, 300)
