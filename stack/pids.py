@@ -12,6 +12,8 @@ from pathlib import Path
 
 POLL_INTERVAL_S = 0.1
 PORT_CONNECT_TIMEOUT_S = 0.5
+EXEC_SETTLE_TRIES = 50
+EXEC_SETTLE_PAUSE_S = 0.01
 
 
 def read_pid(pid_path: Path) -> int | None:
@@ -60,10 +62,26 @@ def live_pid(pid_path: Path, cmdline_marker: str) -> int | None:
     pid = read_pid(pid_path)
     if pid is None:
         return None
-    if is_alive(pid) and cmdline_marker in command_line(pid):
+    if is_alive(pid) and cmdline_marker in _settled_command_line(pid):
         return pid
     pid_path.unlink(missing_ok=True)
     return None
+
+
+def _settled_command_line(pid: int) -> str:
+    """The argv of ``pid``, waiting out the instant of an exec in which it reads as empty.
+
+    ``Popen`` returns once the child's close-on-exec pipe closes, which the kernel does before it has
+    recorded the new argv; reading ``/proc/<pid>/cmdline`` in that window gives "". A busy machine widens
+    the window enough for a pid file written just after ``Popen`` to be taken for a stranger's.
+    Kernel threads read "" for good, so the wait is bounded.
+    """
+    for _ in range(EXEC_SETTLE_TRIES):
+        line = command_line(pid)
+        if line or not is_alive(pid):
+            return line
+        time.sleep(EXEC_SETTLE_PAUSE_S)
+    return ""
 
 
 def port_open(host: str, port: int) -> bool:
