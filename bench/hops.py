@@ -187,6 +187,12 @@ async def run(
                 session.fake_provider_url, 200, floor_gap_s, aiohttp=True
             ),
         },
+        # The same floors with no pause between rounds: the processes stay awake, so the difference from the
+        # paced floors is what waking idle processes costs on this machine (none of it is the pipeline's).
+        "floors_back_to_back": {
+            **await kafka_floor(session.env["KAFKA_BOOTSTRAP_SERVERS"], 200, 0.0),
+            "fake_provider_httpx_ms_p50": await provider_floor(session.fake_provider_url, 200, 0.0),
+        },
     }
 
 
@@ -202,6 +208,11 @@ def print_table(document: dict[str, Any]) -> None:
         f"the hop rows read it {floors['record_age_ms_mean']} ms (mean); bare httpx call to the fake "
         f"{floors['fake_provider_httpx_ms_p50']} ms (aiohttp transport "
         f"{floors['fake_provider_httpx_aiohttp_ms_p50']} ms)"
+    )
+    awake = document["floors_back_to_back"]
+    print(
+        f"the same back to back (processes awake): aiokafka ack {awake['publish_ack_ms_p50']} ms, send->consume "
+        f"p50 {awake['send_to_consume_ms_p50']} ms; httpx call to the fake {awake['fake_provider_httpx_ms_p50']} ms"
     )
 
 
