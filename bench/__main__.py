@@ -7,6 +7,7 @@
 ``python -m bench batch-stage``: a batch's ingest, feed and settlement in-process: CPU per line and per job.
 ``python -m bench peers``: the same wrk load on the fake provider, our pipeline and LiteLLM proxy (make bench-peers).
 ``python -m bench hops``: a sync request's time at c=1 hop by hop, from the services' own metrics.
+``python -m bench cluster``: saturated billed req/s of the cluster profile beside the dev stack, alternated.
 ``python -m bench stage``: the ledger's admission and settlement per job: statements, round trips, CPU.
 ``python -m bench edge``: CPU per request and per stream of each service, idle CPU, hops (on given Kafka/PostgreSQL).
 
@@ -78,6 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bench import hops
 
         return hops.main(argv[1:])
+    if argv[:1] == ["cluster"]:
+        from bench import cluster
+
+        return cluster.main(argv[1:])
     if argv[:1] == ["batch-stage"]:
         from bench import batch_stage
 
