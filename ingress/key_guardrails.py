@@ -73,7 +73,11 @@ async def replace(
     async with services.engine.begin() as conn:
         row = await keys.lock_key(conn, key_id, workspace_id)
         expires_at = row.state.expires_at if row is not None else None
-        if row is None or row.state.revoked_at is not None or (expires_at is not None and expires_at <= datetime.now(UTC)):
+        if (
+            row is None
+            or row.state.revoked_at is not None
+            or (expires_at is not None and expires_at <= datetime.now(UTC))
+        ):
             raise NotFound(f"no live key '{key_id}'" + (" in this workspace" if workspace_id else ""))
         if caller is None:
             imposed = stored

@@ -1,4 +1,4 @@
-"""The `api_keys` table (ingress owns it): minting, rotation, revocation and listing.
+"""The `api_keys` table (ingress owns it): minting, rotation, revocation, guardrail changes and listing.
 
 A key reads `lx_live_<key id>_<secret>` (keys minted before read `lx_<key id>_<secret>` and keep working).
 Only its SHA-256 is stored; the secret is shown once. Every change bumps the key's `revision` and is returned

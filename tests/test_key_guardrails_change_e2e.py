@@ -40,7 +40,9 @@ async def put_rules(client: httpx.AsyncClient, path: str, rules: Any, headers: d
 
 async def new_workspace(client: httpx.AsyncClient) -> tuple[str, str]:
     """A workspace and its owner key (every scope, no guardrails of its own)."""
-    created = await client.post("/admin/workspaces", json={"name": "key guardrails", "grant_tokens": GRANT}, headers=ADMIN)
+    created = await client.post(
+        "/admin/workspaces", json={"name": "key guardrails", "grant_tokens": GRANT}, headers=ADMIN
+    )
     assert created.status_code == 201, created.text
     return created.json()["id"], created.json()["api_key"]
 
@@ -128,7 +130,9 @@ async def test_guardrails_set_on_an_existing_key_bind_it_and_no_sibling_until_re
     # A whole-set PUT of `null` or `{}` removes them too.
     for cleared in (None, {}):
         assert (await client.put(path, json=TICKETS, headers=bearer(owner))).status_code == 200
-        assert_blocked(await client.post("/chat/completions", json=prompt, headers=bearer(contractor["key"])), "tickets")
+        assert_blocked(
+            await client.post("/chat/completions", json=prompt, headers=bearer(contractor["key"])), "tickets"
+        )
         put = await put_rules(client, path, cleared, bearer(owner))
         assert put.status_code == 200 and put.json()["guardrails"] is None, put.text
         answer = await client.post("/chat/completions", json=prompt, headers=bearer(contractor["key"]))
@@ -182,7 +186,9 @@ async def test_a_key_cannot_lift_what_its_parent_imposed_nor_loosen_past_its_own
     )
 
     # A key the lead mints inherits its guardrails as imposed; what the lead added on top may go again.
-    child = await mint(client, bearer(lead["key"]), name="child", guardrails={"deny": [{"name": "pin", "pattern": "PIN-[0-9]{4}"}]})
+    child = await mint(
+        client, bearer(lead["key"]), name="child", guardrails={"deny": [{"name": "pin", "pattern": "PIN-[0-9]{4}"}]}
+    )
     child_path = f"/keys/{child['id']}/guardrails"
     child_view = (await client.get(child_path, headers=bearer(owner))).json()
     assert child_view["imposed"] == added.json()["guardrails"]
@@ -191,7 +197,9 @@ async def test_a_key_cannot_lift_what_its_parent_imposed_nor_loosen_past_its_own
     assert_restricted(await client.delete(child_path, headers=bearer(owner)), "its parent's")
     dropped = await client.put(child_path, json=added.json()["guardrails"], headers=bearer(owner))
     assert dropped.status_code == 200, dropped.text
-    answer = await client.post("/chat/completions", json=chat("PIN-1234", model="test/cheap"), headers=bearer(child["key"]))
+    answer = await client.post(
+        "/chat/completions", json=chat("PIN-1234", model="test/cheap"), headers=bearer(child["key"])
+    )
     assert answer.status_code == 200, answer.text
 
     # A key with guardrails cannot set a looser set on any key, a key with none included.
@@ -298,7 +306,10 @@ async def test_hostile_key_ids_and_oversized_bodies_are_clean_errors(
 ) -> None:
     workspace = await make_workspace(engine, tokens=GRANT)
     for key_id in ("zzzzzzzzzzzz", "0" * 12, "%00", "a%00b", "x" * 65, "..%2F..%2Fadmin", "%E2%80%AE1234"):
-        for route, headers in ((f"/keys/{key_id}/guardrails", workspace.headers), (f"/admin/keys/{key_id}/guardrails", ADMIN)):
+        for route, headers in (
+            (f"/keys/{key_id}/guardrails", workspace.headers),
+            (f"/admin/keys/{key_id}/guardrails", ADMIN),
+        ):
             for method in ("GET", "PUT", "DELETE"):
                 response = await client.request(method, route, json=TICKETS, headers=headers)
                 assert response.status_code in (400, 404), (method, route, response.text)

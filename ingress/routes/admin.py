@@ -188,7 +188,9 @@ async def revoke_key(key_id: str, request: Request) -> None:
     await key_service.revoke(request.app.state.services, key_id, workspace_id=None)
 
 
-@router.get("/keys/{key_id}/guardrails", response_model=KeyGuardrailsView, responses=error_responses(400, 401, 403, 404))
+@router.get(
+    "/keys/{key_id}/guardrails", response_model=KeyGuardrailsView, responses=error_responses(400, 401, 403, 404)
+)
 async def show_key_guardrails(key_id: str, request: Request) -> dict[str, Any]:
     return await key_guardrails.show(request.app.state.services, key_id, workspace_id=None)
 
