@@ -206,6 +206,14 @@ async def test_a_key_cannot_lift_what_its_parent_imposed_nor_loosen_past_its_own
     assert_restricted(
         await client.put(f"/keys/{child['id']}/guardrails", json={}, headers=bearer(lead["key"])), "its parent's"
     )
+    # A successor keeps what was imposed on the key it replaces, so a rotation lifts nothing.
+    rotated = await client.post(f"/keys/{child['id']}/rotate", json={"grace_s": 0}, headers=bearer(owner))
+    assert rotated.status_code == 201, rotated.text
+    successor_path = f"/keys/{rotated.json()['id']}/guardrails"
+    assert (await client.get(successor_path, headers=bearer(owner))).json()["imposed"] == child_view["imposed"]
+    assert_restricted(await client.delete(successor_path, headers=bearer(owner)), "its parent's")
+    expired = await client.put(child_path, json=child_view["imposed"], headers=bearer(owner))
+    assert expired.status_code == 404 and set(expired.json()) == ERROR_SHAPE, expired.text
     sibling = await mint(client, bearer(owner), name="unguarded")
     assert_restricted(
         await client.put(f"/keys/{sibling['id']}/guardrails", json=TICKETS, headers=bearer(lead["key"])),
