@@ -1,4 +1,4 @@
-"""`luntrex key create|rotate|revoke|list` (admin credential)."""
+"""`luntrex key create|rotate|revoke|list|guardrails` (admin credential)."""
 
 from __future__ import annotations
 
@@ -141,3 +141,30 @@ def revoke(connection: Connection, key_or_id: str) -> None:
 def list_(connection: Connection, workspace_id: str) -> None:
     """A workspace's keys (never their secrets)."""
     emit(request(connection, "GET", f"/admin/workspaces/{workspace_id}/keys", admin=True))
+
+
+@key.command()
+@click.argument("key_or_id")
+@click.option(
+    "--set",
+    "document",
+    type=click.File("r"),
+    help="replace them with this JSON file's set ('-' reads standard input); see README, Guardrails",
+)
+@click.option("--clear", is_flag=True, help="remove every guardrail of the key")
+@connection_options
+def guardrails(connection: Connection, key_or_id: str, document: IO[str] | None, clear: bool) -> None:
+    """Show a key's guardrails, or replace them (--set FILE) or remove them (--clear), on every ingress at once.
+
+    What the operator sets is imposed on the key: the workspace's own keys may add to it, never lift it.
+    """
+    if document is not None and clear:
+        raise click.UsageError("--set and --clear are exclusive")
+    path = f"/admin/keys/{key_id_of(key_or_id)}/guardrails"
+    if document is None and not clear:
+        emit(request(connection, "GET", path, admin=True))
+    elif clear:
+        emit(request(connection, "DELETE", path, admin=True))
+    else:
+        assert document is not None
+        emit(request(connection, "PUT", path, admin=True, body=read_guardrails(document)))

@@ -138,6 +138,19 @@ class WorkspaceGuardrailsView(BaseModel):
     revision: int
 
 
+class KeyGuardrailsView(BaseModel):
+    """One key's own guardrails as configured (README, Guardrails), applied with its workspace's; null when none."""
+
+    key_id: str
+    workspace_id: str
+    guardrails: dict[str, Any] | None
+    # What the key's parent (the key that minted it, or the operator) imposed: a workspace's keys may add to
+    # these, never remove them; null when nothing is imposed.
+    imposed: dict[str, Any] | None
+    # The key's revision this answer reflects (every change of the key bumps it).
+    revision: int
+
+
 class SpendLine(BaseModel):
     cap_tokens: int | None
     used_tokens: int

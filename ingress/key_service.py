@@ -1,4 +1,5 @@
-"""Mint, rotate and revoke keys for a workspace key's owner or the operator, and announce every change.
+"""Mint, rotate and revoke keys for a workspace key's owner or the operator, and announce every change (a key's
+guardrails change in `ingress.key_guardrails`).
 
 A workspace key acts within its own power (`key_policy`); the operator (admin credential) is not limited by
 a key. After each change commits, the key's new state goes out on `keys.changes`.
@@ -111,15 +112,20 @@ async def mint(services: Services, workspace_id: str, new_key: NewKey, caller: P
         key_policy.refuse_widening(power, caller.power)
     own = caller.key_guardrails.config if caller is not None and caller.key_guardrails is not None else None
     guardrails = _guardrails(services, new_key, own, caller, whose="the minting key's")
+    # What the parent imposes, which no workspace key may later remove: the minting key's own guardrails, or all
+    # of what the operator gave.
+    imposed = guardrail_policy.stored(guardrails if caller is None else own)
     async with services.engine.begin() as conn:
         if caller is not None:
             await keys.enforce_mint_rate(conn, workspace_id, per_hour_max=services.settings.key_mints_per_hour_max)
-        row, secret = await keys.mint(conn, workspace_id, new_key.name, power, guardrail_policy.stored(guardrails))
+        row, secret = await keys.mint(
+            conn, workspace_id, new_key.name, power, guardrail_policy.stored(guardrails), imposed
+        )
     await _announce(services, row)
     return _describe(row, secret)
 
 
-def _existing_key_id(key_id: str) -> str:
+def existing_key_id(key_id: str) -> str:
     """Key ids are 12 hex digits; anything else (NUL, paths, huge strings) cannot name a key: 404 at once."""
     if key_policy.KEY_ID.fullmatch(key_id) is None:
         raise NotFound(f"no key '{key_id[:64]!r}'")
@@ -130,7 +136,7 @@ async def rotate(
     services: Services, key_id: str, rotation: Rotation, *, caller: Principal | None, workspace_id: str | None
 ) -> dict[str, Any]:
     """Mint a successor with the rotated key's attributes (narrowed as asked) and end the old one after grace."""
-    key_id = _existing_key_id(key_id)
+    key_id = existing_key_id(key_id)
     async with services.engine.begin() as conn:
         old = await keys.lock_key(conn, key_id, workspace_id)
         now = datetime.now(UTC)
@@ -149,7 +155,12 @@ async def rotate(
                 conn, old.state.workspace_id, per_hour_max=services.settings.key_mints_per_hour_max
             )
         name = rotation.name or f"rotated {key_id}"
-        new, secret = await keys.mint(conn, old.state.workspace_id, name, power, guardrail_policy.stored(guardrails))
+        # The successor keeps what was imposed on the key it replaces, unless the operator names a new set.
+        operator_named = caller is None and "guardrails" in rotation.model_fields_set
+        imposed = guardrail_policy.stored(guardrails) if operator_named else old.imposed
+        new, secret = await keys.mint(
+            conn, old.state.workspace_id, name, power, guardrail_policy.stored(guardrails), imposed
+        )
         old = await keys.mark_rotated(conn, key_id, successor_id=new.state.key_id, grace_s=rotation.grace_s)
     await _announce(services, old)
     await _announce(services, new)
@@ -158,7 +169,7 @@ async def rotate(
 
 async def revoke(services: Services, key_id: str, *, workspace_id: str | None) -> None:
     """Revoke for good; the change must reach every replica, so a failed announcement is a 503 to retry."""
-    key_id = _existing_key_id(key_id)
+    key_id = existing_key_id(key_id)
     async with services.engine.begin() as conn:
         row = await keys.revoke(conn, key_id, workspace_id)
     if row is None:

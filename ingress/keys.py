@@ -1,4 +1,4 @@
-"""The `api_keys` table (ingress owns it): minting, rotation, revocation and listing.
+"""The `api_keys` table (ingress owns it): minting, rotation, revocation, guardrail changes and listing.
 
 A key reads `lx_live_<key id>_<secret>` (keys minted before read `lx_<key id>_<secret>` and keep working).
 Only its SHA-256 is stored; the secret is shown once. Every change bumps the key's `revision` and is returned
@@ -26,7 +26,7 @@ __all__ = ["KeyRow", "KeyView", "Principal", "create_key", "fingerprint", "list_
 _COLUMNS = (
     "id, workspace_id, name, secret_sha256, last4, created_at, expires_at, revoked_at, rotated_at, replaced_by, "
     "scopes, allowed_models, max_tokens_max, rpm_max, tpm_max, daily_spend_max_tokens, monthly_spend_max_tokens, "
-    "revision, guardrails"
+    "revision, guardrails, guardrails_imposed"
 )
 
 
@@ -36,10 +36,12 @@ def fingerprint(secret: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class KeyRow:
-    """One stored key: its state as published, and its name for listings."""
+    """One stored key: its state as published, its name for listings, and what its parent imposed on its
+    guardrails (a workspace's keys may add to those, never remove them: `ingress/key_guardrails.py`)."""
 
     state: KeyChanged
     name: str
+    imposed: dict[str, Any] | None = None
 
     @property
     def power(self) -> KeyPower:
@@ -77,14 +79,19 @@ def _row(row: Any) -> KeyRow:
         monthly_spend_max_tokens=row.monthly_spend_max_tokens,
         guardrails=row.guardrails,
     )
-    return KeyRow(state=state, name=row.name)
+    return KeyRow(state=state, name=row.name, imposed=row.guardrails_imposed)
 
 
 async def mint(
-    conn: AsyncConnection, workspace_id: str, name: str, power: KeyPower, guardrails: dict[str, Any] | None = None
+    conn: AsyncConnection,
+    workspace_id: str,
+    name: str,
+    power: KeyPower,
+    guardrails: dict[str, Any] | None = None,
+    imposed: dict[str, Any] | None = None,
 ) -> tuple[KeyRow, str]:
-    """Insert a new key (its guardrails as `guardrail_policy.stored` gives them); returns it and the secret to show
-    once."""
+    """Insert a new key (its guardrails, and the part of them its parent imposed, as `guardrail_policy.stored`
+    gives them); returns it and the secret to show once."""
     key_id = secrets.token_hex(6)
     secret = f"{LIVE_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     row = (
@@ -92,8 +99,9 @@ async def mint(
             text(
                 "INSERT INTO api_keys (id, workspace_id, name, secret_sha256, last4, expires_at, scopes, "  # noqa: S608
                 "allowed_models, max_tokens_max, rpm_max, tpm_max, daily_spend_max_tokens, monthly_spend_max_tokens, "
-                "guardrails) VALUES (:id, :ws, :name, :sha, :last4, :expires_at, :scopes, :models, :max_tokens, :rpm, "
-                f":tpm, :daily, :monthly, CAST(:guardrails AS jsonb)) RETURNING {_COLUMNS}"
+                "guardrails, guardrails_imposed) VALUES (:id, :ws, :name, :sha, :last4, :expires_at, :scopes, :models, "
+                ":max_tokens, :rpm, :tpm, :daily, :monthly, CAST(:guardrails AS jsonb), CAST(:imposed AS jsonb)) "
+                f"RETURNING {_COLUMNS}"
             ),
             {
                 "id": key_id,
@@ -110,6 +118,7 @@ async def mint(
                 "daily": power.daily_spend_max_tokens,
                 "monthly": power.monthly_spend_max_tokens,
                 "guardrails": json.dumps(guardrails) if guardrails else None,
+                "imposed": json.dumps(imposed) if imposed else None,
             },
         )
     ).one()
@@ -174,6 +183,42 @@ async def mark_rotated(conn: AsyncConnection, key_id: str, *, successor_id: str,
         )
     ).one()
     return _row(row)
+
+
+async def set_guardrails(
+    conn: AsyncConnection, key_id: str, guardrails: dict[str, Any] | None, imposed: dict[str, Any] | None
+) -> KeyRow:
+    """Replace a key's guardrails (and what is imposed on them) in a transaction that holds its row lock; the new
+    revision makes every replica compile the new set once (`KeyDirectory`)."""
+    row = (
+        await conn.execute(
+            text(
+                "UPDATE api_keys SET guardrails = CAST(:guardrails AS jsonb), "  # noqa: S608
+                "guardrails_imposed = CAST(:imposed AS jsonb), revision = revision + 1 "
+                f"WHERE id = :id RETURNING {_COLUMNS}"
+            ),
+            {
+                "id": key_id,
+                "guardrails": json.dumps(guardrails) if guardrails else None,
+                "imposed": json.dumps(imposed) if imposed else None,
+            },
+        )
+    ).one()
+    return _row(row)
+
+
+async def find_key(conn: AsyncConnection, key_id: str, workspace_id: str | None) -> KeyRow | None:
+    """A key, live or not; with a workspace, another workspace's key is reported as absent."""
+    row = (
+        await conn.execute(
+            text(
+                f"SELECT {_COLUMNS} FROM api_keys WHERE id = :id "  # noqa: S608
+                "AND (CAST(:ws AS text) IS NULL OR workspace_id = :ws)"
+            ),
+            {"id": key_id, "ws": workspace_id},
+        )
+    ).first()
+    return _row(row) if row is not None else None
 
 
 async def revoke(conn: AsyncConnection, key_id: str, workspace_id: str | None) -> KeyRow | None:

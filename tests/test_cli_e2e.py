@@ -149,3 +149,38 @@ def test_an_operator_sets_guardrails_on_a_workspace_and_on_a_key(stack: Stack, t
     catastrophic.write_text(json.dumps({"deny": [{"name": "nested", "pattern": "(a+)+$"}]}))
     refused = run(env_file, "workspace", "guardrails", workspace_id, "--set", str(catastrophic))
     assert refused.exit_code == 1 and "400 invalid_request" in refused.output and "nested" in refused.output
+
+
+def test_an_operator_changes_a_keys_guardrails_after_it_is_minted(stack: Stack, tmp_path: Path) -> None:
+    env_file = stack_env(tmp_path, stack)
+    workspace = json.loads(run(env_file, "workspace", "create", "CLI key rails", "--topup-bdt", "2").stdout)
+    key = json.loads(run(env_file, "key", "create", workspace["workspace_id"], "--name", "contractor").stdout)
+    shown = run(env_file, "key", "guardrails", key["api_key"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["guardrails"] is None
+    assert run(env_file, "chat", "close ACME-42", "--model", "test/cheap", "--api-key", key["api_key"]).exit_code == 0
+
+    rules = tmp_path / "key.json"
+    rules.write_text(json.dumps({"deny": [{"name": "tickets", "pattern": "ACME-[0-9]+"}]}))
+    changed = run(env_file, "key", "guardrails", key["id"], "--set", str(rules))
+    assert changed.exit_code == 0, changed.output
+    assert json.loads(changed.stdout)["guardrails"]["deny"][0]["name"] == "tickets"
+    assert json.loads(changed.stdout)["imposed"] == json.loads(changed.stdout)["guardrails"]
+    blocked = run(env_file, "chat", "close ACME-42", "--model", "test/cheap", "--api-key", key["api_key"])
+    assert blocked.exit_code == 1 and "400 guardrail_blocked" in blocked.output and "tickets" in blocked.output
+    # The workspace's owner key is not touched: the same prompt passes there.
+    passes = run(env_file, "chat", "close ACME-42", "--model", "test/cheap", "--api-key", workspace["api_key"])
+    assert passes.exit_code == 0, passes.output
+
+    cleared = run(env_file, "key", "guardrails", key["id"], "--clear")
+    assert cleared.exit_code == 0 and json.loads(cleared.stdout)["guardrails"] is None, cleared.output
+    assert run(env_file, "chat", "close ACME-42", "--model", "test/cheap", "--api-key", key["api_key"]).exit_code == 0
+
+    both = run(env_file, "key", "guardrails", key["id"], "--set", str(rules), "--clear")
+    assert both.exit_code == 2 and "exclusive" in both.output
+    catastrophic = tmp_path / "catastrophic.json"
+    catastrophic.write_text(json.dumps({"deny": [{"name": "nested", "pattern": "(a+)+$"}]}))
+    refused = run(env_file, "key", "guardrails", key["id"], "--set", str(catastrophic))
+    assert refused.exit_code == 1 and "400 invalid_request" in refused.output and "nested" in refused.output
+    missing = run(env_file, "key", "guardrails", "000000000000")
+    assert missing.exit_code == 1 and "404" in missing.output

@@ -1,7 +1,8 @@
 """The billing console in a real headless Chromium against the real services.
 
 What a finance lead or team admin does: sign in, see the balance move after a completion, mint and revoke a
-key (the revoked key is then refused by the API), set an alert threshold, export a statement that reconciles
+key (the revoked key is then refused by the API), edit a key's guardrails (the API then blocks that key and no
+other), set an alert threshold, export a statement that reconciles
 with the API, and read clear errors instead of a blank page. Also: nothing is loaded from another origin,
 the key never appears in a URL or in persistent storage, and the layout holds at 1280 px and at 390 px.
 """
@@ -120,6 +121,49 @@ async def test_a_key_minted_in_the_console_works_and_once_revoked_is_refused(
     async with httpx.AsyncClient(timeout=30) as client:
         refused = await client.get(f"{stack.base_url}/balance", headers={"Authorization": f"Bearer {secret}"})
     assert refused.status_code == 401
+
+
+async def test_a_keys_guardrails_edited_in_the_console_bind_that_key_only(
+    page: Page, stack: Stack, engine: AsyncEngine
+) -> None:
+    workspace = await make_workspace(engine, tokens=GRANT)
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
+        minted = await client.post("/keys", headers=workspace.headers, json={"name": "console-guarded"})
+    contractor = Workspace(id=workspace.id, api_key=minted.json()["key"], key_id=minted.json()["id"])
+    await sign_in(page, stack, workspace.api_key)
+    await page.get_by_role("link", name="Keys").click()
+    row = page.locator("tr", has_text="console-guarded")
+    await expect(row).to_contain_text("none")
+    await row.get_by_role("button", name="Guardrails").click()
+    detail = page.get_by_role("region", name=f"Key console-guarded ({contractor.key_id})")
+    await expect(detail).to_contain_text("Guardrails: none")
+
+    # A rule RE2 cannot compile is refused with the API's message, and nothing changes.
+    editor = detail.get_by_label("Guardrails (JSON)")
+    await editor.fill(json.dumps({"deny": [{"name": "look", "pattern": "(?<=a)b"}]}))
+    await detail.get_by_role("button", name="Save guardrails").click()
+    await expect(detail.get_by_role("alert")).to_contain_text("rule 'look': not a valid RE2 pattern")
+    await editor.fill("{not json")
+    await detail.get_by_role("button", name="Save guardrails").click()
+    await expect(detail.get_by_role("alert")).to_contain_text("not JSON")
+
+    await editor.fill(json.dumps({"deny": [{"name": "tickets", "pattern": "ACME-[0-9]+"}]}))
+    await detail.get_by_role("button", name="Save guardrails").click()
+    await expect(page.get_by_role("status")).to_contain_text("saved")
+    await expect(detail).to_contain_text("deny: tickets")
+    await expect(row).to_contain_text("deny: tickets")
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as client:
+        prompt = {"messages": [{"role": "user", "content": "close ACME-42"}], "max_tokens": 16}
+        blocked = await client.post("/chat/completions", json=prompt, headers=contractor.headers)
+        assert blocked.status_code == 400 and "this key's guardrail 'tickets'" in blocked.json()["error"]
+        assert (await client.post("/chat/completions", json=prompt, headers=workspace.headers)).status_code == 200
+
+    await detail.get_by_role("button", name="Remove guardrails").click()
+    await page.get_by_role("dialog").get_by_role("button", name="Remove").click()
+    await expect(page.get_by_role("status")).to_contain_text("removed")
+    await expect(detail).to_contain_text("Guardrails: none")
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as client:
+        assert (await client.post("/chat/completions", json=prompt, headers=contractor.headers)).status_code == 200
 
 
 async def test_an_alert_threshold_set_in_the_console_is_in_force(page: Page, stack: Stack, engine: AsyncEngine) -> None:

@@ -64,6 +64,9 @@ async def test_another_workspaces_ids_are_404_on_every_endpoint(client: httpx.As
         ("GET", "/api/v1/jobs/{job_id}"): {},
         ("POST", "/api/v1/keys/{key_id}/rotate"): {"grace_s": 0},
         ("DELETE", "/api/v1/keys/{key_id}"): None,
+        ("GET", "/api/v1/keys/{key_id}/guardrails"): None,
+        ("PUT", "/api/v1/keys/{key_id}/guardrails"): {"deny": [{"name": "mine", "keywords": ["tell"]}]},
+        ("DELETE", "/api/v1/keys/{key_id}/guardrails"): None,
         ("DELETE", "/api/v1/billing/alert-thresholds/{threshold_id}"): None,
         ("GET", "/api/v1/webhooks/{endpoint_id}"): None,
         ("PATCH", "/api/v1/webhooks/{endpoint_id}"): {"description": "mine now"},
@@ -100,6 +103,9 @@ async def test_another_workspaces_ids_are_404_on_every_endpoint(client: httpx.As
             "/chat/completions", json=HELLO, headers={**theirs.headers, "Authorization": f"Bearer {spare['key']}"}
         )
     ).status_code == 200
+    # My PUT set no guardrails on their keys: their request above passed, and their keys show none.
+    theirs_listed = (await client.get("/keys", headers=theirs.headers)).json()["data"]
+    assert [key["guardrails"] for key in theirs_listed] == [None, None]
     listed = (await client.get("/keys", headers=mine.headers)).json()["data"]
     assert [key["id"] for key in listed] == [mine.key_id]
     usage = (await client.get("/usage", headers=mine.headers)).json()

@@ -173,3 +173,38 @@ async def test_guardrails_set_on_one_replica_apply_on_the_other(
     minted = (await one.post("/keys", json={"guardrails": ssn}, headers=workspace.headers)).json()
     refused = await answered_within_a_second(two, falcon, minted["key"], 400)
     assert "this key's guardrail 'ssn'" in refused.json()["error"], refused.text
+
+
+async def test_a_keys_changed_guardrails_reach_the_other_replica_and_survive_a_restart(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient], stack: Stack, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """`PUT /keys/{id}/guardrails` on replica one binds the key on replica two (which has it cached and re-reads
+    nothing for 300 s) within a second, with no restart; a replica started afterwards applies the change from
+    its first request, and a removal made there reaches the others the same way."""
+    one, two = clients
+    workspace = await make_workspace(engine, tokens=10_000)
+    minted = (await one.post("/keys", json={"name": "changed later"}, headers=workspace.headers)).json()
+    ticket = {"messages": [{"role": "user", "content": "close ACME-42"}], "max_tokens": 8}
+    assert (await two.post("/chat/completions", json=ticket, headers=bearer(minted["key"]))).status_code == 200
+
+    rules = {"deny": [{"name": "tickets", "pattern": "ACME-[0-9]+"}]}
+    changed = await one.put(f"/keys/{minted['id']}/guardrails", json=rules, headers=workspace.headers)
+    assert changed.status_code == 200, changed.text
+    refused = await answered_within_a_second(two, ticket, minted["key"], 400)
+    assert "this key's guardrail 'tickets'" in refused.json()["error"], refused.text
+    assert (await two.post("/chat/completions", json=ticket, headers=workspace.headers)).status_code == 200
+
+    port = free_port()
+    env = {**stack.ingress.env, "LUNTREX_KEY_CACHE_TTL_S": "300"}
+    restarted = Service("ingress-restarted", ["ingress", "--port", str(port)], env, tmp_path)
+    await asyncio.to_thread(restarted.start)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=30) as three:
+            again = await three.post("/chat/completions", json=ticket, headers=bearer(minted["key"]))
+            assert again.status_code == 400 and "'tickets'" in again.json()["error"], again.text
+            removed = await three.delete(f"/keys/{minted['id']}/guardrails", headers=workspace.headers)
+            assert removed.status_code == 200 and removed.json()["guardrails"] is None, removed.text
+            await answered_within_a_second(one, ticket, minted["key"], 200)
+            await answered_within_a_second(two, ticket, minted["key"], 200)
+    finally:
+        await asyncio.to_thread(restarted.stop)

@@ -2,7 +2,7 @@
 
 Workspaces are the ledger's: creating, changing, suspending a workspace and granting it credit are commands
 the ledger executes (`ingress.workspace_commands`); this module only validates, sends and reports. Keys are
-ingress's own, so minting, rotating and revoking any workspace's keys happen here.
+ingress's own, so minting, rotating and revoking any workspace's keys, and changing their guardrails, happen here.
 """
 
 from __future__ import annotations
@@ -11,17 +11,27 @@ import uuid
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import ORJSONResponse
 
-from ingress import guardrail_policy, key_service, keys, workspace_commands
-from ingress.api_models import GrantAnswer, KeyMinted, KeyRotated, KeysPage, Workspace, WorkspaceCreated, WorkspacesPage
+from ingress import guardrail_policy, key_guardrails, key_service, keys, workspace_commands
+from ingress.api_models import (
+    GrantAnswer,
+    KeyGuardrailsView,
+    KeyMinted,
+    KeyRotated,
+    KeysPage,
+    Workspace,
+    WorkspaceCreated,
+    WorkspacesPage,
+)
 from ingress.auth import authenticate_admin
 from ingress.key_requests import Grant, NewKey, NewWorkspace, Rotation, WorkspaceUpdate
 from ingress.openapi_document import error_responses
 from ingress.services import Services
 from ledger import queries
 from schemas.errors import NotFound
+from schemas.guardrails import Guardrails
 
 router = APIRouter(prefix="/api/v1/admin", dependencies=[Depends(authenticate_admin)])
 
@@ -176,3 +186,31 @@ async def rotate_key(key_id: str, request: Request, rotation: Rotation) -> ORJSO
 @router.delete("/keys/{key_id}", status_code=204, responses=error_responses(400, 401, 403, 404, 503))
 async def revoke_key(key_id: str, request: Request) -> None:
     await key_service.revoke(request.app.state.services, key_id, workspace_id=None)
+
+
+@router.get(
+    "/keys/{key_id}/guardrails", response_model=KeyGuardrailsView, responses=error_responses(400, 401, 403, 404)
+)
+async def show_key_guardrails(key_id: str, request: Request) -> dict[str, Any]:
+    return await key_guardrails.show(request.app.state.services, key_id, workspace_id=None)
+
+
+@router.put(
+    "/keys/{key_id}/guardrails", response_model=KeyGuardrailsView, responses=error_responses(400, 401, 403, 404, 503)
+)
+async def set_key_guardrails(
+    key_id: str, request: Request, guardrails: Annotated[Guardrails | None, Body()]
+) -> dict[str, Any]:
+    """Replace any live key's guardrails, checked as a workspace's are; they become what is imposed on the key, so
+    the workspace's own keys may add to them but never lift them."""
+    services: Services = request.app.state.services
+    return await key_guardrails.replace(services, key_id, guardrails, caller=None, workspace_id=None)
+
+
+@router.delete(
+    "/keys/{key_id}/guardrails", response_model=KeyGuardrailsView, responses=error_responses(400, 401, 403, 404, 503)
+)
+async def clear_key_guardrails(key_id: str, request: Request) -> dict[str, Any]:
+    """Remove any live key's guardrails, and what was imposed on them."""
+    services: Services = request.app.state.services
+    return await key_guardrails.replace(services, key_id, None, caller=None, workspace_id=None)

@@ -3,7 +3,8 @@
 The operator sets the same settings through `PATCH /api/v1/admin/workspaces/{id}`; both go the one way a
 workspace changes (`ingress.workspace_commands`: a command the ledger executes, whose new state every replica
 follows on `workspaces.changes`), so a `PUT` applies to the caller's very next request. A key's own guardrails
-are set when it is minted (`POST /api/v1/keys`) and are not changed here.
+are set when it is minted (`POST /api/v1/keys`) and changed at `/api/v1/keys/{id}/guardrails`
+(`ingress.routes.keys`), not here.
 """
 
 from __future__ import annotations

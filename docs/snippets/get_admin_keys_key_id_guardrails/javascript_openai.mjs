@@ -1,0 +1,6 @@
+// Show Key Guardrails (GET /api/v1/admin/keys/{key_id}/guardrails)
+import OpenAI from "openai";
+
+const client = new OpenAI({ baseURL: process.env.LUNTREX_BASE_URL, apiKey: process.env.LUNTREX_ADMIN_KEY });
+const answer = await client.get(`/admin/keys/${process.env.LUNTREX_KEY_ID}/guardrails`);
+console.log(answer === undefined || answer === null ? "done" : JSON.stringify(answer));
