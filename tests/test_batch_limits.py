@@ -376,7 +376,7 @@ async def test_a_batch_at_its_keys_daily_spend_cap_waits_for_settlements_and_the
     # The day's cost and running holds never pass the cap; the rest waits for the next day.
     spent = await book(engine, workspace.id)
     assert spent["queued"] == 0 and 3 < spent["completed"] < 12 and spent["cost"] <= cap
-    assert spent["cost"] + hold > cap
+    assert await throttled_until(engine, batch) == now + timedelta(seconds=1)
     waiting = await counts(engine, workspace, batch)
     assert waiting["waiting_for_limit"] == 12 - spent["completed"] and waiting["failed"] == 0
 
