@@ -7,8 +7,12 @@ One tick (one ledger instance at a time, by a PostgreSQL advisory lock), in one 
    shared round-robin across workspaces (`ledger/batch_fairness.py`);
 3. lock the workspaces' accounts and keep, per workspace, the prefix of its lines whose holds fit its available
    credit; the rest wait (`waiting_for_credit`) and are tried again every tick, so a top-up lets them go on;
+   and per batch the prefix its key's and workspace's rate limits and spend caps let through now; the rest wait
+   (`throttled_until`), and the batch is not looked at again before then (`ledger/batch_gate.py`);
 4. admit the kept lines through the ledger's one admission path (`ledger.admission.admit`: price book, holds,
    rate limits and spend caps, deadlines = the batch's window), and advance each batch's `next_line`.
+A batch is throttled by its limits, never failed by them: lines still waiting at the window's end expire
+unreleased, holding and costing nothing, like lines waiting for credit.
 After the commit the dispatches go to `dispatch.<pool>.batch` and are marked dispatched, as admission does.
 A feeder that dies between the commit and the publish leaves held, undispatched jobs: the next tick past
 `redispatch_grace_s` dispatches them again (a duplicate dispatch is billed once by settlement).
@@ -32,7 +36,16 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ledger import admission, admission_reads, batch_fairness, batch_queries, batch_store, webhook_events
+from ledger import (
+    admission,
+    admission_reads,
+    batch_fairness,
+    batch_gate,
+    batch_queries,
+    batch_store,
+    limits,
+    webhook_events,
+)
 from ledger.batch_store import Feed, PendingLine
 from schemas import topics
 from schemas.catalogue import Catalogue
@@ -63,6 +76,9 @@ class FeedPolicy:
     redispatch_check_s: float = 5.0
     # How often batches stored since are looked for (a new batch waits at most this long to start).
     adopt_every_s: float = 0.2
+    # A batch refused by a spend cap is tried again at least this often (running jobs' settlements free some of
+    # the cap, an administrator may raise it); one refused by a rate limit waits for the window's end.
+    cap_recheck_s: float = 1.0
 
 
 @dataclass(slots=True)
@@ -120,13 +136,16 @@ class BatchFeeder:
             self._adopted = time.monotonic()
             await batch_store.adopt_new(conn)
         feeds = await self._advance_states(conn, await batch_store.active(conn), now)
-        result.active = bool(feeds)
+        # A batch waiting for a limit is not looked at again before the limit may let it through (no lines read,
+        # no accounts locked for it); with only such batches the feeder idles, as with none.
+        throttled = {feed.batch_id for feed in feeds if feed.status == "in_progress" and feed.throttled_at(now)}
+        result.active = len(feeds) > len(throttled)
         if time.monotonic() - self._redispatch_checked >= self.policy.redispatch_check_s:
             self._redispatch_checked = time.monotonic()
             await self._redispatch(conn, result)
         # Finished batches first, so the workspaces' accounts are locked (below) for as short a time as can be.
         releasing = [feed for feed in feeds if not await self._finish_if_done(conn, feed, result)]
-        releasing = [feed for feed in releasing if feed.status == "in_progress"]
+        releasing = [feed for feed in releasing if feed.status == "in_progress" and feed.batch_id not in throttled]
         if releasing:
             await self._release(conn, releasing, now, result, interactive_recent)
         return result
@@ -214,22 +233,25 @@ class BatchFeeder:
             workspaces=list({job.workspace_id for job in jobs}),
             now=now,
         )
-        balances = reads.locked.balances
-        available = {workspace_id: account.available for workspace_id, account in balances.items()}
-        short: set[str] = set()
-        kept: list[tuple[PendingLine, ChatJobSubmitted]] = []
+        # What the limits used so far, read after the lock: the gate tries the lines against them, and admission
+        # (handed the same book) does not read them again.
+        await limits.load_usage(conn, reads.book)
         terms_cache: admission.TermsCache = {}
-        for line, job in zip(chosen, jobs, strict=True):
-            account = balances.get(job.workspace_id)
-            if account is None or job.workspace_id in short:
-                continue
-            hold = admission.hold_request(self.catalogue, job, reads.versions, terms_cache=terms_cache).hold
-            if available[job.workspace_id] - hold < account.available_floor:
-                # Not this line, nor any later line of this workspace: a batch is released in order.
-                short.add(job.workspace_id)
-                continue
-            available[job.workspace_id] -= hold
-            kept.append((line, job))
+        gate_lines = [
+            batch_gate.Line(
+                line.batch_id, admission.hold_request(self.catalogue, job, reads.versions, terms_cache=terms_cache)
+            )
+            for line, job in zip(chosen, jobs, strict=True)
+        ]
+        screened = batch_gate.screen(
+            gate_lines,
+            reads.locked.balances,
+            reads.book,
+            reads.locked.previous,
+            cap_recheck_s=self.policy.cap_recheck_s,
+        )
+        short = screened.short
+        kept = [(chosen[index], jobs[index]) for index in screened.kept]
         outcomes = (
             await admission.admit(
                 conn,
@@ -250,10 +272,21 @@ class BatchFeeder:
                 result.dispatched.append(job.job_id)
             elif isinstance(outcome, JobFinished):
                 result.outgoing.append((topics.JOBS_RESULTS, topics.job_key(job.job_id), outcome))
-        # One statement: each batch's next line, and whether it waits for credit (a workspace that ran short
-        # waits with every batch it has; one that had credit for its next holds no longer does).
+        # One statement: each batch's next line, whether it waits for credit (a workspace that ran short waits
+        # with every batch it has; one that had credit for its next holds no longer does), and until when it
+        # waits for a limit (one tried and not refused by a limit no longer does).
         await batch_store.advance(
-            conn, [(feed.batch_id, next_lines.get(feed.batch_id), feed.workspace_id in short) for feed in feeds]
+            conn,
+            [
+                batch_store.Advance(
+                    feed.batch_id,
+                    next_lines.get(feed.batch_id),
+                    feed.workspace_id in short,
+                    screened.throttled.get(feed.batch_id),
+                    feed.batch_id in screened.tried,
+                )
+                for feed in feeds
+            ],
         )
         result.released += len(kept)
 

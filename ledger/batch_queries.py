@@ -25,14 +25,14 @@ _STATUS = {"expiring": "in_progress"}
 
 _BATCH = text(
     """
-    SELECT b.*, f.status AS feed_status, f.waiting_for_credit_since, f.finished_at
+    SELECT b.*, f.status AS feed_status, f.waiting_for_credit_since, f.throttled_until, f.finished_at
     FROM batches b LEFT JOIN batch_feeds f ON f.batch_id = b.id
     WHERE b.id = :b AND b.workspace_id = :ws
     """
 )
 _PAGE = text(
     """
-    SELECT b.*, f.status AS feed_status, f.waiting_for_credit_since, f.finished_at
+    SELECT b.*, f.status AS feed_status, f.waiting_for_credit_since, f.throttled_until, f.finished_at
     FROM batches b LEFT JOIN batch_feeds f ON f.batch_id = b.id
     WHERE b.workspace_id = :ws
         AND (CAST(:after_time AS timestamptz) IS NULL OR (b.created_at, b.id) < (:after_time, :after_id))
@@ -135,10 +135,17 @@ def _view(row: Any, counts: Any) -> BatchView:
     feed_status = row.feed_status or "in_progress"
     unreleased_as = _UNRELEASED_AS.get(feed_status)
     if unreleased_as is None:
-        unreleased_as = "waiting_for_credit" if row.waiting_for_credit_since is not None else "queued"
+        # A limit is named first: credit runs short workspace-wide, a limit holds this batch back for a while.
+        if row.throttled_until is not None:
+            unreleased_as = "waiting_for_limit"
+        elif row.waiting_for_credit_since is not None:
+            unreleased_as = "waiting_for_credit"
+        else:
+            unreleased_as = "queued"
     by_state = {
         "queued": 0,
         "waiting_for_credit": 0,
+        "waiting_for_limit": 0,
         "running": counts.running,
         "completed": counts.completed,
         "failed": counts.failed,

@@ -32,10 +32,27 @@ class Feed:
     metadata: Any
     # The batch's last stored line: lines from `next_line` to it are still to be released.
     last_line: int = 0
+    # A limit (rate limit, spend cap) refused its next line: it is not tried again before this.
+    throttled_until: datetime | None = None
 
     @property
     def has_pending(self) -> bool:
         return self.next_line <= self.last_line
+
+    def throttled_at(self, now: datetime) -> bool:
+        return self.throttled_until is not None and now < self.throttled_until
+
+
+@dataclass(frozen=True, slots=True)
+class Advance:
+    """What one tick did to a batch it looked at: its next line (None: none released), whether its workspace ran
+    short of credit, until when a limit holds it back (None: none did), and whether its lines were tried."""
+
+    batch_id: str
+    next_line: int | None
+    short: bool
+    throttled_until: datetime | None
+    tried: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +73,8 @@ _ADOPT = text(
 )
 _ACTIVE = text(
     """
-    SELECT f.batch_id, f.workspace_id, f.status, f.next_line, f.waiting_for_credit_since, b.expires_at,
+    SELECT f.batch_id, f.workspace_id, f.status, f.next_line, f.waiting_for_credit_since, f.throttled_until,
+           b.expires_at,
            b.cancel_requested_at IS NOT NULL AS cancel_requested, b.created_at, b.metadata,
            coalesce((SELECT max(l.line_no) FROM batch_lines l WHERE l.batch_id = f.batch_id), 0) AS last_line
     FROM batch_feeds f JOIN batches b ON b.id = f.batch_id
@@ -77,18 +95,25 @@ _IN_FLIGHT = text(
 _RUNNING = text("SELECT count(*) FROM jobs WHERE status = 'queued' AND id LIKE :pattern")
 # Per batch: its new next line (NULL: none released) and whether its workspace ran short of credit. A batch that
 # released lines or whose workspace had credit stops waiting; one whose workspace ran short waits from now, or
-# from when it started waiting (unless it released lines this tick: then it starts waiting now).
+# from when it started waiting (unless it released lines this tick: then it starts waiting now). A batch a limit
+# refused waits until the time given; one tried and not refused by a limit no longer waits for one.
 _ADVANCE = text(
     """
     UPDATE batch_feeds SET next_line = coalesce(a.next_line, batch_feeds.next_line),
         waiting_for_credit_since = CASE
             WHEN NOT a.short THEN NULL
             WHEN a.next_line IS NOT NULL THEN now()
-            ELSE coalesce(batch_feeds.waiting_for_credit_since, now()) END
-    FROM unnest(CAST(:ids AS text[]), CAST(:nexts AS integer[]), CAST(:short AS boolean[]))
-         AS a(batch_id, next_line, short)
+            ELSE coalesce(batch_feeds.waiting_for_credit_since, now()) END,
+        throttled_until = CASE
+            WHEN a.throttled_until IS NOT NULL THEN a.throttled_until
+            WHEN a.tried THEN NULL
+            ELSE batch_feeds.throttled_until END
+    FROM unnest(CAST(:ids AS text[]), CAST(:nexts AS integer[]), CAST(:short AS boolean[]),
+                CAST(CAST(:untils AS text[]) AS timestamptz[]), CAST(:tried AS boolean[]))
+         AS a(batch_id, next_line, short, throttled_until, tried)
     WHERE batch_feeds.batch_id = a.batch_id
-        AND (a.next_line IS NOT NULL OR a.short OR batch_feeds.waiting_for_credit_since IS NOT NULL)
+        AND (a.next_line IS NOT NULL OR a.short OR batch_feeds.waiting_for_credit_since IS NOT NULL
+             OR a.throttled_until IS NOT NULL OR (a.tried AND batch_feeds.throttled_until IS NOT NULL))
     """
 )
 _SET_STATUS = text("UPDATE batch_feeds SET status = :status WHERE batch_id = :b")
@@ -122,6 +147,7 @@ async def active(conn: AsyncConnection) -> list[Feed]:
             status=row.status,
             next_line=row.next_line,
             waiting_since=row.waiting_for_credit_since,
+            throttled_until=row.throttled_until,
             expires_at=row.expires_at,
             cancel_requested=row.cancel_requested,
             created_at=row.created_at,
@@ -158,13 +184,19 @@ async def running(conn: AsyncConnection, batch_id: str) -> int:
     return int((await conn.execute(_RUNNING, {"pattern": batch_job_prefix(batch_id)})).scalar_one())
 
 
-async def advance(conn: AsyncConnection, feeds: list[tuple[str, int | None, bool]]) -> None:
-    """Record, per batch (id, next line or None, its workspace ran short), how far it got and whether it now waits
-    for credit."""
+async def advance(conn: AsyncConnection, feeds: list[Advance]) -> None:
+    """Record, per batch a tick looked at, how far it got and whether it now waits for credit or for a limit."""
     if feeds:
         await conn.execute(
             _ADVANCE,
-            {"ids": [f[0] for f in feeds], "nexts": [f[1] for f in feeds], "short": [f[2] for f in feeds]},
+            {
+                "ids": [f.batch_id for f in feeds],
+                "nexts": [f.next_line for f in feeds],
+                "short": [f.short for f in feeds],
+                # As text: a list of nothing but NULLs has no type the driver could send.
+                "untils": [f.throttled_until.isoformat() if f.throttled_until else None for f in feeds],
+                "tried": [f.tried for f in feeds],
+            },
         )
 
 

@@ -137,15 +137,15 @@ async def admit_batch(
     """Hold credit for each job in order, or refuse it; one answer per request, replays included.
 
     `book`: the limits of the batch's keys and workspaces when the caller read them already (their use is read
-    here, after the lock); None reads them here. `locked`: what the caller read when it locked the batch's
-    accounts; None locks and reads here."""
+    here, after the lock, unless the caller read it after the lock too); None reads them here. `locked`: what the
+    caller read when it locked the batch's accounts; None locks and reads here."""
     if locked is None:
         locked = await lock(conn, requests)
     unique = _first_of_each(requests)
     # Read before this batch's jobs are recorded: their holds must not count twice against a spend cap.
     if book is None:
-        book = await limits.load(conn, [_limited(r) for r in unique], now or datetime.now(UTC))
-    else:
+        book = await limits.load(conn, [limited(r) for r in unique], now or datetime.now(UTC))
+    elif not book.usage_loaded:
         await limits.load_usage(conn, book)
     decided: dict[str, Admission] = dict(locked.previous)
     rows: list[dict[str, Any]] = []
@@ -188,12 +188,12 @@ def _decide(
     account: journal.Balances, request: HoldRequest, entries: list[journal.Entry], book: limits.LimitBook
 ) -> Admission:
     """Admit (moving the running balance, the limit counters and adding the hold entry) or refuse one new job."""
-    error = request.refusal or book.refusal(_limited(request))
+    error = request.refusal or book.refusal(limited(request))
     if error is None and account.available - request.hold < account.available_floor:
         error = INSUFFICIENT
     if error is not None:
         return Admission(request.job_id, False, 0, account.balance_left, False, status="rejected", error=error)
-    book.count(_limited(request))
+    book.count(limited(request))
     account.available -= request.hold
     account.held += request.hold
     if request.hold > 0:
@@ -210,7 +210,8 @@ def _decide(
     return Admission(request.job_id, True, request.hold, account.balance_left, replayed=False)
 
 
-def _limited(request: HoldRequest) -> limits.Limited:
+def limited(request: HoldRequest) -> limits.Limited:
+    """What the limits count of a job."""
     return limits.Limited(request.workspace_id, request.api_key_id, request.tokens, request.hold)
 
 

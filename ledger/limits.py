@@ -78,6 +78,22 @@ class LimitBook:
     counters: dict[str, Counter] = field(default_factory=dict)
     spend: dict[str, Spend] = field(default_factory=dict)
     touched: set[str] = field(default_factory=set)
+    # `load_usage` read the counters and spend in this transaction, after the accounts' lock (admission need not
+    # read them again: the batch feeder reads them to see which lines must wait, then hands the book on).
+    usage_loaded: bool = False
+
+    def copy(self) -> LimitBook:
+        """A book to try jobs against without moving this one's counters (the feeder's screening)."""
+        return LimitBook(
+            now=self.now,
+            window_start=self.window_start,
+            rates=self.rates,
+            caps=self.caps,
+            counters={s: Counter(c.requests, c.tokens) for s, c in self.counters.items()},
+            spend={k: Spend(s.day, s.month) for k, s in self.spend.items()},
+            touched=set(self.touched),
+            usage_loaded=self.usage_loaded,
+        )
 
     def refusal(self, job: Limited) -> dict[str, Any] | None:
         """Why this job may not be admitted now ({"code", "message", ...}), or None."""
@@ -113,6 +129,25 @@ class LimitBook:
         if spend is not None:
             spend.day += job.hold
             spend.month += job.hold
+
+    def reopens_at(self, job: Limited, refusal: dict[str, Any]) -> datetime | None:
+        """When a job refused now (`refusal`, from `refusal`) may pass if nothing else is admitted meanwhile: the
+        window's end for a rate limit, the next UTC day (month) for a spend cap. None when waiting cannot help:
+        another refusal, or a hold alone over the key's cap."""
+        code = refusal.get("code")
+        if code == ErrorCode.RATE_LIMIT_EXCEEDED.value:
+            return self.window_start + timedelta(seconds=WINDOW_S)
+        if code != ErrorCode.SPEND_CAP_REACHED.value:
+            return None
+        caps = self.caps.get(job.api_key_id)
+        spend = self.spend.get(job.api_key_id)
+        if caps is None or spend is None:
+            return None
+        if any(cap is not None and job.hold > cap for cap in (caps.daily_max, caps.monthly_max)):
+            return None
+        if caps.daily_max is not None and spend.day + job.hold > caps.daily_max:
+            return day_start_of(self.now) + timedelta(days=1)
+        return next_month_start_of(self.now)
 
     def _too_many(self, why: str) -> dict[str, Any]:
         window_end = self.window_start + timedelta(seconds=WINDOW_S)
@@ -157,6 +192,11 @@ def day_start_of(now: datetime) -> datetime:
 
 def month_start_of(now: datetime) -> datetime:
     return day_start_of(now).replace(day=1)
+
+
+def next_month_start_of(now: datetime) -> datetime:
+    start = month_start_of(now)
+    return start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
 
 
 _KEY_LIMITS = text(
@@ -239,6 +279,7 @@ async def load_usage(conn: AsyncConnection, book: LimitBook) -> None:
     read, and no round trip, when the batch meets no limit).
 
     Must run after the workspaces' accounts are locked and before the batch's jobs are recorded."""
+    book.usage_loaded = True
     if book.rates:
         rows = await conn.execute(_COUNTERS, {"subjects": sorted(book.rates), "start": book.window_start})
         book.counters = {row.subject: Counter(row.requests, row.tokens) for row in rows}

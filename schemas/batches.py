@@ -33,11 +33,14 @@ class LineError(BaseModel):
 
 class BatchCounts(BaseModel):
     """Lines by state. `queued`: not released yet; `waiting_for_credit`: not released, the workspace's credit
-    does not cover the next hold; `running`: held and dispatched, not settled yet."""
+    does not cover the next hold; `waiting_for_limit`: not released, a rate limit or spend cap of the batch's key
+    or workspace holds it back for now (the batch is throttled, never failed, by its limits); `running`: held and
+    dispatched, not settled yet."""
 
     total: int = 0
     queued: int = 0
     waiting_for_credit: int = 0
+    waiting_for_limit: int = 0
     running: int = 0
     completed: int = 0
     failed: int = 0

@@ -4,7 +4,7 @@ import { toError } from "../api.js";
 import { attempt, confirmDialog, download, errorBanner, h, panel, table, tokens, when } from "../ui.js";
 
 const POLL_MS = 2000;
-const STATES = ["queued", "waiting_for_credit", "running", "completed", "failed", "cancelled", "expired"];
+const STATES = ["queued", "waiting_for_credit", "waiting_for_limit", "running", "completed", "failed", "cancelled", "expired"];
 
 // fetch() cannot report upload progress; XMLHttpRequest can, and streams the file from disk as it goes.
 function upload(api, file, onProgress) {
