@@ -6,13 +6,13 @@
   lines `waiting_for_limit`. NULL: no limit holds it back.
 
 Revision ID: 0023
-Revises: 0022
+Revises: 0024
 """
 
 from alembic import op
 
 revision = "0023"
-down_revision = "0022"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
