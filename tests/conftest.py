@@ -241,6 +241,20 @@ def database_url() -> Iterator[str]:
     services.drop_database(url)
 
 
+@pytest.fixture
+async def own_engine() -> AsyncIterator[AsyncEngine]:
+    """A database of its own, for a test that must be alone with the ledger's background work: the session
+    database has, once an end-to-end test started it, a running stack whose ledger feeds every batch in it and
+    publishes every finance event of its outbox."""
+    url = await asyncio.to_thread(services.create_database)
+    engine = create_async_engine(url, pool_size=4)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        await asyncio.to_thread(services.drop_database, url)
+
+
 @pytest.fixture(scope="session")
 def kafka() -> str:
     return services.kafka_bootstrap()

@@ -17,9 +17,8 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import orjson
-import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ingress.batch_ingest import BatchOptions, IngestLimits, ingest
 from ingress.key_policy import Principal
@@ -27,7 +26,6 @@ from ledger import admission, journal, settlement, verify
 from ledger.batch_feeder import BatchFeeder, FeedPolicy, feeder_lock_key
 from schemas.catalogue import Catalogue
 from schemas.events import ChatJobSubmitted, Envelope, UsageRecorded
-from tests import services
 from tests.conftest import Workspace, make_workspace
 from tests.ledger_checks import assert_books_balance, balances
 
@@ -87,18 +85,6 @@ async def _book(engine: AsyncEngine, workspace_id: str) -> dict[str, int]:
             )
         ).one()
     return dict(row._mapping)
-
-
-@pytest.fixture
-async def own_engine() -> AsyncIterator[AsyncEngine]:
-    """A database of its own: the session database may have a running stack whose ledger feeds every batch in it."""
-    url = await asyncio.to_thread(services.create_database)
-    engine = create_async_engine(url, pool_size=4)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-        await asyncio.to_thread(services.drop_database, url)
 
 
 async def test_a_feeder_killed_after_its_commit_redispatches_and_every_job_is_held_and_billed_once(

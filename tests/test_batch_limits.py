@@ -18,9 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ingress.batch_ingest import BatchOptions, IngestLimits, ingest
 from ingress.key_policy import Principal
@@ -28,7 +27,6 @@ from ledger import admission, batch_queries, limits, settlement, verify
 from ledger.batch_feeder import BatchFeeder, FeedPolicy, Tick, feeder_lock_key
 from schemas.catalogue import Catalogue
 from schemas.events import ChatJobDispatched, ChatJobSubmitted, Envelope, JobFinished, UsageRecorded
-from tests import services
 from tests.conftest import Workspace, make_workspace
 from tests.ledger_checks import assert_books_balance, balances
 
@@ -44,18 +42,6 @@ POLICY = FeedPolicy(
 )
 
 Outgoing = list[tuple[str, bytes, Envelope]]
-
-
-@pytest.fixture
-async def own_engine() -> AsyncIterator[AsyncEngine]:
-    """A database of its own: the session database may have a running stack whose ledger feeds every batch in it."""
-    url = await asyncio.to_thread(services.create_database)
-    engine = create_async_engine(url, pool_size=4)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-        await asyncio.to_thread(services.drop_database, url)
 
 
 async def _lines(count: int) -> AsyncIterator[tuple[int, bytes]]:
