@@ -30,7 +30,7 @@ class Overruns:
     def record(self, ran_s: float, now: float) -> str | None:
         """Count a run that took `ran_s` and ended at `now` (a monotonic clock); a line to log, if one is due."""
         if self.reported_at is None:
-            self.reported_at = now
+            self.reported_at = now - ran_s
         self.runs += 1
         if ran_s > self.stall_s:
             return f"{self.name}: one run took {ran_s:.1f}s (interval {self.interval_s:g}s)"
