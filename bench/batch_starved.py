@@ -9,8 +9,11 @@ workspace with no credit stores a `--lines` batch (5,000), and a first feeder ti
    plus backend) as a share of one core;
 3. resume: `--topups` times, at a random moment of the paced loop, a top-up of exactly the hold the batch waits
    for: time from its commit to the feeder's publish of the batch's next line.
-`--credit-recheck-s 0` has every tick read the waiting batch again, as the feeder did before it remembered what
-the workspace ran short of (`batch_feeds.credit_needed_tokens`): the before figures.
+The file runs unchanged on the commit before the feeder remembered what a workspace ran short of
+(`batch_feeds.credit_needed_tokens`), for the before figures: there every tick reads the waiting batch's lines
+(`git archive 4e6bfec | tar -x -C /tmp/before`, copy this file into its `bench/`, run
+`python -c 'import sys; from bench import batch_starved; batch_starved.main(sys.argv[1:])'` there).
+`--credit-recheck-s 0` has every tick of this feeder try the waiting workspace again (one quantum of lines each).
 """
 
 from __future__ import annotations
@@ -36,11 +39,12 @@ from bench.ledger_stage import Counters
 from ingress.batch_ingest import BatchOptions, IngestLimits, ingest
 from ingress.batch_stream import numbered_lines
 from ingress.key_policy import Principal
-from ledger import batch_feeder, journal
-from ledger.batch_feeder import BatchFeeder, FeedPolicy, Outgoing
+from ledger import admission, batch_feeder, journal
+from ledger.batch_feeder import BatchFeeder, FeedPolicy, Outgoing, Tick
 from ledger.settings import LedgerSettings
 from runtime.catalogue_file import load_catalogue
-from schemas.events import encode
+from schemas.catalogue import Catalogue
+from schemas.events import ChatJobSubmitted, encode
 from stack.profiles import REPO_ROOT
 
 
@@ -75,15 +79,25 @@ class Paced:
             await asyncio.sleep(delay if tick.active else max(0.0, started + delay - time.perf_counter()))
 
 
-async def _needed(engine: AsyncEngine, batch_id: str) -> int:
+async def _next_hold(engine: AsyncEngine, catalogue: Catalogue, batch_id: str) -> int:
+    """The hold of the batch's next line: what its workspace waits for."""
     async with engine.connect() as conn:
-        needed = (
+        job = (
             await conn.execute(
-                text("SELECT credit_needed_tokens FROM batch_feeds WHERE batch_id = :b"), {"b": batch_id}
+                text(
+                    "SELECT l.job::text FROM batch_lines l JOIN batch_feeds f ON f.batch_id = l.batch_id "
+                    "WHERE l.batch_id = :b AND l.line_no = f.next_line"
+                ),
+                {"b": batch_id},
             )
         ).scalar_one()
-    assert needed, "the batch does not wait for credit"
-    return int(needed)
+    return admission.hold_request(catalogue, ChatJobSubmitted.model_validate_json(job)).hold
+
+
+def _lines_read(tick: Tick) -> int | None:
+    """Lines the tick read (None from a feeder that does not say: the same file runs on the parent commit)."""
+    read = getattr(tick, "lines_read", None)
+    return None if read is None else int(read)
 
 
 async def measure(url: str, *, lines: int, ticks: int, seconds: float, topups: int, policy: FeedPolicy) -> Any:
@@ -108,16 +122,16 @@ async def measure(url: str, *, lines: int, ticks: int, seconds: float, topups: i
         feeder = BatchFeeder(engine, catalogue, policy, lock_key=batch_feeder.feeder_lock_key(f"st-{uuid.uuid4()}"))
         paced = Paced(feeder, ledger.batch_feed_interval_s, ledger.batch_feed_idle_interval_s)
         found = await feeder.tick(paced.publish, now=datetime.now(UTC))
-        assert found.released == 0 and found.lines_read > 0, found
-        await _needed(engine, stored.batch_id)
+        assert found.released == 0 and found.active, found
 
         clock = Clock(await _backends(engine))
         counters.statements = 0
-        read = 0
+        read: list[int | None] = []
         clock.start()
         for _ in range(ticks):
-            read += (await feeder.tick(paced.publish, now=datetime.now(UTC))).lines_read
-        per_tick = {**clock.per(ticks, counters), "lines_read": round(read / ticks, 1)}
+            read.append(_lines_read(await feeder.tick(paced.publish, now=datetime.now(UTC))))
+        counted = [n for n in read if n is not None]
+        per_tick = {**clock.per(ticks, counters), "lines_read": round(sum(counted) / ticks, 1) if counted else None}
 
         clock.start()
         await paced.run(time.perf_counter() + seconds)
@@ -131,7 +145,7 @@ async def measure(url: str, *, lines: int, ticks: int, seconds: float, topups: i
         for _ in range(topups):
             loop = asyncio.create_task(paced.run(time.perf_counter() + 5.0))
             await asyncio.sleep(random.uniform(0.3, 0.8))
-            needed = await _needed(engine, stored.batch_id)
+            needed = await _next_hold(engine, catalogue, stored.batch_id)
             paced.published_at = None
             paced.published.clear()
             async with engine.begin() as conn:
@@ -144,7 +158,7 @@ async def measure(url: str, *, lines: int, ticks: int, seconds: float, topups: i
             delays_ms.append((paced.published_at - committed) * 1000)
         return {
             "lines": lines,
-            "credit_recheck_s": policy.credit_recheck_s,
+            "credit_recheck_s": getattr(policy, "credit_recheck_s", None),
             "per_tick_while_waiting": per_tick,
             "paced_while_waiting": per_second,
             "topup_to_first_line_ms": {

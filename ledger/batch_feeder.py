@@ -209,8 +209,13 @@ class BatchFeeder:
         lines: dict[tuple[str, int], PendingLine] = {}
         candidates: dict[str, list[batch_fairness.Candidate]] = {}
         for workspace_id, own in by_workspace.items():
+            # A workspace coming out of a credit wait (credit came back, or its recheck is due) may well be short
+            # again after a line or two: it gets one quantum this tick, its full share from the next if it was not.
+            share = per_workspace
+            if any(feed.credit_needed_tokens is not None for feed in own):
+                share = min(share, self.policy.quantum)
             for feed in own:
-                wanted = per_workspace - len(candidates.get(workspace_id, []))
+                wanted = share - len(candidates.get(workspace_id, []))
                 if wanted <= 0:
                     break
                 pending = await batch_store.pending_lines(conn, feed, wanted)
