@@ -5,6 +5,7 @@
 ``python -m bench console``: the console's first render per page in Chromium on a 100k-entry ledger, and screenshots.
 ``python -m bench batch``: batches end to end: ingest lines/s, billed jobs/s, time to first result, peak RSS.
 ``python -m bench batch-stage``: a batch's ingest, feed and settlement in-process: CPU per line and per job.
+``python -m bench batch-starved``: a feeder tick while a batch waits for credit, and a top-up's time to its next line.
 ``python -m bench peers``: the same wrk load on the fake provider, our pipeline and LiteLLM proxy (make bench-peers).
 ``python -m bench hops``: a sync request's time at c=1 hop by hop, from the services' own metrics.
 ``python -m bench cluster``: saturated billed req/s of the cluster profile beside the dev stack, alternated.
@@ -87,6 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bench import batch_stage
 
         return batch_stage.main(argv[1:])
+    if argv[:1] == ["batch-starved"]:
+        from bench import batch_starved
+
+        return batch_starved.main(argv[1:])
     if argv[:1] == ["peers"]:
         from bench import peers
 

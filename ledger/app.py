@@ -28,7 +28,7 @@ from typing import Any
 import faust
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ledger import admission, batch_retention, driver, expiry, finance_tick, inbound, poison, settlement
+from ledger import admission, batch_retention, driver, expiry, finance_tick, inbound, pacing, poison, settlement
 from ledger.batch_feeder import BatchFeeder, feeder_lock_key
 from ledger.batches import Batches
 from ledger.commands import WorkspaceCommands
@@ -133,7 +133,7 @@ class Ledger:
         self.feeder = BatchFeeder(
             engine, catalogue, settings.batch_feed_policy(), lock_key=feeder_lock_key(settings.ledger_app_id)
         )
-        self._supervised_timer(settings.batch_feed_interval_s, "batch feeder", self.feed_batches)
+        self._paced_loop(settings.batch_feed_interval_s, "batch feeder", self.feed_batches)
         # An idle feeder (no unfinished batch) looks for new batches at the idle interval only; interactive
         # admissions here within the window make batches step back to their shared cap.
         self._feeder_idle_until = -math.inf
@@ -306,7 +306,30 @@ class Ledger:
     def _supervised_timer(self, interval_s: float, name: str, work: Callable[[], Awaitable[None]]) -> None:
         """A Faust timer whose failures are never silent: a transient one waits for the next tick, anything
         else takes the process down loudly (a timer that just died would leave jobs held forever)."""
+        self.app.timer(interval_s, name=f"ledger.{name}")(self._supervised(interval_s, name, work))
 
+    def _paced_loop(self, interval_s: float, name: str, work: Callable[[], Awaitable[None]]) -> None:
+        """Like `_supervised_timer`, for work whose runs may well outlast its interval (the batch feeder): each
+        run starts `interval_s` after the last ended, as under the timer, but runs that outlast the interval are
+        summed up in at most one warning a minute (`ledger/pacing.py`) instead of mode's one per run."""
+        supervised = self._supervised(interval_s, name, work)
+        overruns = pacing.Overruns(name, interval_s)
+
+        async def loop() -> None:
+            while not self.app.should_stop:
+                started = time.monotonic()
+                await supervised()
+                ended = time.monotonic()
+                report = overruns.record(ended - started, ended)
+                if report:
+                    log.warning(report)
+                await self.app.sleep(interval_s)
+
+        self.app.task(loop)
+
+    def _supervised(
+        self, interval_s: float, name: str, work: Callable[[], Awaitable[None]]
+    ) -> Callable[[], Awaitable[None]]:
         async def tick() -> None:
             try:
                 await work()
@@ -325,7 +348,7 @@ class Ledger:
                 log.critical("%s failed permanently; stopping the ledger", name, exc_info=True)
                 await self.app.crash(error)
 
-        self.app.timer(interval_s, name=f"ledger.{name}")(tick)
+        return tick
 
     async def _announce_ready(self) -> None:
         if not self._ready and self.app.consumer.assignment():

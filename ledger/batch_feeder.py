@@ -6,9 +6,12 @@ One tick (one ledger instance at a time, by a PostgreSQL advisory lock), in one 
 2. choose the lines to release: at most `in_flight_max` batch jobs per pool are held and unsettled at once,
    shared round-robin across workspaces (`ledger/batch_fairness.py`);
 3. lock the workspaces' accounts and keep, per workspace, the prefix of its lines whose holds fit its available
-   credit; the rest wait (`waiting_for_credit`) and are tried again every tick, so a top-up lets them go on;
-   and per batch the prefix its key's and workspace's rate limits and spend caps let through now; the rest wait
-   (`throttled_until`), and the batch is not looked at again before then (`ledger/batch_gate.py`);
+   credit; the rest wait (`waiting_for_credit`), and the workspace's batches are not read again until its available
+   credit above its floor could pay the hold it ran short of (`credit_needed_tokens`, compared each tick with the
+   account read beside the batches: a top-up, grant, settlement or raised credit line lets them go on at the next
+   tick) or `credit_recheck_s` has passed; and per batch the prefix its key's and workspace's rate limits and
+   spend caps let through now; the rest wait (`throttled_until`), and the batch is not looked at again before
+   then (`ledger/batch_gate.py`);
 4. admit the kept lines through the ledger's one admission path (`ledger.admission.admit`: price book, holds,
    rate limits and spend caps, deadlines = the batch's window), and advance each batch's `next_line`.
 A batch is throttled by its limits, never failed by them: lines still waiting at the window's end expire
@@ -31,7 +34,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -79,6 +82,10 @@ class FeedPolicy:
     # A batch refused by a spend cap is tried again at least this often (running jobs' settlements free some of
     # the cap, an administrator may raise it); one refused by a rate limit waits for the window's end.
     cap_recheck_s: float = 1.0
+    # A workspace waiting for credit is tried again at least this often even if its credit has not grown enough
+    # for the hold it ran short of: a new price may have made that hold smaller. One re-read of its lines (a few
+    # ms for a 5,000-line batch) every few seconds costs nothing worth counting.
+    credit_recheck_s: float = 5.0
 
 
 @dataclass(slots=True)
@@ -92,6 +99,9 @@ class Tick:
     # Some batch was unfinished; batches got only their shared cap (interactive jobs were about).
     active: bool = False
     shared: bool = False
+    # Pending lines read from the store, and batches skipped because their workspace still cannot pay for them.
+    lines_read: int = 0
+    waiting_for_credit: int = 0
 
 
 def feeder_lock_key(app_id: str) -> int:
@@ -139,13 +149,18 @@ class BatchFeeder:
         # A batch waiting for a limit is not looked at again before the limit may let it through (no lines read,
         # no accounts locked for it); with only such batches the feeder idles, as with none.
         throttled = {feed.batch_id for feed in feeds if feed.status == "in_progress" and feed.throttled_at(now)}
-        result.active = len(feeds) > len(throttled)
+        # Nor is a workspace waiting for credit it still lacks (every batch of it: a workspace that ran short waits
+        # with all its batches, so a later batch never overtakes the one waiting).
+        starved = _starved(feeds, throttled, now)
+        result.waiting_for_credit = len(starved)
+        result.active = len(feeds) > len(throttled) + len(starved)
         if time.monotonic() - self._redispatch_checked >= self.policy.redispatch_check_s:
             self._redispatch_checked = time.monotonic()
             await self._redispatch(conn, result)
         # Finished batches first, so the workspaces' accounts are locked (below) for as short a time as can be.
         releasing = [feed for feed in feeds if not await self._finish_if_done(conn, feed, result)]
-        releasing = [feed for feed in releasing if feed.status == "in_progress" and feed.batch_id not in throttled]
+        waiting = throttled | starved
+        releasing = [feed for feed in releasing if feed.status == "in_progress" and feed.batch_id not in waiting]
         if releasing:
             await self._release(conn, releasing, now, result, interactive_recent)
         return result
@@ -194,11 +209,18 @@ class BatchFeeder:
         lines: dict[tuple[str, int], PendingLine] = {}
         candidates: dict[str, list[batch_fairness.Candidate]] = {}
         for workspace_id, own in by_workspace.items():
+            # A workspace coming out of a credit wait (credit came back, or its recheck is due) may well be short
+            # again after a line or two: it gets one quantum this tick, its full share from the next if it was not.
+            share = per_workspace
+            if any(feed.credit_needed_tokens is not None for feed in own):
+                share = min(share, self.policy.quantum)
             for feed in own:
-                wanted = per_workspace - len(candidates.get(workspace_id, []))
+                wanted = share - len(candidates.get(workspace_id, []))
                 if wanted <= 0:
                     break
-                for line in await batch_store.pending_lines(conn, feed, wanted):
+                pending = await batch_store.pending_lines(conn, feed, wanted)
+                result.lines_read += len(pending)
+                for line in pending:
                     lines[(line.batch_id, line.line_no)] = line
                     candidates.setdefault(workspace_id, []).append(
                         batch_fairness.Candidate(line.batch_id, line.line_no, line.pool)
@@ -273,8 +295,9 @@ class BatchFeeder:
             elif isinstance(outcome, JobFinished):
                 result.outgoing.append((topics.JOBS_RESULTS, topics.job_key(job.job_id), outcome))
         # One statement: each batch's next line, whether it waits for credit (a workspace that ran short waits
-        # with every batch it has; one that had credit for its next holds no longer does), and until when it
-        # waits for a limit (one tried and not refused by a limit no longer does).
+        # with every batch it has, for the hold it could not pay; one that had credit for its next holds no longer
+        # does), and until when it waits for a limit (one tried and not refused by a limit no longer does).
+        recheck_at = now + timedelta(seconds=self.policy.credit_recheck_s)
         await batch_store.advance(
             conn,
             [
@@ -284,6 +307,8 @@ class BatchFeeder:
                     feed.workspace_id in short,
                     screened.throttled.get(feed.batch_id),
                     feed.batch_id in screened.tried,
+                    short.get(feed.workspace_id),
+                    recheck_at if feed.workspace_id in short else None,
                 )
                 for feed in feeds
             ],
@@ -323,6 +348,13 @@ class BatchFeeder:
             await _finish(conn, feed, status)
             result.finished.append((feed.batch_id, status))
         return True
+
+
+def _starved(feeds: list[Feed], throttled: set[str], now: datetime) -> set[str]:
+    """The running batches of workspaces waiting for credit they still lack (any of their batches says so)."""
+    running = [feed for feed in feeds if feed.status == "in_progress" and feed.batch_id not in throttled]
+    waiting = {feed.workspace_id for feed in running if feed.starved_at(now)}
+    return {feed.batch_id for feed in running if feed.workspace_id in waiting}
 
 
 async def _finish(conn: AsyncConnection, feed: Feed, status: str) -> None:

@@ -6,7 +6,7 @@ then decides the kept lines exactly so (same transaction, same locked accounts, 
 is refused there for a limit or credit:
 
 - a line whose hold does not fit its workspace's credit stops every later line of that workspace this tick (the
-  workspace waits for credit, as before);
+  workspace waits for credit, and its batches are not tried again before its credit could pay that hold);
 - a line refused by a rate limit or a spend cap stops its batch this tick, and the batch waits (nothing held,
   nothing recorded) until the limit may let it through: the window's end for `rpm_max`/`tpm_max`; for a spend
   cap, the next UTC day (month) or `cap_recheck_s` from now, whichever comes first, since settlements replace
@@ -37,8 +37,9 @@ class Line:
 class Screened:
     # Indices of the lines to admit, in release order (per batch a prefix of its chosen lines).
     kept: list[int] = field(default_factory=list)
-    # Workspaces whose credit did not cover their next line.
-    short: set[str] = field(default_factory=set)
+    # Workspaces whose credit did not cover their next line, and that line's hold: the workspace is not worth
+    # trying again before its available credit above its floor reaches it.
+    short: dict[str, int] = field(default_factory=dict)
     # Batches refused by a limit, and when to try them again.
     throttled: dict[str, datetime] = field(default_factory=dict)
     # Batches whose lines were looked at (one no longer refused by a limit stops waiting for it).
@@ -80,7 +81,7 @@ def screen(
             out.kept.append(index)
             continue
         if available[request.workspace_id] - request.hold < account.available_floor:
-            out.short.add(request.workspace_id)
+            out.short[request.workspace_id] = request.hold
             continue
         available[request.workspace_id] -= request.hold
         trial.count(job)

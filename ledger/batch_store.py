@@ -34,6 +34,12 @@ class Feed:
     last_line: int = 0
     # A limit (rate limit, spend cap) refused its next line: it is not tried again before this.
     throttled_until: datetime | None = None
+    # Its workspace could not pay this hold when last tried (None: it does not wait for credit), and is not tried
+    # again before it could or before `credit_recheck_at`; `credit_headroom` is what the workspace's available
+    # account holds above its floor now (read with the feed, without a lock).
+    credit_needed_tokens: int | None = None
+    credit_recheck_at: datetime | None = None
+    credit_headroom: int = 0
 
     @property
     def has_pending(self) -> bool:
@@ -42,17 +48,27 @@ class Feed:
     def throttled_at(self, now: datetime) -> bool:
         return self.throttled_until is not None and now < self.throttled_until
 
+    def starved_at(self, now: datetime) -> bool:
+        """Its workspace still cannot pay the hold it last ran short of, and the recheck is not due: trying its
+        lines now would read them for nothing (the gate's rule: a hold fits while available - hold >= floor)."""
+        if self.credit_needed_tokens is None or self.credit_headroom >= self.credit_needed_tokens:
+            return False
+        return self.credit_recheck_at is None or now < self.credit_recheck_at
+
 
 @dataclass(frozen=True, slots=True)
 class Advance:
     """What one tick did to a batch it looked at: its next line (None: none released), whether its workspace ran
-    short of credit, until when a limit holds it back (None: none did), and whether its lines were tried."""
+    short of credit, until when a limit holds it back (None: none did), and whether its lines were tried; when
+    its workspace ran short, the hold it could not pay and when to try again regardless."""
 
     batch_id: str
     next_line: int | None
     short: bool
     throttled_until: datetime | None
     tried: bool
+    credit_needed_tokens: int | None = None
+    credit_recheck_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +90,12 @@ _ADOPT = text(
 _ACTIVE = text(
     """
     SELECT f.batch_id, f.workspace_id, f.status, f.next_line, f.waiting_for_credit_since, f.throttled_until,
-           b.expires_at,
+           f.credit_needed_tokens, f.credit_recheck_at, b.expires_at,
            b.cancel_requested_at IS NOT NULL AS cancel_requested, b.created_at, b.metadata,
-           coalesce((SELECT max(l.line_no) FROM batch_lines l WHERE l.batch_id = f.batch_id), 0) AS last_line
+           coalesce((SELECT max(l.line_no) FROM batch_lines l WHERE l.batch_id = f.batch_id), 0) AS last_line,
+           coalesce(a.balance - a.floor, 0) AS credit_headroom
     FROM batch_feeds f JOIN batches b ON b.id = f.batch_id
+        LEFT JOIN ledger_accounts a ON a.workspace_id = f.workspace_id AND a.kind = 'available'
     WHERE f.finished_at IS NULL ORDER BY b.created_at, b.id
     """
 )
@@ -96,7 +114,8 @@ _RUNNING = text("SELECT count(*) FROM jobs WHERE status = 'queued' AND id LIKE :
 # Per batch: its new next line (NULL: none released) and whether its workspace ran short of credit. A batch that
 # released lines or whose workspace had credit stops waiting; one whose workspace ran short waits from now, or
 # from when it started waiting (unless it released lines this tick: then it starts waiting now). A batch a limit
-# refused waits until the time given; one tried and not refused by a limit no longer waits for one.
+# refused waits until the time given; one tried and not refused by a limit no longer waits for one. A batch whose
+# workspace ran short records the hold it could not pay and when to try it again anyway; one that did not, none.
 _ADVANCE = text(
     """
     UPDATE batch_feeds SET next_line = coalesce(a.next_line, batch_feeds.next_line),
@@ -107,10 +126,13 @@ _ADVANCE = text(
         throttled_until = CASE
             WHEN a.throttled_until IS NOT NULL THEN a.throttled_until
             WHEN a.tried THEN NULL
-            ELSE batch_feeds.throttled_until END
+            ELSE batch_feeds.throttled_until END,
+        credit_needed_tokens = CASE WHEN a.short THEN a.needed END,
+        credit_recheck_at = CASE WHEN a.short THEN a.recheck_at END
     FROM unnest(CAST(:ids AS text[]), CAST(:nexts AS integer[]), CAST(:short AS boolean[]),
-                CAST(CAST(:untils AS text[]) AS timestamptz[]), CAST(:tried AS boolean[]))
-         AS a(batch_id, next_line, short, throttled_until, tried)
+                CAST(CAST(:untils AS text[]) AS timestamptz[]), CAST(:tried AS boolean[]),
+                CAST(:needed AS bigint[]), CAST(CAST(:rechecks AS text[]) AS timestamptz[]))
+         AS a(batch_id, next_line, short, throttled_until, tried, needed, recheck_at)
     WHERE batch_feeds.batch_id = a.batch_id
         AND (a.next_line IS NOT NULL OR a.short OR batch_feeds.waiting_for_credit_since IS NOT NULL
              OR a.throttled_until IS NOT NULL OR (a.tried AND batch_feeds.throttled_until IS NOT NULL))
@@ -148,6 +170,9 @@ async def active(conn: AsyncConnection) -> list[Feed]:
             next_line=row.next_line,
             waiting_since=row.waiting_for_credit_since,
             throttled_until=row.throttled_until,
+            credit_needed_tokens=row.credit_needed_tokens,
+            credit_recheck_at=row.credit_recheck_at,
+            credit_headroom=row.credit_headroom,
             expires_at=row.expires_at,
             cancel_requested=row.cancel_requested,
             created_at=row.created_at,
@@ -196,6 +221,8 @@ async def advance(conn: AsyncConnection, feeds: list[Advance]) -> None:
                 # As text: a list of nothing but NULLs has no type the driver could send.
                 "untils": [f.throttled_until.isoformat() if f.throttled_until else None for f in feeds],
                 "tried": [f.tried for f in feeds],
+                "needed": [f.credit_needed_tokens for f in feeds],
+                "rechecks": [f.credit_recheck_at.isoformat() if f.credit_recheck_at else None for f in feeds],
             },
         )
 

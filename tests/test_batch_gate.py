@@ -34,7 +34,7 @@ def test_a_rate_limited_batch_keeps_its_prefix_and_waits_for_the_window_while_an
     screened = screen(lines, accounts(ws_a=1000, ws_b=1000), limited, {}, cap_recheck_s=1)
     assert screened.kept == [0, 1, 4, 5, 6]
     assert screened.throttled == {"b1": datetime(2026, 3, 31, 14, 8, tzinfo=UTC)}
-    assert screened.short == set() and screened.tried == {"b1", "b2"}
+    assert screened.short == {} and screened.tried == {"b1", "b2"}
     # The book handed on to admission is untouched: admission counts the kept lines itself.
     assert limited.counters == {}
 
@@ -56,7 +56,8 @@ def test_credit_short_stops_the_workspace_and_a_token_bound_over_the_tpm_is_kept
     tpm = book(workspaces=[limits.Configured("ws_a", rpm_max=None, tpm_max=50)])
     lines = [request("b1-0", tokens=60), request("b1-1", hold=600), request("b1-2"), request("b3-0")]
     screened = screen(lines, accounts(ws_a=500), tpm, {}, cap_recheck_s=1)
-    assert screened.kept == [0] and screened.short == {"ws_a"} and screened.throttled == {}
+    # The workspace is short of the hold of its first line that did not fit (not of a later, smaller one).
+    assert screened.kept == [0] and screened.short == {"ws_a": 600} and screened.throttled == {}
 
 
 def test_the_next_months_start_rolls_the_year() -> None:
