@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledger import admission, batch_queries, journal, settlement, workspaces
 from schemas.catalogue import Catalogue
-from tests import services
 from tests.conftest import make_workspace
 from tests.ledger_checks import balances
 from tests.test_batch_limits import (
@@ -39,18 +36,6 @@ from tests.test_batch_limits import (
 )
 
 T0 = datetime.now(UTC)
-
-
-@pytest.fixture
-async def own_engine() -> AsyncIterator[AsyncEngine]:
-    """A database of its own: the session database may have a running stack whose ledger feeds every batch in it."""
-    url = await asyncio.to_thread(services.create_database)
-    engine = create_async_engine(url, pool_size=4)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-        await asyncio.to_thread(services.drop_database, url)
 
 
 async def credit_needed(engine: AsyncEngine, batch_id: str) -> int | None:
