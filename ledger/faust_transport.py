@@ -17,6 +17,7 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types.transports import TransportT
+from mode import Service
 
 
 class IdempotentProducer(faust_aiokafka.Producer):
@@ -67,6 +68,12 @@ class InLoopConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
     async def _gather_remaining_tasks(self) -> None:
         # The threaded version cancels every task left on its private loop; this loop is the app's.
+        return None
+
+    @Service.task
+    async def _thread_keepalive(self) -> None:
+        # mode wakes a thread's private loop every second so work handed to it is never left unscheduled; this
+        # consumer has no loop of its own to keep awake (its calls run on the app's loop), so it does not tick.
         return None
 
 
