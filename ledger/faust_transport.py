@@ -19,6 +19,8 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types.transports import TransportT
 from mode import Service
 
+from runtime.kafka import CONSUMER_TIMEOUT_MS
+
 
 class IdempotentProducer(faust_aiokafka.Producer):
     """Every producer the transport creates has ``acks=all`` and ``enable_idempotence``."""
@@ -69,6 +71,13 @@ class InLoopConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     async def _gather_remaining_tasks(self) -> None:
         # The threaded version cancels every task left on its private loop; this loop is the app's.
         return None
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # Faust leaves aiokafka's 200 ms fetch-routine timeout, a safety net that woke the idle ledger five times a
+        # second; the consumer reads it when it starts (aiokafka is pinned with Faust, pyproject.toml).
+        consumer._consumer_timeout = CONSUMER_TIMEOUT_MS / 1000
+        return consumer
 
     @Service.task
     async def _thread_keepalive(self) -> None:
