@@ -136,12 +136,7 @@ class Ledger:
         self.feeder = BatchFeeder(
             engine, catalogue, settings.batch_feed_policy(), lock_key=feeder_lock_key(settings.ledger_app_id)
         )
-        self._supervised_timer(
-            settings.batch_feed_interval_s,
-            "batch feeder",
-            self.feed_batches,
-            not_before=lambda: self._feeder_idle_until,
-        )
+        self._supervised_timer(settings.batch_feed_interval_s, "batch feeder", self.feed_batches)
         # An idle feeder (no unfinished batch) looks for new batches at the idle interval only; interactive
         # admissions here within the window make batches step back to their shared cap.
         self._feeder_idle_until = -math.inf
@@ -311,20 +306,9 @@ class Ledger:
             log.error("partitions revoked while events still wait for a batch: %s", held)
         log.info("partitions revoked: %d; nothing in flight", len(revoked))
 
-    def _supervised_timer(
-        self,
-        interval_s: float,
-        name: str,
-        work: Callable[[], Awaitable[None]],
-        *,
-        not_before: Callable[[], float] | None = None,
-    ) -> None:
+    def _supervised_timer(self, interval_s: float, name: str, work: Callable[[], Awaitable[None]]) -> None:
         """A Faust timer whose failures are never silent: a transient one waits for the next tick, anything
-        else takes the process down loudly (a timer that just died would leave jobs held forever).
-
-        `not_before` (a monotonic time) lets the work say it has nothing to do until then: the timer sleeps until
-        that time instead of waking every interval to find out (an idle batch feeder ticks every 50 ms when it
-        feeds and every `batch_feed_idle_interval_s` when it does not)."""
+        else takes the process down loudly (a timer that just died would leave jobs held forever)."""
 
         async def tick() -> None:
             try:
@@ -344,29 +328,7 @@ class Ledger:
                 log.critical("%s failed permanently; stopping the ledger", name, exc_info=True)
                 await self.app.crash(error)
 
-        if not_before is None:
-            self.app.timer(interval_s, name=f"ledger.{name}")(tick)
-            return
-        due_at = not_before
-
-        async def ticks() -> None:
-            # Every `interval_s` from the start of the last tick (as Faust's timer), or later when asked.
-            started = time.monotonic()
-            while not self.app.should_stop:
-                due = max(started + interval_s, due_at())
-                while (left := due - time.monotonic()) > 0 and not self.app.should_stop:
-                    await self.app.sleep(left)
-                started = time.monotonic()
-                await tick()
-
-        self.app.task(ticks)
-
-    async def _announce_ready_once_assigned(self) -> None:
-        """Looks for an assignment every 0.2 s until the first one, then stops (not a timer for the process's life:
-        readiness is announced once)."""
-        while not self._ready and not self.app.should_stop:
-            await self.app.sleep(READINESS_CHECK_S)
-            await self._announce_ready()
+        self.app.timer(interval_s, name=f"ledger.{name}")(tick)
 
     async def _announce_ready(self) -> None:
         if not self._ready and self.app.consumer.assignment():
@@ -374,6 +336,13 @@ class Ledger:
             heap.settle(self.settings.gc_young_threshold)
             mark_ready(self.settings.ready_file)
             log.info("ledger ready: partitions assigned")
+
+    async def _announce_ready_once_assigned(self) -> None:
+        """Looks for an assignment every 0.2 s until the first one, then stops (not a timer for the process's life:
+        readiness is announced once)."""
+        while not self._ready and not self.app.should_stop:
+            await self.app.sleep(READINESS_CHECK_S)
+            await self._announce_ready()
 
     async def sweep_overdue(self) -> None:
         """Expire jobs queued past their deadline, if no other instance is sweeping right now."""

@@ -1,5 +1,5 @@
 """The finance outbox published to a real Kafka topic: due retries run, every event goes out once per tick
-and is marked, and a second tick publishes nothing new; what falls due between idle ticks is taken by the next."""
+and is marked, and a second tick publishes nothing new."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 import uuid
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledger import finance_events, finance_tick, thresholds
@@ -15,7 +14,7 @@ from ledger.topups import Finance, TopupPolicy
 from runtime.settings import ServiceSettings
 from schemas import topics
 from schemas.events import encode
-from schemas.finance import FINANCE_EVENTS, BalanceThresholdCrossed, FinanceEvent
+from schemas.finance import FINANCE_EVENTS, FinanceEvent
 from tests.conftest import make_workspace
 from tests.kafka_probe import read_all
 from tests.test_finance_ledger import settle_jobs
@@ -57,55 +56,3 @@ async def test_a_tick_retries_due_topups_and_publishes_the_outbox_once(
     async with engine.connect() as conn:
         left = [e for _, e in await finance_events.unpublished(conn, 10_000) if e.workspace_id == workspace.id]
     assert left == [] and published >= len(mine)
-
-
-async def test_a_retry_falling_due_and_an_event_recorded_between_idle_ticks_are_each_taken_by_the_next_tick(
-    engine: AsyncEngine,
-) -> None:
-    # A tick first asks whether there is anything to do at all; what becomes due or is recorded while ticks find
-    # nothing must still be taken by the very next tick.
-    slow = Finance.local(policy=TopupPolicy(attempts_max=3, backoff_base_s=3600.0, backoff_max_s=3600.0))
-    published: list[FinanceEvent] = []
-
-    async def publish(events: list[FinanceEvent]) -> None:
-        published.extend(events)
-
-    async def tick() -> list[str]:
-        published.clear()
-        await finance_tick.tick(engine, slow, publish, retries_max=100, events_max=10_000)
-        return [event.type for event in published if event.workspace_id == workspace.id]
-
-    workspace = await make_workspace(engine, tokens=1_000)
-    async with engine.begin() as conn:
-        await thresholds.set_auto_topup(
-            conn, workspace.id, threshold_tokens=500, amount_paisa=1_003, method="card", enabled=True
-        )
-    await settle_jobs(engine, workspace.id, [600], slow)  # crossed; the first card attempt failed, retry in 1 h
-    assert await tick() == ["balance.threshold_crossed", "topup.failed"]
-    for _ in range(3):  # idle: the retry is not due, nothing is left to publish
-        assert await tick() == []
-
-    async with engine.begin() as conn:
-        await conn.execute(
-            text("UPDATE topups SET next_attempt_at = now() WHERE workspace_id = :ws AND status = 'pending'"),
-            {"ws": workspace.id},
-        )
-    assert await tick() == ["topup.failed"]  # attempt 2 (a ".03" amount fails twice), retried by the next tick
-    assert await tick() == []
-
-    async with engine.begin() as conn:
-        await finance_events.record(
-            conn,
-            [
-                BalanceThresholdCrossed(
-                    workspace_id=workspace.id,
-                    job_id="job_idle_tick",
-                    threshold_id=None,
-                    kind="absolute",
-                    threshold_tokens=100,
-                    balance_before_tokens=150,
-                    balance_after_tokens=50,
-                )
-            ],
-        )
-    assert await tick() == ["balance.threshold_crossed"]
