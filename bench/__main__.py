@@ -11,6 +11,7 @@
 ``python -m bench cluster``: saturated billed req/s of the cluster profile beside the dev stack, alternated.
 ``python -m bench stage``: the ledger's admission and settlement per job: statements, round trips, CPU.
 ``python -m bench edge``: CPU per request and per stream of each service, idle CPU, hops (on given Kafka/PostgreSQL).
+``python -m bench idle``: CPU and wake-ups per second of each idle service (on given Kafka/PostgreSQL).
 
 Starts the dev stack when it is not up (``python -m stack up``) and stops afterwards only what it started.
 """
@@ -100,6 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bench import edge
 
         return edge.main(argv[1:])
+    if argv[:1] == ["idle"]:
+        from bench import idle
+
+        return idle.main(argv[1:])
     if argv[:1] == ["stage"]:
         from bench import ledger_stage
 

@@ -53,6 +53,7 @@ class AdhocServices:
     base_url: str = ""
     fake_provider_url: str = ""
     started: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="luntrex-bench-")))
 
@@ -79,6 +80,7 @@ class AdhocServices:
                 f'"gemini": "{fake}/gemini", "llama": "{fake}/openai/v1"}}'
             ),
         }
+        self.env = env
         argv = {
             "fakeprovider": ["fakeprovider", "--port", str(fake_port)],
             "ledger": ["ledger"],
@@ -135,8 +137,12 @@ class AdhocServices:
             ).fetchall()
         return [int(row[0]) for row in rows]
 
+    def start_more(self, name: str, module: str) -> None:
+        """Start one more service (`python -m <module>`) beside the four, with their settings."""
+        self._start(name, [module], self.env)
+
     def stop(self) -> None:
-        for name in reversed(SERVICES):
+        for name in reversed(self.started):
             process = self._processes.get(name)
             if process is not None and process.poll() is None:
                 process.terminate()

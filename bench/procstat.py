@@ -62,3 +62,15 @@ def machine_times() -> MachineTimes:
     idle = values[3] + values[4]
     total = sum(values[:8])
     return MachineTimes(busy_s=(total - idle) / CLOCK_TICKS_PER_S, total_s=total / CLOCK_TICKS_PER_S)
+
+
+def context_switches(pid: int) -> int:
+    """Context switches so far of every live thread of ``pid``: each wake-up from a sleep is one (voluntary)."""
+    total = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            lines = status.read_text().splitlines()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += sum(int(line.split()[1]) for line in lines if line.split(":")[0].endswith("ctxt_switches"))
+    return total

@@ -15,6 +15,7 @@ request path; acknowledgements lost in a crash only make the relay check those r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -57,6 +58,8 @@ class OutboxRelay:
         self._publisher = publisher
         self._acked: set[str] = set()
         self._unrecorded: dict[str, AwaitingRow] = {}
+        # Set when there is something to flush, so an idle relay sleeps until then (or its next pass).
+        self._to_flush = asyncio.Event()
 
     def unrecorded(self, job: ChatJobSubmitted, event: bytes) -> None:
         """The broker acknowledged this job but its outbox row could not be written (the database is away):
@@ -64,6 +67,7 @@ class OutboxRelay:
         flush the database allows; from then on any ingress finds it, whether or not the ledger has yet."""
         if len(self._unrecorded) < self._settings.outbox_acks_max:
             self._unrecorded[job.job_id] = AwaitingRow(job.workspace_id, job.model_id, event, job.deadline_at)
+            self._to_flush.set()
 
     def pending_model(self, job_id: str, workspace_id: str) -> str | None:
         """The model of a job this ingress told 202 and has not recorded yet (None: no such job here)."""
@@ -75,9 +79,11 @@ class OutboxRelay:
         which costs only a ledger lookup by the relay later)."""
         if len(self._acked) < self._settings.outbox_acks_max:
             self._acked.add(job_id)
+            self._to_flush.set()
 
     async def run(self) -> None:
-        """Flush acknowledgements every `outbox_flush_interval_s` and try a relay pass every `relay_interval_s`."""
+        """Flush acknowledgements `outbox_flush_interval_s` after they arrive and try a relay pass every
+        `relay_interval_s`."""
         next_pass = time.monotonic()
         next_prune = time.monotonic() + self._settings.outbox_prune_interval_s
         while True:
@@ -94,7 +100,19 @@ class OutboxRelay:
                     raise  # a bug: the supervisor logs it and restarts the loop
                 # The database is away: the rows wait in the outbox, the next round tries again.
                 log.warning("outbox relay: database unavailable (%s); retrying", error)
-            await asyncio.sleep(self._settings.outbox_flush_interval_s)
+            await self._until_next_round(min(next_pass, next_prune))
+
+    async def _until_next_round(self, deadline: float) -> None:
+        """Sleep `outbox_flush_interval_s` while anything waits to be flushed (acknowledgements arriving, or a flush
+        that failed); with nothing, until something arrives (then the interval, so acknowledgements batch up) or
+        the next pass is due, instead of waking every interval to find nothing."""
+        if not (self._acked or self._unrecorded):
+            self._to_flush.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._to_flush.wait(), max(0.0, deadline - time.monotonic()))
+            if not self._to_flush.is_set():
+                return
+        await asyncio.sleep(self._settings.outbox_flush_interval_s)
 
     async def flush(self) -> None:
         await self._record_unrecorded()

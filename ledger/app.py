@@ -50,6 +50,9 @@ from schemas.finance import FINANCE_EVENTS, FinanceEvent
 
 log = logging.getLogger(__name__)
 
+# How often the ledger looks for its first partition assignment, to announce it is ready.
+READINESS_CHECK_S = 0.2
+
 
 def create_engine(settings: LedgerSettings) -> AsyncEngine:
     # No pre-ping: it costs a round trip per batch, and a batch that meets a dead connection is retried anyway.
@@ -122,7 +125,7 @@ class Ledger:
         self.app.agent(self.submitted, name="admission", concurrency=actors)(self._admission_agent)
         self.app.agent(self.usage, name="settlement", concurrency=actors)(self._settlement_agent)
         self.app.on_partitions_revoked.connect(self._on_partitions_revoked)  # type: ignore[arg-type]
-        self._supervised_timer(0.2, "readiness", self._announce_ready)
+        self.app.task(self._announce_ready_once_assigned)
         self._supervised_timer(settings.expiry_sweep_interval_s, "expiry sweep", self.sweep_overdue)
         self._sweep_lock_key = expiry.sweep_lock_key(settings.ledger_app_id)
         # Finance: auto top-up retries and the finance outbox, published to `finance.events`.
@@ -356,6 +359,13 @@ class Ledger:
             heap.settle(self.settings.gc_young_threshold)
             mark_ready(self.settings.ready_file)
             log.info("ledger ready: partitions assigned")
+
+    async def _announce_ready_once_assigned(self) -> None:
+        """Looks for an assignment every 0.2 s until the first one, then stops (not a timer for the process's life:
+        readiness is announced once)."""
+        while not self._ready and not self.app.should_stop:
+            await self.app.sleep(READINESS_CHECK_S)
+            await self._announce_ready()
 
     async def sweep_overdue(self) -> None:
         """Expire jobs queued past their deadline, if no other instance is sweeping right now."""

@@ -17,6 +17,9 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types.transports import TransportT
+from mode import Service
+
+from runtime.kafka import CONSUMER_TIMEOUT_MS
 
 
 class IdempotentProducer(faust_aiokafka.Producer):
@@ -67,6 +70,19 @@ class InLoopConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
     async def _gather_remaining_tasks(self) -> None:
         # The threaded version cancels every task left on its private loop; this loop is the app's.
+        return None
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # Faust leaves aiokafka's 200 ms fetch-routine timeout, a safety net that woke the idle ledger five times a
+        # second; the consumer reads it when it starts (aiokafka is pinned with Faust, pyproject.toml).
+        consumer._consumer_timeout = CONSUMER_TIMEOUT_MS / 1000
+        return consumer
+
+    @Service.task
+    async def _thread_keepalive(self) -> None:
+        # mode wakes a thread's private loop every second so work handed to it is never left unscheduled; this
+        # consumer has no loop of its own to keep awake (its calls run on the app's loop), so it does not tick.
         return None
 
 

@@ -19,6 +19,14 @@ from schemas.finance import FinanceEvent
 
 Publish = Callable[[list[FinanceEvent]], Awaitable[None]]
 
+# Anything for a tick to do: a retry due (retry_due's condition) or an unpublished event (unpublished's). Both are
+# partial-index lookups, read in one autocommit statement: an idle tick costs one round trip instead of two
+# transactions (seven round trips) every second.
+_ANYTHING_TO_DO = text(
+    "SELECT EXISTS (SELECT 1 FROM topups WHERE status = 'pending' AND next_attempt_at <= now()) "
+    "OR EXISTS (SELECT 1 FROM finance_events WHERE published_at IS NULL)"
+)
+
 
 def tick_lock_key(app_id: str) -> int:
     """A stable signed 64-bit advisory-lock key per ledger app: one instance at a time drains the retries."""
@@ -35,6 +43,10 @@ async def tick(
     lock_key: int | None = None,
 ) -> int:
     """Run one tick; returns how many events were published."""
+    async with engine.connect() as probe:
+        await probe.execution_options(isolation_level="AUTOCOMMIT")
+        if not (await probe.execute(_ANYTHING_TO_DO)).scalar_one():
+            return 0
     async with engine.begin() as conn:
         # Several ledgers tick; the transaction-level lock lets one drain the retry queue at a time (a payment
         # attempt is not something to race on). The others go straight to the outbox, which SKIP LOCKED shares.

@@ -17,6 +17,11 @@ from schemas import topics as topic_names
 
 # aiokafka's own default for the whole fetch response (all partitions); never below one record.
 FETCH_MAX_BYTES_DEFAULT = 52_428_800
+# The longest aiokafka's background fetch routine sleeps between looks at its partitions (aiokafka's default is
+# 200 ms). It is woken at once by everything that needs a new fetch: a fetch answered, records consumed, a
+# partition resumed, an assignment lost, a seek or offset reset, a metadata update it asked for; the timeout is
+# only a safety net, and at 200 ms it woke every idle consumer five times a second.
+CONSUMER_TIMEOUT_MS = 1000
 
 
 def new_producer(settings: ServiceSettings, *, linger_ms: int | None = None) -> AIOKafkaProducer:
@@ -42,6 +47,7 @@ def new_consumer(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        consumer_timeout_ms=CONSUMER_TIMEOUT_MS,
         isolation_level="read_committed",
         max_poll_interval_ms=max_poll_interval_ms,
         **consumer_size_options(settings),
@@ -161,6 +167,7 @@ async def start_reader(
         group_id=None,
         enable_auto_commit=False,
         fetch_max_wait_ms=max(settings.kafka_fetch_max_wait_ms, READER_FETCH_MAX_WAIT_MS),
+        consumer_timeout_ms=CONSUMER_TIMEOUT_MS,
         **consumer_size_options(settings),
     )
     await consumer.start()

@@ -183,6 +183,32 @@ async def test_a_pool_slower_than_the_poll_interval_keeps_its_jobs_and_runs_each
     assert {u.outcome for u in usage} == {"completed"}
 
 
+async def test_an_idle_pool_takes_jobs_published_after_its_long_polls_and_commits_them(
+    kafka: str, prefix: str, fake: RunningFakeProvider, catalogue: Catalogue
+) -> None:
+    # The default waits: an idle pool's poll and its broker fetch wait long, and its committer sleeps until a job
+    # ends. A job published after all of them have run out, and a pair that fills a pool of one (paused after
+    # the first, resumed when it ends), must still be taken, run once and committed.
+    settings = WorkerSettings(
+        **{**worker_settings(kafka, prefix, fake).model_dump(), "pool_concurrency_max": 1, "commit_interval_s": 0.2}
+    )
+    assert settings.poll_wait_ms == 5000 and settings.kafka_fetch_max_wait_ms == 1000
+    async with running_pool(settings, catalogue):
+        await send_dispatch(kafka, prefix, "job_first", dispatch("job_first"))
+        await usage_events(kafka, prefix, 1)
+        assert await fully_committed(kafka, prefix)
+        await asyncio.sleep(settings.poll_wait_ms / 1000 + 1.0)  # idle past every wait
+        fake.set_scenario(UPSTREAM, latency_ms=300)
+        for job_id in ("job_after_idle_1", "job_after_idle_2"):
+            await send_dispatch(kafka, prefix, job_id, dispatch(job_id))
+        usage = await usage_events(kafka, prefix, 3)
+        assert await fully_committed(kafka, prefix)
+
+    assert sorted(u.job_id for u in usage) == ["job_after_idle_1", "job_after_idle_2", "job_first"]
+    assert {u.outcome for u in usage} == {"completed"}
+    assert fake.calls(UPSTREAM) == {"received": 3, "answered": 3, "in_flight": 0}
+
+
 async def test_unreadable_dispatches_are_dead_lettered_their_jobs_failed_and_the_rest_runs(
     kafka: str, prefix: str, fake: RunningFakeProvider, catalogue: Catalogue
 ) -> None:

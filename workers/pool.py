@@ -102,6 +102,8 @@ class ModelPool:
         self.policy = RetryPolicy(settings.attempts_per_model_max, settings.backoff_base_s, settings.backoff_max_s)
         self._consumer: AIOKafkaConsumer | None = None
         self._tasks: dict[asyncio.Task[None], TopicPartition] = {}
+        # Set when a job finishes: there may be an offset to commit.
+        self._job_finished = asyncio.Event()
         self.group_id = pool_group(settings.topic_prefix, name, lane)
         self._usage_topic = topics.prefixed(settings.topic_prefix, topics.JOBS_USAGE)
         self._dead_letter_topic = topics.prefixed(settings.topic_prefix, topics.DEAD_LETTERS)
@@ -205,17 +207,24 @@ class ModelPool:
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.pop(task, None)
+        self._job_finished.set()
         if not task.cancelled() and task.exception() is not None:
             log.error("pool %s: a job task failed", self.name, exc_info=task.exception())
         self.apply_backpressure()
 
     async def _commit_periodically(self) -> None:
+        """Commit `commit_interval_s` after a job finishes, whatever finished meanwhile; an idle pool sleeps until
+        its next job ends instead of waking every interval to find nothing to commit."""
         while True:
+            await self._job_finished.wait()
             await asyncio.sleep(self.settings.commit_interval_s)
+            # Cleared before reading what is committable: a job ending during the commit sets it again.
+            self._job_finished.clear()
             try:
                 await self.commit()
             except KafkaError:
                 log.exception("pool %s: offset commit failed; will retry", self.name)
+                self._job_finished.set()
 
     async def _handle_traced(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
         """`_handle` inside the job's span (a child of the ledger's hold), when tracing is on."""

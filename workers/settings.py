@@ -37,6 +37,8 @@ class WorkerSettings(ServiceSettings):
     # The transport under httpx's API; aiohttp's costs far less CPU per call on this machine (see DESIGN.md).
     http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     http_connections_max: int = Field(default=512, ge=1, le=100_000)
+    # Offsets are committed this long after a job finishes (one commit for whatever finished meanwhile); an idle
+    # pool, with nothing finished, does not wake up for it.
     commit_interval_s: float = Field(default=0.2, gt=0, le=60)
     # A pool that does not poll for this long is evicted from its group and its jobs run again elsewhere.
     # Pools never block their poll loop (a saturated pool pauses its partitions and keeps polling).
@@ -44,8 +46,10 @@ class WorkerSettings(ServiceSettings):
     # On a rebalance, how long a pool waits for the jobs of partitions it gives up (so they are not run again by
     # the next owner); under the group's rebalance timeout (the session timeout, 10 s).
     revoke_wait_s: float = Field(default=5.0, ge=0, le=9)
-    # How long one poll waits for records; well under the poll interval.
-    poll_wait_ms: int = Field(default=500, ge=1, le=10_000)
+    # How long one poll waits for records; well under the poll interval. A poll returns as soon as a record is
+    # fetched, and a paused pool is resumed by its finishing jobs, not by the poll loop: this only sets how often
+    # an idle pool's loop wakes up for nothing (and how soon a dead offset committer takes the pool down).
+    poll_wait_ms: int = Field(default=5000, ge=1, le=10_000)
     # The largest provider response read, which bounds the answer: a larger one fails the job (upstream_error)
     # instead of making a usage event too big for Kafka. The default leaves room for JSON escaping.
     provider_response_max_bytes: int = Field(default=RESPONSE_MAX_BYTES_DEFAULT, ge=1_024)
