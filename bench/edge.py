@@ -18,7 +18,7 @@ import asyncio
 import json
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -126,18 +126,28 @@ async def _streams(services: _Services, api_key: str, count: int) -> dict[str, A
     }
 
 
-async def _main(arguments: argparse.Namespace, command: str) -> int:
-    kafka, admin_url = arguments.services.split(",", 1)
-    services = _Services(kafka=kafka, admin_database_url=admin_url, root=arguments.root)
+async def run_and_report(
+    bench: str,
+    services: _Services,
+    arguments: argparse.Namespace,
+    command: str,
+    measure: Callable[[Any, argparse.Namespace], Awaitable[dict[str, Any]]],
+    *,
+    also_start: Sequence[tuple[str, str]] = (),
+) -> int:
+    """Start `services` (and `also_start`: (name, module) pairs) on the given Kafka and PostgreSQL, `measure`
+    them, stop them, and write bench/results/<arguments.name>.json with the machine's load around the run."""
     services.metrics_ports = {"ledger": adhoc.free_port(), "workers": adhoc.free_port()}
     load_before = machine.load_average()
     try:
         await services.start()
-        result = await run(services, arguments)
+        for name, module in also_start:
+            services.start_more(name, module)
+        result = await measure(services, arguments)
     finally:
         services.stop()
     document = {
-        "bench": "edge",
+        "bench": bench,
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": command,
         "root": str(arguments.root),
@@ -151,6 +161,12 @@ async def _main(arguments: argparse.Namespace, command: str) -> int:
     print(json.dumps(result, indent=1))
     print(f"wrote {report.write(arguments.name, document)}")
     return 0
+
+
+async def _main(arguments: argparse.Namespace, command: str) -> int:
+    kafka, admin_url = arguments.services.split(",", 1)
+    services = _Services(kafka=kafka, admin_database_url=admin_url, root=arguments.root)
+    return await run_and_report("edge", services, arguments, command, run)
 
 
 def main(argv: Sequence[str]) -> int:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from bench import adhoc, edge, machine, procstat, report
+from bench import edge, procstat
 from bench.workspace import BillingProbe
 from stack.profiles import REPO_ROOT
 
@@ -66,29 +65,9 @@ async def run(services: _Services, arguments: argparse.Namespace) -> dict[str, A
 async def _main(arguments: argparse.Namespace, command: str) -> int:
     kafka, admin_url = arguments.services.split(",", 1)
     services = _Services(kafka=kafka, admin_database_url=admin_url, root=arguments.root)
-    services.metrics_ports = {"ledger": adhoc.free_port(), "workers": adhoc.free_port()}
-    load_before = machine.load_average()
-    try:
-        await services.start()
-        services.start_more("dispatcher", "ledger.dispatcher")
-        result = await run(services, arguments)
-    finally:
-        services.stop()
-    document = {
-        "bench": "idle",
-        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": command,
-        "root": str(arguments.root),
-        "machine": {
-            **machine.machine_info(),
-            "load_average_before": load_before,
-            "load_average_after": machine.load_average(),
-        },
-        **result,
-    }
-    print(json.dumps(result, indent=1))
-    print(f"wrote {report.write(arguments.name, document)}")
-    return 0
+    return await edge.run_and_report(
+        "idle", services, arguments, command, run, also_start=(("dispatcher", "ledger.dispatcher"),)
+    )
 
 
 def main(argv: Sequence[str]) -> int:
