@@ -30,8 +30,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench import ledger_bench, report
-from bench.batch_bench import MODEL, jsonl_chunks
-from bench.ledger_stage import Counters
+from bench.batch_bench import jsonl_chunks
+from bench.ledger_stage import COMPLETED_INPUT_TOKENS, COMPLETED_OUTPUT_TOKENS, Counters, completed_usage
 from ingress.batch_ingest import BatchOptions, IngestLimits, ingest
 from ingress.batch_stream import numbered_lines
 from ingress.key_policy import Principal
@@ -39,7 +39,7 @@ from ledger import batch_feeder, inbound, journal, settlement
 from ledger.batch_feeder import BatchFeeder, FeedPolicy
 from runtime.catalogue_file import load_catalogue
 from schemas.batches import is_batch_job
-from schemas.events import Envelope, UsageRecorded, encode
+from schemas.events import Envelope, encode
 from stack.profiles import REPO_ROOT
 
 CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
@@ -75,23 +75,6 @@ class Clock:
         if counters is not None:
             figures["statements"] = round(counters.statements / units, 3)
         return figures
-
-
-def _usage(job_id: str, workspace_id: str) -> bytes:
-    return encode(
-        UsageRecorded(
-            workspace_id=workspace_id,
-            job_id=job_id,
-            outcome="completed",
-            model_id=MODEL,
-            provider="openai",
-            input_tokens=12,
-            output_tokens=24,
-            answer="A short answer from the fake provider.",
-            finish_reason="stop",
-            attempts=1,
-        )
-    )
 
 
 async def _backends(engine: AsyncEngine) -> set[int]:
@@ -150,7 +133,7 @@ async def measure(url: str, *, lines: int, settle_batch: int, policy: FeedPolicy
             feed_statements += counters.statements
             ticked = released[before:]
             assert ticked, "a tick with free slots released nothing"
-            usages = [_usage(job_id, workspace_id) for job_id in ticked]
+            usages = [completed_usage(workspace_id, job_id) for job_id in ticked]
             counters.statements = 0
             clock.start()
             for start in range(0, len(usages), settle_batch):
@@ -187,7 +170,7 @@ async def measure(url: str, *, lines: int, settle_batch: int, policy: FeedPolicy
                 "postgres_cpu_us": round(settle_backend / lines, 1),
                 "statements": round(settle_statements / lines, 3),
             },
-            "billing_exact": book[0] == 36 * lines and book[1] == 0,
+            "billing_exact": book[0] == (COMPLETED_INPUT_TOKENS + COMPLETED_OUTPUT_TOKENS) * lines and book[1] == 0,
         }
     finally:
         await engine.dispose()

@@ -44,6 +44,8 @@ from schemas.events import (
 from stack.profiles import REPO_ROOT
 
 MODEL = "openai/gpt-4.1-mini"
+# What `completed_usage` reports (the stage benches check the book against their sum per job).
+COMPLETED_INPUT_TOKENS, COMPLETED_OUTPUT_TOKENS = 20, 60
 CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
@@ -109,7 +111,8 @@ def _submission(workspace_id: str, job_id: str) -> bytes:
     )
 
 
-def _usage(workspace_id: str, job_id: str) -> bytes:
+def completed_usage(workspace_id: str, job_id: str) -> bytes:
+    """A completed job's usage event as a worker publishes it (the stage benches settle these)."""
     return encode(
         UsageRecorded(
             workspace_id=workspace_id,
@@ -117,8 +120,8 @@ def _usage(workspace_id: str, job_id: str) -> bytes:
             outcome="completed",
             model_id=MODEL,
             provider="openai",
-            input_tokens=20,
-            output_tokens=60,
+            input_tokens=COMPLETED_INPUT_TOKENS,
+            output_tokens=COMPLETED_OUTPUT_TOKENS,
             answer="The ocean hums a silver tune, beneath the patient moon.",
             finish_reason="stop",
             attempts=1,
@@ -170,10 +173,11 @@ async def measure(url: str, *, jobs: int, batch: int, warmup: int) -> dict[str, 
                 stage,
                 catalogue,
                 [_submission(workspace_id, j) for j in chunk],
-                [_usage(workspace_id, j) for j in chunk],
+                [completed_usage(workspace_id, j) for j in chunk],
             )
         prepared = [
-            ([_submission(workspace_id, j) for j in chunk], [_usage(workspace_id, j) for j in chunk]) for chunk in timed
+            ([_submission(workspace_id, j) for j in chunk], [completed_usage(workspace_id, j) for j in chunk])
+            for chunk in timed
         ]
         done = sum(len(chunk) for chunk in timed)
         counters.statements = counters.commits = 0
@@ -190,7 +194,8 @@ async def measure(url: str, *, jobs: int, batch: int, warmup: int) -> dict[str, 
                     {"ws": workspace_id},
                 )
             ).scalar_one()
-        assert spent == 80 * (warmup + jobs), f"spent {spent}, expected {80 * (warmup + jobs)}"
+        per_job = COMPLETED_INPUT_TOKENS + COMPLETED_OUTPUT_TOKENS
+        assert spent == per_job * (warmup + jobs), f"spent {spent}, expected {per_job * (warmup + jobs)}"
         return {
             "batch": batch,
             "jobs": done,
