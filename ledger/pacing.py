@@ -6,7 +6,9 @@ lines: the next run simply starts an interval after it ended, nothing overlaps o
 minute only bury the ones that matter. So the feeder runs in a loop of its own (`ledger.app`) that feeds each run's
 duration here: overruns are summed up in at most one warning per `report_every_s` (how many, of how many runs, and
 the longest), while a run past `stall_s` (real trouble: a lock waited for, a database that stalls) is still reported
-at once, every time.
+at once, every time. A minute in which overruns were rare and short (under `share_min` of the runs, none past
+`long_s`) says nothing: an idle stack on a slow machine overran by a millisecond once or twice a minute and warned
+about it every few minutes, which taught operators to skip the ledger's warnings.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ class Overruns:
     interval_s: float
     report_every_s: float = 60.0
     stall_s: float = 5.0
+    share_min: float = 0.05
+    long_s: float = 1.0
     runs: int = 0
     overran: int = 0
     longest_s: float = 0.0
@@ -40,7 +44,7 @@ class Overruns:
         if now - self.reported_at < self.report_every_s:
             return None
         line = None
-        if self.overran:
+        if self.overran and (self.overran >= self.share_min * self.runs or self.longest_s >= self.long_s):
             line = (
                 f"{self.name}: {self.overran} of {self.runs} runs in the last {now - self.reported_at:.0f}s took longer"
                 f" than the {self.interval_s * 1000:g} ms interval (longest {self.longest_s * 1000:.0f} ms); each next"
