@@ -68,6 +68,11 @@ def new_faust_app(settings: LedgerSettings) -> faust.App:
         web_enabled=False,
         topic_partitions=topics.LEDGER_PARTITIONS,
         topic_allow_declare=False,
+        # No Faust leader election: the ledger's singletons take PostgreSQL advisory locks instead. Faust's leader
+        # topic is one nobody creates (declaring is off), so the consumer subscribed to a missing topic, the
+        # broker auto-created it, and the next metadata refresh (5 min after start) rebalanced every ledger and
+        # logged a false "no fetch request since start" error for each partition.
+        topic_disable_leader=True,
         key_serializer="raw",
         value_serializer="raw",
         producer_linger=settings.kafka_linger_ms / 1000,
