@@ -10,6 +10,7 @@ one (runtime/kafka.py), and neither should the ledger's.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Mapping
 from typing import Any
@@ -50,6 +51,7 @@ class InLoopConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
     def __init__(self, consumer: Any, **kwargs: Any) -> None:
         super().__init__(consumer, thread_loop=kwargs["loop"], **kwargs)
+        self._cast_tasks: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
         # ServiceThread.start without the thread: the service body runs as a task of this loop.
@@ -66,7 +68,11 @@ class InLoopConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return await result if inspect.isawaitable(result) else result
 
     async def cast_thread(self, fun: Any, *args: Any, **kwargs: Any) -> None:
-        self.parent_loop.create_task(self.call_thread(fun, *args, **kwargs))
+        # Fire and forget, as the threaded version; the loop keeps only weak references to tasks, so this keeps
+        # a strong one until the call ends (else it could be collected mid-call).
+        task = self.parent_loop.create_task(self.call_thread(fun, *args, **kwargs))
+        self._cast_tasks.add(task)
+        task.add_done_callback(self._cast_tasks.discard)
 
     async def _gather_remaining_tasks(self) -> None:
         # The threaded version cancels every task left on its private loop; this loop is the app's.
