@@ -9,11 +9,11 @@ from pathlib import Path
 
 from stack import envfile, launcher, supervision
 from stack.kafka import kafka_pid, stop_kafka
-from stack.kafka_cluster import broker_pid
+from stack.kafka_cluster import broker_pid, stop_cluster
 from stack.postgres import postgres_pid, stop_postgres
 from stack.processes import processes_for
 from stack.profiles import DEV, LOOPBACK, REPO_ROOT, Profile
-from stack.services import cluster_spec, stop_services
+from stack.services import cluster_spec
 
 UP_TIMEOUT_S = 600
 
@@ -105,9 +105,8 @@ def restore(session: StackSession) -> None:
             launcher.stop(process, profile.run_dir)
     if profile.brokers > 1:
         if any(name.startswith("kafka-") for name in session.started):
-            stop_services(profile)
-        return
-    if "kafka" in session.started:
+            stop_cluster(cluster_spec(profile))
+    elif "kafka" in session.started:
         stop_kafka(profile.run_dir)
     if "postgres" in session.started:
         stop_postgres(profile.run_dir)
