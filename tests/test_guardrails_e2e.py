@@ -6,6 +6,7 @@ output rule matches is withheld and not charged. Every test ends with the books 
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -184,4 +185,47 @@ async def test_bad_guardrails_are_refused_when_configured(
     refused = await client.patch(f"/admin/workspaces/{workspace}", json={"guardrails": guardrails}, headers=ADMIN)
     assert refused.status_code == 400, refused.text
     assert refused.json()["code"] == "invalid_request" and expected in refused.json()["error"]
+    await assert_another_workspace_completes(client, engine)
+
+
+async def sse_events(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
+    events, name = [], None
+    async for line in response.aiter_lines():
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: ") and name is not None:
+            events.append((name, json.loads(line[6:])))
+    return events
+
+
+async def test_a_stream_with_output_checks_is_held_back_until_checked(
+    client: httpx.AsyncClient, engine: AsyncEngine, scenario: Scenario
+) -> None:
+    workspace, headers = await guarded_workspace(
+        client,
+        {"deny": [{"name": "launch-codes", "keywords": ["xyzzy"]}], "redact": ["email"], "check_output": True},
+    )
+    # Word by word, a few ms apart: unchecked, the address would reach the caller before the answer ended.
+    await scenario(answer_text="write to bob@example.org today", stream_chunk_ms=5)
+    body = {**chat("who?", model="test/hostile"), "stream": True}
+    async with client.stream("POST", "/chat/completions", json=body, headers=headers) as response:
+        assert response.status_code == 200, await response.aread()
+        events = await sse_events(response)
+    names = [name for name, _ in events]
+    assert names[0] == "start" and names[-1] == "done", names
+    streamed = "".join(data["delta"] for name, data in events if name == "delta")
+    assert streamed == "write to [REDACTED:email] today"
+    assert "bob@example.org" not in json.dumps(events)
+    done = events[-1][1]
+    assert done["cost"] > 0
+    assert (await balances(engine, workspace))["spent"] == done["cost"]
+
+    await scenario(answer_text="the launch code is XYZZY", stream_chunk_ms=5)
+    async with client.stream("POST", "/chat/completions", json=body, headers=headers) as response:
+        withheld = await response.aread()
+        assert response.status_code == 400, withheld
+    assert b"XYZZY" not in withheld and b"launch-codes" in withheld
+    assert json.loads(withheld)["code"] == "guardrail_blocked"
+    # Withheld: nothing charged for it, only the first answer is spent.
+    assert (await balances(engine, workspace))["spent"] == done["cost"]
     await assert_another_workspace_completes(client, engine)

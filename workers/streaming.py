@@ -8,6 +8,13 @@ published. After that the caller has seen text that another attempt would not re
 job: `failed` with the provider's error, nothing charged, its hold released (the policy in README, Streaming).
 Deltas are a preview published without waiting for the broker; the answer that is billed and delivered last
 travels in the `UsageRecorded`, so a lost delta costs latency, never text.
+
+A job whose guardrails check output (`params.output_checks`) is held back: its deltas are kept here until the
+whole answer exists and has passed the checks (workers/output_checks.py), then published at once, its text as
+checked (redacted where a rule says so) and its tool calls as they came. An answer a deny rule matches is never
+published at all: the job fails `guardrail_blocked`, uncharged, before the caller has seen a byte. The caller's
+time to first token is then the whole answer's time; held back, a failed attempt's pieces reach nobody, so the
+non-streamed retry rules hold until the end.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from schemas.catalogue import Catalogue
 from schemas.events import ChatJobDispatched, ChatStreamDelta, UsageRecorded
 from schemas.topics import Lane
-from workers import execution
+from workers import execution, output_checks
 from workers.providers.base import ProviderError
 from workers.providers.streams.contract import StreamPiece
 from workers.retry import RetryPolicy
@@ -31,20 +38,40 @@ DeltaPublisher = Callable[[ChatStreamDelta], Awaitable[None]]
 
 
 class _Run:
-    """One execution of a job: numbers its deltas and remembers when the first one came."""
+    """One execution of a job: numbers its deltas and remembers when the first one came (or, `held_back`, keeps
+    the current attempt's pieces until `release`)."""
 
-    def __init__(self, job: ChatJobDispatched, publish: DeltaPublisher) -> None:
+    def __init__(self, job: ChatJobDispatched, publish: DeltaPublisher, *, held_back: bool = False) -> None:
         self.job = job
         self.run_id = uuid.uuid4().hex
         self.seq = 0
         self.first_token_ms: int | None = None
         self.started = time.monotonic()
+        self.held_back = held_back
+        self._held: list[StreamPiece] = []
         self._publish = publish
 
     def attempt_started(self) -> None:
         self.started = time.monotonic()
+        # Held back, a failed attempt's pieces were never sent: the next attempt starts from nothing.
+        self._held.clear()
 
     async def delta(self, piece: StreamPiece) -> None:
+        if self.held_back:
+            self._held.append(piece)
+            return
+        await self._send(piece)
+
+    async def release(self, answer: str | None) -> None:
+        """Publish a held-back answer that passed its checks: the text as checked, then the tool calls."""
+        if answer:
+            await self._send(answer)
+        for piece in self._held:
+            if not isinstance(piece, str):
+                await self._send(piece)
+        self._held.clear()
+
+    async def _send(self, piece: StreamPiece) -> None:
         if self.first_token_ms is None:
             self.first_token_ms = round((time.monotonic() - self.started) * 1000)
         event = ChatStreamDelta(
@@ -69,7 +96,7 @@ async def execute_stream(
     publish: DeltaPublisher,
     clock: execution.Clock = execution._utc_now,
 ) -> UsageRecorded:
-    run = _Run(job, publish)
+    run = _Run(job, publish, held_back=job.params.output_checks is not None)
     last_error: ProviderError | None = None
     attempts = 0
     for model_id in job.route:
@@ -102,6 +129,10 @@ async def execute_stream(
                 await execution._sleep_within(job, policy.delay_s(attempt, error.retry_after_s), clock)
                 continue
             usage = execution._completed(job, model.id, model.provider, result, attempts)
+            if run.held_back:
+                usage = output_checks.apply(usage, job.params.output_checks)
+                if usage.outcome == "completed":
+                    await run.release(usage.answer)
             return usage.model_copy(update={"first_token_ms": run.first_token_ms})
     assert last_error is not None, "a route has at least one model"
     left_s = execution.seconds_left(job, clock())
