@@ -12,19 +12,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledger import admission, batch_queries, journal, settlement, workspaces
+from ledger import admission, batch_queries, domain, journal, price_book, settlement, workspaces
+from ledger.batch_feeder import BatchFeeder, feeder_lock_key
+from ledger.settings import LedgerSettings
 from schemas.catalogue import Catalogue
 from tests.conftest import make_workspace
 from tests.ledger_checks import balances
 from tests.test_batch_limits import (
     BILLED,
     MAX_TOKENS,
+    MODEL,
     POLICY,
+    Drive,
     Outgoing,
     assert_book_verifies,
     book,
@@ -259,3 +266,71 @@ async def test_a_batch_stored_while_its_workspace_waits_for_credit_says_so_from_
         "funding": -(granted + 1_000_000),
     }
     await assert_book_verifies(engine)
+
+
+async def test_a_price_cut_the_wake_ups_cannot_see_is_picked_up_within_the_configured_credit_recheck(
+    own_engine: AsyncEngine, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = own_engine
+    # The ledger's own settings, as its entrypoint builds them from the environment.
+    monkeypatch.setenv("LUNTREX_BATCH_CREDIT_RECHECK_S", "2")
+    monkeypatch.setenv("LUNTREX_BATCH_CAP_RECHECK_S", "0.5")
+    policy = LedgerSettings().batch_feed_policy()
+    assert (policy.credit_recheck_s, policy.cap_recheck_s) == (2, 0.5)
+    run = Drive(engine, catalogue, BatchFeeder(engine, catalogue, policy, lock_key=feeder_lock_key(str(uuid.uuid4()))))
+    workspace = await make_workspace(engine, tokens=0)
+    batch = await store(engine, catalogue, workspace, 6)
+    hold = admission.hold_request(catalogue, await first_job(engine, batch)).hold
+    # Not quite one hold: the batch waits for it.
+    granted = hold - 1
+    await grant(engine, workspace.id, granted, "first")
+    tick = await run.tick(T0)
+    assert (tick.released, await credit_needed(engine, batch)) == (0, hold)
+
+    # Half the price: one line now fits, but the workspace's credit has not moved, so no tick sees it...
+    async with engine.begin() as conn:
+        await price_book.publish_price(
+            conn,
+            catalogue,
+            model_id=MODEL,
+            input_multiplier=Fraction(1, 2),
+            output_multiplier=Fraction(1, 2),
+            cached_input_multiplier=None,
+            effective_at=None,
+        )
+    for moment in (T0, T0 + timedelta(seconds=1), T0 + timedelta(seconds=1.9)):
+        tick = await run.tick(moment)
+        assert (tick.lines_read, tick.released) == (0, 0)
+    # ...until the recheck, 2 s after the batch started waiting (the default, 5 s, would not be due yet).
+    tick = await run.tick(T0 + timedelta(seconds=2))
+    assert tick.lines_read > 0 and tick.released >= 1
+    cheap_hold = admission.hold_request(catalogue, await first_job(engine, batch), {MODEL: await cut(engine)}).hold
+    assert tick.released == granted // cheap_hold
+
+    # A top-up lets the rest go; every line is billed once, at the price in force when it was held.
+    await grant(engine, workspace.id, 1_000_000, "topup")
+    assert (await run.tick(T0 + timedelta(seconds=3))).released == 6 - tick.released
+    assert await run.settle(twice=True) == 6
+    assert (await run.tick(T0 + timedelta(seconds=3))).finished == [(batch, "completed")]
+    billed = domain.charge_tokens(5, 7, Fraction(1, 2), Fraction(1, 2))
+    assert run.refused == []
+    assert await book(engine, workspace.id) == {
+        "completed": 6,
+        "rejected": 0,
+        "queued": 0,
+        "cost": 6 * billed,
+        "holds": 6,
+        "debits": 6,
+    }
+    assert await balances(engine, workspace.id) == {
+        "available": granted + 1_000_000 - 6 * billed,
+        "held": 0,
+        "spent": 6 * billed,
+        "funding": -(granted + 1_000_000),
+    }
+    await assert_book_verifies(engine)
+
+
+async def cut(engine: AsyncEngine) -> price_book.PriceVersion:
+    async with engine.connect() as conn:
+        return (await price_book.prices_at(conn, [MODEL]))[MODEL]
