@@ -29,7 +29,6 @@ from tests.ledger_checks import balances
 from tests.test_batch_limits import (
     BILLED,
     MAX_TOKENS,
-    MODEL,
     POLICY,
     Drive,
     Outgoing,
@@ -287,24 +286,29 @@ async def test_a_price_cut_the_wake_ups_cannot_see_is_picked_up_within_the_confi
     tick = await run.tick(T0)
     assert (tick.released, await credit_needed(engine, batch)) == (0, hold)
 
-    # Half the price: one line now fits, but the workspace's credit has not moved, so no tick sees it...
+    # Half the price on every model of the line's route (a fallback may answer, so the hold covers the dearest):
+    # one line now fits, but the workspace's credit has not moved, so no tick sees it...
+    job = await first_job(engine, batch)
+    models = admission.route_models(catalogue, [job])
     async with engine.begin() as conn:
-        await price_book.publish_price(
-            conn,
-            catalogue,
-            model_id=MODEL,
-            input_multiplier=Fraction(1, 2),
-            output_multiplier=Fraction(1, 2),
-            cached_input_multiplier=None,
-            effective_at=None,
-        )
+        for model_id in models:
+            await price_book.publish_price(
+                conn,
+                catalogue,
+                model_id=model_id,
+                input_multiplier=Fraction(1, 2),
+                output_multiplier=Fraction(1, 2),
+                cached_input_multiplier=None,
+                effective_at=None,
+            )
+        cheap_hold = admission.hold_request(catalogue, job, await price_book.prices_at(conn, models)).hold
+    assert cheap_hold <= granted
     for moment in (T0, T0 + timedelta(seconds=1), T0 + timedelta(seconds=1.9)):
         tick = await run.tick(moment)
         assert (tick.lines_read, tick.released) == (0, 0)
     # ...until the recheck, 2 s after the batch started waiting (the default, 5 s, would not be due yet).
     tick = await run.tick(T0 + timedelta(seconds=2))
     assert tick.lines_read > 0 and tick.released >= 1
-    cheap_hold = admission.hold_request(catalogue, await first_job(engine, batch), {MODEL: await cut(engine)}).hold
     assert tick.released == granted // cheap_hold
 
     # A top-up lets the rest go; every line is billed once, at the price in force when it was held.
@@ -329,8 +333,3 @@ async def test_a_price_cut_the_wake_ups_cannot_see_is_picked_up_within_the_confi
         "funding": -(granted + 1_000_000),
     }
     await assert_book_verifies(engine)
-
-
-async def cut(engine: AsyncEngine) -> price_book.PriceVersion:
-    async with engine.connect() as conn:
-        return (await price_book.prices_at(conn, [MODEL]))[MODEL]
