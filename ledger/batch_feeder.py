@@ -9,9 +9,10 @@ One tick (one ledger instance at a time, by a PostgreSQL advisory lock), in one 
    credit; the rest wait (`waiting_for_credit`), and the workspace's batches are not read again until its available
    credit above its floor could pay the hold it ran short of (`credit_needed_tokens`, compared each tick with the
    account read beside the batches: a top-up, grant, settlement or raised credit line lets them go on at the next
-   tick) or `credit_recheck_s` has passed; and per batch the prefix its key's and workspace's rate limits and
-   spend caps let through now; the rest wait (`throttled_until`), and the batch is not looked at again before
-   then (`ledger/batch_gate.py`);
+   tick) or `credit_recheck_s` (`LUNTREX_BATCH_CREDIT_RECHECK_S`) has passed; and per batch the prefix its key's
+   and workspace's rate limits and spend caps let through now; the rest wait (`throttled_until`), and the batch is
+   not looked at again before then (`ledger/batch_gate.py`; a spend cap at least every `cap_recheck_s`,
+   `LUNTREX_BATCH_CAP_RECHECK_S`);
 4. admit the kept lines through the ledger's one admission path (`ledger.admission.admit`: price book, holds,
    rate limits and spend caps, deadlines = the batch's window), and advance each batch's `next_line`.
 A batch is throttled by its limits, never failed by them: lines still waiting at the window's end expire
@@ -81,10 +82,11 @@ class FeedPolicy:
     adopt_every_s: float = 0.2
     # A batch refused by a spend cap is tried again at least this often (running jobs' settlements free some of
     # the cap, an administrator may raise it); one refused by a rate limit waits for the window's end.
+    # (`LUNTREX_BATCH_CAP_RECHECK_S`)
     cap_recheck_s: float = 1.0
     # A workspace waiting for credit is tried again at least this often even if its credit has not grown enough
     # for the hold it ran short of: a new price may have made that hold smaller. One re-read of its lines (a few
-    # ms for a 5,000-line batch) every few seconds costs nothing worth counting.
+    # ms for a 5,000-line batch) every few seconds costs nothing worth counting. (`LUNTREX_BATCH_CREDIT_RECHECK_S`)
     credit_recheck_s: float = 5.0
 
 

@@ -1,5 +1,12 @@
 """Read-only queries over batches for ingress: a batch with its counts by state and cost, pages of batches, and
-its finished lines' results in line order (from `jobs`, the book of record, so they survive any restart)."""
+its finished lines' results in line order (from `jobs`, the book of record, so they survive any restart).
+
+A batch's unreleased lines are `waiting_for_credit` from the first read when the feeder would hold them back for
+credit, before it has tried them: when its feed says so, when another batch of its workspace waits for a hold the
+workspace's available credit above its floor still cannot pay (the whole workspace waits, so a later batch never
+overtakes it), or when that credit cannot pay its next line's hold, priced as admission prices it. The feeder
+itself needs none of this: it reads no line of a workspace that waits (`ledger/batch_feeder.py`).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ledger import admission, price_book
 from ledger.queries import result_of
+from schemas.catalogue import Catalogue
+from schemas.events import ChatJobSubmitted
 from schemas.results import JobResult
 
 # What the lines not yet released count as, by the feed's state.
@@ -23,22 +33,34 @@ _UNRELEASED_AS = {
 }
 _STATUS = {"expiring": "in_progress"}
 
+# The workspace's available credit above its floor, and the largest hold any of its unfinished batches waits for
+# (the feeder records the same hold on every batch of a workspace that ran short; as it does, it leaves out batches
+# being cancelled, expiring or waiting for a limit): over the few active feeds.
+_CREDIT = """
+           coalesce((SELECT a.balance - a.floor FROM ledger_accounts a
+                     WHERE a.workspace_id = b.workspace_id AND a.kind = 'available'), 0) AS credit_headroom,
+           (SELECT max(o.credit_needed_tokens) FROM batch_feeds o
+            WHERE o.workspace_id = b.workspace_id AND o.finished_at IS NULL AND o.status = 'in_progress'
+                AND (o.throttled_until IS NULL OR o.throttled_until <= now())) AS workspace_credit_needed"""
 _BATCH = text(
-    """
-    SELECT b.*, f.status AS feed_status, f.waiting_for_credit_since, f.throttled_until, f.finished_at
+    f"""
+    SELECT b.*, f.status AS feed_status, f.waiting_for_credit_since, f.throttled_until, f.finished_at,
+           coalesce(f.next_line, 1) AS next_line, {_CREDIT}
     FROM batches b LEFT JOIN batch_feeds f ON f.batch_id = b.id
     WHERE b.id = :b AND b.workspace_id = :ws
-    """
+    """  # noqa: S608 (_CREDIT is this module's constant)
 )
 _PAGE = text(
-    """
-    SELECT b.*, f.status AS feed_status, f.waiting_for_credit_since, f.throttled_until, f.finished_at
+    f"""
+    SELECT b.*, f.status AS feed_status, f.waiting_for_credit_since, f.throttled_until, f.finished_at,
+           coalesce(f.next_line, 1) AS next_line, {_CREDIT}
     FROM batches b LEFT JOIN batch_feeds f ON f.batch_id = b.id
     WHERE b.workspace_id = :ws
         AND (CAST(:after_time AS timestamptz) IS NULL OR (b.created_at, b.id) < (:after_time, :after_id))
     ORDER BY b.created_at DESC, b.id DESC LIMIT :limit
-    """
+    """  # noqa: S608 (_CREDIT is this module's constant)
 )
+_NEXT_LINE = text("SELECT job::text FROM batch_lines WHERE batch_id = :b AND line_no >= :next ORDER BY line_no LIMIT 1")
 _COUNTS = text(
     """
     SELECT count(*) FILTER (WHERE j.id IS NULL) AS unreleased,
@@ -99,18 +121,19 @@ async def final_counts(conn: AsyncConnection, batch_id: str, status: str) -> tup
     return by_state, int(counts.cost_tokens)
 
 
-async def batch(engine: AsyncEngine, workspace_id: str, batch_id: str) -> BatchView | None:
-    """A batch of this workspace (another workspace's is absent), with its counts by state and its cost so far."""
+async def batch(engine: AsyncEngine, workspace_id: str, batch_id: str, *, catalogue: Catalogue) -> BatchView | None:
+    """A batch of this workspace (another workspace's is absent), with its counts by state and its cost so far;
+    `catalogue` prices its next line when that decides whether it waits for credit."""
     async with engine.connect() as conn:
         row = (await conn.execute(_BATCH, {"b": batch_id, "ws": workspace_id})).first()
         if row is None:
             return None
         counts = (await conn.execute(_COUNTS, {"b": batch_id})).one()
-    return _view(row, counts)
+        return _view(row, counts, await _waits_for_credit(conn, row, counts, catalogue))
 
 
 async def page(
-    engine: AsyncEngine, workspace_id: str, *, after: tuple[datetime, str] | None, limit: int
+    engine: AsyncEngine, workspace_id: str, *, after: tuple[datetime, str] | None, limit: int, catalogue: Catalogue
 ) -> list[BatchView]:
     """Batches newest first, after a keyset cursor (created_at, id)."""
     views = []
@@ -127,18 +150,41 @@ async def page(
             )
         ).all()
         for row in rows:
-            views.append(_view(row, (await conn.execute(_COUNTS, {"b": row.id})).one()))
+            counts = (await conn.execute(_COUNTS, {"b": row.id})).one()
+            views.append(_view(row, counts, await _waits_for_credit(conn, row, counts, catalogue)))
     return views
 
 
-def _view(row: Any, counts: Any) -> BatchView:
+async def _waits_for_credit(conn: AsyncConnection, row: Any, counts: Any, catalogue: Catalogue) -> bool:
+    """Whether the batch's unreleased lines wait for credit, as the feeder decides it (module docstring)."""
+    if row.waiting_for_credit_since is not None:
+        return True
+    if not counts.unreleased or (row.feed_status or "in_progress") != "in_progress" or row.finished_at is not None:
+        return False
+    if row.throttled_until is not None or row.cancel_requested_at is not None:
+        return False
+    needed = row.workspace_credit_needed
+    if needed is not None and row.credit_headroom < needed:
+        return True
+    # Nothing says so yet (a batch the feeder has not tried): its next line's hold, as admission would ask it.
+    line = (await conn.execute(_NEXT_LINE, {"b": row.id, "next": row.next_line})).scalar_one_or_none()
+    if line is None:
+        return False
+    job = ChatJobSubmitted.model_validate_json(line)
+    versions = await price_book.prices_at(conn, admission.route_models(catalogue, [job]))
+    request = admission.hold_request(catalogue, job, versions)
+    # A line that cannot be held at all fails when released; it waits for nothing.
+    return request.refusal is None and row.credit_headroom < request.hold
+
+
+def _view(row: Any, counts: Any, waits_for_credit: bool) -> BatchView:
     feed_status = row.feed_status or "in_progress"
     unreleased_as = _UNRELEASED_AS.get(feed_status)
     if unreleased_as is None:
         # A limit is named first: credit runs short workspace-wide, a limit holds this batch back for a while.
         if row.throttled_until is not None:
             unreleased_as = "waiting_for_limit"
-        elif row.waiting_for_credit_since is not None:
+        elif waits_for_credit:
             unreleased_as = "waiting_for_credit"
         else:
             unreleased_as = "queued"

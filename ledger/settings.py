@@ -43,6 +43,13 @@ class LedgerSettings(FinanceSettings):
     batch_release_max: int = Field(default=2000, ge=1, le=100_000)
     batch_feed_quantum: int = Field(default=64, ge=1, le=100_000)
     batch_redispatch_grace_s: float = Field(default=30.0, ge=1, le=86_400)
+    # A batch waiting for a spend cap is tried again at least this often (settlements free the part of running
+    # jobs' holds they did not cost, an administrator may raise the cap); one waiting for credit at least this
+    # often even when its workspace's credit has not grown enough for the hold it ran short of (a new price may
+    # have made that hold smaller): the longest such a change goes unnoticed, each recheck one read of the
+    # batch's lines.
+    batch_cap_recheck_s: float = Field(default=1.0, gt=0, le=86_400)
+    batch_credit_recheck_s: float = Field(default=5.0, gt=0, le=86_400)
     # Finished batches' lines and their jobs' answers are kept this long (the money records stay forever).
     result_retention_days: float = Field(default=30.0, gt=0, le=3650)
     result_prune_interval_s: float = Field(default=3600.0, gt=0, le=86_400)
@@ -57,4 +64,6 @@ class LedgerSettings(FinanceSettings):
             in_flight_shared_max=min(self.batch_in_flight_shared_max, self.batch_in_flight_max),
             adopt_every_s=self.batch_feed_idle_interval_s,
             shared_jobs_per_s=self.batch_shared_jobs_per_s,
+            cap_recheck_s=self.batch_cap_recheck_s,
+            credit_recheck_s=self.batch_credit_recheck_s,
         )

@@ -12,18 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledger import admission, batch_queries, journal, settlement, workspaces
+from ledger import admission, batch_queries, domain, journal, price_book, settlement, workspaces
+from ledger.batch_feeder import BatchFeeder, feeder_lock_key
+from ledger.settings import LedgerSettings
 from schemas.catalogue import Catalogue
 from tests.conftest import make_workspace
 from tests.ledger_checks import balances
 from tests.test_batch_limits import (
     BILLED,
+    MAX_TOKENS,
     POLICY,
+    Drive,
     Outgoing,
     assert_book_verifies,
     book,
@@ -75,7 +82,7 @@ async def test_a_batch_waiting_for_credit_is_not_read_until_credit_comes_back_th
         if not (await run.tick(T0)).released:
             break
     assert (await book(engine, short.id))["completed"] == 3
-    assert (await counts(engine, short, waiting))["waiting_for_credit"] == 17
+    assert (await counts(engine, short, waiting, catalogue))["waiting_for_credit"] == 17
 
     # Nothing changed for the short workspace: its lines are not read, its accounts not locked, the feeder idles
     # once nothing else runs. Another workspace's batch, stored now, and a sync request complete meanwhile.
@@ -182,10 +189,10 @@ async def test_a_feeder_restarted_while_a_batch_waits_for_credit_holds_nothing_t
     assert (await restarted.tick(T0)).lines_read == 0
 
     # The window ends with the rest still waiting for credit: it expires, holding and costing nothing.
-    view = await batch_queries.batch(engine, workspace.id, batch)
+    view = await batch_queries.batch(engine, workspace.id, batch, catalogue=catalogue)
     assert view is not None
     assert (await restarted.tick(view.row.expires_at)).finished == [(batch, "expired")]
-    ended = await counts(engine, workspace, batch)
+    ended = await counts(engine, workspace, batch, catalogue)
     completed = done["completed"]
     assert (ended["status"], ended["completed"], ended["expired"], ended["failed"]) == (
         "expired",
@@ -207,5 +214,122 @@ async def test_a_feeder_restarted_while_a_batch_waits_for_credit_holds_nothing_t
         "held": 0,
         "spent": completed * BILLED,
         "funding": -granted,
+    }
+    await assert_book_verifies(engine)
+
+
+async def test_a_batch_stored_while_its_workspace_waits_for_credit_says_so_from_its_first_read_and_is_never_read(
+    own_engine: AsyncEngine, catalogue: Catalogue
+) -> None:
+    engine = own_engine
+    workspace = await make_workspace(engine, tokens=0)
+    # With no credit at all, a batch the feeder has not seen yet already waits for credit.
+    first = await store(engine, catalogue, workspace, 5)
+    assert (await counts(engine, workspace, first, catalogue))["waiting_for_credit"] == 5
+    hold = admission.hold_request(catalogue, await first_job(engine, first)).hold
+    # Two holds and not quite a third: two lines run, the third waits and its batch records the hold it needs.
+    granted = 3 * hold - 1
+    await grant(engine, workspace.id, granted, "first")
+    run = drive(engine, catalogue)
+    assert (await run.tick(T0)).released == 2
+    assert await credit_needed(engine, first) == hold
+    # The credit left (hold - 1) would pay a line asking 20 tokens fewer, but a batch of such lines stored now
+    # still waits from its first read: the whole workspace waits (a later batch never overtakes the waiting one).
+    second = await store(engine, catalogue, workspace, 4, max_tokens=MAX_TOKENS - 20)
+    assert admission.hold_request(catalogue, await first_job(engine, second)).hold <= hold - 1
+    seen = await counts(engine, workspace, second, catalogue)
+    assert (seen["status"], seen["queued"], seen["waiting_for_credit"]) == ("in_progress", 0, 4)
+    tick = await run.tick(T0)
+    assert (tick.released, tick.lines_read, tick.waiting_for_credit) == (0, 0, 2)
+    assert (await counts(engine, workspace, second, catalogue))["waiting_for_credit"] == 4
+
+    # A top-up: both go on at the next tick and complete, every line billed once.
+    await grant(engine, workspace.id, 1_000_000, "topup")
+    assert (await counts(engine, workspace, second, catalogue))["queued"] == 4
+    assert (await run.tick(T0)).released == 7
+    assert await run.settle(twice=True) == 9
+    assert sorted((await run.tick(T0)).finished) == sorted([(first, "completed"), (second, "completed")])
+    assert run.refused == []
+    assert await book(engine, workspace.id) == {
+        "completed": 9,
+        "rejected": 0,
+        "queued": 0,
+        "cost": 9 * BILLED,
+        "holds": 9,
+        "debits": 9,
+    }
+    assert await balances(engine, workspace.id) == {
+        "available": granted + 1_000_000 - 9 * BILLED,
+        "held": 0,
+        "spent": 9 * BILLED,
+        "funding": -(granted + 1_000_000),
+    }
+    await assert_book_verifies(engine)
+
+
+async def test_a_price_cut_the_wake_ups_cannot_see_is_picked_up_within_the_configured_credit_recheck(
+    own_engine: AsyncEngine, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = own_engine
+    # The ledger's own settings, as its entrypoint builds them from the environment.
+    monkeypatch.setenv("LUNTREX_BATCH_CREDIT_RECHECK_S", "2")
+    monkeypatch.setenv("LUNTREX_BATCH_CAP_RECHECK_S", "0.5")
+    policy = LedgerSettings().batch_feed_policy()
+    assert (policy.credit_recheck_s, policy.cap_recheck_s) == (2, 0.5)
+    run = Drive(engine, catalogue, BatchFeeder(engine, catalogue, policy, lock_key=feeder_lock_key(str(uuid.uuid4()))))
+    workspace = await make_workspace(engine, tokens=0)
+    batch = await store(engine, catalogue, workspace, 6)
+    hold = admission.hold_request(catalogue, await first_job(engine, batch)).hold
+    # Not quite one hold: the batch waits for it.
+    granted = hold - 1
+    await grant(engine, workspace.id, granted, "first")
+    tick = await run.tick(T0)
+    assert (tick.released, await credit_needed(engine, batch)) == (0, hold)
+
+    # Half the price on every model of the line's route (a fallback may answer, so the hold covers the dearest):
+    # one line now fits, but the workspace's credit has not moved, so no tick sees it...
+    job = await first_job(engine, batch)
+    models = admission.route_models(catalogue, [job])
+    async with engine.begin() as conn:
+        for model_id in models:
+            await price_book.publish_price(
+                conn,
+                catalogue,
+                model_id=model_id,
+                input_multiplier=Fraction(1, 2),
+                output_multiplier=Fraction(1, 2),
+                cached_input_multiplier=None,
+                effective_at=None,
+            )
+        cheap_hold = admission.hold_request(catalogue, job, await price_book.prices_at(conn, models)).hold
+    assert cheap_hold <= granted
+    for moment in (T0, T0 + timedelta(seconds=1), T0 + timedelta(seconds=1.9)):
+        tick = await run.tick(moment)
+        assert (tick.lines_read, tick.released) == (0, 0)
+    # ...until the recheck, 2 s after the batch started waiting (the default, 5 s, would not be due yet).
+    tick = await run.tick(T0 + timedelta(seconds=2))
+    assert tick.lines_read > 0 and tick.released >= 1
+    assert tick.released == granted // cheap_hold
+
+    # A top-up lets the rest go; every line is billed once, at the price in force when it was held.
+    await grant(engine, workspace.id, 1_000_000, "topup")
+    assert (await run.tick(T0 + timedelta(seconds=3))).released == 6 - tick.released
+    assert await run.settle(twice=True) == 6
+    assert (await run.tick(T0 + timedelta(seconds=3))).finished == [(batch, "completed")]
+    billed = domain.charge_tokens(5, 7, Fraction(1, 2), Fraction(1, 2))
+    assert run.refused == []
+    assert await book(engine, workspace.id) == {
+        "completed": 6,
+        "rejected": 0,
+        "queued": 0,
+        "cost": 6 * billed,
+        "holds": 6,
+        "debits": 6,
+    }
+    assert await balances(engine, workspace.id) == {
+        "available": granted + 1_000_000 - 6 * billed,
+        "held": 0,
+        "spent": 6 * billed,
+        "funding": -(granted + 1_000_000),
     }
     await assert_book_verifies(engine)

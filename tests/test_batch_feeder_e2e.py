@@ -99,6 +99,51 @@ async def test_credit_runs_out_the_rest_waits_and_a_top_up_lets_it_finish(
     await assert_billed_once(engine, workspace, granted + 100_000, 60)
 
 
+async def test_a_batch_uploaded_without_credit_says_it_waits_from_its_first_read_and_a_top_up_lets_it_finish(
+    client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack
+) -> None:
+    workspace = await make_workspace(engine, tokens=0)
+    created = await create(client, workspace, [line(f"n{i}") for i in range(6)])
+    assert (created["status"], created["counts"]["queued"], created["counts"]["waiting_for_credit"]) == (
+        "in_progress",
+        0,
+        6,
+    )
+    first = (await client.get(f"/batches/{created['id']}", headers=workspace.headers)).json()
+    assert (first["counts"]["queued"], first["counts"]["waiting_for_credit"]) == (0, 6)
+    # The ledger's feeder tries it and records the hold it waits for; a batch uploaded then waits with it.
+    await wait_feed_waits(engine, created["id"])
+    later = await create(client, workspace, [line(f"m{i}") for i in range(3)])
+    assert (later["counts"]["queued"], later["counts"]["waiting_for_credit"]) == (0, 3)
+    listed = (await client.get("/batches", headers=workspace.headers)).json()["data"]
+    assert [(b["id"], b["counts"]["waiting_for_credit"]) for b in listed] == [(later["id"], 3), (created["id"], 6)]
+    # The OpenAI surface has no waiting state: the batch is `in_progress` there, nothing completed.
+    openai = (await client.get(f"/openai/batches/{created['id']}", headers=workspace.headers)).json()
+    assert (openai["status"], openai["request_counts"]["completed"]) == ("in_progress", 0)
+
+    async with engine.begin() as conn:
+        await journal.grant(conn, workspace.id, 100_000, idempotency_key=f"grant:topup:{workspace.id}")
+    for batch_id, lines in ((created["id"], 6), (later["id"], 3)):
+        done = await wait_batch(client, workspace, batch_id, finished, log=stack.ledger.log_tail)
+        assert done["status"] == "completed" and done["counts"]["completed"] == lines
+    await assert_billed_once(engine, workspace, 100_000, 9)
+
+
+async def wait_feed_waits(engine: AsyncEngine, batch_id: str, timeout_s: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        async with engine.connect() as conn:
+            needed = (
+                await conn.execute(
+                    text("SELECT credit_needed_tokens FROM batch_feeds WHERE batch_id = :b"), {"b": batch_id}
+                )
+            ).scalar_one_or_none()
+        if needed is not None:
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"the feeder never recorded {batch_id}'s credit wait"
+        await asyncio.sleep(0.1)
+
+
 async def test_lines_still_waiting_at_the_window_end_expire_uncharged(
     client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack
 ) -> None:

@@ -44,18 +44,23 @@ POLICY = FeedPolicy(
 Outgoing = list[tuple[str, bytes, Envelope]]
 
 
-async def _lines(count: int) -> AsyncIterator[tuple[int, bytes]]:
+async def _lines(count: int, max_tokens: int) -> AsyncIterator[tuple[int, bytes]]:
     for n in range(1, count + 1):
-        body = {"model": MODEL, "max_tokens": MAX_TOKENS, "messages": [{"role": "user", "content": f"q{n}"}]}
+        body = {"model": MODEL, "max_tokens": max_tokens, "messages": [{"role": "user", "content": f"q{n}"}]}
         yield n, orjson.dumps({"custom_id": f"c{n}", "url": "/v1/chat/completions", "body": body})
 
 
 async def store(
-    engine: AsyncEngine, catalogue: Catalogue, workspace: Workspace, lines: int, window_s: int = 3600
+    engine: AsyncEngine,
+    catalogue: Catalogue,
+    workspace: Workspace,
+    lines: int,
+    window_s: int = 3600,
+    max_tokens: int = MAX_TOKENS,
 ) -> str:
     stored = await ingest(
         engine,
-        _lines(lines),
+        _lines(lines, max_tokens),
         principal=Principal(key_id=workspace.key_id, workspace_id=workspace.id, default_model=None),
         catalogue=catalogue,
         options=BatchOptions(endpoint="/v1/chat/completions", completion_window_s=window_s),
@@ -134,8 +139,8 @@ def drive(engine: AsyncEngine, catalogue: Catalogue) -> Drive:
     )
 
 
-async def counts(engine: AsyncEngine, workspace: Workspace, batch_id: str) -> dict[str, Any]:
-    view = await batch_queries.batch(engine, workspace.id, batch_id)
+async def counts(engine: AsyncEngine, workspace: Workspace, batch_id: str, catalogue: Catalogue) -> dict[str, Any]:
+    view = await batch_queries.batch(engine, workspace.id, batch_id, catalogue=catalogue)
     assert view is not None
     return {"status": view.status, **view.counts}
 
@@ -211,7 +216,7 @@ async def test_a_batch_over_its_keys_rpm_waits_window_by_window_while_others_run
     assert (await run.tick(T0)).released == 35
     window_end = limits.window_start_of(T0) + timedelta(seconds=60)
     assert await throttled_until(engine, slow) == window_end
-    assert await counts(engine, limited, slow) == {
+    assert await counts(engine, limited, slow, catalogue) == {
         "status": "in_progress",
         "total": 12,
         "queued": 0,
@@ -257,7 +262,7 @@ async def test_a_batch_over_its_keys_rpm_waits_window_by_window_while_others_run
     assert (await run.tick(window_end + timedelta(seconds=61))).finished == [(slow, "completed")]
 
     assert run.refused == []
-    done = await counts(engine, limited, slow)
+    done = await counts(engine, limited, slow, catalogue)
     assert (done["status"], done["completed"], done["failed"], done["waiting_for_limit"]) == ("completed", 12, 0, 0)
     assert await book(engine, limited.id) == {
         "completed": 12,
@@ -305,15 +310,15 @@ async def test_a_feeder_restarted_mid_throttle_holds_nothing_twice_and_lines_sti
 
     assert (await restarted.tick(window_end)).released == 3
     assert await restarted.settle(twice=True) == 3
-    assert (await counts(engine, workspace, batch))["waiting_for_limit"] == 4
+    assert (await counts(engine, workspace, batch, catalogue))["waiting_for_limit"] == 4
 
     # The window ends with 4 lines still waiting for the limit: they expire, holding and costing nothing.
-    view = await batch_queries.batch(engine, workspace.id, batch)
+    view = await batch_queries.batch(engine, workspace.id, batch, catalogue=catalogue)
     assert view is not None
     assert (await restarted.tick(view.row.expires_at)).finished == [(batch, "expired")]
-    done = await counts(engine, workspace, batch)
+    done = await counts(engine, workspace, batch, catalogue)
     assert (done["status"], done["completed"], done["expired"], done["failed"]) == ("expired", 6, 4, 0)
-    view = await batch_queries.batch(engine, workspace.id, batch)
+    view = await batch_queries.batch(engine, workspace.id, batch, catalogue=catalogue)
     assert view is not None
     results = [line async for line in batch_queries.results(engine, view, chunk_lines=100)]
     assert sorted(line.state for line in results) == ["completed"] * 6 + ["expired"] * 4
@@ -363,7 +368,7 @@ async def test_a_batch_at_its_keys_daily_spend_cap_waits_for_settlements_and_the
     spent = await book(engine, workspace.id)
     assert spent["queued"] == 0 and 3 < spent["completed"] < 12 and spent["cost"] <= cap
     assert await throttled_until(engine, batch) == now + timedelta(seconds=1)
-    waiting = await counts(engine, workspace, batch)
+    waiting = await counts(engine, workspace, batch, catalogue)
     assert waiting["waiting_for_limit"] == 12 - spent["completed"] and waiting["failed"] == 0
 
     now = limits.day_start_of(T0) + timedelta(days=1, seconds=5)
@@ -384,6 +389,6 @@ async def test_a_batch_at_its_keys_daily_spend_cap_waits_for_settlements_and_the
         "debits": 12,
     }
     await assert_exact(engine, workspace, 12)
-    failed = await counts(engine, hopeless, never)
+    failed = await counts(engine, hopeless, never, catalogue)
     assert (failed["status"], failed["failed"]) == ("completed", 2)
     await assert_book_verifies(engine)

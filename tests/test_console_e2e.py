@@ -2,7 +2,7 @@
 
 What a finance lead or team admin does: sign in, see the balance move after a completion, mint and revoke a
 key (the revoked key is then refused by the API), edit a key's guardrails (the API then blocks that key and no
-other), set an alert threshold, export a statement that reconciles
+other; also as the operator, from the Workspaces page), set an alert threshold, export a statement that reconciles
 with the API, and read clear errors instead of a blank page. Also: nothing is loaded from another origin,
 the key never appears in a URL or in persistent storage, and the layout holds at 1280 px and at 390 px.
 """
@@ -269,6 +269,53 @@ async def test_the_admin_credential_sees_every_workspace_and_grants_credit(
     async with httpx.AsyncClient(timeout=30) as client:
         balance = (await client.get(f"{stack.base_url}/balance", headers=workspace.headers)).json()
     assert balance["balance_tokens"] == GRANT + 777
+
+
+async def test_the_admin_sets_a_keys_guardrails_from_the_workspaces_page_and_the_api_enforces_them(
+    page: Page, stack: Stack, engine: AsyncEngine
+) -> None:
+    workspace = await make_workspace(engine, tokens=GRANT)
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
+        minted = await client.post("/keys", headers=workspace.headers, json={"name": "admin-guarded"})
+    guarded = Workspace(id=workspace.id, api_key=minted.json()["key"], key_id=minted.json()["id"])
+    await sign_in(page, stack, ADMIN_KEY)
+    await page.get_by_role("button", name=workspace.id).click()
+    keys = page.get_by_role("region", name=f"Keys of {workspace.id}")
+    row = keys.locator("tr", has_text="admin-guarded")
+    await expect(row).to_contain_text("none")
+    await row.get_by_role("button", name="Guardrails").click()
+    detail = page.get_by_role("region", name=f"Key admin-guarded ({guarded.key_id})")
+    await expect(detail).to_contain_text("Guardrails: none")
+
+    # A refusal shows the API's message; then a valid set is saved through the admin route.
+    editor = detail.get_by_label("Guardrails (JSON)")
+    await editor.fill(json.dumps({"deny": [{"name": "look", "pattern": "(?<=a)b"}]}))
+    await detail.get_by_role("button", name="Save guardrails").click()
+    await expect(detail.get_by_role("alert")).to_contain_text("rule 'look': not a valid RE2 pattern")
+    await editor.fill(json.dumps({"deny": [{"name": "orders", "pattern": "ORDER-[0-9]+"}]}))
+    await detail.get_by_role("button", name="Save guardrails").click()
+    await expect(page.get_by_role("status")).to_contain_text("saved")
+    await expect(detail).to_contain_text("deny: orders")
+    await expect(row).to_contain_text("deny: orders")
+
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as client:
+        shown = (await client.get(f"/admin/keys/{guarded.key_id}/guardrails", headers=admin)).json()
+        assert [rule["name"] for rule in shown["guardrails"]["deny"]] == ["orders"]
+        # What the operator set is imposed: the workspace's own key sees it as such.
+        own = (await client.get(f"/keys/{guarded.key_id}/guardrails", headers=workspace.headers)).json()
+        assert [rule["name"] for rule in own["imposed"]["deny"]] == ["orders"]
+        prompt = {"messages": [{"role": "user", "content": "ship ORDER-7"}], "max_tokens": 16}
+        blocked = await client.post("/chat/completions", json=prompt, headers=guarded.headers)
+        assert blocked.status_code == 400 and "guardrail 'orders'" in blocked.json()["error"], blocked.text
+        assert (await client.post("/chat/completions", json=prompt, headers=workspace.headers)).status_code == 200
+
+    await detail.get_by_role("button", name="Remove guardrails").click()
+    await page.get_by_role("dialog").get_by_role("button", name="Remove").click()
+    await expect(page.get_by_role("status")).to_contain_text("removed")
+    await expect(detail).to_contain_text("Guardrails: none")
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as client:
+        assert (await client.post("/chat/completions", json=prompt, headers=guarded.headers)).status_code == 200
 
 
 async def test_the_console_is_served_locally_with_a_strict_policy(stack: Stack) -> None:

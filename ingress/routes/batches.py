@@ -70,7 +70,9 @@ async def create_batch(
     else:
         raise InvalidRequest("send the batch as application/jsonl (one line per request) or as application/json")
     stored = await store(services, principal, lines, options)
-    view = await batch_queries.batch(services.engine, principal.workspace_id, stored.batch_id)
+    view = await batch_queries.batch(
+        services.engine, principal.workspace_id, stored.batch_id, catalogue=services.catalogue
+    )
     assert view is not None, "the batch was just committed"
     return ORJSONResponse(batch_rendering.batch(view).model_dump(), status_code=201)
 
@@ -145,7 +147,9 @@ async def list_batches(
     cursor: Annotated[str | None, Query(max_length=128)] = None,
 ) -> BatchList:
     services: Services = request.app.state.services
-    views = await batch_queries.page(services.engine, principal.workspace_id, after=_cursor(cursor), limit=limit + 1)
+    views = await batch_queries.page(
+        services.engine, principal.workspace_id, after=_cursor(cursor), limit=limit + 1, catalogue=services.catalogue
+    )
     shown = views[:limit]
     last = shown[-1].row if shown and len(views) > limit else None
     return BatchList(
@@ -172,7 +176,7 @@ async def get_batch(batch_id: BatchId, request: Request, principal: Authenticate
 
 async def _view(request: Request, principal: Principal, batch_id: str) -> batch_queries.BatchView:
     services: Services = request.app.state.services
-    view = await batch_queries.batch(services.engine, principal.workspace_id, batch_id)
+    view = await batch_queries.batch(services.engine, principal.workspace_id, batch_id, catalogue=services.catalogue)
     if view is None:
         raise NotFound(f"batch '{batch_id}' not found")
     return view

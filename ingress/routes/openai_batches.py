@@ -177,7 +177,7 @@ async def create_batch(body: CreateBatch, request: Request, principal: Authentic
 
 
 async def _view(services: Services, principal: Principal, batch_id: str) -> batch_queries.BatchView:
-    view = await batch_queries.batch(services.engine, principal.workspace_id, batch_id)
+    view = await batch_queries.batch(services.engine, principal.workspace_id, batch_id, catalogue=services.catalogue)
     if view is None:
         raise NotFound(f"batch '{batch_id}' not found")
     return view
@@ -213,7 +213,9 @@ async def list_batches(
     if after is not None:
         anchor = await _view(services, principal, after)
         cursor = (anchor.row.created_at, anchor.row.id)
-    views = await batch_queries.page(services.engine, principal.workspace_id, after=cursor, limit=limit + 1)
+    views = await batch_queries.page(
+        services.engine, principal.workspace_id, after=cursor, limit=limit + 1, catalogue=services.catalogue
+    )
     data = [batch_rendering.openai_batch(view, input_file_id=view.row.input_file_id or "") for view in views[:limit]]
     return OpenAIBatchList(
         data=data,

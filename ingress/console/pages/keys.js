@@ -1,9 +1,10 @@
 // Keys: mint (the secret shown once, with a copy button), list with scopes and limits, rotate with a grace
 // window (both keys listed with the old one's end), revoke after a confirmation. A key's detail shows its
-// guardrails and what its parent imposed on them, and edits them as JSON (the API checks every rule; a set
-// looser than what is imposed is refused with a message naming what it would lift).
+// guardrails and what its parent imposed on them, and edits them as JSON (../guardrails.js: the API checks every
+// rule; a set looser than what is imposed is refused with a message naming what it would lift).
 
-import { attempt, confirmDialog, errorBanner, h, okBanner, panel, secretBox, table, tokens, when } from "../ui.js";
+import { guardrailSummary, showGuardrails as drawGuardrails } from "../guardrails.js";
+import { attempt, confirmDialog, h, panel, secretBox, table, tokens, when } from "../ui.js";
 
 const SCOPES = ["inference", "billing", "manage"];
 
@@ -16,19 +17,6 @@ function limits(key) {
   if (key.monthly_spend_max_tokens) parts.push(`${tokens(key.monthly_spend_max_tokens)}/month`);
   if (key.allowed_models) parts.push(`models: ${key.allowed_models.join(", ")}`);
   return parts.join(" · ") || "—";
-}
-
-// One line for a guardrail set, as the listing and the detail show it.
-function guardrailSummary(rails) {
-  if (!rails) return "none";
-  const parts = [];
-  if (rails.deny && rails.deny.length) parts.push(`deny: ${rails.deny.map((rule) => rule.name).join(", ")}`);
-  if (rails.redact && rails.redact.length) parts.push(`redact: ${rails.redact.join(", ")}`);
-  if (rails.allowed_models) parts.push(`models: ${rails.allowed_models.join(", ")}`);
-  if (rails.max_prompt_chars) parts.push(`prompt ≤ ${tokens(rails.max_prompt_chars)} chars`);
-  if (rails.max_cost_tokens_per_request) parts.push(`cost ≤ ${tokens(rails.max_cost_tokens_per_request)} tokens`);
-  if (rails.check_output) parts.push("checks answers");
-  return parts.join(" · ") || "none";
 }
 
 function state(key) {
@@ -46,56 +34,9 @@ export async function render(main, { api }) {
   const slot = h("div");
   const list = h("div");
   const detail = h("div");
-  const path = (key) => `/keys/${encodeURIComponent(key.id)}/guardrails`;
-  const showGuardrails = async (key) => {
-    let current;
-    try {
-      current = await api.get(path(key));
-    } catch (error) {
-      detail.replaceChildren(errorBanner(error));
-      return;
-    }
-    const editSlot = h("div");
-    const rows = [
-      h("p", {}, "Guardrails: ", guardrailSummary(current.guardrails)),
-      h("p", { className: "muted" }, "Imposed by its parent (the key that minted it, or the operator), which a key cannot lift: ",
-        guardrailSummary(current.imposed)),
-      h("pre", { className: "snippet", "data-guardrails": "" }, JSON.stringify(current.guardrails, null, 2)),
-      editSlot,
-    ];
-    if (!key.revoked_at) {
-      const editor = h("textarea", { name: "guardrails", rows: 10, spellcheck: "false" });
-      editor.value = JSON.stringify(current.guardrails || {}, null, 2);
-      const form = h("form", {}, h("label", {}, "Guardrails (JSON)", editor),
-        h("div", { className: "row" }, h("button", { type: "submit" }, "Save guardrails"),
-          current.guardrails ? h("button", { className: "danger", type: "button", onclick: () => clear() }, "Remove guardrails") : null));
-      // An answer (the key's new guardrails) redraws the detail and the listing; a refusal stays in editSlot.
-      const saved = async (result) => {
-        if (!result) return;
-        slot.replaceChildren(okBanner(
-          `Guardrails of ${key.id} ${result.guardrails ? "saved" : "removed"}; they apply to its next request, on every server.`));
-        await showGuardrails(key);
-        await refresh();
-      };
-      const clear = async () => {
-        if (!(await confirmDialog(`Remove the guardrails of "${key.name}" (${key.id})?`, "Remove"))) return;
-        await saved(await attempt(editSlot, () => api.del(path(key))));
-      };
-      form.addEventListener("submit", async (event) => {
-        event.preventDefault();
-        let body;
-        try {
-          body = JSON.parse(editor.value || "null");
-        } catch (error) {
-          editSlot.replaceChildren(errorBanner({ message: `That is not JSON: ${error.message}` }));
-          return;
-        }
-        await saved(await attempt(editSlot, () => api.put(path(key), body)));
-      });
-      rows.push(form);
-    }
-    detail.replaceChildren(panel(`Key ${key.name} (${key.id})`, ...rows));
-  };
+  const showGuardrails = (key) => drawGuardrails({
+    api, key, path: `/keys/${encodeURIComponent(key.id)}/guardrails`, detail, slot, changed: () => refresh(),
+  });
   const refresh = async () => {
     const keys = (await api.get("/keys")).data;
     list.replaceChildren(table([

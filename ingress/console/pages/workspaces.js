@@ -1,12 +1,45 @@
 // Workspaces (admin credential): every workspace with its balance; create, grant credit, suspend and resume,
-// mint a key for any workspace.
+// mint a key for any workspace; list a workspace's keys and edit any key's guardrails (the operator's set becomes
+// what is imposed on the key: the workspace's own keys may add to it, never lift it).
 
+import { guardrailSummary, showGuardrails } from "../guardrails.js";
 import { attempt, confirmDialog, errorBanner, h, panel, secretBox, table, tokens, when } from "../ui.js";
+
+function keyState(key) {
+  if (key.revoked_at) return h("span", { className: "pill bad" }, "revoked");
+  if (key.rotated_at) return h("span", { className: "pill" }, `rotated; works until ${when(key.expires_at)}`);
+  return h("span", { className: "pill ok" }, "live");
+}
 
 export async function render(main, { api }) {
   const slot = h("div");
   const list = h("div");
   const detail = h("div");
+  const keyList = h("div");
+  const keyDetail = h("div");
+
+  // The workspace's keys, each with its guardrails, edited through the admin API.
+  const showKeys = async (id) => {
+    let keys;
+    try {
+      keys = (await api.get(`/admin/workspaces/${encodeURIComponent(id)}/keys`)).data;
+    } catch (error) {
+      keyList.replaceChildren(errorBanner(error));
+      return;
+    }
+    const guardrailsOf = (key) => showGuardrails({
+      api, key, path: `/admin/keys/${encodeURIComponent(key.id)}/guardrails`, detail: keyDetail, slot,
+      changed: () => showKeys(id),
+    });
+    keyList.replaceChildren(table([
+      { label: "Name", value: (k) => k.name },
+      { label: "Key", value: (k) => h("code", {}, `${k.id} …${k.last4}`) },
+      { label: "Scopes", value: (k) => k.scopes.join(", ") },
+      { label: "Guardrails", value: (k) => guardrailSummary(k.guardrails) },
+      { label: "State", value: keyState },
+      { label: "", value: (k) => h("button", { className: "secondary", type: "button", onclick: () => guardrailsOf(k) }, "Guardrails") },
+    ], keys, "No keys."));
+  };
 
   const show = async (id) => {
     let workspace;
@@ -32,14 +65,20 @@ export async function render(main, { api }) {
     };
     const mint = async () => {
       const key = await attempt(slot, () => api.post(`/admin/workspaces/${encodeURIComponent(id)}/keys`, { name: "console key", scopes: ["inference"] }));
-      if (key) slot.replaceChildren(secretBox(key.key, `A new inference key for ${id}, shown once.`));
+      if (key) {
+        slot.replaceChildren(secretBox(key.key, `A new inference key for ${id}, shown once.`));
+        await showKeys(id);
+      }
     };
     detail.replaceChildren(panel(`Workspace ${workspace.name} (${id})`,
       h("p", {}, `Balance ${tokens(balance.balance_tokens)} · available ${tokens(balance.available_tokens)} · held ${tokens(balance.held_tokens)} · spent ${tokens(balance.spent_tokens)} · credit line ${tokens(workspace.credit_line_tokens)}`),
       grantForm,
       h("div", { className: "row" },
         h("button", { type: "button", className: workspace.suspended ? "" : "danger", onclick: suspend }, workspace.suspended ? "Resume" : "Suspend"),
-        h("button", { type: "button", className: "secondary", onclick: mint }, "Mint an inference key"))));
+        h("button", { type: "button", className: "secondary", onclick: mint }, "Mint an inference key"))),
+      panel(`Keys of ${id}`, keyList), keyDetail);
+    keyDetail.replaceChildren();
+    await showKeys(id);
   };
   const refresh = async () => {
     const page = await api.get("/admin/workspaces", { limit: 500 });
