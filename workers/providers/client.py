@@ -34,8 +34,9 @@ class ProviderClient:
     def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
         self._transport = transport
         # The AsyncClient is kept for what it is the public source of: httpx's default headers (accept,
-        # accept-encoding, connection, user-agent), sent as before, and the transport's lifecycle.
-        self._owner = httpx.AsyncClient(transport=transport)
+        # accept-encoding, connection, user-agent), sent as before, and the transport's lifecycle. It never
+        # routes a request, so it reads no proxies from the environment.
+        self._owner = httpx.AsyncClient(transport=transport, trust_env=False)
         self._urls: dict[str, httpx.URL] = {}
         self._headers: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
 
@@ -50,7 +51,7 @@ class ProviderClient:
     async def aclose(self) -> None:
         await self._owner.aclose()
 
-    def post(self, url: str, headers: Mapping[str, str], content: bytes, timeout_s: float) -> httpx.Request:
+    def build_post(self, url: str, headers: Mapping[str, str], content: bytes, timeout_s: float) -> httpx.Request:
         """The request `AsyncClient.build_request("POST", url, ...)` builds, less the client's (unused) cookies."""
         return httpx.Request(
             "POST",

@@ -34,7 +34,7 @@ async def post_json(
     content = orjson.dumps(payload)
     try:
         async with asyncio.timeout(timeout_s):
-            response = await config.client.send(config.client.post(url, headers, content, timeout_s))
+            response = await config.client.send(config.client.build_post(url, headers, content, timeout_s))
             try:
                 return await _read_bounded(response, config.name, config.response_max_bytes)
             finally:

@@ -70,7 +70,8 @@ async def sse_events(
     timeout_s: float,
     error_of: Callable[[httpx.Response], UpstreamError],
 ) -> AsyncIterator[SseEvent]:
-    request = config.client.post(url, {**headers, "accept": "text/event-stream"}, orjson.dumps(payload), timeout_s)
+    stream_headers = {**headers, "accept": "text/event-stream"}
+    request = config.client.build_post(url, stream_headers, orjson.dumps(payload), timeout_s)
     response = await config.client.send(request)
     try:
         if not response.is_success:
