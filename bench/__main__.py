@@ -12,6 +12,7 @@
 ``python -m bench stage``: the ledger's admission and settlement per job: statements, round trips, CPU.
 ``python -m bench edge``: CPU per request and per stream of each service, idle CPU, hops (on given Kafka/PostgreSQL).
 ``python -m bench idle``: CPU and wake-ups per second of each idle service (on given Kafka/PostgreSQL).
+``python -m bench provider-call``: a worker's provider call in-process against the fake: CPU us per call.
 
 Starts the dev stack when it is not up (``python -m stack up``) and stops afterwards only what it started.
 """
@@ -105,6 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bench import idle
 
         return idle.main(argv[1:])
+    if argv[:1] == ["provider-call"]:
+        from bench import provider_call
+
+        return provider_call.main(argv[1:])
     if argv[:1] == ["stage"]:
         from bench import ledger_stage
 

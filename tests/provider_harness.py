@@ -26,6 +26,7 @@ from workers.providers.base import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from workers.providers.client import ProviderClient
 
 # The error each upstream status becomes: status -> (class, retriable, code), as workers.providers.errors says.
 STATUS_ERRORS: dict[int, tuple[type[ProviderError], bool, str]] = {
@@ -66,13 +67,14 @@ def clean_fake_fixture(fake: RunningFakeProvider) -> None:
 
 
 @pytest.fixture(name="client")
-async def client_fixture() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
+async def client_fixture() -> AsyncIterator[ProviderClient]:
+    """The adapters' client over httpx's own transport (the workers' aiohttp one is tested where it matters)."""
+    async with ProviderClient(httpx.AsyncHTTPTransport()) as http:
         yield http
 
 
 def fake_config(
-    fake: RunningFakeProvider, client: httpx.AsyncClient, *, name: str, path: str, api_key: str | None
+    fake: RunningFakeProvider, client: ProviderClient, *, name: str, path: str, api_key: str | None
 ) -> ProviderConfig:
     """A provider config whose base URL is `path` (e.g. "/openai/v1") on the fake provider."""
     return ProviderConfig(name=name, base_url=f"{fake.url}{path}", api_key=api_key, client=client)

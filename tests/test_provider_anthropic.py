@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from fakeprovider import tokens
@@ -26,11 +25,12 @@ from workers.providers.base import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from workers.providers.client import ProviderClient
 
 MODEL = "claude-sonnet-4-5"
 
 
-def adapter_for(fake: RunningFakeProvider, client: httpx.AsyncClient, api_key: str = "sk-ant-test") -> AnthropicAdapter:
+def adapter_for(fake: RunningFakeProvider, client: ProviderClient, api_key: str = "sk-ant-test") -> AnthropicAdapter:
     return AnthropicAdapter(fake_config(fake, client, name="anthropic", path="/anthropic", api_key=api_key))
 
 
@@ -38,7 +38,7 @@ def make_call(*messages: tuple[str, str], **overrides: object) -> ProviderCall:
     return provider_call(MODEL, messages or (("user", "Say hello to the world"),), 64, **overrides)
 
 
-async def test_sends_the_exact_request(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_sends_the_exact_request(fake: RunningFakeProvider, client: ProviderClient) -> None:
     call = make_call(
         ("system", "You are terse."),
         ("user", "Hi"),
@@ -72,7 +72,7 @@ async def test_sends_the_exact_request(fake: RunningFakeProvider, client: httpx.
     }
 
 
-async def test_maps_text_tokens_finish_and_request_id(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_maps_text_tokens_finish_and_request_id(fake: RunningFakeProvider, client: ProviderClient) -> None:
     call = make_call(("system", "Be brief."), ("user", "Say hello to the world"), max_tokens=4)
     result = await adapter_for(fake, client).complete(call)
 
@@ -85,9 +85,7 @@ async def test_maps_text_tokens_finish_and_request_id(fake: RunningFakeProvider,
     assert result.request_id.startswith("req_fake_")
 
 
-async def test_input_tokens_include_cache_reads_and_writes(
-    fake: RunningFakeProvider, client: httpx.AsyncClient
-) -> None:
+async def test_input_tokens_include_cache_reads_and_writes(fake: RunningFakeProvider, client: ProviderClient) -> None:
     fake.set_scenario(MODEL, cache_read_tokens=3, cache_creation_tokens=2)
     result = await adapter_for(fake, client).complete(make_call())
 
@@ -96,7 +94,7 @@ async def test_input_tokens_include_cache_reads_and_writes(
     assert result.finish_reason == "end_turn"
 
 
-async def test_overloaded_529_is_retriable_unavailable(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_overloaded_529_is_retriable_unavailable(fake: RunningFakeProvider, client: ProviderClient) -> None:
     fake.set_scenario(MODEL, fail_status=529)
 
     with pytest.raises(ProviderUnavailable) as caught:
@@ -107,7 +105,7 @@ async def test_overloaded_529_is_retriable_unavailable(fake: RunningFakeProvider
     assert "overloaded_error" in caught.value.message
 
 
-async def test_rate_limit_carries_retry_after(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_rate_limit_carries_retry_after(fake: RunningFakeProvider, client: ProviderClient) -> None:
     fake.set_scenario(MODEL, fail_status=429, retry_after_s=7)
 
     with pytest.raises(ProviderRateLimited) as caught:
@@ -118,7 +116,7 @@ async def test_rate_limit_carries_retry_after(fake: RunningFakeProvider, client:
     assert "rate_limit_error" in caught.value.message
 
 
-async def test_spend_limit_is_not_retriable(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_spend_limit_is_not_retriable(fake: RunningFakeProvider, client: ProviderClient) -> None:
     fake.set_scenario(MODEL, fail_status=429, error_code="enforced_spend_limit_reached")
 
     with pytest.raises(ProviderRateLimited) as caught:
@@ -128,7 +126,7 @@ async def test_spend_limit_is_not_retriable(fake: RunningFakeProvider, client: h
     assert caught.value.code == "quota_exhausted"
 
 
-async def test_invalid_key_is_auth_failure(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_invalid_key_is_auth_failure(fake: RunningFakeProvider, client: ProviderClient) -> None:
     with pytest.raises(ProviderAuthFailed) as caught:
         await adapter_for(fake, client, api_key="invalid-key").complete(make_call())
 
@@ -137,7 +135,7 @@ async def test_invalid_key_is_auth_failure(fake: RunningFakeProvider, client: ht
 
 
 async def test_temperature_above_one_is_refused_before_sending(
-    fake: RunningFakeProvider, client: httpx.AsyncClient
+    fake: RunningFakeProvider, client: ProviderClient
 ) -> None:
     with pytest.raises(ProviderRejected, match=r"temperature 0\.\.1, got 1\.5"):
         await adapter_for(fake, client).complete(make_call(temperature=1.5))
@@ -145,7 +143,7 @@ async def test_temperature_above_one_is_refused_before_sending(
     assert fake.recorded_requests() == []
 
 
-async def test_conversation_must_start_with_user(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_conversation_must_start_with_user(fake: RunningFakeProvider, client: ProviderClient) -> None:
     call = make_call(("system", "Be brief."), ("assistant", "Hello!"), ("user", "Hi"))
 
     with pytest.raises(ProviderRejected, match="start with a user message"):
@@ -154,7 +152,7 @@ async def test_conversation_must_start_with_user(fake: RunningFakeProvider, clie
     assert fake.recorded_requests() == []
 
 
-async def test_timeout_and_malformed_body(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_timeout_and_malformed_body(fake: RunningFakeProvider, client: ProviderClient) -> None:
     adapter = adapter_for(fake, client)
     fake.set_scenario(MODEL, timeout=True)
     with pytest.raises(ProviderTimeout):

@@ -15,6 +15,7 @@ from workers.providers.base import (
     ProviderError,
     ProviderRateLimited,
 )
+from workers.providers.client import ProviderClient
 from workers.providers.errors import (
     UpstreamError,
     error_for_status,
@@ -92,7 +93,7 @@ def test_google_durations(value: object, expected_s: float | None) -> None:
     ],
 )
 async def test_registry_builds_the_adapter_of_each_kind(kind: str, adapter_class: type) -> None:
-    async with httpx.AsyncClient() as client:
+    async with ProviderClient(httpx.AsyncHTTPTransport()) as client:
         config = ProviderConfig(name=f"my-{kind}", base_url="http://127.0.0.1:1", api_key="k", client=client)
         adapter = build_adapter(kind, config)  # type: ignore[arg-type]
 
@@ -102,7 +103,7 @@ async def test_registry_builds_the_adapter_of_each_kind(kind: str, adapter_class
 
 @pytest.mark.parametrize("adapter_class", [OpenAIAdapter, AnthropicAdapter, GeminiAdapter])
 async def test_hosted_providers_need_a_key(adapter_class: type) -> None:
-    async with httpx.AsyncClient() as client:
+    async with ProviderClient(httpx.AsyncHTTPTransport()) as client:
         config = ProviderConfig(name="p", base_url="http://127.0.0.1:1", api_key=None, client=client)
         with pytest.raises(ValueError, match="needs an api key"):
             adapter_class(config)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from fakeprovider import tokens
@@ -25,12 +24,13 @@ from workers.providers.base import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from workers.providers.client import ProviderClient
 from workers.providers.gemini import GeminiAdapter
 
 MODEL = "gemini-2.5-flash"
 
 
-def adapter_for(fake: RunningFakeProvider, client: httpx.AsyncClient, api_key: str = "AIza-test") -> GeminiAdapter:
+def adapter_for(fake: RunningFakeProvider, client: ProviderClient, api_key: str = "AIza-test") -> GeminiAdapter:
     return GeminiAdapter(fake_config(fake, client, name="gemini", path="/gemini", api_key=api_key))
 
 
@@ -38,7 +38,7 @@ def make_call(*messages: tuple[str, str], **overrides: object) -> ProviderCall:
     return provider_call(MODEL, messages or (("user", "What is the capital of France"),), 32, **overrides)
 
 
-async def test_sends_the_exact_request(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_sends_the_exact_request(fake: RunningFakeProvider, client: ProviderClient) -> None:
     call = make_call(
         ("system", "Answer in one word."),
         ("user", "Capital of France?"),
@@ -65,7 +65,7 @@ async def test_sends_the_exact_request(fake: RunningFakeProvider, client: httpx.
     }
 
 
-async def test_maps_text_tokens_and_finish(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_maps_text_tokens_and_finish(fake: RunningFakeProvider, client: ProviderClient) -> None:
     result = await adapter_for(fake, client).complete(make_call(max_tokens=3))
 
     assert result.text == "Echo: What is"
@@ -75,7 +75,7 @@ async def test_maps_text_tokens_and_finish(fake: RunningFakeProvider, client: ht
     assert result.upstream_model == MODEL
 
 
-async def test_output_tokens_include_thoughts(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_output_tokens_include_thoughts(fake: RunningFakeProvider, client: ProviderClient) -> None:
     fake.set_scenario(MODEL, reasoning_tokens=10, output_tokens=4)
     result = await adapter_for(fake, client).complete(make_call())
 
@@ -84,9 +84,7 @@ async def test_output_tokens_include_thoughts(fake: RunningFakeProvider, client:
     assert len(result.text.split()) == 4
 
 
-async def test_blocked_prompt_is_rejected_as_content_blocked(
-    fake: RunningFakeProvider, client: httpx.AsyncClient
-) -> None:
+async def test_blocked_prompt_is_rejected_as_content_blocked(fake: RunningFakeProvider, client: ProviderClient) -> None:
     fake.set_scenario(MODEL, block_reason="SAFETY")
 
     with pytest.raises(ProviderRejected) as caught:
@@ -97,7 +95,7 @@ async def test_blocked_prompt_is_rejected_as_content_blocked(
     assert "SAFETY" in caught.value.message
 
 
-async def test_api_key_invalid_is_auth_failure(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_api_key_invalid_is_auth_failure(fake: RunningFakeProvider, client: ProviderClient) -> None:
     with pytest.raises(ProviderAuthFailed) as caught:
         await adapter_for(fake, client, api_key="invalid-key").complete(make_call())
 
@@ -108,7 +106,7 @@ async def test_api_key_invalid_is_auth_failure(fake: RunningFakeProvider, client
 
 @pytest.mark.parametrize(("retry_after_s", "expected_s"), [(30, 30.0), (1.5, 1.5)])
 async def test_retry_info_sets_retry_after(
-    fake: RunningFakeProvider, client: httpx.AsyncClient, retry_after_s: float, expected_s: float
+    fake: RunningFakeProvider, client: ProviderClient, retry_after_s: float, expected_s: float
 ) -> None:
     fake.set_scenario(MODEL, fail_status=429, retry_after_s=retry_after_s)
 
@@ -120,7 +118,7 @@ async def test_retry_info_sets_retry_after(
     assert "RESOURCE_EXHAUSTED" in caught.value.message
 
 
-async def test_unavailable_timeout_and_malformed(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_unavailable_timeout_and_malformed(fake: RunningFakeProvider, client: ProviderClient) -> None:
     adapter = adapter_for(fake, client)
     fake.set_scenario(MODEL, fail_status=503)
     with pytest.raises(ProviderUnavailable):

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import httpx
 import pytest
 
 from fakeprovider.testing import RunningFakeProvider
@@ -36,6 +35,7 @@ from workers.providers.base import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from workers.providers.client import ProviderClient
 from workers.providers.errors import ERROR_MESSAGE_CHARS_MAX
 from workers.providers.gemini import GeminiAdapter
 from workers.providers.openai import OpenAIAdapter
@@ -64,7 +64,7 @@ BY_NAME = pytest.mark.parametrize("wire", WIRES, ids=[wire.name for wire in WIRE
 
 
 def adapter(
-    wire: Wire, fake: RunningFakeProvider, client: httpx.AsyncClient, response_max_bytes: int | None = None
+    wire: Wire, fake: RunningFakeProvider, client: ProviderClient, response_max_bytes: int | None = None
 ) -> ProviderAdapter:
     config = fake_config(fake, client, name=wire.name, path=wire.path, api_key="sk-test")
     if response_max_bytes is not None:
@@ -78,7 +78,7 @@ def call(wire: Wire, **overrides: object) -> ProviderCall:
 
 @BY_NAME
 async def test_nul_in_an_answer_becomes_the_replacement_character_and_control_characters_stay(
-    wire: Wire, fake: RunningFakeProvider, client: httpx.AsyncClient
+    wire: Wire, fake: RunningFakeProvider, client: ProviderClient
 ) -> None:
     hostile = "a\x00b\x01c\x1b[31m\u2028d\x7f\x00"
     fake.set_scenario(wire.model, answer_text=hostile)
@@ -93,7 +93,7 @@ async def test_nul_in_an_answer_becomes_the_replacement_character_and_control_ch
 
 @BY_NAME
 async def test_nul_and_control_characters_in_an_error_text_are_carried_safely(
-    wire: Wire, fake: RunningFakeProvider, client: httpx.AsyncClient
+    wire: Wire, fake: RunningFakeProvider, client: ProviderClient
 ) -> None:
     fake.set_scenario(wire.model, fail_status=500, error_message="broke\x00down\x07 " + "x" * 50_000)
 
@@ -112,7 +112,7 @@ ABSURD_COUNTS = [-1, -(2**63), 2**63, 2**64 - 1, TOKEN_COUNT_MAX + 1, 1.5, 7.0, 
 @pytest.mark.parametrize("knob", ["usage_input_tokens", "usage_output_tokens"])
 @pytest.mark.parametrize("count", ABSURD_COUNTS, ids=repr)
 async def test_a_token_count_no_provider_could_mean_is_a_protocol_error(
-    wire: Wire, fake: RunningFakeProvider, client: httpx.AsyncClient, knob: str, count: object
+    wire: Wire, fake: RunningFakeProvider, client: ProviderClient, knob: str, count: object
 ) -> None:
     fake.set_scenario(wire.model, **{knob: count})
 
@@ -128,7 +128,7 @@ async def test_a_token_count_no_provider_could_mean_is_a_protocol_error(
 
 @BY_NAME
 async def test_the_largest_sane_count_is_accepted(
-    wire: Wire, fake: RunningFakeProvider, client: httpx.AsyncClient
+    wire: Wire, fake: RunningFakeProvider, client: ProviderClient
 ) -> None:
     fake.set_scenario(wire.model, usage_output_tokens=TOKEN_COUNT_MAX)
 
@@ -140,7 +140,7 @@ async def test_the_largest_sane_count_is_accepted(
 @BY_NAME
 @pytest.mark.parametrize("chunked", [False, True], ids=["with-length", "chunked"])
 async def test_an_answer_over_the_limit_is_refused_and_not_retried(
-    wire: Wire, fake: RunningFakeProvider, client: httpx.AsyncClient, chunked: bool
+    wire: Wire, fake: RunningFakeProvider, client: ProviderClient, chunked: bool
 ) -> None:
     fake.set_scenario(wire.model, answer_bytes=200_000, chunked=chunked)
 
@@ -156,7 +156,7 @@ async def test_an_answer_over_the_limit_is_refused_and_not_retried(
 @BY_NAME
 @pytest.mark.parametrize("chunked", [False, True], ids=["with-length", "chunked"])
 async def test_an_answer_under_the_limit_is_delivered_whole(
-    wire: Wire, fake: RunningFakeProvider, client: httpx.AsyncClient, chunked: bool
+    wire: Wire, fake: RunningFakeProvider, client: ProviderClient, chunked: bool
 ) -> None:
     fake.set_scenario(wire.model, answer_bytes=60_000, chunked=chunked)
 

@@ -7,7 +7,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import httpx
 import pytest
 
 from fakeprovider import tokens
@@ -32,10 +31,11 @@ from workers.providers.base import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from workers.providers.client import ProviderClient
 from workers.providers.openai import OpenAIAdapter
 
 
-def adapter_for(fake: RunningFakeProvider, client: httpx.AsyncClient, api_key: str = "sk-test") -> OpenAIAdapter:
+def adapter_for(fake: RunningFakeProvider, client: ProviderClient, api_key: str = "sk-test") -> OpenAIAdapter:
     return OpenAIAdapter(fake_config(fake, client, name="openai", path="/openai/v1", api_key=api_key))
 
 
@@ -43,7 +43,7 @@ def make_call(**overrides: object) -> ProviderCall:
     return provider_call("gpt-4o", (("system", "Be terse."), ("user", "Name three primes please")), 50, **overrides)
 
 
-async def test_sends_the_exact_request(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_sends_the_exact_request(fake: RunningFakeProvider, client: ProviderClient) -> None:
     call = make_call(temperature=0.2, top_p=0.9, stop=("END",))
     await adapter_for(fake, client).complete(call)
 
@@ -64,16 +64,14 @@ async def test_sends_the_exact_request(fake: RunningFakeProvider, client: httpx.
     }
 
 
-async def test_leaves_out_sampling_fields_that_are_not_set(
-    fake: RunningFakeProvider, client: httpx.AsyncClient
-) -> None:
+async def test_leaves_out_sampling_fields_that_are_not_set(fake: RunningFakeProvider, client: ProviderClient) -> None:
     await adapter_for(fake, client).complete(make_call())
 
     request = only_request(fake)
     assert set(request["json"]) == {"model", "messages", "max_tokens"}
 
 
-async def test_reasoning_model_gets_max_completion_tokens(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_reasoning_model_gets_max_completion_tokens(fake: RunningFakeProvider, client: ProviderClient) -> None:
     call = make_call(upstream_model="gpt-5-mini", max_tokens_field="max_completion_tokens")
     result = await adapter_for(fake, client).complete(call)
 
@@ -83,7 +81,7 @@ async def test_reasoning_model_gets_max_completion_tokens(fake: RunningFakeProvi
     assert result.upstream_model == "gpt-5-mini"
 
 
-async def test_maps_text_tokens_finish_and_request_id(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_maps_text_tokens_finish_and_request_id(fake: RunningFakeProvider, client: ProviderClient) -> None:
     result = await adapter_for(fake, client).complete(make_call())
 
     assert result.text == "Echo: Name three primes please" + " echo" * 11
@@ -96,7 +94,7 @@ async def test_maps_text_tokens_finish_and_request_id(fake: RunningFakeProvider,
     assert result.usage_estimated is False
 
 
-async def test_output_bound_gives_length_finish(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_output_bound_gives_length_finish(fake: RunningFakeProvider, client: ProviderClient) -> None:
     result = await adapter_for(fake, client).complete(make_call(max_tokens=3))
 
     assert result.text == "Echo: Name three"
@@ -104,7 +102,7 @@ async def test_output_bound_gives_length_finish(fake: RunningFakeProvider, clien
     assert result.finish_reason == "length"
 
 
-async def test_output_tokens_include_reasoning(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_output_tokens_include_reasoning(fake: RunningFakeProvider, client: ProviderClient) -> None:
     fake.set_scenario("o3", reasoning_tokens=20, output_tokens=5)
     call = make_call(upstream_model="o3", max_tokens_field="max_completion_tokens")
     result = await adapter_for(fake, client).complete(call)
@@ -113,7 +111,7 @@ async def test_output_tokens_include_reasoning(fake: RunningFakeProvider, client
     assert len(result.text.split()) == 5
 
 
-async def test_rate_limit_is_retriable_with_retry_after(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_rate_limit_is_retriable_with_retry_after(fake: RunningFakeProvider, client: ProviderClient) -> None:
     fake.set_scenario("gpt-4o", fail_status=429, retry_after_s=2)
 
     with pytest.raises(ProviderRateLimited) as caught:
@@ -126,7 +124,7 @@ async def test_rate_limit_is_retriable_with_retry_after(fake: RunningFakeProvide
     assert "rate_limit_exceeded" in caught.value.message
 
 
-async def test_insufficient_quota_is_not_retriable(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_insufficient_quota_is_not_retriable(fake: RunningFakeProvider, client: ProviderClient) -> None:
     fake.set_scenario("gpt-4o", fail_status=429, error_code="insufficient_quota", retry_after_s=5)
 
     with pytest.raises(ProviderRateLimited) as caught:
@@ -140,7 +138,7 @@ async def test_insufficient_quota_is_not_retriable(fake: RunningFakeProvider, cl
 @pytest.mark.parametrize(("status", "error_class", "retriable", "code"), status_cases(500, 503, 400, 404, 403))
 async def test_status_maps_to_error_class(
     fake: RunningFakeProvider,
-    client: httpx.AsyncClient,
+    client: ProviderClient,
     status: int,
     error_class: type[Exception],
     retriable: bool,
@@ -157,7 +155,7 @@ async def test_status_maps_to_error_class(
     assert caught.value.status == status  # type: ignore[attr-defined]
 
 
-async def test_invalid_key_is_auth_failure(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_invalid_key_is_auth_failure(fake: RunningFakeProvider, client: ProviderClient) -> None:
     with pytest.raises(ProviderAuthFailed) as caught:
         await adapter_for(fake, client, api_key="invalid-key").complete(make_call())
 
@@ -167,7 +165,7 @@ async def test_invalid_key_is_auth_failure(fake: RunningFakeProvider, client: ht
 
 
 async def test_fake_refusal_of_max_tokens_on_gpt5_is_rejected(
-    fake: RunningFakeProvider, client: httpx.AsyncClient
+    fake: RunningFakeProvider, client: ProviderClient
 ) -> None:
     with pytest.raises(ProviderRejected) as caught:
         await adapter_for(fake, client).complete(make_call(upstream_model="gpt-5"))
@@ -175,9 +173,7 @@ async def test_fake_refusal_of_max_tokens_on_gpt5_is_rejected(
     assert "Use 'max_completion_tokens' instead" in caught.value.message
 
 
-async def test_no_answer_within_timeout_is_provider_timeout(
-    fake: RunningFakeProvider, client: httpx.AsyncClient
-) -> None:
+async def test_no_answer_within_timeout_is_provider_timeout(fake: RunningFakeProvider, client: ProviderClient) -> None:
     fake.set_scenario("gpt-4o", timeout=True)
     started = time.monotonic()
 
@@ -188,7 +184,7 @@ async def test_no_answer_within_timeout_is_provider_timeout(
     assert time.monotonic() - started < 2
 
 
-async def test_malformed_2xx_is_protocol_error(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_malformed_2xx_is_protocol_error(fake: RunningFakeProvider, client: ProviderClient) -> None:
     fake.set_scenario("gpt-4o", malformed_body=True)
 
     with pytest.raises(ProviderProtocolError) as caught:
@@ -198,23 +194,21 @@ async def test_malformed_2xx_is_protocol_error(fake: RunningFakeProvider, client
     assert caught.value.retriable is True
 
 
-async def test_wrong_shape_2xx_is_protocol_error(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_wrong_shape_2xx_is_protocol_error(fake: RunningFakeProvider, client: ProviderClient) -> None:
     fake.set_scenario("gpt-4o", wrong_shape=True)
 
     with pytest.raises(ProviderProtocolError, match="choices"):
         await adapter_for(fake, client).complete(make_call())
 
 
-async def test_missing_usage_from_openai_is_protocol_error(
-    fake: RunningFakeProvider, client: httpx.AsyncClient
-) -> None:
+async def test_missing_usage_from_openai_is_protocol_error(fake: RunningFakeProvider, client: ProviderClient) -> None:
     fake.set_scenario("gpt-4o", omit_usage=True)
 
     with pytest.raises(ProviderProtocolError, match="usage"):
         await adapter_for(fake, client).complete(make_call())
 
 
-async def test_refused_connection_is_unavailable(client: httpx.AsyncClient) -> None:
+async def test_refused_connection_is_unavailable(client: ProviderClient) -> None:
     with socket_bound_but_not_listening() as port:
         config = ProviderConfig(name="openai", base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-test", client=client)
         with pytest.raises(ProviderUnavailable) as caught:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from fakeprovider import tokens
@@ -22,13 +21,14 @@ from workers.providers.base import (
     ProviderRejected,
     ProviderUnavailable,
 )
+from workers.providers.client import ProviderClient
 from workers.providers.openai_compatible import OpenAICompatibleAdapter
 
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 
 
 def adapter_for(
-    fake: RunningFakeProvider, client: httpx.AsyncClient, api_key: str | None = None, flavour: str = "vllm"
+    fake: RunningFakeProvider, client: ProviderClient, api_key: str | None = None, flavour: str = "vllm"
 ) -> OpenAICompatibleAdapter:
     return OpenAICompatibleAdapter(fake_config(fake, client, name="local", path=f"/{flavour}/v1", api_key=api_key))
 
@@ -38,7 +38,7 @@ def make_call(**overrides: object) -> ProviderCall:
     return provider_call(MODEL, prompt, 40, **overrides)
 
 
-async def test_sends_max_tokens_and_no_auth_without_a_key(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_sends_max_tokens_and_no_auth_without_a_key(fake: RunningFakeProvider, client: ProviderClient) -> None:
     call = make_call(max_tokens_field="max_completion_tokens", temperature=0.0)
     await adapter_for(fake, client).complete(call)
 
@@ -56,14 +56,14 @@ async def test_sends_max_tokens_and_no_auth_without_a_key(fake: RunningFakeProvi
     }
 
 
-async def test_sends_bearer_when_a_key_is_configured(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_sends_bearer_when_a_key_is_configured(fake: RunningFakeProvider, client: ProviderClient) -> None:
     await adapter_for(fake, client, api_key="local-key").complete(make_call())
 
     request = only_request(fake)
     assert request["headers"]["authorization"] == "Bearer local-key"
 
 
-async def test_reported_usage_is_used(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_reported_usage_is_used(fake: RunningFakeProvider, client: ProviderClient) -> None:
     result = await adapter_for(fake, client).complete(make_call())
 
     assert result.usage_estimated is False
@@ -74,7 +74,7 @@ async def test_reported_usage_is_used(fake: RunningFakeProvider, client: httpx.A
     assert result.finish_reason == "stop"
 
 
-async def test_missing_usage_is_estimated_conservatively(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_missing_usage_is_estimated_conservatively(fake: RunningFakeProvider, client: ProviderClient) -> None:
     fake.set_scenario(MODEL, omit_usage=True, output_tokens=6)
     result = await adapter_for(fake, client).complete(make_call())
 
@@ -88,7 +88,7 @@ async def test_missing_usage_is_estimated_conservatively(fake: RunningFakeProvid
     assert result.output_tokens >= 6
 
 
-async def test_estimated_output_never_exceeds_the_bound(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_estimated_output_never_exceeds_the_bound(fake: RunningFakeProvider, client: ProviderClient) -> None:
     fake.set_scenario(MODEL, omit_usage=True)
     result = await adapter_for(fake, client).complete(make_call(max_tokens=5))
 
@@ -106,7 +106,7 @@ async def test_estimated_output_never_exceeds_the_bound(fake: RunningFakeProvide
     ],
 )
 async def test_old_vllm_error_shape(
-    fake: RunningFakeProvider, client: httpx.AsyncClient, status: int, error_class: type[Exception], code: str
+    fake: RunningFakeProvider, client: ProviderClient, status: int, error_class: type[Exception], code: str
 ) -> None:
     fake.set_scenario(MODEL, fail_status=status)
 
@@ -122,7 +122,7 @@ async def test_old_vllm_error_shape(
     )
 
 
-async def test_wrapped_error_shape(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_wrapped_error_shape(fake: RunningFakeProvider, client: ProviderClient) -> None:
     fake.set_scenario(MODEL, fail_status=429, retry_after_s=3)
 
     with pytest.raises(ProviderRateLimited) as caught:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 import pytest
 
 from fakeprovider.testing import RunningFakeProvider
@@ -25,6 +24,7 @@ from tests.provider_harness import (
 )
 from tests.test_provider_streams import KINDS, adapter
 from workers.providers.base import ProviderCall, ProviderProtocolError, ProviderResult
+from workers.providers.client import ProviderClient
 from workers.providers.registry import build_adapter
 
 TOOLS = ChatOptions(
@@ -62,7 +62,7 @@ def _call(kind: str, text: str = "weather please", **overrides: object) -> Provi
 
 
 async def _stream(
-    kind: str, fake: RunningFakeProvider, client: httpx.AsyncClient, text: str = "weather please"
+    kind: str, fake: RunningFakeProvider, client: ProviderClient, text: str = "weather please"
 ) -> tuple[list[str | ToolCallDelta], ProviderResult]:
     pieces: list[str | ToolCallDelta] = []
 
@@ -90,7 +90,7 @@ def _assembled(pieces: list[str | ToolCallDelta]) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("kind", list(KINDS))
 async def test_parallel_tool_calls_stream_as_numbered_pieces(
-    kind: str, fake: RunningFakeProvider, client: httpx.AsyncClient
+    kind: str, fake: RunningFakeProvider, client: ProviderClient
 ) -> None:
     fake.set_scenario(KINDS[kind][3], tool_calls_each=True, tool_text="Let me check.", stream_chunk_chars=5)
     pieces, result = await _stream(kind, fake, client)
@@ -120,9 +120,7 @@ async def test_parallel_tool_calls_stream_as_numbered_pieces(
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-async def test_an_answer_that_is_only_a_tool_call(
-    kind: str, fake: RunningFakeProvider, client: httpx.AsyncClient
-) -> None:
+async def test_an_answer_that_is_only_a_tool_call(kind: str, fake: RunningFakeProvider, client: ProviderClient) -> None:
     pieces, result = await _stream(kind, fake, client)
     assert all(isinstance(piece, ToolCallDelta) for piece in pieces)
     assert result.text == ""
@@ -131,7 +129,7 @@ async def test_an_answer_that_is_only_a_tool_call(
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-async def test_nul_in_arguments_is_replaced(kind: str, fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_nul_in_arguments_is_replaced(kind: str, fake: RunningFakeProvider, client: ProviderClient) -> None:
     fake.set_scenario(KINDS[kind][3], tool_arguments='{"city": "a\x00b"}')
     pieces, result = await _stream(kind, fake, client)
     arguments = result.choices[0].tool_calls[0].function.arguments
@@ -141,7 +139,7 @@ async def test_nul_in_arguments_is_replaced(kind: str, fake: RunningFakeProvider
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-async def test_huge_arguments_fail_the_call(kind: str, fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_huge_arguments_fail_the_call(kind: str, fake: RunningFakeProvider, client: ProviderClient) -> None:
     fake.set_scenario(KINDS[kind][3], tool_arguments='{"blob": "' + "x" * TOOL_ARGUMENTS_CHARS_MAX + '"}')
     with pytest.raises(ProviderProtocolError, match="arguments are longer") as failed:
         await _stream(kind, fake, client)
@@ -150,7 +148,7 @@ async def test_huge_arguments_fail_the_call(kind: str, fake: RunningFakeProvider
 
 @pytest.mark.parametrize("kind", ["openai", "openai_compatible", "anthropic"])
 async def test_an_index_that_is_not_a_number_is_a_protocol_error(
-    kind: str, fake: RunningFakeProvider, client: httpx.AsyncClient
+    kind: str, fake: RunningFakeProvider, client: ProviderClient
 ) -> None:
     fake.set_scenario(KINDS[kind][3], tool_call_index="7")
     with pytest.raises(ProviderProtocolError, match="index"):
@@ -158,7 +156,7 @@ async def test_an_index_that_is_not_a_number_is_a_protocol_error(
 
 
 @pytest.mark.parametrize("kind", ["openai", "anthropic"])
-async def test_an_absurd_index_is_renumbered(kind: str, fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_an_absurd_index_is_renumbered(kind: str, fake: RunningFakeProvider, client: ProviderClient) -> None:
     fake.set_scenario(KINDS[kind][3], tool_call_index=2**40)
     pieces, result = await _stream(kind, fake, client)
     assert {piece.index for piece in pieces if isinstance(piece, ToolCallDelta)} == {0}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from fakeprovider.testing import RunningFakeProvider
@@ -15,6 +14,7 @@ from tests.provider_harness import (
     provider_call,
 )
 from workers.providers.base import ProviderProtocolError, ProviderRateLimited, ProviderTimeout, ProviderUnavailable
+from workers.providers.client import ProviderClient
 from workers.providers.streams.contract import StreamAdapter, StreamPiece
 from workers.providers.streams.registry import build_stream_adapter
 
@@ -27,7 +27,7 @@ KINDS = {
 }
 
 
-def adapter(kind: str, fake: RunningFakeProvider, client: httpx.AsyncClient) -> StreamAdapter:
+def adapter(kind: str, fake: RunningFakeProvider, client: ProviderClient) -> StreamAdapter:
     path, _, key, _ = KINDS[kind]
     return build_stream_adapter(kind, fake_config(fake, client, name=kind, path=path, api_key=key))  # type: ignore[arg-type]
 
@@ -46,7 +46,7 @@ async def collect(stream: StreamAdapter, text: str, **overrides: object) -> tupl
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-async def test_streams_deltas_and_usage(kind: str, fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_streams_deltas_and_usage(kind: str, fake: RunningFakeProvider, client: ProviderClient) -> None:
     deltas, result = await collect(adapter(kind, fake, client), "tell me about the sea")
     request = only_request(fake)
     assert request["path"] == KINDS[kind][1]
@@ -66,7 +66,7 @@ async def test_streams_deltas_and_usage(kind: str, fake: RunningFakeProvider, cl
 
 @pytest.mark.parametrize("kind", list(KINDS))
 async def test_a_failure_midway_is_a_retriable_provider_error_after_the_deltas(
-    kind: str, fake: RunningFakeProvider, client: httpx.AsyncClient
+    kind: str, fake: RunningFakeProvider, client: ProviderClient
 ) -> None:
     deltas: list[str] = []
 
@@ -82,23 +82,21 @@ async def test_a_failure_midway_is_a_retriable_provider_error_after_the_deltas(
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-async def test_a_cut_stream_is_a_protocol_error(
-    kind: str, fake: RunningFakeProvider, client: httpx.AsyncClient
-) -> None:
+async def test_a_cut_stream_is_a_protocol_error(kind: str, fake: RunningFakeProvider, client: ProviderClient) -> None:
     with pytest.raises(ProviderProtocolError, match="ended"):
         await collect(adapter(kind, fake, client), "one two three [fake stream_cut_after=2]")
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
 async def test_a_stream_that_never_ends_is_a_timeout(
-    kind: str, fake: RunningFakeProvider, client: httpx.AsyncClient
+    kind: str, fake: RunningFakeProvider, client: ProviderClient
 ) -> None:
     with pytest.raises(ProviderTimeout):
         await collect(adapter(kind, fake, client), "one two three [fake stream_hang_after=1]", timeout_s=1.0)
 
 
 @pytest.mark.parametrize("kind", ["openai", "anthropic", "gemini"])
-async def test_absurd_counts_and_nul_in_deltas(kind: str, fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_absurd_counts_and_nul_in_deltas(kind: str, fake: RunningFakeProvider, client: ProviderClient) -> None:
     fake.set_scenario(KINDS[kind][3], answer_text="a\x00b \x01c\u2028 d", usage_output_tokens=2**63)
     deltas: list[str] = []
 
@@ -112,15 +110,13 @@ async def test_absurd_counts_and_nul_in_deltas(kind: str, fake: RunningFakeProvi
     assert "a\ufffdb " in "".join(deltas)
 
 
-async def test_an_error_before_the_stream_is_the_usual_error(
-    fake: RunningFakeProvider, client: httpx.AsyncClient
-) -> None:
+async def test_an_error_before_the_stream_is_the_usual_error(fake: RunningFakeProvider, client: ProviderClient) -> None:
     with pytest.raises(ProviderRateLimited):
         await collect(adapter("anthropic", fake, client), "x [fake fail_status=429]")
 
 
 async def test_a_compatible_server_without_usage_is_estimated(
-    fake: RunningFakeProvider, client: httpx.AsyncClient
+    fake: RunningFakeProvider, client: ProviderClient
 ) -> None:
     fake.set_scenario("llama-3", omit_usage=True)
     deltas, result = await collect(adapter("openai_compatible", fake, client), "hello there")

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-import httpx
-
 from fakeprovider.testing import RunningFakeProvider
 from schemas.chat_options import ChatOptions, FunctionCall, ToolCall, ToolDefinition
 from schemas.events import PromptMessage
@@ -19,6 +17,7 @@ from tests.provider_harness import (
 )
 from workers.providers.anthropic import AnthropicAdapter
 from workers.providers.base import ProviderCall
+from workers.providers.client import ProviderClient
 from workers.providers.gemini import GeminiAdapter
 from workers.providers.openai import OpenAIAdapter
 
@@ -39,7 +38,7 @@ def call(model: str, messages: tuple[PromptMessage, ...], options: ChatOptions) 
     return ProviderCall(upstream_model=model, messages=messages, max_tokens=40, options=options)
 
 
-async def test_openai_passes_tools_and_reads_tool_calls(fake: RunningFakeProvider, client: httpx.AsyncClient) -> None:
+async def test_openai_passes_tools_and_reads_tool_calls(fake: RunningFakeProvider, client: ProviderClient) -> None:
     adapter = OpenAIAdapter(fake_config(fake, client, name="openai", path="/openai/v1", api_key="sk-test"))
     options = ChatOptions(tools=(TOOL,), tool_choice="required", seed=3, n=2, parallel_tool_calls=False)
     result = await adapter.complete(call("gpt-4.1-mini", ASKED, options))
@@ -52,7 +51,7 @@ async def test_openai_passes_tools_and_reads_tool_calls(fake: RunningFakeProvide
 
 
 async def test_anthropic_sends_tool_use_and_tool_result_blocks(
-    fake: RunningFakeProvider, client: httpx.AsyncClient
+    fake: RunningFakeProvider, client: ProviderClient
 ) -> None:
     adapter = AnthropicAdapter(fake_config(fake, client, name="anthropic", path="/anthropic", api_key="sk-ant"))
     options = ChatOptions(tools=(TOOL,), tool_choice="auto", parallel_tool_calls=False, user="u-1")
@@ -75,7 +74,7 @@ async def test_anthropic_sends_tool_use_and_tool_result_blocks(
 
 
 async def test_gemini_sends_function_parts_schema_and_candidate_count(
-    fake: RunningFakeProvider, client: httpx.AsyncClient
+    fake: RunningFakeProvider, client: ProviderClient
 ) -> None:
     adapter = GeminiAdapter(fake_config(fake, client, name="gemini", path="/gemini", api_key="AIza"))
     options = ChatOptions(

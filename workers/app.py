@@ -18,6 +18,7 @@ from workers.execution import ProviderSlot
 from workers.lanes import LaneLimiter
 from workers.pool import ModelPool
 from workers.providers.base import ProviderConfig
+from workers.providers.client import ProviderClient
 from workers.providers.registry import build_adapter
 from workers.providers.streams.registry import build_stream_adapter
 from workers.settings import WorkerSettings
@@ -26,20 +27,34 @@ from workers.telemetry import WorkerTelemetry
 log = logging.getLogger(__name__)
 
 
-def new_http_client(settings: WorkerSettings) -> httpx.AsyncClient:
+def new_http_client(settings: WorkerSettings) -> ProviderClient:
     limits = httpx.Limits(
         max_connections=settings.http_connections_max, max_keepalive_connections=settings.http_connections_max
     )
     if settings.http_transport == "aiohttp":
-        from httpx_aiohttp import AiohttpTransport
-
-        return httpx.AsyncClient(transport=AiohttpTransport(), limits=limits)
-    return httpx.AsyncClient(limits=limits)
+        return ProviderClient(_aiohttp_transport(limits))
+    return ProviderClient(httpx.AsyncHTTPTransport(limits=limits))
 
 
-def provider_slots(
-    settings: WorkerSettings, catalogue: Catalogue, client: httpx.AsyncClient
-) -> dict[str, ProviderSlot]:
+def _aiohttp_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+    import aiohttp
+    from httpx_aiohttp import AiohttpTransport
+
+    ssl_context = httpx.create_ssl_context()
+
+    def session() -> aiohttp.ClientSession:
+        # Built at the first call, inside the running loop. aiohttp's default jar would keep a provider's
+        # Set-Cookie (for a host name, not an IP address) and send it with every later call, whichever
+        # workspace's it is: the session keeps none (see workers/providers/client.py).
+        connector = aiohttp.TCPConnector(
+            limit=limits.max_connections or 0, keepalive_timeout=limits.keepalive_expiry, ssl=ssl_context
+        )
+        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
+    return AiohttpTransport(client=session)
+
+
+def provider_slots(settings: WorkerSettings, catalogue: Catalogue, client: ProviderClient) -> dict[str, ProviderSlot]:
     slots: dict[str, ProviderSlot] = {}
     for name, provider in catalogue.providers.items():
         api_key = os.environ.get(provider.api_key_env) if provider.api_key_env else None

@@ -1,6 +1,6 @@
 """The contract every provider adapter keeps, and the provider error tree.
 
-An adapter turns one `ProviderCall` into one HTTP request over an injected `httpx.AsyncClient` and maps
+An adapter turns one `ProviderCall` into one HTTP request over an injected `ProviderClient` and maps
 the answer to a `ProviderResult`, or raises a `ProviderError` that says whether a retry can help. Adapters
 never retry and never sleep: the pool's retry policy is the one layer that does.
 
@@ -19,11 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import httpx
-
 from schemas.chat_options import ChatOptions, ResultChoice
 from schemas.errors import ErrorCode
 from schemas.events import PromptMessage
+from workers.providers.client import ProviderClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +110,6 @@ class ProviderConfig:
     name: str
     base_url: str
     api_key: str | None
-    client: httpx.AsyncClient
+    client: ProviderClient
     # The most of a response body read; an answer cannot be larger than the body that carries it.
     response_max_bytes: int = RESPONSE_MAX_BYTES_DEFAULT

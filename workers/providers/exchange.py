@@ -1,6 +1,6 @@
 """One JSON POST to a provider: deadline, transport failures and response decoding, shared by all adapters.
 
-`timeout=call.timeout_s` is passed to httpx per request (it bounds each phase: connect, write, each read);
+The request carries `timeout_s` as its per-phase timeout (it bounds each phase: connect, write, each read);
 `asyncio.timeout` around the exchange bounds the whole call, so a server that trickles bytes cannot hold
 a worker longer than the call's timeout. The body is read up to `config.response_max_bytes`: a larger
 answer is refused as it arrives (it could not travel in a usage event), never buffered whole.
@@ -34,8 +34,7 @@ async def post_json(
     content = orjson.dumps(payload)
     try:
         async with asyncio.timeout(timeout_s):
-            request = config.client.build_request("POST", url, content=content, headers=headers, timeout=timeout_s)
-            response = await config.client.send(request, stream=True)
+            response = await config.client.send(config.client.build_post(url, headers, content, timeout_s))
             try:
                 return await _read_bounded(response, config.name, config.response_max_bytes)
             finally:

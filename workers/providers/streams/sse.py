@@ -70,14 +70,9 @@ async def sse_events(
     timeout_s: float,
     error_of: Callable[[httpx.Response], UpstreamError],
 ) -> AsyncIterator[SseEvent]:
-    request = config.client.build_request(
-        "POST",
-        url,
-        content=orjson.dumps(payload),
-        headers={**headers, "accept": "text/event-stream"},
-        timeout=timeout_s,
-    )
-    response = await config.client.send(request, stream=True)
+    stream_headers = {**headers, "accept": "text/event-stream"}
+    request = config.client.build_post(url, stream_headers, orjson.dumps(payload), timeout_s)
+    response = await config.client.send(request)
     try:
         if not response.is_success:
             body = await _read_bounded(response, config.response_max_bytes)
