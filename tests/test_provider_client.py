@@ -185,3 +185,28 @@ async def test_the_per_request_timeout_fires_on_its_own(fake: RunningFakeProvide
                 await client.send(request)
 
     assert time.monotonic() - started < 5
+
+
+@TRANSPORTS
+async def test_a_proxy_named_in_the_environment_carries_calls_no_proxy_exempts(
+    transport: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def script(_n: int) -> Reply:
+        return Reply(200, {"set-cookie": "affinity=a; Path=/", "content-type": "application/json"}, CHAT_BODY)
+
+    settings = WorkerSettings(http_transport=transport)  # type: ignore[arg-type]
+    async with ProviderStub(script) as proxy, ProviderStub(script) as direct:
+        for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.setenv("NO_PROXY", "localhost")
+        async with new_http_client(settings) as client:
+            # A host that resolves nowhere: only the proxy can answer for it.
+            proxied = ProviderConfig("openai", "http://provider.invalid/v1", "sk-test", client)
+            answers = [await OpenAIAdapter(proxied).complete(chat_call()) for _ in range(2)]
+            exempt = await OpenAIAdapter(config_for(client, direct.port)).complete(chat_call())
+
+    assert [answer.text for answer in [*answers, exempt]] == ["hi", "hi", "hi"]
+    assert [seen.path for seen in proxy.received] == ["http://provider.invalid/v1/chat/completions"] * 2
+    assert [seen.headers.get("cookie") for seen in proxy.received] == [None, None]
+    assert [seen.path for seen in direct.received] == ["/v1/chat/completions"]

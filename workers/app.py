@@ -18,7 +18,7 @@ from workers.execution import ProviderSlot
 from workers.lanes import LaneLimiter
 from workers.pool import ModelPool
 from workers.providers.base import ProviderConfig
-from workers.providers.client import ProviderClient
+from workers.providers.client import ProviderClient, environment_proxies
 from workers.providers.registry import build_adapter
 from workers.providers.streams.registry import build_stream_adapter
 from workers.settings import WorkerSettings
@@ -31,9 +31,10 @@ def new_http_client(settings: WorkerSettings) -> ProviderClient:
     limits = httpx.Limits(
         max_connections=settings.http_connections_max, max_keepalive_connections=settings.http_connections_max
     )
+    proxies = environment_proxies()
     if settings.http_transport == "aiohttp":
-        return ProviderClient(_aiohttp_transport(limits))
-    return ProviderClient(httpx.AsyncHTTPTransport(limits=limits))
+        return ProviderClient(_aiohttp_transport(limits), proxies=proxies)
+    return ProviderClient(httpx.AsyncHTTPTransport(limits=limits), proxies=proxies)
 
 
 def _aiohttp_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:

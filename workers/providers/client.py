@@ -11,12 +11,16 @@ What it leaves out, on purpose:
 - cookies: one client serves every workspace's calls, so a provider's Set-Cookie (a load balancer's
   affinity cookie, say) must never travel with the next call, which may be another workspace's;
 - redirects: a 3xx is the provider's answer and is handed back as it came (the adapters make it an error);
-- auth flows: each adapter puts its key in its own headers;
-- proxies from the environment (HTTP_PROXY and kin): the transport alone decides how to connect.
+- auth flows: each adapter puts its key in its own headers.
+Proxies from the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, any case, with NO_PROXY) are honoured: a
+deployment behind an egress proxy has no other way out. (httpx itself reads them only for a client built without
+a transport of its own, so the workers' aiohttp transport never did.) A call whose host NO_PROXY does not exempt
+goes to an `httpx.AsyncHTTPTransport` for that scheme's proxy, at the same transport level as every other call.
 """
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Mapping
 from types import TracebackType
 
@@ -28,15 +32,24 @@ URLS_CACHED_MAX = 1024
 HEADER_SETS_CACHED_MAX = 256
 
 
+def environment_proxies() -> dict[str, str]:
+    """The proxy URL per scheme ("http", "https") the environment names (ALL_PROXY for a scheme it leaves out)."""
+    named = urllib.request.getproxies()
+    found = {scheme: named.get(scheme) or named.get("all") for scheme in ("http", "https")}
+    return {scheme: url for scheme, url in found.items() if url}
+
+
 class ProviderClient:
     """Provider requests over one transport, which the client owns (closing the client closes it)."""
 
-    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
+    def __init__(self, transport: httpx.AsyncBaseTransport, *, proxies: Mapping[str, str] | None = None) -> None:
         self._transport = transport
         # The AsyncClient is kept for what it is the public source of: httpx's default headers (accept,
         # accept-encoding, connection, user-agent), sent as before, and the transport's lifecycle. It never
         # routes a request, so it reads no proxies from the environment.
         self._owner = httpx.AsyncClient(transport=transport, trust_env=False)
+        # Per scheme, the transport through that scheme's proxy (`environment_proxies()`, read once at start).
+        self._proxied = {scheme: httpx.AsyncHTTPTransport(proxy=url) for scheme, url in (proxies or {}).items()}
         self._urls: dict[str, httpx.URL] = {}
         self._headers: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
 
@@ -49,6 +62,8 @@ class ProviderClient:
         await self.aclose()
 
     async def aclose(self) -> None:
+        for proxied in self._proxied.values():
+            await proxied.aclose()
         await self._owner.aclose()
 
     def build_post(self, url: str, headers: Mapping[str, str], content: bytes, timeout_s: float) -> httpx.Request:
@@ -64,9 +79,17 @@ class ProviderClient:
 
     async def send(self, request: httpx.Request) -> httpx.Response:
         """The response, its body not read yet: the caller reads it (bounded) and closes it."""
-        response = await self._transport.handle_async_request(request)
+        response = await self._transport_for(request.url).handle_async_request(request)
         response.request = request
         return response
+
+    def _transport_for(self, url: httpx.URL) -> httpx.AsyncBaseTransport:
+        if not self._proxied:
+            return self._transport
+        proxied = self._proxied.get(url.scheme)
+        if proxied is None or urllib.request.proxy_bypass(url.host):
+            return self._transport
+        return proxied
 
     def _url(self, url: str) -> httpx.URL:
         parsed = self._urls.get(url)
