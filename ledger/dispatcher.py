@@ -4,6 +4,11 @@ It claims due deliveries, POSTs each one with at most `webhook_concurrency_max` 
 attempt, and records every attempt. It never holds a database transaction during a POST, and nothing waits
 for it: the ledger and the workers only write delivery rows, so a slow or dead receiver costs this process a
 slot until the attempt's deadline, and costs them nothing. Several dispatchers may run (SKIP LOCKED + lease).
+
+The writers of delivery rows NOTIFY at commit (`ledger.webhook_wakeup`) and the dispatcher LISTENs
+(`ledger.webhook_listener`), so a delivery goes out as soon as its row is visible. It still polls, as the
+safety net: while it listens, when the next known delivery (a retry, a lease) falls due and at least every
+`tick_interval_max_s`; while its LISTEN connection is down, every `poll_interval_s`.
 """
 
 from __future__ import annotations
@@ -19,15 +24,21 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ledger import webhook_delivery, webhook_post
-from ledger.webhook_delivery import Due, WebhookPolicy
+from ledger.webhook_delivery import Claimed, Due, WebhookPolicy
+from ledger.webhook_listener import Listener, conninfo_of
 from ledger.webhook_network import NetworkPolicy
 from ledger.webhook_post import AttemptOutcome
 from ledger.webhook_settings import WebhookSettings
-from runtime.consume import Verdict, classify
+from runtime.consume import Backoff, Verdict, classify
 from runtime.logs import configure_logging
 from runtime.readiness import clear_ready, mark_ready
 
 log = logging.getLogger(__name__)
+
+# The shortest idle wait: a delivery already due but not claimed is locked by another dispatcher's claim, which
+# commits in a moment; looking again at once would only spin.
+WAIT_MIN_S = 0.02
+LISTEN_BACKOFF = Backoff(initial_s=0.5, max_s=30.0)
 
 
 def new_http_client(concurrency_max: int) -> httpx.AsyncClient:
@@ -48,25 +59,45 @@ class Dispatcher:
         concurrency_max: int,
         poll_interval_s: float,
         endpoint_concurrency_max: int,
+        listen_conninfo: str | None = None,
+        tick_interval_max_s: float = 5.0,
+        listen_backoff: Backoff = LISTEN_BACKOFF,
     ) -> None:
         self.engine = engine
         self.http = http
         self.policy = policy
         self.network = network
         self.concurrency_max = concurrency_max
+        # How often to look for due deliveries while no notification can arrive (no LISTEN connection).
         self.poll_interval_s = poll_interval_s
+        # The longest idle wait while listening: the safety net for a notification that never came.
+        self.tick_interval_max_s = tick_interval_max_s
         # One slow or dead endpoint takes at most this many slots: the others' deliveries keep flowing.
         self.endpoint_concurrency_max = endpoint_concurrency_max
         self._per_endpoint: Counter[str] = Counter()
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._slot_freed = asyncio.Event()
+        # Set by a freed slot and by a notification: the claim loop looks again at once.
+        self._wake = asyncio.Event()
+        # Without a connection string the dispatcher only polls (every `poll_interval_s`).
+        self.listener = None if listen_conninfo is None else Listener(listen_conninfo, self._wake.set, listen_backoff)
 
     async def run(self, on_ready: Callable[[], None] | None = None) -> None:
-        """Claim and deliver until cancelled."""
+        """Listen, claim and deliver until cancelled."""
+        listening = None if self.listener is None else asyncio.create_task(self.listener.run())
+        try:
+            await self._claim_loop(on_ready)
+        finally:
+            if listening is not None:
+                listening.cancel()
+                await asyncio.gather(listening, return_exceptions=True)
+
+    async def _claim_loop(self, on_ready: Callable[[], None] | None) -> None:
         ready = False
         while True:
+            # Cleared before the claim, so a notification or a freed slot during the claim is not lost.
+            self._wake.clear()
             free = self.concurrency_max - len(self._in_flight)
-            claimed: list[Due] = []
+            claimed = Claimed([], None)
             if free > 0:
                 try:
                     claimed = await self._claim(min(free, self.policy.batch_max))
@@ -79,25 +110,31 @@ class Dispatcher:
                 if not ready and on_ready is not None:
                     on_ready()
                 ready = True
-            for due in claimed:
+            for due in claimed.due:
                 self._start(due)
-            if len(claimed) < free:
-                # Nothing more due now: wait for the next poll, or a slot when every slot is busy.
-                self._slot_freed.clear()
+            if len(claimed.due) < free:
+                # Nothing more due now: wait for a notification, a freed slot, or the next delivery to fall due.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._slot_freed.wait(), self.poll_interval_s)
+                    await asyncio.wait_for(self._wake.wait(), self.idle_wait_s(claimed.next_due_in_s))
             elif free <= 0:
-                self._slot_freed.clear()
-                await self._slot_freed.wait()
+                await self._wake.wait()
 
-    async def _claim(self, limit: int) -> list[Due]:
+    def idle_wait_s(self, next_due_in_s: float | None) -> float:
+        """How long an idle claim loop waits when nothing wakes it."""
+        if self.listener is None or not self.listener.listening:
+            return self.poll_interval_s
+        if next_due_in_s is None:
+            return self.tick_interval_max_s
+        return min(self.tick_interval_max_s, max(WAIT_MIN_S, next_due_in_s))
+
+    async def _claim(self, limit: int) -> Claimed:
         """Claim due deliveries, giving back at once those over their endpoint's in-flight cap."""
         busy = [endpoint for endpoint, n in self._per_endpoint.items() if n >= self.endpoint_concurrency_max]
         claimed = await webhook_delivery.claim(self.engine, self.policy, limit, busy)
         taken: list[Due] = []
         over: list[Due] = []
         counts = Counter(self._per_endpoint)
-        for due in claimed:
+        for due in claimed.due:
             if due.endpoint_id is not None and counts[due.endpoint_id] >= self.endpoint_concurrency_max:
                 over.append(due)
                 continue
@@ -106,7 +143,7 @@ class Dispatcher:
             taken.append(due)
         if over:
             await webhook_delivery.release(self.engine, over)
-        return taken
+        return Claimed(taken, claimed.next_due_in_s)
 
     def _start(self, due: Due) -> None:
         endpoint = due.endpoint_id
@@ -128,7 +165,8 @@ class Dispatcher:
         self._in_flight.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("a delivery task failed", exc_info=task.exception())
-        self._slot_freed.set()
+        # A freed slot, and maybe a retry recorded sooner than the loop's wait: look again now.
+        self._wake.set()
 
     async def _deliver(self, due: Due) -> None:
         if due.message is None or due.url is None:
@@ -168,6 +206,9 @@ async def serve(settings: WebhookSettings) -> None:
         concurrency_max=settings.webhook_concurrency_max,
         poll_interval_s=settings.webhook_tick_interval_s,
         endpoint_concurrency_max=settings.webhook_endpoint_concurrency_max,
+        listen_conninfo=conninfo_of(settings.database_url),
+        tick_interval_max_s=settings.webhook_tick_interval_max_s,
+        listen_backoff=Backoff(settings.webhook_listen_backoff_initial_s, settings.webhook_listen_backoff_max_s),
     )
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

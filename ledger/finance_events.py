@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ledger.webhook_wakeup import WAKE
 from schemas.finance import BalanceThresholdCrossed, FinanceEvent, TopupFailed, TopupSucceeded
 
 _TYPES: dict[str, type[FinanceEvent]] = {
@@ -24,14 +25,17 @@ async def record(conn: AsyncConnection, events: list[FinanceEvent]) -> None:
     await conn.execute(
         # Each event also gets a webhook delivery row, in this transaction, for every enabled endpoint of its
         # workspace subscribed to its type (the `PUT /api/v1/billing/webhook` endpoint is subscribed to all three).
+        # The same statement wakes the webhook dispatcher, at commit, when it wrote a delivery.
         text(
-            "WITH recorded AS (INSERT INTO finance_events (workspace_id, type, payload) "
+            "WITH recorded AS (INSERT INTO finance_events (workspace_id, type, payload) "  # noqa: S608
             "SELECT * FROM unnest(CAST(:ws AS text[]), CAST(:types AS text[]), CAST(:payloads AS jsonb[])) "
-            "RETURNING id, workspace_id, type, payload, created_at) "
-            "INSERT INTO webhook_deliveries (endpoint_id, workspace_id, event_id, event_type, payload, occurred_at) "
+            "RETURNING id, workspace_id, type, payload, created_at), "
+            "written AS (INSERT INTO webhook_deliveries "
+            "(endpoint_id, workspace_id, event_id, event_type, payload, occurred_at) "
             "SELECT e.id, r.workspace_id, coalesce(r.payload->>'event_id', 'fe_' || r.id), r.type, r.payload, "
             "r.created_at FROM recorded r JOIN webhook_endpoints e ON e.workspace_id = r.workspace_id "
-            "AND e.enabled AND r.type = ANY(e.event_types) ON CONFLICT (endpoint_id, event_id) DO NOTHING"
+            "AND e.enabled AND r.type = ANY(e.event_types) ON CONFLICT (endpoint_id, event_id) DO NOTHING "
+            f"RETURNING 1) SELECT CASE WHEN EXISTS (SELECT FROM written) THEN {WAKE} END"
         ),
         {
             "ws": [event.workspace_id for event in events],

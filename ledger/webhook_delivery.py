@@ -68,16 +68,39 @@ _CLAIM = text(
 )
 
 
+# How long until the next pending delivery falls due (a retry, a lease running out), in seconds; NULL when none
+# is pending. Read in the claim's transaction, after its leases, on the partial index of pending deliveries.
+_NEXT_DUE = text(
+    """
+    SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM webhook_deliveries
+    WHERE state = 'pending' AND (endpoint_id IS NULL OR NOT endpoint_id = ANY(CAST(:busy AS text[])))
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    due: list[Due]
+    # Seconds until the next delivery not claimed falls due (<= 0: due already), None when none is pending;
+    # only read when the claim came back short of its limit (a full claim is followed by another at once).
+    next_due_in_s: float | None
+
+
 def body_of(event_type: str, occurred_at: datetime, payload: dict[str, Any]) -> bytes:
     """Standard Webhooks' recommended payload."""
     body = {"type": event_type, "timestamp": occurred_at.isoformat(), "data": payload}
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-async def claim(engine: AsyncEngine, policy: WebhookPolicy, limit: int, busy: list[str] | None = None) -> list[Due]:
-    """Lease up to `limit` due deliveries, none for the endpoints in `busy` (at their in-flight cap)."""
+async def claim(engine: AsyncEngine, policy: WebhookPolicy, limit: int, busy: list[str] | None = None) -> Claimed:
+    """Lease up to `limit` due deliveries, none for the endpoints in `busy` (at their in-flight cap), and say
+    when the next one falls due."""
+    next_due_in_s = None
     async with engine.begin() as conn:
         rows = (await conn.execute(_CLAIM, {"n": limit, "lease_s": policy.lease_s, "busy": busy or []})).all()
+        if len(rows) < limit:
+            found = (await conn.execute(_NEXT_DUE, {"busy": busy or []})).scalar_one()
+            next_due_in_s = None if found is None else float(found)
     claimed = []
     for row in rows:
         message = None
@@ -85,7 +108,7 @@ async def claim(engine: AsyncEngine, policy: WebhookPolicy, limit: int, busy: li
             secrets = (row.secret,) if row.previous_secret is None else (row.secret, row.previous_secret)
             message = Message(row.event_id, body_of(row.event_type, row.occurred_at, row.payload), secrets)
         claimed.append(Due(row.id, row.attempts, row.schedule_start, row.endpoint_id, row.url, message, row.started_at))
-    return claimed
+    return Claimed(claimed, next_due_in_s)
 
 
 async def release(engine: AsyncEngine, due: list[Due]) -> None:

@@ -2,7 +2,8 @@
 subscribed to its type, or named by the event), written by one set-based statement.
 
 The dispatcher (`python -m ledger.dispatcher`) POSTs the rows after the transaction commits, so an event is
-delivered only if what caused it committed (billed before delivered), and at least once.
+delivered only if what caused it committed (billed before delivered), and at least once. The statement that
+writes rows also notifies the dispatcher (`ledger.webhook_wakeup`), which hears it at commit.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger.debits import SettledJob
+from ledger.webhook_wakeup import WAKE
 from schemas.results import JobResult
 from schemas.webhooks import JOB_COMPLETED, JOB_FAILED
 
@@ -33,17 +35,23 @@ class WebhookEvent:
     occurred_at: datetime | None = None
 
 
+# The same statement wakes the dispatcher when it wrote a row (at commit): no second statement, and none of the
+# notify's cost when every event was a duplicate or had no endpoint.
 _RECORD = text(
-    """
-    INSERT INTO webhook_deliveries (endpoint_id, workspace_id, event_id, event_type, payload, occurred_at)
-    SELECT e.id, u.ws, u.event_id, u.type, u.payload, coalesce(u.occurred_at, now())
-    FROM unnest(CAST(:ws AS text[]), CAST(:event_ids AS text[]), CAST(:types AS text[]),
-                CAST(:payloads AS jsonb[]), CAST(:endpoints AS text[]), CAST(:times AS timestamptz[]))
-         AS u(ws, event_id, type, payload, endpoint, occurred_at)
-    JOIN webhook_endpoints e ON e.workspace_id = u.ws AND e.enabled
-                            AND (u.type = ANY(e.event_types) OR e.id = u.endpoint)
-    ON CONFLICT (endpoint_id, event_id) DO NOTHING
-    """
+    f"""
+    WITH written AS (
+        INSERT INTO webhook_deliveries (endpoint_id, workspace_id, event_id, event_type, payload, occurred_at)
+        SELECT e.id, u.ws, u.event_id, u.type, u.payload, coalesce(u.occurred_at, now())
+        FROM unnest(CAST(:ws AS text[]), CAST(:event_ids AS text[]), CAST(:types AS text[]),
+                    CAST(:payloads AS jsonb[]), CAST(:endpoints AS text[]), CAST(:times AS timestamptz[]))
+             AS u(ws, event_id, type, payload, endpoint, occurred_at)
+        JOIN webhook_endpoints e ON e.workspace_id = u.ws AND e.enabled
+                                AND (u.type = ANY(e.event_types) OR e.id = u.endpoint)
+        ON CONFLICT (endpoint_id, event_id) DO NOTHING
+        RETURNING 1
+    )
+    SELECT count(*) AS written, CASE WHEN count(*) > 0 THEN {WAKE} END AS woke FROM written
+    """  # noqa: S608
 )
 
 
@@ -62,7 +70,7 @@ async def record_webhook_events(conn: AsyncConnection, events: Sequence[WebhookE
             "times": [event.occurred_at for event in events],
         },
     )
-    return int(result.rowcount or 0)
+    return int(result.one().written)
 
 
 async def record_webhook_event(

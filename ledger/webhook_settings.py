@@ -1,5 +1,5 @@
-"""Settings of webhook deliveries: the retry schedule, the attempt deadline, the dispatcher's concurrency and
-polling, and where outbound calls may go (`LUNTREX_WEBHOOK_...`)."""
+"""Settings of webhook deliveries: the retry schedule, the attempt deadline, the dispatcher's concurrency,
+polling and LISTEN connection, and where outbound calls may go (`LUNTREX_WEBHOOK_...`)."""
 
 from __future__ import annotations
 
@@ -23,9 +23,16 @@ class WebhookSettings(ServiceSettings):
     webhook_retry_delays_s: tuple[float, ...] = DEFAULT_RETRY_DELAYS_S
     # One attempt, DNS resolution included, ends after this long (a receiver that never answers).
     webhook_timeout_s: float = Field(default=15.0, gt=0, le=60)
-    # How often an idle dispatcher looks for due deliveries, and how many it claims at once.
+    # How often an idle dispatcher looks for due deliveries while its LISTEN connection is down (while it is up,
+    # the writers' notifications wake it), and how many it claims at once.
     webhook_tick_interval_s: float = Field(default=0.25, gt=0, le=60)
     webhook_batch_max: int = Field(default=50, ge=1, le=1000)
+    # The longest an idle, listening dispatcher waits without a notification before it looks again (sooner when
+    # a retry or a lease falls due): the safety net for a notification that never came.
+    webhook_tick_interval_max_s: float = Field(default=5.0, gt=0, le=300)
+    # Delays between attempts to restore a lost LISTEN connection (doubling from the first to the last).
+    webhook_listen_backoff_initial_s: float = Field(default=0.5, gt=0, le=60)
+    webhook_listen_backoff_max_s: float = Field(default=30.0, gt=0, le=600)
     # Attempts in flight at once in one dispatcher process.
     webhook_concurrency_max: int = Field(default=32, ge=1, le=1024)
     # Attempts in flight to one endpoint: a slow or dead receiver holds at most this many of the slots.

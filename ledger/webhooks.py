@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ledger.finance_domain import FinanceInputError
 from ledger.webhook_network import NetworkPolicy, check_url
 from ledger.webhook_post import SECRET_PREFIX
+from ledger.webhook_wakeup import WAKE
 from schemas.webhooks import ENDPOINTS_PER_WORKSPACE_MAX, FINANCE_EVENT_TYPES
 
 _COLUMNS = "id, url, event_types, description, enabled, billing, created_at, updated_at, previous_secret_until"
@@ -184,10 +185,12 @@ async def redeliver(conn: AsyncConnection, workspace_id: str, delivery_id: int) 
     (it may be in flight: moving it would post it twice at once)."""
     row = (
         await conn.execute(
+            # The same statement wakes the dispatcher (at commit) when it queued the delivery: one row at most.
             text(
-                "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = now(), schedule_start = attempts, "
-                "updated_at = now() WHERE id = :id AND workspace_id = :ws AND state <> 'pending' "
-                "AND endpoint_id IS NOT NULL RETURNING id, state, next_attempt_at"
+                "WITH queued AS (UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = now(), "  # noqa: S608
+                "schedule_start = attempts, updated_at = now() WHERE id = :id AND workspace_id = :ws "
+                "AND state <> 'pending' AND endpoint_id IS NOT NULL RETURNING id, state, next_attempt_at) "
+                f"SELECT id, state, next_attempt_at, {WAKE} AS woke FROM queued"
             ),
             {"id": delivery_id, "ws": workspace_id},
         )
