@@ -13,6 +13,7 @@
 ``python -m bench edge``: CPU per request and per stream of each service, idle CPU, hops (on given Kafka/PostgreSQL).
 ``python -m bench idle``: CPU and wake-ups per second of each idle service (on given Kafka/PostgreSQL).
 ``python -m bench provider-call``: a worker's provider call in-process against the fake: CPU us per call.
+``python -m bench webhook-delay``: a job's webhook from its settlement to the receiver, p50/p99 (given services).
 
 Starts the dev stack when it is not up (``python -m stack up``) and stops afterwards only what it started.
 """
@@ -110,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bench import provider_call
 
         return provider_call.main(argv[1:])
+    if argv[:1] == ["webhook-delay"]:
+        from bench import webhook_delay
+
+        return webhook_delay.main(argv[1:])
     if argv[:1] == ["stage"]:
         from bench import ledger_stage
 
