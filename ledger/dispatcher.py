@@ -25,11 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ledger import webhook_delivery, webhook_post
 from ledger.webhook_delivery import Claimed, Due, WebhookPolicy
-from ledger.webhook_listener import Listener, conninfo_of
+from ledger.webhook_listener import Listener
 from ledger.webhook_network import NetworkPolicy
 from ledger.webhook_post import AttemptOutcome
 from ledger.webhook_settings import WebhookSettings
 from runtime.consume import Backoff, Verdict, classify
+from runtime.db_roles import libpq_url
 from runtime.logs import configure_logging
 from runtime.readiness import clear_ready, mark_ready
 
@@ -206,7 +207,7 @@ async def serve(settings: WebhookSettings) -> None:
         concurrency_max=settings.webhook_concurrency_max,
         poll_interval_s=settings.webhook_tick_interval_s,
         endpoint_concurrency_max=settings.webhook_endpoint_concurrency_max,
-        listen_conninfo=conninfo_of(settings.database_url),
+        listen_conninfo=libpq_url(settings.database_url),
         tick_interval_max_s=settings.webhook_tick_interval_max_s,
         listen_backoff=Backoff(settings.webhook_listen_backoff_initial_s, settings.webhook_listen_backoff_max_s),
     )

@@ -15,7 +15,6 @@ from collections.abc import Callable
 
 import psycopg
 from psycopg.conninfo import make_conninfo
-from sqlalchemy.engine import make_url
 
 from ledger.webhook_wakeup import CHANNEL
 from runtime.consume import Backoff
@@ -25,11 +24,6 @@ log = logging.getLogger(__name__)
 # A connection that died without a word (a host gone, a cable pulled) is noticed after about a minute by TCP
 # keepalives, not after the hours of the operating system's default; meanwhile the fallback poll delivers.
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
-
-
-def conninfo_of(database_url: str) -> str:
-    """The libpq connection string of an SQLAlchemy URL (`postgresql+psycopg://…`)."""
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 class Listener:
