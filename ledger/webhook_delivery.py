@@ -81,8 +81,8 @@ _NEXT_DUE = text(
 @dataclass(frozen=True, slots=True)
 class Claimed:
     due: list[Due]
-    # Seconds until the next delivery not claimed falls due (<= 0: due already), None when none is pending;
-    # only read when the claim came back short of its limit (a full claim is followed by another at once).
+    # Seconds until the next delivery not claimed falls due (<= 0: due already), None when none is pending. A
+    # claim that filled its limit says 0 without reading: more may be due now.
     next_due_in_s: float | None
 
 
@@ -95,7 +95,7 @@ def body_of(event_type: str, occurred_at: datetime, payload: dict[str, Any]) -> 
 async def claim(engine: AsyncEngine, policy: WebhookPolicy, limit: int, busy: list[str] | None = None) -> Claimed:
     """Lease up to `limit` due deliveries, none for the endpoints in `busy` (at their in-flight cap), and say
     when the next one falls due."""
-    next_due_in_s = None
+    next_due_in_s: float | None = 0.0
     async with engine.begin() as conn:
         rows = (await conn.execute(_CLAIM, {"n": limit, "lease_s": policy.lease_s, "busy": busy or []})).all()
         if len(rows) < limit:

@@ -47,7 +47,7 @@ class Listener:
             connections = self.connections
             try:
                 await self._listen()
-            except psycopg.Error as error:
+            except (psycopg.Error, OSError) as error:
                 log.warning("webhook LISTEN connection lost (%s); polling until it is back", error)
             else:
                 log.warning("webhook LISTEN connection ended; polling until it is back")
