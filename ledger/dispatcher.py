@@ -77,8 +77,13 @@ class Dispatcher:
         self.endpoint_concurrency_max = endpoint_concurrency_max
         self._per_endpoint: Counter[str] = Counter()
         self._in_flight: set[asyncio.Task[None]] = set()
-        # Set by a freed slot and by a notification: the claim loop looks again at once.
+        # Set by a notification, a retry recorded, and a freed slot the loop waits for: it looks again at once.
         self._wake = asyncio.Event()
+        # Whether a freed slot could let more out (every slot taken, or due deliveries left to busy endpoints),
+        # and whether a claim is under way (a slot freed meanwhile is not in the busy list it sent). Otherwise a
+        # finished delivery wakes nobody: at a trickle each delivery costs one claim, not two.
+        self._slot_awaited = False
+        self._claiming = False
         # Without a connection string the dispatcher only polls (every `poll_interval_s`).
         self.listener = None if listen_conninfo is None else Listener(listen_conninfo, self._wake.set, listen_backoff)
 
@@ -100,6 +105,7 @@ class Dispatcher:
             free = self.concurrency_max - len(self._in_flight)
             claimed = Claimed([], None)
             if free > 0:
+                self._claiming = True
                 try:
                     claimed = await self._claim(min(free, self.policy.batch_max))
                 except Exception as error:
@@ -108,11 +114,14 @@ class Dispatcher:
                     log.warning("claiming deliveries failed transiently (%s); retrying", error)
                     await asyncio.sleep(self.poll_interval_s * 4)
                     continue
+                finally:
+                    self._claiming = False
                 if not ready and on_ready is not None:
                     on_ready()
                 ready = True
             for due in claimed.due:
                 self._start(due)
+            self._slot_awaited = claimed.slot_awaited or len(claimed.due) >= free
             if len(claimed.due) < free:
                 # Nothing more due now: wait for a notification, a freed slot, or the next delivery to fall due.
                 with contextlib.suppress(TimeoutError):
@@ -144,7 +153,7 @@ class Dispatcher:
             taken.append(due)
         if over:
             await webhook_delivery.release(self.engine, over)
-        return Claimed(taken, claimed.next_due_in_s)
+        return Claimed(taken, claimed.next_due_in_s, slot_awaited=bool(busy or over))
 
     def _start(self, due: Due) -> None:
         endpoint = due.endpoint_id
@@ -166,8 +175,8 @@ class Dispatcher:
         self._in_flight.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("a delivery task failed", exc_info=task.exception())
-        # A freed slot, and maybe a retry recorded sooner than the loop's wait: look again now.
-        self._wake.set()
+        if self._slot_awaited or self._claiming:
+            self._wake.set()
 
     async def _deliver(self, due: Due) -> None:
         if due.message is None or due.url is None:
@@ -180,6 +189,9 @@ class Dispatcher:
         # The outcome is recorded whatever it took; a database outage here leaves the lease to run out and
         # the delivery to be attempted again (the receiver dedupes on webhook-id).
         state = await webhook_delivery.record(self.engine, self.policy, due, outcome)
+        if state == "pending":
+            # A retry may fall due before the loop would look again (it read the next due time before this).
+            self._wake.set()
         log.info(
             "webhook delivery %d attempt %d: %s (%s)",
             due.delivery_id,

@@ -84,6 +84,8 @@ class Claimed:
     # Seconds until the next delivery not claimed falls due (<= 0: due already), None when none is pending. A
     # claim that filled its limit says 0 without reading: more may be due now.
     next_due_in_s: float | None
+    # Due deliveries were left behind for endpoints at their in-flight cap (set by the dispatcher, which knows).
+    slot_awaited: bool = False
 
 
 def body_of(event_type: str, occurred_at: datetime, payload: dict[str, Any]) -> bytes:
