@@ -46,6 +46,10 @@ class Due:
     started_at: datetime
 
 
+# One statement, run on its own (autocommit: no BEGIN and COMMIT round trips), that leases the due deliveries and
+# says when the next pending one not leased now falls due (a retry, a lease running out; read on the partial index
+# of pending deliveries, before this statement's leases, which are this dispatcher's own attempts). Its one row
+# when nothing is due carries only that.
 _CLAIM = text(
     """
     WITH due AS (
@@ -61,19 +65,17 @@ _CLAIM = text(
                next_attempt_at = now() + make_interval(secs => :lease_s)
         FROM due WHERE d.id = due.id
         RETURNING d.id, d.attempts, d.schedule_start, d.endpoint_id, d.event_id, d.event_type, d.payload, d.occurred_at
+    ), upcoming AS (
+        SELECT extract(epoch FROM min(d.next_attempt_at) - now()) AS next_due_in_s
+        FROM webhook_deliveries d
+        WHERE d.state = 'pending' AND d.id NOT IN (SELECT id FROM due)
+          AND (d.endpoint_id IS NULL OR NOT d.endpoint_id = ANY(CAST(:busy AS text[])))
     )
-    SELECT leased.*, due.url, due.secret, due.previous_secret, due.enabled, now() AS started_at
-    FROM leased JOIN due USING (id)
-    """
-)
-
-
-# How long until the next pending delivery falls due (a retry, a lease running out), in seconds; NULL when none
-# is pending. Read in the claim's transaction, after its leases, on the partial index of pending deliveries.
-_NEXT_DUE = text(
-    """
-    SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM webhook_deliveries
-    WHERE state = 'pending' AND (endpoint_id IS NULL OR NOT endpoint_id = ANY(CAST(:busy AS text[])))
+    SELECT claimed.*, upcoming.next_due_in_s
+    FROM upcoming LEFT JOIN (
+        SELECT leased.*, due.url, due.secret, due.previous_secret, due.enabled, now() AS started_at
+        FROM leased JOIN due USING (id)
+    ) AS claimed ON true
     """
 )
 
@@ -97,19 +99,20 @@ def body_of(event_type: str, occurred_at: datetime, payload: dict[str, Any]) -> 
 async def claim(engine: AsyncEngine, policy: WebhookPolicy, limit: int, busy: list[str] | None = None) -> Claimed:
     """Lease up to `limit` due deliveries, none for the endpoints in `busy` (at their in-flight cap), and say
     when the next one falls due."""
-    next_due_in_s: float | None = 0.0
-    async with engine.begin() as conn:
-        rows = (await conn.execute(_CLAIM, {"n": limit, "lease_s": policy.lease_s, "busy": busy or []})).all()
-        if len(rows) < limit:
-            found = (await conn.execute(_NEXT_DUE, {"busy": busy or []})).scalar_one()
-            next_due_in_s = None if found is None else float(found)
+    async with engine.connect() as conn:
+        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        rows = (await autocommit.execute(_CLAIM, {"n": limit, "lease_s": policy.lease_s, "busy": busy or []})).all()
     claimed = []
     for row in rows:
+        if row.id is None:
+            continue
         message = None
         if row.secret is not None and row.enabled:
             secrets = (row.secret,) if row.previous_secret is None else (row.secret, row.previous_secret)
             message = Message(row.event_id, body_of(row.event_type, row.occurred_at, row.payload), secrets)
         claimed.append(Due(row.id, row.attempts, row.schedule_start, row.endpoint_id, row.url, message, row.started_at))
+    found = rows[0].next_due_in_s
+    next_due_in_s = 0.0 if len(claimed) >= limit else None if found is None else float(found)
     return Claimed(claimed, next_due_in_s)
 
 
