@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import psycopg
 from psycopg.conninfo import make_conninfo
+from psycopg.pq.abc import PGconn
 
 from ledger.webhook_wakeup import CHANNEL
 from runtime.consume import Backoff
@@ -66,10 +67,31 @@ class Listener:
                 log.info("webhook dispatcher LISTENs on %s", CHANNEL)
                 # Rows committed before LISTEN took effect sent their notification to nobody: look once now.
                 self.wake()
-                async for _ in conn.notifies():
-                    self.wake()
+                await self._hear(conn.pgconn)
         finally:
             was_listening, self.listening = self.listening, False
             if was_listening:
                 # The dispatcher may be in a long wait that counted on notifications: back to polling now.
                 self.wake()
+
+    async def _hear(self, pgconn: PGconn) -> None:
+        """Wake the dispatcher at each packet of notifications, until the connection fails (an OperationalError).
+
+        The socket is read only when the event loop says it is readable: psycopg's `notifies()` also wakes every
+        100 ms to look for interrupts, ten wake-ups a second of a process that is otherwise asleep."""
+        loop = asyncio.get_running_loop()
+        readable = asyncio.Event()
+        fd = pgconn.socket
+        loop.add_reader(fd, readable.set)
+        try:
+            while True:
+                await readable.wait()
+                readable.clear()
+                pgconn.consume_input()  # raises once the server or the network has closed the connection
+                heard = False
+                while pgconn.notifies() is not None:
+                    heard = True
+                if heard:
+                    self.wake()
+        finally:
+            loop.remove_reader(fd)
