@@ -44,4 +44,7 @@ def test_the_ledger_logs_no_error_while_starting(stack: Stack) -> None:
     ready = log_text.find("ledger ready")
     assert ready > 0, stack.ledger.log_tail()
     startup = log_text[: log_text.find("\n", ready)]
-    assert _errors(startup) == []
+    # A broker that has just started creates its offsets topic at the first group join, and aiokafka logs its wait
+    # for the coordinator at ERROR: the broker's start, not the ledger's. Every other error counts.
+    errors = [error for error in _errors(startup) if "GroupCoordinatorNotAvailable" not in error]
+    assert errors == []
