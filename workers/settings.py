@@ -21,8 +21,12 @@ class WorkerSettings(ServiceSettings):
     # Jobs in flight per pool in this process; each provider also has its own cap in the catalogue.
     pool_concurrency_max: int = Field(default=256, ge=1, le=10_000)
     # Batch jobs in flight per pool in this process: the batch lane has its own consumer and its own cap, so a
-    # batch backlog never fills the interactive lane's slots.
-    pool_batch_concurrency_max: int = Field(default=128, ge=1, le=10_000)
+    # batch backlog never fills the interactive lane's slots. As large as the feeder's in-flight cap per pool
+    # (`LUNTREX_BATCH_IN_FLIGHT_MAX`): a pool full below it pauses its partitions, aiokafka drops the records it
+    # had fetched for a paused partition, and every freed slot then costs a new fetch. At 128 that cost 22 % of
+    # the batch throughput (`python -m bench batch`); jobs past the provider's batch share wait at the provider
+    # limiter (workers/lanes.py) as parked coroutines, which cost nothing.
+    pool_batch_concurrency_max: int = Field(default=512, ge=1, le=10_000)
     # The batch lane publishes its usage events through a producer of its own that waits this long to fill a
     # request (the interactive lane's producer keeps `kafka_linger_ms`, no wait): one produce request carries
     # many batch jobs' usage instead of one each, which costs the workers and the broker far less per job.
