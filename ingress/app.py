@@ -14,6 +14,7 @@ from ingress import openapi_document, supervision
 from ingress.admin_credential import AdminCredential
 from ingress.docs_pages import install_docs_pages
 from ingress.door import BodyLimits, RequestGuard
+from ingress.early_start import EarlyStartGate
 from ingress.errors import install_error_handlers
 from ingress.key_directory import KeyDirectory
 from ingress.ledger_commands import LedgerCommands
@@ -69,6 +70,15 @@ def create_app(settings: IngressSettings) -> FastAPI:
         commands=LedgerCommands(settings, pending_max=settings.admin_commands_pending_max),
         relay=OutboxRelay(settings, engine, publisher),
         streams=StreamDeltas(settings, settings.streams_max, settings.stream_deltas_buffered_max, ages=ages),
+        early_starts=EarlyStartGate(
+            catalogue_,
+            enabled=settings.early_start,
+            margin=settings.early_start_margin,
+            fresh_s=settings.early_start_fresh_s,
+            quiet_after_refusal_s=settings.early_start_quiet_after_refusal_s,
+            in_flight_max=settings.early_start_in_flight_max,
+            workspaces_max=settings.early_start_workspaces_max,
+        ),
     )
 
     @asynccontextmanager

@@ -222,6 +222,7 @@ async def _publish_and_wait(request: _Request, *, recorded: bool) -> JobResult |
         publish_bound_s = settings.publish_timeout_s
         if reply is not None:
             publish_bound_s = min(publish_bound_s, max(request.wait_left_s(), settings.publish_timeout_min_s))
+        await early_start(services, job, request.event)
         try:
             await services.publisher.submit(job.workspace_id, request.event, timeout_s=publish_bound_s)
         except ServiceUnavailable:
@@ -253,12 +254,23 @@ async def _publish_and_wait(request: _Request, *, recorded: bool) -> JobResult |
             services.replies.forget(job.job_id, reply)
 
 
+async def early_start(services: Services, job: ChatJobSubmitted, event: bytes) -> None:
+    """Send the job's worker lane a head start, when the gate allows it (ingress/early_start.py)."""
+    gate = services.early_starts
+    if gate.allows(job, services.replies.waiting):
+        topic = gate.topic_of(job, services.settings.topic_prefix)
+        if topic is not None:
+            await services.publisher.early_start(topic, job.job_id, event)
+
+
 async def _wait(request: _Request, job_id: str, reply: asyncio.Future[JobFinished] | None) -> JobResult | None:
     if reply is None or request.wait_left_s() <= 0:
         return None
     try:
         async with asyncio.timeout(request.wait_left_s()):
-            return await asyncio.shield(reply)
+            result = await asyncio.shield(reply)
+        request.services.early_starts.observe(request.job.workspace_id, result)
+        return result
     except TimeoutError:
         return None
     except ResultUnreadable:

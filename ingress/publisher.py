@@ -13,6 +13,7 @@ an ambiguous publication only one publication per `publish_probe_interval_s` tri
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 from aiokafka import AIOKafkaProducer
@@ -24,6 +25,9 @@ from runtime.kafka import new_producer
 from runtime.tracing import Tracing
 from schemas import topics
 from schemas.errors import ServiceUnavailable
+from schemas.events import ChatJobEarlyStart
+
+log = logging.getLogger(__name__)
 
 
 class PublishAmbiguous(Exception):
@@ -87,6 +91,22 @@ class JobPublisher:
         if self._published is not None:
             self._published.labels("ingress.jobs").observe(time.monotonic() - now)
 
+    async def early_start(self, topic: str, job_id: str, event: bytes) -> None:
+        """Hand a job's early start (ingress/early_start.py) to the producer, keyed as its dispatch will be, without
+        waiting for the broker: it is only a head start, and one lost costs latency, never the job."""
+        assert self._producer is not None, "publisher not started"
+        if time.monotonic() < self._unreachable_until:
+            return
+        headers = [(topics.EARLY_START_HEADER, b"1"), *(self._tracing.headers() or ())]
+        try:
+            delivery = await self._producer.send(
+                topic, ChatJobEarlyStart.wrap(event), key=topics.job_key(job_id), headers=headers
+            )
+        except KafkaError as exc:
+            log.warning("an early start was not sent: %s", exc)
+            return
+        delivery.add_done_callback(_ignored)
+
     def _delivered(self, delivery: asyncio.Future[object]) -> None:
         """Every delivery, even one given up on as ambiguous, tells whether the broker is reachable again."""
         if not delivery.cancelled() and delivery.exception() is None:
@@ -94,6 +114,12 @@ class JobPublisher:
 
     def _presume_unreachable(self) -> None:
         self._unreachable_until = time.monotonic() + self._settings.publish_probe_interval_s
+
+
+def _ignored(delivery: asyncio.Future[object]) -> None:
+    """An early start's delivery is nobody's to wait for; its failure is retrieved here so it is not logged."""
+    if not delivery.cancelled():
+        delivery.exception()
 
 
 def _unavailable() -> ServiceUnavailable:

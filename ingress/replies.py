@@ -66,6 +66,11 @@ class ReplyWaiter:
         if self._consumer is not None:
             await stop_consumer(self._consumer)
 
+    @property
+    def waiting(self) -> int:
+        """Callers waiting for a result on this replica now."""
+        return self._waiting
+
     def expect(self, job_id: str) -> asyncio.Future[JobFinished]:
         """Register interest in a job's result; call before the job is published (or looked up)."""
         if self._waiting >= self._pending_max:

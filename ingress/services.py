@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ingress.admin_credential import AdminCredential
+from ingress.early_start import EarlyStartGate
 from ingress.key_directory import KeyDirectory
 from ingress.ledger_commands import LedgerCommands
 from ingress.publisher import JobPublisher
@@ -29,3 +30,4 @@ class Services:
     commands: LedgerCommands
     relay: OutboxRelay
     streams: StreamDeltas
+    early_starts: EarlyStartGate

@@ -74,6 +74,18 @@ class IngressSettings(ServiceSettings):
     stream_wait_max_s: float = Field(default=600.0, gt=0, le=7 * 86_400)
     stream_keepalive_s: float = Field(default=15.0, gt=0, le=300)
 
+    # Early starts (ingress/early_start.py): a copy of an interactive job sent to its worker lane beside
+    # `jobs.submitted`, so the provider call overlaps the ledger's admission. Sent only for a workspace whose last
+    # result here (at most `early_start_fresh_s` old) left `early_start_margin` times the job's hold, with no
+    # refusal in `early_start_quiet_after_refusal_s`, while at most `early_start_in_flight_max` callers wait here.
+    # Turn it on only once every worker knows early starts (an older one dead-letters them, harmlessly).
+    early_start: bool = True
+    early_start_margin: int = Field(default=4, ge=1, le=1_000_000)
+    early_start_fresh_s: float = Field(default=300.0, gt=0, le=86_400)
+    early_start_quiet_after_refusal_s: float = Field(default=30.0, ge=0, le=86_400)
+    early_start_in_flight_max: int = Field(default=16, ge=0, le=1_000_000)
+    early_start_workspaces_max: int = Field(default=100_000, ge=1, le=10_000_000)
+
     # An accepted job is worth running until this long after acceptance (the ledger's default too): it travels
     # with the job as `deadline_at`, past which workers drop it and the ledger expires it.
     job_deadline_s: float = Field(default=1800.0, ge=1, le=7 * 86_400)

@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from ingress import acceptance, rendering, submission
+from ingress import acceptance, flow, rendering, submission
 from ingress.errors import request_id_of
 from ingress.keys import Principal
 from ingress.publisher import PublishAmbiguous
@@ -67,10 +67,11 @@ class _Session:
 
     async def publish(self) -> None:
         settings = self.services.settings
+        event = encode(self.job)
+        # A head start for the worker (ingress/early_start.py): its first text still waits for the hold.
+        await flow.early_start(self.services, self.job, event)
         try:
-            await self.services.publisher.submit(
-                self.job.workspace_id, encode(self.job), timeout_s=settings.publish_timeout_s
-            )
+            await self.services.publisher.submit(self.job.workspace_id, event, timeout_s=settings.publish_timeout_s)
         except PublishAmbiguous:
             # It may be queued: record it so the relay publishes it if it is not, then wait for it as usual.
             if not await self.record(acknowledged=False):
@@ -97,9 +98,11 @@ class _Session:
                 return None
         self.heard = True
         try:
-            return self.reply.result().result()
+            result = self.reply.result().result()
         except ResultUnreadable:
             return await self._from_book()
+        self.services.early_starts.observe(self.job.workspace_id, result)
+        return result
 
     def accept(self, delta: ChatStreamDelta) -> bool:
         """Whether the delta continues what was sent (same run, next number), and so is to be sent; kept if so."""

@@ -125,6 +125,27 @@ class ChatJobDispatched(Envelope):
     deadline_at: datetime | None = None
 
 
+class ChatJobEarlyStart(BaseModel):
+    """A copy of a submitted job sent by ingress straight to its worker lane, beside `jobs.submitted`, keyed by
+    job id like its dispatch (so it lands on the same partition, ahead of it). The worker may start the provider
+    call at once, but nothing of it leaves the worker before the ledger's `ChatJobDispatched` for the same job
+    (the hold committed): workers/early_start.py.
+
+    Not an `Envelope`: with no `job_id` of its own, a worker that does not know this type dead-letters it
+    without reporting the job failed (runtime.consume.job_identity finds no job to fail).
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    type: Literal["chat.job.early_start"] = "chat.job.early_start"
+    version: Literal[1] = 1
+    job: ChatJobSubmitted
+
+    @staticmethod
+    def wrap(submitted: bytes) -> bytes:
+        """The early start of an encoded `ChatJobSubmitted`, built around its bytes (not encoded again)."""
+        return b'{"type":"chat.job.early_start","version":1,"job":' + submitted + b"}"
+
+
 class UsageRecorded(Envelope):
     """A worker finished a job: the provider's usage and answer, or the error that ended it."""
 

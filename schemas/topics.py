@@ -39,6 +39,9 @@ STATE_PARTITIONS = 1
 # A `jobs.usage` record's lane (`interactive` or `batch`), set by the worker that ran the job: the ledger settles
 # the lanes apart without decoding the record first. A record without it counts as interactive.
 LANE_HEADER = "luntrex-lane"
+# Marks an early start on a dispatch topic (schemas/events.py `ChatJobEarlyStart`): a copy of a job ingress sends
+# its worker lane beside `jobs.submitted`, which the worker may start but must not publish until the dispatch.
+EARLY_START_HEADER = "luntrex-early-start"
 
 
 class Lane(StrEnum):

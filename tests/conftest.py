@@ -290,6 +290,8 @@ def stack(database_url: str, kafka: str, topic_prefix: str, catalogue_path: Path
         "LUNTREX_WEBHOOK_TICK_INTERVAL_S": "0.1",
         # Consumer lag and holds outstanding are sampled this often, so tests see them move quickly.
         "LUNTREX_METRICS_SAMPLE_INTERVAL_S": "1",
+        # An early start no dispatch claims (a refused job) is cancelled after this, so tests see it end.
+        "LUNTREX_EARLY_START_CLAIM_WAIT_S": "3",
         # The fake provider checks that a key is sent, as the real APIs do; any value passes.
         "OPENAI_API_KEY": "sk-fake-openai",
         "ANTHROPIC_API_KEY": "sk-ant-fake",

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from schemas.catalogue import Catalogue, ModelEntry
 from schemas.errors import ErrorCode
@@ -39,6 +40,9 @@ from workers.providers.errors import safe_message
 from workers.providers.streams.contract import StreamAdapter
 from workers.retry import RetryPolicy
 from workers.telemetry import WorkerTelemetry
+
+if TYPE_CHECKING:
+    from workers.early_start import EarlyCall
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +130,9 @@ async def execute(
     clock: Clock = _utc_now,
     lane: Lane = Lane.INTERACTIVE,
     telemetry: WorkerTelemetry | None = None,
+    early: EarlyCall | None = None,
 ) -> UsageRecorded:
+    """`early`: the job's call already started before its dispatch (workers/early_start.py), its first attempt."""
     last_error: ProviderError | None = None
     attempts = 0
     for position, model_id in enumerate(job.route):
@@ -141,9 +147,13 @@ async def execute(
                 return expired(job, attempts)
             attempts += 1
             try:
-                async with slot.limiter.held(lane):
+                if early is not None and position == 0 and attempt == 1:
                     with telemetry.call(model.provider, model.id) if telemetry else contextlib.nullcontext():
-                        result = await slot.adapter.complete(_within(call, left_s))
+                        result = await early.adopt()
+                else:
+                    async with slot.limiter.held(lane):
+                        with telemetry.call(model.provider, model.id) if telemetry else contextlib.nullcontext():
+                            result = await slot.adapter.complete(_within(call, left_s))
             except ProviderError as error:
                 last_error = error
                 log.warning("job %s on %s attempt %d: %s", job.job_id, model_id, attempt, error)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
@@ -35,6 +35,7 @@ from schemas.catalogue import Catalogue
 from schemas.errors import ErrorCode
 from schemas.events import ChatJobDispatched, ChatStreamDelta, JobError, UsageRecorded, decode, encode
 from workers import execution, streaming
+from workers.early_start import EarlyStarts
 from workers.offsets import OffsetTracker
 from workers.retry import RetryPolicy
 from workers.settings import WorkerSettings
@@ -108,6 +109,19 @@ class ModelPool:
         self._usage_topic = topics.prefixed(settings.topic_prefix, topics.JOBS_USAGE)
         self._dead_letter_topic = topics.prefixed(settings.topic_prefix, topics.DEAD_LETTERS)
         self._stream_topic = topics.prefixed(settings.topic_prefix, topics.JOBS_STREAM)
+        # Ingress sends early starts to interactive lanes only (a batch job's caller waits for no first token).
+        self.early_starts = (
+            EarlyStarts(
+                catalogue,
+                providers,
+                calls_max=settings.early_start_calls_max,
+                claim_wait_s=settings.early_start_claim_wait_s,
+                fresh_s=settings.early_start_fresh_s,
+                counted=lambda outcome: telemetry.early_start(name, outcome) if telemetry is not None else None,
+            )
+            if lane is topics.Lane.INTERACTIVE and settings.early_start_calls_max > 0
+            else None
+        )
 
     async def start(self) -> None:
         topic = topics.prefixed(self.settings.topic_prefix, topics.dispatch_topic(self.name, self.lane))
@@ -123,6 +137,8 @@ class ModelPool:
 
     async def stop(self) -> None:
         consumer, self._consumer = self._consumer, None
+        if self.early_starts is not None:
+            self.early_starts.close()
         for task in list(self._tasks):
             task.cancel()
         if consumer is not None:
@@ -198,6 +214,13 @@ class ModelPool:
             committer.cancel()
 
     def _start(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
+        if _is_early_start(record.headers):
+            # A head start, not a job: done as soon as it is read (its job's dispatch follows and is the job).
+            self.tracker.started(tp, record.offset)
+            self.tracker.done(tp, record.offset)
+            if self.early_starts is not None:
+                self.early_starts.offer(record.value or b"", record.timestamp)
+            return
         if self.telemetry is not None:
             self.telemetry.taken(self._consumer_label, record.timestamp)
         self.tracker.started(tp, record.offset)
@@ -243,14 +266,21 @@ class ModelPool:
             self.tracker.done(tp, record.offset)
             return
         logs.bind(job_id=job.job_id, workspace_id=job.workspace_id)
+        early = self.early_starts.claim(job) if self.early_starts is not None else None
         try:
             if job.params.stream:
                 usage = await streaming.execute_stream(
-                    job, self.catalogue, self.providers, self.policy, self._publish_delta
+                    job, self.catalogue, self.providers, self.policy, self._publish_delta, early=early
                 )
             else:
                 usage = await execution.execute(
-                    job, self.catalogue, self.providers, self.policy, lane=self.lane, telemetry=self.telemetry
+                    job,
+                    self.catalogue,
+                    self.providers,
+                    self.policy,
+                    lane=self.lane,
+                    telemetry=self.telemetry,
+                    early=early,
                 )
         except Exception:
             log.exception("pool %s: job %s crashed; reporting it failed so its hold is released", self.name, job.job_id)
@@ -363,6 +393,10 @@ class ModelPool:
     def _trace_headers(self) -> list[tuple[str, bytes]] | None:
         """The current job span's context for the records it publishes; None when tracing is off."""
         return self.telemetry.tracing.headers() if self.telemetry is not None else None
+
+
+def _is_early_start(headers: Sequence[tuple[str, bytes]]) -> bool:
+    return any(name == topics.EARLY_START_HEADER for name, _ in headers)
 
 
 def _without_answer(usage: UsageRecorded) -> UsageRecorded:

@@ -35,6 +35,13 @@ class WorkerSettings(ServiceSettings):
     # interactive jobs) and the share they get first when both lanes wait (so batches keep progressing).
     batch_provider_share_max: float = Field(default=0.75, gt=0, le=1)
     batch_provider_share_min: float = Field(default=0.1, gt=0, le=1)
+    # Early starts (workers/early_start.py): provider calls begun before their dispatch, per interactive lane of a
+    # pool at most this many at once (past it an early start is ignored and its job waits for its dispatch); one
+    # no dispatch claims within `early_start_claim_wait_s` is cancelled; one older than `early_start_fresh_s` when
+    # read (a backlog, a replay after a restart) is ignored.
+    early_start_calls_max: int = Field(default=256, ge=0, le=10_000)
+    early_start_claim_wait_s: float = Field(default=10.0, gt=0, le=600)
+    early_start_fresh_s: float = Field(default=2.0, gt=0, le=60)
     attempts_per_model_max: int = Field(default=3, ge=1, le=10)
     backoff_base_s: float = Field(default=0.2, ge=0, le=60)
     backoff_max_s: float = Field(default=10.0, ge=0, le=600)

@@ -23,6 +23,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
 
 from schemas.catalogue import Catalogue
 from schemas.events import ChatJobDispatched, ChatStreamDelta, UsageRecorded
@@ -31,6 +32,9 @@ from workers import execution, output_checks
 from workers.providers.base import ProviderError
 from workers.providers.streams.contract import StreamPiece
 from workers.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from workers.early_start import EarlyCall
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +55,9 @@ class _Run:
         self._held: list[StreamPiece] = []
         self._publish = publish
 
-    def attempt_started(self) -> None:
-        self.started = time.monotonic()
+    def attempt_started(self, at: float | None = None) -> None:
+        """`at`: when the attempt's call started, if before now (an early start's)."""
+        self.started = time.monotonic() if at is None else at
         # Held back, a failed attempt's pieces were never sent: the next attempt starts from nothing.
         self._held.clear()
 
@@ -95,11 +100,14 @@ async def execute_stream(
     policy: RetryPolicy,
     publish: DeltaPublisher,
     clock: execution.Clock = execution._utc_now,
+    early: EarlyCall | None = None,
 ) -> UsageRecorded:
+    """`early`: the job's call already started before its dispatch (workers/early_start.py), its first attempt: its
+    kept pieces are published (or held back) first, then the rest as they come."""
     run = _Run(job, publish, held_back=job.params.output_checks is not None)
     last_error: ProviderError | None = None
     attempts = 0
-    for model_id in job.route:
+    for position, model_id in enumerate(job.route):
         model = catalogue.get(model_id)
         slot = providers[model.provider]
         assert slot.stream_adapter is not None, f"provider {model.provider} has no streaming adapter"
@@ -110,10 +118,14 @@ async def execute_stream(
             if left_s is not None and left_s <= 0:
                 return execution.expired(job, attempts)
             attempts += 1
-            run.attempt_started()
             try:
-                async with slot.limiter.held(Lane(job.lane)):
-                    result = await slot.stream_adapter.stream(execution._within(call, left_s), run.delta)
+                if early is not None and position == 0 and attempt == 1:
+                    run.attempt_started(at=early.started)
+                    result = await early.adopt(run.delta)
+                else:
+                    run.attempt_started()
+                    async with slot.limiter.held(Lane(job.lane)):
+                        result = await slot.stream_adapter.stream(execution._within(call, left_s), run.delta)
             except ProviderError as error:
                 last_error = error
                 log.warning(

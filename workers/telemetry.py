@@ -66,6 +66,11 @@ class WorkerMetrics:
             "dead_letters", "Events refused permanently and dead-lettered, by consumer", ["consumer"],
             namespace=ns, registry=reg,
         )  # fmt: skip
+        self.early_starts = Counter(
+            "worker_early_starts", "Early starts (workers/early_start.py), by pool and what became of them: claimed "
+            "by their dispatch, unclaimed (cancelled), or not started (stale, full, dispatched, unreadable, mismatch)",
+            ["pool", "outcome"], namespace=ns, registry=reg,
+        )  # fmt: skip
         self.consumer_lag = prom.consumer_lag_gauge(reg)
         self.record_age = prom.record_age_histogram(reg)
         self.publish_duration = prom.publish_histogram(reg)
@@ -148,6 +153,10 @@ class WorkerTelemetry:
             # A debugging aid the operator turned on (LUNTREX_LOG_PAYLOADS); off, no prompt or answer is logged.
             prompt = [message.model_dump() for message in job.params.messages]
             log.info("job %s payload: prompt %s answer %r", job.job_id, prompt, usage.answer)
+
+    def early_start(self, pool: str, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.early_starts.labels(pool, outcome).inc()
 
     def dead_lettered(self, consumer: str) -> None:
         if self.metrics is not None:

@@ -1,0 +1,151 @@
+"""Early starts end to end (workers/early_start.py, ingress/early_start.py), on the real services.
+
+A funded workspace's stream starts its provider call while the ledger holds the credit and is billed once from
+that one call; a job the ledger refuses after its early start sends the caller nothing of the answer, charges
+nothing and leaves its call cancelled; a worker killed while streaming such a job still ends it billed once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from schemas import topics
+from schemas.events import ChatStreamDelta, decode
+from tests.conftest import Stack, Workspace, make_workspace
+from tests.kafka_probe import read_all
+from tests.ledger_checks import balances
+from tests.metrics_scrape import scrape, value
+
+MODEL = "openai/gpt-4.1-mini"
+UPSTREAM = "gpt-4.1-mini"
+
+
+async def fake_calls(stack: Stack) -> dict[str, int]:
+    async with httpx.AsyncClient(base_url=stack.fake_url) as fake:
+        calls: dict[str, int] = (await fake.get("/_fake/calls")).json()["calls"].get(UPSTREAM, {"received": 0})
+    return calls
+
+
+async def early_starts(stack: Stack, outcome: str) -> float:
+    _, samples = await scrape(stack.metrics_urls["workers"])
+    return value(samples, "luntrex_worker_early_starts_total", outcome=outcome)
+
+
+async def stream(client: httpx.AsyncClient, workspace: Workspace, text: str, **extra: Any) -> dict[str, Any]:
+    """One native stream: its status, its text, its `done` event (usage, cost) and its error event, if any."""
+    body = {"model": MODEL, "messages": [{"role": "user", "content": text}], "max_tokens": 24, "stream": True}
+    answer: dict[str, Any] = {"text": "", "done": None, "error": None}
+    async with client.stream("POST", "/chat/completions", headers=workspace.headers, json=body | extra) as response:
+        answer["status"] = response.status_code
+        answer["job_id"] = response.headers.get("x-luntrex-job-id")
+        if response.status_code != 200:
+            answer["body"] = orjson.loads(await response.aread())
+            return answer
+        name = None
+        async for line in response.aiter_lines():
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                data = orjson.loads(line[6:])
+                if name == "delta":
+                    answer["text"] += data["delta"]
+                elif name in ("done", "error"):
+                    answer[name] = data
+    return answer
+
+
+async def until(condition: Any, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.1)
+
+
+async def test_a_funded_stream_starts_early_and_is_billed_once_from_one_call(
+    stack: Stack, engine: AsyncEngine, client: httpx.AsyncClient
+) -> None:
+    workspace = await make_workspace(engine, tokens=1_000_000)
+    # The first stream shows this ingress the workspace's balance; the second may then start early.
+    warm = await stream(client, workspace, "Say hi to the sea")
+    assert warm["status"] == 200 and warm["done"] is not None
+    claimed, calls = await early_starts(stack, "claimed"), (await fake_calls(stack))["received"]
+    second = await stream(client, workspace, "Tell the waves a story [fake stream_chunk_ms=5]")
+    assert second["status"] == 200, second
+    assert second["text"].startswith("Echo: Tell the waves a story")
+    assert await early_starts(stack, "claimed") == claimed + 1
+    assert (await fake_calls(stack))["received"] == calls + 1, "the dispatch took the early call: one call per job"
+    spent = (await balances(engine, workspace.id))["spent"]
+    assert spent == warm["done"]["cost"] + second["done"]["cost"]
+
+
+async def test_a_job_refused_after_its_early_start_sends_nothing_and_costs_nothing(
+    stack: Stack, engine: AsyncEngine, client: httpx.AsyncClient
+) -> None:
+    workspace = await make_workspace(engine, tokens=1_000_000)
+    # A key allowed one request a minute: the ledger refuses the second, which the gate (having seen only
+    # ample credit) starts early.
+    minted = await client.post("/keys", json={"name": "one a minute", "rpm_max": 1}, headers=workspace.headers)
+    assert minted.status_code == 201, minted.text
+    limited = Workspace(id=workspace.id, api_key=minted.json()["key"], key_id=minted.json().get("id", ""))
+    # Both requests in one minute's window (and past the key cache's TTL of the test stack, 1 s).
+    second = datetime.now(UTC).second
+    await asyncio.sleep(60.5 - second if second >= 45 else 1.5)
+    warm = await stream(client, limited, "Say hi to the sea")
+    assert warm["status"] == 200 and warm["done"] is not None
+    unclaimed, calls = await early_starts(stack, "unclaimed"), (await fake_calls(stack))["received"]
+    refused = await stream(client, limited, "A long secret tale [fake stream_chunk_ms=50]")
+    assert refused["status"] == 429 and refused["body"]["code"] == "rate_limit_exceeded", refused
+    # The provider was called early, and that call is cancelled once no dispatch claims it.
+    assert (await fake_calls(stack))["received"] == calls + 1
+
+    async def cancelled() -> bool:
+        return await early_starts(stack, "unclaimed") == unclaimed + 1
+
+    await until(cancelled)
+    # Not one piece of the refused answer left the worker.
+    deltas = [
+        decode(ChatStreamDelta, v) for v in await read_all(stack.kafka, f"{stack.topic_prefix}{topics.JOBS_STREAM}")
+    ]
+    assert not [d for d in deltas if d.workspace_id == workspace.id and "secret" in d.text]
+    assert (await balances(engine, workspace.id))["spent"] == warm["done"]["cost"]
+    other = await make_workspace(engine, tokens=10_000)
+    assert (await stream(client, other, "still served"))["done"] is not None
+
+
+async def test_workers_killed_mid_stream_after_an_early_start_bill_the_job_once(
+    stack: Stack, engine: AsyncEngine, client: httpx.AsyncClient
+) -> None:
+    workspace = await make_workspace(engine, tokens=1_000_000)
+    warm = await stream(client, workspace, "Say hi to the sea")
+    assert warm["done"] is not None
+    calls = (await fake_calls(stack))["received"]
+    running = asyncio.create_task(stream(client, workspace, "A slow ballad [fake stream_chunk_ms=150]", max_tokens=40))
+
+    async def streaming() -> bool:
+        return (await fake_calls(stack))["received"] > calls
+
+    await until(streaming)
+    await asyncio.sleep(1.0)  # some of it reached the caller (a piece every 150 ms)
+    stack.workers.kill()
+    stack.workers.start()
+    ended = await asyncio.wait_for(running, timeout=120)
+    assert ended["status"] == 200 and (ended["done"] is not None or ended["error"] is not None)
+    job_id = ended["job_id"]
+
+    async def billed() -> bool:
+        view = (await client.get(f"/jobs/{job_id}", headers=workspace.headers)).json()
+        return bool(view.get("status") == "completed")
+
+    await until(billed, timeout_s=60)
+    view = (await client.get(f"/jobs/{job_id}", headers=workspace.headers)).json()
+    spent = (await balances(engine, workspace.id))["spent"]
+    assert spent == warm["done"]["cost"] + view["cost"], "the job is billed exactly once"
+    other = await make_workspace(engine, tokens=10_000)
+    assert (await stream(client, other, "still served"))["done"] is not None
