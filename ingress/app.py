@@ -74,7 +74,7 @@ def create_app(settings: IngressSettings) -> FastAPI:
             catalogue_,
             enabled=settings.early_start,
             margin=settings.early_start_margin,
-            fresh_s=settings.early_start_fresh_s,
+            fresh_s=settings.early_start_balance_fresh_s,
             quiet_after_refusal_s=settings.early_start_quiet_after_refusal_s,
             in_flight_max=settings.early_start_in_flight_max,
             workspaces_max=settings.early_start_workspaces_max,

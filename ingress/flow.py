@@ -254,13 +254,13 @@ async def _publish_and_wait(request: _Request, *, recorded: bool) -> JobResult |
             services.replies.forget(job.job_id, reply)
 
 
-async def early_start(services: Services, job: ChatJobSubmitted, event: bytes) -> None:
-    """Send the job's worker lane a head start, when the gate allows it (ingress/early_start.py)."""
+async def early_start(services: Services, job: ChatJobSubmitted, event: bytes) -> bool:
+    """Send the job's worker lane a head start when the gate allows it (ingress/early_start.py); whether it was."""
     gate = services.early_starts
-    if gate.allows(job, services.replies.waiting):
-        topic = gate.topic_of(job, services.settings.topic_prefix)
-        if topic is not None:
-            await services.publisher.early_start(topic, job.job_id, event)
+    if not gate.allows(job, services.replies.waiting):
+        return False
+    topic = gate.topic_of(job, services.settings.topic_prefix)
+    return topic is not None and await services.publisher.early_start(topic, job.job_id, event)
 
 
 async def _wait(request: _Request, job_id: str, reply: asyncio.Future[JobFinished] | None) -> JobResult | None:

@@ -91,12 +91,12 @@ class JobPublisher:
         if self._published is not None:
             self._published.labels("ingress.jobs").observe(time.monotonic() - now)
 
-    async def early_start(self, topic: str, job_id: str, event: bytes) -> None:
+    async def early_start(self, topic: str, job_id: str, event: bytes) -> bool:
         """Hand a job's early start (ingress/early_start.py) to the producer, keyed as its dispatch will be, without
         waiting for the broker: it is only a head start, and one lost costs latency, never the job."""
         assert self._producer is not None, "publisher not started"
         if time.monotonic() < self._unreachable_until:
-            return
+            return False
         headers = [(topics.EARLY_START_HEADER, b"1"), *(self._tracing.headers() or ())]
         try:
             delivery = await self._producer.send(
@@ -104,8 +104,9 @@ class JobPublisher:
             )
         except KafkaError as exc:
             log.warning("an early start was not sent: %s", exc)
-            return
+            return False
         delivery.add_done_callback(_ignored)
+        return True
 
     def _delivered(self, delivery: asyncio.Future[object]) -> None:
         """Every delivery, even one given up on as ambiguous, tells whether the broker is reachable again."""

@@ -76,12 +76,12 @@ class IngressSettings(ServiceSettings):
 
     # Early starts (ingress/early_start.py): a copy of an interactive job sent to its worker lane beside
     # `jobs.submitted`, so the provider call overlaps the ledger's admission. Sent only for a workspace whose last
-    # result here (at most `early_start_fresh_s` old) left `early_start_margin` times the job's hold, with no
+    # result here (at most `early_start_balance_fresh_s` old) left `early_start_margin` times the job's hold, with no
     # refusal in `early_start_quiet_after_refusal_s`, while at most `early_start_in_flight_max` callers wait here.
     # Turn it on only once every worker knows early starts (an older one dead-letters them, harmlessly).
     early_start: bool = True
     early_start_margin: int = Field(default=4, ge=1, le=1_000_000)
-    early_start_fresh_s: float = Field(default=300.0, gt=0, le=86_400)
+    early_start_balance_fresh_s: float = Field(default=300.0, gt=0, le=86_400)
     early_start_quiet_after_refusal_s: float = Field(default=30.0, ge=0, le=86_400)
     early_start_in_flight_max: int = Field(default=16, ge=0, le=1_000_000)
     early_start_workspaces_max: int = Field(default=100_000, ge=1, le=10_000_000)

@@ -22,7 +22,10 @@ from runtime.kafka import start_reader, stop_consumer
 from runtime.settings import ServiceSettings
 from schemas import topics
 from schemas.errors import ServiceUnavailable
-from schemas.events import ChatStreamDelta, decode
+from schemas.events import ChatJobHeld, ChatStreamDelta, decode
+
+# What a held stream's queue carries: its answer's deltas, and the ledger's notice that its credit is held.
+StreamEvent = ChatStreamDelta | ChatJobHeld
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,7 @@ class StreamDeltas:
         self._ages = ages
         self._streams_max = streams_max
         self._buffered_max = deltas_buffered_max
-        self._open: dict[bytes, asyncio.Queue[ChatStreamDelta]] = {}
+        self._open: dict[bytes, asyncio.Queue[StreamEvent]] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._backoff = Backoff()
@@ -51,11 +54,11 @@ class StreamDeltas:
         if self._consumer is not None:
             await stop_consumer(self._consumer)
 
-    def open(self, job_id: str) -> asyncio.Queue[ChatStreamDelta]:
+    def open(self, job_id: str) -> asyncio.Queue[StreamEvent]:
         """The queue this job's deltas will arrive on; open it before the job is published."""
         if len(self._open) >= self._streams_max:
             raise ServiceUnavailable("too many streams are open; retry shortly", retry_after_s=1)
-        queue: asyncio.Queue[ChatStreamDelta] = asyncio.Queue(maxsize=self._buffered_max)
+        queue: asyncio.Queue[StreamEvent] = asyncio.Queue(maxsize=self._buffered_max)
         self._open[topics.job_key(job_id)] = queue
         return queue
 
@@ -79,12 +82,16 @@ class StreamDeltas:
         queue = self._open.get(record.key) if record.key is not None else None
         if queue is None:
             return
+        value = record.value or b""
         try:
-            delta = decode(ChatStreamDelta, record.value or b"")
+            delta: StreamEvent = (
+                decode(ChatJobHeld, value) if ChatJobHeld.is_one(value) else decode(ChatStreamDelta, value)
+            )
         except ValueError:
             log.warning("undecodable delta at %s[%d]@%d skipped", record.topic, record.partition, record.offset)
             return
         if queue.full():
-            # A caller reading slower than the provider writes: its later deltas wait for the final answer.
+            # A caller reading slower than the provider writes: its later deltas wait for the final answer (a held
+            # notice lost here only makes an early-started stream wait for its result, which says the same).
             return
         queue.put_nowait(delta)

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -34,12 +35,13 @@ from ingress.keys import Principal
 from ingress.publisher import PublishAmbiguous
 from ingress.replies import ResultUnreadable
 from ingress.services import Services
+from ingress.stream_deltas import StreamEvent
 from ingress.stream_shapes import KEEPALIVE, StreamShape
 from ingress.stream_tool_calls import SentToolCalls
 from ledger import queries
 from schemas.api import ChatCompletionRequest
 from schemas.errors import ErrorCode, InvalidRequest, ServiceUnavailable
-from schemas.events import ChatJobSubmitted, ChatStreamDelta, encode, utc_now
+from schemas.events import ChatJobHeld, ChatJobSubmitted, ChatStreamDelta, encode, utc_now
 from schemas.results import JobResult
 
 log = logging.getLogger(__name__)
@@ -64,12 +66,15 @@ class _Session:
         self.run_id: str | None = None
         self.gapped = False
         self.first_token_ms: int | None = None
+        # With an early start, deltas wait for the hold (`next`); without one, none can come before it.
+        self.held = True
+        self.early_deltas: deque[ChatStreamDelta] = deque()
 
     async def publish(self) -> None:
         settings = self.services.settings
         event = encode(self.job)
         # A head start for the worker (ingress/early_start.py): its first text still waits for the hold.
-        await flow.early_start(self.services, self.job, event)
+        self.held = not await flow.early_start(self.services, self.job, event)
         try:
             await self.services.publisher.submit(self.job.workspace_id, event, timeout_s=settings.publish_timeout_s)
         except PublishAmbiguous:
@@ -82,16 +87,35 @@ class _Session:
                 ) from None
 
     async def next(self, timeout_s: float) -> ChatStreamDelta | JobResult | None:
-        """The next delta, else the result, else None after `timeout_s`."""
+        """The next delta the caller may have, else the result, else None after `timeout_s`.
+
+        An early-started job's deltas can come before its hold (workers/early_start.py): they wait here, unsent,
+        until the ledger's held notice (or the job's result) says the credit is held."""
+        ends_at = time.monotonic() + timeout_s
+        while True:
+            if self.held and self.early_deltas:
+                return self.early_deltas.popleft()
+            event = await self._next_event(max(0.0, ends_at - time.monotonic()))
+            if isinstance(event, ChatJobHeld):
+                self.held = self.heard = True
+                continue
+            if isinstance(event, ChatStreamDelta):
+                if not self.held:
+                    # Bounded as the queue is: past it, the billed answer at the end carries the text.
+                    if len(self.early_deltas) < self.services.settings.stream_deltas_buffered_max:
+                        self.early_deltas.append(event)
+                    continue
+                self.heard = True
+            return event
+
+    async def _next_event(self, timeout_s: float) -> StreamEvent | JobResult | None:
         if not self.deltas.empty():
-            self.heard = True
             return self.deltas.get_nowait()
         if not self.reply.done():
-            getter: asyncio.Future[ChatStreamDelta] = asyncio.ensure_future(self.deltas.get())
+            getter: asyncio.Future[StreamEvent] = asyncio.ensure_future(self.deltas.get())
             waited: set[asyncio.Future[object]] = {getter, self.reply}  # type: ignore[arg-type]
             done, _ = await asyncio.wait(waited, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
             if getter in done:
-                self.heard = True
                 return getter.result()
             getter.cancel()
             if self.reply not in done:

@@ -125,6 +125,22 @@ class ChatJobDispatched(Envelope):
     deadline_at: datetime | None = None
 
 
+class ChatJobHeld(Envelope):
+    """The ledger held a streamed job's credit (`jobs.stream`, keyed by job id, published with its dispatch).
+
+    A stream that had an early start (workers/early_start.py) may have deltas on `jobs.stream` before its hold:
+    ingress sends the caller none of them until this notice (or the job's result) arrives.
+    """
+
+    type: Literal["chat.job.held"] = "chat.job.held"
+    version: Literal[1] = 1
+
+    @staticmethod
+    def is_one(payload: bytes) -> bool:
+        """Whether a `jobs.stream` record is a notice rather than a delta (without decoding it)."""
+        return b'"type":"chat.job.held"' in payload
+
+
 class ChatJobEarlyStart(BaseModel):
     """A copy of a submitted job sent by ingress straight to its worker lane, beside `jobs.submitted`, keyed by
     job id like its dispatch (so it lands on the same partition, ahead of it). The worker may start the provider

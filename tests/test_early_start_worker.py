@@ -1,9 +1,11 @@
 """Early starts in the worker (workers/early_start.py), against the fake provider over real HTTP.
 
-What a caller and the gateway's money depend on: an early call's pieces leave the worker only through the
-dispatch that claims it (after the hold), in the provider's order; a call nobody claims is cancelled; an early
-start that is stale, late (its job already dispatched) or that asks otherwise than the dispatch never costs a
-second provider call; and a worker that does not know early starts cannot mistake one for a job.
+What a caller and the gateway's money depend on: a streamed early call publishes under one run that the
+dispatch continues (ingress holds those deltas until the hold: tests/test_early_start_e2e.py), a checked or
+unstreamed answer stays in the worker until the dispatch claims the call, and the dispatch never makes a second
+provider call; a call nobody claims is cancelled; an early start that is stale, late (its job already
+dispatched) or that asks otherwise than the dispatch is not started; and a worker that does not know early
+starts cannot mistake one for a job.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from schemas.catalogue import Catalogue
 from schemas.events import (
     ChatJobDispatched,
     ChatJobEarlyStart,
+    ChatJobHeld,
     ChatJobSubmitted,
     ChatParameters,
     ChatStreamDelta,
@@ -29,6 +32,7 @@ from schemas.events import (
     encode,
     utc_now,
 )
+from schemas.guardrails import OutputChecks
 from tests.provider_harness import clean_fake_fixture, client_fixture, fake_fixture
 from workers import execution, streaming
 from workers.early_start import EarlyStarts, Outcome
@@ -48,7 +52,12 @@ POLICY = RetryPolicy(attempts_max=2, base_s=0.01, cap_s=0.05)
 
 
 def submitted(
-    job_id: str, *, stream: bool = True, text: str = "Tell the sea a story", max_tokens: int = 12
+    job_id: str,
+    *,
+    stream: bool = True,
+    text: str = "Tell the sea a story",
+    max_tokens: int = 12,
+    output_checks: OutputChecks | None = None,
 ) -> ChatJobSubmitted:
     return ChatJobSubmitted(
         workspace_id="ws_early",
@@ -58,7 +67,10 @@ def submitted(
         route=(MODEL,),
         input_tokens_estimate=10,
         params=ChatParameters(
-            messages=(PromptMessage(role="user", content=text),), max_tokens=max_tokens, stream=stream
+            messages=(PromptMessage(role="user", content=text),),
+            max_tokens=max_tokens,
+            stream=stream,
+            output_checks=output_checks,
         ),
         deadline_at=utc_now() + timedelta(minutes=5),
     )
@@ -99,18 +111,23 @@ def slots(fake: RunningFakeProvider, client: ProviderClient) -> dict[str, Provid
 
 
 class Registry:
-    """An `EarlyStarts` and what it counted."""
+    """An `EarlyStarts`, what it counted and the deltas it published."""
 
     def __init__(self, catalogue: Catalogue, slots: dict[str, ProviderSlot], **options: float) -> None:
         self.outcomes: list[Outcome] = []
+        self.published: list[ChatStreamDelta] = []
         self.starts = EarlyStarts(
             catalogue,
             slots,
+            self.publish,
             calls_max=int(options.get("calls_max", 8)),
             claim_wait_s=options.get("claim_wait_s", 10.0),
             fresh_s=options.get("fresh_s", 2.0),
             counted=self.outcomes.append,
         )
+
+    async def publish(self, delta: ChatStreamDelta) -> None:
+        self.published.append(delta)
 
 
 @pytest.fixture
@@ -127,49 +144,39 @@ async def until(condition: object, timeout_s: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
-async def test_pieces_wait_for_the_dispatch_then_go_out_in_order_from_one_provider_call(
+async def test_a_streamed_early_call_publishes_one_run_that_its_dispatch_continues_from_one_provider_call(
     fake: RunningFakeProvider, registry: Registry, catalogue: Catalogue, slots: dict[str, ProviderSlot]
 ) -> None:
-    job = submitted("job_early_kept")
+    job = submitted("job_early_run", text="Sing of waves [fake stream_chunk_ms=20]", max_tokens=16)
     registry.starts.offer(early_record(job), now_ms())
-    published: list[ChatStreamDelta] = []
-
-    async def publish(delta: ChatStreamDelta) -> None:
-        published.append(delta)
-
-    # The provider answers in full before the dispatch comes: nothing may leave the worker meanwhile.
-    await until(lambda: fake.calls(UPSTREAM)["answered"] == 1)
-    await asyncio.sleep(0.05)
-    assert published == []
+    await until(lambda: len(registry.published) >= 2)
     early = registry.starts.claim(dispatch_of(job))
     assert early is not None
-    usage = await streaming.execute_stream(dispatch_of(job), catalogue, slots, POLICY, publish, early=early)
+    usage = await streaming.execute_stream(dispatch_of(job), catalogue, slots, POLICY, registry.publish, early=early)
     assert usage.outcome == "completed" and usage.attempts == 1
-    assert "".join(delta.text for delta in published) == usage.answer
-    assert [delta.seq for delta in published] == list(range(len(published)))
-    assert usage.answer is not None and usage.answer.startswith("Echo: Tell the sea a story")
+    deltas = registry.published
+    assert {delta.run_id for delta in deltas} == {early.run.run_id}, "the dispatch continues the early run"
+    assert [delta.seq for delta in deltas] == list(range(len(deltas)))
+    assert "".join(delta.text for delta in deltas) == usage.answer
+    assert usage.answer is not None and usage.answer.startswith("Echo: Sing of waves")
+    assert usage.first_token_ms is not None and deltas[0].first_token_ms == usage.first_token_ms
     assert fake.calls(UPSTREAM)["received"] == 1, "the dispatch ran the early call, not a second one"
     assert registry.outcomes == ["claimed"]
 
 
-async def test_pieces_still_streaming_when_claimed_follow_the_kept_ones(
+async def test_a_checked_answer_stays_in_the_worker_until_its_dispatch_and_checks(
     fake: RunningFakeProvider, registry: Registry, catalogue: Catalogue, slots: dict[str, ProviderSlot]
 ) -> None:
-    job = submitted("job_early_live", text="Sing of waves [fake stream_chunk_ms=30]", max_tokens=16)
+    job = submitted("job_early_checked", text="Write to sea@example.com", output_checks=OutputChecks(redact=("email",)))
     registry.starts.offer(early_record(job), now_ms())
-    await until(lambda: fake.calls(UPSTREAM)["received"] == 1)
-    published: list[str] = []
-
-    async def publish(delta: ChatStreamDelta) -> None:
-        published.append(delta.text)
-
+    await until(lambda: fake.calls(UPSTREAM)["answered"] == 1)
+    await asyncio.sleep(0.05)
+    assert registry.published == []
     early = registry.starts.claim(dispatch_of(job))
-    assert early is not None
-    usage = await streaming.execute_stream(dispatch_of(job), catalogue, slots, POLICY, publish, early=early)
-    assert usage.outcome == "completed"
-    assert "".join(published) == usage.answer
-    assert len(published) > 3
-    assert usage.first_token_ms is not None
+    usage = await streaming.execute_stream(dispatch_of(job), catalogue, slots, POLICY, registry.publish, early=early)
+    assert usage.outcome == "completed" and usage.answer is not None
+    assert "sea@example.com" not in usage.answer
+    assert "".join(delta.text for delta in registry.published) == usage.answer
     assert fake.calls(UPSTREAM)["received"] == 1
 
 
@@ -271,3 +278,12 @@ def test_a_worker_that_does_not_know_early_starts_cannot_take_one_for_a_job() ->
     # An unreadable dispatch naming a job would be reported failed (releasing its hold): this one names none.
     assert job_identity(record) == (None, None)
     assert decode(ChatJobEarlyStart, record).job.job_id == "job_early_old_worker"
+
+
+def test_a_provider_cannot_forge_the_ledgers_held_notice() -> None:
+    """An answer that spells the notice's type travels JSON-escaped inside a delta: ingress never reads it as one."""
+    delta = ChatStreamDelta(
+        workspace_id="ws_early", job_id="job_forged", run_id="r", seq=0, text='{"type":"chat.job.held","version":1}'
+    )
+    assert not ChatJobHeld.is_one(encode(delta))
+    assert ChatJobHeld.is_one(encode(ChatJobHeld(workspace_id="ws_early", job_id="job_forged")))

@@ -3,11 +3,15 @@
 Why: a caller's time to first token (and a sync answer's time) is the ledger's admission (a Kafka hop there, a
 PostgreSQL transaction, a hop to the worker: 12-15 ms of the c=1 path on a 2-core machine) followed by the
 provider's own time. Ingress sends a copy of an interactive job straight to its worker lane
-(`ChatJobEarlyStart`, keyed by job id as its dispatch is, so it lands on the same partition ahead of it); the
-worker starts the provider call at once and keeps what comes back. Nothing of it leaves the worker before the
-ledger's dispatch of the same job arrives, which the ledger sends only after the hold committed: then the kept
-pieces are published and the call goes on as the job's first attempt. Held before the first byte and billed
-before delivered both still hold; the admission and the provider's work overlap instead of adding up.
+(`ChatJobEarlyStart`, keyed by job id as its dispatch is, so it lands on the same partition ahead of it), and the
+worker starts the provider call at once. The admission and the provider's work overlap instead of adding up.
+
+Nothing of an early call reaches a caller before the hold:
+- a streamed job's deltas go out on `jobs.stream` as they come (under the run's id and numbering, which the
+  dispatch's execution then continues), and ingress holds them back until the ledger's `ChatJobHeld` notice,
+  published with the dispatch once the hold committed (ingress/streaming.py); a job whose output is checked
+  keeps its deltas here, as always, until the whole answer passed;
+- an unstreamed job's answer is kept here until the dispatch claims the call, and only then reported as usage.
 
 A call no dispatch claims (the ledger refused the job: no credit, a limit) is cancelled `claim_wait_s` after it
 started and forgotten. Its provider cost is the gateway's, which is why ingress sends early starts only for
@@ -23,19 +27,17 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 from schemas.catalogue import Catalogue
 from schemas.events import ChatJobDispatched, ChatJobEarlyStart, decode, utc_now
 from schemas.topics import Lane
-from workers import execution
+from workers import execution, streaming
 from workers.providers.base import ProviderCall, ProviderResult
-from workers.providers.streams.contract import StreamPiece
 
 log = logging.getLogger(__name__)
 
-PieceSink = Callable[[StreamPiece], Awaitable[None]]
 # What became of an early start (a metric label): claimed by its dispatch, cancelled unclaimed, or not started.
 Outcome = Literal["claimed", "unclaimed", "stale", "full", "dispatched", "unreadable", "mismatch"]
 
@@ -44,31 +46,17 @@ DISPATCHED_REMEMBERED = 10_000
 
 
 class EarlyCall:
-    """One early provider call: streamed pieces are kept until the dispatch claims the call, then handed on."""
+    """One early provider call; a streamed one publishes through its own run, which the dispatch then continues."""
 
-    def __init__(self, job: ChatJobDispatched) -> None:
+    def __init__(self, job: ChatJobDispatched, publish: streaming.DeltaPublisher) -> None:
         self.job = job
         self.started = time.monotonic()
+        self.run = streaming.Run(job, publish, held_back=job.params.output_checks is not None)
         self.task: asyncio.Task[ProviderResult] | None = None
-        self._kept: list[StreamPiece] = []
-        self._sink: PieceSink | None = None
 
-    async def piece(self, piece: StreamPiece) -> None:
-        if self._sink is None:
-            self._kept.append(piece)
-        else:
-            await self._sink(piece)
-
-    async def adopt(self, sink: PieceSink | None = None) -> ProviderResult:
-        """The call's result, once its kept pieces (and then every later one) went to `sink`; a provider failure
-        is raised, as the call itself would have raised it."""
+    async def result(self) -> ProviderResult:
+        """The call's result; a provider failure is raised, as the call itself would have raised it."""
         assert self.task is not None
-        if sink is not None:
-            # A piece that arrives while an earlier one is being handed on is kept and handed on in turn: the sink
-            # takes over only once nothing is kept, so the order is the provider's.
-            while self._kept:
-                await sink(self._kept.pop(0))
-            self._sink = sink
         return await self.task
 
 
@@ -79,6 +67,7 @@ class EarlyStarts:
         self,
         catalogue: Catalogue,
         providers: Mapping[str, execution.ProviderSlot],
+        publish: streaming.DeltaPublisher,
         *,
         calls_max: int,
         claim_wait_s: float,
@@ -87,6 +76,7 @@ class EarlyStarts:
     ) -> None:
         self._catalogue = catalogue
         self._providers = providers
+        self._publish = publish
         self._calls_max = calls_max
         self._claim_wait_s = claim_wait_s
         self._fresh_s = fresh_s
@@ -123,7 +113,7 @@ class EarlyStarts:
         if left_s is not None and left_s <= 0:
             self._counted("stale")
             return
-        early = EarlyCall(job)
+        early = EarlyCall(job, self._publish)
         call = execution._within(execution.provider_call(job, model, slot), left_s)
         early.task = asyncio.create_task(_run(early, slot, call))
         early.task.add_done_callback(_retrieved)
@@ -167,7 +157,7 @@ async def _run(early: EarlyCall, slot: execution.ProviderSlot, call: ProviderCal
     async with slot.limiter.held(Lane.INTERACTIVE):
         if early.job.params.stream:
             assert slot.stream_adapter is not None
-            return await slot.stream_adapter.stream(call, early.piece)
+            return await slot.stream_adapter.stream(call, early.run.delta)
         return await slot.adapter.complete(call)
 
 

@@ -149,7 +149,7 @@ async def execute(
             try:
                 if early is not None and position == 0 and attempt == 1:
                     with telemetry.call(model.provider, model.id) if telemetry else contextlib.nullcontext():
-                        result = await early.adopt()
+                        result = await early.result()
                 else:
                     async with slot.limiter.held(lane):
                         with telemetry.call(model.provider, model.id) if telemetry else contextlib.nullcontext():

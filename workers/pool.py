@@ -114,6 +114,7 @@ class ModelPool:
             EarlyStarts(
                 catalogue,
                 providers,
+                self._publish_delta,
                 calls_max=settings.early_start_calls_max,
                 claim_wait_s=settings.early_start_claim_wait_s,
                 fresh_s=settings.early_start_fresh_s,

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 DeltaPublisher = Callable[[ChatStreamDelta], Awaitable[None]]
 
 
-class _Run:
+class Run:
     """One execution of a job: numbers its deltas and remembers when the first one came (or, `held_back`, keeps
     the current attempt's pieces until `release`)."""
 
@@ -55,9 +55,8 @@ class _Run:
         self._held: list[StreamPiece] = []
         self._publish = publish
 
-    def attempt_started(self, at: float | None = None) -> None:
-        """`at`: when the attempt's call started, if before now (an early start's)."""
-        self.started = time.monotonic() if at is None else at
+    def attempt_started(self) -> None:
+        self.started = time.monotonic()
         # Held back, a failed attempt's pieces were never sent: the next attempt starts from nothing.
         self._held.clear()
 
@@ -102,9 +101,9 @@ async def execute_stream(
     clock: execution.Clock = execution._utc_now,
     early: EarlyCall | None = None,
 ) -> UsageRecorded:
-    """`early`: the job's call already started before its dispatch (workers/early_start.py), its first attempt: its
-    kept pieces are published (or held back) first, then the rest as they come."""
-    run = _Run(job, publish, held_back=job.params.output_checks is not None)
+    """`early`: the job's call already started before its dispatch (workers/early_start.py): its first attempt, in
+    its run (the deltas it published are this job's first ones)."""
+    run = early.run if early is not None else Run(job, publish, held_back=job.params.output_checks is not None)
     last_error: ProviderError | None = None
     attempts = 0
     for position, model_id in enumerate(job.route):
@@ -120,8 +119,8 @@ async def execute_stream(
             attempts += 1
             try:
                 if early is not None and position == 0 and attempt == 1:
-                    run.attempt_started(at=early.started)
-                    result = await early.adopt(run.delta)
+                    # The early call is this attempt, already under way in this run (its deltas went out).
+                    result = await early.result()
                 else:
                     run.attempt_started()
                     async with slot.limiter.held(Lane(job.lane)):
@@ -153,7 +152,7 @@ async def execute_stream(
     return _failed(job, last_error, attempts, run)
 
 
-def _failed(job: ChatJobDispatched, error: ProviderError, attempts: int, run: _Run) -> UsageRecorded:
+def _failed(job: ChatJobDispatched, error: ProviderError, attempts: int, run: Run) -> UsageRecorded:
     usage = execution._failed(job, error, attempts)
     if run.seq > 0 and usage.error is not None:
         message = f"{usage.error.message} (mid-stream, after {run.seq} deltas; nothing was charged)"
