@@ -221,6 +221,21 @@ async def test_a_call_no_dispatch_claims_is_cancelled(
     assert registry.starts.claim(dispatch_of(job)) is None
 
 
+async def test_early_calls_of_a_revoked_partition_are_cancelled_at_once(
+    fake: RunningFakeProvider, registry: Registry
+) -> None:
+    kept = submitted("job_early_kept_partition", text="stay [fake stream_chunk_ms=200]", max_tokens=40)
+    moved = submitted("job_early_moved_partition", text="go [fake stream_chunk_ms=200]", max_tokens=40)
+    registry.starts.offer(early_record(kept), now_ms(), "partition-0")
+    registry.starts.offer(early_record(moved), now_ms(), "partition-1")
+    await until(lambda: fake.calls(UPSTREAM)["received"] == 2)
+    registry.starts.revoke({"partition-1"})
+    assert registry.outcomes == ["revoked"] and len(registry.starts) == 1
+    # The new owner of the partition runs the moved job afresh; this worker keeps the other one.
+    assert registry.starts.claim(dispatch_of(moved)) is None
+    assert registry.starts.claim(dispatch_of(kept)) is not None
+
+
 async def test_a_stale_early_start_is_not_started(fake: RunningFakeProvider, registry: Registry) -> None:
     registry.starts.offer(early_record(submitted("job_early_stale")), now_ms() - 10_000)
     await asyncio.sleep(0.1)

@@ -27,7 +27,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Hashable, Mapping
 from typing import Literal
 
 from schemas.catalogue import Catalogue
@@ -39,7 +39,7 @@ from workers.providers.base import ProviderCall, ProviderResult
 log = logging.getLogger(__name__)
 
 # What became of an early start (a metric label): claimed by its dispatch, cancelled unclaimed, or not started.
-Outcome = Literal["claimed", "unclaimed", "stale", "full", "dispatched", "unreadable", "mismatch"]
+Outcome = Literal["claimed", "unclaimed", "revoked", "stale", "full", "dispatched", "unreadable", "mismatch"]
 
 # Job ids whose dispatch came recently: an early start that arrives after its dispatch must not run the job again.
 DISPATCHED_REMEMBERED = 10_000
@@ -48,8 +48,10 @@ DISPATCHED_REMEMBERED = 10_000
 class EarlyCall:
     """One early provider call; a streamed one publishes through its own run, which the dispatch then continues."""
 
-    def __init__(self, job: ChatJobDispatched, publish: streaming.DeltaPublisher) -> None:
+    def __init__(self, job: ChatJobDispatched, publish: streaming.DeltaPublisher, partition: Hashable = None) -> None:
         self.job = job
+        # Where its early start was read: its dispatch comes on the same partition, to whoever owns it then.
+        self.partition = partition
         self.started = time.monotonic()
         self.run = streaming.Run(job, publish, held_back=job.params.output_checks is not None)
         self.task: asyncio.Task[ProviderResult] | None = None
@@ -88,7 +90,7 @@ class EarlyStarts:
     def __len__(self) -> int:
         return len(self._calls)
 
-    def offer(self, payload: bytes, timestamp_ms: int) -> None:
+    def offer(self, payload: bytes, timestamp_ms: int, partition: Hashable = None) -> None:
         """Start the call an early-start record asks for, unless it is stale, its job was dispatched already, it
         does not read, or the registry is full. Never raises: an early start is only ever a head start."""
         if time.time() - timestamp_ms / 1000 > self._fresh_s:
@@ -113,7 +115,7 @@ class EarlyStarts:
         if left_s is not None and left_s <= 0:
             self._counted("stale")
             return
-        early = EarlyCall(job, self._publish)
+        early = EarlyCall(job, self._publish, partition)
         call = execution._within(execution.provider_call(job, model, slot), left_s)
         early.task = asyncio.create_task(_run(early, slot, call))
         early.task.add_done_callback(_retrieved)
@@ -144,6 +146,17 @@ class EarlyStarts:
         if early is not None and early.task is not None:
             early.task.cancel()
             self._counted("unclaimed")
+
+    def revoke(self, partitions: Collection[Hashable]) -> None:
+        """Partitions taken away: their jobs' dispatches go to another worker, which runs them afresh, so the early
+        calls read from them are cancelled now rather than at their claim wait."""
+        for job_id, early in list(self._calls.items()):
+            if early.partition in partitions:
+                self._expiries.pop(job_id).cancel()
+                del self._calls[job_id]
+                if early.task is not None:
+                    early.task.cancel()
+                self._counted("revoked")
 
     def close(self) -> None:
         for job_id in list(self._calls):

@@ -65,6 +65,8 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._pool = pool
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        if self._pool.early_starts is not None:
+            self._pool.early_starts.revoke(revoked)
         # Jobs of these partitions that finish now are committed here instead of running again elsewhere.
         await self._pool.drain(set(revoked))
         await self._pool.commit()
@@ -220,7 +222,7 @@ class ModelPool:
             self.tracker.started(tp, record.offset)
             self.tracker.done(tp, record.offset)
             if self.early_starts is not None:
-                self.early_starts.offer(record.value or b"", record.timestamp)
+                self.early_starts.offer(record.value or b"", record.timestamp, tp)
             return
         if self.telemetry is not None:
             self.telemetry.taken(self._consumer_label, record.timestamp)

@@ -67,8 +67,9 @@ class WorkerMetrics:
             namespace=ns, registry=reg,
         )  # fmt: skip
         self.early_starts = Counter(
-            "worker_early_starts", "Early starts (workers/early_start.py), by pool and what became of them: claimed "
-            "by their dispatch, unclaimed (cancelled), or not started (stale, full, dispatched, unreadable, mismatch)",
+            "worker_early_starts", "Early starts (workers/early_start.py), by pool and what became of them: claimed by "
+            "their dispatch, unclaimed or revoked (cancelled), or not started (stale, full, dispatched, unreadable, "
+            "mismatch)",
             ["pool", "outcome"], namespace=ns, registry=reg,
         )  # fmt: skip
         self.consumer_lag = prom.consumer_lag_gauge(reg)
