@@ -29,6 +29,10 @@ from schemas.events import ChatJobEarlyStart
 
 log = logging.getLogger(__name__)
 
+# The longest a request waits to hand its early start to the producer (a metadata fetch for a topic new to it takes
+# a few ms); the job itself is published right after, within its own bound.
+EARLY_START_SEND_MAX_S = 0.1
+
 
 class PublishAmbiguous(Exception):
     """The job may or may not be on the broker: keep its outbox row, let the relay and the ledger settle it."""
@@ -99,9 +103,14 @@ class JobPublisher:
             return False
         headers = [(topics.EARLY_START_HEADER, b"1"), *(self._tracing.headers() or ())]
         try:
-            delivery = await self._producer.send(
-                topic, ChatJobEarlyStart.wrap(event), key=topics.job_key(job_id), headers=headers
-            )
+            # `send` waits for the topic's metadata (the broker unreachable: for the producer's whole request
+            # timeout) and for room in its buffer; a head start is worth neither. Cancelled there, nothing was queued.
+            async with asyncio.timeout(EARLY_START_SEND_MAX_S):
+                delivery = await self._producer.send(
+                    topic, ChatJobEarlyStart.wrap(event), key=topics.job_key(job_id), headers=headers
+                )
+        except TimeoutError:
+            return False
         except KafkaError as exc:
             log.warning("an early start was not sent: %s", exc)
             return False
