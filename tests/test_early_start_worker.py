@@ -123,6 +123,7 @@ class Registry:
             calls_max=int(options.get("calls_max", 8)),
             claim_wait_s=options.get("claim_wait_s", 10.0),
             fresh_s=options.get("fresh_s", 2.0),
+            deltas_before_hold=bool(options.get("deltas_before_hold", True)),
             counted=self.outcomes.append,
         )
 
@@ -162,6 +163,28 @@ async def test_a_streamed_early_call_publishes_one_run_that_its_dispatch_continu
     assert usage.first_token_ms is not None and deltas[0].first_token_ms == usage.first_token_ms
     assert fake.calls(UPSTREAM)["received"] == 1, "the dispatch ran the early call, not a second one"
     assert registry.outcomes == ["claimed"]
+
+
+async def test_kept_until_claimed_the_deltas_wait_for_the_dispatch_then_go_out_in_order(
+    fake: RunningFakeProvider, catalogue: Catalogue, slots: dict[str, ProviderSlot]
+) -> None:
+    registry = Registry(catalogue, slots, deltas_before_hold=False)
+    try:
+        job = submitted("job_early_kept", text="Sing of tides [fake stream_chunk_ms=10]", max_tokens=24)
+        registry.starts.offer(early_record(job), now_ms())
+        await until(lambda: fake.calls(UPSTREAM)["received"] == 1)
+        await asyncio.sleep(0.1)  # several pieces came meanwhile
+        assert registry.published == []
+        early = registry.starts.claim(dispatch_of(job))
+        usage = await streaming.execute_stream(
+            dispatch_of(job), catalogue, slots, POLICY, registry.publish, early=early
+        )
+        deltas = registry.published
+        assert usage.outcome == "completed" and "".join(delta.text for delta in deltas) == usage.answer
+        assert [delta.seq for delta in deltas] == list(range(len(deltas))) and len(deltas) > 3
+        assert fake.calls(UPSTREAM)["received"] == 1
+    finally:
+        registry.starts.close()
 
 
 async def test_a_checked_answer_stays_in_the_worker_until_its_dispatch_and_checks(

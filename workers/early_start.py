@@ -31,7 +31,7 @@ from collections.abc import Callable, Collection, Hashable, Mapping
 from typing import Literal
 
 from schemas.catalogue import Catalogue
-from schemas.events import ChatJobDispatched, ChatJobEarlyStart, decode, utc_now
+from schemas.events import ChatJobDispatched, ChatJobEarlyStart, ChatStreamDelta, decode, utc_now
 from schemas.topics import Lane
 from workers import execution, streaming
 from workers.providers.base import ProviderCall, ProviderResult
@@ -45,20 +45,49 @@ Outcome = Literal["claimed", "unclaimed", "revoked", "stale", "full", "dispatche
 DISPATCHED_REMEMBERED = 10_000
 
 
-class EarlyCall:
-    """One early provider call; a streamed one publishes through its own run, which the dispatch then continues."""
+class _KeptUntilClaimed:
+    """A delta publisher that keeps what it is given until `release`, then hands it on, in order, and everything
+    after it straight through."""
 
-    def __init__(self, job: ChatJobDispatched, publish: streaming.DeltaPublisher, partition: Hashable = None) -> None:
+    def __init__(self, publish: streaming.DeltaPublisher) -> None:
+        self._publish = publish
+        self._kept: list[ChatStreamDelta] | None = []
+
+    async def __call__(self, delta: ChatStreamDelta) -> None:
+        if self._kept is not None:
+            self._kept.append(delta)
+        else:
+            await self._publish(delta)
+
+    async def release(self) -> None:
+        # A delta given while an earlier one is handed on is kept and handed on in turn: the order is the provider's.
+        while self._kept:
+            await self._publish(self._kept.pop(0))
+        self._kept = None
+
+
+class EarlyCall:
+    """One early provider call; a streamed one publishes through its own run, which the dispatch then continues.
+
+    `before_hold`: the run's deltas go out at once (ingress holds them until the ledger's held notice); else they
+    are kept here until the dispatch claims the call."""
+
+    def __init__(
+        self, job: ChatJobDispatched, publish: streaming.DeltaPublisher, partition: Hashable, *, before_hold: bool
+    ) -> None:
         self.job = job
         # Where its early start was read: its dispatch comes on the same partition, to whoever owns it then.
         self.partition = partition
         self.started = time.monotonic()
-        self.run = streaming.Run(job, publish, held_back=job.params.output_checks is not None)
+        self._kept = None if before_hold else _KeptUntilClaimed(publish)
+        self.run = streaming.Run(job, self._kept or publish, held_back=job.params.output_checks is not None)
         self.task: asyncio.Task[ProviderResult] | None = None
 
     async def result(self) -> ProviderResult:
-        """The call's result; a provider failure is raised, as the call itself would have raised it."""
+        """The call's result, once its kept deltas went out; a provider failure is raised, as the call raised it."""
         assert self.task is not None
+        if self._kept is not None:
+            await self._kept.release()
         return await self.task
 
 
@@ -74,6 +103,7 @@ class EarlyStarts:
         calls_max: int,
         claim_wait_s: float,
         fresh_s: float,
+        deltas_before_hold: bool = True,
         counted: Callable[[Outcome], None] | None = None,
     ) -> None:
         self._catalogue = catalogue
@@ -82,6 +112,7 @@ class EarlyStarts:
         self._calls_max = calls_max
         self._claim_wait_s = claim_wait_s
         self._fresh_s = fresh_s
+        self._deltas_before_hold = deltas_before_hold
         self._counted = counted or (lambda _outcome: None)
         self._calls: dict[str, EarlyCall] = {}
         self._expiries: dict[str, asyncio.TimerHandle] = {}
@@ -115,7 +146,7 @@ class EarlyStarts:
         if left_s is not None and left_s <= 0:
             self._counted("stale")
             return
-        early = EarlyCall(job, self._publish, partition)
+        early = EarlyCall(job, self._publish, partition, before_hold=self._deltas_before_hold)
         call = execution._within(execution.provider_call(job, model, slot), left_s)
         early.task = asyncio.create_task(_run(early, slot, call))
         early.task.add_done_callback(_retrieved)

@@ -120,6 +120,7 @@ class ModelPool:
                 calls_max=settings.early_start_calls_max,
                 claim_wait_s=settings.early_start_claim_wait_s,
                 fresh_s=settings.early_start_fresh_s,
+                deltas_before_hold=settings.early_start_deltas_before_hold,
                 counted=lambda outcome: telemetry.early_start(name, outcome) if telemetry is not None else None,
             )
             if lane is topics.Lane.INTERACTIVE and settings.early_start_calls_max > 0

@@ -42,6 +42,9 @@ class WorkerSettings(ServiceSettings):
     early_start_calls_max: int = Field(default=256, ge=0, le=10_000)
     early_start_claim_wait_s: float = Field(default=10.0, gt=0, le=600)
     early_start_fresh_s: float = Field(default=2.0, gt=0, le=60)
+    # A streamed early call's deltas go out at once (ingress holds them until the ledger's held notice), or are kept
+    # here until the dispatch claims the call (less work beside the admission on a machine with no core to spare).
+    early_start_deltas_before_hold: bool = True
     attempts_per_model_max: int = Field(default=3, ge=1, le=10)
     backoff_base_s: float = Field(default=0.2, ge=0, le=60)
     backoff_max_s: float = Field(default=10.0, ge=0, le=600)
