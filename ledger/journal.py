@@ -9,11 +9,11 @@ order (`lock_accounts`), so concurrent batches serialise per workspace and can n
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -124,7 +124,7 @@ def entry_params(entries: list[Entry]) -> dict[str, Any]:
         assert domain.is_balanced(entry.postings), f"unbalanced entry {entry.idempotency_key}: {entry.postings}"
         assert len({p.account_id for p in entry.postings}) == len(entry.postings), "one leg per account per entry"
     return {
-        "entries": json.dumps(
+        "entries": orjson.dumps(
             [
                 {
                     "idempotency_key": entry.idempotency_key,
@@ -135,7 +135,7 @@ def entry_params(entries: list[Entry]) -> dict[str, Any]:
                 }
                 for entry in entries
             ]
-        ),
+        ).decode(),
         "leg_keys": [key for key, _ in legs],
         "leg_accounts": [posting.account_id for _, posting in legs],
         "leg_amounts": [posting.amount for _, posting in legs],
