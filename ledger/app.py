@@ -39,6 +39,7 @@ from ledger.settings import LedgerSettings
 from ledger.telemetry import BatchObservation, LedgerTelemetry
 from runtime import heap
 from runtime.consume import Verdict, classify, dead_letter, process_batch, retry_transient
+from runtime.partitioning import KeyPartitioner
 from runtime.readiness import mark_ready
 from runtime.tracing import start_tracing
 from schemas import topics
@@ -76,6 +77,7 @@ def new_faust_app(settings: LedgerSettings) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         producer_linger=settings.kafka_linger_ms / 1000,
+        producer_partitioner=KeyPartitioner(),
         producer_max_request_size=settings.kafka_message_max_bytes,
         consumer_max_fetch_size=settings.kafka_message_max_bytes,
         # A broker away this long fails the publish, which the consume policy then retries (and logs).

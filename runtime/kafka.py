@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+from runtime.partitioning import KeyPartitioner
 from runtime.settings import ServiceSettings
 from schemas import topics as topic_names
 
@@ -41,6 +42,7 @@ def new_producer(
         compression_type=None,
         max_request_size=settings.kafka_message_max_bytes,
         max_batch_size=min(batch_bytes_max, settings.kafka_message_max_bytes),
+        partitioner=KeyPartitioner(),
     )
 
 
