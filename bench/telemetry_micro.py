@@ -88,7 +88,7 @@ def _ledger(metrics_on: bool, tracing: Tracing) -> Callable[[], Awaitable[None]]
             with telemetry.batch(_stage, [("job_1", headers)]) as observed:
                 observed.traced([])
                 observed.admitted([("dispatch", None)])
-                observed.settled([finished])
+                observed.settled([finished.status])
 
     return one
 

@@ -39,6 +39,7 @@ from ledger.settings import LedgerSettings
 from ledger.telemetry import BatchObservation, LedgerTelemetry
 from runtime import heap
 from runtime.consume import Verdict, classify, dead_letter, process_batch, retry_transient
+from runtime.partitioning import KeyPartitioner
 from runtime.readiness import mark_ready
 from runtime.tracing import start_tracing
 from schemas import topics
@@ -76,6 +77,7 @@ def new_faust_app(settings: LedgerSettings) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         producer_linger=settings.kafka_linger_ms / 1000,
+        producer_partitioner=KeyPartitioner(),
         producer_max_request_size=settings.kafka_message_max_bytes,
         consumer_max_fetch_size=settings.kafka_message_max_bytes,
         # A broker away this long fails the publish, which the consume policy then retries (and logs).
@@ -236,21 +238,18 @@ class Ledger:
     ) -> None:
         with self.telemetry.batch(Stage.SETTLEMENT, traced) as observed:
             async with connection.transaction() as conn:
-                finished = await settlement.settle(conn, self.catalogue, usages, self.finance)
+                settled = await settlement.settle_in_book(conn, self.catalogue, usages, self.finance)
                 # A batch job's result is read from the book (its batch's results); no caller waits for its
-                # record on `jobs.results`, so it is not published: a message less per job for the ledger,
-                # the broker and every ingress replica reading that topic.
+                # record on `jobs.results`, so none is built or published: a message less per job for the
+                # ledger, the broker and every ingress replica reading that topic.
+                finished = settlement.results(usages, settled, wanted=_interactive)
                 records = self.publisher.prepare(
-                    [
-                        (topics.JOBS_RESULTS, topics.job_key(job.job_id), job)
-                        for job in finished
-                        if not is_batch_job(job.job_id)
-                    ],
+                    [(topics.JOBS_RESULTS, topics.job_key(job.job_id), job) for job in finished],
                     refused_code=ErrorCode.UPSTREAM_ERROR,
                 )
             with self.telemetry.publishing(Stage.SETTLEMENT):
                 await self.publisher.send(observed.traced(records))
-            observed.settled(finished)
+            observed.settled([job.status for job in settled if job is not None])
 
     # --- poison: one event refused, one job ended, everything else goes on -------------------------------
 
@@ -456,6 +455,10 @@ class Ledger:
 
 def _held(job: ChatJobSubmitted) -> ChatJobHeld:
     return ChatJobHeld(workspace_id=job.workspace_id, job_id=job.job_id, traceparent=job.traceparent)
+
+
+def _interactive(job_id: str) -> bool:
+    return not is_batch_job(job_id)
 
 
 def _headers(headers: Any) -> list[tuple[str, bytes]]:

@@ -195,18 +195,24 @@ class BatchFeeder:
         free = {pool: cap - in_flight.get(pool, 0) for pool in self.catalogue.pools()}
         if all(slots <= 0 for slots in free.values()):
             return
-        by_workspace: dict[str, list[Feed]] = {}
-        for feed in feeds:
-            by_workspace.setdefault(feed.workspace_id, []).append(feed)
         # Never read more lines than could be released now: the free slots bound the tick as much as its budget.
         budget = min(self.policy.release_max, sum(max(slots, 0) for slots in free.values()))
         if result.shared:
             budget = min(budget, self._shared_allowance())
         # A tick costs a dozen statements whatever it releases: while jobs are in flight, wait until half the
         # cap is free (a quarter while sharing, within what the bucket holds) rather than release a few per tick.
-        slice_min = min(cap // 4, int(self.policy.shared_jobs_per_s / 2)) if result.shared else cap // 2
-        if sum(in_flight.values()) and budget < max(1, slice_min):
+        slice_min = max(1, min(cap // 4, int(self.policy.shared_jobs_per_s / 2)) if result.shared else cap // 2)
+        if sum(in_flight.values()) and budget < slice_min:
             return
+        # The same, per pool: a batch is released as a prefix, so one whose next line's pool is full (or, with
+        # batch jobs running there, has less than the slice free) would release nothing, or a few, whatever the
+        # other pools' free slots; its lines are not read this tick.
+        feeds = [feed for feed in feeds if _may_release(feed.next_pool, free, in_flight, slice_min)]
+        if not feeds:
+            return
+        by_workspace: dict[str, list[Feed]] = {}
+        for feed in feeds:
+            by_workspace.setdefault(feed.workspace_id, []).append(feed)
         per_workspace = budget // len(by_workspace) + self.policy.quantum
         lines: dict[tuple[str, int], PendingLine] = {}
         candidates: dict[str, list[batch_fairness.Candidate]] = {}
@@ -216,13 +222,20 @@ class BatchFeeder:
             share = per_workspace
             if any(feed.credit_needed_tokens is not None for feed in own):
                 share = min(share, self.policy.quantum)
+            # The workspace's lines past a pool's free slots could not be released this tick (the allotment takes
+            # each workspace's lines in this order): no batch reads more lines than its next pool has room for.
+            room = dict(free)
             for feed in own:
                 wanted = share - len(candidates.get(workspace_id, []))
                 if wanted <= 0:
                     break
+                wanted = min(wanted, room.get(feed.next_pool or "", 0))
+                if wanted <= 0:
+                    continue
                 pending = await batch_store.pending_lines(conn, feed, wanted)
                 result.lines_read += len(pending)
                 for line in pending:
+                    room[line.pool] = room.get(line.pool, 0) - 1
                     lines[(line.batch_id, line.line_no)] = line
                     candidates.setdefault(workspace_id, []).append(
                         batch_fairness.Candidate(line.batch_id, line.line_no, line.pool)
@@ -350,6 +363,13 @@ class BatchFeeder:
             await _finish(conn, feed, status)
             result.finished.append((feed.batch_id, status))
         return True
+
+
+def _may_release(pool: str | None, free: dict[str, int], in_flight: dict[str, int], slice_min: int) -> bool:
+    """Whether a batch whose next line is in `pool` (None: no line pending) is worth reading this tick."""
+    if pool is None or free.get(pool, 0) <= 0:
+        return False
+    return not in_flight.get(pool, 0) or free[pool] >= slice_min
 
 
 def _starved(feeds: list[Feed], throttled: set[str], now: datetime) -> set[str]:

@@ -40,6 +40,9 @@ class Feed:
     credit_needed_tokens: int | None = None
     credit_recheck_at: datetime | None = None
     credit_headroom: int = 0
+    # The pool of its next pending line (None: none pending). A batch is released as a prefix, so nothing of it
+    # goes before this pool has a slot free.
+    next_pool: str | None = None
 
     @property
     def has_pending(self) -> bool:
@@ -93,6 +96,8 @@ _ACTIVE = text(
            f.credit_needed_tokens, f.credit_recheck_at, b.expires_at,
            b.cancel_requested_at IS NOT NULL AS cancel_requested, b.created_at, b.metadata,
            coalesce((SELECT max(l.line_no) FROM batch_lines l WHERE l.batch_id = f.batch_id), 0) AS last_line,
+           (SELECT l.pool FROM batch_lines l WHERE l.batch_id = f.batch_id AND l.line_no >= f.next_line
+            ORDER BY l.line_no LIMIT 1) AS next_pool,
            coalesce(a.balance - a.floor, 0) AS credit_headroom
     FROM batch_feeds f JOIN batches b ON b.id = f.batch_id
         LEFT JOIN ledger_accounts a ON a.workspace_id = f.workspace_id AND a.kind = 'available'
@@ -178,6 +183,7 @@ async def active(conn: AsyncConnection) -> list[Feed]:
             created_at=row.created_at,
             metadata=row.metadata,
             last_line=row.last_line,
+            next_pool=row.next_pool,
         )
         for row in rows
     ]

@@ -10,11 +10,11 @@ releases the hold: one broken provider answer costs one job, never the batch.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger import domain, driver, journal, queries
@@ -232,7 +232,7 @@ async def _write(conn: AsyncConnection, entries: list[journal.Entry], settled: l
     if not settled:
         assert not entries, "entries without settled jobs"
         return
-    params = journal.entry_params(entries) | {"jobs": json.dumps(_finish_rows(settled))}
+    params = journal.entry_params(entries) | {"jobs": orjson.dumps(_finish_rows(settled)).decode()}
     [counts] = await driver.fetch(conn, _SETTLE, params)
     assert journal.recorded(entries, counts) == len(entries), "a queued job's settlement was already in the journal"
     assert counts["finished"] == len(settled), f"{counts['finished']} of {len(settled)} settled jobs were updated"

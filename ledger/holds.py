@@ -14,11 +14,11 @@ conflict and the batch retried, and the retry reads the job as recorded.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger import domain, driver, journal, limits
@@ -178,7 +178,7 @@ async def admit_batch(
 async def _record(conn: AsyncConnection, rows: list[dict[str, Any]], entries: list[journal.Entry]) -> None:
     if not rows:
         return
-    [counts] = await driver.fetch(conn, _RECORD, {"jobs": json.dumps(rows)} | journal.entry_params(entries))
+    [counts] = await driver.fetch(conn, _RECORD, {"jobs": orjson.dumps(rows).decode()} | journal.entry_params(entries))
     if counts["jobs"] != len(rows):
         raise driver.conflict(_RECORD, f"{len(rows) - counts['jobs']} of the batch's jobs were recorded meanwhile")
     assert journal.recorded(entries, counts) == len(entries), "a new job's hold was already in the journal"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,6 +19,13 @@ async def settle(
     conn: AsyncConnection, catalogue: Catalogue, usages: list[UsageRecorded], finance: Finance | None = None
 ) -> list[JobFinished]:
     """Write the debits (each once) and return the results to deliver after they commit."""
+    return results(usages, await settle_in_book(conn, catalogue, usages, finance))
+
+
+async def settle_in_book(
+    conn: AsyncConnection, catalogue: Catalogue, usages: list[UsageRecorded], finance: Finance | None = None
+) -> list[debits.SettledJob | None]:
+    """Write the debits (each once); each usage's settled job (None: a job the book does not know)."""
     priced = [
         debits.Usage(
             job_id=usage.job_id,
@@ -44,13 +52,26 @@ async def settle(
     # Billed before delivered: job.* webhook deliveries commit with the debits (no statement when no job of
     # the batch has a per-request webhook or a workspace subscribed to job events).
     await webhook_events.record_job_events(conn, [job for job in settled if job is not None and not job.replayed])
-    results = []
     for usage, job in zip(usages, settled, strict=True):
         if job is None:
             log.error("usage for unknown job %s in workspace %s ignored", usage.job_id, usage.workspace_id)
+    return settled
+
+
+def results(
+    usages: list[UsageRecorded],
+    settled: list[debits.SettledJob | None],
+    *,
+    wanted: Callable[[str], bool] = lambda _: True,
+) -> list[JobFinished]:
+    """The settled jobs' results to deliver, of the jobs `wanted` (by job id): a batch job's is read from the book,
+    so the ledger builds none for it."""
+    finished = []
+    for usage, job in zip(usages, settled, strict=True):
+        if job is None or not wanted(job.job_id):
             continue
         # The settled result as it is, with the usage's trace context: nothing dropped on the way out.
-        results.append(
+        finished.append(
             JobFinished(
                 traceparent=usage.traceparent,
                 **job.model_dump(
@@ -58,4 +79,4 @@ async def settle(
                 ),
             )
         )
-    return results
+    return finished

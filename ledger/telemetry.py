@@ -112,11 +112,12 @@ class BatchObservation:
             else:
                 self.metrics.admissions.labels("replayed").inc()
 
-    def settled(self, finished: Sequence[JobFinished]) -> None:
+    def settled(self, statuses: Sequence[str]) -> None:
+        """Count the settled jobs by final status."""
         if self.metrics is None:
             return
-        for job in finished:
-            self.metrics.settlements.labels(job.status).inc()
+        for status in statuses:
+            self.metrics.settlements.labels(status).inc()
 
 
 class LedgerTelemetry:

@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+from runtime.partitioning import KeyPartitioner
 from runtime.settings import ServiceSettings
 from schemas import topics as topic_names
 
@@ -24,15 +25,24 @@ FETCH_MAX_BYTES_DEFAULT = 52_428_800
 CONSUMER_TIMEOUT_MS = 1000
 
 
-def new_producer(settings: ServiceSettings, *, linger_ms: int | None = None) -> AIOKafkaProducer:
+# aiokafka's default: the most bytes of records one partition's batch holds before a send waits for it to go.
+BATCH_BYTES_DEFAULT = 16_384
+
+
+def new_producer(
+    settings: ServiceSettings, *, linger_ms: int | None = None, batch_bytes_max: int = BATCH_BYTES_DEFAULT
+) -> AIOKafkaProducer:
     """Idempotence (acks=all) so a retried send never duplicates on the broker; `kafka_linger_ms` (none) for the
-    sync path, unless `linger_ms` is given (the batch lane's producer trades a few ms for fewer requests)."""
+    sync path, unless `linger_ms` is given (the batch lane's producer trades a few ms for fewer requests).
+    `batch_bytes_max`: a send to a partition whose batch is this full waits until that batch has gone."""
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         enable_idempotence=True,
         linger_ms=settings.kafka_linger_ms if linger_ms is None else linger_ms,
         compression_type=None,
         max_request_size=settings.kafka_message_max_bytes,
+        max_batch_size=min(batch_bytes_max, settings.kafka_message_max_bytes),
+        partitioner=KeyPartitioner(),
     )
 
 

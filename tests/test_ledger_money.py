@@ -275,6 +275,30 @@ async def test_estimated_usage_is_flagged_on_the_job_its_debit_and_its_result(en
     await assert_book_verifies(engine)
 
 
+async def test_any_text_is_stored_as_sent_through_the_books_json_documents_and_a_replay_bills_once(
+    engine: AsyncEngine,
+) -> None:
+    # Jobs, their entries and their settlements travel to PostgreSQL as JSON documents: text outside ASCII,
+    # quotes, backslashes, control characters and escape look-alikes must come back exactly as sent.
+    text_of = 'é 中文 🙂 "quoted" \\ back\\slash \\u0041 tab\t new\nline \x1f \u2028 end'
+    workspace = await make_workspace(engine, tokens=1_000)
+    cat = catalogue()
+    plain = submitted(workspace.id)
+    job = plain.model_copy(update={"params": plain.params.model_copy(update={"tags": (text_of,)})})
+    await admit(engine, cat, job)
+    done = usage_for(job, answer=text_of, finish_reason=text_of[:8])
+
+    [first] = await settle(engine, cat, done)
+    [replayed] = await settle(engine, cat, done)
+
+    row = await job_row(engine, job.job_id)
+    assert (row["answer"], row["finish_reason"], list(row["tags"])) == (text_of, text_of[:8], [text_of])
+    assert first.answer == replayed.answer == text_of
+    assert (await entry_details(engine, job.job_id))["debit"]["tags"] == [text_of]
+    assert await balances(engine, workspace.id) == {"available": 970, "held": 0, "spent": 30, "funding": -1_000}
+    await assert_book_verifies(engine)
+
+
 async def test_a_zero_hold_is_admitted_without_an_entry_and_settles_without_one(engine: AsyncEngine) -> None:
     # The catalogue refuses models priced zero; this is the defence behind it, should a zero hold ever arrive.
     workspace = await make_workspace(engine, tokens=100)

@@ -91,7 +91,9 @@ async def run_workers(settings: WorkerSettings) -> None:
     # requests, and neither's queue ever holds the other's records.
     producers = {
         Lane.INTERACTIVE: new_producer(settings),
-        Lane.BATCH: new_producer(settings, linger_ms=settings.batch_kafka_linger_ms),
+        Lane.BATCH: new_producer(
+            settings, linger_ms=settings.batch_kafka_linger_ms, batch_bytes_max=settings.batch_kafka_batch_bytes_max
+        ),
     }
     for producer in producers.values():
         await producer.start()
