@@ -9,12 +9,14 @@ job still ends it billed once.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import orjson
+from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas import topics
@@ -151,3 +153,70 @@ async def test_workers_killed_mid_stream_after_an_early_start_bill_the_job_once(
     assert spent == warm["done"]["cost"] + view["cost"], "the job is billed exactly once"
     other = await make_workspace(engine, tokens=10_000)
     assert (await stream(client, other, "still served"))["done"] is not None
+
+
+async def test_hostile_early_starts_on_the_dispatch_topic_cost_nothing_and_others_complete(
+    stack: Stack, engine: AsyncEngine, client: httpx.AsyncClient
+) -> None:
+    """Whatever reaches a worker lane marked as an early start (only ingress writes there, but a bug or a replay
+    might): garbage, NUL and control characters, a huge record, absurd values, a job that names no workspace the
+    ledger knows. None of it is run as a job, reported, dead-lettered as a failed job or billed."""
+    workspace = await make_workspace(engine, tokens=1_000_000)
+    calls = (await fake_calls(stack))["received"]
+    unreadable, unclaimed = await early_starts(stack, "unreadable"), await early_starts(stack, "unclaimed")
+    topic = topics.prefixed(stack.topic_prefix, topics.dispatch_topic("openai", topics.Lane.INTERACTIVE))
+    job: dict[str, Any] = {
+        "workspace_id": "ws_nobody",
+        "job_id": "job_hostile_early",
+        "api_key_id": "k",
+        "model_id": MODEL,
+        "route": [MODEL],
+        "input_tokens_estimate": 10,
+        "params": {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 10},
+    }
+    hostile = [
+        b"",
+        b"\x00\x01\x02\xff",
+        b"A" * 900_000,
+        orjson.dumps({"type": "chat.job.early_start", "version": 1, "job": {**job, "job_id": "\x00\u2028" * 50}}),
+        orjson.dumps({"type": "chat.job.early_start", "version": 1, "job": {**job, "route": []}}),
+        # Past 64 bits: orjson refuses to write it, the standard library does.
+        json.dumps(
+            {
+                "type": "chat.job.early_start",
+                "version": 1,
+                "job": {**job, "job_id": "job_hostile_absurd", "params": {**job["params"], "max_tokens": 2**70}},
+            }
+        ).encode(),
+        orjson.dumps(
+            {
+                "type": "chat.job.early_start",
+                "version": 1,
+                "job": {**job, "job_id": "job_hostile_model", "model_id": "no/such-model"},
+            }
+        ),
+    ]
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka, max_request_size=2_000_000)
+    await producer.start()
+    try:
+        for payload in hostile:
+            await producer.send_and_wait(
+                topic, payload, key=b"job_hostile_early", headers=[(topics.EARLY_START_HEADER, b"1")]
+            )
+    finally:
+        await producer.stop()
+
+    # Four do not read. Three do (a job id of NUL and line separators, an absurd max_tokens, a model the route
+    # does not name): their calls start, no dispatch ever claims them, and they are cancelled.
+    async def all_read() -> bool:
+        return await early_starts(stack, "unreadable") >= unreadable + 4
+
+    async def all_cancelled() -> bool:
+        return await early_starts(stack, "unclaimed") >= unclaimed + 3
+
+    await until(all_read)
+    await until(all_cancelled)
+    assert (await fake_calls(stack))["received"] <= calls + 3
+    answered = await stream(client, workspace, "still served after the garbage")
+    assert answered["done"] is not None and answered["text"].startswith("Echo: still served")
+    assert (await balances(engine, workspace.id))["spent"] == answered["done"]["cost"]

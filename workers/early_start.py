@@ -30,6 +30,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Hashable, Mapping
 from typing import Literal
 
+from pydantic import ValidationError
+
 from schemas.catalogue import Catalogue
 from schemas.events import ChatJobDispatched, ChatJobEarlyStart, ChatStreamDelta, decode, utc_now
 from schemas.topics import Lane
@@ -133,7 +135,7 @@ class EarlyStarts:
             model = self._catalogue.get(job.route[0])
             slot = self._providers[model.provider]
         except (ValueError, KeyError, IndexError) as error:
-            log.warning("an early start did not read and was ignored: %s", str(error)[:200])
+            log.warning("an early start did not read and was ignored: %s", _reason(error))
             self._counted("unreadable")
             return
         if job.job_id in self._dispatched or job.job_id in self._calls:
@@ -203,6 +205,15 @@ async def _run(early: EarlyCall, slot: execution.ProviderSlot, call: ProviderCal
             assert slot.stream_adapter is not None
             return await slot.stream_adapter.stream(call, early.run.delta)
         return await slot.adapter.complete(call)
+
+
+def _reason(error: Exception) -> str:
+    """Why an early start did not read, without its content: a record's bytes may hold a caller's prompt, and logs
+    never do (README, Logs)."""
+    if isinstance(error, ValidationError):
+        problems = error.errors(include_input=False, include_url=False)[:3]
+        return "; ".join(f"{'.'.join(map(str, problem['loc'])) or 'record'}: {problem['type']}" for problem in problems)
+    return f"{type(error).__name__}: {str(error)[:200]!r}"
 
 
 def _retrieved(task: asyncio.Task[ProviderResult]) -> None:
