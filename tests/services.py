@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -71,8 +72,25 @@ def create_database() -> str:
     return url
 
 
+# PostgreSQL 15 refuses a non-superuser's `DROP DATABASE ... WITH (FORCE)` while an autovacuum worker is in
+# the database (the worker's process has no role to be a member of; 16 terminates such workers itself). A test
+# that wrote many rows invites autovacuum just as it ends, so a refused drop is retried while the worker finishes.
+DROP_RETRY_FOR_S = 30.0
+DROP_RETRY_PAUSE_S = 0.2
+
+
 def drop_database(url: str) -> None:
-    admin_url = admin_database_url()
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(_libpq(admin_url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_database_named(url.rsplit("/", 1)[1])
+
+
+def drop_database_named(name: str) -> None:
+    deadline = time.monotonic() + DROP_RETRY_FOR_S
+    with psycopg.connect(_libpq(admin_database_url()), autocommit=True) as conn:
+        while True:
+            try:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except psycopg.errors.InsufficientPrivilege:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(DROP_RETRY_PAUSE_S)

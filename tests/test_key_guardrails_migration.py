@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from tests import services
 from tests.services import ROOT, admin_database_url
 
 LEGACY_RULES = {"deny": [{"name": "codename", "keywords": ["Falcon"]}]}
@@ -33,8 +34,7 @@ def scratch_url() -> Iterator[str]:
     try:
         yield admin.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        with psycopg.connect(libpq(admin), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        services.drop_database_named(name)
 
 
 def alembic(url: str, *args: str) -> None:
