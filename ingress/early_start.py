@@ -11,6 +11,8 @@ when refusal is unlikely and the machine has time to spare:
 - the workspace had no refused job (`rejected`: credit, limits, guardrails) in the last `quiet_after_refusal_s`;
 - this replica has at most `in_flight_max` callers waiting: under load the pipeline's latency is queueing, and an
   early start's extra record costs throughput the queue needs more (`python -m bench` measures both).
+The answer travels with the job (`ChatJobSubmitted.early_start`, set by ingress/flow.py `with_early_start` before
+the job is encoded), so the ledger publishes its held notice only for streams that can have deltas before it.
 """
 
 from __future__ import annotations

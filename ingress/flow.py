@@ -109,6 +109,9 @@ async def complete(
         wait_s = wait_applied = min(wait_s, preferences.wait_s)
     if preferences.respond_async:
         wait_s, wait_applied = 0.0, None
+    # Decided before the job is encoded (the outbox row and the early start carry the same bytes), counting this
+    # caller among those waiting if it will wait, as it is once its reply is expected.
+    job = with_early_start(services, job, in_flight=services.replies.waiting + (1 if wait_s > 0 else 0))
     request = _Request(services, job, encode(job), time.monotonic() + wait_s, idempotency_key, fingerprint)
 
     if idempotency_key is not None:
@@ -222,7 +225,7 @@ async def _publish_and_wait(request: _Request, *, recorded: bool) -> JobResult |
         publish_bound_s = settings.publish_timeout_s
         if reply is not None:
             publish_bound_s = min(publish_bound_s, max(request.wait_left_s(), settings.publish_timeout_min_s))
-        await early_start(services, job, request.event)
+        await send_early_start(services, job, request.event)
         try:
             await services.publisher.submit(job.workspace_id, request.event, timeout_s=publish_bound_s)
         except ServiceUnavailable:
@@ -254,12 +257,23 @@ async def _publish_and_wait(request: _Request, *, recorded: bool) -> JobResult |
             services.replies.forget(job.job_id, reply)
 
 
-async def early_start(services: Services, job: ChatJobSubmitted, event: bytes) -> bool:
-    """Send the job's worker lane a head start when the gate allows it (ingress/early_start.py); whether it was."""
+def with_early_start(services: Services, job: ChatJobSubmitted, *, in_flight: int) -> ChatJobSubmitted:
+    """The job, saying whether it gets an early start (the gate allows it, ingress/early_start.py): decided before
+    the job is encoded, since the submission carries the answer to the ledger (schemas ChatJobSubmitted)."""
     gate = services.early_starts
-    if not gate.allows(job, services.replies.waiting):
+    allowed = gate.allows(job, in_flight) and gate.topic_of(job, services.settings.topic_prefix) is not None
+    return job.model_copy(update={"early_start": allowed})
+
+
+async def send_early_start(services: Services, job: ChatJobSubmitted, event: bytes) -> bool:
+    """Send the job's worker lane its head start if `with_early_start` gave it one; whether it was handed over.
+
+    A send that fails leaves the job saying `early_start: true`: the ledger then publishes a held notice nobody
+    needed (one record), which is harmless; the reverse (an early start the submission denies) would keep the
+    stream's text from its caller until the end."""
+    if not job.early_start:
         return False
-    topic = gate.topic_of(job, services.settings.topic_prefix)
+    topic = services.early_starts.topic_of(job, services.settings.topic_prefix)
     return topic is not None and await services.publisher.early_start(topic, job.job_id, event)
 
 

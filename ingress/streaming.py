@@ -72,9 +72,12 @@ class _Session:
 
     async def publish(self) -> None:
         settings = self.services.settings
+        # A head start for the worker (ingress/early_start.py): its first text still waits for the hold. Decided
+        # before the job is encoded: the submission tells the ledger whether to publish the held notice. This
+        # caller's reply is already expected, so it counts among those waiting.
+        self.job = flow.with_early_start(self.services, self.job, in_flight=self.services.replies.waiting)
         event = encode(self.job)
-        # A head start for the worker (ingress/early_start.py): its first text still waits for the hold.
-        self.held = not await flow.early_start(self.services, self.job, event)
+        self.held = not await flow.send_early_start(self.services, self.job, event)
         try:
             await self.services.publisher.submit(self.job.workspace_id, event, timeout_s=settings.publish_timeout_s)
         except PublishAmbiguous:

@@ -24,11 +24,13 @@ from ledger import admission_reads, domain, driver, holds, pricing, webhook_even
 from schemas import topics
 from schemas.catalogue import Catalogue
 from schemas.errors import ErrorCode
-from schemas.events import ChatJobDispatched, ChatJobSubmitted, JobError, JobFinished
+from schemas.events import ChatJobDispatched, ChatJobHeld, ChatJobSubmitted, Envelope, JobError, JobFinished
 
 log = logging.getLogger(__name__)
 
 Outcome = tuple[str, ChatJobDispatched] | JobFinished | None
+# A record to publish: (topic, key, event).
+Outgoing = tuple[str, bytes, Envelope]
 
 _SET_DEADLINES = text(
     """
@@ -85,6 +87,40 @@ async def mark_dispatched(source: AsyncEngine | AsyncConnection, job_ids: list[s
         return
     async with source.connect() as conn:
         await driver.run_alone(conn, _MARK_DISPATCHED, {"ids": job_ids})
+
+
+def outgoing(jobs: list[ChatJobSubmitted], outcomes: list[Outcome]) -> tuple[list[Outgoing], list[str]]:
+    """What an admitted batch publishes once its transaction commits, and the ids of the jobs it dispatches.
+
+    Each dispatch goes to its lane (the same submission twice in one batch is dispatched once), each refusal to
+    `jobs.results`; a streamed job that may have been started early also gets its held notice (`held_notice`)."""
+    records: list[Outgoing] = []
+    dispatched: list[str] = []
+    for job, outcome in zip(jobs, outcomes, strict=True):
+        key = topics.job_key(job.job_id)
+        if isinstance(outcome, tuple) and job.job_id not in dispatched:
+            dispatched.append(job.job_id)
+            records.append((outcome[0], key, outcome[1]))
+            if held_notice(job):
+                records.append((topics.JOBS_STREAM, key, _held(job)))
+        elif isinstance(outcome, JobFinished):
+            records.append((topics.JOBS_RESULTS, key, outcome))
+    return records, dispatched
+
+
+def held_notice(job: ChatJobSubmitted) -> bool:
+    """Whether the job's dispatch comes with a `ChatJobHeld` notice on `jobs.stream`.
+
+    Ingress keeps an early-started stream's deltas unsent until the notice (or the result) says the credit is held.
+    A job whose ingress says it sent no early start (`early_start` False) can have no delta before its hold, so
+    it needs none: under load, where ingress sends no early starts, that is a record per stream saved. Unless it
+    says so, the notice goes out: an ingress older than the field may have started the job early, and a notice
+    missing would keep that stream's text from the caller until its end."""
+    return job.params.stream and job.early_start is not False
+
+
+def _held(job: ChatJobSubmitted) -> ChatJobHeld:
+    return ChatJobHeld(workspace_id=job.workspace_id, job_id=job.job_id, traceparent=job.traceparent)
 
 
 def deadline_of(job: ChatJobSubmitted, default_deadline_s: float) -> datetime:

@@ -46,7 +46,7 @@ from schemas import topics
 from schemas.batches import is_batch_job
 from schemas.catalogue import Catalogue
 from schemas.errors import ErrorCode
-from schemas.events import ChatJobHeld, ChatJobSubmitted, Envelope, JobFinished, UsageRecorded, encode, utc_now
+from schemas.events import ChatJobSubmitted, Envelope, UsageRecorded, encode, utc_now
 from schemas.finance import FINANCE_EVENTS, FinanceEvent
 
 log = logging.getLogger(__name__)
@@ -200,18 +200,7 @@ class Ledger:
                 default_deadline_s=self.settings.job_deadline_s,
                 now=utc_now(),
             )
-            outgoing: list[tuple[str, bytes, Envelope]] = []
-            dispatched: list[str] = []
-            for job, outcome in zip(jobs, outcomes, strict=True):
-                if isinstance(outcome, tuple) and job.job_id not in dispatched:
-                    # The same submission twice in one batch is dispatched once.
-                    dispatched.append(job.job_id)
-                    outgoing.append((outcome[0], topics.job_key(job.job_id), outcome[1]))
-                    if job.params.stream:
-                        # Ingress may hold deltas an early start published before this hold (schemas ChatJobHeld).
-                        outgoing.append((topics.JOBS_STREAM, topics.job_key(job.job_id), _held(job)))
-                elif isinstance(outcome, JobFinished):
-                    outgoing.append((topics.JOBS_RESULTS, topics.job_key(job.job_id), outcome))
+            outgoing, dispatched = admission.outgoing(jobs, outcomes)
             records = self.publisher.prepare(outgoing, refused_code=ErrorCode.PAYLOAD_TOO_LARGE)
         with self.telemetry.publishing(Stage.ADMISSION):
             await self.publisher.send(observed.traced(records))
@@ -451,10 +440,6 @@ class Ledger:
     async def _publish_finance(self, events: list[FinanceEvent]) -> None:
         outgoing = [(FINANCE_EVENTS, topics.ledger_key(event.workspace_id), event) for event in events]
         await self.publisher.send(self.publisher.prepare(outgoing, refused_code=ErrorCode.INTERNAL))
-
-
-def _held(job: ChatJobSubmitted) -> ChatJobHeld:
-    return ChatJobHeld(workspace_id=job.workspace_id, job_id=job.job_id, traceparent=job.traceparent)
 
 
 def _interactive(job_id: str) -> bool:

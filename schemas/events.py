@@ -110,6 +110,13 @@ class ChatJobSubmitted(Envelope):
     guardrails: dict[str, Any] | None = None
     # A per-request webhook: the workspace's endpoint this job's job.completed / job.failed also goes to.
     webhook_endpoint_id: str | None = None
+    # Whether ingress sent this job an early start (`ChatJobEarlyStart`): True when it did or may have (the send
+    # was allowed but could still be lost), False only when it certainly sent none. The ledger publishes a
+    # streamed job's `ChatJobHeld` notice unless this is False. Three states, not a bool defaulting to True: None
+    # says "not told" (an ingress older than this field, a test's or a batch line's job), which a reader can tell
+    # apart from an ingress that did send one, so the rule for None can change once no older ingress is left.
+    # Left out when None: an older producer's events, and every stored batch line, keep their shape and size.
+    early_start: bool | None = Field(default=None, exclude_if=lambda sent: sent is None)
 
 
 class ChatJobDispatched(Envelope):
@@ -129,7 +136,9 @@ class ChatJobHeld(Envelope):
     """The ledger held a streamed job's credit (`jobs.stream`, keyed by job id, published with its dispatch).
 
     A stream that had an early start (workers/early_start.py) may have deltas on `jobs.stream` before its hold:
-    ingress sends the caller none of them until this notice (or the job's result) arrives.
+    ingress sends the caller none of them until this notice (or the job's result) arrives. Published only for a
+    streamed job whose submission does not say `early_start: false`: without an early start no delta can come
+    before the hold, and the notice would be one record more for the ledger, the broker and every ingress.
     """
 
     type: Literal["chat.job.held"] = "chat.job.held"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,9 +21,9 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas import topics
-from schemas.events import ChatJobHeld, ChatStreamDelta, decode
+from schemas.events import ChatJobHeld, ChatJobSubmitted, ChatParameters, ChatStreamDelta, PromptMessage, decode, encode
 from tests.conftest import Stack, Workspace, make_workspace
-from tests.kafka_probe import read_all
+from tests.kafka_probe import publish, read_all
 from tests.ledger_checks import balances
 from tests.metrics_scrape import scrape, value
 
@@ -220,3 +221,75 @@ async def test_hostile_early_starts_on_the_dispatch_topic_cost_nothing_and_other
     answered = await stream(client, workspace, "still served after the garbage")
     assert answered["done"] is not None and answered["text"].startswith("Echo: still served")
     assert (await balances(engine, workspace.id))["spent"] == answered["done"]["cost"]
+
+
+async def held_notices(stack: Stack, job_id: str) -> int:
+    """How many held notices the ledger published on `jobs.stream` for this job (the job has its result by then:
+    the notice goes out with the dispatch, before any result)."""
+    records = await read_all(stack.kafka, f"{stack.topic_prefix}{topics.JOBS_STREAM}", key=topics.job_key(job_id))
+    return sum(1 for value in records if ChatJobHeld.is_one(value))
+
+
+async def test_only_an_early_started_stream_gets_a_held_notice_and_both_stream(
+    stack: Stack, engine: AsyncEngine, client: httpx.AsyncClient
+) -> None:
+    workspace = await make_workspace(engine, tokens=1_000_000)
+    # This ingress has not seen the workspace yet: the gate sends no early start, so the ledger sends no notice
+    # (nothing can reach `jobs.stream` before the hold), and the stream streams all the same.
+    claimed = await early_starts(stack, "claimed")
+    plain = await stream(client, workspace, "Sing of the shore [fake stream_chunk_ms=5]")
+    assert plain["status"] == 200 and plain["done"] is not None, plain
+    assert plain["text"].startswith("Echo: Sing of the shore")
+    assert await early_starts(stack, "claimed") == claimed, "the gate sent no early start"
+    assert await held_notices(stack, plain["job_id"]) == 0
+    # Now the workspace is seen well funded: the next stream starts early and gets its notice, which is what lets
+    # ingress send the deltas it kept.
+    early = await stream(client, workspace, "Sing of the tide [fake stream_chunk_ms=5]")
+    assert early["status"] == 200 and early["done"] is not None, early
+    assert early["text"].startswith("Echo: Sing of the tide")
+    assert await early_starts(stack, "claimed") == claimed + 1
+    assert await held_notices(stack, early["job_id"]) == 1
+    spent = (await balances(engine, workspace.id))["spent"]
+    assert spent == plain["done"]["cost"] + early["done"]["cost"]
+
+
+async def test_a_submission_from_an_ingress_older_than_the_field_still_gets_its_notice(
+    stack: Stack, engine: AsyncEngine, client: httpx.AsyncClient
+) -> None:
+    """Rolling upgrades: an older ingress's stream may have started early, and its submission does not say; the
+    ledger then sends the notice as it always did. One that says `false` gets none. Both run and are billed."""
+    workspace = await make_workspace(engine, tokens=1_000_000)
+    topic = topics.prefixed(stack.topic_prefix, topics.JOBS_SUBMITTED)
+    older, told = f"job_{uuid.uuid4().hex}", f"job_{uuid.uuid4().hex}"
+    sent: dict[str, bool | None] = {older: None, told: False}
+    for job_id, early_start in sent.items():
+        job = ChatJobSubmitted(
+            workspace_id=workspace.id,
+            job_id=job_id,
+            api_key_id=workspace.key_id,
+            model_id=MODEL,
+            route=(MODEL,),
+            input_tokens_estimate=20,
+            params=ChatParameters(
+                messages=(PromptMessage(role="user", content="from an older door"),), max_tokens=16, stream=True
+            ),
+            early_start=early_start,
+        )
+        event = encode(job)
+        # The older ingress's shape: no such field at all.
+        assert (b'"early_start"' in event) is (early_start is not None)
+        await publish(stack.kafka, topic, topics.ledger_key(workspace.id), event)
+
+    async def completed() -> bool:
+        views = [(await client.get(f"/jobs/{job_id}", headers=workspace.headers)).json() for job_id in sent]
+        return all(view.get("status") == "completed" for view in views)
+
+    await until(completed)
+    assert await held_notices(stack, older) == 1
+    assert await held_notices(stack, told) == 0
+    # Both streamed their text to `jobs.stream` (nobody listened; the billed answer is on the job).
+    records = await read_all(stack.kafka, f"{stack.topic_prefix}{topics.JOBS_STREAM}")
+    deltas = [decode(ChatStreamDelta, v) for v in records if not ChatJobHeld.is_one(v)]
+    assert {d.job_id for d in deltas if d.text} >= set(sent)
+    other = await make_workspace(engine, tokens=10_000)
+    assert (await stream(client, other, "still served"))["done"] is not None
