@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from bench import machine, report
+from bench import machine, report, stats
 from bench.workspace import BenchWorkspace, BillingProbe
 
 PROMPT = "Write a short rhyming poem about the ocean."
@@ -72,12 +72,11 @@ async def one_stream(client: httpx.AsyncClient, url: str, key: str, body: dict[s
 def _percentiles(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {"p50": None, "p90": None, "p99": None}
-    ordered = sorted(values)
-
-    def at(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
-
-    return {"p50": round(statistics.median(ordered), 3), "p90": at(0.9), "p99": at(0.99)}
+    return {
+        "p50": round(statistics.median(values), 3),
+        "p90": round(stats.percentile(values, 0.9, rule="upper"), 3),
+        "p99": round(stats.percentile(values, 0.99, rule="upper"), 3),
+    }
 
 
 async def ttft_cell(url: str, key: str, body: dict[str, Any], requests: int) -> dict[str, Any]:

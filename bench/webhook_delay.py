@@ -28,7 +28,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench import edge, idle
+from bench import edge, idle, stats
 from bench.workspace import BillingProbe
 from stack.profiles import REPO_ROOT
 
@@ -82,11 +82,6 @@ class _Receiver:
             writer.close()
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 async def _finished_at(database_url: str, job_ids: list[str]) -> dict[str, float]:
     engine = create_async_engine(database_url, pool_size=1)
     try:
@@ -138,9 +133,9 @@ async def run(services: _Services, arguments: argparse.Namespace) -> dict[str, A
         "missing": missing,
         "gap_ms_max": arguments.gap_ms,
         "delay_ms": {
-            "p50": round(_percentile(delays_ms, 0.5), 1),
-            "p90": round(_percentile(delays_ms, 0.9), 1),
-            "p99": round(_percentile(delays_ms, 0.99), 1),
+            "p50": round(stats.percentile(delays_ms, 0.5, rule="nearest"), 1),
+            "p90": round(stats.percentile(delays_ms, 0.9, rule="nearest"), 1),
+            "p99": round(stats.percentile(delays_ms, 0.99, rule="nearest"), 1),
             "max": round(max(delays_ms), 1),
             "mean": round(statistics.fmean(delays_ms), 1),
         },

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ingress import metrics as telemetry_hooks
@@ -16,6 +15,7 @@ from ingress.docs_pages import install_docs_pages
 from ingress.door import BodyLimits, RequestGuard
 from ingress.early_start import EarlyStartGate
 from ingress.errors import install_error_handlers
+from ingress.json_response import OrjsonResponse
 from ingress.key_directory import KeyDirectory
 from ingress.ledger_commands import LedgerCommands
 from ingress.publisher import JobPublisher
@@ -108,7 +108,7 @@ def create_app(settings: IngressSettings) -> FastAPI:
         title="Luntrex Router API",
         version="1.0.0",
         description="Unified chat completions over many providers, billed in tokens against a prepaid balance.",
-        default_response_class=ORJSONResponse,
+        default_response_class=OrjsonResponse,
         lifespan=lifespan,
         # Served by install_docs_pages from the app's own assets, never from a CDN.
         docs_url=None,

@@ -7,10 +7,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ingress import openai_shapes
+from ingress.json_response import OrjsonResponse
 from schemas.errors import ErrorCode, LuntrexError
 
 # Errors on the OpenAI-compatible surface use OpenAI's envelope, so its SDKs raise their usual exceptions.
@@ -47,7 +47,7 @@ def error_response(
     code: str,
     retry_after_s: int | None = None,
     extra: dict[str, Any] | None = None,
-) -> ORJSONResponse:
+) -> OrjsonResponse:
     """The error shape; `extra` adds an error's own details (a refused batch's bad lines) beside the message,
     inside OpenAI's `error` object on the OpenAI surface."""
     request_id = request_id_of(request)
@@ -60,12 +60,12 @@ def error_response(
     if retry_after_s is not None:
         body["retry_after"] = retry_after_s
         headers["retry-after"] = str(retry_after_s)
-    return ORJSONResponse(body, status_code=status, headers=headers)
+    return OrjsonResponse(body, status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LuntrexError)
-    async def _luntrex(request: Request, exc: LuntrexError) -> ORJSONResponse:
+    async def _luntrex(request: Request, exc: LuntrexError) -> OrjsonResponse:
         response = error_response(
             request,
             message=exc.message,
@@ -80,7 +80,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> OrjsonResponse:
         first = exc.errors()[0] if exc.errors() else {"msg": "invalid request"}
         where = ".".join(str(part) for part in first.get("loc", ()))
         return error_response(
@@ -91,7 +91,7 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> OrjsonResponse:
         code = ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.INVALID_REQUEST
         return error_response(request, message=str(exc.detail), status=exc.status_code, code=code)
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import math
 
-from fastapi.responses import ORJSONResponse
-
 from ingress import openai_shapes
+from ingress.json_response import OrjsonResponse
 from schemas.errors import ErrorCode
 
 # Answer this long before the client's announced read timeout, so the answer arrives while it still listens.
@@ -43,7 +42,7 @@ def wait_s(limit_s: float, read_timeout_header: str | None) -> float:
 
 def limit_reached(
     job_id: str, waited_s: float, request_id: str, headers: dict[str, str], *, keyed: bool
-) -> ORJSONResponse:
+) -> OrjsonResponse:
     """The 408 for a job still running when the wait ended; it runs on and is billed once."""
     message = (
         f"the job {job_id} did not finish within {waited_s:g} s; it keeps running and is billed once: fetch its "
@@ -54,7 +53,7 @@ def limit_reached(
     body["error"]["job_id"] = job_id
     body["job_id"] = job_id
     location = f"/api/v1/jobs/{job_id}"
-    return ORJSONResponse(
+    return OrjsonResponse(
         body,
         status_code=WAIT_LIMIT_STATUS,
         headers=headers

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fastapi.responses import ORJSONResponse
-
+from ingress.json_response import OrjsonResponse
 from ingress.prefer import Preferences
 from ledger.queries import JobState
 from schemas.api import ChatCompletionResponse, JobAccepted, Usage
@@ -93,8 +92,8 @@ def outcome_headers(request_id: str, outcome: Outcome, preferences: Preferences)
     return headers
 
 
-def accepted(outcome: Outcome, headers: dict[str, str]) -> ORJSONResponse:
+def accepted(outcome: Outcome, headers: dict[str, str]) -> OrjsonResponse:
     """202: the job is queued or running and is billed when it finishes; poll `Location` for the result."""
     body = JobAccepted(id=outcome.job_id, status="queued", model=outcome.model_id).model_dump()
     location = f"/api/v1/jobs/{outcome.job_id}"
-    return ORJSONResponse(body, status_code=202, headers=headers | {"location": location, "retry-after": "1"})
+    return OrjsonResponse(body, status_code=202, headers=headers | {"location": location, "retry-after": "1"})

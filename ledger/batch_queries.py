@@ -10,7 +10,7 @@ itself needs none of this: it reads no line of a workspace that waits (`ledger/b
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ledger import admission, price_book
+from ledger import admission, holds, price_book
 from ledger.queries import result_of
 from schemas.catalogue import Catalogue
 from schemas.events import ChatJobSubmitted
@@ -60,18 +60,32 @@ _PAGE = text(
     ORDER BY b.created_at DESC, b.id DESC LIMIT :limit
     """  # noqa: S608 (_CREDIT is this module's constant)
 )
-_NEXT_LINE = text("SELECT job::text FROM batch_lines WHERE batch_id = :b AND line_no >= :next ORDER BY line_no LIMIT 1")
-_COUNTS = text(
+# The next unreleased line of each of some batches (its job as JSON; NULL when it has none), in one statement.
+_NEXT_LINES = text(
     """
-    SELECT count(*) FILTER (WHERE j.id IS NULL) AS unreleased,
-           count(*) FILTER (WHERE j.status = 'queued') AS running,
-           count(*) FILTER (WHERE j.status = 'completed') AS completed,
-           count(*) FILTER (WHERE j.status IN ('failed', 'rejected')) AS failed,
-           count(*) FILTER (WHERE j.status = 'cancelled') AS cancelled,
-           count(*) FILTER (WHERE j.status = 'expired') AS expired,
-           CAST(coalesce(sum(j.cost_tokens), 0) AS bigint) AS cost_tokens
-    FROM batch_lines l LEFT JOIN jobs j ON j.id = l.job_id WHERE l.batch_id = :b
+    SELECT n.batch_id,
+           (SELECT l.job::text FROM batch_lines l WHERE l.batch_id = n.batch_id AND l.line_no >= n.next_line
+            ORDER BY l.line_no LIMIT 1) AS job
+    FROM unnest(CAST(:ids AS text[]), CAST(:next_lines AS integer[])) AS n(batch_id, next_line)
     """
+)
+_COUNT_COLUMNS = """
+    count(*) FILTER (WHERE j.id IS NULL) AS unreleased,
+    count(*) FILTER (WHERE j.status = 'queued') AS running,
+    count(*) FILTER (WHERE j.status = 'completed') AS completed,
+    count(*) FILTER (WHERE j.status IN ('failed', 'rejected')) AS failed,
+    count(*) FILTER (WHERE j.status = 'cancelled') AS cancelled,
+    count(*) FILTER (WHERE j.status = 'expired') AS expired,
+    CAST(coalesce(sum(j.cost_tokens), 0) AS bigint) AS cost_tokens
+    FROM batch_lines l LEFT JOIN jobs j ON j.id = l.job_id"""
+_COUNTS = text(f"SELECT {_COUNT_COLUMNS} WHERE l.batch_id = :b")
+# The same counts for each of some batches, one row each (all zero for a batch without lines), in one statement.
+_COUNTS_OF = text(
+    f"""
+    SELECT ids.batch_id, c.*
+    FROM unnest(CAST(:ids AS text[])) AS ids(batch_id)
+        CROSS JOIN LATERAL (SELECT {_COUNT_COLUMNS} WHERE l.batch_id = ids.batch_id) AS c
+    """  # noqa: S608 (_COUNT_COLUMNS is this module's constant)
 )
 _RESULTS = text(
     """
@@ -128,15 +142,14 @@ async def batch(engine: AsyncEngine, workspace_id: str, batch_id: str, *, catalo
         row = (await conn.execute(_BATCH, {"b": batch_id, "ws": workspace_id})).first()
         if row is None:
             return None
-        counts = (await conn.execute(_COUNTS, {"b": batch_id})).one()
-        return _view(row, counts, await _waits_for_credit(conn, row, counts, catalogue))
+        (view,) = await _views(conn, [row], catalogue)
+        return view
 
 
 async def page(
     engine: AsyncEngine, workspace_id: str, *, after: tuple[datetime, str] | None, limit: int, catalogue: Catalogue
 ) -> list[BatchView]:
     """Batches newest first, after a keyset cursor (created_at, id)."""
-    views = []
     async with engine.connect() as conn:
         rows = (
             await conn.execute(
@@ -149,14 +162,37 @@ async def page(
                 },
             )
         ).all()
-        for row in rows:
-            counts = (await conn.execute(_COUNTS, {"b": row.id})).one()
-            views.append(_view(row, counts, await _waits_for_credit(conn, row, counts, catalogue)))
-    return views
+        return await _views(conn, rows, catalogue)
 
 
-async def _waits_for_credit(conn: AsyncConnection, row: Any, counts: Any, catalogue: Catalogue) -> bool:
-    """Whether the batch's unreleased lines wait for credit, as the feeder decides it (module docstring)."""
+async def _views(conn: AsyncConnection, rows: Sequence[Any], catalogue: Catalogue) -> list[BatchView]:
+    """The views of batch rows, in their order, in at most three statements however many there are: their
+    counts; the next lines of those whose wait for credit only the next line's hold decides; those lines' prices."""
+    if not rows:
+        return []
+    counts = {found.batch_id: found for found in await conn.execute(_COUNTS_OF, {"ids": [row.id for row in rows]})}
+    waits = {row.id: _waits_by_row(row, counts[row.id]) for row in rows}
+    undecided = [row for row in rows if waits[row.id] is None]
+    if undecided:
+        next_lines = await conn.execute(
+            _NEXT_LINES, {"ids": [row.id for row in undecided], "next_lines": [row.next_line for row in undecided]}
+        )
+        jobs = {
+            found.batch_id: ChatJobSubmitted.model_validate_json(found.job)
+            for found in next_lines
+            if found.job is not None
+        }
+        # One price read for all the lines: each is priced by its own route's models only, the others' change nothing.
+        versions = await price_book.prices_at(conn, admission.route_models(catalogue, list(jobs.values())))
+        for row in undecided:
+            job = jobs.get(row.id)
+            waits[row.id] = job is not None and _short_of(row, admission.hold_request(catalogue, job, versions))
+    return [_view(row, counts[row.id], bool(waits[row.id])) for row in rows]
+
+
+def _waits_by_row(row: Any, counts: Any) -> bool | None:
+    """Whether the batch's unreleased lines wait for credit, as the feeder decides it (module docstring), as far as
+    its row tells; None when nothing says so yet (a batch the feeder has not tried): its next line's hold decides."""
     if row.waiting_for_credit_since is not None:
         return True
     if not counts.unreleased or (row.feed_status or "in_progress") != "in_progress" or row.finished_at is not None:
@@ -166,13 +202,11 @@ async def _waits_for_credit(conn: AsyncConnection, row: Any, counts: Any, catalo
     needed = row.workspace_credit_needed
     if needed is not None and row.credit_headroom < needed:
         return True
-    # Nothing says so yet (a batch the feeder has not tried): its next line's hold, as admission would ask it.
-    line = (await conn.execute(_NEXT_LINE, {"b": row.id, "next": row.next_line})).scalar_one_or_none()
-    if line is None:
-        return False
-    job = ChatJobSubmitted.model_validate_json(line)
-    versions = await price_book.prices_at(conn, admission.route_models(catalogue, [job]))
-    request = admission.hold_request(catalogue, job, versions)
+    return None
+
+
+def _short_of(row: Any, request: holds.HoldRequest) -> bool:
+    """Whether the workspace's credit cannot pay the next line's hold, as admission would ask it."""
     # A line that cannot be held at all fails when released; it waits for nothing.
     return request.refusal is None and row.credit_headroom < request.hold
 

@@ -12,7 +12,6 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.responses import ORJSONResponse
 
 from ingress import guardrail_policy, key_guardrails, key_service, keys, workspace_commands
 from ingress.api_models import (
@@ -26,6 +25,7 @@ from ingress.api_models import (
     WorkspacesPage,
 )
 from ingress.auth import authenticate_admin
+from ingress.json_response import OrjsonResponse
 from ingress.key_requests import Grant, NewKey, NewWorkspace, Rotation, WorkspaceUpdate
 from ingress.openapi_document import error_responses
 from ingress.services import Services
@@ -56,7 +56,7 @@ async def _workspace_body(services: Services, workspace_id: str) -> dict[str, An
     response_model=WorkspaceCreated,
     responses=error_responses(400, 401, 403, 404, 409, 429, 503),
 )
-async def create_workspace(request: Request, new: NewWorkspace) -> ORJSONResponse:
+async def create_workspace(request: Request, new: NewWorkspace) -> OrjsonResponse:
     """Create a workspace (optionally with a first grant) and, unless `with_key` is false, a key with every scope."""
     services: Services = request.app.state.services
     workspace_id = new.id or f"ws_{uuid.uuid4().hex[:12]}"
@@ -76,7 +76,7 @@ async def create_workspace(request: Request, new: NewWorkspace) -> ORJSONRespons
             services, workspace_id, NewKey(name="owner key", scopes=["inference", "billing", "manage"]), None
         )
         body["api_key"], body["api_key_id"] = key["key"], key["id"]
-    return ORJSONResponse(body, status_code=201)
+    return OrjsonResponse(body, status_code=201)
 
 
 @router.get("/workspaces", response_model=WorkspacesPage, responses=error_responses(400, 401, 403))
@@ -135,14 +135,14 @@ async def resume_workspace(workspace_id: str, request: Request) -> dict[str, Any
     response_model=GrantAnswer,
     responses=error_responses(400, 401, 403, 404, 503),
 )
-async def grant_credit(workspace_id: str, request: Request, grant: Grant) -> ORJSONResponse:
+async def grant_credit(workspace_id: str, request: Request, grant: Grant) -> OrjsonResponse:
     """Credit a workspace in tokens, or in whole BDT at its exchange rate; one journal entry per grant."""
     services: Services = request.app.state.services
     answer = await workspace_commands.issue(
         services, workspace_id, "grant", grant_tokens=grant.tokens, grant_bdt=grant.bdt, reason=grant.reason
     )
     body = {"workspace_id": workspace_id, "granted_tokens": answer.granted_tokens, "balance": answer.balance_tokens}
-    return ORJSONResponse(body, status_code=201)
+    return OrjsonResponse(body, status_code=201)
 
 
 @router.post(
@@ -151,13 +151,13 @@ async def grant_credit(workspace_id: str, request: Request, grant: Grant) -> ORJ
     response_model=KeyMinted,
     responses=error_responses(400, 401, 403, 404, 503),
 )
-async def mint_key(workspace_id: str, request: Request, new_key: NewKey) -> ORJSONResponse:
+async def mint_key(workspace_id: str, request: Request, new_key: NewKey) -> OrjsonResponse:
     services: Services = request.app.state.services
     workspace_id = workspace_commands.workspace_id(workspace_id)
     async with services.engine.connect() as conn:
         if await queries.workspace(conn, workspace_id) is None:
             raise NotFound(f"workspace '{workspace_id}' not found")
-    return ORJSONResponse(await key_service.mint(services, workspace_id, new_key, None), status_code=201)
+    return OrjsonResponse(await key_service.mint(services, workspace_id, new_key, None), status_code=201)
 
 
 @router.get("/workspaces/{workspace_id}/keys", response_model=KeysPage, responses=error_responses(400, 401, 403, 404))
@@ -177,10 +177,10 @@ async def list_keys(workspace_id: str, request: Request) -> dict[str, Any]:
     response_model=KeyRotated,
     responses=error_responses(400, 401, 403, 404, 409, 503),
 )
-async def rotate_key(key_id: str, request: Request, rotation: Rotation) -> ORJSONResponse:
+async def rotate_key(key_id: str, request: Request, rotation: Rotation) -> OrjsonResponse:
     services: Services = request.app.state.services
     body = await key_service.rotate(services, key_id, rotation, caller=None, workspace_id=None)
-    return ORJSONResponse(body, status_code=201)
+    return OrjsonResponse(body, status_code=201)
 
 
 @router.delete("/keys/{key_id}", status_code=204, responses=error_responses(400, 401, 403, 404, 503))

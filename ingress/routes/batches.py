@@ -9,13 +9,14 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import ORJSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
 from ingress import batch_rendering, batch_writes
 from ingress.auth import Authenticated
 from ingress.batch_ingest import BatchOptions, IngestLimits, completion_window_s, ingest
 from ingress.batch_stream import numbered_lines
+from ingress.json_response import OrjsonResponse
 from ingress.key_policy import Principal
 from ingress.services import Services
 from ledger import batch_queries
@@ -74,7 +75,7 @@ async def create_batch(
         services.engine, principal.workspace_id, stored.batch_id, catalogue=services.catalogue
     )
     assert view is not None, "the batch was just committed"
-    return ORJSONResponse(batch_rendering.batch(view).model_dump(), status_code=201)
+    return OrjsonResponse(batch_rendering.batch(view).model_dump(), status_code=201)
 
 
 async def store(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
 
 from ingress import rendering, streaming
 from ingress.auth import Authenticated
 from ingress.http_flow import complete_from_http
+from ingress.json_response import OrjsonResponse
 from ingress.openapi_document import error_responses, header_refs, parameter_refs
 from ingress.parsing import parse_chat_request
 from ingress.request_webhook import registered_endpoint
@@ -43,7 +43,7 @@ _ANSWER_HEADERS = header_refs("Preference-Applied", "Idempotent-Replayed", "X-Re
         },
     },
 )
-async def create_completion(request: Request, principal: Authenticated) -> ORJSONResponse | streaming.SseResponse:
+async def create_completion(request: Request, principal: Authenticated) -> OrjsonResponse | streaming.SseResponse:
     services: Services = request.app.state.services
     settings = services.settings
     body = await request.body()
@@ -60,4 +60,4 @@ async def create_completion(request: Request, principal: Authenticated) -> ORJSO
     if outcome.finished is None:
         return rendering.accepted(outcome, headers)
     answer = rendering.completion(outcome.finished, headers)
-    return ORJSONResponse(rendering.answer_body(answer), headers=headers)
+    return OrjsonResponse(rendering.answer_body(answer), headers=headers)

@@ -14,7 +14,6 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Request
-from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, ValidationError
 
 from ingress.api_models import (
@@ -30,6 +29,7 @@ from ingress.api_models import (
     WebhookEndpoint,
 )
 from ingress.auth import Billing, Manager, authenticate_admin
+from ingress.json_response import OrjsonResponse
 from ingress.openapi_document import error_responses
 from ingress.services import Services
 from ingress.workspace_commands import CommandRefused
@@ -116,9 +116,9 @@ async def _send(services: Services, workspace_id: str, command: BaseModel, *, ac
     return answer.result or {}
 
 
-def _topup_response(result: dict[str, Any]) -> ORJSONResponse:
+def _topup_response(result: dict[str, Any]) -> OrjsonResponse:
     body = dict(result["topup"]) | {"replayed": result["replayed"]}
-    return ORJSONResponse(body, status_code=200 if result["replayed"] else 201)
+    return OrjsonResponse(body, status_code=200 if result["replayed"] else 201)
 
 
 # --- the workspace's own (billing scope) ---------------------------------------------------------------
@@ -132,7 +132,7 @@ def _topup_response(result: dict[str, Any]) -> ORJSONResponse:
 )
 async def post_topup(
     request: Request, principal: Billing, body: JsonBody, idempotency_key: IdempotencyKey = None
-) -> ORJSONResponse:
+) -> OrjsonResponse:
     """Buy credit: `amount_paisa` (integer) or `amount_bdt` ("250.50"), `method` `invoice` (default) or `card`.
     The same `Idempotency-Key` returns the first top-up (200, `replayed`); the answer carries its `status`."""
     command = _command_of(RequestTopup, body, idempotency_key=_idempotency_key(idempotency_key))
@@ -210,7 +210,7 @@ async def delete_webhook(request: Request, principal: Manager) -> dict[str, Any]
 )
 async def admin_topup(
     request: Request, workspace_id: str, body: JsonBody, idempotency_key: IdempotencyKey = None
-) -> ORJSONResponse:
+) -> OrjsonResponse:
     """A top-up for any workspace (the body of `POST /api/v1/topups`); `luntrex topup` uses it."""
     command = _command_of(RequestTopup, body, idempotency_key=_idempotency_key(idempotency_key))
     result = await _send(request.app.state.services, _workspace_id(workspace_id), command, actor="admin")

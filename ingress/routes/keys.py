@@ -13,11 +13,11 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Request
-from fastapi.responses import ORJSONResponse
 
 from ingress import key_guardrails, key_service, keys
 from ingress.api_models import KeyGuardrailsView, KeyMinted, KeyRotated, KeysPage
 from ingress.auth import Manager
+from ingress.json_response import OrjsonResponse
 from ingress.key_requests import NewKey, Rotation
 from ingress.openapi_document import error_responses
 from ingress.services import Services
@@ -30,12 +30,12 @@ KeyId = Annotated[Label, Path(max_length=64)]
 
 
 @router.post("", status_code=201, response_model=KeyMinted, responses=error_responses(400, 401, 403, 404, 429, 503))
-async def create_key(request: Request, principal: Manager, new_key: NewKey) -> ORJSONResponse:
+async def create_key(request: Request, principal: Manager, new_key: NewKey) -> OrjsonResponse:
     """Mint a key (default scope `inference`); the secret is in this answer only. Anything not named is inherited
     from the calling key, and `guardrails` are added to the calling key's own."""
     services: Services = request.app.state.services
     body = await key_service.mint(services, principal.workspace_id, new_key, principal)
-    return ORJSONResponse(body, status_code=201)
+    return OrjsonResponse(body, status_code=201)
 
 
 @router.get("", response_model=KeysPage, responses=error_responses(401, 403))
@@ -52,10 +52,10 @@ async def list_keys(request: Request, principal: Manager) -> dict[str, Any]:
     response_model=KeyRotated,
     responses=error_responses(400, 401, 403, 404, 409, 429, 503),
 )
-async def rotate_key(key_id: KeyId, request: Request, principal: Manager, rotation: Rotation) -> ORJSONResponse:
+async def rotate_key(key_id: KeyId, request: Request, principal: Manager, rotation: Rotation) -> OrjsonResponse:
     services: Services = request.app.state.services
     body = await key_service.rotate(services, key_id, rotation, caller=principal, workspace_id=principal.workspace_id)
-    return ORJSONResponse(body, status_code=201)
+    return OrjsonResponse(body, status_code=201)
 
 
 @router.delete("/{key_id}", status_code=204, responses=error_responses(400, 401, 403, 404, 503))

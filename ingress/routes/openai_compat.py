@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
 
 from ingress import openai_models, openai_shapes, openai_wait, rendering, streaming
 from ingress.api_models import OpenAIChatCompletion, OpenAIErrorBody, OpenAIModelList
 from ingress.auth import Authenticated
 from ingress.errors import request_id_of
 from ingress.http_flow import complete_from_http
+from ingress.json_response import OrjsonResponse
 from ingress.openapi_document import error_responses, header_refs, parameter_refs
 from ingress.parsing import check_message_count, load_json_object
 from ingress.services import Services
@@ -41,7 +41,7 @@ ENDPOINT = "/api/v1/openai/chat/completions"
         },
     },
 )
-async def create_chat_completion(request: Request, principal: Authenticated) -> ORJSONResponse | streaming.SseResponse:
+async def create_chat_completion(request: Request, principal: Authenticated) -> OrjsonResponse | streaming.SseResponse:
     services: Services = request.app.state.services
     body = await request.body()
     raw = load_json_object(body, body_max_bytes=services.settings.body_max_bytes)
@@ -59,7 +59,7 @@ async def create_chat_completion(request: Request, principal: Authenticated) -> 
         keyed = request.headers.get("idempotency-key") is not None
         return openai_wait.limit_reached(outcome.job_id, wait_s, request_id_of(request), headers, keyed=keyed)
     rendering.completion(outcome.finished, headers)  # raises the job's error, translated to OpenAI's shape
-    return ORJSONResponse(openai_shapes.chat_completion(outcome.finished), headers=headers)
+    return OrjsonResponse(openai_shapes.chat_completion(outcome.finished), headers=headers)
 
 
 @router.get("/models", response_model=OpenAIModelList, responses=error_responses(401, 403, model=OpenAIErrorBody))

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import ORJSONResponse
 
 from ingress.auth import Manager, authenticate_billing_or_manager
+from ingress.json_response import OrjsonResponse
 from ingress.key_policy import Principal
 from ingress.routes.finance_writes import JsonBody, _command_of, _send
 from ingress.services import Services
@@ -51,12 +51,12 @@ def _services(request: Request) -> Services:
 
 
 @router.post("", status_code=201, response_model=WebhookEndpointBody, responses=_errors(400, 401, 403, 503, 504))
-async def create_webhook(request: Request, principal: Manager, body: JsonBody) -> ORJSONResponse:
+async def create_webhook(request: Request, principal: Manager, body: JsonBody) -> OrjsonResponse:
     """A new endpoint: `url`, `event_types`, optional `description`, `enabled`, `secret` (else one is made).
     The answer carries the secret; it is never shown again (rotate it to get a new one)."""
     command = _command_of(CreateWebhook, body)
     result = await _send(_services(request), principal.workspace_id, command, actor=principal.key_id)
-    return ORJSONResponse(WebhookEndpointBody.model_validate(result).model_dump(), status_code=201)
+    return OrjsonResponse(WebhookEndpointBody.model_validate(result).model_dump(), status_code=201)
 
 
 @router.get("", response_model=WebhookEndpointsPage, responses=_errors(401, 403))
@@ -141,8 +141,8 @@ async def list_deliveries(
 )
 async def redeliver(
     request: Request, principal: Manager, delivery_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
-) -> ORJSONResponse:
+) -> OrjsonResponse:
     """Send a delivered or dead delivery again (the same `webhook-id`), its retry schedule starting over."""
     command = RedeliverWebhook(delivery_id=delivery_id)
     result = await _send(_services(request), principal.workspace_id, command, actor=principal.key_id)
-    return ORJSONResponse(RedeliveryBody.model_validate(result).model_dump(), status_code=202)
+    return OrjsonResponse(RedeliveryBody.model_validate(result).model_dump(), status_code=202)
