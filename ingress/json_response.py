@@ -1,6 +1,6 @@
 """The ingress's JSON response: bodies rendered by orjson, as `application/json`.
 
-FastAPI 0.165 deprecated its own `OrjsonResponse` and warns on every process's first use. Its advice, to let
+FastAPI 0.165 deprecated its own `ORJSONResponse` and warns on every process's first use. Its advice, to let
 FastAPI serialise a route's return value through its response model, does not fit most routes here: they build
 a `Response` themselves to set the status, `Location`, `Retry-After` and idempotency headers, and the error
 handlers answer outside any route. This class keeps the bytes callers get today without the warning.
