@@ -234,6 +234,14 @@ async def sync_beside_a_batch(
     }
 
 
+async def _measured_cell(load: batch_sync.SyncLoad, probe: PartsProbe) -> dict[str, Any]:
+    """One wrk cell, with the CPU each part spent in it per sync request."""
+    before = await asyncio.to_thread(Window.now, probe)
+    cell = await load.cell()
+    cell["cpu"] = before.until(await asyncio.to_thread(Window.now, probe), max(cell["requests"], 1))
+    return cell
+
+
 async def _sync_pair(
     client: httpx.AsyncClient,
     engine: AsyncEngine,
@@ -246,9 +254,7 @@ async def _sync_pair(
     finish and are billed, the rest are never held) so that the next idle cell runs with no batch. Each cell's CPU
     by part (per sync request) says how busy the machine was, other sessions included."""
     await load.warm_up()
-    before = await asyncio.to_thread(Window.now, probe)
-    idle = await load.cell()
-    idle["cpu"] = before.until(await asyncio.to_thread(Window.now, probe), max(idle["requests"], 1))
+    idle = await _measured_cell(load, probe)
     batch = await upload(client, batch_key, jobs)
     first_job = f"bj_{batch['id'].removeprefix('batch_')}_1"
     async with engine.connect() as conn:
@@ -259,9 +265,7 @@ async def _sync_pair(
         await load.warm_up()
         completed_before = (await conn.execute(_BATCH_BILLING, {"b": batch["id"]})).one().jobs
         await conn.commit()
-        before = await asyncio.to_thread(Window.now, probe)
-        draining = await load.cell()
-        draining["cpu"] = before.until(await asyncio.to_thread(Window.now, probe), max(draining["requests"], 1))
+        draining = await _measured_cell(load, probe)
         after = (await conn.execute(_BATCH_BILLING, {"b": batch["id"]})).one().jobs
         still_draining = not (await conn.execute(_FINISHED, {"b": batch["id"]})).scalar()
         await conn.commit()
