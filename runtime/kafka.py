@@ -10,7 +10,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.errors import KafkaTimeoutError, TopicAlreadyExistsError, for_code
 
 from runtime.partitioning import KeyPartitioner
 from runtime.settings import ServiceSettings
@@ -100,9 +100,36 @@ async def ensure_topics(settings: ServiceSettings, topics: Iterable[tuple[str, i
         ]
         if wanted:
             _raise_topic_errors((await admin.create_topics(wanted)).topic_errors)
+            await _wait_visible(admin, {topic.name: topic.num_partitions for topic in wanted})
         return [topic.name for topic in wanted]
     finally:
         await admin.close()
+
+
+# CreateTopics answers once the controller recorded the topics; a broker's metadata may lag for a moment, and a
+# consumer group joining in that moment is assigned none of a missing topic's partitions (Faust's assignor ignores
+# the topic) until its next metadata refresh, minutes later: a ledger started by the bench right after creating its
+# topics once idled that way past its 120 s start-up limit. So creating topics ends when the broker serves them.
+TOPIC_VISIBLE_WAIT_S = 30.0
+TOPIC_VISIBLE_POLL_S = 0.05
+
+
+async def _wait_visible(admin: AIOKafkaAdminClient, partitions: dict[str, int]) -> None:
+    deadline = time.monotonic() + TOPIC_VISIBLE_WAIT_S
+    while True:
+        served = {
+            topic["topic"]
+            for topic in await admin.describe_topics(list(partitions))
+            if topic["error_code"] == 0
+            and len(topic["partitions"]) == partitions[topic["topic"]]
+            and all(partition["leader"] >= 0 for partition in topic["partitions"])
+        }
+        if served >= partitions.keys():
+            return
+        if time.monotonic() >= deadline:
+            missing = sorted(partitions.keys() - served)
+            raise KafkaTimeoutError(f"topics created but not served after {TOPIC_VISIBLE_WAIT_S:.0f} s: {missing}")
+        await asyncio.sleep(TOPIC_VISIBLE_POLL_S)
 
 
 def _configs_of(name: str) -> dict[str, str]:

@@ -58,6 +58,25 @@ async def test_every_planned_topic_gets_the_settings_size_and_insync_replicas(ka
     assert drift == [f"{names[0]}: max.message.bytes={8 * MIB}, settings say {2 * MIB}"]
 
 
+async def test_created_topics_are_served_with_every_partition_led_when_ensure_topics_returns(
+    kafka: str, catalogue: Catalogue
+) -> None:
+    # A consumer group joining while a new topic is missing from the broker's metadata is assigned none of it until
+    # its next metadata refresh, minutes later: services started right after ensure_topics must find them all.
+    plan = topic_plan(catalogue, new_prefix())
+    await ensure_topics(settings_for(kafka), plan)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        described = {topic["topic"]: topic for topic in await admin.describe_topics([name for name, _ in plan])}
+    finally:
+        await admin.close()
+    for name, partitions in plan:
+        assert described[name]["error_code"] == 0, name
+        assert sorted(p["partition"] for p in described[name]["partitions"]) == list(range(partitions)), name
+        assert all(p["leader"] >= 0 for p in described[name]["partitions"]), name
+
+
 async def test_a_replication_factor_the_cluster_cannot_meet_is_refused_loudly(kafka: str) -> None:
     # The test cluster has one broker: a factor of 2 reaches the broker and is refused there.
     settings = settings_for(kafka, kafka_replication_factor=2, kafka_min_insync_replicas=2)
