@@ -103,6 +103,9 @@ SUBMITTED_POISON: dict[str, tuple[Callable[[Workspace], dict[str, Any]], str, st
     ),
     "absurd_estimate": (lambda ws: submission(ws, input_tokens_estimate=2**63), "rejected", "invalid_request"),
     "dispatch_too_large": (huge_prompt, "rejected", "payload_too_large"),
+    # The early-start flag (whether ingress sent the job a head start) is a boolean or absent, nothing else.
+    "nul_early_start": (lambda ws: submission(ws, early_start="\x00"), "rejected", "invalid_request"),
+    "absurd_early_start": (lambda ws: submission(ws, early_start=2**70), "rejected", "invalid_request"),
 }
 
 USAGE_POISON: dict[str, tuple[dict[str, Any], str]] = {
