@@ -100,20 +100,16 @@ async def test_failed_job_releases_its_hold_and_charges_nothing(engine: AsyncEng
 
 
 async def forge_unbalanced_entry(engine: AsyncEngine, workspace_id: str) -> None:
-    """Writes a one-legged transaction straight into the tables, as a buggy writer might."""
+    """Writes a one-legged transaction straight into the tables, in one statement as the journal does, as a buggy
+    writer might."""
     async with engine.begin() as conn:
-        txn = (
-            await conn.execute(
-                text(
-                    "INSERT INTO journal_transactions (idempotency_key, kind, workspace_id) "
-                    "VALUES (:key, 'forged', :ws) RETURNING id"
-                ),
-                {"key": f"forged:{uuid.uuid4().hex}", "ws": workspace_id},
-            )
-        ).scalar_one()
         await conn.execute(
-            text("INSERT INTO postings (transaction_id, account_id, amount) VALUES (:txn, :acct, 5)"),
-            {"txn": txn, "acct": f"ws:{workspace_id}:available"},
+            text(
+                "WITH txn AS (INSERT INTO journal_transactions (idempotency_key, kind, workspace_id) "
+                "VALUES (:key, 'forged', :ws) RETURNING id) "
+                "INSERT INTO postings (transaction_id, account_id, amount) SELECT id, :acct, 5 FROM txn"
+            ),
+            {"key": f"forged:{uuid.uuid4().hex}", "ws": workspace_id, "acct": f"ws:{workspace_id}:available"},
         )
 
 
