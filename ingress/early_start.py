@@ -85,6 +85,17 @@ class EarlyStartGate:
         seen.balance_left -= hold
         return True
 
+    def give_back(self, job: ChatJobSubmitted) -> None:
+        """A job `allows` let through that is never sent (its Idempotency-Key names an earlier job, which answers
+        instead): its hold no longer counts against the balance seen, or every replay would lower the workspace's
+        allowance until its next result."""
+        if not job.early_start:
+            return
+        seen = self._seen.get(job.workspace_id)
+        hold = self._hold_estimate(job)
+        if seen is not None and hold is not None:
+            seen.balance_left += hold
+
     def topic_of(self, job: ChatJobSubmitted, prefix: str) -> str | None:
         """The dispatch topic the ledger will send this job to (its model's pool, interactive lane)."""
         model = self._catalogue.resolve(job.model_id)

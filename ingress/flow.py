@@ -142,20 +142,28 @@ async def _complete_keyed(request: _Request, wait_applied: float | None) -> Outc
             await _record(conn, job, request.event)
         return claimed
 
-    for _ in range(ATTEMPTS_MAX):
-        claimed = await _transaction(request.services, claim)
-        if not claimed.replayed:
-            finished = await _publish_and_wait(request, recorded=True)
-            return Outcome(job.job_id, job.model_id, finished, replayed=False, wait_applied_s=wait_applied)
-        known, finished = await _existing(request, claimed.job_id)
-        if known and not _failed_retriably(finished):
-            model_id = finished.model_id if finished else job.model_id
-            return Outcome(claimed.job_id, model_id, finished, replayed=True, wait_applied_s=wait_applied)
-        # The key's job failed with nothing charged (or never existed): this request is a new attempt.
-        if await _retake(request, failed_job_id=claimed.job_id):
-            finished = await _publish_and_wait(request, recorded=True)
-            return Outcome(job.job_id, job.model_id, finished, replayed=False, wait_applied_s=wait_applied)
-    raise ServiceUnavailable("this Idempotency-Key's jobs keep failing; retry shortly", retry_after_s=1)
+    published = False
+    try:
+        for _ in range(ATTEMPTS_MAX):
+            claimed = await _transaction(request.services, claim)
+            if not claimed.replayed:
+                published = True
+                finished = await _publish_and_wait(request, recorded=True)
+                return Outcome(job.job_id, job.model_id, finished, replayed=False, wait_applied_s=wait_applied)
+            known, finished = await _existing(request, claimed.job_id)
+            if known and not _failed_retriably(finished):
+                model_id = finished.model_id if finished else job.model_id
+                return Outcome(claimed.job_id, model_id, finished, replayed=True, wait_applied_s=wait_applied)
+            # The key's job failed with nothing charged (or never existed): this request is a new attempt.
+            if await _retake(request, failed_job_id=claimed.job_id):
+                published = True
+                finished = await _publish_and_wait(request, recorded=True)
+                return Outcome(job.job_id, job.model_id, finished, replayed=False, wait_applied_s=wait_applied)
+        raise ServiceUnavailable("this Idempotency-Key's jobs keep failing; retry shortly", retry_after_s=1)
+    finally:
+        if not published:
+            # A replay (or a key refused): this job is never sent, so its early-start allowance is not spent.
+            request.services.early_starts.give_back(job)
 
 
 def _failed_retriably(finished: JobResult | None) -> bool:

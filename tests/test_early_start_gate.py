@@ -92,6 +92,23 @@ def test_a_burst_cannot_lean_on_one_balance(catalogue: Catalogue) -> None:
     assert [early.allows(job(), in_flight=0) for _ in range(4)] == [True, True, True, False]
 
 
+def test_a_job_never_sent_gives_its_allowance_back(catalogue: Catalogue) -> None:
+    """A keyed request whose key names an earlier job is answered by that job (ingress/flow.py): its early start
+    is never sent, so replays do not wear down the workspace's allowance until its next result."""
+    early = gate(catalogue)
+    hold = hold_of(catalogue, job())
+    early.observe("ws_gate", result(balance_left=5 * hold))
+    for _ in range(3):
+        replayed = job()
+        assert early.allows(replayed, in_flight=0)
+        early.give_back(replayed.model_copy(update={"early_start": True}))
+    # Still the 5 holds seen: two more early starts fit the margin of 4, as with no replay at all.
+    assert [early.allows(job(), in_flight=0) for _ in range(3)] == [True, True, False]
+    # Only a job that was let through gives anything back.
+    early.give_back(job().model_copy(update={"early_start": False}))
+    assert not early.allows(job(), in_flight=0)
+
+
 def test_after_a_refusal_the_workspace_waits(catalogue: Catalogue) -> None:
     early = gate(catalogue)
     early.observe("ws_gate", result(balance_left=1_000_000, status="rejected"))
