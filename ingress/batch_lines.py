@@ -17,6 +17,7 @@ import orjson
 from ingress import batch_fastpath, openai_shapes, submission
 from ingress.key_policy import Principal
 from ingress.parsing import check_message_count
+from schemas import json_integers
 from schemas.api import refuse_control_characters
 from schemas.batches import batch_job_id
 from schemas.catalogue import Catalogue
@@ -79,6 +80,10 @@ def parse_line(raw_line: bytes, line_no: int, context: LineContext) -> BatchJob:
         document = orjson.loads(raw_line)
     except orjson.JSONDecodeError as error:
         raise LineRefused("invalid_json", f"the line is not valid JSON: {error}") from error
+    if json_integers.may_hold_wide_integer(raw_line):
+        # orjson read any integer beyond 64 bits as a float; the exact parse keeps it, for `parse_document`
+        # to refuse (the fast path takes no line holding one).
+        document = _exact_document(raw_line)
     if context.principal.guardrails is None and batch_fastpath.may_take(len(raw_line), context.event_max_bytes):
         plain = _plain_line(document, line_no, context)
         if plain is not None:
@@ -129,9 +134,21 @@ def _template(settings: dict[str, Any], context: LineContext) -> batch_fastpath.
     return batch_fastpath.template_of(built.job_json, built.pool, context.catalogue)
 
 
+def _exact_document(raw_line: bytes) -> Any:
+    try:
+        return json_integers.loads_exact(raw_line)
+    except ValueError as error:
+        raise LineRefused("invalid_request", str(error)) from error
+
+
 def parse_document(document: Any, line_no: int, context: LineContext, *, line_bytes: int | None = None) -> BatchJob:
     if not isinstance(document, dict):
         raise LineRefused("invalid_request", "the line must be a JSON object")
+    # A JSON-array batch's lines, and JSONL lines with a long digit run, come parsed exactly: refuse what no
+    # later hop could carry exactly.
+    wide = json_integers.find_wide_integer(document)
+    if wide is not None:
+        raise LineRefused("invalid_request", str(wide))
     unknown = sorted(set(document) - {"custom_id", "method", "url", "body"})
     if unknown:
         raise LineRefused("invalid_request", f"unknown field '{unknown[0][:64]}'")
