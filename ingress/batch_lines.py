@@ -76,14 +76,7 @@ def job_prefix(batch_id: str) -> str:
 
 def parse_line(raw_line: bytes, line_no: int, context: LineContext) -> BatchJob:
     """The job a line becomes, or `LineRefused`."""
-    try:
-        document = orjson.loads(raw_line)
-    except orjson.JSONDecodeError as error:
-        raise LineRefused("invalid_json", f"the line is not valid JSON: {error}") from error
-    if json_integers.may_hold_wide_integer(raw_line):
-        # orjson read any integer beyond 64 bits as a float; the exact parse keeps it, for `parse_document`
-        # to refuse (the fast path takes no line holding one).
-        document = _exact_document(raw_line)
+    document = load_line(raw_line)
     if context.principal.guardrails is None and batch_fastpath.may_take(len(raw_line), context.event_max_bytes):
         plain = _plain_line(document, line_no, context)
         if plain is not None:
@@ -134,7 +127,16 @@ def _template(settings: dict[str, Any], context: LineContext) -> batch_fastpath.
     return batch_fastpath.template_of(built.job_json, built.pool, context.catalogue)
 
 
-def _exact_document(raw_line: bytes) -> Any:
+def load_line(raw_line: bytes) -> Any:
+    """A line's JSON document, or `LineRefused`. orjson reads an integer beyond 64 bits as a float, so a line that
+    may hold one is parsed again exactly: such an integer is kept (a `json_integers.WideInteger`) for
+    `parse_document` to refuse, and the fast path takes no line holding one."""
+    try:
+        document = orjson.loads(raw_line)
+    except orjson.JSONDecodeError as error:
+        raise LineRefused("invalid_json", f"the line is not valid JSON: {error}") from error
+    if not json_integers.may_hold_wide_integer(raw_line):
+        return document
     try:
         return json_integers.loads_exact(raw_line)
     except ValueError as error:

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from ingress.batch_lines import BatchJob, LineContext, LineRefused, parse_document, parse_line
+from ingress.batch_lines import BatchJob, LineContext, LineRefused, load_line, parse_document, parse_line
 from ingress.key_policy import ALL_SCOPES, KeyPower, Principal
 from schemas.catalogue import Catalogue, parse_catalogue
 from tests.services import ROOT
@@ -163,8 +163,8 @@ def _outcome(parse: Callable[[], BatchJob], fast_event_ids: str = "") -> tuple[A
 
 def _full_path(raw: bytes, line_no: int, context: LineContext) -> tuple[Any, ...]:
     try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        document = load_line(raw)
+    except LineRefused:
         return _outcome(partial(parse_line, raw, line_no, context))
     return _outcome(partial(parse_document, document, line_no, context, line_bytes=len(raw)))
 
