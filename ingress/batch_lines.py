@@ -135,7 +135,7 @@ def load_line(raw_line: bytes) -> Any:
         document = orjson.loads(raw_line)
     except orjson.JSONDecodeError as error:
         raise LineRefused("invalid_json", f"the line is not valid JSON: {error}") from error
-    if not json_integers.may_hold_wide_integer(raw_line):
+    if not json_integers.may_hold_wide_integer(document):
         return document
     try:
         return json_integers.loads_exact(raw_line)

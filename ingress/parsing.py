@@ -23,7 +23,7 @@ def load_json_object(body: bytes, *, body_max_bytes: int) -> dict[str, Any]:
         raise InvalidRequest(f"body is not valid JSON: {exc}", code=ErrorCode.INVALID_JSON) from exc
     try:
         # orjson read any integer beyond 64 bits as a float: refused here rather than sent on altered.
-        json_integers.refuse_wide_integers(body)
+        json_integers.refuse_wide_integers(body, raw)
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from exc
     if not isinstance(raw, dict):

@@ -4,9 +4,11 @@ orjson reads an integer literal beyond -2**63 .. 2**64-1 as a float without sayi
 becomes 1.1805916207174113e+21), and refuses to write a Python int that large. So such a number in a caller's
 request (a tool's JSON schema, a response_format) would reach the provider altered, and an exact one would
 crash the hop that writes it; in a provider's answer it would reach the caller altered. Every parse of
-untrusted JSON therefore keeps orjson for speed and validation and, only when the bytes hold a run of 19 or
-more digits (the shortest literal outside the range, -9223372036854775809, has 19), parses them again with
-the standard library to find such integers; the caller refuses the document, naming the first one.
+untrusted JSON therefore keeps orjson for speed and validation, then looks at what orjson made of it: such an
+integer always comes out as a float of magnitude 2**63 or more, which real requests and answers hardly ever
+hold. Only a document holding one is parsed again with the standard library, exactly, to tell an integer
+literal from a float literal; the caller refuses the document, naming the first integer outside the range.
+The look costs one pass over the parsed values (not over the bytes: long texts are one string each).
 
 The standard library's parse sees each integer literal as text first (`parse_int`): one outside the range
 becomes a `WideInteger` holding that text, never converted, so a literal of any length costs no more than
@@ -16,7 +18,6 @@ its bytes and never meets Python's limit on converting long digit strings.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 # What orjson reads and writes exactly (unsigned 64-bit above zero, signed 64-bit below it).
@@ -24,9 +25,8 @@ INTEGER_MIN = -(2**63)
 INTEGER_MAX = 2**64 - 1
 # Digits shown of a literal in a message; a longer one is shown by its head and its length.
 SHOWN_DIGITS_MAX = 40
-
-_DIGIT_RUN = re.compile(rb"\d{19,}")
-_DIGIT_RUN_TEXT = re.compile(r"\d{19,}")
+# orjson's float for an integer outside the range has at least this magnitude (-2**63-1 rounds to -2**63).
+_SUSPECT_FLOAT_MIN = 2.0**63
 
 
 class WideInteger:
@@ -51,11 +51,26 @@ class IntegerOutOfRange(ValueError):
         super().__init__(f"'{path}': {what}" if path else what)
 
 
-def may_hold_wide_integer(raw: bytes | str) -> bool:
-    """Whether the JSON text might hold an integer outside the range (cheap; digits inside strings match too)."""
-    if isinstance(raw, str):
-        return _DIGIT_RUN_TEXT.search(raw) is not None
-    return _DIGIT_RUN.search(raw) is not None
+def may_hold_wide_integer(document: Any) -> bool:
+    """Whether orjson's parse of a document may stand for an integer outside the range: it holds a float of
+    magnitude 2**63 or more (an integer literal read as a float, or a float literal that large)."""
+    if type(document) is float:
+        return not -_SUSPECT_FLOAT_MIN < document < _SUSPECT_FLOAT_MIN
+    if type(document) is not dict and type(document) is not list:
+        return False
+    # Only containers go on the stack; strings, ints, booleans and null are passed over where they stand.
+    stack: list[Any] = [document]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node = pop()
+        for value in node.values() if type(node) is dict else node:
+            kind = type(value)
+            if kind is float:
+                if not -_SUSPECT_FLOAT_MIN < value < _SUSPECT_FLOAT_MIN:
+                    return True
+            elif kind is dict or kind is list:
+                push(value)
+    return False
 
 
 def loads_exact(raw: bytes | str) -> Any:
@@ -87,10 +102,10 @@ def find_wide_integer(document: Any, prefix: str = "") -> IntegerOutOfRange | No
     return None
 
 
-def refuse_wide_integers(raw: bytes | str) -> None:
-    """Raise `IntegerOutOfRange` (or ValueError, see `loads_exact`) when JSON text orjson accepted holds an
-    integer outside the range. Costs one regular-expression scan unless the text has a run of 19 digits."""
-    if not may_hold_wide_integer(raw):
+def refuse_wide_integers(raw: bytes | str, document: Any) -> None:
+    """Raise `IntegerOutOfRange` (or ValueError, see `loads_exact`) when JSON text holds an integer outside the
+    range; `document` is orjson's parse of `raw`. Costs one pass over `document` unless it holds a suspect float."""
+    if not may_hold_wide_integer(document):
         return
     found = find_wide_integer(loads_exact(raw))
     if found is not None:

@@ -140,7 +140,7 @@ def _array(body: bytes) -> Any:
     """A bare JSON array of lines. orjson reads an integer beyond 64 bits as a float, so a body that may hold one
     is parsed exactly: each line holding one is then refused by its number, as a JSONL line is."""
     requests = orjson.loads(body)
-    if not json_integers.may_hold_wide_integer(body):
+    if not json_integers.may_hold_wide_integer(requests):
         return requests
     try:
         return json_integers.loads_exact(body)

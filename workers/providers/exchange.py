@@ -107,7 +107,7 @@ def _object(content: bytes) -> dict[str, Any] | None:
     """The body as a JSON object, None when it is JSON but not an object; ValueError when it is not JSON, or
     IntegerOutOfRange (a ValueError) when an integer in it is outside what orjson reads exactly."""
     body = orjson.loads(content)
-    json_integers.refuse_wide_integers(content)
+    json_integers.refuse_wide_integers(content, body)
     return body if isinstance(body, dict) else None
 
 

@@ -60,7 +60,7 @@ def json_data(provider: str, event: SseEvent) -> dict[str, Any]:
         raise stream_protocol_error(provider, "a stream event is not JSON") from exc
     try:
         # orjson read any integer beyond 64 bits as a float: never passed on altered.
-        json_integers.refuse_wide_integers(event.data)
+        json_integers.refuse_wide_integers(event.data, value)
     except ValueError as exc:
         raise stream_protocol_error(provider, f"a stream event: {exc}") from exc
     if not isinstance(value, dict):
