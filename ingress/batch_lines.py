@@ -76,12 +76,14 @@ def job_prefix(batch_id: str) -> str:
 
 def parse_line(raw_line: bytes, line_no: int, context: LineContext) -> BatchJob:
     """The job a line becomes, or `LineRefused`."""
-    document = load_line(raw_line)
+    document = _loaded(raw_line)
     if context.principal.guardrails is None and batch_fastpath.may_take(len(raw_line), context.event_max_bytes):
+        # The fast path takes no float that could be orjson's reading of an integer beyond 64 bits
+        # (`batch_fastpath.settings_key`), so only the full path needs the exact parse.
         plain = _plain_line(document, line_no, context)
         if plain is not None:
             return plain
-    return parse_document(document, line_no, context, line_bytes=len(raw_line))
+    return parse_document(_exact(raw_line, document), line_no, context, line_bytes=len(raw_line))
 
 
 def _plain_line(document: Any, line_no: int, context: LineContext) -> BatchJob | None:
@@ -128,13 +130,20 @@ def _template(settings: dict[str, Any], context: LineContext) -> batch_fastpath.
 
 
 def load_line(raw_line: bytes) -> Any:
-    """A line's JSON document, or `LineRefused`. orjson reads an integer beyond 64 bits as a float, so a line that
-    may hold one is parsed again exactly: such an integer is kept (a `json_integers.WideInteger`) for
-    `parse_document` to refuse, and the fast path takes no line holding one."""
+    """A line's JSON document as the full path reads it (`parse_document`), or `LineRefused`."""
+    return _exact(raw_line, _loaded(raw_line))
+
+
+def _loaded(raw_line: bytes) -> Any:
     try:
-        document = orjson.loads(raw_line)
+        return orjson.loads(raw_line)
     except orjson.JSONDecodeError as error:
         raise LineRefused("invalid_json", f"the line is not valid JSON: {error}") from error
+
+
+def _exact(raw_line: bytes, document: Any) -> Any:
+    """orjson reads an integer beyond 64 bits as a float, so a line that may hold one is parsed again exactly:
+    such an integer is kept (a `json_integers.WideInteger`) for `parse_document` to refuse."""
     if not json_integers.may_hold_wide_integer(document):
         return document
     try:

@@ -18,6 +18,7 @@ from functools import partial
 from typing import Any
 
 import orjson
+import pytest
 
 from ingress.batch_lines import BatchJob, LineContext, LineRefused, load_line, parse_document, parse_line
 from ingress.key_policy import ALL_SCOPES, KeyPower, Principal
@@ -217,3 +218,20 @@ def test_a_prompt_over_the_models_context_is_refused_as_the_full_path_refuses_it
     assert _outcome(partial(parse_line, short, 2, context), "ef" * 12)[0] == "fast"
     # The template was made once, and the refused line did not take its place.
     assert len(context.templates) == 1
+
+
+@pytest.mark.parametrize("field", ["max_tokens", "temperature", "top_p"])
+@pytest.mark.parametrize("value", [2**70 + 1, -(2**63) - 1])
+def test_a_setting_beyond_64_bits_is_refused_by_its_range_never_read_as_a_float(field: str, value: int) -> None:
+    context = LineContext("batch_" + "aa" * 16, PRINCIPALS["plain"], CATALOGUE, DEADLINE, 6, 1 << 20)
+    body = {"model": "gpt-4.1-mini", field: value, "messages": [{"role": "user", "content": "hi"}]}
+    raw = json.dumps({"custom_id": "wide", "url": "/v1/chat/completions", "body": body}).encode()
+
+    refused = _outcome(partial(parse_line, raw, 1, context))
+
+    assert refused == (
+        "refused",
+        "invalid_request",
+        f"'body.{field}': integer {value} is outside the 64-bit range this API accepts",
+    )
+    assert _full_path(raw, 1, context) == refused
