@@ -139,7 +139,7 @@ class Lines:
         custom_id: Any = f"req-{self.random.randrange(10**6)}"
         if self.odd():
             custom_id = self.random.choice([*ODD_TEXTS, 5, "c" * 600, "ok\u2028id"])
-        url = self.random.choice(["/v1/chat/completions", "/api/v1/chat/completions", "/chat/completions"])
+        url: Any = self.random.choice(["/v1/chat/completions", "/api/v1/chat/completions", "/chat/completions"])
         if self.odd():
             url = self.random.choice(["/v1/embeddings", None, 3])
         line = {"custom_id": custom_id, "url": url, "body": self.body()}
@@ -193,7 +193,7 @@ def test_plain_lines_share_one_template_per_set_of_settings() -> None:
     context = LineContext("batch_" + "cd" * 16, PRINCIPALS["plain"], CATALOGUE, DEADLINE, 6, 1 << 20)
     body = {"model": "gpt-4.1-mini", "max_tokens": 32}
     for n in range(1, 51):
-        line = {"custom_id": f"r{n}", "method": "POST", "url": "/v1/chat/completions"}
+        line: dict[str, Any] = {"custom_id": f"r{n}", "method": "POST", "url": "/v1/chat/completions"}
         line["body"] = {
             **body,
             "messages": [{"role": "developer", "content": "be brief"}, {"role": "user", "content": f"q {n}"}],
