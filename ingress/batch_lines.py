@@ -155,8 +155,8 @@ def _exact(raw_line: bytes, document: Any) -> Any:
 def parse_document(document: Any, line_no: int, context: LineContext, *, line_bytes: int | None = None) -> BatchJob:
     if not isinstance(document, dict):
         raise LineRefused("invalid_request", "the line must be a JSON object")
-    # A JSON-array batch's lines, and JSONL lines with a long digit run, come parsed exactly: refuse what no
-    # later hop could carry exactly.
+    # A JSON-array batch's lines, and JSONL lines orjson may have read an integer of as a float, come parsed
+    # exactly: refuse what no later hop could carry exactly.
     wide = json_integers.find_wide_integer(document)
     if wide is not None:
         raise LineRefused("invalid_request", str(wide))
