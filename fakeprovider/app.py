@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+import json
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -227,8 +228,10 @@ class FakeProvider:
 
     def _set_scenario(self, raw: bytes | None) -> Reply:
         try:
-            fields = orjson.loads(raw or b"")
-        except orjson.JSONDecodeError:
+            # The standard library keeps an integer beyond 64 bits exact (a hostile count to script); orjson
+            # would read it as a float.
+            fields = json.loads(raw or b"")
+        except ValueError:
             return json_reply(400, {"error": "scenario body must be a JSON object"})
         if not isinstance(fields, dict) or not isinstance(fields.get("model"), str) or not fields["model"]:
             return json_reply(400, {"error": 'scenario body must be a JSON object with a "model" string'})

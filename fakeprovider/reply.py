@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -29,7 +30,16 @@ class Reply:
 
 def json_reply(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Reply:
     extra = [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
-    return Reply(status, orjson.dumps(payload), [JSON_CONTENT_TYPE, *extra])
+    return Reply(status, encode_json(payload), [JSON_CONTENT_TYPE, *extra])
+
+
+def encode_json(payload: Any) -> bytes:
+    """The payload as JSON. orjson writes no integer beyond 64 bits, and a scripted hostile count may be one
+    (2**70): the standard library writes it exactly, as a provider that sent it would."""
+    try:
+        return orjson.dumps(payload)
+    except orjson.JSONEncodeError:
+        return json.dumps(payload, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True, slots=True)

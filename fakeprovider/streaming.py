@@ -31,10 +31,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from fakeprovider.generation import Prompt
-from fakeprovider.reply import Reply
+from fakeprovider.reply import Reply, encode_json
 from fakeprovider.scenario import Scenario
 
 Message = MutableMapping[str, Any]
@@ -61,7 +59,7 @@ class StreamReply:
 
 
 def _data(payload: object) -> bytes:
-    return b"data: " + orjson.dumps(payload) + b"\n\n"
+    return b"data: " + encode_json(payload) + b"\n\n"
 
 
 def _event(name: str, payload: object) -> bytes:
@@ -79,7 +77,8 @@ def split_text(text: str, chunk_chars: int | None) -> list[str]:
 
 def stream_of(kind: str, prompt: Prompt, reply: Reply, scenario: Scenario) -> StreamReply:
     """The streamed form of a successful (200) non-streamed reply of wire format `kind`."""
-    body = orjson.loads(reply.body)
+    # The standard library keeps a scripted count beyond 64 bits exact; orjson would read it as a float.
+    body = json.loads(reply.body)
     if kind == "anthropic":
         stream = _anthropic(body, scenario)
     elif kind == "gemini":

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from ingress import estimate, submission
+from schemas import json_integers
 from schemas.catalogue import Catalogue, ModelEntry
 
 # The body fields a template may fix; any other field (tools, stop, n, metadata...) takes the full path.
@@ -52,6 +53,8 @@ def settings_key(body: dict[str, Any]) -> SettingsKey | None:
             continue
         if name not in TEMPLATE_FIELDS or type(value) not in (str, int, float):
             return None
+        if type(value) is float and json_integers.may_hold_wide_integer(value):
+            return None  # maybe orjson's reading of an integer beyond 64 bits: the full path refuses it exactly
         key.append((name, type(value), value))
     return tuple(sorted(key))
 

@@ -17,6 +17,7 @@ import orjson
 from ingress import batch_fastpath, openai_shapes, submission
 from ingress.key_policy import Principal
 from ingress.parsing import check_message_count
+from schemas import json_integers
 from schemas.api import refuse_control_characters
 from schemas.batches import batch_job_id
 from schemas.catalogue import Catalogue
@@ -75,15 +76,14 @@ def job_prefix(batch_id: str) -> str:
 
 def parse_line(raw_line: bytes, line_no: int, context: LineContext) -> BatchJob:
     """The job a line becomes, or `LineRefused`."""
-    try:
-        document = orjson.loads(raw_line)
-    except orjson.JSONDecodeError as error:
-        raise LineRefused("invalid_json", f"the line is not valid JSON: {error}") from error
+    document = _loaded(raw_line)
     if context.principal.guardrails is None and batch_fastpath.may_take(len(raw_line), context.event_max_bytes):
+        # The fast path takes no float that could be orjson's reading of an integer beyond 64 bits
+        # (`batch_fastpath.settings_key`), so only the full path needs the exact parse.
         plain = _plain_line(document, line_no, context)
         if plain is not None:
             return plain
-    return parse_document(document, line_no, context, line_bytes=len(raw_line))
+    return parse_document(_exact(raw_line, document), line_no, context, line_bytes=len(raw_line))
 
 
 def _plain_line(document: Any, line_no: int, context: LineContext) -> BatchJob | None:
@@ -129,9 +129,37 @@ def _template(settings: dict[str, Any], context: LineContext) -> batch_fastpath.
     return batch_fastpath.template_of(built.job_json, built.pool, context.catalogue)
 
 
+def load_line(raw_line: bytes) -> Any:
+    """A line's JSON document as the full path reads it (`parse_document`), or `LineRefused`."""
+    return _exact(raw_line, _loaded(raw_line))
+
+
+def _loaded(raw_line: bytes) -> Any:
+    try:
+        return orjson.loads(raw_line)
+    except orjson.JSONDecodeError as error:
+        raise LineRefused("invalid_json", f"the line is not valid JSON: {error}") from error
+
+
+def _exact(raw_line: bytes, document: Any) -> Any:
+    """orjson reads an integer beyond 64 bits as a float, so a line that may hold one is parsed again exactly:
+    such an integer is kept (a `json_integers.WideInteger`) for `parse_document` to refuse."""
+    if not json_integers.may_hold_wide_integer(document):
+        return document
+    try:
+        return json_integers.loads_exact(raw_line)
+    except ValueError as error:
+        raise LineRefused("invalid_request", str(error)) from error
+
+
 def parse_document(document: Any, line_no: int, context: LineContext, *, line_bytes: int | None = None) -> BatchJob:
     if not isinstance(document, dict):
         raise LineRefused("invalid_request", "the line must be a JSON object")
+    # A JSON-array batch's lines, and JSONL lines orjson may have read an integer of as a float, come parsed
+    # exactly: refuse what no later hop could carry exactly.
+    wide = json_integers.find_wide_integer(document)
+    if wide is not None:
+        raise LineRefused("invalid_request", str(wide))
     unknown = sorted(set(document) - {"custom_id", "method", "url", "body"})
     if unknown:
         raise LineRefused("invalid_request", f"unknown field '{unknown[0][:64]}'")

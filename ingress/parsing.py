@@ -8,6 +8,7 @@ import orjson
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from schemas import json_integers
 from schemas.api import ChatCompletionRequest
 from schemas.errors import ErrorCode, InvalidRequest, PayloadTooLarge
 
@@ -20,6 +21,11 @@ def load_json_object(body: bytes, *, body_max_bytes: int) -> dict[str, Any]:
         raw = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"body is not valid JSON: {exc}", code=ErrorCode.INVALID_JSON) from exc
+    try:
+        # orjson read any integer beyond 64 bits as a float: refused here rather than sent on altered.
+        json_integers.refuse_wide_integers(body, raw)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from exc
     if not isinstance(raw, dict):
         raise InvalidRequest("body must be a JSON object")
     return raw

@@ -18,8 +18,9 @@ from functools import partial
 from typing import Any
 
 import orjson
+import pytest
 
-from ingress.batch_lines import BatchJob, LineContext, LineRefused, parse_document, parse_line
+from ingress.batch_lines import BatchJob, LineContext, LineRefused, load_line, parse_document, parse_line
 from ingress.key_policy import ALL_SCOPES, KeyPower, Principal
 from schemas.catalogue import Catalogue, parse_catalogue
 from tests.services import ROOT
@@ -138,7 +139,7 @@ class Lines:
         custom_id: Any = f"req-{self.random.randrange(10**6)}"
         if self.odd():
             custom_id = self.random.choice([*ODD_TEXTS, 5, "c" * 600, "ok\u2028id"])
-        url = self.random.choice(["/v1/chat/completions", "/api/v1/chat/completions", "/chat/completions"])
+        url: Any = self.random.choice(["/v1/chat/completions", "/api/v1/chat/completions", "/chat/completions"])
         if self.odd():
             url = self.random.choice(["/v1/embeddings", None, 3])
         line = {"custom_id": custom_id, "url": url, "body": self.body()}
@@ -163,8 +164,8 @@ def _outcome(parse: Callable[[], BatchJob], fast_event_ids: str = "") -> tuple[A
 
 def _full_path(raw: bytes, line_no: int, context: LineContext) -> tuple[Any, ...]:
     try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        document = load_line(raw)
+    except LineRefused:
         return _outcome(partial(parse_line, raw, line_no, context))
     return _outcome(partial(parse_document, document, line_no, context, line_bytes=len(raw)))
 
@@ -192,7 +193,7 @@ def test_plain_lines_share_one_template_per_set_of_settings() -> None:
     context = LineContext("batch_" + "cd" * 16, PRINCIPALS["plain"], CATALOGUE, DEADLINE, 6, 1 << 20)
     body = {"model": "gpt-4.1-mini", "max_tokens": 32}
     for n in range(1, 51):
-        line = {"custom_id": f"r{n}", "method": "POST", "url": "/v1/chat/completions"}
+        line: dict[str, Any] = {"custom_id": f"r{n}", "method": "POST", "url": "/v1/chat/completions"}
         line["body"] = {
             **body,
             "messages": [{"role": "developer", "content": "be brief"}, {"role": "user", "content": f"q {n}"}],
@@ -217,3 +218,20 @@ def test_a_prompt_over_the_models_context_is_refused_as_the_full_path_refuses_it
     assert _outcome(partial(parse_line, short, 2, context), "ef" * 12)[0] == "fast"
     # The template was made once, and the refused line did not take its place.
     assert len(context.templates) == 1
+
+
+@pytest.mark.parametrize("field", ["max_tokens", "temperature", "top_p"])
+@pytest.mark.parametrize("value", [2**70 + 1, -(2**63) - 1])
+def test_a_setting_beyond_64_bits_is_refused_by_its_range_never_read_as_a_float(field: str, value: int) -> None:
+    context = LineContext("batch_" + "aa" * 16, PRINCIPALS["plain"], CATALOGUE, DEADLINE, 6, 1 << 20)
+    body = {"model": "gpt-4.1-mini", field: value, "messages": [{"role": "user", "content": "hi"}]}
+    raw = json.dumps({"custom_id": "wide", "url": "/v1/chat/completions", "body": body}).encode()
+
+    refused = _outcome(partial(parse_line, raw, 1, context))
+
+    assert refused == (
+        "refused",
+        "invalid_request",
+        f"'body.{field}': integer {value} is outside the 64-bit range this API accepts",
+    )
+    assert _full_path(raw, 1, context) == refused

@@ -20,6 +20,7 @@ from ingress.json_response import OrjsonResponse
 from ingress.key_policy import Principal
 from ingress.services import Services
 from ledger import batch_queries
+from schemas import json_integers
 from schemas.api import ErrorBody, Label
 from schemas.batches import Batch, BatchCreate, BatchList, BatchRefusedBody
 from schemas.errors import ErrorCode, InvalidRequest, NotFound
@@ -121,7 +122,7 @@ async def _json_batch(request: Request, window: str, all_or_nothing: bool, metad
     try:
         if body.lstrip()[:1] == b"[":
             return BatchCreate(
-                requests=orjson.loads(body),
+                requests=_array(body),
                 completion_window=window,
                 all_or_nothing=all_or_nothing,
                 metadata=_metadata(metadata),
@@ -133,6 +134,18 @@ async def _json_batch(request: Request, window: str, all_or_nothing: bool, metad
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise InvalidRequest(f"'{where}': {first['msg']}" if where else first["msg"]) from error
+
+
+def _array(body: bytes) -> Any:
+    """A bare JSON array of lines. orjson reads an integer beyond 64 bits as a float, so a body that may hold one
+    is parsed exactly: each line holding one is then refused by its number, as a JSONL line is."""
+    requests = orjson.loads(body)
+    if not json_integers.may_hold_wide_integer(requests):
+        return requests
+    try:
+        return json_integers.loads_exact(body)
+    except ValueError as error:
+        raise InvalidRequest(str(error)) from error
 
 
 async def _documents(requests: list[Any]) -> AsyncIterator[tuple[int, Any]]:

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import orjson
 
+from schemas import json_integers
 from workers.providers.base import ProviderConfig
 from workers.providers.errors import answer_too_large, protocol_failure, timeout_failure, transport_failure
 
@@ -81,20 +82,33 @@ def required_api_key(config: ProviderConfig, kind: str) -> str:
 
 
 def decode_object(response: httpx.Response) -> dict[str, Any] | None:
-    """The response body as a JSON object, or None when it is not one (callers decide what that means)."""
+    """The response body as a JSON object, or None when it is not one, or holds an integer beyond 64 bits that
+    orjson would have read as a float (callers decide what that means)."""
     try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
+        return _object(response.content)
+    except ValueError:
         return None
-    return body if isinstance(body, dict) else None
 
 
 def success_object(provider: str, response: httpx.Response) -> dict[str, Any]:
     """A 2xx body as a JSON object; anything else is a ProviderProtocolError."""
-    body = decode_object(response)
+    try:
+        body = _object(response.content)
+    except json_integers.IntegerOutOfRange as exc:
+        raise protocol_failure(provider, f"2xx body: {exc}", response) from exc
+    except ValueError as exc:
+        raise protocol_failure(provider, "2xx body is not a JSON object", response) from exc
     if body is None:
         raise protocol_failure(provider, "2xx body is not a JSON object", response)
     return body
+
+
+def _object(content: bytes) -> dict[str, Any] | None:
+    """The body as a JSON object, None when it is JSON but not an object; ValueError when it is not JSON, or
+    IntegerOutOfRange (a ValueError) when an integer in it is outside what orjson reads exactly."""
+    body = orjson.loads(content)
+    json_integers.refuse_wide_integers(content, body)
+    return body if isinstance(body, dict) else None
 
 
 def error_member(response: httpx.Response) -> object:

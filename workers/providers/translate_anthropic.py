@@ -16,6 +16,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from schemas import json_integers
 from schemas.chat_options import AnsweredFunction, AnsweredToolCall, ChatOptions, ResultChoice
 from schemas.events import PromptMessage
 from workers.providers.wire import answer_text, as_object, as_optional_str, split_system
@@ -58,9 +59,13 @@ def _blocks(message: PromptMessage) -> list[dict[str, Any]]:
     blocks += [_image(url) for url in message.images]
     for call in message.tool_calls:
         try:
-            arguments = json.loads(call.function.arguments or "{}")
+            # Exact integers: one beyond 64 bits could be neither sent (orjson writes none) nor altered.
+            arguments = json_integers.loads_exact(call.function.arguments or "{}")
         except ValueError as exc:
             raise UntranslatableError(f"tool call {call.id}'s arguments are not JSON") from exc
+        wide = json_integers.find_wide_integer(arguments)
+        if wide is not None:
+            raise UntranslatableError(f"tool call {call.id}'s arguments: {wide}")
         if not isinstance(arguments, dict):
             raise UntranslatableError(f"tool call {call.id}'s arguments are not a JSON object")
         blocks.append({"type": "tool_use", "id": call.id, "name": call.function.name, "input": arguments})

@@ -18,6 +18,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from schemas import json_integers
 from schemas.chat_options import AnsweredFunction, AnsweredToolCall, ChatOptions, ResultChoice
 from schemas.events import PromptMessage
 from workers.providers.wire import answer_text, as_list, as_object, as_optional_str, split_system
@@ -59,12 +60,18 @@ def _parts(message: PromptMessage, names: dict[str, str]) -> list[dict[str, Any]
     parts: list[dict[str, Any]] = [{"text": message.content}] if message.content else []
     parts += [_image(url) for url in message.images]
     for call in message.tool_calls:
-        try:
-            arguments = json.loads(call.function.arguments or "{}")
-        except ValueError:
-            arguments = {"arguments": call.function.arguments}
-        parts.append({"functionCall": {"name": call.function.name, "args": arguments}})
+        parts.append({"functionCall": {"name": call.function.name, "args": _arguments(call.function.arguments)}})
     return parts or [{"text": ""}]
+
+
+def _arguments(text: str) -> Any:
+    """A call's arguments as Gemini's `args`: the parsed JSON, or `{"arguments": text}` when the text is not
+    JSON or holds an integer beyond 64 bits (exact in the text; orjson could neither send nor keep it)."""
+    try:
+        arguments = json_integers.loads_exact(text or "{}")
+    except ValueError:
+        return {"arguments": text}
+    return arguments if json_integers.find_wide_integer(arguments) is None else {"arguments": text}
 
 
 def _image(url: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import orjson
 
+from schemas import json_integers
 from workers.providers.base import ProviderConfig, ProviderProtocolError
 from workers.providers.errors import (
     PROTOCOL_ERROR,
@@ -57,6 +58,11 @@ def json_data(provider: str, event: SseEvent) -> dict[str, Any]:
         value = orjson.loads(event.data)
     except orjson.JSONDecodeError as exc:
         raise stream_protocol_error(provider, "a stream event is not JSON") from exc
+    try:
+        # orjson read any integer beyond 64 bits as a float: never passed on altered.
+        json_integers.refuse_wide_integers(event.data, value)
+    except ValueError as exc:
+        raise stream_protocol_error(provider, f"a stream event: {exc}") from exc
     if not isinstance(value, dict):
         raise stream_protocol_error(provider, "a stream event is not a JSON object")
     return value
