@@ -138,6 +138,10 @@ def _loaded(raw_line: bytes) -> Any:
     try:
         return orjson.loads(raw_line)
     except orjson.JSONDecodeError as error:
+        if (wide := json_integers.wide_integer_refused(raw_line)) is not None:
+            # orjson calls a line with an integer too long for a double invalid; it is refused by its field, as
+            # `parse_document` refuses any integer beyond 64 bits.
+            raise LineRefused("invalid_request", str(wide)) from error
         raise LineRefused("invalid_json", f"the line is not valid JSON: {error}") from error
 
 

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ingress import openai_shapes
 from ingress.json_response import OrjsonResponse
+from schemas import json_integers
 from schemas.errors import ErrorCode, LuntrexError
 
 # Errors on the OpenAI-compatible surface use OpenAI's envelope, so its SDKs raise their usual exceptions.
@@ -63,6 +64,22 @@ def error_response(
     return OrjsonResponse(body, status_code=status, headers=headers)
 
 
+async def _unreadable_integer(request: Request) -> str | None:
+    """The field of an integer literal too long for Python to read, in a JSON body FastAPI failed to parse.
+
+    FastAPI answers "There was an error parsing the body" for a valid JSON body holding an integer of more
+    than 4300 digits (Python's guard against slow conversions); the body, already read and cached on the
+    request, is read again here without converting long literals, so the answer names the field as it does
+    for any other bad value.
+    """
+    try:
+        body = await request.body()
+    except RuntimeError:
+        return None
+    found = json_integers.wide_integer_refused(body)
+    return str(found) if found is not None else None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LuntrexError)
     async def _luntrex(request: Request, exc: LuntrexError) -> OrjsonResponse:
@@ -93,6 +110,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> OrjsonResponse:
         code = ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.INVALID_REQUEST
-        return error_response(request, message=str(exc.detail), status=exc.status_code, code=code)
+        message = str(exc.detail)
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+            message = await _unreadable_integer(request) or message
+        return error_response(request, message=message, status=exc.status_code, code=code)
 
     # Unexpected exceptions are answered by the request guard (ingress/door.py), which keeps the connection.

@@ -20,6 +20,9 @@ def load_json_object(body: bytes, *, body_max_bytes: int) -> dict[str, Any]:
         # orjson rejects invalid UTF-8 and nesting deeper than 1024, so neither reaches pydantic.
         raw = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        if (wide := json_integers.wide_integer_refused(body)) is not None:
+            # Valid JSON holding an integer too long for a double: named by its field, as any wide integer is.
+            raise InvalidRequest(str(wide)) from exc
         raise InvalidRequest(f"body is not valid JSON: {exc}", code=ErrorCode.INVALID_JSON) from exc
     try:
         # orjson read any integer beyond 64 bits as a float: refused here rather than sent on altered.

@@ -16,6 +16,12 @@ from schemas.webhooks import CreateWebhook, DeleteWebhook, RedeliverWebhook, Rot
 
 FINANCE_EVENTS = "finance.events"
 FINANCE_PARTITIONS = 8
+# PostgreSQL's bigint. A command's integer outside it is refused where the command is made, naming its field:
+# no integer the book cannot store travels to the ledger, whose rules (`ledger.finance_domain`) then bound each
+# amount far tighter.
+BIGINT_MIN = -(2**63)
+BIGINT_MAX = 2**63 - 1
+BigInt = Annotated[int, Field(strict=True, ge=BIGINT_MIN, le=BIGINT_MAX)]
 
 
 class TopupSucceeded(Envelope):
@@ -166,7 +172,7 @@ class RequestTopup(_Command):
     """`POST /api/v1/topups`: exactly one of amount_paisa (integer) or amount_bdt ("250.50")."""
 
     action: Literal["topup.request"] = "topup.request"
-    amount_paisa: int | None = Field(default=None, strict=True)
+    amount_paisa: BigInt | None = None
     amount_bdt: str | None = Field(default=None, max_length=32)
     method: str = Field(default="invoice", max_length=32)
     idempotency_key: str = Field(min_length=1, max_length=255)
@@ -198,8 +204,8 @@ class PublishPrice(_Command):
 
 class SetAutoTopup(_Command):
     action: Literal["auto_topup.set"] = "auto_topup.set"
-    threshold_tokens: int = Field(strict=True)
-    amount_paisa: int | None = Field(default=None, strict=True)
+    threshold_tokens: BigInt
+    amount_paisa: BigInt | None = None
     amount_bdt: str | None = Field(default=None, max_length=32)
     method: str = Field(default="invoice", max_length=32)
     enabled: bool = True
@@ -208,13 +214,13 @@ class SetAutoTopup(_Command):
 class AddAlertThreshold(_Command):
     action: Literal["alert_threshold.add"] = "alert_threshold.add"
     kind: Literal["absolute", "percent_of_last_topup"]
-    threshold_tokens: int | None = Field(default=None, strict=True)
-    percent: int | None = Field(default=None, strict=True)
+    threshold_tokens: BigInt | None = None
+    percent: BigInt | None = None
 
 
 class RemoveAlertThreshold(_Command):
     action: Literal["alert_threshold.remove"] = "alert_threshold.remove"
-    threshold_id: int = Field(strict=True)
+    threshold_id: BigInt
 
 
 class RefundJob(_Command):
@@ -229,7 +235,7 @@ class Adjust(_Command):
     """Admin: credit (tokens > 0) or debit (tokens < 0) the workspace, with a reason."""
 
     action: Literal["adjustment"] = "adjustment"
-    tokens: int = Field(strict=True)
+    tokens: BigInt
     reason: str = Field(min_length=1, max_length=500)
     idempotency_key: str = Field(min_length=1, max_length=255)
 

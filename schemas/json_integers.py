@@ -112,6 +112,21 @@ def refuse_wide_integers(raw: bytes | str, document: Any) -> None:
         raise found
 
 
+def wide_integer_refused(raw: bytes | str) -> IntegerOutOfRange | None:
+    """The integer outside the range that made a parser refuse JSON text, with its path; None when the text is
+    invalid for another reason (or holds no such integer).
+
+    orjson refuses an integer literal too long for a double ("number is infinity when parsed as double"),
+    pydantic's parser one too long for it ("number out of range"), and Python's one of more than 4300 digits:
+    each calls a valid document invalid without naming the field. Called only once a parser has refused `raw`,
+    so a document accepted costs nothing more.
+    """
+    try:
+        return find_wide_integer(loads_exact(raw))
+    except ValueError:
+        return None
+
+
 def shown(literal: str) -> str:
     """An integer's text for a message: whole up to SHOWN_DIGITS_MAX digits, else its head and length."""
     if len(literal) <= SHOWN_DIGITS_MAX:

@@ -235,3 +235,19 @@ def test_a_setting_beyond_64_bits_is_refused_by_its_range_never_read_as_a_float(
         f"'body.{field}': integer {value} is outside the 64-bit range this API accepts",
     )
     assert _full_path(raw, 1, context) == refused
+
+
+@pytest.mark.parametrize("field", ["max_tokens", "temperature"])
+def test_a_setting_too_long_for_a_double_is_refused_by_its_field_not_as_invalid_json(field: str) -> None:
+    context = LineContext("batch_" + "ac" * 16, PRINCIPALS["plain"], CATALOGUE, DEADLINE, 6, 1 << 20)
+    body = {"model": "gpt-4.1-mini", field: "__digits__", "messages": [{"role": "user", "content": "hi"}]}
+    line = json.dumps({"custom_id": "huge", "url": "/v1/chat/completions", "body": body})
+    raw = line.replace('"__digits__"', "9" * 5000).encode()  # orjson reads it as no number at all
+
+    refused = _outcome(partial(parse_line, raw, 1, context))
+
+    assert refused[:2] == ("refused", "invalid_request")
+    assert refused[2].startswith(f"'body.{field}': integer 9999") and "(5000 digits)" in refused[2]
+    assert _full_path(raw, 1, context) == refused
+    garbage = _outcome(partial(parse_line, b'{"custom_id": "x", "body": [1e400]}', 1, context))
+    assert garbage[:2] == ("refused", "invalid_json"), "a float literal too big stays invalid JSON"

@@ -126,6 +126,13 @@ async def test_every_command_runs_once(engine: AsyncEngine, catalogue: Catalogue
         ({"action": "alert_threshold.add", "kind": "absolute", "threshold_tokens": -3}, "below zero"),
         ({"action": "adjustment", "tokens": 0, "reason": "r", "idempotency_key": "k"}, "zero"),
         ({"action": "refund", "job_id": "job_missing", "reason": "r"}, "no job"),
+        # Integers no bigint holds are refused by their field before any rule or the book sees them.
+        ({"action": "topup.request", "amount_paisa": 2**63, "idempotency_key": "k"}, "amount_paisa"),
+        ({"action": "auto_topup.set", "threshold_tokens": 2**70 + 1, "amount_paisa": 100}, "threshold_tokens"),
+        ({"action": "auto_topup.set", "threshold_tokens": 5, "amount_paisa": -(2**63) - 1}, "amount_paisa"),
+        ({"action": "alert_threshold.add", "kind": "percent_of_last_topup", "percent": 10**30}, "percent"),
+        ({"action": "alert_threshold.remove", "threshold_id": 2**64}, "threshold_id"),
+        ({"action": "adjustment", "tokens": -(2**63) - 1, "reason": "r", "idempotency_key": "k"}, "tokens"),
     ],
 )
 async def test_bad_commands_are_refused_and_move_nothing(

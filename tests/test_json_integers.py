@@ -16,6 +16,7 @@ from schemas.json_integers import (
     loads_exact,
     may_hold_wide_integer,
     refuse_wide_integers,
+    wide_integer_refused,
 )
 
 SCHEMA_PATH = "tools.0.function.parameters.properties.n.maximum"
@@ -111,3 +112,15 @@ def test_only_a_document_with_a_float_of_magnitude_2_63_is_parsed_again() -> Non
     for outside in (INTEGER_MAX + 1, INTEGER_MIN - 1):  # -2**63-1 reads as the float -2**63
         assert may_hold_wide_integer(orjson.loads(chat_body(outside)))
         assert may_hold_wide_integer(orjson.loads(str(outside).encode())), "a bare number is a document too"
+
+
+def test_a_literal_a_parser_calls_invalid_is_named_and_other_invalid_text_is_not() -> None:
+    raw = b'{"tools": [{"parameters": {"n": ' + b"9" * 5000 + b"}}]}"
+    with pytest.raises(orjson.JSONDecodeError):  # too long for a double: orjson calls the document invalid
+        orjson.loads(raw)
+
+    found = wide_integer_refused(raw)
+
+    assert found is not None and found.path == "tools.0.parameters.n" and "(5000 digits)" in str(found)
+    for invalid in (b'{"n": 1e400}', b'{"n": ', b'{"n": "\xff"}', b"[" * 100_000):
+        assert wide_integer_refused(invalid) is None

@@ -129,9 +129,14 @@ async def _json_batch(request: Request, window: str, all_or_nothing: bool, metad
             )
         return BatchCreate.model_validate_json(body)
     except orjson.JSONDecodeError as error:
+        if (wide := json_integers.wide_integer_refused(body)) is not None:
+            raise InvalidRequest(str(wide)) from error
         raise InvalidRequest(f"body is not valid JSON: {error}", code=ErrorCode.INVALID_JSON) from error
     except ValidationError as error:
         first = error.errors()[0]
+        # pydantic's parser calls an integer too long for it invalid JSON; it is named by its field instead.
+        if first["type"] == "json_invalid" and (wide := json_integers.wide_integer_refused(body)) is not None:
+            raise InvalidRequest(str(wide)) from error
         where = ".".join(str(part) for part in first["loc"])
         raise InvalidRequest(f"'{where}': {first['msg']}" if where else first["msg"]) from error
 
