@@ -33,8 +33,9 @@ UNTOUCHED = {"available": GRANT, "held": 0, "spent": 0, "funding": -GRANT}
 Scenario = Callable[..., Awaitable[None]]
 
 
-@pytest.fixture
-async def scenario(stack: Stack) -> AsyncIterator[Scenario]:
+@pytest.fixture(name="scenario")
+async def scenario_fixture(stack: Stack) -> AsyncIterator[Scenario]:
+    """Scripts the fake provider's answers for HOSTILE (httpx's standard-library encoder keeps 2**70 exact)."""
     async with httpx.AsyncClient(base_url=stack.fake_url) as fake:
 
         async def script(**knobs: Any) -> None:

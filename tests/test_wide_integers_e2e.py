@@ -10,7 +10,6 @@ bounds themselves reach the provider exactly. Each test ends with another worksp
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -24,11 +23,11 @@ from tests.door_probe import assert_another_workspace_completes as another_works
 from tests.ledger_checks import assert_books_balance, balances
 from tests.test_hostile_provider_e2e import (
     GRANT,
-    HOSTILE,
     UNTOUCHED,
     Scenario,
     assert_another_workspace_completes,
     complete,
+    scenario_fixture,  # noqa: F401
 )
 
 WIDE = 2**70 + 1
@@ -39,18 +38,6 @@ REFUSED = f"'{SCHEMA_PATH}': integer {WIDE} is outside the 64-bit range this API
 def with_counting_tool(body: dict[str, Any], maximum: int, minimum: int = 0) -> dict[str, Any]:
     schema = {"type": "object", "properties": {"n": {"type": "integer", "minimum": minimum, "maximum": maximum}}}
     return {**body, "tools": [{"type": "function", "function": {"name": "count", "parameters": schema}}]}
-
-
-@pytest.fixture
-async def scenario(stack: Stack) -> AsyncIterator[Scenario]:
-    """Scripts the fake provider's answers for `test/hostile`; the stdlib encoder keeps 2**70 exact."""
-    async with httpx.AsyncClient(base_url=stack.fake_url) as fake:
-
-        async def script(**knobs: Any) -> None:
-            (await fake.post("/_fake/scenario", json={"model": HOSTILE, **knobs})).raise_for_status()
-
-        yield script
-        await fake.delete("/_fake/scenario", params={"model": HOSTILE})
 
 
 @pytest.fixture
