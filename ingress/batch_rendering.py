@@ -67,6 +67,7 @@ def result_line(line: LineResult) -> bytes:
         body |= {
             "model": line.model_id,
             "answer": None,
+            "finish_reason": None,
             "usage": None,
             "cost_tokens": 0,
             "error": {

@@ -18,8 +18,8 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ledger import finance_commands, journal, queries, workspaces
-from ledger.finance_domain import FinanceInputError
+from ledger import finance_commands, journal, queries, rates, workspaces
+from ledger.finance_domain import PAISA_PER_BDT, FinanceInputError, tokens_at_rate
 from ledger.topups import Finance
 from schemas import topics
 from schemas.catalogue import Catalogue
@@ -178,18 +178,17 @@ class WorkspaceCommands:
     async def _grant(self, conn: AsyncConnection, command: WorkspaceCommandIssued) -> int:
         if command.grant_tokens is None and command.grant_bdt is None:
             return 0
-        state = await workspaces.state(conn, command.workspace_id)
-        assert state is not None
         tokens = command.grant_tokens or 0
+        detail: dict[str, Any] = {"reason": command.reason or "admin grant", "command_id": command.job_id}
         if command.grant_bdt is not None:
-            tokens += command.grant_bdt * state.tokens_per_bdt
+            # The rate in force (the workspace's override, else the platform's), as a top-up of the same amount
+            # converts: the workspace row's `tokens_per_bdt` is only the rate it was created with.
+            rate = await rates.rate_in_force(conn, command.workspace_id)
+            tokens += tokens_at_rate(command.grant_bdt * PAISA_PER_BDT, rate.tokens_per_bdt)
+            detail["rate_version_id"] = rate.id
         if tokens <= 0:
             raise Refused(ErrorCode.INVALID_REQUEST, "a grant must be positive")
         await journal.grant(
-            conn,
-            command.workspace_id,
-            tokens,
-            idempotency_key=f"grant:admin:{command.job_id}",
-            detail={"reason": command.reason or "admin grant", "command_id": command.job_id},
+            conn, command.workspace_id, tokens, idempotency_key=f"grant:admin:{command.job_id}", detail=detail
         )
         return tokens

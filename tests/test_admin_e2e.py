@@ -105,6 +105,28 @@ async def test_grants_are_exact_and_a_redelivered_command_grants_once(stack: Sta
     await assert_books_balance(engine)
 
 
+async def test_a_grant_in_bdt_converts_at_the_rate_a_top_up_gets(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    created = (await client.post("/admin/workspaces", json={"name": "grant at rate"}, headers=ADMIN)).json()
+    workspace_id = created["id"]
+    # A workspace override, fractional so the top-up rounding rule (down, once, on the exact product) shows.
+    rate = await client.post(
+        f"/admin/workspaces/{workspace_id}/rates", json={"tokens_per_bdt": "1201/2", "reason": "deal"}, headers=ADMIN
+    )
+    assert rate.status_code == 201, rate.text
+    granted = await client.post(f"/admin/workspaces/{workspace_id}/grants", json={"bdt": 3}, headers=ADMIN)
+    assert granted.status_code == 201, granted.text
+    bought = await client.post(
+        f"/admin/workspaces/{workspace_id}/topups", json={"amount_bdt": "3", "method": "card"}, headers=ADMIN
+    )
+    assert bought.status_code == 201 and bought.json()["tokens"] == 1_801, bought.text
+    # 3 BDT at 600.5 tokens per BDT is 1,801.5 tokens: 1,801 either way, never the 1,500 of the creation rate.
+    assert granted.json()["granted_tokens"] == 1_801 and granted.json()["balance"] == 1_801
+    assert (await balances(engine, workspace_id))["available"] == 3_602
+    await assert_books_balance(engine)
+
+
 async def test_admin_endpoints_refuse_workspace_keys_and_strangers(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:

@@ -81,6 +81,30 @@ async def test_cancel_mid_batch_cancels_unreleased_lines_and_bills_only_what_ran
     await assert_billed_once(engine, workspace, granted, counts["completed"])
 
 
+# A native result line's fields, as the README documents them: the same for a line that ran and one that never did.
+RESULT_FIELDS = {
+    *("custom_id", "line", "job_id", "status", "model"),
+    *("answer", "finish_reason", "usage", "cost_tokens", "error"),
+}
+
+
+async def test_a_result_line_has_the_same_fields_whether_its_line_ran_or_not(
+    client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack
+) -> None:
+    funded = await make_workspace(engine, tokens=100_000)
+    ran = await create(client, funded, [line("r0"), line("r1")])
+    await wait_batch(client, funded, ran["id"], finished, log=stack.ledger.log_tail)
+    # No credit: the lines wait, and the cancel ends them unrun.
+    broke = await make_workspace(engine, tokens=0)
+    unrun = await create(client, broke, [line("u0"), line("u1")])
+    assert (await client.post(f"/batches/{unrun['id']}/cancel", headers=broke.headers)).status_code == 200
+    await wait_batch(client, broke, unrun["id"], finished, log=stack.ledger.log_tail)
+    lines = await results(client, funded, ran["id"]) + await results(client, broke, unrun["id"])
+    assert [row["status"] for row in lines] == ["completed", "completed", "cancelled", "cancelled"]
+    assert [set(row) for row in lines] == [RESULT_FIELDS] * 4
+    assert lines[2]["finish_reason"] is None and lines[2]["error"]["code"] == "batch_cancelled"
+
+
 async def test_credit_runs_out_the_rest_waits_and_a_top_up_lets_it_finish(
     client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack
 ) -> None:

@@ -107,6 +107,12 @@ async def test_a_workspace_reads_its_own_books(client: httpx.AsyncClient, engine
         ("/ledger/entries", {"model": "m" * 500}),
         ("/ledger/statement", {"format": "pdf"}),
         ("/ledger/statement", {"since": "yesterday"}),
+        # A time without a zone (it would be read in the database session's zone), or an empty period: on the
+        # usage summary as on the ledger reads.
+        ("/usage", {"since": "2026-12-01"}),
+        ("/usage", {"until": "2026-12-01T00:00:00"}),
+        ("/usage", {"since": "2026-12-02T00:00:00Z", "until": "2026-12-01T00:00:00Z"}),
+        ("/ledger/usage", {"since": "2026-12-01"}),
         ("/topups", {"cursor": "'; DROP TABLE topups; --"}),
         ("/alerts", {"limit": "-1"}),
     ],

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from ingress.api_models import Balance, UsageReport
 from ingress.auth import Billing, Reader
 from ingress.openapi_document import error_responses
+from ingress.periods import check_period
 from ingress.services import Services
 from ledger import finance_queries, queries
 from schemas.api import Label
@@ -50,6 +51,7 @@ async def get_usage(
     model: Annotated[Label | None, Query(max_length=128)] = None,
 ) -> dict[str, Any]:
     """Completed jobs' tokens and cost by answering model and key, for a period, a tag or a model."""
+    check_period(since, until)
     services: Services = request.app.state.services
     async with services.engine.connect() as conn:
         lines = await queries.usage(conn, principal.workspace_id, since=since, until=until, tag=tag, model_id=model)

@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 
 from ingress.auth import Billing
 from ingress.openapi_document import error_responses
+from ingress.periods import check_period
 from ingress.services import Services
 from ledger import finance_queries
 from ledger.finance_queries import EntryFilter
@@ -28,14 +29,6 @@ _PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 Text64 = Annotated[str | None, Query(max_length=64, pattern=_PRINTABLE)]
 Text128 = Annotated[str | None, Query(max_length=128, pattern=_PRINTABLE)]
 EntryKind = Literal["grant", "topup", "hold", "debit", "release", "refund", "adjustment", "invoice_paid"]
-
-
-def _period(since: datetime | None, until: datetime | None) -> None:
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise InvalidRequest(f"{name} must carry a time zone (such as 2026-01-01T00:00:00Z)")
-    if since is not None and until is not None and since >= until:
-        raise InvalidRequest("since must be before until")
 
 
 def _cursor(cursor: str | None) -> int | None:
@@ -60,7 +53,7 @@ async def get_entries(
     limit: Annotated[int, Query(ge=1, le=finance_queries.ENTRIES_PAGE_MAX)] = 100,
 ) -> EntriesPage:
     """Journal entries, newest first, filtered by period, kind, key, model or tag; follow `next_cursor`."""
-    _period(since, until)
+    check_period(since, until)
     services: Services = request.app.state.services
     where = EntryFilter(since=since, until=until, kind=kind, api_key_id=key, model=model, tag=tag)
     async with services.engine.connect() as conn:
@@ -87,7 +80,7 @@ async def get_statement(
 ) -> StatementBody | StreamingResponse:
     """Opening balance, top-ups, debits by model, refunds, adjustments, closing balance; `format=csv` streams
     the summary followed by every entry of the period with the running balance (no row cap)."""
-    _period(since, until)
+    check_period(since, until)
     services: Services = request.app.state.services
     if format == "csv":
 
@@ -112,7 +105,7 @@ async def get_usage_by_day(
     request: Request, principal: Billing, since: datetime | None = None, until: datetime | None = None
 ) -> UsageByDay:
     """Debits by UTC day x model x key x tag (a job with several tags counts under each of them)."""
-    _period(since, until)
+    check_period(since, until)
     services: Services = request.app.state.services
     async with services.engine.connect() as conn:
         rows = await finance_queries.usage_by_day(conn, principal.workspace_id, since=since, until=until)
