@@ -188,7 +188,10 @@ class WorkspaceCommands:
             detail["rate_version_id"] = rate.id
         if tokens <= 0:
             raise Refused(ErrorCode.INVALID_REQUEST, "a grant must be positive")
-        await journal.grant(
-            conn, command.workspace_id, tokens, idempotency_key=f"grant:admin:{command.job_id}", detail=detail
-        )
-        return tokens
+        key = f"grant:admin:{command.job_id}"
+        if await journal.grant(conn, command.workspace_id, tokens, idempotency_key=key, detail=detail):
+            return tokens
+        # A redelivered command: the book has its grant from the first delivery, converted at the rate in force
+        # then, which may not be today's; the answer says what was credited.
+        credited = await journal.credited(conn, key, command.workspace_id)
+        return tokens if credited is None else credited

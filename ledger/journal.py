@@ -167,6 +167,19 @@ async def record_entries(conn: AsyncConnection, entries: list[Entry]) -> int:
     return recorded(entries, counts)
 
 
+async def credited(conn: AsyncConnection, idempotency_key: str, workspace_id: str) -> int | None:
+    """What the entry recorded under `idempotency_key` moved into the workspace's available account (None: no entry)."""
+    result = await conn.execute(
+        text(
+            "SELECT sum(p.amount) FROM journal_transactions t JOIN postings p ON p.transaction_id = t.id "
+            "WHERE t.idempotency_key = :key AND p.account_id = :account"
+        ),
+        {"key": idempotency_key, "account": domain.account_id(workspace_id, AccountKind.AVAILABLE)},
+    )
+    amount = result.scalar_one()
+    return None if amount is None else int(amount)
+
+
 async def create_workspace(
     conn: AsyncConnection,
     workspace_id: str,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas import topics
-from schemas.events import WorkspaceCommandIssued, encode
+from schemas.events import WorkspaceCommandAnswered, WorkspaceCommandIssued, decode, encode
 from tests.conftest import ADMIN_KEY, Stack, make_workspace
 from tests.ledger_checks import assert_books_balance, balances
 
@@ -125,6 +125,67 @@ async def test_a_grant_in_bdt_converts_at_the_rate_a_top_up_gets(
     assert granted.json()["granted_tokens"] == 1_801 and granted.json()["balance"] == 1_801
     assert (await balances(engine, workspace_id))["available"] == 3_602
     await assert_books_balance(engine)
+
+
+async def test_a_bdt_grant_redelivered_after_a_rate_change_credits_once_at_its_first_rate(
+    client: httpx.AsyncClient, stack: Stack, engine: AsyncEngine
+) -> None:
+    workspace_id = (await client.post("/admin/workspaces", json={"name": "grant replay"}, headers=ADMIN)).json()["id"]
+    command = WorkspaceCommandIssued(
+        workspace_id=workspace_id, job_id=f"cmd_{uuid.uuid4().hex}", action="grant", grant_bdt=2
+    )
+    replies = AIOKafkaConsumer(bootstrap_servers=stack.kafka)
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka)
+    await replies.start()
+    await producer.start()
+    try:
+        replies_topic = topics.prefixed(stack.topic_prefix, topics.LEDGER_REPLIES)
+        partitions = replies.partitions_for_topic(replies_topic) or await _partitions(replies, replies_topic)
+        replies.assign([TopicPartition(replies_topic, partition) for partition in partitions])
+        await replies.seek_to_end()
+        for tp in replies.assignment():
+            await replies.position(tp)
+
+        async def deliver() -> None:
+            await producer.send_and_wait(
+                topics.prefixed(stack.topic_prefix, topics.LEDGER_COMMANDS),
+                encode(command),
+                key=topics.ledger_key(workspace_id),
+            )
+
+        await deliver()  # at the platform's 500 tokens per BDT: 1,000 tokens
+        answers = await _answers_to(replies, command.job_id, count=1)
+        rate = await client.post(
+            f"/admin/workspaces/{workspace_id}/rates", json={"tokens_per_bdt": "600", "reason": "deal"}, headers=ADMIN
+        )
+        assert rate.status_code == 201, rate.text
+        await deliver()  # the same command again (a producer retry, a crash before the offset commit)
+        answers += await _answers_to(replies, command.job_id, count=1)
+    finally:
+        await producer.stop()
+        await replies.stop()
+    # Credited once, at the rate in force when it was first applied; the replay answers what the book holds.
+    assert [answer.granted_tokens for answer in answers] == [1_000, 1_000]
+    assert (await balances(engine, workspace_id))["available"] == 1_000
+    await assert_books_balance(engine)
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    cluster = await consumer._client.fetch_all_metadata()
+    return set(cluster.partitions_for_topic(topic) or ())
+
+
+async def _answers_to(consumer: AIOKafkaConsumer, job_id: str, *, count: int) -> list[WorkspaceCommandAnswered]:
+    answers: list[WorkspaceCommandAnswered] = []
+    for _ in range(300):
+        batches = await consumer.getmany(timeout_ms=100)
+        for records in batches.values():
+            for record in records:
+                if record.value is not None and job_id.encode() in record.value:
+                    answers.append(decode(WorkspaceCommandAnswered, record.value))
+        if len(answers) >= count:
+            return answers
+    raise AssertionError(f"{len(answers)} answers to {job_id} within 30 s, expected {count}")
 
 
 async def test_admin_endpoints_refuse_workspace_keys_and_strangers(
