@@ -20,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -60,12 +62,21 @@ def create_engine(settings: LedgerSettings) -> AsyncEngine:
     return create_async_engine(settings.database_url, pool_size=settings.db_pool_size)
 
 
+def _faust_data_root() -> Path:
+    root = Path(tempfile.gettempdir()) / "luntrex-faust"
+    root.mkdir(exist_ok=True)  # Faust makes only the last directory of its path
+    return root
+
+
 def new_faust_app(settings: LedgerSettings) -> faust.App:
     # LedgerApp: Faust with an idempotent producer (acks=all and enable_idempotence), like every other producer.
     return LedgerApp(
         settings.ledger_app_id,
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
         store="memory://",
+        # Faust makes its data directory even with the memory store (nothing is written in it); its default, in
+        # the working directory, left one empty directory per app id (every test run) in the checkout.
+        datadir=str(_faust_data_root() / f"{settings.ledger_app_id}-data"),
         web_enabled=False,
         topic_partitions=topics.LEDGER_PARTITIONS,
         topic_allow_declare=False,
