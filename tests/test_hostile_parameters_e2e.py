@@ -433,3 +433,19 @@ async def test_another_workspace_completes_after_the_walk(
     assert sum(len(_cases(p)) for _, parameters in OPERATIONS.values() for p in parameters) >= 1000
     print(f"hostile parameters: {TALLY.requests} requests, statuses {TALLY.by_status}")
     await assert_another_workspace_completes(stack.base_url, engine)
+
+
+@pytest.mark.parametrize("path", ["/alerts", "/ledger/entries", "/webhooks/{endpoint_id}/deliveries"])
+@pytest.mark.parametrize("cursor", [str(2**63), "9" * 19])
+async def test_a_cursor_past_a_bigint_is_400_naming_it(
+    client: httpx.AsyncClient, fixtures: Fixtures, path: str, cursor: str
+) -> None:
+    # Nineteen digits pass a length check but not PostgreSQL's bigint: compared with a row id, that was a 500.
+    url = path.format(endpoint_id=fixtures.fill_ins["endpoint_id"])
+    response = await client.get(url, params={"cursor": cursor}, headers=fixtures.workspace.headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "invalid_request"
+    assert "cursor" in response.json()["error"]
+    assert (
+        await client.get(url, params={"cursor": str(2**63 - 1)}, headers=fixtures.workspace.headers)
+    ).status_code == 200

@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 
 from ingress.auth import Billing
 from ingress.openapi_document import error_responses
+from ingress.page_cursors import row_id_cursor
 from ingress.services import Services
 from ledger import finance_queries
 from ledger.finance_queries import EntryFilter
@@ -38,14 +39,6 @@ def _period(since: datetime | None, until: datetime | None) -> None:
         raise InvalidRequest("since must be before until")
 
 
-def _cursor(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 19:
-        raise InvalidRequest("cursor is not one this API returned")
-    return int(cursor)
-
-
 @router.get("/api/v1/ledger/entries", response_model=EntriesPage, responses=error_responses(400, 401, 403))
 async def get_entries(
     request: Request,
@@ -65,7 +58,7 @@ async def get_entries(
     where = EntryFilter(since=since, until=until, kind=kind, api_key_id=key, model=model, tag=tag)
     async with services.engine.connect() as conn:
         page, next_cursor = await finance_queries.entries(
-            conn, principal.workspace_id, where, cursor=_cursor(cursor), limit=limit
+            conn, principal.workspace_id, where, cursor=row_id_cursor(cursor), limit=limit
         )
     return EntriesPage.model_validate({"data": page, "next_cursor": str(next_cursor) if next_cursor else None})
 
@@ -143,6 +136,6 @@ async def get_alerts(
     """History of thresholds crossed and top-ups succeeded or failed, newest first."""
     services: Services = request.app.state.services
     async with services.engine.connect() as conn:
-        rows = await finance_queries.alerts(conn, principal.workspace_id, cursor=_cursor(cursor), limit=limit)
+        rows = await finance_queries.alerts(conn, principal.workspace_id, cursor=row_id_cursor(cursor), limit=limit)
     next_cursor = str(rows[-1]["id"]) if len(rows) == limit else None
     return AlertsPage.model_validate({"data": rows, "next_cursor": next_cursor})
