@@ -449,3 +449,15 @@ async def test_a_cursor_past_a_bigint_is_400_naming_it(
     assert (
         await client.get(url, params={"cursor": str(2**63 - 1)}, headers=fixtures.workspace.headers)
     ).status_code == 200
+
+
+@pytest.mark.parametrize("after", ["ws%00", "%01", "a%0Ab", "%7F", "%C2%85"])
+async def test_a_control_character_in_the_admin_workspace_cursor_is_400_naming_it(
+    client: httpx.AsyncClient, after: str
+) -> None:
+    # A NUL reached PostgreSQL (a 500); other control characters were compared with workspace ids as if one could
+    # hold them.
+    response = await client.get(f"/admin/workspaces?after={after}", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "invalid_request"
+    assert "after" in response.json()["error"]

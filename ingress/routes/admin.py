@@ -32,6 +32,7 @@ from ingress.services import Services
 from ledger import queries
 from schemas.errors import NotFound
 from schemas.guardrails import Guardrails
+from schemas.text import Label
 
 router = APIRouter(prefix="/api/v1/admin", dependencies=[Depends(authenticate_admin)])
 
@@ -82,7 +83,8 @@ async def create_workspace(request: Request, new: NewWorkspace) -> OrjsonRespons
 @router.get("/workspaces", response_model=WorkspacesPage, responses=error_responses(400, 401, 403))
 async def list_workspaces(
     request: Request,
-    after: Annotated[str | None, Query(max_length=64)] = None,
+    # Compared with workspace ids in SQL: a NUL there is a database error (a 500), any control character no id.
+    after: Annotated[Label | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=LIST_LIMIT_MAX)] = 100,
 ) -> dict[str, Any]:
     services: Services = request.app.state.services
