@@ -461,3 +461,15 @@ async def test_a_control_character_in_the_admin_workspace_cursor_is_400_naming_i
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "invalid_request"
     assert "after" in response.json()["error"]
+
+
+@pytest.mark.parametrize("name", ["key", "model", "tag"])
+@pytest.mark.parametrize("value", ["%C2%85", "a%C2%9Bb"])
+async def test_a_c1_control_character_in_a_ledger_entries_filter_is_400_naming_it(
+    client: httpx.AsyncClient, fixtures: Fixtures, name: str, value: str
+) -> None:
+    # The filters' pattern refused C0 and DEL only: a C1 control was searched for as if a key, model or tag could
+    # hold one (they cannot: each is a Label).
+    response = await client.get(f"/ledger/entries?{name}={value}", headers=fixtures.workspace.headers)
+    assert response.status_code == 400, response.text
+    assert name in response.json()["error"]

@@ -24,8 +24,9 @@ from schemas.finance import AlertsPage, EntriesPage, StatementBody, TopupsPage, 
 
 router = APIRouter()
 
-# Printable text only: no control characters (NUL included) in filters that end up in SQL parameters.
-_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+# Printable text only, as a key, model or tag is (`schemas.text.Label`): no C0 or C1 control characters, no DEL,
+# NUL included, in filters that end up in SQL parameters.
+_PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]+$"
 Text64 = Annotated[str | None, Query(max_length=64, pattern=_PRINTABLE)]
 Text128 = Annotated[str | None, Query(max_length=128, pattern=_PRINTABLE)]
 EntryKind = Literal["grant", "topup", "hold", "debit", "release", "refund", "adjustment", "invoice_paid"]
