@@ -473,3 +473,26 @@ async def test_a_c1_control_character_in_a_ledger_entries_filter_is_400_naming_i
     response = await client.get(f"/ledger/entries?{name}={value}", headers=fixtures.workspace.headers)
     assert response.status_code == 400, response.text
     assert name in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "named"),
+    [
+        ("/batches", "limit=%00&limit=5", "limit"),
+        ("/batches", "limit=5&limit=5", "limit"),
+        ("/usage", "tag=a&model=b&tag=a", "tag"),
+        ("/openai/batches", "limit=%01&limit=7", "limit"),
+    ],
+)
+async def test_a_repeated_query_parameter_is_400_naming_it(
+    client: httpx.AsyncClient, fixtures: Fixtures, path: str, query: str, named: str
+) -> None:
+    # The last value used to win and the others were dropped unseen, a NUL among them: which one a caller meant
+    # is a guess, so neither is used.
+    response = await client.get(f"{path}?{query}", headers=fixtures.workspace.headers)
+    assert response.status_code == 400, response.text
+    body = response.json()
+    message = body["error"]["message"] if path.startswith("/openai/") else body["error"]
+    assert named in message and "more than once" in message, body
+    single = query.split("&", 1)[1] if path != "/usage" else "tag=a&model=b"
+    assert (await client.get(f"{path}?{single}", headers=fixtures.workspace.headers)).status_code == 200

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
-from ingress import guardrail_policy, key_guardrails, key_service, keys, workspace_commands
+from ingress import guardrail_policy, key_guardrails, key_service, keys, query_strings, workspace_commands
 from ingress.api_models import (
     GrantAnswer,
     KeyGuardrailsView,
@@ -80,7 +80,12 @@ async def create_workspace(request: Request, new: NewWorkspace) -> OrjsonRespons
     return OrjsonResponse(body, status_code=201)
 
 
-@router.get("/workspaces", response_model=WorkspacesPage, responses=error_responses(400, 401, 403))
+@router.get(
+    "/workspaces",
+    response_model=WorkspacesPage,
+    responses=error_responses(400, 401, 403),
+    dependencies=[query_strings.SINGLE_VALUED],
+)
 async def list_workspaces(
     request: Request,
     # Compared with workspace ids in SQL: a NUL there is a database error (a 500), any control character no id.

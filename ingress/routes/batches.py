@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
-from ingress import batch_rendering, batch_writes
+from ingress import batch_rendering, batch_writes, query_strings
 from ingress.auth import Authenticated
 from ingress.batch_ingest import BatchOptions, IngestLimits, completion_window_s, ingest
 from ingress.batch_stream import numbered_lines
@@ -52,6 +52,7 @@ BatchId = Annotated[Label, Path(max_length=64)]
             },
         }
     },
+    dependencies=[query_strings.SINGLE_VALUED],
 )
 async def create_batch(
     request: Request,
@@ -158,7 +159,12 @@ async def _documents(requests: list[Any]) -> AsyncIterator[tuple[int, Any]]:
         yield number, document
 
 
-@router.get("", response_model=BatchList, responses={status: {"model": ErrorBody} for status in (400, 401, 403)})
+@router.get(
+    "",
+    response_model=BatchList,
+    responses={status: {"model": ErrorBody} for status in (400, 401, 403)},
+    dependencies=[query_strings.SINGLE_VALUED],
+)
 async def list_batches(
     request: Request,
     principal: Authenticated,

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
+from ingress import query_strings
 from ingress.auth import Billing
 from ingress.openapi_document import error_responses
 from ingress.page_cursors import row_id_cursor
@@ -40,7 +41,12 @@ def _period(since: datetime | None, until: datetime | None) -> None:
         raise InvalidRequest("since must be before until")
 
 
-@router.get("/api/v1/ledger/entries", response_model=EntriesPage, responses=error_responses(400, 401, 403))
+@router.get(
+    "/api/v1/ledger/entries",
+    response_model=EntriesPage,
+    responses=error_responses(400, 401, 403),
+    dependencies=[query_strings.SINGLE_VALUED],
+)
 async def get_entries(
     request: Request,
     principal: Billing,
@@ -71,6 +77,7 @@ async def get_entries(
         200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "the statement, as JSON or CSV"},
         **error_responses(400, 401, 403),
     },
+    dependencies=[query_strings.SINGLE_VALUED],
 )
 async def get_statement(
     request: Request,
@@ -101,7 +108,12 @@ async def get_statement(
     return StatementBody.model_validate(found.as_json())
 
 
-@router.get("/api/v1/ledger/usage", response_model=UsageByDay, responses=error_responses(400, 401, 403))
+@router.get(
+    "/api/v1/ledger/usage",
+    response_model=UsageByDay,
+    responses=error_responses(400, 401, 403),
+    dependencies=[query_strings.SINGLE_VALUED],
+)
 async def get_usage_by_day(
     request: Request, principal: Billing, since: datetime | None = None, until: datetime | None = None
 ) -> UsageByDay:
@@ -113,7 +125,12 @@ async def get_usage_by_day(
     return UsageByDay.model_validate({"data": rows})
 
 
-@router.get("/api/v1/topups", response_model=TopupsPage, responses=error_responses(400, 401, 403))
+@router.get(
+    "/api/v1/topups",
+    response_model=TopupsPage,
+    responses=error_responses(400, 401, 403),
+    dependencies=[query_strings.SINGLE_VALUED],
+)
 async def get_topups(
     request: Request,
     principal: Billing,
@@ -127,7 +144,12 @@ async def get_topups(
     return TopupsPage.model_validate({"data": rows, "next_cursor": rows[-1]["id"] if len(rows) == limit else None})
 
 
-@router.get("/api/v1/alerts", response_model=AlertsPage, responses=error_responses(400, 401, 403))
+@router.get(
+    "/api/v1/alerts",
+    response_model=AlertsPage,
+    responses=error_responses(400, 401, 403),
+    dependencies=[query_strings.SINGLE_VALUED],
+)
 async def get_alerts(
     request: Request,
     principal: Billing,

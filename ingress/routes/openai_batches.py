@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
-from ingress import batch_rendering, batch_writes
+from ingress import batch_rendering, batch_writes, query_strings
 from ingress.auth import Authenticated
 from ingress.batch_ingest import BatchOptions, completion_window_s
 from ingress.batch_stream import numbered_lines
@@ -201,7 +201,7 @@ async def cancel_batch(batch_id: BatchId, request: Request, principal: Authentic
     return await _openai_batch(services, principal, batch_id)
 
 
-@router.get("/batches", response_model=OpenAIBatchList, responses=_ERRORS)
+@router.get("/batches", response_model=OpenAIBatchList, responses=_ERRORS, dependencies=[query_strings.SINGLE_VALUED])
 async def list_batches(
     request: Request,
     principal: Authenticated,

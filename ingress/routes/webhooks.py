@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
+from ingress import query_strings
 from ingress.auth import Manager, authenticate_billing_or_manager
 from ingress.json_response import OrjsonResponse
 from ingress.key_policy import Principal
@@ -113,7 +114,12 @@ async def rotate_webhook_secret(
     return WebhookEndpointBody.model_validate(result)
 
 
-@router.get("/{endpoint_id}/deliveries", response_model=WebhookDeliveriesPage, responses=_errors(400, 401, 403, 404))
+@router.get(
+    "/{endpoint_id}/deliveries",
+    response_model=WebhookDeliveriesPage,
+    responses=_errors(400, 401, 403, 404),
+    dependencies=[query_strings.SINGLE_VALUED],
+)
 async def list_deliveries(
     request: Request,
     principal: WebhookReader,
