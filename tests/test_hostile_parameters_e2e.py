@@ -496,3 +496,20 @@ async def test_a_repeated_query_parameter_is_400_naming_it(
     assert named in message and "more than once" in message, body
     single = query.split("&", 1)[1] if path != "/usage" else "tag=a&model=b"
     assert (await client.get(f"{path}?{single}", headers=fixtures.workspace.headers)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "query", ["completion_window=%00", "completion_window=1h", "all_or_nothing=true", "metadata=%7B%7D"]
+)
+async def test_a_query_option_beside_a_batch_document_is_400_naming_it(
+    client: httpx.AsyncClient, fixtures: Fixtures, query: str
+) -> None:
+    # A `{"requests": [...]}` document carries its options: one in the query was ignored (a NUL included) and the
+    # batch created, holding credit, with other options than the caller asked for.
+    before = await _money(client, fixtures.workspace)
+    document = OPERATIONS["POST /api/v1/batches"][0]["requestBody"]["content"]["application/json"]["example"]
+    response = await client.post(f"/batches?{query}", json=document, headers=fixtures.workspace.headers)
+    assert response.status_code == 400, response.text
+    assert query.split("=", 1)[0] in response.json()["error"]
+    assert (await client.get("/batches", headers=fixtures.workspace.headers)).json()["data"] == []
+    assert await _money(client, fixtures.workspace) == before
