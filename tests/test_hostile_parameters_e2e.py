@@ -513,3 +513,18 @@ async def test_a_query_option_beside_a_batch_document_is_400_naming_it(
     assert query.split("=", 1)[0] in response.json()["error"]
     assert (await client.get("/batches", headers=fixtures.workspace.headers)).json()["data"] == []
     assert await _money(client, fixtures.workspace) == before
+
+
+@pytest.mark.parametrize("invoice_id", ["inv_unknown", str(2**64), "%FF%FE"])
+async def test_marking_an_unknown_invoice_paid_is_404_naming_it(
+    client: httpx.AsyncClient, fixtures: Fixtures, invoice_id: str
+) -> None:
+    # An unknown invoice was a 400 ("no invoice ... in this workspace") that named no parameter; an unknown id is a
+    # 404 everywhere else.
+    before = await _money(client, fixtures.target)
+    url = f"/admin/workspaces/{fixtures.target.id}/invoices/{invoice_id}/paid"
+    response = await client.post(url, headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    assert response.status_code == 404, response.text
+    assert response.json()["code"] == "not_found"
+    assert "invoice_id" in response.json()["error"]
+    assert await _money(client, fixtures.target) == before
