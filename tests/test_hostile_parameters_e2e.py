@@ -528,3 +528,16 @@ async def test_marking_an_unknown_invoice_paid_is_404_naming_it(
     assert response.json()["code"] == "not_found"
     assert "invoice_id" in response.json()["error"]
     assert await _money(client, fixtures.target) == before
+
+
+@pytest.mark.parametrize("filename", ["in\x00put.jsonl", "\x01\x1b[2J.jsonl", "name\x85.jsonl"])
+async def test_an_upload_named_with_control_characters_is_400_naming_filename(
+    client: httpx.AsyncClient, fixtures: Fixtures, filename: str
+) -> None:
+    # A NUL in the name reached PostgreSQL (a 500); other control characters were stored and listed back.
+    content_type, body = _multipart([_purpose(b"batch"), _file(filename)])
+    headers = {"Authorization": f"Bearer {fixtures.workspace.api_key}", "Content-Type": content_type}
+    response = await client.post("/openai/files", content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request" and "filename" in error["message"], error

@@ -29,6 +29,7 @@ from schemas.api import ErrorBody, Label
 from schemas.batches import OpenAIBatch, OpenAIBatchList, OpenAIFile
 from schemas.errors import InvalidRequest, NotFound
 from schemas.events import utc_now
+from schemas.text import refuse_control_characters
 
 router = APIRouter(prefix="/api/v1/openai")
 
@@ -90,12 +91,21 @@ async def create_file(request: Request, principal: Authenticated) -> OpenAIFile:
             _upload_chunks(upload),
             workspace_id=principal.workspace_id,
             purpose="batch",
-            filename=(upload.filename or "input.jsonl")[:256],
+            filename=_filename(upload),
             now=utc_now(),
         )
     finally:
         await form.close()
     return _file(stored.id, stored.bytes, stored.created_at.timestamp(), stored.filename)
+
+
+def _filename(upload: UploadFile) -> str:
+    """The name the file is listed under: printable text only (a NUL cannot even be stored), at most 256 chars."""
+    filename = (upload.filename or "input.jsonl")[:256]
+    try:
+        return refuse_control_characters(filename)
+    except ValueError as error:
+        raise InvalidRequest(f"'filename' of the file part {error}") from error
 
 
 async def _upload_chunks(upload: UploadFile) -> AsyncIterator[bytes]:
