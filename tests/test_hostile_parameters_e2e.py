@@ -541,3 +541,15 @@ async def test_an_upload_named_with_control_characters_is_400_naming_filename(
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["code"] == "invalid_request" and "filename" in error["message"], error
+
+
+@pytest.mark.parametrize("purposes", [[b"\x00", b"batch"], [b"fine-tune", b"batch"], [b"batch", b"batch"]])
+async def test_an_upload_with_purpose_repeated_is_400_naming_purpose(
+    client: httpx.AsyncClient, fixtures: Fixtures, purposes: list[bytes]
+) -> None:
+    # The form kept the last field, so a NUL or another purpose before 'batch' was dropped unseen.
+    content_type, body = _multipart([*map(_purpose, purposes), _file()])
+    headers = {"Authorization": f"Bearer {fixtures.workspace.api_key}", "Content-Type": content_type}
+    response = await client.post("/openai/files", content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert "purpose" in response.json()["error"]["message"]

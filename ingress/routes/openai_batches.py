@@ -82,6 +82,9 @@ async def create_file(request: Request, principal: Authenticated) -> OpenAIFile:
     try:
         upload = form.get("file")
         purpose = form.get("purpose")
+        # The form keeps the last of repeated fields: the others would be dropped unseen.
+        if len(form.getlist("purpose")) > 1:
+            raise InvalidRequest("'purpose' is given more than once; send it once")
         if purpose != "batch":
             raise InvalidRequest("'purpose' must be 'batch': files are stored here only for batches")
         if not isinstance(upload, UploadFile):
