@@ -15,7 +15,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ingress import batch_rendering, batch_writes, query_strings
 from ingress.auth import Authenticated
@@ -78,7 +79,7 @@ _UPLOAD_BODY = {
 )
 async def create_file(request: Request, principal: Authenticated) -> OpenAIFile:
     services: Services = request.app.state.services
-    form = await request.form(max_files=1, max_fields=8)
+    form = await _form(request)
     try:
         upload = form.get("file")
         purpose = form.get("purpose")
@@ -100,6 +101,22 @@ async def create_file(request: Request, principal: Authenticated) -> OpenAIFile:
     finally:
         await form.close()
     return _file(stored.id, stored.bytes, stored.created_at.timestamp(), stored.filename)
+
+
+async def _form(request: Request) -> FormData:
+    """The upload's form. Starlette answers an unreadable one "Invalid multipart data." whatever the reason; the
+    reason is kept, so a filename over the parser's header limit (4 KiB) is told as such."""
+    try:
+        return await request.form(max_files=1, max_fields=8)
+    except StarletteHTTPException as error:
+        reason = error.detail
+        multipart = error.__context__
+        if multipart is not None and multipart.__cause__ is not None:
+            reason = f"{reason.rstrip('.')}: {multipart.__cause__}"
+        raise InvalidRequest(
+            f"'file': the body is not multipart/form-data this server can read ({reason}); "
+            "a part's headers, its filename included, must fit in 4 KiB"
+        ) from error
 
 
 def _filename(upload: UploadFile) -> str:
