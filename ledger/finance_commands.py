@@ -50,7 +50,7 @@ def parse(payload: dict[str, Any] | bytes | str) -> FinanceCommand:
 
 def error_code(exc: FinanceInputError) -> str:
     """The API error code of a refused command (its status comes from `schemas.errors.ERRORS`)."""
-    if isinstance(exc, webhooks.WebhookNotFound):
+    if isinstance(exc, webhooks.WebhookNotFound | topups.InvoiceNotFound):
         return "not_found"
     return "idempotency_conflict" if isinstance(exc, TopupConflict) else "invalid_request"
 

@@ -64,6 +64,10 @@ class TopupConflict(FinanceInputError):
     """The idempotency key was used before for a different top-up (another amount or method)."""
 
 
+class InvoiceNotFound(FinanceInputError):
+    """No such invoice in this workspace (a 404, as an unknown id is everywhere else)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Topup:
     id: str
@@ -336,7 +340,7 @@ async def mark_invoice_paid(conn: AsyncConnection, workspace_id: str, invoice_id
         )
     ).first()
     if invoice is None:
-        raise FinanceInputError(f"no invoice {invoice_id!r} in this workspace")
+        raise InvoiceNotFound(f"invoice_id {invoice_id!r}: no such invoice in this workspace")
     if invoice.status == "paid":
         return False
     entry = journal.Entry(

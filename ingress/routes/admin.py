@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
-from ingress import guardrail_policy, key_guardrails, key_service, keys, workspace_commands
+from ingress import guardrail_policy, key_guardrails, key_service, keys, query_strings, workspace_commands
 from ingress.api_models import (
     GrantAnswer,
     KeyGuardrailsView,
@@ -32,6 +32,7 @@ from ingress.services import Services
 from ledger import queries
 from schemas.errors import NotFound
 from schemas.guardrails import Guardrails
+from schemas.text import Label
 
 router = APIRouter(prefix="/api/v1/admin", dependencies=[Depends(authenticate_admin)])
 
@@ -79,10 +80,16 @@ async def create_workspace(request: Request, new: NewWorkspace) -> OrjsonRespons
     return OrjsonResponse(body, status_code=201)
 
 
-@router.get("/workspaces", response_model=WorkspacesPage, responses=error_responses(400, 401, 403))
+@router.get(
+    "/workspaces",
+    response_model=WorkspacesPage,
+    responses=error_responses(400, 401, 403),
+    dependencies=[query_strings.SINGLE_VALUED],
+)
 async def list_workspaces(
     request: Request,
-    after: Annotated[str | None, Query(max_length=64)] = None,
+    # Compared with workspace ids in SQL: a NUL there is a database error (a 500), any control character no id.
+    after: Annotated[Label | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=LIST_LIMIT_MAX)] = 100,
 ) -> dict[str, Any]:
     services: Services = request.app.state.services

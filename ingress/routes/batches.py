@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
-from ingress import batch_rendering, batch_writes
+from ingress import batch_rendering, batch_writes, query_strings
 from ingress.auth import Authenticated
 from ingress.batch_ingest import BatchOptions, IngestLimits, completion_window_s, ingest
 from ingress.batch_stream import numbered_lines
@@ -33,6 +33,8 @@ JSONL_TYPES = frozenset(
 )
 _READ_ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody} for status in (400, 401, 403, 404)}
 BatchId = Annotated[Label, Path(max_length=64)]
+# The batch options a JSONL body or a bare JSON array takes in the query string.
+QUERY_OPTIONS = ("completion_window", "all_or_nothing", "metadata")
 
 
 @router.post(
@@ -52,6 +54,7 @@ BatchId = Annotated[Label, Path(max_length=64)]
             },
         }
     },
+    dependencies=[query_strings.SINGLE_VALUED],
 )
 async def create_batch(
     request: Request,
@@ -127,6 +130,7 @@ async def _json_batch(request: Request, window: str, all_or_nothing: bool, metad
                 all_or_nothing=all_or_nothing,
                 metadata=_metadata(metadata),
             )
+        _refuse_query_options(request)
         return BatchCreate.model_validate_json(body)
     except orjson.JSONDecodeError as error:
         if (wide := json_integers.wide_integer_refused(body)) is not None:
@@ -139,6 +143,17 @@ async def _json_batch(request: Request, window: str, all_or_nothing: bool, metad
             raise InvalidRequest(str(wide)) from error
         where = ".".join(str(part) for part in first["loc"])
         raise InvalidRequest(f"'{where}': {first['msg']}" if where else first["msg"]) from error
+
+
+def _refuse_query_options(request: Request) -> None:
+    """A batch document carries its own options: one also given in the query was ignored unseen (NUL and all),
+    and the batch run with the document's (or the default) instead, so it is refused by name."""
+    for name in QUERY_OPTIONS:
+        if name in request.query_params:
+            raise InvalidRequest(
+                f"query parameter {name!r} applies to a JSONL body or a bare JSON array; "
+                f'a {{"requests": [...]}} document carries its options in the document'
+            )
 
 
 def _array(body: bytes) -> Any:
@@ -158,7 +173,12 @@ async def _documents(requests: list[Any]) -> AsyncIterator[tuple[int, Any]]:
         yield number, document
 
 
-@router.get("", response_model=BatchList, responses={status: {"model": ErrorBody} for status in (400, 401, 403)})
+@router.get(
+    "",
+    response_model=BatchList,
+    responses={status: {"model": ErrorBody} for status in (400, 401, 403)},
+    dependencies=[query_strings.SINGLE_VALUED],
+)
 async def list_batches(
     request: Request,
     principal: Authenticated,

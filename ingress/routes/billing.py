@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from ingress import query_strings
 from ingress.api_models import Balance, UsageReport
 from ingress.auth import Billing, Reader
 from ingress.openapi_document import error_responses
@@ -41,7 +42,12 @@ async def get_balance(request: Request, principal: Reader) -> dict[str, Any]:
     return asdict(summary) | details | {"key_spend": key}
 
 
-@router.get("/api/v1/usage", response_model=UsageReport, responses=error_responses(400, 401, 403))
+@router.get(
+    "/api/v1/usage",
+    response_model=UsageReport,
+    responses=error_responses(400, 401, 403),
+    dependencies=[query_strings.SINGLE_VALUED],
+)
 async def get_usage(
     request: Request,
     principal: Billing,

@@ -13,33 +13,32 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
+from ingress import query_strings
 from ingress.auth import Billing
 from ingress.openapi_document import error_responses
+from ingress.page_cursors import row_id_cursor
 from ingress.periods import check_period
 from ingress.services import Services
 from ledger import finance_queries
 from ledger.finance_queries import EntryFilter
-from schemas.errors import InvalidRequest
 from schemas.finance import AlertsPage, EntriesPage, StatementBody, TopupsPage, UsageByDay
 
 router = APIRouter()
 
-# Printable text only: no control characters (NUL included) in filters that end up in SQL parameters.
-_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+# Printable text only, as a key, model or tag is (`schemas.text.Label`): no C0 or C1 control characters, no DEL,
+# NUL included, in filters that end up in SQL parameters.
+_PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]+$"
 Text64 = Annotated[str | None, Query(max_length=64, pattern=_PRINTABLE)]
 Text128 = Annotated[str | None, Query(max_length=128, pattern=_PRINTABLE)]
 EntryKind = Literal["grant", "topup", "hold", "debit", "release", "refund", "adjustment", "invoice_paid"]
 
 
-def _cursor(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 19:
-        raise InvalidRequest("cursor is not one this API returned")
-    return int(cursor)
-
-
-@router.get("/api/v1/ledger/entries", response_model=EntriesPage, responses=error_responses(400, 401, 403))
+@router.get(
+    "/api/v1/ledger/entries",
+    response_model=EntriesPage,
+    responses=error_responses(400, 401, 403),
+    dependencies=[query_strings.SINGLE_VALUED],
+)
 async def get_entries(
     request: Request,
     principal: Billing,
@@ -58,7 +57,7 @@ async def get_entries(
     where = EntryFilter(since=since, until=until, kind=kind, api_key_id=key, model=model, tag=tag)
     async with services.engine.connect() as conn:
         page, next_cursor = await finance_queries.entries(
-            conn, principal.workspace_id, where, cursor=_cursor(cursor), limit=limit
+            conn, principal.workspace_id, where, cursor=row_id_cursor(cursor), limit=limit
         )
     return EntriesPage.model_validate({"data": page, "next_cursor": str(next_cursor) if next_cursor else None})
 
@@ -70,6 +69,7 @@ async def get_entries(
         200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "the statement, as JSON or CSV"},
         **error_responses(400, 401, 403),
     },
+    dependencies=[query_strings.SINGLE_VALUED],
 )
 async def get_statement(
     request: Request,
@@ -100,7 +100,12 @@ async def get_statement(
     return StatementBody.model_validate(found.as_json())
 
 
-@router.get("/api/v1/ledger/usage", response_model=UsageByDay, responses=error_responses(400, 401, 403))
+@router.get(
+    "/api/v1/ledger/usage",
+    response_model=UsageByDay,
+    responses=error_responses(400, 401, 403),
+    dependencies=[query_strings.SINGLE_VALUED],
+)
 async def get_usage_by_day(
     request: Request, principal: Billing, since: datetime | None = None, until: datetime | None = None
 ) -> UsageByDay:
@@ -112,7 +117,12 @@ async def get_usage_by_day(
     return UsageByDay.model_validate({"data": rows})
 
 
-@router.get("/api/v1/topups", response_model=TopupsPage, responses=error_responses(400, 401, 403))
+@router.get(
+    "/api/v1/topups",
+    response_model=TopupsPage,
+    responses=error_responses(400, 401, 403),
+    dependencies=[query_strings.SINGLE_VALUED],
+)
 async def get_topups(
     request: Request,
     principal: Billing,
@@ -126,7 +136,12 @@ async def get_topups(
     return TopupsPage.model_validate({"data": rows, "next_cursor": rows[-1]["id"] if len(rows) == limit else None})
 
 
-@router.get("/api/v1/alerts", response_model=AlertsPage, responses=error_responses(400, 401, 403))
+@router.get(
+    "/api/v1/alerts",
+    response_model=AlertsPage,
+    responses=error_responses(400, 401, 403),
+    dependencies=[query_strings.SINGLE_VALUED],
+)
 async def get_alerts(
     request: Request,
     principal: Billing,
@@ -136,6 +151,6 @@ async def get_alerts(
     """History of thresholds crossed and top-ups succeeded or failed, newest first."""
     services: Services = request.app.state.services
     async with services.engine.connect() as conn:
-        rows = await finance_queries.alerts(conn, principal.workspace_id, cursor=_cursor(cursor), limit=limit)
+        rows = await finance_queries.alerts(conn, principal.workspace_id, cursor=row_id_cursor(cursor), limit=limit)
     next_cursor = str(rows[-1]["id"]) if len(rows) == limit else None
     return AlertsPage.model_validate({"data": rows, "next_cursor": next_cursor})

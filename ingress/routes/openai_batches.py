@@ -15,9 +15,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ingress import batch_rendering, batch_writes
+from ingress import batch_rendering, batch_writes, query_strings
 from ingress.auth import Authenticated
 from ingress.batch_ingest import BatchOptions, completion_window_s
 from ingress.batch_stream import numbered_lines
@@ -29,6 +30,7 @@ from schemas.api import ErrorBody, Label
 from schemas.batches import OpenAIBatch, OpenAIBatchList, OpenAIFile
 from schemas.errors import InvalidRequest, NotFound
 from schemas.events import utc_now
+from schemas.text import refuse_control_characters
 
 router = APIRouter(prefix="/api/v1/openai")
 
@@ -77,10 +79,13 @@ _UPLOAD_BODY = {
 )
 async def create_file(request: Request, principal: Authenticated) -> OpenAIFile:
     services: Services = request.app.state.services
-    form = await request.form(max_files=1, max_fields=8)
+    form = await _form(request)
     try:
         upload = form.get("file")
         purpose = form.get("purpose")
+        # The form keeps the last of repeated fields: the others would be dropped unseen.
+        if len(form.getlist("purpose")) > 1:
+            raise InvalidRequest("'purpose' is given more than once; send it once")
         if purpose != "batch":
             raise InvalidRequest("'purpose' must be 'batch': files are stored here only for batches")
         if not isinstance(upload, UploadFile):
@@ -90,12 +95,37 @@ async def create_file(request: Request, principal: Authenticated) -> OpenAIFile:
             _upload_chunks(upload),
             workspace_id=principal.workspace_id,
             purpose="batch",
-            filename=(upload.filename or "input.jsonl")[:256],
+            filename=_filename(upload),
             now=utc_now(),
         )
     finally:
         await form.close()
     return _file(stored.id, stored.bytes, stored.created_at.timestamp(), stored.filename)
+
+
+async def _form(request: Request) -> FormData:
+    """The upload's form. Starlette answers an unreadable one "Invalid multipart data." whatever the reason; the
+    reason is kept, so a filename over the parser's header limit (4 KiB) is told as such."""
+    try:
+        return await request.form(max_files=1, max_fields=8)
+    except StarletteHTTPException as error:
+        reason = error.detail
+        multipart = error.__context__
+        if multipart is not None and multipart.__cause__ is not None:
+            reason = f"{reason.rstrip('.')}: {multipart.__cause__}"
+        raise InvalidRequest(
+            f"'file': the body is not multipart/form-data this server can read ({reason}); "
+            "a part's headers, its filename included, must fit in 4 KiB"
+        ) from error
+
+
+def _filename(upload: UploadFile) -> str:
+    """The name the file is listed under: printable text only (a NUL cannot even be stored), at most 256 chars."""
+    filename = (upload.filename or "input.jsonl")[:256]
+    try:
+        return refuse_control_characters(filename)
+    except ValueError as error:
+        raise InvalidRequest(f"'filename' of the file part {error}") from error
 
 
 async def _upload_chunks(upload: UploadFile) -> AsyncIterator[bytes]:
@@ -201,7 +231,7 @@ async def cancel_batch(batch_id: BatchId, request: Request, principal: Authentic
     return await _openai_batch(services, principal, batch_id)
 
 
-@router.get("/batches", response_model=OpenAIBatchList, responses=_ERRORS)
+@router.get("/batches", response_model=OpenAIBatchList, responses=_ERRORS, dependencies=[query_strings.SINGLE_VALUED])
 async def list_batches(
     request: Request,
     principal: Authenticated,

@@ -11,9 +11,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
+from ingress import query_strings
 from ingress.auth import Manager, authenticate_billing_or_manager
 from ingress.json_response import OrjsonResponse
 from ingress.key_policy import Principal
+from ingress.page_cursors import row_id_cursor
 from ingress.routes.finance_writes import JsonBody, _command_of, _send
 from ingress.services import Services
 from ledger import webhook_queries
@@ -112,7 +114,12 @@ async def rotate_webhook_secret(
     return WebhookEndpointBody.model_validate(result)
 
 
-@router.get("/{endpoint_id}/deliveries", response_model=WebhookDeliveriesPage, responses=_errors(400, 401, 403, 404))
+@router.get(
+    "/{endpoint_id}/deliveries",
+    response_model=WebhookDeliveriesPage,
+    responses=_errors(400, 401, 403, 404),
+    dependencies=[query_strings.SINGLE_VALUED],
+)
 async def list_deliveries(
     request: Request,
     principal: WebhookReader,
@@ -126,7 +133,7 @@ async def list_deliveries(
         if await webhook_queries.endpoint(conn, principal.workspace_id, endpoint_id) is None:
             raise NotFound(f"webhook endpoint {endpoint_id!r} not found")
         data, next_id = await webhook_queries.deliveries(
-            conn, principal.workspace_id, endpoint_id, before_id=int(cursor) if cursor else None, limit=limit
+            conn, principal.workspace_id, endpoint_id, before_id=row_id_cursor(cursor), limit=limit
         )
     return WebhookDeliveriesPage.model_validate(
         {"data": data, "next_cursor": str(next_id) if next_id is not None else None}
