@@ -33,6 +33,7 @@ from ingress.json_response import OrjsonResponse
 from ingress.openapi_document import error_responses
 from ingress.services import Services
 from ingress.workspace_commands import CommandRefused
+from ledger import finance_queries
 from schemas.errors import InvalidRequest, NotFound
 from schemas.events import WorkspaceCommandIssued
 from schemas.finance import (
@@ -143,10 +144,18 @@ async def post_topup(
 @router.put("/api/v1/billing/auto-topup", response_model=AutoTopupAnswer, responses=error_responses(400, 401, 403, 503))
 async def put_auto_topup(request: Request, principal: Billing, body: JsonBody) -> dict[str, Any]:
     """Set the auto top-up: `threshold_tokens`, `amount_paisa` or `amount_bdt`, `method`, `enabled` (default true);
-    `enabled: false` turns it off. It fires once per downward crossing and re-arms above the threshold."""
+    `enabled: false` turns it off. It fires once per downward crossing and re-arms above the threshold.
+    Answers the stored setting exactly as `GET /api/v1/balance` shows it (`amount_paisa` and `amount_bdt`, `armed`)."""
+    services: Services = request.app.state.services
     command = _command_of(SetAutoTopup, body)
-    await _send(request.app.state.services, principal.workspace_id, command, actor=principal.key_id)
-    return {"auto_topup": body | {"enabled": body.get("enabled", True)}}
+    result = await _send(services, principal.workspace_id, command, actor=principal.key_id)
+    stored = result.get("auto_topup")
+    if not isinstance(stored, dict):
+        # A ledger from before this answer carried the stored row says only "set": read the row back instead.
+        async with services.engine.connect() as conn:
+            stored = await finance_queries.auto_topup(conn, principal.workspace_id)
+    assert stored is not None, "the auto top-up the ledger just stored is not there"
+    return {"auto_topup": stored}
 
 
 @router.post(
