@@ -52,7 +52,8 @@ def error_code(exc: FinanceInputError) -> str:
     """The API error code of a refused command (its status comes from `schemas.errors.ERRORS`)."""
     if isinstance(exc, webhooks.WebhookNotFound | topups.InvoiceNotFound):
         return "not_found"
-    return "idempotency_conflict" if isinstance(exc, TopupConflict) else "invalid_request"
+    conflict = isinstance(exc, TopupConflict | corrections.CorrectionConflict)
+    return "idempotency_conflict" if conflict else "invalid_request"
 
 
 def _paisa(amount_paisa: int | None, amount_bdt: str | None) -> int:
