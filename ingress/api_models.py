@@ -166,6 +166,8 @@ class KeySpend(BaseModel):
 class AutoTopupState(BaseModel):
     threshold_tokens: int
     amount_paisa: int
+    # The same amount as a BDT decimal with two places ("500.00").
+    amount_bdt: str
     method: str
     enabled: bool
     armed: bool
@@ -261,11 +263,16 @@ class TopupAnswer(BaseModel):
 
 
 class AutoTopupSettings(BaseModel):
+    """The auto top-up as stored, the same object `GET /api/v1/balance` shows as `auto_topup`. Both amounts are
+    always given; they stay optional in this schema only because earlier answers could leave one of them null."""
+
     threshold_tokens: int
     amount_paisa: int | None = None
     amount_bdt: str | None = None
     method: str = "invoice"
     enabled: bool
+    armed: bool
+    fired_times: int
 
 
 class AutoTopupAnswer(BaseModel):

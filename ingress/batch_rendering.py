@@ -24,7 +24,9 @@ _UNRUN_CODES = {"cancelled": "batch_cancelled", "expired": "batch_expired"}
 
 
 def window_text(seconds: int) -> str:
-    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60)):
+    """The completion window as OpenAI writes it: whole hours as hours (`24h`, never `1d`), else minutes, else
+    seconds. Only the seconds are stored; both the native and the OpenAI batch objects report this text."""
+    for unit, size in (("h", 3600), ("m", 60)):
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"

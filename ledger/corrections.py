@@ -26,6 +26,10 @@ from ledger.topups import Finance
 from schemas.finance import FinanceEvent
 
 
+class CorrectionConflict(FinanceInputError):
+    """A correction's idempotency key was used before for another amount (a 409, as for a top-up's key)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Correction:
     idempotency_key: str
@@ -109,7 +113,15 @@ async def _record(
 ) -> Correction:
     before = balance.balance_left
     if await journal.record_entries(conn, [entry]) == 0:
-        return Correction(entry.idempotency_key, tokens, before, replayed=True, events=[])
+        # A replay moves nothing and answers what the first one moved, as a replayed top-up answers that top-up;
+        # the same key for another amount is refused, as it is for a top-up.
+        recorded = await journal.credited(conn, entry.idempotency_key, entry.workspace_id)
+        assert recorded is not None, f"entry {entry.idempotency_key} is neither new nor in the journal"
+        if recorded != tokens:
+            raise CorrectionConflict(
+                f"this idempotency key was used for another {entry.kind} ({recorded} tokens, not {tokens})"
+            )
+        return Correction(entry.idempotency_key, recorded, before, replayed=True, events=[])
     balance.available += tokens
     events = await crossings.apply_crossings(conn, entry.workspace_id, before, balance.balance_left, finance)
     return Correction(entry.idempotency_key, tokens, balance.balance_left, replayed=False, events=events)

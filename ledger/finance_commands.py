@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger import corrections, price_book, rates, thresholds, topups, webhook_commands, webhooks
+from ledger import corrections, finance_queries, price_book, rates, thresholds, topups, webhook_commands, webhooks
 from ledger.finance_domain import FinanceInputError, checked_paisa, paisa_from_bdt, parse_multiplier, parse_rate
 from ledger.topups import Finance, TopupConflict
 from schemas.catalogue import Catalogue
@@ -52,7 +52,8 @@ def error_code(exc: FinanceInputError) -> str:
     """The API error code of a refused command (its status comes from `schemas.errors.ERRORS`)."""
     if isinstance(exc, webhooks.WebhookNotFound | topups.InvoiceNotFound):
         return "not_found"
-    return "idempotency_conflict" if isinstance(exc, TopupConflict) else "invalid_request"
+    conflict = isinstance(exc, TopupConflict | corrections.CorrectionConflict)
+    return "idempotency_conflict" if conflict else "invalid_request"
 
 
 def _paisa(amount_paisa: int | None, amount_bdt: str | None) -> int:
@@ -119,7 +120,9 @@ async def _execute_settings(
             method=command.method,
             enabled=command.enabled,
         )
-        return {"auto_topup": "set"}
+        # The answer is the stored row, read in this transaction by the balance summary's own query: the PUT
+        # answers exactly what `GET /api/v1/balance` shows afterwards (normalised amount, both units, `armed`).
+        return {"auto_topup": await finance_queries.auto_topup(conn, workspace_id)}
     if isinstance(command, AddAlertThreshold):
         threshold_id = await thresholds.add_alert_threshold(
             conn, workspace_id, kind=command.kind, threshold_tokens=command.threshold_tokens, percent=command.percent

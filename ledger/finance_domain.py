@@ -49,6 +49,12 @@ def paisa_from_bdt(text: str) -> int:
     return checked_paisa(int(match["whole"]) * PAISA_PER_BDT + int(fraction or "0"))
 
 
+def bdt_text(amount_paisa: int) -> str:
+    """The BDT decimal of an amount in paisa, always with two places ("250.50"): the inverse of `paisa_from_bdt`."""
+    whole, fraction = divmod(amount_paisa, PAISA_PER_BDT)
+    return f"{whole}.{fraction:02d}"
+
+
 def checked_paisa(amount_paisa: object) -> int:
     """An amount in paisa as a top-up accepts it: an integer from 1 to TOPUP_PAISA_MAX."""
     if isinstance(amount_paisa, bool) or not isinstance(amount_paisa, int):

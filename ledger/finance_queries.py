@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger.finance_domain import account, closing_balance, fraction_text, statement_bucket
+from ledger.finance_domain import account, bdt_text, closing_balance, fraction_text, statement_bucket
 
 ENTRIES_PAGE_MAX = 500
 LIST_PAGE_MAX = 200
@@ -345,12 +345,10 @@ _SPENT_SINCE = text(
 )
 
 
-async def balance_details(conn: AsyncConnection, workspace_id: str) -> dict[str, Any]:
-    """What the balance summary adds for finance: spend today and this month (UTC, net of refunds), the last
-    top-up, the auto top-up and each alert threshold with whether it is armed, and the exchange rate in force."""
-    spent = (await conn.execute(_SPENT_SINCE, {"spent": account(workspace_id, "spent")})).one()
-    last = await topups(conn, workspace_id, cursor=None, limit=1)
-    auto = (
+async def auto_topup(conn: AsyncConnection, workspace_id: str) -> dict[str, Any] | None:
+    """The workspace's auto top-up as stored, its amount in both units (paisa and the BDT decimal); None if unset.
+    The balance summary shows it and `PUT /api/v1/billing/auto-topup` answers it, so the two never differ."""
+    row = (
         await conn.execute(
             text(
                 "SELECT threshold_tokens, amount_paisa, method, enabled, armed, fired_count AS fired_times "
@@ -359,6 +357,17 @@ async def balance_details(conn: AsyncConnection, workspace_id: str) -> dict[str,
             {"ws": workspace_id},
         )
     ).first()
+    if row is None:
+        return None
+    return dict(row._mapping) | {"amount_bdt": bdt_text(row.amount_paisa)}
+
+
+async def balance_details(conn: AsyncConnection, workspace_id: str) -> dict[str, Any]:
+    """What the balance summary adds for finance: spend today and this month (UTC, net of refunds), the last
+    top-up, the auto top-up and each alert threshold with whether it is armed, and the exchange rate in force."""
+    spent = (await conn.execute(_SPENT_SINCE, {"spent": account(workspace_id, "spent")})).one()
+    last = await topups(conn, workspace_id, cursor=None, limit=1)
+    auto = await auto_topup(conn, workspace_id)
     thresholds = await conn.execute(
         text(
             "SELECT id, kind, threshold_tokens, percent, armed FROM alert_thresholds WHERE workspace_id = :ws "
@@ -381,7 +390,7 @@ async def balance_details(conn: AsyncConnection, workspace_id: str) -> dict[str,
         "spent_today_tokens": spent.today,
         "spent_this_month_tokens": spent.month,
         "last_topup": last[0] if last else None,
-        "auto_topup": dict(auto._mapping) if auto is not None else None,
+        "auto_topup": auto,
         "alert_thresholds": [dict(row._mapping) for row in thresholds],
         "rate": {
             "version_id": rate.version_id,

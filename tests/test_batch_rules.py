@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from ingress.batch_ingest import completion_window_s
+from ingress.batch_rendering import window_text
 from ingress.batch_stream import OVERSIZED, numbered_lines
 from ledger.batch_fairness import Candidate, allot
 from schemas.errors import InvalidRequest
@@ -66,3 +67,11 @@ def test_the_completion_window_is_bounded() -> None:
     for bad in ("24", "0h", "8d", "1w", "-1h", "1.5h"):
         with pytest.raises(InvalidRequest):
             completion_window_s(bad, max_s=7 * 86_400)
+
+
+@pytest.mark.parametrize(
+    ("sent", "reported"), [("24h", "24h"), ("1d", "24h"), ("2d", "48h"), ("1h", "1h"), ("90m", "90m"), ("45s", "45s")]
+)
+def test_the_completion_window_is_reported_in_openais_form(sent: str, reported: str) -> None:
+    """OpenAI's Batch object says `"24h"`; a window of whole hours is never reported in days."""
+    assert window_text(completion_window_s(sent, max_s=7 * 86_400)) == reported

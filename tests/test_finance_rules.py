@@ -22,6 +22,12 @@ def test_bdt_strings_convert_to_exact_paisa(text: str, paisa: int) -> None:
     assert fd.paisa_from_bdt(text) == paisa
 
 
+@given(st.integers(min_value=1, max_value=fd.TOPUP_PAISA_MAX))
+def test_paisa_render_as_the_bdt_decimal_they_were_parsed_from(paisa: int) -> None:
+    text = fd.bdt_text(paisa)
+    assert fd.paisa_from_bdt(text) == paisa and text[-3] == "."
+
+
 @pytest.mark.parametrize(
     "text",
     [

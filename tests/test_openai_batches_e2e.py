@@ -47,10 +47,11 @@ async def test_the_openai_package_runs_a_batch_and_reads_its_output_and_error_fi
             metadata={"job": "nightly"},
         )
         assert created.object == "batch" and created.status == "in_progress"
+        assert created.completion_window == "24h"  # as sent, OpenAI's form (never "1d")
         assert created.input_file_id == uploaded.id and created.metadata == {"job": "nightly"}
         assert created.errors is not None and [e.line for e in created.errors.data or []] == [21]
         done = await wait_done(client, created.id)
-        assert done.status == "completed"
+        assert done.status == "completed" and done.completion_window == "24h"
         assert done.request_counts is not None
         assert (done.request_counts.total, done.request_counts.completed, done.request_counts.failed) == (21, 20, 1)
         assert done.output_file_id and done.error_file_id and done.completed_at
@@ -68,7 +69,7 @@ async def test_the_openai_package_runs_a_batch_and_reads_its_output_and_error_fi
     failed = [orjson.loads(row) for row in errors.splitlines()]
     assert [row["custom_id"] for row in failed] == ["fails"]
     assert failed[0]["response"]["status_code"] == 400 and "error" in failed[0]["response"]["body"]
-    assert [batch.id for batch in listed.data] == [created.id]
+    assert [(batch.id, batch.completion_window) for batch in listed.data] == [(created.id, "24h")]
     spent = sum(row["response"]["body"]["usage"]["total_tokens"] for row in rows)
     assert (await balances(engine, workspace.id))["spent"] == spent
 

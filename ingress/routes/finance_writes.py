@@ -33,6 +33,7 @@ from ingress.json_response import OrjsonResponse
 from ingress.openapi_document import error_responses
 from ingress.services import Services
 from ingress.workspace_commands import CommandRefused
+from ledger import finance_queries
 from schemas.errors import InvalidRequest, NotFound
 from schemas.events import WorkspaceCommandIssued
 from schemas.finance import (
@@ -58,6 +59,11 @@ WORKSPACE_ID_LENGTH_MAX = 128
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 JsonBody = Annotated[dict[str, Any], Body()]
 _REPLAYED_TOPUP = {"model": TopupAnswer, "description": "the first top-up under this `Idempotency-Key`, replayed"}
+_REPLAYED_REFUND = {"model": Correction, "description": "the job was already refunded: that refund, replayed"}
+_REPLAYED_ADJUSTMENT = {
+    "model": Correction,
+    "description": "the adjustment already recorded under this `Idempotency-Key`, replayed",
+}
 
 
 def _printable(value: Any, where: str = "body") -> None:
@@ -121,6 +127,12 @@ def _topup_response(result: dict[str, Any]) -> OrjsonResponse:
     return OrjsonResponse(body, status_code=200 if result["replayed"] else 201)
 
 
+def _correction_response(result: dict[str, Any]) -> OrjsonResponse:
+    """A refund or adjustment answers as a top-up does: 201 when it was recorded now, 200 with `replayed` when
+    it already was (and nothing moved this time)."""
+    return OrjsonResponse(result, status_code=200 if result["replayed"] else 201)
+
+
 # --- the workspace's own (billing scope) ---------------------------------------------------------------
 
 
@@ -143,10 +155,18 @@ async def post_topup(
 @router.put("/api/v1/billing/auto-topup", response_model=AutoTopupAnswer, responses=error_responses(400, 401, 403, 503))
 async def put_auto_topup(request: Request, principal: Billing, body: JsonBody) -> dict[str, Any]:
     """Set the auto top-up: `threshold_tokens`, `amount_paisa` or `amount_bdt`, `method`, `enabled` (default true);
-    `enabled: false` turns it off. It fires once per downward crossing and re-arms above the threshold."""
+    `enabled: false` turns it off. It fires once per downward crossing and re-arms above the threshold.
+    Answers the stored setting exactly as `GET /api/v1/balance` shows it (`amount_paisa` and `amount_bdt`, `armed`)."""
+    services: Services = request.app.state.services
     command = _command_of(SetAutoTopup, body)
-    await _send(request.app.state.services, principal.workspace_id, command, actor=principal.key_id)
-    return {"auto_topup": body | {"enabled": body.get("enabled", True)}}
+    result = await _send(services, principal.workspace_id, command, actor=principal.key_id)
+    stored = result.get("auto_topup")
+    if not isinstance(stored, dict):
+        # A ledger from before this answer carried the stored row says only "set": read the row back instead.
+        async with services.engine.connect() as conn:
+            stored = await finance_queries.auto_topup(conn, principal.workspace_id)
+    assert stored is not None, "the auto top-up the ledger just stored is not there"
+    return {"auto_topup": stored}
 
 
 @router.post(
@@ -235,26 +255,30 @@ async def admin_invoice_paid(
     "/workspaces/{workspace_id}/refunds",
     status_code=201,
     response_model=Correction,
-    responses=error_responses(400, 401, 403, 404, 409, 503),
+    responses={200: _REPLAYED_REFUND, **error_responses(400, 401, 403, 404, 409, 503)},
 )
-async def admin_refund(request: Request, workspace_id: str, body: JsonBody) -> dict[str, Any]:
-    """Reverse a completed job's charge in full: `{"job_id", "reason"}` (once per job)."""
+async def admin_refund(request: Request, workspace_id: str, body: JsonBody) -> OrjsonResponse:
+    """Reverse a completed job's charge in full: `{"job_id", "reason"}` (once per job). Refunding the job again
+    moves nothing and answers 200 with `replayed`."""
     command = _command_of(RefundJob, body)
-    return await _send(request.app.state.services, _workspace_id(workspace_id), command, actor="admin")
+    result = await _send(request.app.state.services, _workspace_id(workspace_id), command, actor="admin")
+    return _correction_response(result)
 
 
 @admin_router.post(
     "/workspaces/{workspace_id}/adjustments",
     status_code=201,
     response_model=Correction,
-    responses=error_responses(400, 401, 403, 404, 409, 503),
+    responses={200: _REPLAYED_ADJUSTMENT, **error_responses(400, 401, 403, 404, 409, 503)},
 )
 async def admin_adjustment(
     request: Request, workspace_id: str, body: JsonBody, idempotency_key: IdempotencyKey = None
-) -> dict[str, Any]:
-    """Credit (`tokens` > 0) or debit (< 0) a workspace with a `reason`; idempotent under `Idempotency-Key`."""
+) -> OrjsonResponse:
+    """Credit (`tokens` > 0) or debit (< 0) a workspace with a `reason`; idempotent under `Idempotency-Key`: the
+    same key moves nothing again and answers 200 with `replayed`."""
     command = _command_of(Adjust, body, idempotency_key=_idempotency_key(idempotency_key))
-    return await _send(request.app.state.services, _workspace_id(workspace_id), command, actor="admin")
+    result = await _send(request.app.state.services, _workspace_id(workspace_id), command, actor="admin")
+    return _correction_response(result)
 
 
 @admin_router.post(
