@@ -28,7 +28,10 @@ async def test_prompts_answers_and_keys_never_reach_a_log(
 ) -> None:
     marker = f"MARKER{uuid.uuid4().hex}"
     workspace = await make_workspace(engine, tokens=1_000_000)
-    key_id, _, secret = workspace.api_key.rpartition("_")
+    # `lx_live_<key id>_<secret>`: the id is hex, but the secret is URL-safe base64 and may itself hold "_", so
+    # the key splits after its id (a split at the last "_" once took a one-letter tail for the secret).
+    key_id, secret = workspace.api_key.removeprefix("lx_live_").split("_", 1)
+    assert len(secret) >= 40, "not the key format this test reads"
     chat = {"model": "openai/gpt-4.1-mini", "messages": [{"role": "user", "content": f"say {marker}"}]}
     assert (await client.post("/chat/completions", headers=workspace.headers, json=chat)).status_code == 200
     # Refused and failed paths log more than the happy one: a NUL, an unknown field, a wrong secret, an
@@ -37,7 +40,7 @@ async def test_prompts_answers_and_keys_never_reach_a_log(
     assert (await client.post("/chat/completions", headers=workspace.headers, json=nul)).status_code == 400
     extra = {**chat, marker: marker}
     assert (await client.post("/chat/completions", headers=workspace.headers, json=extra)).status_code == 400
-    wrong = {**workspace.headers, "Authorization": f"Bearer {key_id}_{marker}"}
+    wrong = {**workspace.headers, "Authorization": f"Bearer lx_live_{key_id}_{marker}"}
     assert (await client.post("/chat/completions", headers=wrong, json=chat)).status_code == 401
     unknown = {**chat, "model": marker}
     assert (await client.post("/chat/completions", headers=workspace.headers, json=unknown)).status_code == 404
