@@ -18,10 +18,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ingress import apidocs
-from ingress.keys import create_key
 from ingress.openapi_examples import example_for
 from tests.conftest import ADMIN_KEY, Stack, Workspace, make_workspace
 from tests.door_probe import assert_another_workspace_completes
+from tests.walk_targets import spare_key_and_endpoint
 
 DOCUMENT: dict[str, Any] = json.loads(apidocs.OPENAPI_PATH.read_text())
 COMPONENTS: dict[str, Any] = DOCUMENT["components"]["schemas"]
@@ -202,17 +202,8 @@ class Fixtures:
 @pytest.fixture(scope="module")
 async def fixtures(stack: Stack, engine: AsyncEngine) -> Fixtures:
     workspace = await make_workspace(engine, tokens=1_000_000)
-    async with engine.begin() as conn:
-        # Rotations and key guardrails aim at a key of their own, so the workspace's key keeps working.
-        spare_key_id, _ = await create_key(conn, workspace.id, "spare key")
-    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as client:
-        created = await client.post(
-            "/webhooks",
-            json={"url": "http://127.0.0.1:9/absurd", "event_types": ["job.completed"]},
-            headers=workspace.headers,
-        )
-    assert created.status_code == 201, created.text
-    return Fixtures(workspace, spare_key_id, created.json()["id"], stack.fake_url)
+    spare_key_id, endpoint_id = await spare_key_and_endpoint(stack, engine, workspace, "absurd")
+    return Fixtures(workspace, spare_key_id, endpoint_id, stack.fake_url)
 
 
 def _url(key: str, fixtures: Fixtures) -> str:

@@ -20,10 +20,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ingress import apidocs
-from ingress.keys import create_key
 from ingress.openapi_examples import example_for
 from tests.conftest import ADMIN_KEY, Stack, Workspace, make_workspace
 from tests.door_probe import assert_another_workspace_completes
+from tests.walk_targets import spare_key_and_endpoint
 
 DOCUMENT: dict[str, Any] = json.loads(apidocs.OPENAPI_PATH.read_text())
 COMPONENTS: dict[str, Any] = DOCUMENT["components"]["schemas"]
@@ -154,17 +154,8 @@ class Fixtures:
 async def fixtures(stack: Stack, engine: AsyncEngine) -> Fixtures:
     workspace = await make_workspace(engine, tokens=1_000_000)
     target = await make_workspace(engine, tokens=500_000)
-    async with engine.begin() as conn:
-        # Key routes aim at a key of their own, so the walking key keeps working.
-        spare_key_id, _ = await create_key(conn, workspace.id, "spare key")
-    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as client:
-        created = await client.post(
-            "/webhooks",
-            json={"url": "http://127.0.0.1:9/hostile", "event_types": ["job.completed"]},
-            headers=workspace.headers,
-        )
-    assert created.status_code == 201, created.text
-    fill_ins = {"workspace_id": target.id, "key_id": spare_key_id, "endpoint_id": created.json()["id"]}
+    spare_key_id, endpoint_id = await spare_key_and_endpoint(stack, engine, workspace, "hostile")
+    fill_ins = {"workspace_id": target.id, "key_id": spare_key_id, "endpoint_id": endpoint_id}
     return Fixtures(workspace, target, fill_ins)
 
 
@@ -205,6 +196,23 @@ def _body(key: str, operation: dict[str, Any]) -> bytes | None:
         return None
     example = media.get("example", example_for(key, media.get("schema"), COMPONENTS))
     return json.dumps(example).encode()
+
+
+def _judged(
+    response: httpx.Response, connection: Connection, key: str, where: str, *, named: str | None, may_accept: bool
+) -> list[str]:
+    """What is wrong with one answer of the walk: the connection, a 5xx, a refusal outside the surface's error
+    shape or naming nothing, or a hostile value accepted where none may be."""
+    TALLY.add(response.status_code)
+    problems = [f"{where}: {problem}"] if (problem := connection.problem(response)) else []
+    if response.status_code >= 500:
+        problems.append(f"{where}: {response.status_code} {response.text[:200]}")
+    elif response.status_code >= 400:
+        if problem := _refusal_problem(response, key, named):
+            problems.append(f"{where}: {problem}")
+    elif not may_accept:
+        problems.append(f"{where}: accepted ({response.status_code}) {response.text[:200]}")
+    return problems
 
 
 def _refusal_problem(response: httpx.Response, key: str, named: str | None) -> str | None:
@@ -298,17 +306,9 @@ async def test_hostile_path_and_query_parameters_are_refused_in_the_error_shape(
                     problems.append(f"{where}: no answer ({error!r})")
                     connection.previous = None
                     continue
-                TALLY.add(response.status_code)
-                if problem := connection.problem(response):
-                    problems.append(f"{where}: {problem}")
-                if response.status_code >= 500:
-                    problems.append(f"{where}: {response.status_code} {response.text[:200]}")
-                elif response.status_code >= 400:
-                    if problem := _refusal_problem(response, key, parameter.name):
-                        problems.append(f"{where}: {problem}")
-                elif not (case.may_accept and method == "GET"):
-                    # A write accepted with a hostile value changed something: no such value names a real object.
-                    problems.append(f"{where}: accepted ({response.status_code}) {response.text[:120]}")
+                # A write accepted with a hostile value changed something: no such value names a real object.
+                may_accept = case.may_accept and method == "GET"
+                problems += _judged(response, connection, key, where, named=parameter.name, may_accept=may_accept)
         money_after = await _money(client, fixtures.workspace, fixtures.target)
     assert problems == [], f"{key}:\n" + "\n".join(problems)
     assert money_after == money_before, "a refused request moved money"
@@ -408,17 +408,12 @@ async def test_a_hostile_multipart_upload_is_refused_in_the_error_shape(
             content_type, body = upload.raw or _multipart(upload.parts or [])
             headers = {"Authorization": f"Bearer {fixtures.workspace.api_key}", "Content-Type": content_type}
             response = await client.post(url, content=body, headers=headers)
-            TALLY.add(response.status_code)
-            if problem := connection.problem(response):
-                problems.append(f"{upload.label}: {problem}")
-            if response.status_code >= 500:
-                problems.append(f"{upload.label}: {response.status_code} {response.text[:200]}")
-            elif response.status_code >= 400:
-                if problem := _refusal_problem(response, key, upload.named):
-                    problems.append(f"{upload.label}: {problem}")
-            elif not upload.may_accept:
-                problems.append(f"{upload.label}: accepted ({response.status_code}) {response.text[:200]}")
-            elif "\x00" in response.text or len(response.json().get("filename", "")) > 256:
+            problems += _judged(
+                response, connection, key, upload.label, named=upload.named, may_accept=upload.may_accept
+            )
+            if response.status_code >= 400 or not upload.may_accept:
+                continue
+            if "\x00" in response.text or len(response.json().get("filename", "")) > 256:
                 problems.append(f"{upload.label}: accepted, but stored as {response.text[:200]}")
             elif upload.unusable and (problem := await _batch_problem(client, fixtures, response.json()["id"])):
                 problems.append(f"{upload.label}: {problem}")

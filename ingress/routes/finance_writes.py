@@ -122,15 +122,19 @@ async def _send(services: Services, workspace_id: str, command: BaseModel, *, ac
     return answer.result or {}
 
 
+def _replayable_response(body: dict[str, Any], *, replayed: bool) -> OrjsonResponse:
+    """A money write's answer: 201 when it was recorded now, 200 (the body carrying `replayed`) when it already
+    was and nothing moved this time. Top-ups, refunds and adjustments answer alike."""
+    return OrjsonResponse(body, status_code=200 if replayed else 201)
+
+
 def _topup_response(result: dict[str, Any]) -> OrjsonResponse:
     body = dict(result["topup"]) | {"replayed": result["replayed"]}
-    return OrjsonResponse(body, status_code=200 if result["replayed"] else 201)
+    return _replayable_response(body, replayed=result["replayed"])
 
 
 def _correction_response(result: dict[str, Any]) -> OrjsonResponse:
-    """A refund or adjustment answers as a top-up does: 201 when it was recorded now, 200 with `replayed` when
-    it already was (and nothing moved this time)."""
-    return OrjsonResponse(result, status_code=200 if result["replayed"] else 201)
+    return _replayable_response(result, replayed=result["replayed"])
 
 
 # --- the workspace's own (billing scope) ---------------------------------------------------------------
