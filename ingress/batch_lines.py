@@ -18,10 +18,10 @@ from ingress import batch_fastpath, openai_shapes, submission
 from ingress.key_policy import Principal
 from ingress.parsing import check_message_count
 from schemas import json_integers
-from schemas.api import refuse_control_characters
 from schemas.batches import batch_job_id
 from schemas.catalogue import Catalogue
 from schemas.errors import LuntrexError
+from schemas.text import refuse_control_characters
 
 # OpenAI's own path, and ours (the native API's chat route), both name the one endpoint batches run.
 CHAT_URLS = frozenset({"/v1/chat/completions", "/api/v1/chat/completions", "/chat/completions"})

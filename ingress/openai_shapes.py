@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 
@@ -22,13 +22,14 @@ from schemas.api import (
 from schemas.chat_options import ChatOptionFields
 from schemas.errors import InvalidRequest
 from schemas.results import JobResult
+from schemas.text import PRINTABLE
 
 
 class OpenAIMessage(ChatMessage):
     """A message as OpenAI's SDKs send it: our message, plus the `developer` role and a participant `name`."""
 
     role: Literal["system", "developer", "user", "assistant", "tool"]  # type: ignore[assignment]
-    name: Label | None = Field(default=None, max_length=256)
+    name: Annotated[str, Field(max_length=256), PRINTABLE] | None = None
 
 
 class OpenAIChatRequest(ChatOptionFields):

@@ -15,14 +15,7 @@ from schemas.chat_options import (
     ToolCall,
     check_option_consistency,
 )
-from schemas.text import (
-    MAX_MODEL_NAME_CHARS,
-    Label,
-    ModelName,
-    Text,
-    refuse_control_characters,
-    refuse_nul,
-)
+from schemas.text import MAX_MODEL_NAME_CHARS, PRINTABLE, Label, ModelName, Text, refuse_control_characters, refuse_nul
 
 __all__ = ["MAX_MODEL_NAME_CHARS", "Label", "ModelName", "Text", "refuse_control_characters", "refuse_nul"]
 
@@ -51,7 +44,7 @@ class ChatMessage(BaseModel):
     # Null or absent only for an assistant message that carries tool calls (as OpenAI sends it back).
     content: str | list[ContentPart] | None = None
     tool_calls: list[ToolCall] | None = Field(default=None, max_length=TOOL_CALLS_PER_MESSAGE_MAX)
-    tool_call_id: Annotated[Label, Field(min_length=1, max_length=256)] | None = None
+    tool_call_id: Annotated[str, Field(min_length=1, max_length=256), PRINTABLE] | None = None
 
     @field_validator("content")
     @classmethod
@@ -104,7 +97,7 @@ class ChatCompletionRequest(ChatOptionFields):
     temperature: float | None = Field(default=None, ge=0, le=2, strict=True)
     top_p: float | None = Field(default=None, gt=0, le=1, strict=True)
     stop: str | list[Text] | None = None
-    tags: list[Annotated[Label, Field(min_length=1, max_length=MAX_TAG_CHARS)]] = Field(
+    tags: list[Annotated[str, Field(min_length=1, max_length=MAX_TAG_CHARS), PRINTABLE]] = Field(
         default_factory=list, max_length=MAX_TAGS
     )
     routing: RoutingHints | None = None

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from schemas.api import Label
+from schemas.text import Label
 
 BatchStatus = Literal["in_progress", "cancelling", "cancelled", "completed", "expired"]
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from schemas.text import Label, Text
+from schemas.text import NO_NUL, PRINTABLE
 
 # OpenAI's own limit is 128 tools; beyond it no provider accepts the request.
 TOOLS_MAX = 128
@@ -74,7 +74,7 @@ ToolName = Annotated[str, Field(pattern=_TOOL_NAME)]
 class FunctionDefinition(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: ToolName
-    description: Annotated[Text, Field(max_length=TOOL_DESCRIPTION_CHARS_MAX)] | None = None
+    description: Annotated[str, Field(max_length=TOOL_DESCRIPTION_CHARS_MAX), NO_NUL] | None = None
     parameters: JsonSchema | None = None
     strict: bool | None = Field(default=None, strict=True)
 
@@ -102,14 +102,14 @@ ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
 class FunctionCall(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: ToolName
-    arguments: Annotated[Text, Field(max_length=TOOL_ARGUMENTS_CHARS_MAX)]
+    arguments: Annotated[str, Field(max_length=TOOL_ARGUMENTS_CHARS_MAX), NO_NUL]
 
 
 class ToolCall(BaseModel):
     """A call the model asked for: in an answer, or sent back in an assistant message of the history."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    id: Annotated[Label, Field(min_length=1, max_length=256)]
+    id: Annotated[str, Field(min_length=1, max_length=256), PRINTABLE]
     type: Literal["function"] = "function"
     function: FunctionCall
 
@@ -117,7 +117,7 @@ class ToolCall(BaseModel):
 class JsonSchemaFormat(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
     name: Annotated[str, Field(pattern=_TOOL_NAME)]
-    description: Annotated[Text, Field(max_length=TOOL_DESCRIPTION_CHARS_MAX)] | None = None
+    description: Annotated[str, Field(max_length=TOOL_DESCRIPTION_CHARS_MAX), NO_NUL] | None = None
     # `schema` is the wire name; the attribute is renamed so it does not shadow BaseModel's own.
     json_schema: JsonSchema | None = Field(default=None, alias="schema")
     strict: bool | None = Field(default=None, strict=True)
@@ -137,7 +137,7 @@ class ResponseFormat(BaseModel):
 
 class ImageUrl(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    url: Annotated[Text, Field(min_length=1, max_length=IMAGE_URL_CHARS_MAX)]
+    url: Annotated[str, Field(min_length=1, max_length=IMAGE_URL_CHARS_MAX), NO_NUL]
     detail: Literal["auto", "low", "high"] | None = None
 
     @field_validator("url")
@@ -184,7 +184,7 @@ class ChatOptionFields(BaseModel):
     frequency_penalty: Penalty | None = None
     presence_penalty: Penalty | None = None
     logit_bias: LogitBias = None
-    user: Annotated[Label, Field(max_length=USER_CHARS_MAX)] | None = None
+    user: Annotated[str, Field(max_length=USER_CHARS_MAX), PRINTABLE] | None = None
     n: int | None = Field(default=None, ge=1, le=CHOICES_MAX, strict=True)
     logprobs: bool | None = Field(default=None, strict=True)
     top_logprobs: int | None = Field(default=None, ge=0, le=TOP_LOGPROBS_MAX, strict=True)

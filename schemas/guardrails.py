@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 import re2
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.api import Label, ModelName
+from schemas.api import ModelName
+from schemas.text import PRINTABLE
 
 RedactionKind = Literal["email", "phone", "card"]
 
@@ -26,8 +27,8 @@ ALLOWED_MODELS_MAX = 100
 # RE2 refuses to build a program larger than this; it bounds memory per compiled rule.
 PATTERN_MEMORY_MAX_BYTES = 1 << 20
 
-RuleName = Annotated[Label, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
-Keyword = Annotated[Label, Field(min_length=1, max_length=KEYWORD_LENGTH_MAX)]
+RuleName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$"), PRINTABLE]
+Keyword = Annotated[str, Field(min_length=1, max_length=KEYWORD_LENGTH_MAX), PRINTABLE]
 
 
 class DenyRule(BaseModel):
@@ -35,7 +36,7 @@ class DenyRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: RuleName
-    pattern: Annotated[Label, Field(min_length=1, max_length=PATTERN_LENGTH_MAX)] | None = None
+    pattern: Annotated[str, Field(min_length=1, max_length=PATTERN_LENGTH_MAX), PRINTABLE] | None = None
     keywords: Annotated[tuple[Keyword, ...], Field(min_length=1, max_length=KEYWORDS_MAX)] | None = None
     case_sensitive: bool = False
 

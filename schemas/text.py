@@ -28,8 +28,13 @@ def refuse_nul(value: str) -> str:
     return value
 
 
+# The refusals as annotations. A length bound goes BEFORE them, `Annotated[str, Field(max_length=64), PRINTABLE]`:
+# bounding `Label` from outside (`Annotated[Label, Field(max_length=64)]`) makes pydantic check the bound after the
+# validator and word the error for a list ("should have at most 64 items"), which is wrong for a tag or an id.
+PRINTABLE = AfterValidator(refuse_control_characters)
+NO_NUL = AfterValidator(refuse_nul)
 # A name, tag, id or model name: printable text only.
-Label = Annotated[str, AfterValidator(refuse_control_characters)]
+Label = Annotated[str, PRINTABLE]
 # Free text (message contents, stop sequences): anything but NUL.
-Text = Annotated[str, AfterValidator(refuse_nul)]
-ModelName = Annotated[Label, Field(min_length=1, max_length=MAX_MODEL_NAME_CHARS)]
+Text = Annotated[str, NO_NUL]
+ModelName = Annotated[str, Field(min_length=1, max_length=MAX_MODEL_NAME_CHARS), PRINTABLE]

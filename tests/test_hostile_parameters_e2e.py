@@ -232,6 +232,9 @@ def _refusal_problem(response: httpx.Response, key: str, named: str | None) -> s
         return f"a {response.status_code} not in the error shape: {response.text[:200]}"
     if response.status_code == 400 and named is not None and named not in message:
         return f"a 400 not naming {named!r}: {message[:200]}"
+    if "items after validation" in message:
+        # pydantic's wording for a bound checked after a validator: a text parameter's characters called items.
+        return f"a 400 counting a text's characters as items: {message[:200]}"
     return None
 
 

@@ -76,6 +76,47 @@ async def test_nul_and_control_characters_in_a_completion_are_400_naming_the_fie
     await assert_another_workspace_completes(stack.base_url, engine)
 
 
+@pytest.mark.parametrize(
+    ("surface", "path", "value", "named"),
+    [
+        ("native", "tags", ["t" * 65], "tags.0"),
+        ("native", "model", "m" * 129, "model"),
+        ("openai", "user", "u" * 257, "user"),
+        ("openai", "messages.0.name", "n" * 257, "name"),
+    ],
+)
+async def test_over_long_text_is_refused_counting_characters(
+    client: httpx.AsyncClient,
+    stack: Stack,
+    engine: AsyncEngine,
+    workspace: Workspace,
+    surface: str,
+    path: str,
+    value: Any,
+    named: str,
+) -> None:
+    # A bound checked after a validator made pydantic say "should have at most 64 items" of a tag: callers read
+    # that as too many tags. The refusal counts characters, as the documented limit does.
+    endpoint = "/chat/completions" if surface == "native" else "/openai/chat/completions"
+    async with nothing_queued(stack):
+        response = await client.post(endpoint, json=with_field(path, value), headers=workspace.headers)
+    assert response.status_code == 400, response.text
+    message = response.json()["error"]["message"] if surface == "openai" else response.json()["error"]
+    assert named in message and "characters" in message and "items" not in message, message
+    await assert_another_workspace_completes(stack.base_url, engine)
+
+
+@pytest.mark.parametrize("path", ["/jobs/" + "j" * 129, "/batches/" + "b" * 65, "/openai/files/" + "f" * 129])
+async def test_over_long_ids_in_paths_are_refused_counting_characters(
+    client: httpx.AsyncClient, workspace: Workspace, path: str
+) -> None:
+    response = await client.get(path, headers=workspace.headers)
+    assert response.status_code == 400, response.text
+    message = response.json()["error"]
+    message = message["message"] if isinstance(message, dict) else message
+    assert "characters" in message and "items" not in message, message
+
+
 @pytest.mark.parametrize(("field", "value"), [("user", "u\x00"), ("metadata", {"k": "v\x00"}), ("name", "\x07")])
 async def test_openai_only_fields_refuse_nul_and_control_characters(
     client: httpx.AsyncClient, stack: Stack, engine: AsyncEngine, workspace: Workspace, field: str, value: Any

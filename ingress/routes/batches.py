@@ -21,10 +21,11 @@ from ingress.key_policy import Principal
 from ingress.services import Services
 from ledger import batch_queries
 from schemas import json_integers
-from schemas.api import ErrorBody, Label
+from schemas.api import ErrorBody
 from schemas.batches import Batch, BatchCreate, BatchList, BatchRefusedBody
 from schemas.errors import ErrorCode, InvalidRequest, NotFound
 from schemas.events import utc_now
+from schemas.text import PRINTABLE
 
 router = APIRouter(prefix="/api/v1/batches")
 
@@ -32,7 +33,7 @@ JSONL_TYPES = frozenset(
     {"application/jsonl", "application/x-ndjson", "application/x-jsonlines", "application/jsonlines"}
 )
 _READ_ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody} for status in (400, 401, 403, 404)}
-BatchId = Annotated[Label, Path(max_length=64)]
+BatchId = Annotated[str, Path(max_length=64), PRINTABLE]
 # The batch options a JSONL body or a bare JSON array takes in the query string.
 QUERY_OPTIONS = ("completion_window", "all_or_nothing", "metadata")
 

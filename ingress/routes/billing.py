@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import Field
 
 from ingress import query_strings
 from ingress.api_models import Balance, UsageReport
@@ -15,8 +16,8 @@ from ingress.openapi_document import error_responses
 from ingress.periods import check_period
 from ingress.services import Services
 from ledger import finance_queries, queries
-from schemas.api import Label
 from schemas.errors import NotFound
+from schemas.text import PRINTABLE
 
 router = APIRouter()
 
@@ -53,8 +54,8 @@ async def get_usage(
     principal: Billing,
     since: datetime | None = None,
     until: datetime | None = None,
-    tag: Annotated[Label | None, Query(max_length=64)] = None,
-    model: Annotated[Label | None, Query(max_length=128)] = None,
+    tag: Annotated[Annotated[str, Field(max_length=64), PRINTABLE] | None, Query()] = None,
+    model: Annotated[Annotated[str, Field(max_length=128), PRINTABLE] | None, Query()] = None,
 ) -> dict[str, Any]:
     """Completed jobs' tokens and cost by answering model and key, for a period, a tag or a model."""
     check_period(since, until)

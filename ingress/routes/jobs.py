@@ -13,8 +13,8 @@ from ingress.auth import Authenticated
 from ingress.openapi_document import error_responses
 from ingress.services import Services
 from ledger import queries
-from schemas.api import Label
 from schemas.errors import NotFound
+from schemas.text import PRINTABLE
 
 router = APIRouter()
 
@@ -26,7 +26,7 @@ router = APIRouter()
     responses=error_responses(400, 401, 403, 404),
 )
 async def get_job(
-    job_id: Annotated[Label, Path(max_length=128)], request: Request, principal: Authenticated
+    job_id: Annotated[str, Path(max_length=128), PRINTABLE], request: Request, principal: Authenticated
 ) -> dict[str, Any]:
     services: Services = request.app.state.services
     # A job this ingress accepted while the database was away: known here before its outbox row is written.

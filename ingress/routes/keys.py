@@ -21,12 +21,12 @@ from ingress.json_response import OrjsonResponse
 from ingress.key_requests import NewKey, Rotation
 from ingress.openapi_document import error_responses
 from ingress.services import Services
-from schemas.api import Label
 from schemas.guardrails import Guardrails
+from schemas.text import PRINTABLE
 
 router = APIRouter(prefix="/api/v1/keys")
 
-KeyId = Annotated[Label, Path(max_length=64)]
+KeyId = Annotated[str, Path(max_length=64), PRINTABLE]
 
 
 @router.post("", status_code=201, response_model=KeyMinted, responses=error_responses(400, 401, 403, 404, 429, 503))

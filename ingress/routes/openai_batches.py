@@ -26,17 +26,17 @@ from ingress.key_policy import Principal
 from ingress.routes.batches import store
 from ingress.services import Services
 from ledger import batch_queries
-from schemas.api import ErrorBody, Label
+from schemas.api import ErrorBody
 from schemas.batches import OpenAIBatch, OpenAIBatchList, OpenAIFile
 from schemas.errors import InvalidRequest, NotFound
 from schemas.events import utc_now
-from schemas.text import refuse_control_characters
+from schemas.text import PRINTABLE, Label, refuse_control_characters
 
 router = APIRouter(prefix="/api/v1/openai")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody} for status in (400, 401, 403, 404)}
-FileId = Annotated[Label, Path(max_length=128)]
-BatchId = Annotated[Label, Path(max_length=64)]
+FileId = Annotated[str, Path(max_length=128), PRINTABLE]
+BatchId = Annotated[str, Path(max_length=64), PRINTABLE]
 _UPLOAD_CHUNK_BYTES = 1_048_576
 
 
@@ -235,7 +235,7 @@ async def cancel_batch(batch_id: BatchId, request: Request, principal: Authentic
 async def list_batches(
     request: Request,
     principal: Authenticated,
-    after: Annotated[Label | None, Query(max_length=64)] = None,
+    after: Annotated[Annotated[str, Field(max_length=64), PRINTABLE] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> OpenAIBatchList:
     services: Services = request.app.state.services
