@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import statistics
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,8 +53,10 @@ async def one_stream(client: httpx.AsyncClient, url: str, key: str, body: dict[s
     done = False
     async with client.stream("POST", url, json=body, headers={"authorization": f"Bearer {key}"}) as response:
         if response.status_code != 200:
-            return {"status": response.status_code}
+            return {"status": response.status_code, "error": (await response.aread())[:200].decode(errors="replace")}
+        last = ""
         async for line in response.aiter_lines():
+            last = line or last
             if first_ms is None and '"content":"' in line and '"content":""' not in line:
                 first_ms = (time.perf_counter() - started) * 1000
             elif line.startswith("data: [DONE]"):
@@ -66,6 +69,7 @@ async def one_stream(client: httpx.AsyncClient, url: str, key: str, body: dict[s
         "total_ms": (time.perf_counter() - started) * 1000,
         "done": done,
         "cost": cost,
+        **({} if done else {"error": f"ended without [DONE]; last line: {last[:200]}"}),
     }
 
 
@@ -125,11 +129,14 @@ async def throughput_cell(
         await asyncio.gather(*(loop() for _ in range(concurrency)))
         elapsed_s = time.monotonic() - started
     complete = [r for r in results if r["status"] == 200 and r.get("done")]
+    failed = [r for r in results if not (r["status"] == 200 and r.get("done"))]
     return {
         "concurrency": concurrency,
         "elapsed_s": round(elapsed_s, 3),
         "streams": len(complete),
         "errors": len(results) - len(complete),
+        # What went wrong, by status and message: a count alone does not say whether the stack or the bench failed.
+        "error_kinds": dict(Counter(f"{r['status']}: {r.get('error', '')}" for r in failed)),
         "streams_per_s": round(len(complete) / elapsed_s, 1),
         "ttft_ms": _percentiles([r["ttft_ms"] for r in complete if r.get("ttft_ms") is not None]),
         "total_ms": _percentiles([r["total_ms"] for r in complete]),
