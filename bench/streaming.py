@@ -1,8 +1,9 @@
 """``python -m bench stream``: streamed completions: time to first token against the fake's own, billed streams/s.
 
 Cells, measured in one run so they compare with each other on a shared machine:
-- **ttft c=1**: `--requests` streams one after another, straight to the fake provider's OpenAI stream, then the
-  same through the pipeline's OpenAI surface (`/api/v1/openai/chat/completions`, `stream_options.include_usage`).
+- **ttft c=1**: `--requests` streams one after another straight to the fake provider's OpenAI stream, and as many
+  through the pipeline's OpenAI surface (`/api/v1/openai/chat/completions`, `stream_options.include_usage`), the
+  two taking turns request by request so that both see the same machine.
   Time to first token is from sending the request to receiving the first chunk with content; the overhead is
   pipeline p50 - direct p50 (target <= 10 ms).
 - **unstreamed c=1**: the same request without `stream` through the pipeline, for the sync path's latency in the
@@ -83,17 +84,26 @@ def _percentiles(values: list[float]) -> dict[str, float | None]:
     }
 
 
-async def ttft_cell(url: str, key: str, body: dict[str, Any], requests: int) -> dict[str, Any]:
+async def ttft_cells(targets: dict[str, tuple[str, str, dict[str, Any]]], requests: int) -> dict[str, dict[str, Any]]:
+    """`requests` streams per target at c=1, the targets taking turns request by request: each target's p50 is
+    then measured over the same seconds of this shared, drifting machine (one cell after the other, a minute of
+    drift between them moved the overhead by a few ms)."""
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
     async with httpx.AsyncClient(timeout=60) as client:
-        for _ in range(5):  # warm-up: connections, caches
-            await one_stream(client, url, key, body)
-        results = [await one_stream(client, url, key, body) for _ in range(requests)]
-    ttfts = [r["ttft_ms"] for r in results if r.get("ttft_ms") is not None]
+        for url, key, body in targets.values():
+            for _ in range(5):  # warm-up: connections, caches
+                await one_stream(client, url, key, body)
+        for _ in range(requests):
+            for name, (url, key, body) in targets.items():
+                results[name].append(await one_stream(client, url, key, body))
     return {
-        "requests": requests,
-        "errors": sum(1 for r in results if r["status"] != 200 or not r.get("done")),
-        "ttft_ms": _percentiles(ttfts),
-        "total_ms": _percentiles([r["total_ms"] for r in results if "total_ms" in r]),
+        name: {
+            "requests": requests,
+            "errors": sum(1 for r in done if r["status"] != 200 or not r.get("done")),
+            "ttft_ms": _percentiles([r["ttft_ms"] for r in done if r.get("ttft_ms") is not None]),
+            "total_ms": _percentiles([r["total_ms"] for r in done if "total_ms" in r]),
+        }
+        for name, done in results.items()
     }
 
 
@@ -152,8 +162,14 @@ async def run(
     direct_body = _body(UPSTREAM_MODEL, arguments.chunk_ms, arguments.max_tokens)
     pipeline_body = _body(MODEL, arguments.chunk_ms, arguments.max_tokens)
     document: dict[str, Any] = {"machine": {**machine.machine_info(), "load_average_before": machine.load_average()}}
-    direct = await ttft_cell(direct_url, "sk-bench", direct_body, arguments.requests)
-    pipeline = await ttft_cell(pipeline_url, workspace.api_key, pipeline_body, arguments.requests)
+    ttft = await ttft_cells(
+        {
+            "direct": (direct_url, "sk-bench", direct_body),
+            "pipeline": (pipeline_url, workspace.api_key, pipeline_body),
+        },
+        arguments.requests,
+    )
+    direct, pipeline = ttft["direct"], ttft["pipeline"]
     sync = await sync_cell(pipeline_url, workspace.api_key, pipeline_body, arguments.requests)
     before = await probe.settle(workspace.workspace_id)
     direct_c = await throughput_cell(direct_url, "sk-bench", direct_body, arguments.concurrency, arguments.duration)
