@@ -9,7 +9,7 @@ Both move the balance, so thresholds are evaluated as for any other movement.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -28,6 +28,10 @@ from schemas.finance import FinanceEvent
 
 class CorrectionConflict(FinanceInputError):
     """A correction's idempotency key was used before for another amount (a 409, as for a top-up's key)."""
+
+
+# The entry detail's field holding the balance a correction left.
+BALANCE_AFTER = "balance_tokens_after"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +116,9 @@ async def _record(
     conn: AsyncConnection, finance: Finance | None, balance: journal.Balances, entry: journal.Entry, tokens: int
 ) -> Correction:
     before = balance.balance_left
+    # The balance this correction leaves, kept in its entry: a replay answers it, as the first call did, whatever
+    # moved the balance since (a replay is the same answer again, not a balance enquiry).
+    entry = replace(entry, detail={**(entry.detail or {}), BALANCE_AFTER: before + tokens})
     if await journal.record_entries(conn, [entry]) == 0:
         # A replay moves nothing and answers what the first one moved, as a replayed top-up answers that top-up;
         # the same key for another amount is refused, as it is for a top-up.
@@ -121,7 +128,19 @@ async def _record(
             raise CorrectionConflict(
                 f"this idempotency key was used for another {entry.kind} ({recorded} tokens, not {tokens})"
             )
-        return Correction(entry.idempotency_key, recorded, before, replayed=True, events=[])
+        first_after = await _balance_after(conn, entry.idempotency_key)
+        answered = first_after if first_after is not None else before
+        return Correction(entry.idempotency_key, recorded, answered, replayed=True, events=[])
     balance.available += tokens
     events = await crossings.apply_crossings(conn, entry.workspace_id, before, balance.balance_left, finance)
     return Correction(entry.idempotency_key, tokens, balance.balance_left, replayed=False, events=events)
+
+
+async def _balance_after(conn: AsyncConnection, key: str) -> int | None:
+    """The balance a recorded correction left (None: recorded before corrections kept it)."""
+    found = await conn.execute(
+        text("SELECT detail ->> :field FROM journal_transactions WHERE idempotency_key = :key"),
+        {"field": BALANCE_AFTER, "key": key},
+    )
+    value = found.scalar_one_or_none()
+    return None if value is None else int(value)

@@ -109,6 +109,16 @@ async def test_replayed_refunds_and_adjustments_answer_as_a_replayed_topup_and_m
     other = await client.post(adjustments, json={"tokens": 700, "reason": "late fee"}, headers=key)
     assert other.status_code == 409 and other.json()["code"] == "idempotency_conflict", other.text
 
+    # Replayed after the adjustment moved the balance, the refund still answers what it answered the first time.
+    late = await client.post(refunds, json=refund, headers=ADMIN)
+    assert late.status_code == 200, late.text
+    assert late.json() == {
+        "entry": f"refund:{job_id}",
+        "tokens": cost,
+        "balance_tokens": start + cost,
+        "replayed": True,
+    }
+
     # Each moved the balance once: the book holds one refund and one adjustment, and nothing else moved.
     assert await _balance_tokens(client, workspace) == start + cost - 700
     assert await _entries(engine, workspace.id) == entries + 1
