@@ -37,4 +37,7 @@ NO_NUL = AfterValidator(refuse_nul)
 Label = Annotated[str, PRINTABLE]
 # Free text (message contents, stop sequences): anything but NUL.
 Text = Annotated[str, NO_NUL]
+# Bounded labels, for ids, cursors and filters.
+Label64 = Annotated[str, Field(max_length=64), PRINTABLE]
+Label128 = Annotated[str, Field(max_length=128), PRINTABLE]
 ModelName = Annotated[str, Field(min_length=1, max_length=MAX_MODEL_NAME_CHARS), PRINTABLE]

@@ -12,7 +12,6 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from pydantic import Field
 
 from ingress import guardrail_policy, key_guardrails, key_service, keys, query_strings, workspace_commands
 from ingress.api_models import (
@@ -33,7 +32,7 @@ from ingress.services import Services
 from ledger import queries
 from schemas.errors import NotFound
 from schemas.guardrails import Guardrails
-from schemas.text import PRINTABLE
+from schemas.text import Label64
 
 router = APIRouter(prefix="/api/v1/admin", dependencies=[Depends(authenticate_admin)])
 
@@ -90,7 +89,7 @@ async def create_workspace(request: Request, new: NewWorkspace) -> OrjsonRespons
 async def list_workspaces(
     request: Request,
     # Compared with workspace ids in SQL: a NUL there is a database error (a 500), any control character no id.
-    after: Annotated[Annotated[str, Field(max_length=64), PRINTABLE] | None, Query()] = None,
+    after: Annotated[Label64 | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=LIST_LIMIT_MAX)] = 100,
 ) -> dict[str, Any]:
     services: Services = request.app.state.services

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import Field
 
 from ingress import query_strings
 from ingress.api_models import Balance, UsageReport
@@ -17,7 +16,7 @@ from ingress.periods import check_period
 from ingress.services import Services
 from ledger import finance_queries, queries
 from schemas.errors import NotFound
-from schemas.text import PRINTABLE
+from schemas.text import Label64, Label128
 
 router = APIRouter()
 
@@ -54,8 +53,8 @@ async def get_usage(
     principal: Billing,
     since: datetime | None = None,
     until: datetime | None = None,
-    tag: Annotated[Annotated[str, Field(max_length=64), PRINTABLE] | None, Query()] = None,
-    model: Annotated[Annotated[str, Field(max_length=128), PRINTABLE] | None, Query()] = None,
+    tag: Annotated[Label64 | None, Query()] = None,
+    model: Annotated[Label128 | None, Query()] = None,
 ) -> dict[str, Any]:
     """Completed jobs' tokens and cost by answering model and key, for a period, a tag or a model."""
     check_period(since, until)

@@ -30,7 +30,7 @@ from schemas.api import ErrorBody
 from schemas.batches import OpenAIBatch, OpenAIBatchList, OpenAIFile
 from schemas.errors import InvalidRequest, NotFound
 from schemas.events import utc_now
-from schemas.text import PRINTABLE, Label, refuse_control_characters
+from schemas.text import PRINTABLE, Label, Label64, refuse_control_characters
 
 router = APIRouter(prefix="/api/v1/openai")
 
@@ -235,7 +235,7 @@ async def cancel_batch(batch_id: BatchId, request: Request, principal: Authentic
 async def list_batches(
     request: Request,
     principal: Authenticated,
-    after: Annotated[Annotated[str, Field(max_length=64), PRINTABLE] | None, Query()] = None,
+    after: Annotated[Label64 | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> OpenAIBatchList:
     services: Services = request.app.state.services
