@@ -133,7 +133,7 @@ async def throughput_cell(
                 try:
                     results.append(await one_stream(client, url, key, body))
                 except httpx.HTTPError as error:
-                    results.append({"status": 0, "error": str(error)})
+                    results.append({"status": 0, "error": f"{type(error).__name__}: {error!r}"[:200]})
 
         started = time.monotonic()
         await asyncio.gather(*(loop() for _ in range(concurrency)))

@@ -99,6 +99,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_timer()
         super().connection_lost(exc)
+        # uvicorn cancels its keep-alive timer only on a clean close: after a reset the timer (a bound method) kept
+        # the protocol, its transport and its last request's scope alive for the whole keep-alive window.
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
 
     def data_received(self, data: bytes) -> None:
         if self.lingering:
@@ -278,6 +283,7 @@ def serve(app: FastAPI, settings: IngressSettings) -> None:
         loop="uvloop",
         http=guarded_protocol(limits),
         ws="none",
+        timeout_keep_alive=settings.http_keep_alive_s,
         log_level="warning",
         access_log=False,
         # uvicorn's own handlers would write text lines; its loggers propagate to the service's JSON handler.

@@ -35,6 +35,11 @@ class IngressSettings(ServiceSettings):
     # A connection closed while the client still sends (a refusal, an answer before the body was read) keeps
     # reading and dropping its bytes this long, so the client reads the answer rather than a reset.
     refusal_linger_s: float = Field(default=2.0, ge=0, le=30)
+    # An idle keep-alive connection is closed after this. uvicorn's 5 s equals httpx's (and so the openai
+    # package's) pool expiry: a client reusing a connection just as the server closed it read a reset
+    # (`httpx.ReadError`, the POST lost before it reached the app; 1 in ~500 streams at c=64 in `bench stream`).
+    # Longer than the usual pools' expiry (httpx 5 s, aiohttp 15 s, nginx 60 s), as nginx's own 75 s is.
+    http_keep_alive_s: int = Field(default=75, ge=1, le=3600)
     messages_max: int = Field(default=512, ge=1, le=100_000)
     # Requests waiting for a reply at once; past this a caller gets 503 rather than unbounded memory.
     pending_replies_max: int = Field(default=20_000, ge=1, le=1_000_000)
