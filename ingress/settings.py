@@ -37,7 +37,7 @@ class IngressSettings(ServiceSettings):
     refusal_linger_s: float = Field(default=2.0, ge=0, le=30)
     # An idle keep-alive connection is closed after this. uvicorn's 5 s equals httpx's (and so the openai
     # package's) pool expiry: a client reusing a connection just as the server closed it read a reset
-    # (`httpx.ReadError`, the POST lost before it reached the app; 1 in ~500 streams at c=64 in `bench stream`).
+    # (`httpx.ReadError`, the POST lost before it reached the app; 3 in ~5,400 streams at c=64 in `bench stream`).
     # Longer than the usual pools' expiry (httpx 5 s, aiohttp 15 s, nginx 60 s), as nginx's own 75 s is.
     http_keep_alive_s: int = Field(default=75, ge=1, le=3600)
     messages_max: int = Field(default=512, ge=1, le=100_000)
