@@ -15,6 +15,7 @@ import time
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from prometheus_client import Histogram
 
+from ingress.stream_inbox import StreamEvent, StreamInbox
 from ingress.supervision import start_supervised, stop
 from runtime import metrics
 from runtime.consume import Backoff, retry_transient
@@ -23,9 +24,6 @@ from runtime.settings import ServiceSettings
 from schemas import topics
 from schemas.errors import ServiceUnavailable
 from schemas.events import ChatJobHeld, ChatStreamDelta, decode
-
-# What a held stream's queue carries: its answer's deltas, and the ledger's notice that its credit is held.
-StreamEvent = ChatStreamDelta | ChatJobHeld
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +37,7 @@ class StreamDeltas:
         self._ages = ages
         self._streams_max = streams_max
         self._buffered_max = deltas_buffered_max
-        self._open: dict[bytes, asyncio.Queue[StreamEvent]] = {}
+        self._open: dict[bytes, StreamInbox] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._backoff = Backoff()
@@ -54,13 +52,13 @@ class StreamDeltas:
         if self._consumer is not None:
             await stop_consumer(self._consumer)
 
-    def open(self, job_id: str) -> asyncio.Queue[StreamEvent]:
-        """The queue this job's deltas will arrive on; open it before the job is published."""
+    def open(self, job_id: str) -> StreamInbox:
+        """The inbox this job's deltas will arrive in; open it before the job is published."""
         if len(self._open) >= self._streams_max:
             raise ServiceUnavailable("too many streams are open; retry shortly", retry_after_s=1)
-        queue: asyncio.Queue[StreamEvent] = asyncio.Queue(maxsize=self._buffered_max)
-        self._open[topics.job_key(job_id)] = queue
-        return queue
+        inbox = StreamInbox(self._buffered_max)
+        self._open[topics.job_key(job_id)] = inbox
+        return inbox
 
     def close(self, job_id: str) -> None:
         self._open.pop(topics.job_key(job_id), None)
@@ -79,8 +77,8 @@ class StreamDeltas:
 
     def _deliver(self, record: ConsumerRecord[bytes, bytes]) -> None:
         metrics.observe_age(self._ages, "ingress.stream", record.timestamp, time.time())
-        queue = self._open.get(record.key) if record.key is not None else None
-        if queue is None:
+        inbox = self._open.get(record.key) if record.key is not None else None
+        if inbox is None:
             return
         value = record.value or b""
         try:
@@ -90,8 +88,6 @@ class StreamDeltas:
         except ValueError:
             log.warning("undecodable delta at %s[%d]@%d skipped", record.topic, record.partition, record.offset)
             return
-        if queue.full():
-            # A caller reading slower than the provider writes: its later deltas wait for the final answer (a held
-            # notice lost here only makes an early-started stream wait for its result, which says the same).
-            return
-        queue.put_nowait(delta)
+        # False when full: a caller reading slower than the provider writes has its later deltas wait for the final
+        # answer (a held notice lost there only makes an early-started stream wait for its result, which says the same).
+        inbox.put(delta)

@@ -35,7 +35,7 @@ from ingress.keys import Principal
 from ingress.publisher import PublishAmbiguous
 from ingress.replies import ResultUnreadable
 from ingress.services import Services
-from ingress.stream_deltas import StreamEvent
+from ingress.stream_inbox import StreamEvent
 from ingress.stream_shapes import KEEPALIVE, StreamShape
 from ingress.stream_tool_calls import SentToolCalls
 from ledger import queries
@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 
 class _Session:
-    """One stream's job, its delta queue and its result, and what has been sent so far."""
+    """One stream's job, its delta inbox and its result, and what has been sent so far."""
 
     def __init__(self, services: Services, job: ChatJobSubmitted, request_id: str) -> None:
         self.services = services
@@ -60,6 +60,8 @@ class _Session:
         except ServiceUnavailable:
             services.streams.close(job.job_id)
             raise
+        # The inbox's one wait also ends when the result is in.
+        self.reply.add_done_callback(lambda _: self.deltas.wake())
         self.heard = False  # anything came back: the ledger has the job in its book
         self.sent: list[str] = []
         self.sent_calls = SentToolCalls()
@@ -104,7 +106,7 @@ class _Session:
                 continue
             if isinstance(event, ChatStreamDelta):
                 if not self.held:
-                    # Bounded as the queue is: past it, the billed answer at the end carries the text.
+                    # Bounded as the inbox is: past it, the billed answer at the end carries the text.
                     if len(self.early_deltas) < self.services.settings.stream_deltas_buffered_max:
                         self.early_deltas.append(event)
                     continue
@@ -112,17 +114,14 @@ class _Session:
             return event
 
     async def _next_event(self, timeout_s: float) -> StreamEvent | JobResult | None:
-        if not self.deltas.empty():
-            return self.deltas.get_nowait()
-        if not self.reply.done():
-            getter: asyncio.Future[StreamEvent] = asyncio.ensure_future(self.deltas.get())
-            waited: set[asyncio.Future[object]] = {getter, self.reply}  # type: ignore[arg-type]
-            done, _ = await asyncio.wait(waited, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
-            if getter in done:
-                return getter.result()
-            getter.cancel()
-            if self.reply not in done:
+        event = self.deltas.take()
+        if event is None and not self.reply.done():
+            await self.deltas.wait(timeout_s)
+            event = self.deltas.take()
+            if event is None and not self.reply.done():
                 return None
+        if event is not None:
+            return event
         self.heard = True
         try:
             result = self.reply.result().result()
