@@ -105,6 +105,24 @@ class OpenAIFile(BaseModel):
     status: str = "processed"
 
 
+class OpenAIFileList(BaseModel):
+    """`files.list`: a page of the workspace's uploaded files, in OpenAI's cursor-page shape."""
+
+    object: Literal["list"] = "list"
+    data: list[OpenAIFile]
+    first_id: str | None = None
+    last_id: str | None = None
+    has_more: bool
+
+
+class OpenAIFileDeleted(BaseModel):
+    """`files.delete`'s answer."""
+
+    id: str
+    object: Literal["file"] = "file"
+    deleted: bool
+
+
 class OpenAIRequestCounts(BaseModel):
     total: int
     completed: int

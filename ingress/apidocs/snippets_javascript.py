@@ -106,7 +106,9 @@ def _sdk_method(call: Call) -> str | None:
     methods = {
         "GET /openai/models": "client.models.list()",
         "GET /openai/models/{model_id}": "client.models.retrieve({model_id})",
+        "GET /openai/files": "client.files.list()",
         "GET /openai/files/{file_id}": "client.files.retrieve({file_id})",
+        "DELETE /openai/files/{file_id}": "client.files.delete({file_id})",
         "GET /openai/files/{file_id}/content": "client.files.content({file_id})",
         "GET /openai/batches": "client.batches.list()",
         "GET /openai/batches/{batch_id}": "client.batches.retrieve({batch_id})",

@@ -81,6 +81,7 @@ STEPS: tuple[Step, ...] = (
     Step("GET /api/v1/batches/{batch_id}", until=("status", BATCH_FINISHED)),
     Step("GET /api/v1/batches/{batch_id}/results"),
     Step("POST /api/v1/openai/files", captures={"fileId": "id"}),
+    Step("GET /api/v1/openai/files"),
     Step("GET /api/v1/openai/files/{file_id}"),
     Step("GET /api/v1/openai/files/{file_id}/content"),
     # The OpenAI batch made from the uploaded file is the one the cancellations below cancel.
@@ -89,6 +90,8 @@ STEPS: tuple[Step, ...] = (
     Step("GET /api/v1/openai/batches/{batch_id}"),
     Step("POST /api/v1/openai/batches/{batch_id}/cancel"),
     Step("POST /api/v1/batches/{batch_id}/cancel"),
+    # Deleted once its batch was made from it: the batch keeps its own copy of the lines.
+    Step("DELETE /api/v1/openai/files/{file_id}"),
     # Guardrails after every completion of the walk, so its calls answer as they do for a workspace without any.
     Step("PUT /api/v1/guardrails"),
     Step("GET /api/v1/guardrails"),

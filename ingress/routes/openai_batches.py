@@ -1,5 +1,6 @@
 """OpenAI's Files and Batches API at `/api/v1/openai`, so the official `openai` package's batch flow works unchanged:
-`files.create(purpose="batch")`, `batches.create/retrieve/list/cancel`, `files.content(output_file_id)`.
+`files.create(purpose="batch")`, `files.retrieve/list/delete`, `batches.create/retrieve/list/cancel`,
+`files.content(output_file_id)`.
 
 An uploaded file is stored as it streams (multipart parts spool to disk, then go to PostgreSQL a chunk at a time);
 `batches.create` reads it back through the same line parser and COPY as the native `POST /api/v1/batches`. The
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ingress import batch_rendering, batch_writes, query_strings
+from ingress import batch_files, batch_rendering, batch_writes, query_strings
 from ingress.auth import Authenticated
 from ingress.batch_ingest import BatchOptions, completion_window_s
 from ingress.batch_stream import numbered_lines
@@ -27,10 +28,10 @@ from ingress.routes.batches import store
 from ingress.services import Services
 from ledger import batch_queries
 from schemas.api import ErrorBody
-from schemas.batches import OpenAIBatch, OpenAIBatchList, OpenAIFile
+from schemas.batches import OpenAIBatch, OpenAIBatchList, OpenAIFile, OpenAIFileDeleted, OpenAIFileList
 from schemas.errors import InvalidRequest, NotFound
 from schemas.events import utc_now
-from schemas.text import PRINTABLE, Label, Label64, refuse_control_characters
+from schemas.text import PRINTABLE, Label, Label64, Label128, refuse_control_characters
 
 router = APIRouter(prefix="/api/v1/openai")
 
@@ -90,7 +91,7 @@ async def create_file(request: Request, principal: Authenticated) -> OpenAIFile:
             raise InvalidRequest("'purpose' must be 'batch': files are stored here only for batches")
         if not isinstance(upload, UploadFile):
             raise InvalidRequest("'file' is required: the batch's JSONL file")
-        stored = await batch_writes.store_file(
+        stored = await batch_files.store_file(
             services.engine,
             _upload_chunks(upload),
             workspace_id=principal.workspace_id,
@@ -100,7 +101,7 @@ async def create_file(request: Request, principal: Authenticated) -> OpenAIFile:
         )
     finally:
         await form.close()
-    return _file(stored.id, stored.bytes, stored.created_at.timestamp(), stored.filename)
+    return _stored_file(stored)
 
 
 async def _form(request: Request) -> FormData:
@@ -137,6 +138,57 @@ def _file(file_id: str, size: int, created_at: float, filename: str) -> OpenAIFi
     return OpenAIFile(id=file_id, bytes=size, created_at=int(created_at), filename=filename, purpose="batch")
 
 
+def _stored_file(stored: batch_files.StoredFile) -> OpenAIFile:
+    return _file(stored.id, stored.bytes, stored.created_at.timestamp(), stored.filename)
+
+
+async def _uploaded(services: Services, principal: Principal, file_id: str) -> batch_files.StoredFile:
+    stored = await batch_files.stored_file(services.engine, principal.workspace_id, file_id)
+    if stored is None:
+        raise NotFound(f"file '{file_id}' not found")
+    return stored
+
+
+@router.get("/files", response_model=OpenAIFileList, responses=_ERRORS, dependencies=[query_strings.SINGLE_VALUED])
+async def list_files(
+    request: Request,
+    principal: Authenticated,
+    after: Annotated[Label128 | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 10_000,
+    order: Annotated[Literal["asc", "desc"], Query()] = "desc",
+    purpose: Annotated[Label64 | None, Query()] = None,
+) -> OpenAIFileList:
+    """The workspace's uploaded files, newest first unless `order=asc`; `after` is the last file id of the page
+    before. Output and error files of batches are not listed: they are read through their batch."""
+    services: Services = request.app.state.services
+    anchor = await _uploaded(services, principal, after) if after is not None else None
+    stored = await batch_files.list_files(
+        services.engine, principal.workspace_id, purpose=purpose, order=order, after=anchor, limit=limit + 1
+    )
+    data = [_stored_file(file) for file in stored[:limit]]
+    return OpenAIFileList(
+        data=data,
+        first_id=data[0].id if data else None,
+        last_id=data[-1].id if data else None,
+        has_more=len(stored) > limit,
+    )
+
+
+@router.delete("/files/{file_id}", response_model=OpenAIFileDeleted, responses=_ERRORS)
+async def delete_file(file_id: FileId, request: Request, principal: Authenticated) -> OpenAIFileDeleted:
+    """Delete an uploaded file and its bytes. Batches made from it keep running (they hold their own copy of its
+    lines). A batch's output and error files are not stored: they go with the batch, after its retention."""
+    services: Services = request.app.state.services
+    if _output_batch(file_id) is not None:
+        raise InvalidRequest(
+            f"file '{file_id}' is a batch's output, rendered from its results when read, not a stored file: it "
+            "cannot be deleted on its own, and is removed with the batch after the results' retention period"
+        )
+    if not await batch_files.delete_file(services.engine, principal.workspace_id, file_id):
+        raise NotFound(f"file '{file_id}' not found")
+    return OpenAIFileDeleted(id=file_id, deleted=True)
+
+
 @router.get("/files/{file_id}", response_model=OpenAIFile, responses=_ERRORS)
 async def retrieve_file(file_id: FileId, request: Request, principal: Authenticated) -> OpenAIFile:
     services: Services = request.app.state.services
@@ -144,10 +196,7 @@ async def retrieve_file(file_id: FileId, request: Request, principal: Authentica
     if batch_id is not None:
         view = await _view(services, principal, batch_id)
         return _file(file_id, 0, view.row.created_at.timestamp(), f"{file_id}.jsonl")
-    stored = await batch_writes.stored_file(services.engine, principal.workspace_id, file_id)
-    if stored is None:
-        raise NotFound(f"file '{file_id}' not found")
-    return _file(stored.id, stored.bytes, stored.created_at.timestamp(), stored.filename)
+    return _stored_file(await _uploaded(services, principal, file_id))
 
 
 @router.get(
@@ -166,9 +215,8 @@ async def file_content(file_id: FileId, request: Request, principal: Authenticat
     services: Services = request.app.state.services
     batch_id = _output_batch(file_id)
     if batch_id is None:
-        if await batch_writes.stored_file(services.engine, principal.workspace_id, file_id) is None:
-            raise NotFound(f"file '{file_id}' not found")
-        return StreamingResponse(batch_writes.file_chunks(services.engine, file_id), media_type="application/jsonl")
+        stored = await _uploaded(services, principal, file_id)
+        return StreamingResponse(batch_files.file_chunks(services.engine, stored), media_type="application/jsonl")
     view = await _view(services, principal, batch_id)
     want_completed = file_id.startswith("file-out-")
 
@@ -192,15 +240,13 @@ def _output_batch(file_id: str) -> str | None:
 @router.post("/batches", response_model=OpenAIBatch, responses={**_ERRORS, 413: {"model": ErrorBody}})
 async def create_batch(body: CreateBatch, request: Request, principal: Authenticated) -> Any:
     services: Services = request.app.state.services
-    stored = await batch_writes.stored_file(services.engine, principal.workspace_id, body.input_file_id)
-    if stored is None:
-        raise NotFound(f"file '{body.input_file_id}' not found")
+    stored = await _uploaded(services, principal, body.input_file_id)
     window_s = completion_window_s(body.completion_window, max_s=int(services.settings.batch_completion_window_max_s))
     options = BatchOptions(
         endpoint=body.endpoint, completion_window_s=window_s, metadata=body.metadata, input_file_id=stored.id
     )
     lines = numbered_lines(
-        batch_writes.file_chunks(services.engine, stored.id), line_max_bytes=services.settings.batch_line_max_bytes
+        batch_files.file_chunks(services.engine, stored), line_max_bytes=services.settings.batch_line_max_bytes
     )
     created = await store(services, principal, lines, options)
     return await _openai_batch(services, principal, created.batch_id)

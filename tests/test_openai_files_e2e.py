@@ -1,0 +1,119 @@
+"""The official `openai` package's `files.list` and `files.delete` at `<base>/openai`: a workspace pages through its
+uploads and deletes them, a batch made from a deleted file still runs and bills exactly, and a file deleted while
+it is read is never handed out in part."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from typing import Any
+
+import openai
+import orjson
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ingress import batch_files
+from schemas.events import utc_now
+from tests.batch_client import jsonl, line
+from tests.conftest import Stack, make_workspace
+from tests.ledger_checks import balances
+from tests.test_openai_batches_e2e import sdk, wait_done
+
+
+async def test_the_openai_package_pages_through_a_workspaces_files_newest_first(
+    stack: Stack, engine: AsyncEngine
+) -> None:
+    workspace = await make_workspace(engine, tokens=0)
+    stranger = await make_workspace(engine, tokens=0)
+    async with sdk(stack, workspace.api_key) as client:
+        uploaded = [
+            await client.files.create(file=(f"part-{n}.jsonl", io.BytesIO(jsonl([line(f"r{n}")]))), purpose="batch")
+            for n in range(3)
+        ]
+        ids = [file.id for file in uploaded]
+        newest_first = await client.files.list()
+        assert [file.id for file in newest_first.data] == ids[::-1]
+        assert [file.filename for file in newest_first.data] == ["part-2.jsonl", "part-1.jsonl", "part-0.jsonl"]
+        assert newest_first.has_more is False
+        first_page = await client.files.list(limit=2, order="asc")
+        assert [file.id for file in first_page.data] == ids[:2] and first_page.has_more is True
+        assert [file.id async for file in client.files.list(limit=2, order="asc")] == ids  # the SDK follows `after`
+        assert [file.id async for file in client.files.list(limit=1)] == ids[::-1]
+        assert [file.id for file in (await client.files.list(purpose="batch")).data] == ids[::-1]
+        assert (await client.files.list(purpose="fine-tune")).data == []
+        with pytest.raises(openai.NotFoundError):
+            await client.files.list(after="file-unknown")
+        with pytest.raises(openai.BadRequestError):
+            await client.files.list(limit=10_001)
+    async with sdk(stack, stranger.api_key) as other:
+        assert (await other.files.list()).data == []
+        with pytest.raises(openai.NotFoundError):
+            await other.files.list(after=ids[0])  # another workspace's file is no cursor here
+
+
+async def test_a_deleted_file_is_gone_while_the_batch_made_from_it_completes_and_bills_exactly(
+    stack: Stack, engine: AsyncEngine
+) -> None:
+    workspace = await make_workspace(engine, tokens=1_000_000)
+    stranger = await make_workspace(engine, tokens=0)
+    lines = [line(f"req-{i}", f"Question {i}") for i in range(12)]
+    async with sdk(stack, workspace.api_key) as client:
+        kept = await client.files.create(file=("kept.jsonl", io.BytesIO(jsonl(lines[:1]))), purpose="batch")
+        uploaded = await client.files.create(file=("input.jsonl", io.BytesIO(jsonl(lines))), purpose="batch")
+        created = await client.batches.create(
+            input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        async with sdk(stack, stranger.api_key) as other:
+            with pytest.raises(openai.NotFoundError):
+                await other.files.delete(uploaded.id)
+        deleted = await client.files.delete(uploaded.id)
+        assert (deleted.id, deleted.object, deleted.deleted) == (uploaded.id, "file", True)
+        for gone in (client.files.retrieve, client.files.content, client.files.delete):
+            with pytest.raises(openai.NotFoundError):
+                await gone(uploaded.id)
+        with pytest.raises(openai.NotFoundError):
+            await client.batches.create(
+                input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+            )
+        assert [file.id for file in (await client.files.list()).data] == [kept.id]
+        done = await wait_done(client, created.id)
+        assert done.status == "completed" and done.input_file_id == uploaded.id
+        assert done.request_counts is not None and done.request_counts.completed == len(lines)
+        assert done.output_file_id
+        output = (await client.files.content(done.output_file_id)).text
+        with pytest.raises(openai.BadRequestError, match="output"):
+            await client.files.delete(done.output_file_id)
+        assert (await client.files.content(done.output_file_id)).text == output
+    async with engine.connect() as conn:
+        chunks_left = (
+            await conn.execute(text("SELECT count(*) FROM batch_file_chunks WHERE file_id = :f"), {"f": uploaded.id})
+        ).scalar_one()
+    assert chunks_left == 0  # the bytes are gone, not only hidden
+    usages = [openai.types.CompletionUsage.model_validate(row["response"]["body"]["usage"]) for row in _rows(output)]
+    assert len(usages) == len(lines)
+    assert (await balances(engine, workspace.id))["spent"] == sum(usage.total_tokens for usage in usages)
+
+
+async def test_a_file_deleted_while_it_is_read_raises_instead_of_ending_early(engine: AsyncEngine) -> None:
+    workspace = await make_workspace(engine, tokens=0)
+
+    async def three_chunks() -> AsyncIterator[bytes]:
+        for piece in (b'{"a": 1}\n', b'{"b": 2}\n', b'{"c": 3}\n'):
+            yield piece
+
+    stored = await batch_files.store_file(
+        engine, three_chunks(), workspace_id=workspace.id, purpose="batch", filename="x.jsonl", now=utc_now()
+    )
+    whole = [chunk async for chunk in batch_files.file_chunks(engine, stored)]
+    assert b"".join(whole) == b'{"a": 1}\n{"b": 2}\n{"c": 3}\n'
+    reading = batch_files.file_chunks(engine, stored)
+    assert await anext(reading) == b'{"a": 1}\n'
+    assert await batch_files.delete_file(engine, workspace.id, stored.id)
+    with pytest.raises(batch_files.FileDeleted, match="deleted while it was being read"):
+        await anext(reading)
+
+
+def _rows(output: str) -> list[dict[str, Any]]:
+    return [orjson.loads(row) for row in output.splitlines()]
