@@ -81,6 +81,7 @@ async def test_another_workspaces_ids_are_404_on_every_endpoint(client: httpx.As
         ("POST", "/api/v1/openai/batches/{batch_id}/cancel"): None,
         ("GET", "/api/v1/openai/files/{file_id}"): None,
         ("GET", "/api/v1/openai/files/{file_id}/content"): None,
+        ("DELETE", "/api/v1/openai/files/{file_id}"): None,
     }
     # A new route with an id must be added here: the test fails rather than silently not covering it.
     assert set(probes) == workspace_routes_with_ids()
@@ -112,3 +113,6 @@ async def test_another_workspaces_ids_are_404_on_every_endpoint(client: httpx.As
     assert usage["totals"]["jobs"] == 0
     their_balance = (await client.get("/balance", headers=theirs.headers)).json()
     assert [t["threshold_tokens"] for t in their_balance["alert_thresholds"]] == [10]  # my DELETE removed nothing
+    their_file = await client.get(f"/openai/files/{uploaded.json()['id']}/content", headers=theirs.headers)
+    assert their_file.status_code == 200 and their_file.content == orjson.dumps(line) + b"\n"  # nor this one
+    assert (await client.get("/openai/files", headers=mine.headers)).json()["data"] == []
