@@ -83,6 +83,8 @@ async def test_a_deleted_file_is_gone_while_the_batch_made_from_it_completes_and
         assert done.request_counts is not None and done.request_counts.completed == len(lines)
         assert done.output_file_id
         output = (await client.files.content(done.output_file_id)).text
+        described = await client.files.retrieve(done.output_file_id)
+        assert (described.id, described.purpose) == (done.output_file_id, "batch_output")
         with pytest.raises(openai.BadRequestError, match="output"):
             await client.files.delete(done.output_file_id)
         assert (await client.files.content(done.output_file_id)).text == output

@@ -134,8 +134,8 @@ async def _upload_chunks(upload: UploadFile) -> AsyncIterator[bytes]:
         yield chunk
 
 
-def _file(file_id: str, size: int, created_at: float, filename: str) -> OpenAIFile:
-    return OpenAIFile(id=file_id, bytes=size, created_at=int(created_at), filename=filename, purpose="batch")
+def _file(file_id: str, size: int, created_at: float, filename: str, purpose: str = "batch") -> OpenAIFile:
+    return OpenAIFile(id=file_id, bytes=size, created_at=int(created_at), filename=filename, purpose=purpose)
 
 
 def _stored_file(stored: batch_files.StoredFile) -> OpenAIFile:
@@ -195,7 +195,9 @@ async def retrieve_file(file_id: FileId, request: Request, principal: Authentica
     batch_id = _output_batch(file_id)
     if batch_id is not None:
         view = await _view(services, principal, batch_id)
-        return _file(file_id, 0, view.row.created_at.timestamp(), f"{file_id}.jsonl")
+        # OpenAI's purpose for a batch's output and error files. Their size is not known before they are rendered
+        # (on every read, from the results), so `bytes` is 0 rather than a full rendering per metadata read.
+        return _file(file_id, 0, view.row.created_at.timestamp(), f"{file_id}.jsonl", purpose="batch_output")
     return _stored_file(await _uploaded(services, principal, file_id))
 
 
