@@ -15,10 +15,15 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ingress import batch_files
+from ingress.batch_ingest import BatchOptions, IngestLimits, ingest
+from ingress.batch_stream import numbered_lines
+from ingress.key_policy import Principal
+from schemas.catalogue import parse_catalogue
 from schemas.events import utc_now
 from tests.batch_client import jsonl, line
 from tests.conftest import Stack, make_workspace
 from tests.ledger_checks import balances
+from tests.services import ROOT
 from tests.test_openai_batches_e2e import sdk, wait_done
 
 
@@ -115,6 +120,42 @@ async def test_a_file_deleted_while_it_is_read_raises_instead_of_ending_early(en
     assert await batch_files.delete_file(engine, workspace.id, stored.id)
     with pytest.raises(batch_files.FileDeleted, match="deleted while it was being read"):
         await anext(reading)
+
+
+async def test_a_batch_made_from_a_file_deleted_midway_stores_nothing(engine: AsyncEngine) -> None:
+    """The path `batches.create` takes: the file's chunks through the line parser into one COPY transaction."""
+    workspace = await make_workspace(engine, tokens=1_000_000)
+    lines = [orjson.dumps(line(f"r{n}", f"Question {n}")) + b"\n" for n in range(3)]
+
+    async def one_line_per_chunk() -> AsyncIterator[bytes]:
+        for piece in lines:
+            yield piece
+
+    stored = await batch_files.store_file(
+        engine, one_line_per_chunk(), workspace_id=workspace.id, purpose="batch", filename="x.jsonl", now=utc_now()
+    )
+
+    async def deleted_after_the_first_chunk() -> AsyncIterator[bytes]:
+        async for chunk in batch_files.file_chunks(engine, stored):
+            yield chunk
+            await batch_files.delete_file(engine, workspace.id, stored.id)
+
+    principal = Principal(key_id=workspace.key_id, workspace_id=workspace.id, default_model=None)
+    with pytest.raises(batch_files.FileDeleted):
+        await ingest(
+            engine,
+            numbered_lines(deleted_after_the_first_chunk(), line_max_bytes=1 << 20),
+            principal=principal,
+            catalogue=parse_catalogue((ROOT / "config" / "models.toml").read_text()),
+            options=BatchOptions(endpoint="/v1/chat/completions", completion_window_s=86_400, input_file_id=stored.id),
+            limits=IngestLimits(lines_max=10, errors_max=10, messages_max=16, event_max_bytes=1 << 20),
+            now=utc_now(),
+        )
+    async with engine.connect() as conn:
+        batches = (
+            await conn.execute(text("SELECT count(*) FROM batches WHERE workspace_id = :ws"), {"ws": workspace.id})
+        ).scalar_one()
+    assert batches == 0  # not a batch of the one line read before the file went
 
 
 def _rows(output: str) -> list[dict[str, Any]]:
