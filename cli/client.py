@@ -8,10 +8,10 @@ the environment (`LUNTREX_BASE_URL`, `LUNTREX_ADMIN_KEY`, `LUNTREX_API_KEY`), th
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import click
 import httpx
@@ -78,31 +78,63 @@ def request(
     admin: bool,
     body: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+    content: Iterator[bytes] | None = None,
 ) -> Any:
-    """One API call; any failure becomes a ClickException (exit 1) naming the status, code and message."""
-    credential = connection.admin_key if admin else connection.api_key
-    if not credential:
-        which = "--admin-key / LUNTREX_ADMIN_KEY" if admin else "--api-key / LUNTREX_API_KEY"
-        raise click.ClickException(f"no credential: pass {which}, or run `make up` to write .run/stack.env")
+    """One API call (a JSON `body`, or `content` streamed as it is read); any failure becomes a ClickException
+    (exit 1) naming the status, code and message."""
     url = connection.base_url + path
     try:
         response = httpx.request(
             method,
             url,
             json=body,
-            headers={"Authorization": f"Bearer {credential}", **(headers or {})},
+            content=content,
+            params=params,
+            headers={"Authorization": f"Bearer {_credential(connection, admin)}", **(headers or {})},
             timeout=TIMEOUT_S,
         )
     except httpx.HTTPError as exc:
         raise click.ClickException(f"cannot reach {url}: {exc}") from exc
-    if response.status_code >= 400:
-        try:
-            error = response.json()
-            detail = f"{error.get('status', response.status_code)} {error.get('code', '')}: {error.get('error', '')}"
-        except ValueError:
-            detail = f"{response.status_code}: {response.text[:200]}"
-        raise click.ClickException(detail)
+    _raise_for(response)
     return response.json() if response.content else None
+
+
+def download(connection: Connection, path: str, out: BinaryIO) -> None:
+    """Copy an answer's bytes (JSON lines) to `out` as they arrive, so a large one never sits in memory."""
+    url = connection.base_url + path
+    headers = {"Authorization": f"Bearer {_credential(connection, admin=False)}"}
+    try:
+        with httpx.stream("GET", url, headers=headers, timeout=TIMEOUT_S) as response:
+            if response.status_code >= 400:
+                response.read()
+                _raise_for(response)
+            for chunk in response.iter_bytes():
+                out.write(chunk)
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"cannot read {url}: {exc}") from exc
+
+
+def _credential(connection: Connection, admin: bool) -> str:
+    credential = connection.admin_key if admin else connection.api_key
+    if not credential:
+        which = "--admin-key / LUNTREX_ADMIN_KEY" if admin else "--api-key / LUNTREX_API_KEY"
+        raise click.ClickException(f"no credential: pass {which}, or run `make up` to write .run/stack.env")
+    return credential
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        error = response.json()
+        detail = f"{error.get('status', response.status_code)} {error.get('code', '')}: {error.get('error', '')}"
+        # A refused batch lists its bad lines by number: the caller needs them to mend the file.
+        for line in error.get("errors") or []:
+            detail += f"\n  line {line.get('line')}: {line.get('code')}: {line.get('message')}"
+    except (ValueError, AttributeError):
+        detail = f"{response.status_code}: {response.text[:200]}"
+    raise click.ClickException(detail)
 
 
 def emit(value: Any) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from cli import ledger
+from cli.batch import batch
 from cli.chat import chat
 from cli.keys import key
 from cli.topup import topup
@@ -27,3 +28,4 @@ main.add_command(chat)
 main.add_command(ledger.group)
 main.add_command(topup)
 main.add_command(webhook)
+main.add_command(batch)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from click.testing import CliRunner, Result
 
 from cli.main import main
+from tests.batch_client import jsonl, line
 from tests.conftest import ADMIN_KEY, Stack
 
 
@@ -183,4 +185,43 @@ def test_an_operator_changes_a_keys_guardrails_after_it_is_minted(stack: Stack, 
     refused = run(env_file, "key", "guardrails", key["id"], "--set", str(catastrophic))
     assert refused.exit_code == 1 and "400 invalid_request" in refused.output and "nested" in refused.output
     missing = run(env_file, "key", "guardrails", "000000000000")
+    assert missing.exit_code == 1 and "404" in missing.output
+
+
+def test_a_submitter_sends_a_jsonl_file_follows_its_batch_and_reads_the_results(stack: Stack, tmp_path: Path) -> None:
+    operator = stack_env(tmp_path, stack)
+    workspace = json.loads(run(operator, "workspace", "create", "CLI batches", "--topup-bdt", "20").stdout)
+    (tmp_path / "submitter").mkdir()
+    env_file = stack_env(tmp_path / "submitter", stack, LUNTREX_API_KEY=workspace["api_key"])
+    good = [line(f"q{n}", f"Question {n}") for n in range(3)]
+    upload = tmp_path / "input.jsonl"
+    upload.write_bytes(jsonl(good) + b"not json\n")
+
+    submitted = run(env_file, "batch", "submit", str(upload), "--metadata", '{"run": "cli"}')
+    assert submitted.exit_code == 0, submitted.output
+    created = json.loads(submitted.stdout)
+    assert created["metadata"] == {"run": "cli"} and created["invalid_lines"] == 1
+    assert [error["line"] for error in created["errors"]] == [4]
+    batch_id = created["id"]
+    for _ in range(300):
+        shown = json.loads(run(env_file, "batch", "show", batch_id).stdout)
+        if shown["status"] == "completed":
+            break
+        time.sleep(0.2)
+    assert shown["status"] == "completed" and shown["counts"]["completed"] == 3 and shown["cost_tokens"] > 0
+
+    saved = tmp_path / "results.jsonl"
+    assert run(env_file, "batch", "results", batch_id, "--output", str(saved)).exit_code == 0
+    rows = [json.loads(row) for row in saved.read_bytes().splitlines()]
+    assert sorted(row["custom_id"] for row in rows) == ["q0", "q1", "q2"]
+    printed = run(env_file, "batch", "results", batch_id)
+    assert printed.stdout.encode() == saved.read_bytes()
+    assert sum(row["cost_tokens"] for row in rows) == shown["cost_tokens"]
+    listed = json.loads(run(env_file, "batch", "list", "--limit", "5").stdout)
+    assert [entry["id"] for entry in listed["data"]] == [batch_id]
+
+    refused = run(env_file, "batch", "submit", str(upload), "--all-or-nothing")
+    assert refused.exit_code == 1 and "line 4: invalid_json" in refused.output
+    assert len(json.loads(run(env_file, "batch", "list").stdout)["data"]) == 1  # nothing stored
+    missing = run(env_file, "batch", "results", "batch_" + "0" * 32)
     assert missing.exit_code == 1 and "404" in missing.output
