@@ -183,6 +183,7 @@ async def run_one(
     stored = await asyncio.to_thread(Window.now, probe)
     first_result_s, done_s = await _wait_finished(engine, batch["id"], probe, started + stored_s)
     done = await asyncio.to_thread(Window.now, probe)
+    status_reads = await _status_read_ms(client, api_key, batch["id"])
     async with engine.connect() as conn:
         billed = (await conn.execute(_BATCH_BILLING, {"b": batch["id"]})).one()
         in_flight_ms = (await conn.execute(_IN_FLIGHT_MS, {"b": batch["id"]})).scalar_one()
@@ -208,7 +209,23 @@ async def run_one(
         "billed_jobs": billed.jobs,
         "billing_exact": billed.cost == billed.used and billed.jobs == jobs,
         "peak_rss_mib": {name: _peak_rss_mib(pid) for name, pid in probe.services.items()},
+        "status_read_ms": status_reads,
     }
+
+
+async def _status_read_ms(client: httpx.AsyncClient, api_key: str, batch_id: str, reads: int = 7) -> dict[str, float]:
+    """What a submitter polling its batch waits for, once it has ended: the median of `reads` GETs of the batch and
+    of the first page of the list (with its counts)."""
+    headers = {"Authorization": f"Bearer {api_key}"}
+    medians = {}
+    for name, path in (("batch", f"/batches/{batch_id}"), ("list", "/batches?limit=20")):
+        took = []
+        for _ in range(reads):
+            started = time.perf_counter()
+            (await client.get(path, headers=headers, timeout=60)).raise_for_status()
+            took.append((time.perf_counter() - started) * 1000)
+        medians[name] = round(sorted(took)[reads // 2], 2)
+    return medians
 
 
 async def sync_beside_a_batch(
