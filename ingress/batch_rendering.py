@@ -131,10 +131,10 @@ def openai_output_line(line: LineResult) -> bytes:
             "error": {"code": code, "message": f"the batch was {line.state} before this request ran"},
         }
     elif finished.status == "completed":
-        body |= {
-            "response": {"status_code": 200, "request_id": request_id, "body": openai_shapes.chat_completion(finished)},
-            "error": None,
-        }
+        # Created when the job finished, not when the file is read: a file reads the same every time.
+        created = int(line.finished_at.timestamp()) if line.finished_at is not None else None
+        completion = openai_shapes.chat_completion(finished, created=created)
+        body |= {"response": {"status_code": 200, "request_id": request_id, "body": completion}, "error": None}
     else:
         error = finished.error
         code = error.code if error is not None else "internal_error"

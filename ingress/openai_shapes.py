@@ -114,12 +114,13 @@ _FINISH_REASONS = {
 }
 
 
-def chat_completion(finished: JobResult) -> dict[str, Any]:
-    """A `chat.completion` object, with the Luntrex receipt (`balance_left`, `cost`) as extra fields."""
+def chat_completion(finished: JobResult, *, created: int | None = None) -> dict[str, Any]:
+    """A `chat.completion` object, with the Luntrex receipt (`balance_left`, `cost`) as extra fields; `created`
+    (Unix seconds) defaults to now, when the answer is sent."""
     return {
         "id": finished.job_id,
         "object": "chat.completion",
-        "created": int(time.time()),
+        "created": int(time.time()) if created is None else created,
         "model": finished.model_id,
         "choices": openai_choices.choices(finished, _FINISH_REASONS),
         "usage": {

@@ -89,7 +89,7 @@ _RESULTS = text(
            j.answered_by, j.provider, j.input_tokens, j.output_tokens, j.cost_tokens, j.uncharged_tokens,
            j.overrun_tokens, j.usage_estimated, j.attempts, j.first_token_ms, j.balance_left, j.answer, j.finish_reason,
            j.error,
-           j.terms
+           j.terms, j.finished_at AS job_finished_at
     FROM batch_lines l LEFT JOIN jobs j ON j.id = l.job_id
     WHERE l.batch_id = :b AND l.line_no > :after ORDER BY l.line_no LIMIT :limit
     """
@@ -106,7 +106,8 @@ class BatchView:
 
 @dataclass(frozen=True, slots=True)
 class LineResult:
-    """One line's outcome: its job's result once finished, or the state that ended it unreleased."""
+    """One line's outcome: its job's result once finished (and when it finished), or the state that ended it
+    unreleased."""
 
     line_no: int
     custom_id: str
@@ -114,6 +115,7 @@ class LineResult:
     model_id: str
     state: str
     result: JobResult | None
+    finished_at: datetime | None = None
 
 
 async def final_counts(conn: AsyncConnection, batch_id: str, status: str) -> tuple[dict[str, int], int]:
@@ -247,7 +249,15 @@ async def results(engine: AsyncEngine, view: BatchView, *, chunk_lines: int) -> 
         for row in rows:
             fields = row._mapping
             if row.status is not None and row.status != "queued":
-                yield LineResult(row.line_no, row.custom_id, row.job_id, row.line_model, row.status, result_of(fields))
+                yield LineResult(
+                    row.line_no,
+                    row.custom_id,
+                    row.job_id,
+                    row.line_model,
+                    row.status,
+                    result_of(fields),
+                    row.job_finished_at,
+                )
             elif row.status is None and unreleased_as is not None:
                 yield LineResult(row.line_no, row.custom_id, row.job_id, row.line_model, unreleased_as, None)
         if len(rows) < chunk_lines:

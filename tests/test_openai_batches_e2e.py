@@ -57,6 +57,13 @@ async def test_the_openai_package_runs_a_batch_and_reads_its_output_and_error_fi
         assert done.output_file_id and done.error_file_id and done.completed_at
         output = (await client.files.content(done.output_file_id)).text
         errors = (await client.files.content(done.error_file_id)).text
+        # Each file's size is what a download brings, measured once and kept; a file reads the same a second later.
+        for file_id, text in ((done.output_file_id, output), (done.error_file_id, errors)):
+            for _ in range(2):
+                described = await client.files.retrieve(file_id)
+                assert (described.purpose, described.bytes) == ("batch_output", len(text.encode()))
+        await asyncio.sleep(1.1)
+        assert (await client.files.content(done.output_file_id)).text == output
         listed = await client.batches.list(limit=10)
     rows = [orjson.loads(row) for row in output.splitlines()]
     assert sorted(row["custom_id"] for row in rows) == sorted(f"req-{i}" for i in range(20))
@@ -65,6 +72,7 @@ async def test_the_openai_package_runs_a_batch_and_reads_its_output_and_error_fi
         response = row["response"]
         assert response["status_code"] == 200 and response["request_id"]
         assert response["body"]["object"] == "chat.completion"
+        assert created.created_at <= response["body"]["created"] <= (done.completed_at or 0)
         assert response["body"]["choices"][0]["message"]["content"]
     failed = [orjson.loads(row) for row in errors.splitlines()]
     assert [row["custom_id"] for row in failed] == ["fails"]

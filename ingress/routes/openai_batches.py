@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ingress import batch_files, batch_rendering, batch_writes, query_strings
+from ingress import batch_files, batch_output_files, batch_rendering, batch_writes, query_strings
 from ingress.auth import Authenticated
 from ingress.batch_ingest import BatchOptions, completion_window_s
 from ingress.batch_stream import numbered_lines
@@ -179,7 +179,7 @@ async def delete_file(file_id: FileId, request: Request, principal: Authenticate
     """Delete an uploaded file and its bytes. Batches made from it keep running (they hold their own copy of its
     lines). A batch's output and error files are not stored: they go with the batch, after its retention."""
     services: Services = request.app.state.services
-    if _output_batch(file_id) is not None:
+    if batch_output_files.output_file(file_id) is not None:
         raise InvalidRequest(
             f"file '{file_id}' is a batch's output, rendered from its results when read, not a stored file: it "
             "cannot be deleted on its own, and is removed with the batch after the results' retention period"
@@ -192,12 +192,14 @@ async def delete_file(file_id: FileId, request: Request, principal: Authenticate
 @router.get("/files/{file_id}", response_model=OpenAIFile, responses=_ERRORS)
 async def retrieve_file(file_id: FileId, request: Request, principal: Authenticated) -> OpenAIFile:
     services: Services = request.app.state.services
-    batch_id = _output_batch(file_id)
-    if batch_id is not None:
-        view = await _view(services, principal, batch_id)
-        # OpenAI's purpose for a batch's output and error files. Their size is not known before they are rendered
-        # (on every read, from the results), so `bytes` is 0 rather than a full rendering per metadata read.
-        return _file(file_id, 0, view.row.created_at.timestamp(), f"{file_id}.jsonl", purpose="batch_output")
+    output = batch_output_files.output_file(file_id)
+    if output is not None:
+        view = await _view(services, principal, output.batch_id)
+        size = await batch_output_files.size(
+            services.engine, view, output, chunk_lines=services.settings.batch_results_chunk_lines
+        )
+        # OpenAI's purpose for a batch's output and error files.
+        return _file(file_id, size, view.row.created_at.timestamp(), f"{file_id}.jsonl", purpose="batch_output")
     return _stored_file(await _uploaded(services, principal, file_id))
 
 
@@ -215,28 +217,15 @@ async def retrieve_file(file_id: FileId, request: Request, principal: Authentica
 )
 async def file_content(file_id: FileId, request: Request, principal: Authenticated) -> StreamingResponse:
     services: Services = request.app.state.services
-    batch_id = _output_batch(file_id)
-    if batch_id is None:
+    output = batch_output_files.output_file(file_id)
+    if output is None:
         stored = await _uploaded(services, principal, file_id)
         return StreamingResponse(batch_files.file_chunks(services.engine, stored), media_type="application/jsonl")
-    view = await _view(services, principal, batch_id)
-    want_completed = file_id.startswith("file-out-")
-
-    async def lines() -> AsyncIterator[bytes]:
-        async for line in batch_queries.results(
-            services.engine, view, chunk_lines=services.settings.batch_results_chunk_lines
-        ):
-            if (line.state == "completed") == want_completed:
-                yield batch_rendering.openai_output_line(line)
-
-    return StreamingResponse(lines(), media_type="application/jsonl")
-
-
-def _output_batch(file_id: str) -> str | None:
-    for prefix in ("file-out-", "file-err-"):
-        if file_id.startswith(prefix):
-            return file_id.removeprefix(prefix)
-    return None
+    view = await _view(services, principal, output.batch_id)
+    lines = batch_output_files.lines(
+        services.engine, view, output, chunk_lines=services.settings.batch_results_chunk_lines
+    )
+    return StreamingResponse(lines, media_type="application/jsonl")
 
 
 @router.post("/batches", response_model=OpenAIBatch, responses={**_ERRORS, 413: {"model": ErrorBody}})
