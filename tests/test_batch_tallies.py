@@ -98,7 +98,7 @@ async def test_a_batchs_tally_follows_its_jobs_through_release_settlement_redeli
     await assert_tally_exact(engine, cancelled_id)
 
 
-async def test_a_row_re_costed_or_deleted_by_hand_moves_the_tally_and_a_job_naming_no_batch_is_recorded(
+async def test_an_update_that_moves_nothing_leaves_the_tally_alone_and_a_re_cost_or_delete_moves_it(
     own_engine: AsyncEngine, catalogue: Catalogue
 ) -> None:
     engine = own_engine
@@ -109,6 +109,12 @@ async def test_a_row_re_costed_or_deleted_by_hand_moves_the_tally_and_a_job_nami
     await feeder.settle()
     first, second = (f"bj_{batch_id.removeprefix('batch_')}_{n}" for n in (1, 2))
     async with engine.connect() as conn:
+        # An update that moves no count (the feeder's dispatched_at, written without the accounts' locks) leaves the
+        # tally's row alone: it takes no lock a settlement could wait on.
+        version = text("SELECT xmin::text FROM batch_tallies WHERE batch_id = :b")
+        before = (await conn.execute(version, {"b": batch_id})).scalar_one()
+        await conn.execute(text("UPDATE jobs SET dispatched_at = now(), answer = NULL WHERE id LIKE 'bj\\_%'"))
+        assert (await conn.execute(version, {"b": batch_id})).scalar_one() == before
         # The trigger is all that keeps the tally; whatever changes a job's state or cost, it follows.
         await conn.execute(text("UPDATE jobs SET cost_tokens = cost_tokens + 100 WHERE id = :j"), {"j": first})
         await conn.execute(text("DELETE FROM jobs WHERE id = :j"), {"j": second})

@@ -12,13 +12,16 @@ waiting for it and by every page of the list. `batch_tallies` holds the same fig
   writes a batch job (the feeder's hold, a rejection, a settlement, an expiry, a poison record), the tally follows
   in the same statement, so a reader sees the tally and the jobs it counts committed together.
 
-Cost, measured on this machine (`python -m bench batch-stage`, alternated with the previous commit, 3 runs each):
-PostgreSQL CPU per batch job +5 us at release and +0 at settlement (row triggers, tried first, cost +18 and +20:
-a PL/pgSQL call and an upsert per job). A statement that touches only sync jobs pays the call and an empty
-scan: +17 us (a server-side loop of single-row updates, 37 -> 54 us), three such statements per sync request.
+Cost, measured on this machine (`python -m bench batch-stage`, alternated with the commit before, 3 runs each):
+PostgreSQL CPU per batch job at release 83.5 -> 84.5 us and at settlement 88.5 -> 86.5 us (medians): within the
+noise. Row triggers, tried first, cost +18 and +20 us: a PL/pgSQL call and an upsert per job. A statement that
+touches only sync jobs pays the call and an empty scan: +17 us (a server-side loop of single-row updates,
+37 -> 54 us), three such statements per sync request at concurrency 1, one per batch of requests under load.
 
-Every writer of a batch job holds its workspace's account lock first (`ledger.journal`), so two transactions never
-wait on one tally row for each other: the tally's row lock adds no wait and no deadlock. The trigger adds nothing
+Every writer that moves a batch job's state or cost holds its workspace's account lock first (`ledger.journal`), so
+two transactions never wait on one tally row for each other: the tally's row lock adds no wait and no deadlock. The
+writers that do not hold it (the feeder's `dispatched_at`, the retention's cleared answers) move nothing, and a
+statement that moves nothing leaves the tallies alone. The trigger adds nothing
 for a job whose batch row is gone (a job id that names no batch). Existing batches are tallied once, here, under
 the trigger's lock on `jobs`.
 
@@ -36,20 +39,27 @@ depends_on = None
 
 def _tally(source: str) -> str:
     """Add to the tallies the batch jobs of `source` (rows of id, status, cost_tokens and sign: -1 for a row that
-    was, +1 for a row that is), summed per batch, one upsert per batch in batch order. A job whose batch row does not
-    exist adds nothing. `source` is one of this module's constants."""
+    was, +1 for a row that is), summed per batch, one upsert per batch in batch order. A batch whose sums are all
+    zero is left alone: an update that moves no count or cost (the feeder's `dispatched_at`, the retention's cleared
+    answers, both written without the accounts' locks) takes no lock on a tally. A job whose batch row does not exist
+    adds nothing. `source` is one of this module's constants."""
     return rf"""
     INSERT INTO batch_tallies AS t (batch_id, queued, completed, failed, cancelled, expired, cost_tokens)
-    SELECT 'batch_' || split_part(j.id, '_', 2),
-           sum(j.sign * (j.status = 'queued')::integer),
-           sum(j.sign * (j.status = 'completed')::integer),
-           sum(j.sign * (j.status IN ('failed', 'rejected'))::integer),
-           sum(j.sign * (j.status = 'cancelled')::integer),
-           sum(j.sign * (j.status = 'expired')::integer),
-           sum(j.sign * j.cost_tokens)
-    FROM ({source}) AS j
-    WHERE j.id LIKE 'bj\_%' AND EXISTS (SELECT 1 FROM batches b WHERE b.id = 'batch_' || split_part(j.id, '_', 2))
-    GROUP BY 1 ORDER BY 1
+    SELECT * FROM (
+        SELECT 'batch_' || split_part(j.id, '_', 2) AS batch_id,
+               sum(j.sign * (j.status = 'queued')::integer) AS queued,
+               sum(j.sign * (j.status = 'completed')::integer) AS completed,
+               sum(j.sign * (j.status IN ('failed', 'rejected'))::integer) AS failed,
+               sum(j.sign * (j.status = 'cancelled')::integer) AS cancelled,
+               sum(j.sign * (j.status = 'expired')::integer) AS expired,
+               sum(j.sign * j.cost_tokens) AS cost_tokens
+        FROM ({source}) AS j
+        WHERE j.id LIKE 'bj\_%'
+            AND EXISTS (SELECT 1 FROM batches b WHERE b.id = 'batch_' || split_part(j.id, '_', 2))
+        GROUP BY 1
+    ) AS d
+    WHERE (d.queued, d.completed, d.failed, d.cancelled, d.expired, d.cost_tokens) <> (0, 0, 0, 0, 0, 0)
+    ORDER BY d.batch_id
     ON CONFLICT (batch_id) DO UPDATE SET
         queued = t.queued + excluded.queued,
         completed = t.completed + excluded.completed,
