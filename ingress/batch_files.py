@@ -1,7 +1,9 @@
 """Files uploaded for batches (OpenAI's `files.create(purpose="batch")`): stored as they stream in, one row per
 chunk, read back the same way, listed by workspace and deleted by their owner.
 
-A file is kept until its owner deletes it, as OpenAI keeps uploaded files. A batch made from a file has its own
+A file is kept until its owner deletes it, or until the expiry its upload asked for (`expires_after`, migration
+0029): from then on it reads as gone, and the ingress's pruner (`ingress/outbox_pruning.py`) deletes it with its
+chunks. A batch made from a file has its own
 copy of the lines (`batch_lines`), so deleting the file later changes nothing for the batch, which still names
 it as its `input_file_id`. A read that finds the file deleted midway (its chunks gone) raises `FileDeleted`
 rather than hand out part of a file as if it were all of it.
@@ -21,18 +23,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from schemas.errors import NotFound
 
 _INSERT_FILE = text(
-    "INSERT INTO batch_files (id, workspace_id, purpose, filename, created_at) VALUES (:id, :ws, :purpose, :name, :at)"
+    "INSERT INTO batch_files (id, workspace_id, purpose, filename, created_at, expires_at) "
+    "VALUES (:id, :ws, :purpose, :name, :at, :expires_at)"
 )
+_COLUMNS = "SELECT id, purpose, filename, bytes, created_at, expires_at FROM batch_files "
+# A file past its expiry is gone to every read, whether or not the pruner has deleted it yet.
+_LIVE = "(expires_at IS NULL OR expires_at > now())"
 _INSERT_CHUNK = text("INSERT INTO batch_file_chunks (file_id, seq, data) VALUES (:f, :seq, :data)")
 _SET_SIZE = text("UPDATE batch_files SET bytes = :bytes WHERE id = :f")
-_FILE = text("SELECT id, purpose, filename, bytes, created_at FROM batch_files WHERE id = :f AND workspace_id = :ws")
+_FILE = text(_COLUMNS + f"WHERE id = :f AND workspace_id = :ws AND {_LIVE}")
 _CHUNK = text("SELECT data FROM batch_file_chunks WHERE file_id = :f AND seq = :seq")
 # The chunks go with the file (ON DELETE CASCADE).
 _DELETE = text("DELETE FROM batch_files WHERE id = :f AND workspace_id = :ws RETURNING id")
 # A page of a workspace's files by creation time, after the anchor file's (created_at, id) in the page's order.
 _PAGE_WHERE = (
-    "SELECT id, purpose, filename, bytes, created_at FROM batch_files "
-    "WHERE workspace_id = :ws AND (CAST(:purpose AS text) IS NULL OR purpose = :purpose) "
+    _COLUMNS + f"WHERE workspace_id = :ws AND {_LIVE} AND (CAST(:purpose AS text) IS NULL OR purpose = :purpose) "
     "AND (CAST(:at AS timestamptz) IS NULL OR "
 )
 _PAGE = {
@@ -48,6 +53,7 @@ class StoredFile:
     filename: str
     bytes: int
     created_at: datetime
+    expires_at: datetime | None = None
 
 
 class FileDeleted(NotFound):
@@ -55,14 +61,30 @@ class FileDeleted(NotFound):
 
 
 async def store_file(
-    engine: AsyncEngine, chunks: AsyncIterator[bytes], *, workspace_id: str, purpose: str, filename: str, now: datetime
+    engine: AsyncEngine,
+    chunks: AsyncIterator[bytes],
+    *,
+    workspace_id: str,
+    purpose: str,
+    filename: str,
+    now: datetime,
+    expires_at: datetime | None = None,
 ) -> StoredFile:
-    """Store an uploaded file chunk by chunk (each one row), so memory holds one chunk at a time."""
+    """Store an uploaded file chunk by chunk (each one row), so memory holds one chunk at a time; it expires at
+    `expires_at` (None: kept until deleted)."""
     file_id = f"file-{uuid.uuid4().hex}"
     size = 0
     async with engine.begin() as conn:
         await conn.execute(
-            _INSERT_FILE, {"id": file_id, "ws": workspace_id, "purpose": purpose, "name": filename, "at": now}
+            _INSERT_FILE,
+            {
+                "id": file_id,
+                "ws": workspace_id,
+                "purpose": purpose,
+                "name": filename,
+                "at": now,
+                "expires_at": expires_at,
+            },
         )
         seq = 0
         async for chunk in chunks:
@@ -70,7 +92,7 @@ async def store_file(
             seq += 1
             size += len(chunk)
         await conn.execute(_SET_SIZE, {"f": file_id, "bytes": size})
-    return StoredFile(file_id, purpose, filename, size, now)
+    return StoredFile(file_id, purpose, filename, size, now, expires_at)
 
 
 async def stored_file(engine: AsyncEngine, workspace_id: str, file_id: str) -> StoredFile | None:
@@ -125,4 +147,4 @@ async def delete_file(engine: AsyncEngine, workspace_id: str, file_id: str) -> b
 
 
 def _stored(row: Any) -> StoredFile:
-    return StoredFile(row.id, row.purpose, row.filename, row.bytes, row.created_at)
+    return StoredFile(row.id, row.purpose, row.filename, row.bytes, row.created_at, row.expires_at)

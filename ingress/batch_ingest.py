@@ -32,8 +32,9 @@ _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 _INSERT_BATCH = text(
     """
     INSERT INTO batches (id, workspace_id, api_key_id, endpoint, input_file_id, completion_window_s, metadata,
-                         created_at, expires_at)
-    VALUES (:id, :ws, :key, :endpoint, :file, :window_s, CAST(:metadata AS jsonb), :created_at, :expires_at)
+                         created_at, expires_at, output_expires_after_s)
+    VALUES (:id, :ws, :key, :endpoint, :file, :window_s, CAST(:metadata AS jsonb), :created_at, :expires_at,
+            :output_expires_after_s)
     """
 )
 _DUPLICATES = text(
@@ -67,6 +68,8 @@ class BatchOptions:
     metadata: dict[str, str] | None = None
     all_or_nothing: bool = False
     input_file_id: str | None = None
+    # Its results are deleted this long after it ends, when sooner than the retention (None: the retention).
+    output_expires_after_s: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +155,7 @@ async def ingest(
                 "metadata": orjson.dumps(options.metadata).decode() if options.metadata is not None else None,
                 "created_at": now,
                 "expires_at": result.expires_at,
+                "output_expires_after_s": options.output_expires_after_s,
             },
         )
         await _copy_lines(conn, lines, context, result, limits)

@@ -1,5 +1,6 @@
-"""Prunes what the ingress keeps only for a while: idempotency keys past their window, and outbox rows of jobs
-the ledger has recorded, once as old.
+"""Prunes what the ingress keeps only for a while: idempotency keys past their window, outbox rows of jobs the
+ledger has recorded, once as old, and uploaded files past the expiry their upload asked for (already gone to every
+read: `ingress/batch_files.py`).
 
 Without it both tables grow with every keyed or asynchronous request, forever. A key past
 `idempotency_window_s` no longer protects anything (a retry after it is a new request by definition), and an
@@ -32,11 +33,21 @@ _PRUNE_RECORDED = text(
     """
 )
 
+# Files per round: each takes its chunks with it (up to the upload limit), so a few at a time.
+EXPIRED_FILES_PER_ROUND = 8
+_PRUNE_EXPIRED_FILES = text(
+    """
+    DELETE FROM batch_files WHERE id = ANY(ARRAY(
+        SELECT id FROM batch_files WHERE expires_at <= now() ORDER BY expires_at LIMIT :n))
+    """
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Pruned:
     idempotency_keys: int
     outbox_rows: int
+    expired_files: int = 0
 
 
 async def prune_once(engine: AsyncEngine, *, age_s: float, batch_max: int) -> Pruned | None:
@@ -47,4 +58,5 @@ async def prune_once(engine: AsyncEngine, *, age_s: float, batch_max: int) -> Pr
             return None
         keys = await conn.execute(_PRUNE_KEYS, {"age_s": age_s, "n": batch_max})
         rows = await conn.execute(_PRUNE_RECORDED, {"age_s": age_s, "n": batch_max})
-    return Pruned(idempotency_keys=keys.rowcount, outbox_rows=rows.rowcount)
+        files = await conn.execute(_PRUNE_EXPIRED_FILES, {"n": EXPIRED_FILES_PER_ROUND})
+    return Pruned(idempotency_keys=keys.rowcount, outbox_rows=rows.rowcount, expired_files=files.rowcount)

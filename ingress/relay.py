@@ -158,6 +158,8 @@ class OutboxRelay:
                 pruned.outbox_rows,
                 settings.idempotency_window_s,
             )
+        if pruned is not None and pruned.expired_files:
+            log.info("outbox pruning: %d uploaded file(s) past their expiry deleted", pruned.expired_files)
 
     async def relay(self) -> None:
         """Passes while each settles a full batch (bounded, so the acknowledgement flushes keep going)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.text import Label
 
@@ -95,6 +95,20 @@ class BatchRefusedBody(BaseModel):
     errors: list[LineError]
 
 
+# OpenAI's bounds on an expiry policy (`files.create(expires_after=...)`, `batches.create(output_expires_after=...)`).
+EXPIRES_AFTER_MIN_S = 3600
+EXPIRES_AFTER_MAX_S = 2_592_000
+
+
+class OpenAIExpiresAfter(BaseModel):
+    """An expiry policy: this many seconds after the anchor (a file's creation; for a batch's output, the batch's
+    end, when its output files are made)."""
+
+    model_config = ConfigDict(extra="forbid")
+    anchor: Literal["created_at"]
+    seconds: int = Field(ge=EXPIRES_AFTER_MIN_S, le=EXPIRES_AFTER_MAX_S, strict=True)
+
+
 class OpenAIFile(BaseModel):
     id: str
     object: Literal["file"] = "file"
@@ -103,6 +117,8 @@ class OpenAIFile(BaseModel):
     filename: str
     purpose: str
     status: str = "processed"
+    # When the file expires (Unix seconds); None: it is kept until deleted (a batch's output: until its retention).
+    expires_at: int | None = None
 
 
 class OpenAIFileList(BaseModel):

@@ -345,6 +345,14 @@ def _purpose(value: bytes) -> Part:
     return ("purpose", None, value)
 
 
+_ANCHOR = "expires_after[anchor]"
+_SECONDS = "expires_after[seconds]"
+
+
+def _expiry(anchor: bytes, seconds: bytes) -> list[Part]:
+    return [(_ANCHOR, None, anchor), (_SECONDS, None, seconds)]
+
+
 UPLOAD_CASES = [
     Upload("purpose NUL", [_purpose(b"batch\x00"), _file()], named="purpose"),
     Upload("purpose only NUL", [_purpose(b"\x00"), _file()], named="purpose"),
@@ -370,7 +378,45 @@ UPLOAD_CASES = [
         may_accept=True,
         unusable=True,
     ),
-    Upload("body JSON, not multipart", raw=("application/json", b'{"purpose": "batch"}')),
+    Upload(
+        "expires_after seconds NUL", [_purpose(b"batch"), *_expiry(b"created_at", b"36\x0000"), _file()], named=_SECONDS
+    ),
+    Upload(
+        "expires_after seconds 10,000 digits",
+        [_purpose(b"batch"), *_expiry(b"created_at", b"9" * 10_000), _file()],
+        named=_SECONDS,
+    ),
+    Upload(
+        "expires_after seconds negative",
+        [_purpose(b"batch"), *_expiry(b"created_at", b"-3600"), _file()],
+        named=_SECONDS,
+    ),
+    Upload(
+        "expires_after seconds full-width digits",
+        [_purpose(b"batch"), *_expiry(b"created_at", "\uff13\uff16\uff10\uff10".encode()), _file()],
+        named=_SECONDS,
+    ),
+    Upload(
+        "expires_after anchor control characters",
+        [_purpose(b"batch"), *_expiry(b"\x01\x1b[31m", b"3600"), _file()],
+        named=_ANCHOR,
+    ),
+    Upload(
+        "expires_after anchor invalid UTF-8",
+        [_purpose(b"batch"), *_expiry(b"\xff\xfe", b"3600"), _file()],
+        named=_ANCHOR,
+    ),
+    Upload(
+        "expires_after seconds alone",
+        [_purpose(b"batch"), ("expires_after[seconds]", None, b"3600"), _file()],
+        named=_ANCHOR,
+    ),
+    Upload(
+        "expires_after seconds repeated",
+        [_purpose(b"batch"), *_expiry(b"created_at", b"3600"), ("expires_after[seconds]", None, b"7200"), _file()],
+        named=_SECONDS,
+    ),
+    Upload("body JSON, not multipart", raw=("application/json", b'{"purpose": "batch"}'), named="multipart"),
     Upload("multipart without a boundary", raw=("multipart/form-data", b"--x\r\n\r\n--x--\r\n"), named="file"),
     Upload("body empty", raw=("multipart/form-data; boundary=x", b"")),
 ]

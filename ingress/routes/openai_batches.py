@@ -11,6 +11,7 @@ finished lines from the book of record when read.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -28,7 +29,16 @@ from ingress.routes.batches import store
 from ingress.services import Services
 from ledger import batch_queries
 from schemas.api import ErrorBody
-from schemas.batches import OpenAIBatch, OpenAIBatchList, OpenAIFile, OpenAIFileDeleted, OpenAIFileList
+from schemas.batches import (
+    EXPIRES_AFTER_MAX_S,
+    EXPIRES_AFTER_MIN_S,
+    OpenAIBatch,
+    OpenAIBatchList,
+    OpenAIExpiresAfter,
+    OpenAIFile,
+    OpenAIFileDeleted,
+    OpenAIFileList,
+)
 from schemas.errors import InvalidRequest, NotFound
 from schemas.events import utc_now
 from schemas.text import PRINTABLE, Label, Label64, Label128, refuse_control_characters
@@ -47,6 +57,7 @@ class CreateBatch(BaseModel):
     endpoint: Literal["/v1/chat/completions"]
     completion_window: Label = Field(default="24h", max_length=16)
     metadata: dict[Label, Label] | None = Field(default=None, max_length=16)
+    output_expires_after: OpenAIExpiresAfter | None = None
 
 
 # `files.create`'s body, read by the route itself (a streamed multipart form, not a pydantic model).
@@ -64,6 +75,13 @@ _UPLOAD_BODY = {
                         "description": "the batch's JSONL file: one OpenAI batch request line per line",
                     },
                     "purpose": {"type": "string", "enum": ["batch"]},
+                    "expires_after[anchor]": {"type": "string", "enum": ["created_at"]},
+                    "expires_after[seconds]": {
+                        "type": "integer",
+                        "minimum": EXPIRES_AFTER_MIN_S,
+                        "maximum": EXPIRES_AFTER_MAX_S,
+                        "description": "the file expires this many seconds after its upload (with its anchor)",
+                    },
                 },
             },
             "encoding": {"file": {"contentType": "application/jsonl"}},
@@ -91,13 +109,16 @@ async def create_file(request: Request, principal: Authenticated) -> OpenAIFile:
             raise InvalidRequest("'purpose' must be 'batch': files are stored here only for batches")
         if not isinstance(upload, UploadFile):
             raise InvalidRequest("'file' is required: the batch's JSONL file")
+        now = utc_now()
+        expires_after = _expires_after(form)
         stored = await batch_files.store_file(
             services.engine,
             _upload_chunks(upload),
             workspace_id=principal.workspace_id,
             purpose="batch",
             filename=_filename(upload),
-            now=utc_now(),
+            now=now,
+            expires_at=now + timedelta(seconds=expires_after.seconds) if expires_after is not None else None,
         )
     finally:
         await form.close()
@@ -106,7 +127,13 @@ async def create_file(request: Request, principal: Authenticated) -> OpenAIFile:
 
 async def _form(request: Request) -> FormData:
     """The upload's form. Starlette answers an unreadable one "Invalid multipart data." whatever the reason; the
-    reason is kept, so a filename over the parser's header limit (4 KiB) is told as such."""
+    reason is kept, so a filename over the parser's header limit (4 KiB) is told as such. Any other body type reads
+    as an empty form, so it is refused as what it is."""
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "multipart/form-data":
+        raise InvalidRequest(
+            f"'file': the body must be multipart/form-data (the file and its purpose), not {media_type or 'empty'!r}"
+        )
     try:
         return await request.form(max_files=1, max_fields=8)
     except StarletteHTTPException as error:
@@ -118,6 +145,30 @@ async def _form(request: Request) -> FormData:
             f"'file': the body is not multipart/form-data this server can read ({reason}); "
             "a part's headers, its filename included, must fit in 4 KiB"
         ) from error
+
+
+def _expires_after(form: FormData) -> OpenAIExpiresAfter | None:
+    """The upload's expiry policy, as the `openai` package sends it (`expires_after[anchor]`,
+    `expires_after[seconds]` form fields); None when it sends none. Half a policy, or a bad one, is a 400: a file
+    its owner asked to expire must never be kept unseen."""
+    fields = {name: form.getlist(f"expires_after[{name}]") for name in ("anchor", "seconds")}
+    if not any(fields.values()):
+        return None
+    for name, values in fields.items():
+        if len(values) != 1 or not isinstance(values[0], str):
+            raise InvalidRequest(f"'expires_after[{name}]' must be given once, with 'expires_after' as a whole")
+    anchor, seconds = fields["anchor"][0], str(fields["seconds"][0])
+    if anchor != "created_at":
+        raise InvalidRequest("'expires_after[anchor]' must be 'created_at'")
+    # Digits only (no sign, space or underscore int() would take), and few enough to parse at no cost.
+    if not (seconds.isascii() and seconds.isdigit() and len(seconds) <= 9) or not (
+        EXPIRES_AFTER_MIN_S <= int(seconds) <= EXPIRES_AFTER_MAX_S
+    ):
+        raise InvalidRequest(
+            f"'expires_after[seconds]' must be a whole number of seconds from {EXPIRES_AFTER_MIN_S} (1 hour) to "
+            f"{EXPIRES_AFTER_MAX_S} (30 days)"
+        )
+    return OpenAIExpiresAfter(anchor="created_at", seconds=int(seconds))
 
 
 def _filename(upload: UploadFile) -> str:
@@ -134,12 +185,26 @@ async def _upload_chunks(upload: UploadFile) -> AsyncIterator[bytes]:
         yield chunk
 
 
-def _file(file_id: str, size: int, created_at: float, filename: str, purpose: str = "batch") -> OpenAIFile:
-    return OpenAIFile(id=file_id, bytes=size, created_at=int(created_at), filename=filename, purpose=purpose)
+def _file(
+    file_id: str,
+    size: int,
+    created_at: datetime,
+    filename: str,
+    purpose: str = "batch",
+    expires_at: datetime | None = None,
+) -> OpenAIFile:
+    return OpenAIFile(
+        id=file_id,
+        bytes=size,
+        created_at=int(created_at.timestamp()),
+        filename=filename,
+        purpose=purpose,
+        expires_at=int(expires_at.timestamp()) if expires_at is not None else None,
+    )
 
 
 def _stored_file(stored: batch_files.StoredFile) -> OpenAIFile:
-    return _file(stored.id, stored.bytes, stored.created_at.timestamp(), stored.filename)
+    return _file(stored.id, stored.bytes, stored.created_at, stored.filename, expires_at=stored.expires_at)
 
 
 async def _uploaded(services: Services, principal: Principal, file_id: str) -> batch_files.StoredFile:
@@ -194,12 +259,19 @@ async def retrieve_file(file_id: FileId, request: Request, principal: Authentica
     services: Services = request.app.state.services
     output = batch_output_files.output_file(file_id)
     if output is not None:
-        view = await _view(services, principal, output.batch_id)
+        view = await _output_view(services, principal, output)
         size = await batch_output_files.size(
             services.engine, view, output, chunk_lines=services.settings.batch_results_chunk_lines
         )
         # OpenAI's purpose for a batch's output and error files.
-        return _file(file_id, size, view.row.created_at.timestamp(), f"{file_id}.jsonl", purpose="batch_output")
+        return _file(
+            file_id,
+            size,
+            view.row.created_at,
+            f"{file_id}.jsonl",
+            purpose="batch_output",
+            expires_at=batch_output_files.expires_at(view),
+        )
     return _stored_file(await _uploaded(services, principal, file_id))
 
 
@@ -221,7 +293,7 @@ async def file_content(file_id: FileId, request: Request, principal: Authenticat
     if output is None:
         stored = await _uploaded(services, principal, file_id)
         return StreamingResponse(batch_files.file_chunks(services.engine, stored), media_type="application/jsonl")
-    view = await _view(services, principal, output.batch_id)
+    view = await _output_view(services, principal, output)
     lines = batch_output_files.lines(
         services.engine, view, output, chunk_lines=services.settings.batch_results_chunk_lines
     )
@@ -234,13 +306,28 @@ async def create_batch(body: CreateBatch, request: Request, principal: Authentic
     stored = await _uploaded(services, principal, body.input_file_id)
     window_s = completion_window_s(body.completion_window, max_s=int(services.settings.batch_completion_window_max_s))
     options = BatchOptions(
-        endpoint=body.endpoint, completion_window_s=window_s, metadata=body.metadata, input_file_id=stored.id
+        endpoint=body.endpoint,
+        completion_window_s=window_s,
+        metadata=body.metadata,
+        input_file_id=stored.id,
+        output_expires_after_s=body.output_expires_after.seconds if body.output_expires_after is not None else None,
     )
     lines = numbered_lines(
         batch_files.file_chunks(services.engine, stored), line_max_bytes=services.settings.batch_line_max_bytes
     )
     created = await store(services, principal, lines, options)
     return await _openai_batch(services, principal, created.batch_id)
+
+
+async def _output_view(
+    services: Services, principal: Principal, output: batch_output_files.OutputFile
+) -> batch_queries.BatchView:
+    """The batch of an output or error file still kept (past its `output_expires_after`, it is gone)."""
+    view = await _view(services, principal, output.batch_id)
+    expires_at = batch_output_files.expires_at(view)
+    if expires_at is not None and expires_at <= utc_now():
+        raise NotFound(f"file '{output.file_id}' has expired (the batch's output_expires_after)")
+    return view
 
 
 async def _view(services: Services, principal: Principal, batch_id: str) -> batch_queries.BatchView:
