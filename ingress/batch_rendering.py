@@ -9,7 +9,16 @@ import orjson
 
 from ingress import openai_shapes
 from ledger.batch_queries import BatchView, LineResult
-from schemas.batches import Batch, BatchCounts, LineError, OpenAIBatch, OpenAIBatchErrors, OpenAIRequestCounts
+from schemas.api import Usage
+from schemas.batches import (
+    Batch,
+    BatchCounts,
+    LineError,
+    OpenAIBatch,
+    OpenAIBatchErrors,
+    OpenAIBatchUsage,
+    OpenAIRequestCounts,
+)
 from schemas.errors import spec_of
 
 _OPENAI_STATUS = {
@@ -51,6 +60,7 @@ def batch(view: BatchView) -> Batch:
         invalid_lines=row.invalid_lines,
         errors=[LineError(**error) for error in row.errors],
         cost_tokens=view.cost_tokens,
+        usage=Usage(input_tokens=view.input_tokens, output_tokens=view.output_tokens),
         metadata=row.metadata,
         results_url=f"/api/v1/batches/{row.id}/results",
     )
@@ -115,6 +125,11 @@ def openai_batch(view: BatchView, *, input_file_id: str) -> OpenAIBatch:
         cancelling_at=_epoch(row.cancel_requested_at),
         cancelled_at=_epoch(finished) if status == "cancelled" else None,
         request_counts=OpenAIRequestCounts(total=counts["total"], completed=done, failed=failed),
+        usage=OpenAIBatchUsage(
+            input_tokens=view.input_tokens,
+            output_tokens=view.output_tokens,
+            total_tokens=view.input_tokens + view.output_tokens,
+        ),
         metadata=row.metadata,
     )
 

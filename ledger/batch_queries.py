@@ -78,7 +78,9 @@ _COUNT_COLUMNS = """
     coalesce(t.failed, 0) AS failed,
     coalesce(t.cancelled, 0) AS cancelled,
     coalesce(t.expired, 0) AS expired,
-    coalesce(t.cost_tokens, 0) AS cost_tokens
+    coalesce(t.cost_tokens, 0) AS cost_tokens,
+    coalesce(t.input_tokens, 0) AS input_tokens,
+    coalesce(t.output_tokens, 0) AS output_tokens
     FROM batches b LEFT JOIN batch_tallies t ON t.batch_id = b.id"""
 _COUNTS = text(f"SELECT {_COUNT_COLUMNS} WHERE b.id = :b")
 # The same counts for each of some batches, one row each, in one statement.
@@ -102,6 +104,9 @@ class BatchView:
     status: str
     counts: dict[str, int]
     cost_tokens: int
+    # Tokens its jobs' providers reported so far (a failed job's too, though it is charged nothing).
+    input_tokens: int = 0
+    output_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +240,12 @@ def _view(row: Any, counts: Any, waits_for_credit: bool) -> BatchView:
     if status == "in_progress" and row.cancel_requested_at is not None:
         status = "cancelling"
     return BatchView(
-        row=row, status=status, counts={"total": row.total_lines, **by_state}, cost_tokens=counts.cost_tokens
+        row=row,
+        status=status,
+        counts={"total": row.total_lines, **by_state},
+        cost_tokens=counts.cost_tokens,
+        input_tokens=counts.input_tokens,
+        output_tokens=counts.output_tokens,
     )
 
 

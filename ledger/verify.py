@@ -57,23 +57,27 @@ BOOK_RULES: dict[str, str] = {
         "LEFT JOIN journal_transactions t ON t.idempotency_key = 'invoice_paid:' || i.id GROUP BY i.id "
         "HAVING count(t.id) <> CASE WHEN i.status = 'paid' THEN 1 ELSE 0 END ORDER BY i.id LIMIT :limit"
     ),
-    # A batch's tally (its counts by state and its cost, kept by a trigger: migration 0027) says what its lines'
-    # jobs say.
+    # A batch's tally (its counts by state, its cost and its usage, kept by triggers: migration 0027) says what its
+    # lines' jobs say.
     "batch_tally_differs_from_jobs": (
         "SELECT b.id AS batch_id, "
-        "ARRAY[t.queued, t.completed, t.failed, t.cancelled, t.expired, t.cost_tokens] AS tallied, "
-        "ARRAY[c.queued, c.completed, c.failed, c.cancelled, c.expired, c.cost_tokens] AS counted "
+        "ARRAY[t.queued, t.completed, t.failed, t.cancelled, t.expired, t.cost_tokens, t.input_tokens, "
+        "t.output_tokens] AS tallied, "
+        "ARRAY[c.queued, c.completed, c.failed, c.cancelled, c.expired, c.cost_tokens, c.input_tokens, "
+        "c.output_tokens] AS counted "
         "FROM batches b LEFT JOIN batch_tallies t ON t.batch_id = b.id "
         "CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE j.status = 'queued') AS queued, "
         "count(*) FILTER (WHERE j.status = 'completed') AS completed, "
         "count(*) FILTER (WHERE j.status IN ('failed', 'rejected')) AS failed, "
         "count(*) FILTER (WHERE j.status = 'cancelled') AS cancelled, "
         "count(*) FILTER (WHERE j.status = 'expired') AS expired, "
-        "coalesce(sum(j.cost_tokens), 0) AS cost_tokens, count(j.id) AS jobs "
+        "coalesce(sum(j.cost_tokens), 0) AS cost_tokens, coalesce(sum(j.input_tokens), 0) AS input_tokens, "
+        "coalesce(sum(j.output_tokens), 0) AS output_tokens, count(j.id) AS jobs "
         "FROM batch_lines l JOIN jobs j ON j.id = l.job_id WHERE l.batch_id = b.id) c "
         "WHERE (t.batch_id IS NULL AND c.jobs > 0) OR (t.batch_id IS NOT NULL AND "
-        "(t.queued, t.completed, t.failed, t.cancelled, t.expired, t.cost_tokens) "
-        "<> (c.queued, c.completed, c.failed, c.cancelled, c.expired, c.cost_tokens)) "
+        "(t.queued, t.completed, t.failed, t.cancelled, t.expired, t.cost_tokens, t.input_tokens, t.output_tokens) "
+        "<> (c.queued, c.completed, c.failed, c.cancelled, c.expired, c.cost_tokens, c.input_tokens, "
+        "c.output_tokens)) "
         "ORDER BY b.id LIMIT :limit"
     ),
     "invoiced_topup_without_invoice": (

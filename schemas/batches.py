@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.api import Usage
 from schemas.text import Label
 
 BatchStatus = Literal["in_progress", "cancelling", "cancelled", "completed", "expired"]
@@ -63,6 +64,8 @@ class Batch(BaseModel):
     # The first bad lines of the upload, by line number (all of them are counted in `invalid_lines`).
     errors: list[LineError]
     cost_tokens: int
+    # Tokens its jobs' providers reported so far (a failed job's too, though it is charged nothing).
+    usage: Usage = Usage(input_tokens=0, output_tokens=0)
     metadata: dict[str, str] | None = None
     results_url: str
 
@@ -172,7 +175,27 @@ class OpenAIBatch(BaseModel):
     cancelling_at: int | None = None
     cancelled_at: int | None = None
     request_counts: OpenAIRequestCounts
+    usage: OpenAIBatchUsage | None = None
     metadata: dict[str, str] | None = None
+
+
+class OpenAIInputTokensDetails(BaseModel):
+    cached_tokens: int = 0
+
+
+class OpenAIOutputTokensDetails(BaseModel):
+    reasoning_tokens: int = 0
+
+
+class OpenAIBatchUsage(BaseModel):
+    """OpenAI's batch `usage`: the tokens of its requests so far. Cached and reasoning tokens are not told apart
+    here (the providers' usage is kept as input and output), so their details read 0."""
+
+    input_tokens: int
+    input_tokens_details: OpenAIInputTokensDetails = OpenAIInputTokensDetails()
+    output_tokens: int
+    output_tokens_details: OpenAIOutputTokensDetails = OpenAIOutputTokensDetails()
+    total_tokens: int
 
 
 class OpenAIBatchList(BaseModel):

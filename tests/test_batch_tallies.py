@@ -25,7 +25,9 @@ _COUNTED = text(
            count(*) FILTER (WHERE j.status IN ('failed', 'rejected')) AS failed,
            count(*) FILTER (WHERE j.status = 'cancelled') AS cancelled,
            count(*) FILTER (WHERE j.status = 'expired') AS expired,
-           coalesce(sum(j.cost_tokens), 0) AS cost_tokens
+           coalesce(sum(j.cost_tokens), 0) AS cost_tokens,
+           coalesce(sum(j.input_tokens), 0) AS input_tokens,
+           coalesce(sum(j.output_tokens), 0) AS output_tokens
     FROM batch_lines l LEFT JOIN jobs j ON j.id = l.job_id WHERE l.batch_id = :b
     """
 )
@@ -41,7 +43,8 @@ _TALLIED = text(
     SELECT b.total_lines - coalesce(t.queued + t.completed + t.failed + t.cancelled + t.expired, 0) AS unreleased,
            coalesce(t.queued, 0) AS running, coalesce(t.completed, 0) AS completed, coalesce(t.failed, 0) AS failed,
            coalesce(t.cancelled, 0) AS cancelled, coalesce(t.expired, 0) AS expired,
-           coalesce(t.cost_tokens, 0) AS cost_tokens
+           coalesce(t.cost_tokens, 0) AS cost_tokens, coalesce(t.input_tokens, 0) AS input_tokens,
+           coalesce(t.output_tokens, 0) AS output_tokens
     FROM batches b LEFT JOIN batch_tallies t ON t.batch_id = b.id WHERE b.id = :b
     """
 )

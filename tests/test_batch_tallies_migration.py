@@ -18,7 +18,7 @@ JOBS = {
     "cc": [],
 }
 LINES = 5
-COLUMNS = "queued, completed, failed, cancelled, expired, cost_tokens"
+COLUMNS = "queued, completed, failed, cancelled, expired, cost_tokens, input_tokens, output_tokens"
 
 
 def _store(conn: psycopg.Connection[tuple[object, ...]]) -> None:
@@ -37,9 +37,10 @@ def _store(conn: psycopg.Connection[tuple[object, ...]]) -> None:
             )
         for line, (status, cost) in enumerate(JOBS[batch], start=1):
             conn.execute(
-                "INSERT INTO jobs (id, workspace_id, api_key_id, model_id, status, cost_tokens) "
-                "VALUES (%s, 'ws_m', 'k', 'm', %s, %s)",
-                (f"bj_{batch}_{line}", status, cost),
+                "INSERT INTO jobs (id, workspace_id, api_key_id, model_id, status, cost_tokens, input_tokens, "
+                "output_tokens) VALUES (%s, 'ws_m', 'k', 'm', %s, %s, %s, %s)",
+                # Usage: the cost in, 2 out (none while running).
+                (f"bj_{batch}_{line}", status, cost, cost, 0 if status == "queued" else 2),
             )
 
 
@@ -55,17 +56,20 @@ def test_batches_stored_before_0027_are_tallied_and_later_jobs_move_the_tallies(
     alembic(scratch_url, "upgrade", "0027")
     with psycopg.connect(libpq(scratch_url), autocommit=True) as conn:
         # Batch cc never released a line: no tally row, and its lines count as unreleased.
-        assert _tallies(conn) == {"batch_aa": (1, 2, 1, 0, 0, 42), "batch_bb": (0, 1, 1, 1, 1, 7)}
+        assert _tallies(conn) == {"batch_aa": (1, 2, 1, 0, 0, 42, 42, 6), "batch_bb": (0, 1, 1, 1, 1, 7, 7, 8)}
         # The running job of aa settles and its fifth line is released; cc's first line is released.
-        conn.execute("UPDATE jobs SET status = 'completed', cost_tokens = 5 WHERE id = 'bj_aa_3'")
+        conn.execute(
+            "UPDATE jobs SET status = 'completed', cost_tokens = 5, input_tokens = 5, output_tokens = 3 "
+            "WHERE id = 'bj_aa_3'"
+        )
         conn.execute(
             "INSERT INTO jobs (id, workspace_id, api_key_id, model_id, status) VALUES "
             "('bj_aa_5', 'ws_m', 'k', 'm', 'queued'), ('bj_cc_1', 'ws_m', 'k', 'm', 'queued')"
         )
         assert _tallies(conn) == {
-            "batch_aa": (1, 3, 1, 0, 0, 47),
-            "batch_bb": (0, 1, 1, 1, 1, 7),
-            "batch_cc": (1, 0, 0, 0, 0, 0),
+            "batch_aa": (1, 3, 1, 0, 0, 47, 47, 9),
+            "batch_bb": (0, 1, 1, 1, 1, 7, 7, 8),
+            "batch_cc": (1, 0, 0, 0, 0, 0, 0, 0),
         }
         # A batch deleted (its retention) takes its tally with it.
         conn.execute("DELETE FROM batches WHERE id = 'batch_bb'")

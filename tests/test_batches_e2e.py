@@ -58,6 +58,10 @@ async def test_a_jsonl_batch_reports_bad_lines_by_number_and_runs_the_good_ones(
         assert row["cost_tokens"] == row["usage"]["input_tokens"] + row["usage"]["output_tokens"] > 0
     assert done["cost_tokens"] == sum(row["cost_tokens"] for row in rows)
     assert (await balances(engine, workspace.id))["spent"] == done["cost_tokens"]
+    assert done["usage"] == {
+        "input_tokens": sum(row["usage"]["input_tokens"] for row in rows),
+        "output_tokens": sum(row["usage"]["output_tokens"] for row in rows),
+    }
 
 
 async def test_all_or_nothing_refuses_the_whole_batch_and_stores_nothing(

@@ -80,6 +80,10 @@ async def test_the_openai_package_runs_a_batch_and_reads_its_output_and_error_fi
     assert [(batch.id, batch.completion_window) for batch in listed.data] == [(created.id, "24h")]
     spent = sum(row["response"]["body"]["usage"]["total_tokens"] for row in rows)
     assert (await balances(engine, workspace.id))["spent"] == spent
+    # The batch's usage: every request's tokens, the failed one's too (it was charged nothing).
+    failed_usage = failed[0]["response"]["body"].get("usage", {"total_tokens": 0})["total_tokens"]
+    assert done.usage is not None and done.usage.total_tokens == spent + failed_usage
+    assert done.usage.input_tokens + done.usage.output_tokens == done.usage.total_tokens
 
 
 async def test_the_openai_package_cancels_a_batch_and_sees_other_workspaces_as_missing(

@@ -6,7 +6,8 @@ so 170 ms for one GET of a 100k-line batch, 1.7 s for a million lines, paid agai
 waiting for it and by every page of the list. `batch_tallies` holds the same figures, one row per batch:
 
 - released jobs by state (`queued` is running; `failed` counts `failed` and `rejected`, as the counts always did)
-  and the sum of their `cost_tokens`; a batch's lines not released yet are `total_lines` minus the jobs;
+  and the sums of their `cost_tokens`, `input_tokens` and `output_tokens` (a batch's usage, as OpenAI reports it);
+  a batch's lines not released yet are `total_lines` minus the jobs;
 - kept by AFTER ... FOR EACH STATEMENT triggers on `jobs`: each sums the batch jobs its statement changed (its
   transition tables: every old row counted -1, every new row +1) per batch, in one upsert per batch. Whatever
   writes a batch job (the feeder's hold, a rejection, a settlement, an expiry, a poison record), the tally follows
@@ -38,13 +39,14 @@ depends_on = None
 
 
 def _tally(source: str) -> str:
-    """Add to the tallies the batch jobs of `source` (rows of id, status, cost_tokens and sign: -1 for a row that
-    was, +1 for a row that is), summed per batch, one upsert per batch in batch order. A batch whose sums are all
+    """Add to the tallies the batch jobs of `source` (rows of id, status, cost and tokens, and sign: -1 for a row
+    that was, +1 for a row that is), summed per batch, one upsert per batch in batch order. A batch whose sums are all
     zero is left alone: an update that moves no count or cost (the feeder's `dispatched_at`, the retention's cleared
     answers, both written without the accounts' locks) takes no lock on a tally. A job whose batch row does not exist
     adds nothing. `source` is one of this module's constants."""
     return rf"""
-    INSERT INTO batch_tallies AS t (batch_id, queued, completed, failed, cancelled, expired, cost_tokens)
+    INSERT INTO batch_tallies AS t
+        (batch_id, queued, completed, failed, cancelled, expired, cost_tokens, input_tokens, output_tokens)
     SELECT * FROM (
         SELECT 'batch_' || split_part(j.id, '_', 2) AS batch_id,
                sum(j.sign * (j.status = 'queued')::integer) AS queued,
@@ -52,13 +54,16 @@ def _tally(source: str) -> str:
                sum(j.sign * (j.status IN ('failed', 'rejected'))::integer) AS failed,
                sum(j.sign * (j.status = 'cancelled')::integer) AS cancelled,
                sum(j.sign * (j.status = 'expired')::integer) AS expired,
-               sum(j.sign * j.cost_tokens) AS cost_tokens
+               sum(j.sign * j.cost_tokens) AS cost_tokens,
+               sum(j.sign * j.input_tokens) AS input_tokens,
+               sum(j.sign * j.output_tokens) AS output_tokens
         FROM ({source}) AS j
         WHERE j.id LIKE 'bj\_%'
             AND EXISTS (SELECT 1 FROM batches b WHERE b.id = 'batch_' || split_part(j.id, '_', 2))
         GROUP BY 1
     ) AS d
-    WHERE (d.queued, d.completed, d.failed, d.cancelled, d.expired, d.cost_tokens) <> (0, 0, 0, 0, 0, 0)
+    WHERE (d.queued, d.completed, d.failed, d.cancelled, d.expired, d.cost_tokens, d.input_tokens, d.output_tokens)
+        <> (0, 0, 0, 0, 0, 0, 0, 0)
     ORDER BY d.batch_id
     ON CONFLICT (batch_id) DO UPDATE SET
         queued = t.queued + excluded.queued,
@@ -66,11 +71,14 @@ def _tally(source: str) -> str:
         failed = t.failed + excluded.failed,
         cancelled = t.cancelled + excluded.cancelled,
         expired = t.expired + excluded.expired,
-        cost_tokens = t.cost_tokens + excluded.cost_tokens;"""  # noqa: S608
+        cost_tokens = t.cost_tokens + excluded.cost_tokens,
+        input_tokens = t.input_tokens + excluded.input_tokens,
+        output_tokens = t.output_tokens + excluded.output_tokens;"""  # noqa: S608
 
 
-_NEW_ROWS = "SELECT id, status, cost_tokens, 1 AS sign FROM new_jobs"
-_OLD_ROWS = "SELECT id, status, cost_tokens, -1 AS sign FROM old_jobs"
+_ROW = "SELECT id, status, cost_tokens, input_tokens, output_tokens"
+_NEW_ROWS = _ROW + ", 1 AS sign FROM new_jobs"
+_OLD_ROWS = _ROW + ", -1 AS sign FROM old_jobs"
 # Per operation: the transition tables its trigger declares (a trigger's SQL may only name those) and its rows.
 _TRIGGERS = {
     "insert": ("REFERENCING NEW TABLE AS new_jobs", _NEW_ROWS),
@@ -86,7 +94,9 @@ CREATE TABLE batch_tallies (
     failed bigint NOT NULL DEFAULT 0,
     cancelled bigint NOT NULL DEFAULT 0,
     expired bigint NOT NULL DEFAULT 0,
-    cost_tokens bigint NOT NULL DEFAULT 0
+    cost_tokens bigint NOT NULL DEFAULT 0,
+    input_tokens bigint NOT NULL DEFAULT 0,
+    output_tokens bigint NOT NULL DEFAULT 0
 );
 """
 
@@ -107,7 +117,7 @@ UPGRADE = (
     _TABLE
     + "".join(_trigger(operation, transitions, rows) for operation, (transitions, rows) in _TRIGGERS.items())
     # The batches stored before this migration, tallied once (the triggers' lock on `jobs` holds off every writer).
-    + _tally("SELECT id, status, cost_tokens, 1 AS sign FROM jobs")
+    + _tally(_ROW + ", 1 AS sign FROM jobs")
 )
 
 DOWNGRADE = (
