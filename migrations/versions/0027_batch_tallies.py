@@ -13,11 +13,13 @@ waiting for it and by every page of the list. `batch_tallies` holds the same fig
   writes a batch job (the feeder's hold, a rejection, a settlement, an expiry, a poison record), the tally follows
   in the same statement, so a reader sees the tally and the jobs it counts committed together.
 
-Cost, measured on this machine (`python -m bench batch-stage`, alternated with the commit before, 3 runs each):
-PostgreSQL CPU per batch job at release 83.5 -> 84.5 us and at settlement 88.5 -> 86.5 us (medians): within the
-noise. Row triggers, tried first, cost +18 and +20 us: a PL/pgSQL call and an upsert per job. A statement that
-touches only sync jobs pays the call and an empty scan: +17 us (a server-side loop of single-row updates,
-37 -> 54 us), three such statements per sync request at concurrency 1, one per batch of requests under load.
+Cost, measured on this machine (`python -m bench batch-stage`, alternated with the commit before, 3 runs each;
+`bench/results/exp_stage_*`): PostgreSQL CPU per batch job at release 83.5 -> 84.5 us and at settlement
+88.5 -> 86.5 us (medians, counts and cost); with the usage sums, in a slower hour, 122 -> 130.5 and 128.5 -> 137 us,
+with every part of the machine drifting as much between runs. Row triggers, tried first, cost +18 and +20 us: a
+PL/pgSQL call and an upsert per job. A statement that touches only sync jobs pays the call and an empty scan:
++17 us (a server-side loop of single-row updates, 37 -> 54 us), three such statements per sync request at
+concurrency 1, one per batch of requests under load.
 
 Every writer that moves a batch job's state or cost holds its workspace's account lock first (`ledger.journal`), so
 two transactions never wait on one tally row for each other: the tally's row lock adds no wait and no deadlock. The
