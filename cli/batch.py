@@ -25,12 +25,22 @@ def batch() -> None:
 @click.option("--window", default="24h", show_default=True, help="completion window: 24h, 90m, 2d, ...")
 @click.option("--metadata", help='a JSON object of up to 16 strings, e.g. {"run": "nightly"}')
 @click.option("--all-or-nothing", is_flag=True, help="refuse the whole batch if any line is bad")
+@click.option("--results-expire-after", help="delete its results this long after it ends: 1h to 30d, e.g. 7d")
 @connection_options
-def submit(connection: Connection, path: Path, window: str, metadata: str | None, all_or_nothing: bool) -> None:
+def submit(
+    connection: Connection,
+    path: Path,
+    window: str,
+    metadata: str | None,
+    all_or_nothing: bool,
+    results_expire_after: str | None,
+) -> None:
     """Send PATH (one OpenAI batch line per line) as a batch; prints it, with its bad lines by number."""
     params = {"completion_window": window, "all_or_nothing": "true" if all_or_nothing else "false"}
     if metadata is not None:
         params["metadata"] = metadata
+    if results_expire_after is not None:
+        params["results_expire_after"] = results_expire_after
     created = request(
         connection,
         "POST",

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ingress.batch_lines import LineContext, LineRefused, parse_document, parse_line
 from ingress.batch_stream import OVERSIZED
 from ingress.key_policy import Principal
+from schemas.batches import EXPIRES_AFTER_MAX_S, EXPIRES_AFTER_MIN_S
 from schemas.catalogue import Catalogue
 from schemas.errors import InvalidRequest
 
@@ -118,6 +119,16 @@ def completion_window_s(window: str, *, max_s: int) -> int:
     seconds = int(found.group(1)) * _UNIT_S[found.group(2)]
     if seconds > max_s:
         raise InvalidRequest(f"'completion_window' must be at most {max_s // 3600}h")
+    return seconds
+
+
+def results_expire_after_s(text: str) -> int:
+    """The native `results_expire_after` (`2h`, `7d`...): seconds, within OpenAI's bounds for a batch's output
+    (`output_expires_after`: 1 hour to 30 days)."""
+    found = _WINDOW.fullmatch(text)
+    seconds = int(found.group(1)) * _UNIT_S[found.group(2)] if found is not None else 0
+    if not EXPIRES_AFTER_MIN_S <= seconds <= EXPIRES_AFTER_MAX_S:
+        raise InvalidRequest("'results_expire_after' must be a number and a unit (s, m, h, d) from 1h to 30d, like 7d")
     return seconds
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -44,16 +43,6 @@ def output_file(file_id: str) -> OutputFile | None:
         if file_id.startswith(prefix):
             return OutputFile(file_id.removeprefix(prefix), completed)
     return None
-
-
-def expires_at(view: batch_queries.BatchView) -> datetime | None:
-    """When the batch's output and error files expire, if its creator set `output_expires_after` and it has ended
-    (the files are made then); the ledger's retention deletes the batch at that time."""
-    after_s = view.row.output_expires_after_s
-    if after_s is None or view.row.finished_at is None:
-        return None
-    ended: datetime = view.row.finished_at
-    return ended + timedelta(seconds=after_s)
 
 
 async def lines(

@@ -59,6 +59,7 @@ def batch(view: BatchView) -> Batch:
         counts=BatchCounts(**view.counts),
         invalid_lines=row.invalid_lines,
         errors=[LineError(**error) for error in row.errors],
+        results_expire_at=_epoch(view.results_expire_at),
         cost_tokens=view.cost_tokens,
         usage=Usage(input_tokens=view.input_tokens, output_tokens=view.output_tokens),
         metadata=row.metadata,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -107,6 +107,17 @@ class BatchView:
     # Tokens its jobs' providers reported so far (a failed job's too, though it is charged nothing).
     input_tokens: int = 0
     output_tokens: int = 0
+
+    @property
+    def results_expire_at(self) -> datetime | None:
+        """When its results (OpenAI's output and error files) go, if its creator asked for that sooner than the
+        retention (`output_expires_after`, native `results_expire_after`) and it has ended; the ledger's retention
+        deletes the batch then."""
+        after_s = self.row.output_expires_after_s
+        if after_s is None or self.row.finished_at is None:
+            return None
+        ended: datetime = self.row.finished_at
+        return ended + timedelta(seconds=after_s)
 
 
 @dataclass(frozen=True, slots=True)

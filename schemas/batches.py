@@ -63,6 +63,9 @@ class Batch(BaseModel):
     invalid_lines: int
     # The first bad lines of the upload, by line number (all of them are counted in `invalid_lines`).
     errors: list[LineError]
+    # When its results are deleted, if it asked for that sooner than the retention (`results_expire_after`) and
+    # has ended.
+    results_expire_at: int | None = None
     cost_tokens: int
     # Tokens its jobs' providers reported so far (a failed job's too, though it is charged nothing).
     usage: Usage = Usage(input_tokens=0, output_tokens=0)
@@ -85,6 +88,8 @@ class BatchCreate(BaseModel):
     completion_window: str = "24h"
     metadata: dict[Label, Label] | None = Field(default=None, max_length=16)
     all_or_nothing: bool = False
+    # Its results are deleted this long after it ends (`2h`, `7d`: 1h to 30d), when sooner than the retention.
+    results_expire_after: str | None = Field(default=None, max_length=16)
 
 
 class BatchRefusedBody(BaseModel):

@@ -197,7 +197,9 @@ def test_a_submitter_sends_a_jsonl_file_follows_its_batch_and_reads_the_results(
     upload = tmp_path / "input.jsonl"
     upload.write_bytes(jsonl(good) + b"not json\n")
 
-    submitted = run(env_file, "batch", "submit", str(upload), "--metadata", '{"run": "cli"}')
+    submitted = run(
+        env_file, "batch", "submit", str(upload), "--metadata", '{"run": "cli"}', "--results-expire-after", "7d"
+    )
     assert submitted.exit_code == 0, submitted.output
     created = json.loads(submitted.stdout)
     assert created["metadata"] == {"run": "cli"} and created["invalid_lines"] == 1
@@ -209,6 +211,7 @@ def test_a_submitter_sends_a_jsonl_file_follows_its_batch_and_reads_the_results(
             break
         time.sleep(0.2)
     assert shown["status"] == "completed" and shown["counts"]["completed"] == 3 and shown["cost_tokens"] > 0
+    assert shown["results_expire_at"] == shown["finished_at"] + 7 * 86_400
 
     saved = tmp_path / "results.jsonl"
     assert run(env_file, "batch", "results", batch_id, "--output", str(saved)).exit_code == 0

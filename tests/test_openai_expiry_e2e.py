@@ -158,3 +158,32 @@ async def test_a_batch_output_asked_to_expire_says_when_and_goes_with_its_batch_
     # The answers are gone; the jobs, their cost and the balance are not.
     assert (answers[0], answers[1], answers[2]) == (0, 3, spent)
     assert (await balances(engine, workspace.id))["spent"] == spent
+
+
+async def test_a_native_batch_asked_to_drop_its_results_says_when_and_a_bad_ask_is_a_400(
+    stack: Stack, engine: AsyncEngine
+) -> None:
+    workspace = await make_workspace(engine, tokens=1_000_000)
+    async with httpx.AsyncClient(base_url=stack.base_url, headers=workspace.headers) as client:
+        for bad in ("30m", "31d", "2w", "7d\n", "0h", "9" * 16, "1\x00h"):
+            refused = await client.post(
+                "/batches",
+                params={"results_expire_after": bad},
+                json={"requests": [line("q")]},
+            )
+            assert refused.status_code == 400 and "results_expire_after" in refused.json()["error"], bad
+            refused = await client.post("/batches", json={"requests": [line("q")], "results_expire_after": bad})
+            assert refused.status_code == 400 and "results_expire_after" in refused.json()["error"], bad
+        assert (await client.get("/batches")).json()["data"] == []
+        created = await client.post("/batches", json={"requests": [line("q")], "results_expire_after": "2h"})
+        assert created.status_code == 201 and created.json()["results_expire_at"] is None  # not ended yet
+        batch_id = created.json()["id"]
+        for _ in range(300):
+            shown = (await client.get(f"/batches/{batch_id}")).json()
+            if shown["status"] == "completed":
+                break
+            await asyncio.sleep(0.2)
+        assert shown["status"] == "completed"
+        assert shown["results_expire_at"] == shown["finished_at"] + 2 * HOUR
+        kept = (await client.post("/batches", json={"requests": [line("k")]})).json()
+        assert kept["results_expire_at"] is None

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from ingress import batch_rendering, batch_writes, query_strings
 from ingress.auth import Authenticated
-from ingress.batch_ingest import BatchOptions, IngestLimits, completion_window_s, ingest
+from ingress.batch_ingest import BatchOptions, IngestLimits, completion_window_s, ingest, results_expire_after_s
 from ingress.batch_stream import numbered_lines
 from ingress.json_response import OrjsonResponse
 from ingress.key_policy import Principal
@@ -35,7 +35,7 @@ JSONL_TYPES = frozenset(
 _READ_ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody} for status in (400, 401, 403, 404)}
 BatchId = Annotated[str, Path(max_length=64), PRINTABLE]
 # The batch options a JSONL body or a bare JSON array takes in the query string.
-QUERY_OPTIONS = ("completion_window", "all_or_nothing", "metadata")
+QUERY_OPTIONS = ("completion_window", "all_or_nothing", "metadata", "results_expire_after")
 
 
 @router.post(
@@ -63,15 +63,24 @@ async def create_batch(
     completion_window: Annotated[str, Query(max_length=16)] = "24h",
     all_or_nothing: bool = False,
     metadata: Annotated[str | None, Query(max_length=4096, description="a JSON object of strings")] = None,
+    results_expire_after: Annotated[
+        str | None, Query(max_length=16, description="delete its results this long after it ends: 1h to 30d")
+    ] = None,
 ) -> Any:
     services: Services = request.app.state.services
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type in JSONL_TYPES:
-        options = _options(services, completion_window, all_or_nothing, _metadata(metadata))
+        options = _options(services, completion_window, all_or_nothing, _metadata(metadata), results_expire_after)
         lines = numbered_lines(request.stream(), line_max_bytes=services.settings.batch_line_max_bytes)
     elif media_type == "application/json":
-        document = await _json_batch(request, completion_window, all_or_nothing, metadata)
-        options = _options(services, document.completion_window, document.all_or_nothing, document.metadata)
+        document = await _json_batch(request, completion_window, all_or_nothing, metadata, results_expire_after)
+        options = _options(
+            services,
+            document.completion_window,
+            document.all_or_nothing,
+            document.metadata,
+            document.results_expire_after,
+        )
         lines = _documents(document.requests)
     else:
         raise InvalidRequest("send the batch as application/jsonl (one line per request) or as application/json")
@@ -104,10 +113,20 @@ async def store(
     )
 
 
-def _options(services: Services, window: str, all_or_nothing: bool, metadata: dict[str, str] | None) -> BatchOptions:
+def _options(
+    services: Services,
+    window: str,
+    all_or_nothing: bool,
+    metadata: dict[str, str] | None,
+    results_expire_after: str | None,
+) -> BatchOptions:
     window_s = completion_window_s(window, max_s=int(services.settings.batch_completion_window_max_s))
     return BatchOptions(
-        endpoint="/v1/chat/completions", completion_window_s=window_s, metadata=metadata, all_or_nothing=all_or_nothing
+        endpoint="/v1/chat/completions",
+        completion_window_s=window_s,
+        metadata=metadata,
+        all_or_nothing=all_or_nothing,
+        output_expires_after_s=results_expire_after_s(results_expire_after) if results_expire_after else None,
     )
 
 
@@ -120,7 +139,9 @@ def _metadata(raw: str | None) -> dict[str, str] | None:
         raise InvalidRequest("'metadata' must be a JSON object of at most 16 printable strings") from error
 
 
-async def _json_batch(request: Request, window: str, all_or_nothing: bool, metadata: str | None) -> BatchCreate:
+async def _json_batch(
+    request: Request, window: str, all_or_nothing: bool, metadata: str | None, results_expire_after: str | None
+) -> BatchCreate:
     """`{"requests": [...], options}`, or a bare JSON array of lines with the options as query parameters."""
     body = await request.body()
     try:
@@ -130,6 +151,7 @@ async def _json_batch(request: Request, window: str, all_or_nothing: bool, metad
                 completion_window=window,
                 all_or_nothing=all_or_nothing,
                 metadata=_metadata(metadata),
+                results_expire_after=results_expire_after,
             )
         _refuse_query_options(request)
         return BatchCreate.model_validate_json(body)

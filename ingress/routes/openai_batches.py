@@ -270,7 +270,7 @@ async def retrieve_file(file_id: FileId, request: Request, principal: Authentica
             view.row.created_at,
             f"{file_id}.jsonl",
             purpose="batch_output",
-            expires_at=batch_output_files.expires_at(view),
+            expires_at=view.results_expire_at,
         )
     return _stored_file(await _uploaded(services, principal, file_id))
 
@@ -324,7 +324,7 @@ async def _output_view(
 ) -> batch_queries.BatchView:
     """The batch of an output or error file still kept (past its `output_expires_after`, it is gone)."""
     view = await _view(services, principal, output.batch_id)
-    expires_at = batch_output_files.expires_at(view)
+    expires_at = view.results_expire_at
     if expires_at is not None and expires_at <= utc_now():
         raise NotFound(f"file '{output.file_id}' has expired (the batch's output_expires_after)")
     return view
