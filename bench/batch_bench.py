@@ -184,6 +184,7 @@ async def run_one(
     first_result_s, done_s = await _wait_finished(engine, batch["id"], probe, started + stored_s)
     done = await asyncio.to_thread(Window.now, probe)
     status_reads = await _status_read_ms(client, api_key, batch["id"])
+    download = await _results_download(client, api_key, batch["id"], jobs)
     async with engine.connect() as conn:
         billed = (await conn.execute(_BATCH_BILLING, {"b": batch["id"]})).one()
         in_flight_ms = (await conn.execute(_IN_FLIGHT_MS, {"b": batch["id"]})).scalar_one()
@@ -210,7 +211,23 @@ async def run_one(
         "billing_exact": billed.cost == billed.used and billed.jobs == jobs,
         "peak_rss_mib": {name: _peak_rss_mib(pid) for name, pid in probe.services.items()},
         "status_read_ms": status_reads,
+        "results_download": download,
     }
+
+
+async def _results_download(client: httpx.AsyncClient, api_key: str, batch_id: str, jobs: int) -> dict[str, float]:
+    """The whole results JSONL as a submitter reads it once the batch has ended: lines/s and MB/s."""
+    started = time.perf_counter()
+    size = lines = 0
+    headers = {"Authorization": f"Bearer {api_key}"}
+    async with client.stream("GET", f"/batches/{batch_id}/results", headers=headers, timeout=600) as answer:
+        answer.raise_for_status()
+        async for chunk in answer.aiter_bytes():
+            size += len(chunk)
+            lines += chunk.count(b"\n")
+    took = time.perf_counter() - started
+    assert lines == jobs, f"{lines} result lines for {jobs} jobs"
+    return {"s": round(took, 3), "lines_per_s": round(lines / took), "mb_per_s": round(size / took / 1e6, 1)}
 
 
 async def _status_read_ms(client: httpx.AsyncClient, api_key: str, batch_id: str, reads: int = 7) -> dict[str, float]:
