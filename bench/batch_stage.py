@@ -8,7 +8,8 @@ dropped afterwards):
    publisher does), each tick's jobs settled before the next so the in-flight cap never stops it;
 3. settle: the usage events the workers would send for those jobs, decoded and settled in batches of
    `--settle-batch` as the settlement agent does (`ledger.app.Ledger._settle`), the results a caller waits for
-   encoded.
+   encoded;
+4. results: the batch's results JSONL read and rendered as `GET /api/v1/batches/{id}/results` does (no HTTP).
 CPU and statement counts are steadier than wall time on a shared machine: compare variants by them. Billing is
 checked at the end (spent = the usage billed, nothing held).
 """
@@ -32,10 +33,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from bench import ledger_bench, report
 from bench.batch_bench import jsonl_chunks
 from bench.ledger_stage import COMPLETED_INPUT_TOKENS, COMPLETED_OUTPUT_TOKENS, Counters, completed_usage
+from ingress import batch_rendering
 from ingress.batch_ingest import BatchOptions, IngestLimits, ingest
 from ingress.batch_stream import numbered_lines
 from ingress.key_policy import Principal
-from ledger import batch_feeder, inbound, journal, settlement
+from ledger import batch_feeder, batch_queries, inbound, journal, settlement
 from ledger.batch_feeder import BatchFeeder, FeedPolicy
 from runtime.catalogue_file import load_catalogue
 from schemas.batches import is_batch_job
@@ -43,6 +45,8 @@ from schemas.events import Envelope, encode
 from stack.profiles import REPO_ROOT
 
 CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+# As the route reads them (`LUNTREX_BATCH_RESULTS_CHUNK_LINES`).
+RESULTS_CHUNK_LINES = 1000
 
 
 def _cpu_s(pids: set[int]) -> float:
@@ -157,9 +161,21 @@ async def measure(url: str, *, lines: int, settle_batch: int, policy: FeedPolicy
                     {"ws": workspace_id},
                 )
             ).one()
+        view = await batch_queries.batch(engine, workspace_id, stored.batch_id, catalogue=catalogue)
+        assert view is not None
+        clock.start()
+        started = time.perf_counter()
+        results_read = 0
+        async for line in batch_queries.results(engine, view, chunk_lines=RESULTS_CHUNK_LINES):
+            batch_rendering.result_line(line)
+            results_read += 1
+        results_figures = clock.per(lines) | {"wall_us": round((time.perf_counter() - started) / lines * 1e6, 1)}
+        assert results_read == lines, f"{results_read} results for {lines} lines"
         return {
             "lines": lines,
             "ingest_per_line": ingest_figures,
+            # The results JSONL as the route reads and renders it (no HTTP): CPU and wall time per line.
+            "results_per_line": results_figures,
             "feed_per_job": {
                 "python_cpu_us": round(feed_cpu / lines, 1),
                 "postgres_cpu_us": round(feed_backend / lines, 1),

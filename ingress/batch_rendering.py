@@ -97,6 +97,12 @@ def result_line(line: LineResult) -> bytes:
             "cost_tokens": finished.cost_tokens,
             "error": finished.error.model_dump() if finished.error is not None else None,
         }
+        # As the sync answer has them: additive, only when the answer has more than `answer` says.
+        if finished.choices:
+            first_calls = finished.choices[0].tool_calls
+            if first_calls:
+                body["tool_calls"] = [call.model_dump(mode="json") for call in first_calls]
+            body["choices"] = [choice.model_dump(mode="json") for choice in finished.choices]
     return orjson.dumps(body) + b"\n"
 
 

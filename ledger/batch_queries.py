@@ -90,7 +90,7 @@ _RESULTS = text(
     SELECT l.line_no, l.custom_id, l.job_id, l.model_id AS line_model, j.id, j.workspace_id, j.status, j.model_id,
            j.answered_by, j.provider, j.input_tokens, j.output_tokens, j.cost_tokens, j.uncharged_tokens,
            j.overrun_tokens, j.usage_estimated, j.attempts, j.first_token_ms, j.balance_left, j.answer, j.finish_reason,
-           j.error,
+           j.error, j.choices,
            j.terms, j.finished_at AS job_finished_at
     FROM batch_lines l LEFT JOIN jobs j ON j.id = l.job_id
     WHERE l.batch_id = :b AND l.line_no > :after ORDER BY l.line_no LIMIT :limit

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.batch_client import MODEL, finished, jsonl, line, results, upload, wait_batch
 from tests.conftest import Stack, make_workspace
 from tests.ledger_checks import assert_books_balance, balances
+from tests.test_openai_params_e2e import WEATHER_TOOL
 
 
 async def test_a_jsonl_batch_reports_bad_lines_by_number_and_runs_the_good_ones(
@@ -158,3 +159,23 @@ async def test_hostile_batches_cost_only_their_own_lines_and_another_workspace_s
     assert answer.status_code == 200, answer.text
     assert answer.json()["answer"]
     await assert_books_balance(engine)
+
+
+async def test_a_native_result_line_carries_tool_calls_and_choices_as_the_sync_answer_does(
+    client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack
+) -> None:
+    workspace = await make_workspace(engine, tokens=1_000_000)
+    tools = line("tools", "What is the weather in Dhaka?", max_tokens=50)
+    tools["body"] |= {"tools": [WEATHER_TOOL], "tool_choice": "auto"}
+    several = line("several", "Name a colour", max_tokens=30)
+    several["body"]["n"] = 2
+    created = await upload(client, workspace, jsonl([tools, several, line("plain")]))
+    assert created.status_code == 201, created.text
+    done = await wait_batch(client, workspace, created.json()["id"], finished, log=stack.ledger.log_tail)
+    assert done["counts"]["completed"] == 3
+    rows = {row["custom_id"]: row for row in await results(client, workspace, done["id"])}
+    sync = (await client.post("/chat/completions", json=tools["body"], headers=workspace.headers)).json()
+    assert rows["tools"]["tool_calls"][0]["function"]["name"] == sync["tool_calls"][0]["function"]["name"]
+    assert set(rows["tools"]["choices"][0]) == set(sync["choices"][0])
+    assert [choice["index"] for choice in rows["several"]["choices"]] == [0, 1]
+    assert "choices" not in rows["plain"] and "tool_calls" not in rows["plain"]

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.batch_client import jsonl, line
 from tests.conftest import Stack, make_workspace
 from tests.ledger_checks import balances
+from tests.test_openai_params_e2e import WEATHER_TOOL
 
 
 def sdk(stack: Stack, api_key: str) -> openai.AsyncOpenAI:
@@ -112,3 +113,27 @@ async def test_the_openai_package_cancels_a_batch_and_sees_other_workspaces_as_m
             await other.files.content(uploaded.id)
         with pytest.raises(openai.BadRequestError):
             await other.files.create(file=("x.jsonl", io.BytesIO(b"{}\n")), purpose="fine-tune")
+
+
+async def test_a_batch_line_with_tools_or_several_choices_keeps_them_in_the_output_file(
+    stack: Stack, engine: AsyncEngine
+) -> None:
+    workspace = await make_workspace(engine, tokens=1_000_000)
+    tools = line("tools", "What is the weather in Dhaka?", max_tokens=50)
+    tools["body"] |= {"tools": [WEATHER_TOOL], "tool_choice": "auto"}
+    several = line("several", "Name a colour", max_tokens=30)
+    several["body"]["n"] = 2
+    async with sdk(stack, workspace.api_key) as client:
+        uploaded = await client.files.create(file=("input.jsonl", io.BytesIO(jsonl([tools, several]))), purpose="batch")
+        created = await client.batches.create(
+            input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        done = await wait_done(client, created.id)
+        assert done.status == "completed" and done.output_file_id
+        output = (await client.files.content(done.output_file_id)).text
+    bodies = {row["custom_id"]: row["response"]["body"] for row in map(orjson.loads, output.splitlines())}
+    [called] = bodies["tools"]["choices"]
+    assert called["finish_reason"] == "tool_calls"
+    assert called["message"]["tool_calls"][0]["function"]["name"] == "get_weather"
+    assert [choice["index"] for choice in bodies["several"]["choices"]] == [0, 1]
+    assert all(choice["message"]["content"] for choice in bodies["several"]["choices"])
