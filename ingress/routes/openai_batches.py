@@ -10,17 +10,14 @@ finished lines from the book of record when read.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.datastructures import FormData, UploadFile
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ingress import batch_files, batch_output_files, batch_rendering, batch_writes, query_strings
+from ingress import batch_files, batch_output_files, batch_rendering, batch_writes, openai_uploads, query_strings
 from ingress.auth import Authenticated
 from ingress.batch_ingest import BatchOptions, completion_window_s
 from ingress.batch_stream import numbered_lines
@@ -30,8 +27,6 @@ from ingress.services import Services
 from ledger import batch_queries
 from schemas.api import ErrorBody
 from schemas.batches import (
-    EXPIRES_AFTER_MAX_S,
-    EXPIRES_AFTER_MIN_S,
     OpenAIBatch,
     OpenAIBatchList,
     OpenAIExpiresAfter,
@@ -41,14 +36,13 @@ from schemas.batches import (
 )
 from schemas.errors import InvalidRequest, NotFound
 from schemas.events import utc_now
-from schemas.text import PRINTABLE, Label, Label64, Label128, refuse_control_characters
+from schemas.text import PRINTABLE, Label, Label64, Label128
 
 router = APIRouter(prefix="/api/v1/openai")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody} for status in (400, 401, 403, 404)}
 FileId = Annotated[str, Path(max_length=128), PRINTABLE]
 BatchId = Annotated[str, Path(max_length=64), PRINTABLE]
-_UPLOAD_CHUNK_BYTES = 1_048_576
 
 
 class CreateBatch(BaseModel):
@@ -60,129 +54,26 @@ class CreateBatch(BaseModel):
     output_expires_after: OpenAIExpiresAfter | None = None
 
 
-# `files.create`'s body, read by the route itself (a streamed multipart form, not a pydantic model).
-_UPLOAD_BODY = {
-    "required": True,
-    "content": {
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "required": ["file", "purpose"],
-                "properties": {
-                    "file": {
-                        "type": "string",
-                        "contentMediaType": "application/jsonl",
-                        "description": "the batch's JSONL file: one OpenAI batch request line per line",
-                    },
-                    "purpose": {"type": "string", "enum": ["batch"]},
-                    "expires_after[anchor]": {"type": "string", "enum": ["created_at"]},
-                    "expires_after[seconds]": {
-                        "type": "integer",
-                        "minimum": EXPIRES_AFTER_MIN_S,
-                        "maximum": EXPIRES_AFTER_MAX_S,
-                        "description": "the file expires this many seconds after its upload (with its anchor)",
-                    },
-                },
-            },
-            "encoding": {"file": {"contentType": "application/jsonl"}},
-        }
-    },
-}
-
-
 @router.post(
     "/files",
     response_model=OpenAIFile,
     responses={s: e for s, e in _ERRORS.items() if s != 404},
-    openapi_extra={"requestBody": _UPLOAD_BODY},
+    openapi_extra={"requestBody": openai_uploads.UPLOAD_BODY},
 )
 async def create_file(request: Request, principal: Authenticated) -> OpenAIFile:
     services: Services = request.app.state.services
-    form = await _form(request)
-    try:
-        upload = form.get("file")
-        purpose = form.get("purpose")
-        # The form keeps the last of repeated fields: the others would be dropped unseen.
-        if len(form.getlist("purpose")) > 1:
-            raise InvalidRequest("'purpose' is given more than once; send it once")
-        if purpose != "batch":
-            raise InvalidRequest("'purpose' must be 'batch': files are stored here only for batches")
-        if not isinstance(upload, UploadFile):
-            raise InvalidRequest("'file' is required: the batch's JSONL file")
+    async with openai_uploads.upload(request) as upload:
         now = utc_now()
-        expires_after = _expires_after(form)
         stored = await batch_files.store_file(
             services.engine,
-            _upload_chunks(upload),
+            upload.chunks,
             workspace_id=principal.workspace_id,
             purpose="batch",
-            filename=_filename(upload),
+            filename=upload.filename,
             now=now,
-            expires_at=now + timedelta(seconds=expires_after.seconds) if expires_after is not None else None,
+            expires_at=now + timedelta(seconds=upload.expires_after_s) if upload.expires_after_s is not None else None,
         )
-    finally:
-        await form.close()
     return _stored_file(stored)
-
-
-async def _form(request: Request) -> FormData:
-    """The upload's form. Starlette answers an unreadable one "Invalid multipart data." whatever the reason; the
-    reason is kept, so a filename over the parser's header limit (4 KiB) is told as such. Any other body type reads
-    as an empty form, so it is refused as what it is."""
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type != "multipart/form-data":
-        raise InvalidRequest(
-            f"'file': the body must be multipart/form-data (the file and its purpose), not {media_type or 'empty'!r}"
-        )
-    try:
-        return await request.form(max_files=1, max_fields=8)
-    except StarletteHTTPException as error:
-        reason = error.detail
-        multipart = error.__context__
-        if multipart is not None and multipart.__cause__ is not None:
-            reason = f"{reason.rstrip('.')}: {multipart.__cause__}"
-        raise InvalidRequest(
-            f"'file': the body is not multipart/form-data this server can read ({reason}); "
-            "a part's headers, its filename included, must fit in 4 KiB"
-        ) from error
-
-
-def _expires_after(form: FormData) -> OpenAIExpiresAfter | None:
-    """The upload's expiry policy, as the `openai` package sends it (`expires_after[anchor]`,
-    `expires_after[seconds]` form fields); None when it sends none. Half a policy, or a bad one, is a 400: a file
-    its owner asked to expire must never be kept unseen."""
-    fields = {name: form.getlist(f"expires_after[{name}]") for name in ("anchor", "seconds")}
-    if not any(fields.values()):
-        return None
-    for name, values in fields.items():
-        if len(values) != 1 or not isinstance(values[0], str):
-            raise InvalidRequest(f"'expires_after[{name}]' must be given once, with 'expires_after' as a whole")
-    anchor, seconds = fields["anchor"][0], str(fields["seconds"][0])
-    if anchor != "created_at":
-        raise InvalidRequest("'expires_after[anchor]' must be 'created_at'")
-    # Digits only (no sign, space or underscore int() would take), and few enough to parse at no cost.
-    if not (seconds.isascii() and seconds.isdigit() and len(seconds) <= 9) or not (
-        EXPIRES_AFTER_MIN_S <= int(seconds) <= EXPIRES_AFTER_MAX_S
-    ):
-        raise InvalidRequest(
-            f"'expires_after[seconds]' must be a whole number of seconds from {EXPIRES_AFTER_MIN_S} (1 hour) to "
-            f"{EXPIRES_AFTER_MAX_S} (30 days)"
-        )
-    return OpenAIExpiresAfter(anchor="created_at", seconds=int(seconds))
-
-
-def _filename(upload: UploadFile) -> str:
-    """The name the file is listed under: printable text only (a NUL cannot even be stored), at most 256 chars."""
-    filename = (upload.filename or "input.jsonl")[:256]
-    try:
-        return refuse_control_characters(filename)
-    except ValueError as error:
-        raise InvalidRequest(f"'filename' of the file part {error}") from error
-
-
-async def _upload_chunks(upload: UploadFile) -> AsyncIterator[bytes]:
-    while chunk := await upload.read(_UPLOAD_CHUNK_BYTES):
-        yield chunk
 
 
 def _file(
