@@ -11,6 +11,7 @@ import httpx
 import orjson
 
 from tests.conftest import Workspace
+from tests.test_openai_params_e2e import WEATHER_TOOL
 
 MODEL = "openai/gpt-4.1-mini"
 
@@ -22,6 +23,15 @@ def line(custom_id: str, content: str = "Say hi", *, model: str = MODEL, max_tok
         "url": "/v1/chat/completions",
         "body": {"model": model, "messages": [{"role": "user", "content": content}], "max_tokens": max_tokens},
     }
+
+
+def rich_lines() -> list[dict[str, Any]]:
+    """Two lines whose answers say more than `answer`: one answered with a tool call, one with two choices."""
+    tools = line("tools", "What is the weather in Dhaka?", max_tokens=50)
+    tools["body"] |= {"tools": [WEATHER_TOOL], "tool_choice": "auto"}
+    several = line("several", "Name a colour", max_tokens=30)
+    several["body"]["n"] = 2
+    return [tools, several]
 
 
 def jsonl(lines: list[Any]) -> bytes:

@@ -8,10 +8,9 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.batch_client import MODEL, finished, jsonl, line, results, upload, wait_batch
+from tests.batch_client import MODEL, finished, jsonl, line, results, rich_lines, upload, wait_batch
 from tests.conftest import Stack, make_workspace
 from tests.ledger_checks import assert_books_balance, balances
-from tests.test_openai_params_e2e import WEATHER_TOOL
 
 
 async def test_a_jsonl_batch_reports_bad_lines_by_number_and_runs_the_good_ones(
@@ -165,10 +164,7 @@ async def test_a_native_result_line_carries_tool_calls_and_choices_as_the_sync_a
     client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack
 ) -> None:
     workspace = await make_workspace(engine, tokens=1_000_000)
-    tools = line("tools", "What is the weather in Dhaka?", max_tokens=50)
-    tools["body"] |= {"tools": [WEATHER_TOOL], "tool_choice": "auto"}
-    several = line("several", "Name a colour", max_tokens=30)
-    several["body"]["n"] = 2
+    tools, several = rich_lines()
     created = await upload(client, workspace, jsonl([tools, several, line("plain")]))
     assert created.status_code == 201, created.text
     done = await wait_batch(client, workspace, created.json()["id"], finished, log=stack.ledger.log_tail)

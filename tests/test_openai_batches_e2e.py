@@ -11,10 +11,9 @@ import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.batch_client import jsonl, line
+from tests.batch_client import jsonl, line, rich_lines
 from tests.conftest import Stack, make_workspace
 from tests.ledger_checks import balances
-from tests.test_openai_params_e2e import WEATHER_TOOL
 
 
 def sdk(stack: Stack, api_key: str) -> openai.AsyncOpenAI:
@@ -119,12 +118,8 @@ async def test_a_batch_line_with_tools_or_several_choices_keeps_them_in_the_outp
     stack: Stack, engine: AsyncEngine
 ) -> None:
     workspace = await make_workspace(engine, tokens=1_000_000)
-    tools = line("tools", "What is the weather in Dhaka?", max_tokens=50)
-    tools["body"] |= {"tools": [WEATHER_TOOL], "tool_choice": "auto"}
-    several = line("several", "Name a colour", max_tokens=30)
-    several["body"]["n"] = 2
     async with sdk(stack, workspace.api_key) as client:
-        uploaded = await client.files.create(file=("input.jsonl", io.BytesIO(jsonl([tools, several]))), purpose="batch")
+        uploaded = await client.files.create(file=("input.jsonl", io.BytesIO(jsonl(rich_lines()))), purpose="batch")
         created = await client.batches.create(
             input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
         )
