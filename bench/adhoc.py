@@ -33,13 +33,25 @@ START_TIMEOUT_S = 90.0
 SERVICES = ("fakeprovider", "ledger", "workers", "ingress")
 
 
-def free_port() -> int:
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports: each socket stays bound until all are picked. One closed at once can be handed
+    out again by the next bind, and two services then race for one port: a CI run once gave the fake provider and
+    the ingress the same port, and every end-to-end test of the run failed behind an ingress that could not bind.
+    The tests pick their ports here too (`tests/processes.py`)."""
     import socket
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def free_port() -> int:
+    return free_ports(1)[0]
 
 
 @dataclass
@@ -62,7 +74,7 @@ class AdhocServices:
         prefix = f"b{uuid.uuid4().hex[:8]}."
         catalogue = load_catalogue(self.root / "config" / "models.toml")
         await ensure_topics(ServiceSettings(kafka_bootstrap_servers=self.kafka), topic_plan(catalogue, prefix))
-        fake_port, ingress_port = free_port(), free_port()
+        fake_port, ingress_port = free_ports(2)
         self.fake_provider_url = f"http://127.0.0.1:{fake_port}"
         self.base_url = f"http://127.0.0.1:{ingress_port}/api/v1"
         fake = self.fake_provider_url

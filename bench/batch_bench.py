@@ -26,7 +26,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bench import batch_parts, batch_sync, machine, report, wrk
+from bench import adhoc, batch_parts, batch_sync, machine, report, wrk
 from bench.batch_parts import PartsProbe, Window
 from bench.ledger_bench import create_database, drop_database
 from ingress.keys import create_key
@@ -60,14 +60,6 @@ _IN_FLIGHT_MS = text(
 )
 # How often the PostgreSQL backends' CPU is sampled while a batch drains (see bench/batch_parts.py).
 PROBE_INTERVAL_S = 1.0
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -328,7 +320,7 @@ async def run(arguments: argparse.Namespace, sizes: tuple[int, ...]) -> dict[str
     url = await asyncio.to_thread(create_database, admin_url)
     prefix = f"bench{uuid.uuid4().hex[:8]}."
     workdir = Path(tempfile.mkdtemp(prefix="luntrex-bench-batch-"))
-    ports = {"fakeprovider": _free_port(), "ingress": _free_port()}
+    ports = dict(zip(("fakeprovider", "ingress"), adhoc.free_ports(2), strict=True))
     fake = f"http://127.0.0.1:{ports['fakeprovider']}"
     settings = ServiceSettings(kafka_bootstrap_servers=kafka)
     await ensure_topics(settings, topic_plan(settings.load_catalogue(), prefix))

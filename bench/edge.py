@@ -137,7 +137,7 @@ async def run_and_report(
 ) -> int:
     """Start `services` (and `also_start`: (name, module) pairs) on the given Kafka and PostgreSQL, `measure`
     them, stop them, and write bench/results/<arguments.name>.json with the machine's load around the run."""
-    services.metrics_ports = {"ledger": adhoc.free_port(), "workers": adhoc.free_port()}
+    services.metrics_ports = dict(zip(("ledger", "workers"), adhoc.free_ports(2), strict=True))
     load_before = machine.load_average()
     try:
         await services.start()

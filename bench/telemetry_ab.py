@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from bench import ledger_bench, procstat, wrk
+from bench import adhoc, ledger_bench, procstat, wrk
 from bench.machine import git_info, load_average, machine_info
 from bench.runner import PIPELINE_MODEL, seed_body
 from bench.workspace import BillingProbe
@@ -100,14 +100,6 @@ class _Part:
                 self.process.wait()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def _scrape(urls: list[str], stop: asyncio.Event) -> int:
     """Scrape like Prometheus until stopped; returns the scrapes that failed (a slow answer under load)."""
     failed = 0
@@ -131,7 +123,7 @@ async def _variant(
     extra: dict[str, str] = {"LUNTREX_METRICS_ENABLED": "false"} if name == "off" else {}
     if name == "traces":
         extra |= {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": sink.endpoint}
-    ports = {"ledger": _free_port(), "workers": _free_port(), "ingress": _free_port()}
+    ports = dict(zip(("ledger", "workers", "ingress"), adhoc.free_ports(3), strict=True))
     env = {**common, **extra}
     workdir = Path(common["BENCH_WORKDIR"])
     parts = [
@@ -205,7 +197,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     prefix = f"bab{uuid.uuid4().hex[:6]}."
     sink = _Sink()
     workdir = Path(tempfile.mkdtemp(prefix="luntrex-telemetry-ab-"))
-    fake_port = _free_port()
+    fake_port = adhoc.free_port()
     fake_url = f"http://127.0.0.1:{fake_port}"
     common = {
         "LUNTREX_KAFKA_BOOTSTRAP_SERVERS": args.kafka,

@@ -21,7 +21,7 @@ from runtime.settings import ServiceSettings
 from runtime.topics import topic_plan
 from schemas.catalogue import Catalogue
 from tests import services, topic_cleanup
-from tests.processes import Service, free_port
+from tests.processes import Service, free_ports
 from tests.services import ROOT
 from tests.topic_cleanup import ensure_topics
 
@@ -270,7 +270,7 @@ def topic_prefix(kafka: str, catalogue: Catalogue) -> str:
 @pytest.fixture(scope="session")
 def stack(database_url: str, kafka: str, topic_prefix: str, catalogue_path: Path) -> Iterator[Stack]:
     workdir = Path(tempfile.mkdtemp(prefix="luntrex-e2e-"))
-    fake_port, ingress_port = free_port(), free_port()
+    fake_port, ingress_port, ledger_metrics_port, workers_metrics_port = free_ports(4)
     fake_url = f"http://127.0.0.1:{fake_port}"
     common = {
         "LUNTREX_KAFKA_BOOTSTRAP_SERVERS": kafka,
@@ -302,7 +302,7 @@ def stack(database_url: str, kafka: str, topic_prefix: str, catalogue_path: Path
             f'"gemini": "{fake_url}/gemini", "llama": "{fake_url}/openai/v1"}}'
         ),
     }
-    metrics_ports = {"ledger": free_port(), "workers": free_port()}
+    metrics_ports = {"ledger": ledger_metrics_port, "workers": workers_metrics_port}
     parts = {
         "fakeprovider": Service("fakeprovider", ["fakeprovider", "--port", str(fake_port)], common, workdir),
         # Each service connects as its own PostgreSQL role, as in `make up`, so every test also proves the

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ingress.keys import revoke_key
 from schemas import topics
 from tests.conftest import ADMIN_KEY, Stack, make_workspace
-from tests.processes import Service, free_port
+from tests.processes import Service, free_port, free_ports
 
 HELLO = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -36,7 +36,7 @@ def bearer(key: str) -> dict[str, str]:
 def replicas(stack: Stack) -> Iterator[tuple[str, str]]:
     workdir = Path(tempfile.mkdtemp(prefix="luntrex-replicas-"))
     env = {**stack.ingress.env, "LUNTREX_KEY_CACHE_TTL_S": "300"}
-    ports = [free_port(), free_port()]
+    ports = free_ports(2)
     parts = [Service(f"ingress-{n}", ["ingress", "--port", str(port)], env, workdir) for n, port in enumerate(ports)]
     try:
         for part in parts:

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import ADMIN_KEY, Stack, make_workspace
-from tests.processes import Service, free_port
+from tests.processes import Service, free_ports
 
 HELLO = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -33,7 +33,7 @@ def bearer(key: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def replicas(stack: Stack) -> Iterator[tuple[str, str]]:
     workdir = Path(tempfile.mkdtemp(prefix="luntrex-limits-"))
-    ports = [free_port(), free_port()]
+    ports = free_ports(2)
     parts = [
         Service(f"ingress-{n}", ["ingress", "--port", str(port)], stack.ingress.env, workdir)
         for n, port in enumerate(ports)
