@@ -3,7 +3,8 @@
 Cells, measured in one run so they compare with each other on a shared machine:
 - **ttft c=1**: `--requests` streams one after another straight to the fake provider's OpenAI stream, and as many
   through the pipeline's OpenAI surface (`/api/v1/openai/chat/completions`, `stream_options.include_usage`), the
-  two taking turns request by request so that both see the same machine.
+  two taking turns request by request so that both see the same machine, after `--warmup` streams each that are
+  reported apart (a freshly started stack runs its first few dozen streams slower).
   Time to first token is from sending the request to receiving the first chunk with content; the overhead is
   pipeline p50 - direct p50 (target <= 10 ms).
 - **unstreamed c=1**: the same request without `stream` through the pipeline, for the sync path's latency in the
@@ -84,15 +85,27 @@ def _percentiles(values: list[float]) -> dict[str, float | None]:
     }
 
 
-async def ttft_cells(targets: dict[str, tuple[str, str, dict[str, Any]]], requests: int) -> dict[str, dict[str, Any]]:
+def _quarters(values: list[float]) -> list[float]:
+    size = max(1, len(values) // 4)
+    return [round(statistics.median(values[i : i + size]), 3) for i in range(0, size * 4, size) if values[i : i + size]]
+
+
+async def ttft_cells(
+    targets: dict[str, tuple[str, str, dict[str, Any]]], requests: int, warmup: int
+) -> dict[str, dict[str, Any]]:
     """`requests` streams per target at c=1, the targets taking turns request by request: each target's p50 is
     then measured over the same seconds of this shared, drifting machine (one cell after the other, a minute of
-    drift between them moved the overhead by a few ms)."""
+    drift between them moved the overhead by a few ms).
+
+    `warmup` streams per target, taking turns the same way, come first and are reported apart: on a stack a minute
+    old the first quarter of 200 measured streams ran 2-3 ms slower than the rest (the broker's JIT and the
+    services' connections and caches warming), which is the stack's start, not its steady state."""
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
+    warming: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
     async with httpx.AsyncClient(timeout=60) as client:
-        for url, key, body in targets.values():
-            for _ in range(5):  # warm-up: connections, caches
-                await one_stream(client, url, key, body)
+        for _ in range(warmup):
+            for name, (url, key, body) in targets.items():
+                warming[name].append(await one_stream(client, url, key, body))
         for _ in range(requests):
             for name, (url, key, body) in targets.items():
                 results[name].append(await one_stream(client, url, key, body))
@@ -102,6 +115,12 @@ async def ttft_cells(targets: dict[str, tuple[str, str, dict[str, Any]]], reques
             "errors": sum(1 for r in done if r["status"] != 200 or not r.get("done")),
             "ttft_ms": _percentiles([r["ttft_ms"] for r in done if r.get("ttft_ms") is not None]),
             "total_ms": _percentiles([r["total_ms"] for r in done if "total_ms" in r]),
+            # The p50 of each successive quarter of the run: whether the stack was still warming up.
+            "ttft_p50_by_quarter_ms": _quarters([r["ttft_ms"] for r in done if r.get("ttft_ms") is not None]),
+            "warmup": {
+                "requests": len(warming[name]),
+                "ttft_ms": _percentiles([r["ttft_ms"] for r in warming[name] if r.get("ttft_ms") is not None]),
+            },
         }
         for name, done in results.items()
     }
@@ -168,6 +187,7 @@ async def run(
             "pipeline": (pipeline_url, workspace.api_key, pipeline_body),
         },
         arguments.requests,
+        arguments.warmup,
     )
     direct, pipeline = ttft["direct"], ttft["pipeline"]
     sync = await sync_cell(pipeline_url, workspace.api_key, pipeline_body, arguments.requests)
@@ -214,6 +234,9 @@ async def run(
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench stream", description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="sequential streams per target at c=1")
+    parser.add_argument(
+        "--warmup", type=int, default=50, help="streams per target at c=1 before measuring, reported apart (default 50)"
+    )
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of the throughput cell")
     parser.add_argument("--chunk-ms", type=int, default=5, help="the fake's pause before each piece")
