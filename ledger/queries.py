@@ -54,8 +54,11 @@ async def job(conn: AsyncConnection, workspace_id: str, job_id: str) -> JobState
     )
 
 
-def result_of(row: Mapping[Any, Any]) -> JobResult:
-    """A finished job's result from its `jobs` row (every column settlement wrote, and the price it used)."""
+def result_of(row: Mapping[Any, Any], *, priced: bool = True) -> JobResult:
+    """A finished job's result from its `jobs` row (every column settlement wrote, and the price it used).
+
+    `priced=False`: the row has no `terms` and the result no `price` (for renderers that show no price: decoding
+    every job's terms was a sixth of a batch results download's CPU)."""
     model_id = row["answered_by"] or row["model_id"]
     return JobResult(
         workspace_id=row["workspace_id"],
@@ -75,7 +78,7 @@ def result_of(row: Mapping[Any, Any]) -> JobResult:
         first_token_ms=row.get("first_token_ms"),
         overrun_tokens=row["overrun_tokens"],
         unbilled_tokens=row["uncharged_tokens"],
-        price=_price_used(row["terms"], model_id) if row["status"] == "completed" else None,
+        price=_price_used(row["terms"], model_id) if priced and row["status"] == "completed" else None,
         choices=tuple(ResultChoice.model_validate(choice) for choice in row.get("choices") or ()),
     )
 
