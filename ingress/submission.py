@@ -61,7 +61,8 @@ def build_job(
         raise InvalidRequest(
             f"the prompt plus max_tokens exceeds {model.id}'s context of {model.context_tokens} tokens"
         )
-    fallbacks = request.routing.fallbacks if request.routing and request.routing.fallbacks else model.fallbacks
+    asked = request.routing.fallbacks if request.routing else None
+    fallbacks = model.fallbacks if asked is None else asked
     route = [model]
     for name in fallbacks:
         fallback = resolve_model(catalogue, name)

@@ -81,7 +81,8 @@ class RoutingHints(BaseModel):
     """Optional per-request routing: models to fall back to, in order, and an upstream timeout."""
 
     model_config = ConfigDict(extra="forbid")
-    fallbacks: list[ModelName] = Field(default_factory=list, max_length=4)
+    # None (absent): the catalogue's fallbacks for the model; [] : none at all, the request is pinned to its model.
+    fallbacks: list[ModelName] | None = Field(default=None, max_length=4)
     provider_timeout_s: float | None = Field(default=None, gt=0, le=600)
 
 

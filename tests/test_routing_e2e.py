@@ -94,6 +94,29 @@ async def test_a_request_level_fallback_list_overrides_the_catalogue(
     assert response.json()["model"] == "anthropic/claude-sonnet-4"
 
 
+async def test_an_empty_fallback_list_pins_the_request_to_its_model(
+    client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack, scenario: Scenario
+) -> None:
+    # test/priced falls back to test/cheap in the catalogue; `"fallbacks": []` says: this model or nothing.
+    await scenario("test-priced", fail_status=503)
+    workspace = await make_workspace(engine, tokens=5_000)
+    cheap_before = await calls_to(stack, "test-cheap")
+    response = await client.post(
+        "/chat/completions",
+        json={
+            "model": "test/priced",
+            "messages": [{"role": "user", "content": "only this model"}],
+            "max_tokens": 100,
+            "routing": {"fallbacks": []},
+        },
+        headers=workspace.headers,
+    )
+    assert response.status_code == 502, response.text
+    assert await calls_to(stack, "test-cheap") == cheap_before
+    assert await balances(engine, workspace.id) == {"available": 5_000, "held": 0, "spent": 0, "funding": -5_000}
+    await assert_books_balance(engine)
+
+
 async def test_a_provider_that_keeps_failing_is_a_502_and_costs_nothing(
     client: httpx.AsyncClient, engine: AsyncEngine, scenario: Scenario
 ) -> None:
