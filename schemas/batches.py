@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.api import Usage
-from schemas.text import Label
+from schemas.text import PRINTABLE
 
 BatchStatus = Literal["in_progress", "cancelling", "cancelled", "completed", "expired"]
 
@@ -22,6 +22,14 @@ def batch_job_id(batch_id: str, line_no: int) -> str:
 
 def is_batch_job(job_id: str) -> bool:
     return job_id.startswith(BATCH_JOB_PREFIX)
+
+
+# A batch's `metadata`: OpenAI's bounds (16 pairs, keys of up to 64 characters, values of up to 512), on both
+# surfaces. Every read and list page returns it, so unbounded values made a page as large as its batches' labels.
+METADATA_PAIRS_MAX = 16
+MetadataKey = Annotated[str, Field(max_length=64), PRINTABLE]
+MetadataValue = Annotated[str, Field(max_length=512), PRINTABLE]
+BatchMetadata = dict[MetadataKey, MetadataValue]
 
 
 class LineError(BaseModel):
@@ -86,7 +94,7 @@ class BatchCreate(BaseModel):
     model_config = {"extra": "forbid"}
     requests: list[Any] = Field(min_length=1)
     completion_window: str = "24h"
-    metadata: dict[Label, Label] | None = Field(default=None, max_length=16)
+    metadata: BatchMetadata | None = Field(default=None, max_length=METADATA_PAIRS_MAX)
     all_or_nothing: bool = False
     # Its results are deleted this long after it ends (`2h`, `7d`: 1h to 30d), when sooner than the retention.
     results_expire_after: str | None = Field(default=None, max_length=16)

@@ -561,6 +561,57 @@ async def test_a_query_option_beside_a_batch_document_is_400_naming_it(
     assert await _money(client, fixtures.workspace) == before
 
 
+@pytest.mark.parametrize(
+    ("metadata", "accepted"),
+    [
+        ({"k" * 65: "v"}, False),
+        ({"k": "v" * 513}, False),
+        ({f"k{n}": "v" for n in range(17)}, False),
+        ({"k" * 64: "v" * 512}, True),
+    ],
+)
+async def test_batch_metadata_has_openai_bounds_on_every_way_in(
+    client: httpx.AsyncClient, fixtures: Fixtures, metadata: dict[str, str], accepted: bool
+) -> None:
+    # Keys and values were unbounded in a JSON document (960 KB of metadata stored, and returned by every read
+    # and list page); OpenAI's are 64 and 512 characters.
+    document = OPERATIONS["POST /api/v1/batches"][0]["requestBody"]["content"]["application/json"]["example"]
+    headers = fixtures.workspace.headers
+    answers = [await client.post("/batches", json={**document, "metadata": metadata}, headers=headers)]
+    if len(json.dumps(metadata)) <= 4096:  # the query form's own bound on the whole object
+        lines = "\n".join(json.dumps(line) for line in document["requests"]).encode()
+        query = {"metadata": json.dumps(metadata)}
+        answers.append(
+            await client.post(
+                "/batches", params=query, content=lines, headers={**headers, "Content-Type": "application/jsonl"}
+            )
+        )
+    content_type, body = _multipart([_purpose(b"batch"), _file()])
+    upload = await client.post("/openai/files", content=body, headers={**headers, "Content-Type": content_type})
+    assert upload.status_code == 200, upload.text
+    create = {
+        "input_file_id": upload.json()["id"],
+        "endpoint": "/v1/chat/completions",
+        "completion_window": "24h",
+        "metadata": metadata,
+    }
+    answers.append(await client.post("/openai/batches", json=create, headers=headers))
+    for answer in answers:
+        if accepted:
+            assert answer.status_code in (200, 201), answer.text
+            created = answer.json()
+            assert (created.get("batch") or created)["metadata"] == metadata
+        else:
+            assert answer.status_code == 400, answer.text
+            error = answer.json()["error"]
+            assert "metadata" in (error["message"] if isinstance(error, dict) else error), error
+    for answer in answers:
+        if answer.status_code in (200, 201):
+            created = answer.json()
+            batch_id = (created.get("batch") or created)["id"]
+            await client.post(f"/batches/{batch_id}/cancel", headers=headers)
+
+
 @pytest.mark.parametrize("invoice_id", ["inv_unknown", str(2**64), "%FF%FE"])
 async def test_marking_an_unknown_invoice_paid_is_404_naming_it(
     client: httpx.AsyncClient, fixtures: Fixtures, invoice_id: str

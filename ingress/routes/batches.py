@@ -136,7 +136,10 @@ def _metadata(raw: str | None) -> dict[str, str] | None:
     try:
         return BatchCreate.model_validate({"requests": [{}], "metadata": orjson.loads(raw)}).metadata
     except (orjson.JSONDecodeError, ValidationError) as error:
-        raise InvalidRequest("'metadata' must be a JSON object of at most 16 printable strings") from error
+        raise InvalidRequest(
+            "'metadata' must be a JSON object of at most 16 printable strings: keys of up to 64 characters, "
+            "values of up to 512"
+        ) from error
 
 
 async def _json_batch(

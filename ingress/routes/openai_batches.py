@@ -27,6 +27,8 @@ from ingress.services import Services
 from ledger import batch_queries
 from schemas.api import ErrorBody
 from schemas.batches import (
+    METADATA_PAIRS_MAX,
+    BatchMetadata,
     OpenAIBatch,
     OpenAIBatchList,
     OpenAIExpiresAfter,
@@ -50,7 +52,7 @@ class CreateBatch(BaseModel):
     input_file_id: Label = Field(max_length=128)
     endpoint: Literal["/v1/chat/completions"]
     completion_window: Label = Field(default="24h", max_length=16)
-    metadata: dict[Label, Label] | None = Field(default=None, max_length=16)
+    metadata: BatchMetadata | None = Field(default=None, max_length=METADATA_PAIRS_MAX)
     output_expires_after: OpenAIExpiresAfter | None = None
 
 
