@@ -128,7 +128,7 @@ async def mint(services: Services, workspace_id: str, new_key: NewKey, caller: P
 def existing_key_id(key_id: str) -> str:
     """Key ids are 12 hex digits; anything else (NUL, paths, huge strings) cannot name a key: 404 at once."""
     if key_policy.KEY_ID.fullmatch(key_id) is None:
-        raise NotFound(f"no key '{key_id[:64]!r}'")
+        raise NotFound(f"no key {key_id[:64]!r}")
     return key_id
 
 

@@ -34,7 +34,7 @@ class CommandRefused(LuntrexError):
 def workspace_id(value: str) -> str:
     """A workspace id from a path: one with control characters or absurd length names no workspace."""
     if not 0 < len(value) <= WORKSPACE_ID_LENGTH_MAX or not value.isprintable():
-        raise NotFound(f"workspace '{value[:64]!r}' not found")
+        raise NotFound(f"workspace {value[:64]!r} not found")
     return value
 
 

@@ -612,6 +612,28 @@ async def test_batch_metadata_has_openai_bounds_on_every_way_in(
             await client.post(f"/batches/{batch_id}/cancel", headers=headers)
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "named"),
+    [
+        ("GET", "/admin/workspaces/%00", "workspace_id"),
+        ("POST", "/admin/workspaces/a%01b/suspend", "workspace_id"),
+        ("GET", "/admin/workspaces/%1B[2J/keys", "workspace_id"),
+        ("POST", "/admin/keys/%00/rotate", "key_id"),
+        ("DELETE", "/admin/keys/%7F", "key_id"),
+    ],
+)
+async def test_a_control_character_in_an_admin_path_id_is_400_naming_it(
+    client: httpx.AsyncClient, fixtures: Fixtures, method: str, path: str, named: str
+) -> None:
+    # It was a 404 quoting the id twice ("workspace ''\\x00'' not found"); every workspace route says 400 and names
+    # the parameter.
+    before = await _money(client, fixtures.target)
+    response = await client.request(method, path, json={}, headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    assert response.status_code == 400, response.text
+    assert named in response.json()["error"] and "control characters" in response.json()["error"]
+    assert await _money(client, fixtures.target) == before
+
+
 @pytest.mark.parametrize("invoice_id", ["inv_unknown", str(2**64), "%FF%FE"])
 async def test_marking_an_unknown_invoice_paid_is_404_naming_it(
     client: httpx.AsyncClient, fixtures: Fixtures, invoice_id: str

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 
 from ingress import guardrail_policy, key_guardrails, key_service, keys, query_strings, workspace_commands
 from ingress.api_models import (
@@ -32,11 +32,15 @@ from ingress.services import Services
 from ledger import queries
 from schemas.errors import NotFound
 from schemas.guardrails import Guardrails
-from schemas.text import Label64
+from schemas.text import PRINTABLE, Label64
 
 router = APIRouter(prefix="/api/v1/admin", dependencies=[Depends(authenticate_admin)])
 
 LIST_LIMIT_MAX = 500
+
+# Ids in an operator's paths: a control character is a 400 naming the parameter, as on every workspace route.
+PathWorkspaceId = Annotated[str, Path(max_length=64), PRINTABLE]
+PathKeyId = Annotated[str, Path(max_length=64), PRINTABLE]
 
 
 async def _workspace_body(services: Services, workspace_id: str) -> dict[str, Any]:
@@ -99,14 +103,14 @@ async def list_workspaces(
 
 
 @router.get("/workspaces/{workspace_id}", response_model=Workspace, responses=error_responses(400, 401, 403, 404))
-async def show_workspace(workspace_id: str, request: Request) -> dict[str, Any]:
+async def show_workspace(workspace_id: PathWorkspaceId, request: Request) -> dict[str, Any]:
     return await _workspace_body(request.app.state.services, workspace_id)
 
 
 @router.patch(
     "/workspaces/{workspace_id}", response_model=Workspace, responses=error_responses(400, 401, 403, 404, 503)
 )
-async def update_workspace(workspace_id: str, request: Request, update: WorkspaceUpdate) -> dict[str, Any]:
+async def update_workspace(workspace_id: PathWorkspaceId, request: Request, update: WorkspaceUpdate) -> dict[str, Any]:
     services: Services = request.app.state.services
     fields = update.model_dump(include=update.model_fields_set)
     if "guardrails" in fields:
@@ -120,7 +124,7 @@ async def update_workspace(workspace_id: str, request: Request, update: Workspac
 @router.post(
     "/workspaces/{workspace_id}/suspend", response_model=Workspace, responses=error_responses(400, 401, 403, 404, 503)
 )
-async def suspend_workspace(workspace_id: str, request: Request) -> dict[str, Any]:
+async def suspend_workspace(workspace_id: PathWorkspaceId, request: Request) -> dict[str, Any]:
     """Every key of the workspace is refused (403 `workspace_suspended`) until it is resumed."""
     services: Services = request.app.state.services
     await workspace_commands.issue(services, workspace_id, "suspend")
@@ -130,7 +134,7 @@ async def suspend_workspace(workspace_id: str, request: Request) -> dict[str, An
 @router.post(
     "/workspaces/{workspace_id}/resume", response_model=Workspace, responses=error_responses(400, 401, 403, 404, 503)
 )
-async def resume_workspace(workspace_id: str, request: Request) -> dict[str, Any]:
+async def resume_workspace(workspace_id: PathWorkspaceId, request: Request) -> dict[str, Any]:
     services: Services = request.app.state.services
     await workspace_commands.issue(services, workspace_id, "resume")
     return await _workspace_body(services, workspace_id)
@@ -142,7 +146,7 @@ async def resume_workspace(workspace_id: str, request: Request) -> dict[str, Any
     response_model=GrantAnswer,
     responses=error_responses(400, 401, 403, 404, 503),
 )
-async def grant_credit(workspace_id: str, request: Request, grant: Grant) -> OrjsonResponse:
+async def grant_credit(workspace_id: PathWorkspaceId, request: Request, grant: Grant) -> OrjsonResponse:
     """Credit a workspace in tokens, or in whole BDT at its exchange rate; one journal entry per grant."""
     services: Services = request.app.state.services
     answer = await workspace_commands.issue(
@@ -158,7 +162,7 @@ async def grant_credit(workspace_id: str, request: Request, grant: Grant) -> Orj
     response_model=KeyMinted,
     responses=error_responses(400, 401, 403, 404, 503),
 )
-async def mint_key(workspace_id: str, request: Request, new_key: NewKey) -> OrjsonResponse:
+async def mint_key(workspace_id: PathWorkspaceId, request: Request, new_key: NewKey) -> OrjsonResponse:
     services: Services = request.app.state.services
     workspace_id = workspace_commands.workspace_id(workspace_id)
     async with services.engine.connect() as conn:
@@ -168,7 +172,7 @@ async def mint_key(workspace_id: str, request: Request, new_key: NewKey) -> Orjs
 
 
 @router.get("/workspaces/{workspace_id}/keys", response_model=KeysPage, responses=error_responses(400, 401, 403, 404))
-async def list_keys(workspace_id: str, request: Request) -> dict[str, Any]:
+async def list_keys(workspace_id: PathWorkspaceId, request: Request) -> dict[str, Any]:
     services: Services = request.app.state.services
     workspace_id = workspace_commands.workspace_id(workspace_id)
     async with services.engine.connect() as conn:
@@ -184,21 +188,21 @@ async def list_keys(workspace_id: str, request: Request) -> dict[str, Any]:
     response_model=KeyRotated,
     responses=error_responses(400, 401, 403, 404, 409, 503),
 )
-async def rotate_key(key_id: str, request: Request, rotation: Rotation) -> OrjsonResponse:
+async def rotate_key(key_id: PathKeyId, request: Request, rotation: Rotation) -> OrjsonResponse:
     services: Services = request.app.state.services
     body = await key_service.rotate(services, key_id, rotation, caller=None, workspace_id=None)
     return OrjsonResponse(body, status_code=201)
 
 
 @router.delete("/keys/{key_id}", status_code=204, responses=error_responses(400, 401, 403, 404, 503))
-async def revoke_key(key_id: str, request: Request) -> None:
+async def revoke_key(key_id: PathKeyId, request: Request) -> None:
     await key_service.revoke(request.app.state.services, key_id, workspace_id=None)
 
 
 @router.get(
     "/keys/{key_id}/guardrails", response_model=KeyGuardrailsView, responses=error_responses(400, 401, 403, 404)
 )
-async def show_key_guardrails(key_id: str, request: Request) -> dict[str, Any]:
+async def show_key_guardrails(key_id: PathKeyId, request: Request) -> dict[str, Any]:
     return await key_guardrails.show(request.app.state.services, key_id, workspace_id=None)
 
 
@@ -206,7 +210,7 @@ async def show_key_guardrails(key_id: str, request: Request) -> dict[str, Any]:
     "/keys/{key_id}/guardrails", response_model=KeyGuardrailsView, responses=error_responses(400, 401, 403, 404, 503)
 )
 async def set_key_guardrails(
-    key_id: str, request: Request, guardrails: Annotated[Guardrails | None, Body()]
+    key_id: PathKeyId, request: Request, guardrails: Annotated[Guardrails | None, Body()]
 ) -> dict[str, Any]:
     """Replace any live key's guardrails, checked as a workspace's are; they become what is imposed on the key, so
     the workspace's own keys may add to them but never lift them."""
@@ -217,7 +221,7 @@ async def set_key_guardrails(
 @router.delete(
     "/keys/{key_id}/guardrails", response_model=KeyGuardrailsView, responses=error_responses(400, 401, 403, 404, 503)
 )
-async def clear_key_guardrails(key_id: str, request: Request) -> dict[str, Any]:
+async def clear_key_guardrails(key_id: PathKeyId, request: Request) -> dict[str, Any]:
     """Remove any live key's guardrails, and what was imposed on them."""
     services: Services = request.app.state.services
     return await key_guardrails.replace(services, key_id, None, caller=None, workspace_id=None)

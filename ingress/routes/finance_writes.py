@@ -31,6 +31,7 @@ from ingress.api_models import (
 from ingress.auth import Billing, Manager, authenticate_admin
 from ingress.json_response import OrjsonResponse
 from ingress.openapi_document import error_responses
+from ingress.routes.admin import PathWorkspaceId
 from ingress.services import Services
 from ingress.workspace_commands import CommandRefused
 from ledger import finance_queries
@@ -102,7 +103,7 @@ def _idempotency_key(value: str | None) -> str:
 
 def _workspace_id(value: str) -> str:
     if not 0 < len(value) <= WORKSPACE_ID_LENGTH_MAX or not value.isprintable() or value == PLATFORM:
-        raise NotFound(f"workspace '{value[:64]!r}' not found")
+        raise NotFound(f"workspace {value[:64]!r} not found")
     return value
 
 
@@ -233,7 +234,7 @@ async def delete_webhook(request: Request, principal: Manager) -> dict[str, Any]
     responses={200: _REPLAYED_TOPUP, **error_responses(400, 401, 403, 404, 409, 503)},
 )
 async def admin_topup(
-    request: Request, workspace_id: str, body: JsonBody, idempotency_key: IdempotencyKey = None
+    request: Request, workspace_id: PathWorkspaceId, body: JsonBody, idempotency_key: IdempotencyKey = None
 ) -> OrjsonResponse:
     """A top-up for any workspace (the body of `POST /api/v1/topups`); `luntrex topup` uses it."""
     command = _command_of(RequestTopup, body, idempotency_key=_idempotency_key(idempotency_key))
@@ -247,7 +248,7 @@ async def admin_topup(
     responses=error_responses(400, 401, 403, 404, 503),
 )
 async def admin_invoice_paid(
-    request: Request, workspace_id: str, invoice_id: Annotated[str, Path(max_length=64)]
+    request: Request, workspace_id: PathWorkspaceId, invoice_id: Annotated[str, Path(max_length=64)]
 ) -> dict[str, Any]:
     """Mark an invoiced top-up paid: funding settles the receivable. `paid` is false when it already was."""
     command = _command_of(MarkInvoicePaid, {"invoice_id": invoice_id})
@@ -261,7 +262,7 @@ async def admin_invoice_paid(
     response_model=Correction,
     responses={200: _REPLAYED_REFUND, **error_responses(400, 401, 403, 404, 409, 503)},
 )
-async def admin_refund(request: Request, workspace_id: str, body: JsonBody) -> OrjsonResponse:
+async def admin_refund(request: Request, workspace_id: PathWorkspaceId, body: JsonBody) -> OrjsonResponse:
     """Reverse a completed job's charge in full: `{"job_id", "reason"}` (once per job). Refunding the job again
     moves nothing and answers 200 with `replayed`."""
     command = _command_of(RefundJob, body)
@@ -276,7 +277,7 @@ async def admin_refund(request: Request, workspace_id: str, body: JsonBody) -> O
     responses={200: _REPLAYED_ADJUSTMENT, **error_responses(400, 401, 403, 404, 409, 503)},
 )
 async def admin_adjustment(
-    request: Request, workspace_id: str, body: JsonBody, idempotency_key: IdempotencyKey = None
+    request: Request, workspace_id: PathWorkspaceId, body: JsonBody, idempotency_key: IdempotencyKey = None
 ) -> OrjsonResponse:
     """Credit (`tokens` > 0) or debit (< 0) a workspace with a `reason`; idempotent under `Idempotency-Key`: the
     same key moves nothing again and answers 200 with `replayed`."""
@@ -291,7 +292,7 @@ async def admin_adjustment(
     response_model=RatePublished,
     responses=error_responses(400, 401, 403, 404, 503),
 )
-async def admin_workspace_rate(request: Request, workspace_id: str, body: JsonBody) -> dict[str, Any]:
+async def admin_workspace_rate(request: Request, workspace_id: PathWorkspaceId, body: JsonBody) -> dict[str, Any]:
     """A workspace's exchange-rate override: `{"tokens_per_bdt": "500", "effective_at"?, "reason"}`."""
     command = _command_of(PublishRate, body, platform=False)
     return await _send(request.app.state.services, _workspace_id(workspace_id), command, actor="admin")
