@@ -204,7 +204,12 @@ def _decide(
                 request.workspace_id,
                 request.job_id,
                 domain.hold_postings(request.workspace_id, request.hold),
-                {"model": request.model_id, "tags": list(request.tags), "terms": domain.terms_record(request.terms)},
+                {
+                    "model": request.model_id,
+                    "api_key_id": request.api_key_id,
+                    "tags": list(request.tags),
+                    "terms": domain.terms_record(request.terms),
+                },
             )
         )
     return Admission(request.job_id, True, request.hold, account.balance_left, replayed=False)

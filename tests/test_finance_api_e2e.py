@@ -41,6 +41,9 @@ async def test_a_workspace_reads_its_own_books(client: httpx.AsyncClient, engine
         await client.get("/ledger/entries", params={"kind": "debit", "tag": "eval-7"}, headers=workspace.headers)
     ).json()
     assert len(entries["data"]) == 3 and entries["next_cursor"] is None
+    # A key's entries are its jobs' holds as well as their debits (holds once named no key, so `key=` had none).
+    by_key = (await client.get("/ledger/entries", params={"key": workspace.key_id}, headers=workspace.headers)).json()
+    assert sorted(e["kind"] for e in by_key["data"]) == ["debit"] * 3 + ["hold"] * 3, by_key
     first_page = (await client.get("/ledger/entries", params={"limit": 2}, headers=workspace.headers)).json()
     rest = (
         await client.get("/ledger/entries", params={"cursor": first_page["next_cursor"]}, headers=workspace.headers)
