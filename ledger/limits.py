@@ -9,7 +9,8 @@ transaction, so the limits are exact however many ingress replicas accept reques
   bound: the input estimate plus its `max_tokens`, counted when it is admitted (never given back). A refused
   job answers `rate_limit_exceeded` (429) with `retry_after_s` to the window's end, and counts nothing.
 - Spend caps count, per key, the credit tokens of the jobs admitted in the UTC day (month): a finished job's
-  cost, a running job's whole hold. Holds count, so racing requests can never together pass a cap; a job
+  cost, a running job's whole hold, over the key's rotation chain (a rotated key's spend counts for its successor,
+  and the other way round while both are valid). Holds count, so racing requests can never together pass a cap; a job
   whose hold would take the key over a cap answers `spend_cap_reached` (403).
 
 The limits are read from `api_keys` and `workspaces` in the admission transaction (admission reads them with the
@@ -90,7 +91,7 @@ class LimitBook:
             rates=self.rates,
             caps=self.caps,
             counters={s: Counter(c.requests, c.tokens) for s, c in self.counters.items()},
-            spend={k: Spend(s.day, s.month) for k, s in self.spend.items()},
+            spend=_copied_spend(self.spend),
             touched=set(self.touched),
             usage_loaded=self.usage_loaded,
         )
@@ -174,6 +175,12 @@ class LimitBook:
         return None
 
 
+def _copied_spend(spend: dict[str, Spend]) -> dict[str, Spend]:
+    """A copy of the keys' spend that keeps which keys share one counter (one rotation chain)."""
+    copies: dict[int, Spend] = {}
+    return {key_id: copies.setdefault(id(used), Spend(used.day, used.month)) for key_id, used in spend.items()}
+
+
 def key_subject(key_id: str) -> str:
     return f"key:{key_id}"
 
@@ -210,15 +217,34 @@ _WORKSPACE_LIMITS = text(
 _COUNTERS = text(
     "SELECT subject, requests, tokens FROM rate_windows WHERE subject = ANY(:subjects) AND window_start = :start"
 )
-# A running job counts its whole hold, a finished one its cost; a refused job holds and costs nothing.
+# A key's spend is its rotation chain's: the key, the keys it replaced and the keys that replaced it
+# (`api_keys.replaced_by`), so rotating a key never resets what it spent, and a key in its grace period and its
+# successor share one budget. One row per key asked for, with the chain's first key (`root`: keys of one chain
+# share a counter in the book) and the chain's spend. A running job counts its whole hold, a finished one its
+# cost; a refused job holds and costs nothing.
 KEY_SPEND = text(
     """
-    SELECT api_key_id,
-           CAST(coalesce(sum(CASE WHEN status = 'queued' THEN hold_tokens ELSE cost_tokens END)
-                         FILTER (WHERE created_at >= :day), 0) AS bigint) AS day,
-           CAST(coalesce(sum(CASE WHEN status = 'queued' THEN hold_tokens ELSE cost_tokens END), 0) AS bigint)
-               AS month
-    FROM jobs WHERE api_key_id = ANY(:ids) AND created_at >= :month GROUP BY api_key_id
+    WITH RECURSIVE ancestors(capped, id) AS (
+        SELECT id, id FROM api_keys WHERE id = ANY(:ids)
+        UNION
+        SELECT a.capped, k.id FROM ancestors a JOIN api_keys k ON k.replaced_by = a.id
+    ), roots AS (
+        SELECT a.capped, a.id AS root FROM ancestors a
+        WHERE NOT EXISTS (SELECT 1 FROM api_keys p WHERE p.replaced_by = a.id)
+    ), chain(root, id) AS (
+        SELECT DISTINCT root, root FROM roots
+        UNION
+        SELECT c.root, k.replaced_by FROM chain c JOIN api_keys k ON k.id = c.id WHERE k.replaced_by IS NOT NULL
+    ), spent AS (
+        SELECT c.root,
+               CAST(coalesce(sum(CASE WHEN j.status = 'queued' THEN j.hold_tokens ELSE j.cost_tokens END)
+                             FILTER (WHERE j.created_at >= :day), 0) AS bigint) AS day,
+               CAST(coalesce(sum(CASE WHEN j.status = 'queued' THEN j.hold_tokens ELSE j.cost_tokens END), 0)
+                    AS bigint) AS month
+        FROM chain c LEFT JOIN jobs j ON j.api_key_id = c.id AND j.created_at >= :month
+        GROUP BY c.root
+    )
+    SELECT r.capped AS api_key_id, r.root, s.day, s.month FROM roots r JOIN spent s USING (root)
     """
 )
 _SAVE_COUNTERS = text(
@@ -286,8 +312,10 @@ async def load_usage(conn: AsyncConnection, book: LimitBook) -> None:
     if book.caps:
         book.spend = {key_id: Spend() for key_id in book.caps}
         params = {"ids": sorted(book.caps), "day": day_start_of(book.now), "month": month_start_of(book.now)}
+        # Keys of one rotation chain share one Spend: a job admitted under either moves both keys' count.
+        chains: dict[str, Spend] = {}
         for row in await conn.execute(KEY_SPEND, params):
-            book.spend[row.api_key_id] = Spend(row.day, row.month)
+            book.spend[row.api_key_id] = chains.setdefault(row.root, Spend(row.day, row.month))
 
 
 async def save(conn: AsyncConnection, book: LimitBook) -> None:

@@ -169,6 +169,52 @@ async def test_racing_requests_never_overshoot_a_keys_daily_spend_cap(
     assert balance["monthly"] == {"cap_tokens": None, "used_tokens": daily["used_tokens"], "remaining_tokens": None}
 
 
+async def test_rotating_a_capped_key_never_resets_its_spend(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient], engine: AsyncEngine
+) -> None:
+    # A successor started at 0 spent: rotating (60 a hour) gave a key a fresh daily budget each time. The chain
+    # now shares one budget, the old key in its grace period included.
+    one, two = clients
+    workspace = await make_workspace(engine, tokens=1_000_000)
+    assert (await one.post("/chat/completions", json=HELLO, headers=workspace.headers)).status_code == 200
+    async with engine.connect() as conn:
+        hold = (
+            await conn.execute(text("SELECT max(hold_tokens) FROM jobs WHERE api_key_id = :k"), {"k": workspace.key_id})
+        ).scalar_one()
+    cap = 6 * hold
+    minted = await one.post("/keys", json={"name": "capped", "daily_spend_max_tokens": cap}, headers=workspace.headers)
+    assert minted.status_code == 201, minted.text
+    old = minted.json()
+    for _ in range(2):
+        assert (await one.post("/chat/completions", json=HELLO, headers=bearer(old["key"]))).status_code == 200
+    spent_before = (await one.get("/balance", headers=bearer(old["key"]))).json()["key_spend"]["daily"]["used_tokens"]
+    rotated = await one.post(f"/keys/{old['id']}/rotate", json={"grace_s": 300}, headers=workspace.headers)
+    assert rotated.status_code == 201, rotated.text
+    new = rotated.json()
+    daily = await one.get("/balance", headers=bearer(new["key"]))
+    assert daily.json()["key_spend"]["daily"]["used_tokens"] == spent_before > 0, daily.text
+    # Old and new take turns, through both replicas, until the chain's budget refuses both.
+    answers = []
+    for turn in range(40):
+        key, client = (old["key"], one) if turn % 2 else (new["key"], two)
+        answers.append(await client.post("/chat/completions", json=HELLO, headers=bearer(key)))
+        if sum(a.status_code == 403 for a in answers[-2:]) == 2:
+            break
+    refused = [a for a in answers if a.status_code != 200]
+    assert refused and all(a.json()["code"] == "spend_cap_reached" for a in refused), [a.text for a in refused]
+    async with engine.connect() as conn:
+        chain_spent = (
+            await conn.execute(
+                text("SELECT sum(cost_tokens) FROM jobs WHERE api_key_id = ANY(:keys)"),
+                {"keys": [old["id"], new["id"]]},
+            )
+        ).scalar_one()
+    assert 0 < chain_spent <= cap
+    for key in (old["key"], new["key"]):
+        shown = (await one.get("/balance", headers=bearer(key))).json()["key_spend"]["daily"]
+        assert shown["used_tokens"] == chain_spent and shown["remaining_tokens"] == cap - chain_spent
+
+
 async def test_a_rate_limited_request_retried_after_retry_after_with_its_idempotency_key_runs(
     clients: tuple[httpx.AsyncClient, httpx.AsyncClient], engine: AsyncEngine
 ) -> None:
