@@ -1,4 +1,4 @@
-"""`luntrex workspace create|list|show|suspend|resume|guardrails` (admin credential)."""
+"""`luntrex workspace create|list|show|suspend|resume|cancel-batch|guardrails` (admin credential)."""
 
 from __future__ import annotations
 
@@ -79,6 +79,15 @@ def suspend(connection: Connection, workspace_id: str) -> None:
 def resume(connection: Connection, workspace_id: str) -> None:
     """Let a suspended workspace's keys work again."""
     emit(request(connection, "POST", f"/admin/workspaces/{workspace_id}/resume", admin=True))
+
+
+@workspace.command("cancel-batch")
+@click.argument("batch_id")
+@connection_options
+def cancel_batch(connection: Connection, batch_id: str) -> None:
+    """Cancel any workspace's batch (a suspended one's too): queued lines are cancelled uncharged, running ones
+    finish and are billed."""
+    emit(request(connection, "POST", f"/admin/batches/{batch_id}/cancel", admin=True))
 
 
 @workspace.command()

@@ -165,7 +165,9 @@ class Ledger:
         self._feeder_idle_until = -math.inf
         self._interactive_admitted_at = -math.inf
         self._supervised_timer(settings.result_prune_interval_s, "result retention", self.prune_results)
-        commands = WorkspaceCommands(engine, catalogue, self._publish, self.finance)
+        commands = WorkspaceCommands(
+            engine, catalogue, self._publish, self.finance, feeder_lock_key=feeder_lock_key(settings.ledger_app_id)
+        )
         self.app.agent(self.app.topic(topics.prefixed(prefix, topics.LEDGER_COMMANDS)), name="commands")(commands.agent)
         self._supervised_timer(settings.metrics_sample_interval_s, "metrics sample", self.sample_metrics)
         self._ready = False

@@ -15,6 +15,9 @@ One tick (one ledger instance at a time, by a PostgreSQL advisory lock), in one 
    `LUNTREX_BATCH_CAP_RECHECK_S`);
 4. admit the kept lines through the ledger's one admission path (`ledger.admission.admit`: price book, holds,
    rate limits and spend caps, deadlines = the batch's window), and advance each batch's `next_line`.
+A suspended workspace's batches release no line (the flag is read with the batches): their lines wait, holding
+nothing, until it is resumed, and expire unreleased at the window's end; a suspension waits for a running tick to
+commit (`exclude_ticks`), so nothing is released after it has answered. Jobs released before it run and are billed.
 A batch is throttled by its limits, never failed by them: lines still waiting at the window's end expire
 unreleased, holding and costing nothing, like lines waiting for credit.
 After the commit the dispatches go to `dispatch.<pool>.batch` and are marked dispatched, as admission does.
@@ -61,6 +64,7 @@ Outgoing = list[tuple[str, bytes, Envelope]]
 Publish = Callable[[Outgoing], Awaitable[None]]
 
 _TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)")
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +108,21 @@ class Tick:
     # Pending lines read from the store, and batches skipped because their workspace still cannot pay for them.
     lines_read: int = 0
     waiting_for_credit: int = 0
+    # Batches skipped because their workspace is suspended.
+    suspended: int = 0
 
 
 def feeder_lock_key(app_id: str) -> int:
     return int.from_bytes(hashlib.sha256(f"luntrex batch feeder {app_id}".encode()).digest()[:8], "big", signed=True)
+
+
+async def exclude_ticks(conn: AsyncConnection, lock_key: int) -> None:
+    """Wait for a running tick to commit, and keep any other from starting, until `conn`'s transaction ends.
+
+    A suspension takes it before it commits: a tick that read the workspace as not suspended has committed what it
+    released before the suspension is answered, and every later tick reads it suspended. So no line is released
+    after the operator's suspend has answered (a tick lasts milliseconds; the suspend waits at most that)."""
+    await conn.execute(_LOCK, {"key": lock_key})
 
 
 class BatchFeeder:
@@ -148,20 +163,28 @@ class BatchFeeder:
             self._adopted = time.monotonic()
             await batch_store.adopt_new(conn)
         feeds = await self._advance_states(conn, await batch_store.active(conn), now)
+        # A suspended workspace's batches release nothing (the flag is read with the batches, one join): their
+        # lines wait holding nothing until it is resumed, or expire at the window's end; jobs released before go on.
+        suspended = {feed.batch_id for feed in feeds if feed.status == "in_progress" and feed.suspended}
         # A batch waiting for a limit is not looked at again before the limit may let it through (no lines read,
         # no accounts locked for it); with only such batches the feeder idles, as with none.
-        throttled = {feed.batch_id for feed in feeds if feed.status == "in_progress" and feed.throttled_at(now)}
+        throttled = {
+            feed.batch_id
+            for feed in feeds
+            if feed.status == "in_progress" and feed.batch_id not in suspended and feed.throttled_at(now)
+        }
         # Nor is a workspace waiting for credit it still lacks (every batch of it: a workspace that ran short waits
         # with all its batches, so a later batch never overtakes the one waiting).
-        starved = _starved(feeds, throttled, now)
+        starved = _starved(feeds, throttled | suspended, now)
         result.waiting_for_credit = len(starved)
-        result.active = len(feeds) > len(throttled) + len(starved)
+        result.suspended = len(suspended)
+        result.active = len(feeds) > len(throttled) + len(starved) + len(suspended)
         if time.monotonic() - self._redispatch_checked >= self.policy.redispatch_check_s:
             self._redispatch_checked = time.monotonic()
             await self._redispatch(conn, result)
         # Finished batches first, so the workspaces' accounts are locked (below) for as short a time as can be.
         releasing = [feed for feed in feeds if not await self._finish_if_done(conn, feed, result)]
-        waiting = throttled | starved
+        waiting = throttled | starved | suspended
         releasing = [feed for feed in releasing if feed.status == "in_progress" and feed.batch_id not in waiting]
         if releasing:
             await self._release(conn, releasing, now, result, interactive_recent)

@@ -43,6 +43,8 @@ class Feed:
     # The pool of its next pending line (None: none pending). A batch is released as a prefix, so nothing of it
     # goes before this pool has a slot free.
     next_pool: str | None = None
+    # Its workspace is suspended: none of its lines is released until the workspace is resumed.
+    suspended: bool = False
 
     @property
     def has_pending(self) -> bool:
@@ -98,8 +100,10 @@ _ACTIVE = text(
            coalesce((SELECT max(l.line_no) FROM batch_lines l WHERE l.batch_id = f.batch_id), 0) AS last_line,
            (SELECT l.pool FROM batch_lines l WHERE l.batch_id = f.batch_id AND l.line_no >= f.next_line
             ORDER BY l.line_no LIMIT 1) AS next_pool,
-           coalesce(a.balance - a.floor, 0) AS credit_headroom
+           coalesce(a.balance - a.floor, 0) AS credit_headroom,
+           w.suspended_at IS NOT NULL AS suspended
     FROM batch_feeds f JOIN batches b ON b.id = f.batch_id
+        LEFT JOIN workspaces w ON w.id = f.workspace_id
         LEFT JOIN ledger_accounts a ON a.workspace_id = f.workspace_id AND a.kind = 'available'
     WHERE f.finished_at IS NULL ORDER BY b.created_at, b.id
     """
@@ -184,6 +188,7 @@ async def active(conn: AsyncConnection) -> list[Feed]:
             metadata=row.metadata,
             last_line=row.last_line,
             next_pool=row.next_pool,
+            suspended=bool(row.suspended),
         )
         for row in rows
     ]

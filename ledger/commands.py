@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ledger import finance_commands, journal, queries, rates, workspaces
+from ledger import batch_feeder, finance_commands, journal, queries, rates, workspaces
 from ledger.finance_domain import PAISA_PER_BDT, FinanceInputError, tokens_at_rate
 from ledger.topups import Finance
 from schemas import topics
@@ -44,11 +44,14 @@ class Refused(Exception):
 class WorkspaceCommands:
     """The consume loop of `ledger.commands`; registered as a Faust agent by the ledger app."""
 
-    def __init__(self, engine: AsyncEngine, catalogue: Catalogue, publish: Publish, finance: Finance) -> None:
+    def __init__(
+        self, engine: AsyncEngine, catalogue: Catalogue, publish: Publish, finance: Finance, *, feeder_lock_key: int
+    ) -> None:
         self._engine = engine
         self._catalogue = catalogue
         self._publish = publish
         self._finance = finance
+        self._feeder_lock_key = feeder_lock_key
 
     async def agent(self, stream: Any) -> None:
         async for payload in stream:
@@ -150,6 +153,9 @@ class WorkspaceCommands:
             if not await workspaces.update(conn, ws, changes):
                 raise Refused(ErrorCode.NOT_FOUND, f"workspace '{ws}' not found")
         elif command.action in ("suspend", "resume"):
+            if command.action == "suspend":
+                # No batch line of the workspace is released once the suspension has answered.
+                await batch_feeder.exclude_ticks(conn, self._feeder_lock_key)
             if not await workspaces.set_suspended(conn, ws, suspended=command.action == "suspend"):
                 raise Refused(ErrorCode.NOT_FOUND, f"workspace '{ws}' not found")
         elif await workspaces.state(conn, ws) is None:

@@ -197,6 +197,7 @@ async def test_admin_endpoints_refuse_workspace_keys_and_strangers(
         ("POST", f"/admin/workspaces/{workspace.id}/grants"),
         ("POST", f"/admin/workspaces/{workspace.id}/suspend"),
         ("POST", f"/admin/workspaces/{workspace.id}/keys"),
+        ("POST", "/admin/batches/batch_" + "0" * 32 + "/cancel"),
     ]:
         as_workspace = await client.request(method, path, json={"tokens": 10**9}, headers=workspace.headers)
         assert as_workspace.status_code == 403 and as_workspace.json()["code"] == "admin_only", as_workspace.text

@@ -228,3 +228,8 @@ def test_a_submitter_sends_a_jsonl_file_follows_its_batch_and_reads_the_results(
     assert len(json.loads(run(env_file, "batch", "list").stdout)["data"]) == 1  # nothing stored
     missing = run(env_file, "batch", "results", "batch_" + "0" * 32)
     assert missing.exit_code == 1 and "404" in missing.output
+    # The operator's cancel of a finished batch changes nothing; of no batch, a 404.
+    ended = json.loads(run(operator, "workspace", "cancel-batch", batch_id).stdout)
+    assert ended["status"] == "completed" and ended["counts"]["completed"] == 3
+    unknown = run(operator, "workspace", "cancel-batch", "batch_" + "0" * 32)
+    assert unknown.exit_code == 1 and "404 not_found" in unknown.output

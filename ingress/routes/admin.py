@@ -3,6 +3,8 @@
 Workspaces are the ledger's: creating, changing, suspending a workspace and granting it credit are commands
 the ledger executes (`ingress.workspace_commands`); this module only validates, sends and reports. Keys are
 ingress's own, so minting, rotating and revoking any workspace's keys, and changing their guardrails, happen here.
+Cancelling any workspace's batch is the request its own keys make (`ingress.batch_writes`): the operator's way to
+stop a suspended workspace's batches for good (a suspended workspace's keys are refused, so it cannot).
 """
 
 from __future__ import annotations
@@ -13,7 +15,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 
-from ingress import guardrail_policy, key_guardrails, key_service, keys, query_strings, workspace_commands
+from ingress import (
+    batch_rendering,
+    batch_writes,
+    guardrail_policy,
+    key_guardrails,
+    key_service,
+    keys,
+    query_strings,
+    workspace_commands,
+)
 from ingress.api_models import (
     GrantAnswer,
     KeyGuardrailsView,
@@ -28,8 +39,10 @@ from ingress.auth import authenticate_admin
 from ingress.json_response import OrjsonResponse
 from ingress.key_requests import Grant, NewKey, NewWorkspace, Rotation, WorkspaceUpdate
 from ingress.openapi_document import error_responses
+from ingress.routes.batches import BatchId
 from ingress.services import Services
-from ledger import queries
+from ledger import batch_queries, queries
+from schemas.batches import Batch
 from schemas.errors import NotFound
 from schemas.guardrails import Guardrails
 from schemas.text import PRINTABLE, Label64
@@ -225,3 +238,20 @@ async def clear_key_guardrails(key_id: PathKeyId, request: Request) -> dict[str,
     """Remove any live key's guardrails, and what was imposed on them."""
     services: Services = request.app.state.services
     return await key_guardrails.replace(services, key_id, None, caller=None, workspace_id=None)
+
+
+@router.post("/batches/{batch_id}/cancel", response_model=Batch, responses=error_responses(400, 401, 403, 404))
+async def cancel_batch(batch_id: BatchId, request: Request) -> Batch:
+    """Cancel any workspace's batch (a suspended workspace's too), as its own `POST /api/v1/batches/{id}/cancel`
+    does: no further line is released, lines not released are `cancelled` (they never held anything), jobs already
+    released run, finish and are billed."""
+    services: Services = request.app.state.services
+    workspace_id = await batch_writes.request_cancel_any(services.engine, batch_id)
+    view = (
+        await batch_queries.batch(services.engine, workspace_id, batch_id, catalogue=services.catalogue)
+        if workspace_id is not None
+        else None
+    )
+    if view is None:
+        raise NotFound(f"batch '{batch_id}' not found")
+    return batch_rendering.batch(view)
