@@ -282,7 +282,7 @@ async def test_max_prompt_chars_counts_tool_calls_tools_and_schemas(
 ) -> None:
     workspace, headers = await guarded(client, {"max_prompt_chars": 200})
     long_text = "x" * 250
-    cases = [
+    cases: list[dict[str, Any]] = [
         {"messages": with_history(json.dumps({"q": long_text}))},
         {"tools": [{**LOOKUP, "function": {**LOOKUP["function"], "description": long_text}}]},
         {"response_format": schema_format(long_text)},
