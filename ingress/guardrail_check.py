@@ -3,9 +3,11 @@ the calling key's own, both at once (the stricter wins).
 
 Allowed models, the prompt's size and the deny rules refuse the request (400 `guardrail_blocked` naming the
 rule and whose it is; nothing is charged because nothing reached the ledger). Every set's checks run on the
-prompt as the caller sent it; then every set's redactions rewrite it before it leaves: the provider, Kafka and
-the book only ever see the redacted text, so the job is billed on what was sent, and what was redacted (kinds
-and counts, never the values) is recorded on the job. The smallest cost ceiling travels with the job: the
+prompt as the caller sent it, every text of it the provider receives (ingress/prompt_texts.py): messages, tool
+calls in the history, tool definitions, the response schema, image URLs. Then every set's redactions rewrite it
+before it leaves (ingress/prompt_redaction.py): the provider, Kafka and the book only ever see the redacted
+text, so the job is billed on what was sent, and what was redacted (kinds and counts, never the values) is
+recorded on the job. The smallest cost ceiling travels with the job: the
 ledger refuses it, before holding anything, when its hold would exceed it. When any set checks output, the
 workers apply every set's deny rules and redactions to the answer.
 """
@@ -17,9 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ingress import prompt_redaction
+from ingress.prompt_texts import PromptTexts, prompt_texts
 from runtime.guardrails import GuardrailEngine
 from schemas.errors import ErrorCode, InvalidRequest
-from schemas.events import ChatJobSubmitted, PromptMessage
+from schemas.events import ChatJobSubmitted
 from schemas.guardrails import Guardrails, OutputChecks
 
 WORKSPACE = "the workspace's"
@@ -52,14 +56,18 @@ def apply(job: ChatJobSubmitted, sets: Sequence[CompiledGuardrails]) -> ChatJobS
     if not sets:
         return job
     route = job.route
-    contents = [message.content for message in job.params.messages]
+    texts = prompt_texts(job.params)
     for rails in sets:
-        route = _checked(job, rails, route, contents)
-    messages, counts = job.params.messages, Counter[str]()
+        route = _checked(job, rails, route, texts)
+    messages, options, counts = job.params.messages, job.params.options, Counter[str]()
     for rails in sets:
-        messages, found = _redacted(messages, rails)
-        counts.update(found)
-    params = job.params.model_copy(update={"messages": messages, "output_checks": _output_checks(sets)})
+        if rails.config.redact:
+            messages, found = prompt_redaction.redacted_messages(messages, rails.engine)
+            counts.update(found)
+            options, found = prompt_redaction.redacted_options(options, rails.engine)
+            counts.update(found)
+    update = {"messages": messages, "options": options, "output_checks": _output_checks(sets)}
+    params = job.params.model_copy(update=update)
     ceilings = [rails.config.max_cost_tokens_per_request for rails in sets]
     return job.model_copy(
         update={
@@ -72,7 +80,7 @@ def apply(job: ChatJobSubmitted, sets: Sequence[CompiledGuardrails]) -> ChatJobS
 
 
 def _checked(
-    job: ChatJobSubmitted, rails: CompiledGuardrails, route: tuple[str, ...], contents: list[str]
+    job: ChatJobSubmitted, rails: CompiledGuardrails, route: tuple[str, ...], texts: PromptTexts
 ) -> tuple[str, ...]:
     """One set's refusals, on the prompt as sent; returns the route without the fallbacks this set forbids."""
     config, whose = rails.config, rails.whose
@@ -83,12 +91,12 @@ def _checked(
         # Fallbacks that may not be used are dropped, as a key's allowed models drop them.
         route = tuple(model for model in route if model in allowed)
     if config.max_prompt_chars is not None:
-        size = sum(len(content) for content in contents)
+        size = texts.chars()
         if size > config.max_prompt_chars:
             raise blocked(
                 "max_prompt_chars", f"the prompt has {size} characters, over {config.max_prompt_chars}", whose
             )
-    rule = rails.engine.blocking_rule(contents)
+    rule = rails.engine.blocking_rule(texts.searched())
     if rule is not None:
         raise blocked(rule, "the prompt matches a deny rule", whose)
     return route
@@ -103,17 +111,3 @@ def _output_checks(sets: Sequence[CompiledGuardrails]) -> OutputChecks | None:
     deny = tuple(rule for rails in sets for rule in rails.config.deny)
     redact = tuple(dict.fromkeys(kind for rails in sets for kind in rails.config.redact))
     return OutputChecks(deny=deny, redact=redact)
-
-
-def _redacted(
-    messages: tuple[PromptMessage, ...], rails: CompiledGuardrails
-) -> tuple[tuple[PromptMessage, ...], Counter[str]]:
-    counts: Counter[str] = Counter()
-    if not rails.config.redact:
-        return messages, counts
-    out: list[PromptMessage] = []
-    for message in messages:
-        result = rails.engine.redact(message.content)
-        counts.update(result.counts)
-        out.append(message if result.text == message.content else message.model_copy(update={"content": result.text}))
-    return (tuple(out) if counts else messages), counts

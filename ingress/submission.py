@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -73,6 +74,17 @@ def build_job(
     if route:
         route = option_checks.check_route(catalogue, route, options, messages)
     stop = (request.stop,) if isinstance(request.stop, str) else tuple(request.stop or ())
+    params = ChatParameters(
+        messages=messages,
+        max_tokens=max_tokens,
+        temperature=request.temperature,
+        top_p=request.top_p,
+        stop=stop,
+        tags=tuple(request.tags),
+        routing=request.routing,
+        stream=request.stream,
+        options=options,
+    )
     job = ChatJobSubmitted(
         workspace_id=principal.workspace_id,
         job_id=job_id,
@@ -80,35 +92,32 @@ def build_job(
         api_key_id=principal.key_id,
         model_id=model.id,
         route=tuple(m.id for m in route),
-        # The ceiling over the whole route: a fallback's chat template may add more than the first model's.
-        input_tokens_estimate=estimate.route_input_tokens_ceiling(contents, route)
-        + estimate.option_tokens_ceiling(options, messages)
-        + estimate.image_tokens_ceiling(messages, route),
+        input_tokens_estimate=_input_tokens_estimate(params, route),
         deadline_at=deadline_at,
         webhook_endpoint_id=webhook_endpoint_id,
         lane=lane,
-        params=ChatParameters(
-            messages=messages,
-            max_tokens=max_tokens,
-            temperature=request.temperature,
-            top_p=request.top_p,
-            stop=stop,
-            tags=tuple(request.tags),
-            routing=request.routing,
-            stream=request.stream,
-            options=options,
-        ),
+        params=params,
     )
     sets = principal.guardrail_sets()
     if not sets:
         return job
     checked = guardrail_check.apply(job, sets)
-    if checked.params.messages is job.params.messages:
+    if checked.params.messages is job.params.messages and checked.params.options is job.params.options:
         return checked
     # Redaction changed the prompt: estimate what is actually sent (a marker may be longer than what it hides).
-    sent = [m.content for m in checked.params.messages]
     kept = [m for m in route if m.id in checked.route]
-    return checked.model_copy(update={"input_tokens_estimate": estimate.route_input_tokens_ceiling(sent, kept)})
+    return checked.model_copy(update={"input_tokens_estimate": _input_tokens_estimate(checked.params, kept)})
+
+
+def _input_tokens_estimate(params: ChatParameters, route: Sequence[ModelEntry]) -> int:
+    """The ceiling over the whole route: whichever model answers (a fallback's chat template may add more than the
+    first model's), the prompt's text, tools, schema and images are within the hold."""
+    contents = [message.content for message in params.messages]
+    return (
+        estimate.route_input_tokens_ceiling(contents, route)
+        + estimate.option_tokens_ceiling(params.options, params.messages)
+        + estimate.image_tokens_ceiling(params.messages, route)
+    )
 
 
 def prompt_message(message: ChatMessage) -> PromptMessage:

@@ -1,15 +1,17 @@
 """Evaluates guardrails (a workspace's or a key's) on text: deny rules and redaction of e-mails, phone numbers
 and cards.
 
-Used by the ingress on prompts (before anything is published or held) and by the workers on answers. Matching
-runs on RE2, whose time is linear in the text's length, so a hostile prompt cannot make a rule take long:
-the whole check is bounded by (prompt size) x (number of rules), and both are bounded.
+Used by the ingress on prompts (before anything is published or held) and by the workers on answers. JSON texts
+(tool call arguments) are redacted inside their strings, so they stay the JSON they were. Matching runs on RE2,
+whose time is linear in the text's length, so a hostile prompt cannot make a rule take long: the whole check
+is bounded by (prompt size) x (number of rules), and both are bounded.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +46,32 @@ def luhn_valid(digits: str) -> bool:
 
 def _digits(text: str) -> str:
     return "".join(char for char in text if char.isdigit())
+
+
+def json_strings(value: Any) -> list[str]:
+    """Every key and string of a JSON value, escapes decoded: what a deny rule reads in arguments or a schema
+    (`"Blue\\u0062ird"` in the text is `Bluebird` to whoever reads the JSON)."""
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            found.append(node)
+        elif isinstance(node, dict):
+            found.extend(str(key) for key in node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def parsed_json(text: str) -> tuple[bool, Any]:
+    """(True, the value) when `text` is JSON, else (False, None). Control characters in strings are read, as
+    providers write them; nesting too deep for the parser counts as not JSON."""
+    try:
+        return True, json.loads(text, strict=False)
+    except (ValueError, RecursionError):
+        return False, None
 
 
 @dataclass
@@ -88,6 +116,28 @@ class GuardrailEngine:
             result.text = self._phone.sub(lambda m: self._replace(m, "phone", result.counts), result.text)
         return result
 
+    def redact_json(self, text: str) -> Redacted:
+        """A JSON text (tool call arguments) redacted inside it, so it stays JSON of the same shape: every key and
+        string value is redacted as text, and a number that is itself what a redaction hides (a card number
+        written as digits) becomes the marker as a string. Unchanged, the text is returned as it came; rewritten,
+        it is serialized again (`json.dumps`). A text that is not JSON is redacted as plain text."""
+        is_json, value = parsed_json(text)
+        if not is_json:
+            return self.redact(text)
+        counts: Counter[str] = Counter()
+        try:
+            rewritten = _rewrite(value, lambda piece: self._counted(piece, counts))
+        except RecursionError:
+            return self.redact(text)
+        if not counts:
+            return Redacted(text)
+        return Redacted(json.dumps(rewritten, ensure_ascii=False), counts)
+
+    def _counted(self, text: str, counts: Counter[str]) -> str:
+        result = self.redact(text)
+        counts.update(result.counts)
+        return result.text
+
     @staticmethod
     def _replace(match: Any, kind: str, counts: Counter[str]) -> str:
         found = str(match.group(0))
@@ -97,3 +147,17 @@ class GuardrailEngine:
             return found
         counts[kind] += 1
         return f"[REDACTED:{kind}]"
+
+
+def _rewrite(value: Any, redact: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(str(key)): _rewrite(item, redact) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rewrite(item, redact) for item in value]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        digits = json.dumps(value)
+        redacted = redact(digits)
+        return value if redacted == digits else redacted
+    return value

@@ -78,10 +78,10 @@ class Guardrails(BaseModel):
     allowed_models: Annotated[tuple[ModelName, ...], Field(min_length=1, max_length=ALLOWED_MODELS_MAX)] | None = None
     # Refused before anything is held when the job's hold (its most possible cost) would exceed this.
     max_cost_tokens_per_request: Annotated[int, Field(strict=True, gt=0, le=10**15)] | None = None
-    # The prompt's characters, every message together.
+    # The prompt's characters: every text the provider receives, together (ingress/prompt_texts.py).
     max_prompt_chars: Annotated[int, Field(strict=True, gt=0, le=10**9)] | None = None
     deny: Annotated[tuple[DenyRule, ...], Field(max_length=RULES_MAX)] = ()
-    # Replaced by `[REDACTED:<kind>]` before the prompt leaves for the provider.
+    # Replaced by `[REDACTED:<kind>]` before the prompt leaves for the provider (ingress/prompt_redaction.py).
     redact: Annotated[tuple[RedactionKind, ...], Field(max_length=3)] = ()
     # Apply the deny rules and the redaction to answers too (in the workers).
     check_output: bool = False

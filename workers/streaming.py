@@ -10,8 +10,9 @@ Deltas are a preview published without waiting for the broker; the answer that i
 travels in the `UsageRecorded`, so a lost delta costs latency, never text.
 
 A job whose guardrails check output (`params.output_checks`) is held back: its deltas are kept here until the
-whole answer exists and has passed the checks (workers/output_checks.py), then published at once, its text as
-checked (redacted where a rule says so) and its tool calls as they came. An answer a deny rule matches is never
+whole answer exists and has passed the checks (workers/output_checks.py), then published at once as checked:
+its text and its tool calls (arguments redacted where a rule says so), never the pieces as the provider sent
+them. An answer a deny rule matches (in its text or in a tool call) is never
 published at all: the job fails `guardrail_blocked`, uncharged, before the caller has seen a byte. The caller's
 time to first token is then the whole answer's time; held back, a failed attempt's pieces reach nobody, so the
 non-streamed retry rules hold until the end.
@@ -26,6 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
 from schemas.catalogue import Catalogue
+from schemas.chat_options import ToolCallDelta
 from schemas.events import ChatJobDispatched, ChatStreamDelta, UsageRecorded
 from schemas.topics import Lane
 from workers import execution, output_checks
@@ -66,14 +68,16 @@ class Run:
             return
         await self._send(piece)
 
-    async def release(self, answer: str | None) -> None:
-        """Publish a held-back answer that passed its checks: the text as checked, then the tool calls."""
-        if answer:
-            await self._send(answer)
-        for piece in self._held:
-            if not isinstance(piece, str):
-                await self._send(piece)
+    async def release(self, usage: UsageRecorded) -> None:
+        """Publish a held-back answer that passed its checks: the text as checked, then each tool call as checked,
+        whole in one piece (the held pieces are the provider's, unchecked: they are dropped)."""
         self._held.clear()
+        if usage.answer:
+            await self._send(usage.answer)
+        calls = usage.choices[0].tool_calls if usage.choices else ()
+        for index, call in enumerate(calls):
+            name, arguments = call.function.name, call.function.arguments
+            await self._send(ToolCallDelta(index=index, id=call.id, name=name, arguments=arguments))
 
     async def _send(self, piece: StreamPiece) -> None:
         if self.first_token_ms is None:
@@ -143,7 +147,7 @@ async def execute_stream(
             if run.held_back:
                 usage = output_checks.apply(usage, job.params.output_checks)
                 if usage.outcome == "completed":
-                    await run.release(usage.answer)
+                    await run.release(usage)
             return usage.model_copy(update={"first_token_ms": run.first_token_ms})
     assert last_error is not None, "a route has at least one model"
     left_s = execution.seconds_left(job, clock())
