@@ -60,7 +60,8 @@ class StreamShape(Protocol):
 
 
 def stream_options_of(raw: dict[str, Any]) -> tuple[bool, bool]:
-    """(stream, include_usage) taken out of an OpenAI request body, checked as strictly as OpenAI does."""
+    """(stream, include_usage) taken out of an OpenAI request body, checked as strictly as OpenAI does;
+    `include_obfuscation` is checked and needs nothing (the chunks never carry OpenAI's `obfuscation` field)."""
     stream = raw.pop("stream", None)
     options = raw.pop("stream_options", None)
     if stream is not None and not isinstance(stream, bool):
@@ -69,12 +70,12 @@ def stream_options_of(raw: dict[str, Any]) -> tuple[bool, bool]:
         return bool(stream), False
     if not stream:
         raise InvalidRequest("'stream_options' is only allowed when 'stream' is true")
-    if not isinstance(options, dict) or set(options) - {"include_usage"}:
-        raise InvalidRequest("'stream_options' takes only 'include_usage'")
-    include_usage = options.get("include_usage", False)
-    if not isinstance(include_usage, bool):
-        raise InvalidRequest("'stream_options.include_usage': Input should be a valid boolean")
-    return True, include_usage
+    if not isinstance(options, dict) or set(options) - {"include_usage", "include_obfuscation"}:
+        raise InvalidRequest("'stream_options' takes only 'include_usage' and 'include_obfuscation'")
+    for name in ("include_usage", "include_obfuscation"):
+        if not isinstance(options.get(name, False), bool):
+            raise InvalidRequest(f"'stream_options.{name}': Input should be a valid boolean")
+    return True, options.get("include_usage", False)
 
 
 @dataclass

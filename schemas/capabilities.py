@@ -3,7 +3,10 @@
 A parameter a model's provider has no equivalent for is refused at the door (400, naming the parameter and
 the model) before anything is held or charged; one it has an equivalent for is translated by the worker's
 adapter. `user` is accepted everywhere: it only labels the caller for abuse tracking, and is forwarded where
-the provider has a field for it (OpenAI `user`, Anthropic `metadata.user_id`) and dropped elsewhere.
+the provider has a field for it (OpenAI `user`, Anthropic `metadata.user_id`) and dropped elsewhere; so is its
+successor `safety_identifier`, and the caching hint `prompt_cache_key` (neither is a capability).
+`reasoning_effort` and `verbosity` only mean something to a reasoning model: no provider kind has them by
+default, a catalogue entry lists them (`openai/gpt-5`).
 """
 
 from __future__ import annotations
@@ -23,13 +26,17 @@ Parameter = Literal[
     "logprobs",
     "top_logprobs",
     "user",
+    "reasoning_effort",
+    "verbosity",
 ]
 ALL_PARAMETERS: frozenset[str] = frozenset(get_args(Parameter))
+# A non-reasoning OpenAI model refuses these upstream: only the entries of reasoning models list them.
+REASONING_PARAMETERS: frozenset[str] = frozenset({"reasoning_effort", "verbosity"})
 
 # What each wire format can express. OpenAI-compatible servers differ (vLLM does nearly all, Ollama a subset,
 # see the external contracts): the default is the subset all three document; a catalogue entry may widen it.
 KIND_PARAMETERS: dict[str, frozenset[str]] = {
-    "openai": ALL_PARAMETERS,
+    "openai": ALL_PARAMETERS - REASONING_PARAMETERS,
     "openai_compatible": frozenset(
         {
             "tools",

@@ -35,6 +35,11 @@ SEED_MIN = -(2**63)
 SEED_MAX = 2**63 - 1
 IMAGE_URL_CHARS_MAX = 20 * 1_048_576
 USER_CHARS_MAX = 256
+# OpenAI's prompt-cache hint: a label, bounded like `user`.
+PROMPT_CACHE_KEY_CHARS_MAX = 256
+# OpenAI's reasoning effort levels (openai-python's `ReasoningEffort`) and verbosity levels.
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+Verbosity = Literal["low", "medium", "high"]
 
 _TOOL_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
 
@@ -185,9 +190,16 @@ class ChatOptionFields(BaseModel):
     presence_penalty: Penalty | None = None
     logit_bias: LogitBias = None
     user: Annotated[str, Field(max_length=USER_CHARS_MAX), PRINTABLE] | None = None
+    # `user`'s successor at OpenAI: labels the end user for abuse tracking, accepted wherever `user` is.
+    safety_identifier: Annotated[str, Field(max_length=USER_CHARS_MAX), PRINTABLE] | None = None
+    # A caching hint: forwarded to OpenAI itself, ignored by every other provider.
+    prompt_cache_key: Annotated[str, Field(max_length=PROMPT_CACHE_KEY_CHARS_MAX), PRINTABLE] | None = None
     n: int | None = Field(default=None, ge=1, le=CHOICES_MAX, strict=True)
     logprobs: bool | None = Field(default=None, strict=True)
     top_logprobs: int | None = Field(default=None, ge=0, le=TOP_LOGPROBS_MAX, strict=True)
+    # Reasoning models only (capability flags): refused at the door for a model without an equivalent.
+    reasoning_effort: ReasoningEffort | None = None
+    verbosity: Verbosity | None = None
 
     def chat_options(self) -> ChatOptions | None:
         """The options as the job carries them; None when the caller set none (the event stays as before)."""
@@ -203,9 +215,13 @@ class ChatOptionFields(BaseModel):
             presence_penalty=self.presence_penalty,
             logit_bias=self.logit_bias or None,
             user=self.user,
+            safety_identifier=self.safety_identifier,
+            prompt_cache_key=self.prompt_cache_key,
             n=self.n or 1,
             logprobs=bool(self.logprobs),
             top_logprobs=self.top_logprobs,
+            reasoning_effort=self.reasoning_effort,
+            verbosity=self.verbosity,
         )
         return None if options == ChatOptions() else options
 
@@ -239,9 +255,13 @@ class ChatOptions(BaseModel):
     presence_penalty: float | None = None
     logit_bias: dict[str, int] | None = None
     user: str | None = None
+    safety_identifier: str | None = None
+    prompt_cache_key: str | None = None
     n: int = 1
     logprobs: bool = False
     top_logprobs: int | None = None
+    reasoning_effort: str | None = None
+    verbosity: str | None = None
 
     def used(self) -> list[str]:
         """The names of the parameters set, as the caller wrote them (for capability checks)."""
@@ -254,7 +274,16 @@ class ChatOptions(BaseModel):
             found.append(
                 "response_format.json_schema" if self.response_format.type == "json_schema" else "response_format"
             )
-        for name in ("seed", "frequency_penalty", "presence_penalty", "logit_bias", "user", "top_logprobs"):
+        for name in (
+            "seed",
+            "frequency_penalty",
+            "presence_penalty",
+            "logit_bias",
+            "user",
+            "top_logprobs",
+            "reasoning_effort",
+            "verbosity",
+        ):
             if getattr(self, name) is not None:
                 found.append(name)
         if self.n > 1:

@@ -428,6 +428,73 @@ async def test_hostile_parameters_are_refused_and_others_keep_flowing(
     await another_workspace_completes(client, engine)
 
 
+# Today's OpenAI request fields and the fields of an answer's message sent back: every hostile value is a 400
+# naming the field (and never echoing a huge value), on both surfaces (the native one names the fields it does
+# not take as unknown).
+@pytest.mark.parametrize(
+    ("name", "named", "change"),
+    [
+        ("NUL in safety_identifier", "safety_identifier", {"safety_identifier": "user\x00x"}),
+        ("control character in safety_identifier", "safety_identifier", {"safety_identifier": "user\x1b[2J"}),
+        ("huge safety_identifier", "safety_identifier", {"safety_identifier": "u" * 1_000_000}),
+        ("safety_identifier as a number", "safety_identifier", {"safety_identifier": 42}),
+        ("NUL in prompt_cache_key", "prompt_cache_key", {"prompt_cache_key": "k\x00"}),
+        ("huge prompt_cache_key", "prompt_cache_key", {"prompt_cache_key": "k" * 257}),
+        ("prompt_cache_key as a list", "prompt_cache_key", {"prompt_cache_key": ["k"]}),
+        ("unknown reasoning_effort", "reasoning_effort", {"model": "openai/gpt-5", "reasoning_effort": "extreme"}),
+        ("reasoning_effort as a number", "reasoning_effort", {"model": "openai/gpt-5", "reasoning_effort": 3}),
+        ("NUL in verbosity", "verbosity", {"model": "openai/gpt-5", "verbosity": "low\x00"}),
+        ("store true", "store", {"store": True}),
+        ("store as a string", "store", {"store": "false"}),
+        ("store as a number", "store", {"store": 0}),
+        ("a service tier the gateway has not", "service_tier", {"service_tier": "flex"}),
+        ("service_tier with a NUL", "service_tier", {"service_tier": "auto\x00"}),
+        ("audio output", "modalities", {"modalities": ["text", "audio"]}),
+        ("modalities as a string", "modalities", {"modalities": "text"}),
+        ("huge modalities", "modalities", {"modalities": ["text"] * 100_000}),
+        ("too many metadata pairs", "metadata", {"metadata": {f"k{i}": "v" for i in range(17)}}),
+        ("long metadata key", "metadata", {"metadata": {"k" * 65: "v"}}),
+        ("long metadata value", "metadata", {"metadata": {"k": "v" * 513}}),
+        ("NUL in a metadata value", "metadata", {"metadata": {"k": "v\x00"}}),
+        ("control character in a metadata key", "metadata", {"metadata": {"k\x07": "v"}}),
+        ("metadata value as a number", "metadata", {"metadata": {"k": 10}}),
+        (
+            "obfuscation as a string",
+            "include_obfuscation",
+            {"stream": True, "stream_options": {"include_obfuscation": "false"}},
+        ),
+        (
+            "an audio answer referred to",
+            "audio",
+            {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "audio": {"id": "audio_1"}}]},
+        ),
+        ("NUL in a refusal", "refusal", {"messages": [{"role": "assistant", "content": None, "refusal": "no\x00"}]}),
+        ("refusal as a number", "refusal", {"messages": [{"role": "assistant", "content": None, "refusal": 1}]}),
+        ("refusal of a user", "refusal", {"messages": [{"role": "user", "content": "hi", "refusal": "no"}]}),
+        (
+            "too many annotations",
+            "annotations",
+            {"messages": [{"role": "assistant", "content": "a", "annotations": [{}] * 129}]},
+        ),
+    ],
+)
+async def test_hostile_values_of_todays_fields_are_refused_naming_them(
+    client: httpx.AsyncClient, engine: AsyncEngine, name: str, named: str, change: dict[str, Any]
+) -> None:
+    workspace = await make_workspace(engine, tokens=10_000)
+    body = {"model": "openai/gpt-4.1-mini", "messages": [{"role": "user", "content": "hi"}]} | change
+    for path in ("/chat/completions", "/openai/chat/completions"):
+        response = await client.post(path, json=body, headers=workspace.headers)
+        assert response.status_code == 400, (name, path, response.text)
+        error = response.json()["error"]
+        message = error["message"] if isinstance(error, dict) else error
+        # The native surface takes no `stream_options`: it names that, the field holding the value.
+        names = (named,) if path.startswith("/openai") else (named, *change)
+        assert any(n in message for n in names) and len(message) < 400, (name, path, message)
+    assert await job_rows(engine, workspace.id) == []
+    await another_workspace_completes(client, engine)
+
+
 def nested_schema(depth: int) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "string"}
     for _ in range(depth):

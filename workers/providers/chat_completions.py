@@ -35,15 +35,16 @@ from workers.providers.wire import (
 INSUFFICIENT_QUOTA = "insufficient_quota"
 
 
-def chat_payload(call: ProviderCall, max_tokens_field: str) -> dict[str, Any]:
-    """The request body; optional sampling fields are sent only when the caller set them."""
+def chat_payload(call: ProviderCall, max_tokens_field: str, *, openai_hints: bool) -> dict[str, Any]:
+    """The request body; optional sampling fields are sent only when the caller set them. `openai_hints`: the
+    server is OpenAI itself (see translate_openai.option_fields)."""
     payload: dict[str, Any] = {
         "model": call.upstream_model,
         "messages": [translate_openai.message(m) for m in call.messages],
         max_tokens_field: call.max_tokens,
     }
     payload.update(sampling_fields(call, temperature="temperature", top_p="top_p", stop="stop"))
-    payload.update(translate_openai.option_fields(call.options))
+    payload.update(translate_openai.option_fields(call.options, openai_hints=openai_hints))
     return payload
 
 

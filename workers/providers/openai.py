@@ -21,7 +21,7 @@ class OpenAIAdapter:
         }
 
     async def complete(self, call: ProviderCall) -> ProviderResult:
-        payload = chat_payload(call, call.max_tokens_field)
+        payload = chat_payload(call, call.max_tokens_field, openai_hints=True)
         response = await post_json(self._config, self._url, self._headers, payload, call.timeout_s)
         raise_for_error(response)
         body = success_object(self.name, response)

@@ -49,7 +49,7 @@ class OpenAICompatibleAdapter:
 
     async def complete(self, call: ProviderCall) -> ProviderResult:
         # max_tokens_field is ignored on purpose: every local server knows max_tokens, not all the newer name.
-        payload = chat_payload(call, "max_tokens")
+        payload = chat_payload(call, "max_tokens", openai_hints=False)
         response = await post_json(self._config, self._url, self._headers, payload, call.timeout_s)
         raise_for_error(response)
         body = success_object(self.name, response)

@@ -2,7 +2,7 @@
 
 - `tools` -> `tools[{name, description, input_schema}]`; `tool_choice` auto/required/none/{function} ->
   `{"type": "auto" | "any" | "none" | "tool", "name"}`; `parallel_tool_calls: false` ->
-  `disable_parallel_tool_use: true`; `user` -> `metadata.user_id`.
+  `disable_parallel_tool_use: true`; `user` (else `safety_identifier`) -> `metadata.user_id`.
 - An assistant message's tool calls -> `tool_use` blocks (arguments parsed from their JSON text); a `tool`
   message -> a user turn with a `tool_result` block; images -> `image` blocks (base64 for data URLs).
 - The answer's `tool_use` blocks -> tool calls (arguments as JSON text), `stop_reason: tool_use`.
@@ -104,8 +104,10 @@ def option_fields(options: ChatOptions | None) -> dict[str, Any]:
             choice["disable_parallel_tool_use"] = True
     if choice is not None:
         fields["tool_choice"] = choice
-    if options.user is not None:
-        fields["metadata"] = {"user_id": options.user}
+    # `safety_identifier` is `user`'s successor: the one end-user label Anthropic has room for.
+    user_id = options.user if options.user is not None else options.safety_identifier
+    if user_id is not None:
+        fields["metadata"] = {"user_id": user_id}
     return fields
 
 

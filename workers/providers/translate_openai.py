@@ -2,6 +2,8 @@
 
 Messages keep their tool calls, tool results and image parts; options go under their own names; every choice
 of the answer is read with its tool calls and logprobs. Text from the provider is made storable (NUL -> U+FFFD).
+OpenAI's own hints (`safety_identifier`, `prompt_cache_key`) go to OpenAI itself only: an OpenAI-compatible
+server has no use for them.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ def message(prompt: PromptMessage) -> dict[str, Any]:
     return wire
 
 
-def option_fields(options: ChatOptions | None) -> dict[str, Any]:
-    """The options the caller set, under OpenAI's names; unset ones are not sent."""
+def option_fields(options: ChatOptions | None, *, openai_hints: bool) -> dict[str, Any]:
+    """The options the caller set, under OpenAI's names; unset ones are not sent. `openai_hints`: the server is
+    OpenAI itself, which also gets `safety_identifier` and `prompt_cache_key`."""
     if options is None:
         return {}
     fields: dict[str, Any] = {}
@@ -50,6 +53,9 @@ def option_fields(options: ChatOptions | None) -> dict[str, Any]:
         "logit_bias",
         "user",
         "top_logprobs",
+        "reasoning_effort",
+        "verbosity",
+        *(("safety_identifier", "prompt_cache_key") if openai_hints else ()),
     ):
         value = getattr(options, name)
         if value is not None:

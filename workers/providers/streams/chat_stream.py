@@ -37,7 +37,11 @@ class ChatCompletionsStream:
 
     async def stream(self, call: ProviderCall, on_delta: DeltaSink) -> ProviderResult:
         field = call.max_tokens_field if self._usage_required else "max_tokens"
-        payload = {**chat_payload(call, field), "stream": True, "stream_options": {"include_usage": True}}
+        payload = {
+            **chat_payload(call, field, openai_hints=self._usage_required),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
         answer = Answer(self.name, on_delta)
         state: dict[str, Any] = {"finish": None, "usage": None, "model": None}
         async with guarded(self.name, call.timeout_s):
