@@ -117,7 +117,11 @@ def openai_batch(view: BatchView, *, input_file_id: str) -> OpenAIBatch:
     return OpenAIBatch(
         id=row.id,
         endpoint=row.endpoint,
-        errors=OpenAIBatchErrors(data=[{**error, "param": None} for error in row.errors]) if row.errors else None,
+        errors=OpenAIBatchErrors(
+            data=[{**error, "param": openai_shapes.param_named(str(error.get("message", "")))} for error in row.errors]
+        )
+        if row.errors
+        else None,
         input_file_id=input_file_id,
         completion_window=window_text(row.completion_window_s),
         status=status,

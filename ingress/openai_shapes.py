@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Annotated, Any, Literal
 
@@ -259,13 +260,24 @@ _ERROR_TYPES = {
 }
 
 
+# A refusal names the field it is about first and in quotes, whoever raised it: `'max_tokens': ...`,
+# `unsupported parameter 'store'`, `parameter 'seed' is not supported by model ...`, `'top_logprobs' needs ...`.
+_NAMED_PARAM = re.compile(r"^(?:unsupported parameter |parameter )?'([A-Za-z0-9_.\[\]-]{1,200})'")
+
+
+def param_named(message: str) -> str | None:
+    """The request field a 400's message is about (OpenAI's `param`, which clients read to fix or drop it)."""
+    found = _NAMED_PARAM.match(message)
+    return found.group(1) if found else None
+
+
 def error_body(message: str, status: int, code: str, request_id: str) -> dict[str, Any]:
     """OpenAI's error envelope, so the official SDKs raise their usual exceptions."""
     return {
         "error": {
             "message": message,
             "type": _ERROR_TYPES.get(status, "server_error"),
-            "param": None,
+            "param": param_named(message) if status == 400 else None,
             "code": code,
         },
         "status": status,

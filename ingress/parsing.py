@@ -59,6 +59,9 @@ def _describe(exc: ValidationError) -> str:
     return f"'{where}': {first['msg']}" if where else first["msg"]
 
 
+_VALUE_ERROR = "Value error, "
+
+
 def relevant_error(exc: ValidationError) -> tuple[ErrorDetails, str]:
     """The error to report and its field path (`messages.0.content.0.text`), without pydantic's union tags.
 
@@ -69,6 +72,9 @@ def relevant_error(exc: ValidationError) -> tuple[ErrorDetails, str]:
     first = errors[0]
     if any(_is_union_tag(part) for part in first["loc"]):
         first = max(errors, key=lambda error: len(error["loc"]))
+    if first["type"] == "value_error" and first["msg"].startswith(_VALUE_ERROR):
+        # pydantic prefixes a validator's own message; the caller is told the message.
+        first = {**first, "msg": first["msg"].removeprefix(_VALUE_ERROR)}
     if not first["loc"]:
         return first, ""  # a rule over several fields (a model validator)
     *path, last = first["loc"]

@@ -239,6 +239,7 @@ async def test_a_parameter_without_an_equivalent_is_refused_naming_it_and_the_mo
             )
     message = refused.value.body["message"]  # type: ignore[index]
     assert f"'{parameter}'" in message and model in message
+    assert refused.value.param == parameter  # what a client reads to drop the parameter and retry
     assert await job_rows(engine, workspace.id) == []
     assert (await balances(engine, workspace.id))["available"] == 10_000
 
@@ -297,6 +298,33 @@ async def test_wrongly_typed_or_out_of_range_values_are_refused_and_not_billed(
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["type"] == "invalid_request_error" and f"'{field}'" in error["message"]
+    assert error["param"] == field, error
+    assert await job_rows(engine, workspace.id) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"tool_choice": "required"}, "tool_choice"),  # a rule over two fields: 'tool_choice' needs 'tools'
+        ({"messages": [{"role": "user", "content": "a\x00b"}]}, "messages.0.content"),
+        ({"frobnicate": 1}, "frobnicate"),
+    ],
+)
+async def test_a_refusal_names_its_field_as_openai_param(
+    stack: Stack, engine: AsyncEngine, body: dict[str, Any], param: str
+) -> None:
+    # `param` was always null, so a client could not tell which field to fix; the message also began with
+    # pydantic's "Value error, ".
+    workspace = await make_workspace(engine, tokens=10_000)
+    async with async_sdk(stack, workspace.api_key) as client:
+        with pytest.raises(openai.BadRequestError) as refused:
+            await client.chat.completions.create(
+                model="openai/gpt-4.1-mini",
+                messages=body.get("messages", [{"role": "user", "content": "hi"}]),
+                extra_body={k: v for k, v in body.items() if k != "messages"},
+            )
+    assert refused.value.param == param, refused.value.body
+    assert "Value error" not in refused.value.message
     assert await job_rows(engine, workspace.id) == []
 
 
