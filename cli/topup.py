@@ -29,3 +29,6 @@ def topup(connection: Connection, workspace_id: str, bdt: str, method: str, idem
     )
     answer["idempotency_key"] = key
     emit(answer)
+    # A declined payment is an answer, not an HTTP error: without this a script saw exit 0 and no credit.
+    if answer.get("status") == "failed":
+        raise click.ClickException(f"top-up {answer.get('id')} failed: {answer.get('failure_reason') or 'declined'}")

@@ -112,6 +112,11 @@ def test_luntrex_topup_credits_once_per_key_and_refuses_bad_amounts(stack: Stack
         assert refused.exit_code == 1 and "400 invalid_request" in refused.output, refused.output
     missing = run(env_file, "topup", "ws_does_not_exist", "5")
     assert missing.exit_code == 1 and "404" in missing.output
+    # The local card processor declines amounts ending in .02 BDT: the top-up is printed, and the exit code says so.
+    declined = run(env_file, "topup", workspace_id, "1.02", "--method", "card")
+    assert declined.exit_code == 1 and "failed" in declined.output, declined.output
+    assert json.loads(declined.stdout)["status"] == "failed"
+    assert json.loads(run(env_file, "workspace", "show", workspace_id).stdout)["balance"]["available_tokens"] == 6_250
 
 
 def test_an_operator_sets_guardrails_on_a_workspace_and_on_a_key(stack: Stack, tmp_path: Path) -> None:
