@@ -139,6 +139,12 @@ class Catalogue(BaseModel):
                 return model
         return None
 
+    def model_id_of(self, name: str) -> str:
+        """A finance filter's model: an alias read as its model's id; any other name as given (a model no longer
+        in the catalogue still has its jobs and entries)."""
+        entry = self.resolve(name)
+        return entry.id if entry is not None else name
+
     def get(self, model_id: str) -> ModelEntry:
         entry = self.resolve(model_id)
         assert entry is not None, f"model {model_id} vanished from the catalogue"

@@ -41,6 +41,14 @@ async def test_a_workspace_reads_its_own_books(client: httpx.AsyncClient, engine
         await client.get("/ledger/entries", params={"kind": "debit", "tag": "eval-7"}, headers=workspace.headers)
     ).json()
     assert len(entries["data"]) == 3 and entries["next_cursor"] is None
+    # The calls named no model (the default, openai/gpt-4.1-mini); its alias finds the same entries and usage.
+    for name in ("openai/gpt-4.1-mini", "gpt-4.1-mini"):
+        by_model = await client.get(
+            "/ledger/entries", params={"kind": "debit", "model": name}, headers=workspace.headers
+        )
+        assert len(by_model.json()["data"]) == 3, (name, by_model.text)
+        usage_of = (await client.get("/usage", params={"model": name}, headers=workspace.headers)).json()
+        assert usage_of["totals"]["cost_tokens"] == cost, (name, usage_of)
     # A key's entries are its jobs' holds as well as their debits (holds once named no key, so `key=` had none).
     by_key = (await client.get("/ledger/entries", params={"key": workspace.key_id}, headers=workspace.headers)).json()
     assert sorted(e["kind"] for e in by_key["data"]) == ["debit"] * 3 + ["hold"] * 3, by_key

@@ -60,7 +60,14 @@ async def get_usage(
     check_period(since, until)
     services: Services = request.app.state.services
     async with services.engine.connect() as conn:
-        lines = await queries.usage(conn, principal.workspace_id, since=since, until=until, tag=tag, model_id=model)
+        lines = await queries.usage(
+            conn,
+            principal.workspace_id,
+            since=since,
+            until=until,
+            tag=tag,
+            model_id=services.catalogue.model_id_of(model) if model is not None else None,
+        )
     totals = {
         "jobs": sum(line.jobs for line in lines),
         "input_tokens": sum(line.input_tokens for line in lines),

@@ -54,6 +54,8 @@ async def get_entries(
     """Journal entries, newest first, filtered by period, kind, key, model or tag; follow `next_cursor`."""
     check_period(since, until)
     services: Services = request.app.state.services
+    if model is not None:
+        model = services.catalogue.model_id_of(model)
     where = EntryFilter(since=since, until=until, kind=kind, api_key_id=key, model=model, tag=tag)
     async with services.engine.connect() as conn:
         page, next_cursor = await finance_queries.entries(
