@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.events import Envelope
 from schemas.webhooks import CreateWebhook, DeleteWebhook, RedeliverWebhook, RotateWebhookSecret, UpdateWebhook
@@ -216,6 +216,14 @@ class AddAlertThreshold(_Command):
     kind: Literal["absolute", "percent_of_last_topup"]
     threshold_tokens: BigInt | None = None
     percent: BigInt | None = None
+
+    @model_validator(mode="after")
+    def _one_measure_for_its_kind(self) -> AddAlertThreshold:
+        # A field of the other kind was stored as nothing while the answer echoed it: refused instead.
+        other = "percent" if self.kind == "absolute" else "threshold_tokens"
+        if getattr(self, other) is not None:
+            raise ValueError(f"'{other}' does not belong to a threshold of kind '{self.kind}'")
+        return self
 
 
 class RemoveAlertThreshold(_Command):

@@ -209,6 +209,9 @@ async def test_bad_finance_input_is_refused_and_moves_nothing(client: httpx.Asyn
     for bad_threshold in (
         {"kind": "absolute", "threshold_tokens": -1},
         {"kind": "percent_of_last_topup", "percent": 0},
+        # A measure of the other kind was stored as nothing and echoed back as if set.
+        {"kind": "absolute", "threshold_tokens": 5, "percent": 5},
+        {"kind": "percent_of_last_topup", "percent": 20, "threshold_tokens": 5},
     ):
         refused.append(await client.post("/billing/alert-thresholds", json=bad_threshold, headers=workspace.headers))
     refused.append(
