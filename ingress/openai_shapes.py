@@ -276,7 +276,8 @@ def error_body(message: str, status: int, code: str, request_id: str) -> dict[st
     return {
         "error": {
             "message": message,
-            "type": _ERROR_TYPES.get(status, "server_error"),
+            # Any other 4xx (405, 415, 422...) is the caller's mistake too.
+            "type": _ERROR_TYPES.get(status, "invalid_request_error" if status < 500 else "server_error"),
             "param": param_named(message) if status == 400 else None,
             "code": code,
         },

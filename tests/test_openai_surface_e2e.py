@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import openai
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -41,6 +42,31 @@ async def test_the_openai_sdk_lists_models(stack: Stack, engine: AsyncEngine) ->
     async with sdk(stack, workspace.api_key) as client:
         models = [model.id async for model in client.models.list()]
     assert {"openai/gpt-4.1-mini", "gpt-4.1-mini", "gemini/gemini-2.5-flash"} <= set(models)
+
+
+async def test_a_restricted_key_lists_and_retrieves_only_its_models(stack: Stack, engine: AsyncEngine) -> None:
+    # It listed every model, then was refused (403 key_restricted) the ones it picked outside its allowed set.
+    workspace = await make_workspace(engine, tokens=0)
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as raw:
+        minted = await raw.post(
+            "/keys",
+            json={"name": "claude only", "allowed_models": ["anthropic/claude-sonnet-4"]},
+            headers=workspace.headers,
+        )
+        assert minted.status_code == 201, minted.text
+        # A client's mistake on this surface is typed as one, whatever its status (a 405 was a "server_error").
+        wrong_method = await raw.put("/openai/chat/completions", json={}, headers=workspace.headers)
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"]["type"] == "invalid_request_error"
+    async with sdk(stack, minted.json()["key"]) as client:
+        listed = [model.id async for model in client.models.list()]
+        assert listed and {"anthropic/claude-sonnet-4"} <= set(listed)
+        assert not any(name.startswith(("openai/", "gemini/", "gpt-", "gemini-")) for name in listed), listed
+        assert (await client.models.retrieve("anthropic/claude-sonnet-4")).id == "anthropic/claude-sonnet-4"
+        with pytest.raises(openai.NotFoundError):
+            await client.models.retrieve("gemini/gemini-2.5-flash")
+    async with sdk(stack, workspace.api_key) as client:
+        assert (await client.models.retrieve("gemini/gemini-2.5-flash")).id == "gemini/gemini-2.5-flash"
 
 
 async def test_sdk_errors_are_the_sdk_exceptions(stack: Stack, engine: AsyncEngine) -> None:

@@ -63,13 +63,17 @@ async def create_chat_completion(request: Request, principal: Authenticated) -> 
 
 
 @router.get("/models", response_model=OpenAIModelList, responses=error_responses(401, 403, model=OpenAIErrorBody))
-async def list_models(request: Request, _principal: Authenticated) -> dict[str, Any]:
+async def list_models(request: Request, principal: Authenticated) -> dict[str, Any]:
+    """The models the calling key may use (a key restricted to some lists only those: a client choosing from the
+    list never picks one it would be refused)."""
     services: Services = request.app.state.services
+    allowed = principal.power.allowed_models
     return {
         "object": "list",
         "data": [
             openai_models.model_object(name, model)
             for model in services.catalogue.models
+            if allowed is None or model.id in allowed
             for name in (model.id, *model.aliases)
         ],
     }
@@ -80,7 +84,8 @@ async def list_models(request: Request, _principal: Authenticated) -> dict[str, 
     response_model=openai_models.OpenAIModel,
     responses={status: {"model": openai_models.OpenAIErrorBody} for status in (400, 401, 403, 404)},
 )
-async def retrieve_model(model_id: str, request: Request, _principal: Authenticated) -> dict[str, Any]:
-    """One model by id or alias (ids contain "/": `openai/gpt-4.1-mini`); 404 in OpenAI's shape if unknown."""
+async def retrieve_model(model_id: str, request: Request, principal: Authenticated) -> dict[str, Any]:
+    """One model by id or alias (ids contain "/": `openai/gpt-4.1-mini`); 404 in OpenAI's shape if unknown, or
+    not one the calling key may use."""
     services: Services = request.app.state.services
-    return openai_models.retrieve(services.catalogue, model_id)
+    return openai_models.retrieve(services.catalogue, model_id, principal.power.allowed_models)
