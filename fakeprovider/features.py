@@ -7,9 +7,13 @@ The behaviour is deterministic, so tests can assert it:
   (`tool_text`), or use literal arguments text (`tool_arguments`, hostile text allowed; formats whose arguments
   are JSON objects get it parsed, or as `{"value": <text>}`);
 - the conversation ends in a tool result: the answer is "The tool answered: <its content>";
-- a JSON schema asked for: the answer is `sample(schema)` as JSON text; JSON mode: `{"answer": <text>}`;
+- a JSON schema asked for: the answer is `sample(schema)` as JSON text (local `$ref`s into `$defs` followed, so a
+  nested pydantic model gets a nested object); JSON mode: `{"answer": <text>}`; Gemini's schema is read from
+  `responseJsonSchema` / `parametersJsonSchema`, else from `responseSchema` / `parameters`;
 - n choices: n copies of the answer, each billed as one answer (output tokens times n);
 - `logprobs: true` (OpenAI wire): each word of the answer with logprob -0.25 and `top_logprobs` alternatives.
+- the `finish_reason` scenario knob: every choice reports that finish reason, as written, in the format's own
+  field (OpenAI's `finish_reason`, Anthropic's `stop_reason`, Gemini's `finishReason`), tool calls or not.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ class Features:
     tools_each: bool = False
     tool_text: str | None = None
     tool_arguments: str | None = None
+    # Scenario knob: the finish reason every choice reports, in the wire format's own words.
+    finish_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +68,7 @@ def scripted(features: Features | None, scenario: Scenario) -> Features:
         tools_each=scenario.tool_calls_each,
         tool_text=scenario.tool_text,
         tool_arguments=scenario.tool_arguments,
+        finish_reason=scenario.finish_reason,
     )
 
 
@@ -78,21 +85,44 @@ def _obj(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def sample(schema: Any, depth: int = 0) -> Any:
-    """A value that satisfies a (simple) JSON schema: enum's first, required properties filled in."""
+def sample(schema: Any, depth: int = 0, root: Any = None) -> Any:
+    """A value that satisfies a (simple) JSON schema: enum's or const's value, required properties filled in, the
+    first alternative of anyOf / oneOf / allOf that is not null, and local `$ref`s ("#/$defs/Address") followed
+    within `root` (the whole schema; `schema` itself at the top). Gemini's upper-case types ("OBJECT") count."""
+    root = schema if root is None else root
     if not isinstance(schema, dict) or depth > SAMPLE_DEPTH_MAX:
         return None
+    if isinstance(schema.get("$ref"), str):
+        return sample(_resolved(root, schema["$ref"]), depth + 1, root)
+    if "const" in schema:
+        return schema["const"]
     if isinstance(schema.get("enum"), list) and schema["enum"]:
         return schema["enum"][0]
+    for combined in ("anyOf", "oneOf", "allOf", "any_of"):
+        alternatives = schema.get(combined)
+        if isinstance(alternatives, list) and alternatives:
+            chosen = next((a for a in alternatives if _obj(a).get("type") not in ("null", "NULL")), alternatives[0])
+            return sample(chosen, depth + 1, root)
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), None)
+    kind = kind.lower() if isinstance(kind, str) else kind
     if kind == "object" or "properties" in schema:
         properties = _obj(schema.get("properties"))
-        return {name: sample(sub, depth + 1) for name, sub in properties.items()}
+        return {name: sample(sub, depth + 1, root) for name, sub in properties.items()}
     if kind == "array":
-        return [sample(schema.get("items"), depth + 1)]
+        return [sample(schema.get("items"), depth + 1, root)] if depth < SAMPLE_DEPTH_MAX else []
     return {"string": "fake", "integer": 1, "number": 1.5, "boolean": True}.get(str(kind))
+
+
+def _resolved(root: Any, ref: str) -> Any:
+    """The sub-schema a local JSON pointer names ("#/$defs/Address", "#/definitions/A", "#"), or None."""
+    if not ref.startswith("#"):
+        return None  # a remote reference: nothing to fetch in a fake
+    node = root
+    for token in ref[1:].split("/")[1:]:
+        node = _obj(node).get(token.replace("~1", "/").replace("~0", "~"))
+    return node
 
 
 def choices_of(features: Features, generation: Generation) -> list[FakeChoice]:
@@ -192,6 +222,7 @@ def openai_choices(features: Features, generation: Generation) -> list[dict[str,
                 for number, (name, arguments) in enumerate(choice.tool_calls)
             ]
             finish = "tool_calls"
+        finish = features.finish_reason or finish
         logprobs = _logprobs(choice.text or "", features.top_logprobs) if features.logprobs else None
         rendered.append({"index": index, "message": message, "logprobs": logprobs, "finish_reason": finish})
     return rendered
@@ -231,20 +262,28 @@ def anthropic_content(features: Features, generation: Generation) -> tuple[list[
             blocks.append(
                 {"type": "tool_use", "id": f"toolu_fake_{number}", "name": name, "input": arguments_object(arguments)}
             )
-        return blocks, "tool_use"
+        return blocks, features.finish_reason or "tool_use"
     content = [{"type": "text", "text": choice.text}] if choice.text else []
-    return content, "max_tokens" if generation.truncated else "end_turn"
+    return content, features.finish_reason or ("max_tokens" if generation.truncated else "end_turn")
 
 
 # --- Gemini generateContent ----------------------------------------------------------------------------------
 
 
+def _either(body: dict[str, Any], *names: str) -> Any:
+    """The first of `names` the object has (proto-JSON takes camelCase and snake_case alike)."""
+    return next((body[name] for name in names if name in body), None)
+
+
 def from_gemini(body: dict[str, Any]) -> Features:
     tools = []
     for tool in body.get("tools") or ():
-        for declaration in tool.get("functionDeclarations") or () if isinstance(tool, dict) else ():
+        for declaration in (
+            _either(tool, "functionDeclarations", "function_declarations") or () if isinstance(tool, dict) else ()
+        ):
             if isinstance(declaration, dict) and isinstance(declaration.get("name"), str):
-                tools.append((declaration["name"], declaration.get("parameters")))
+                schema = _either(declaration, "parametersJsonSchema", "parameters_json_schema", "parameters")
+                tools.append((declaration["name"], schema))
     calling = _obj(_obj(body.get("toolConfig")).get("functionCallingConfig"))
     allowed = calling.get("allowedFunctionNames") or []
     contents = body.get("contents") or []
@@ -253,15 +292,15 @@ def from_gemini(body: dict[str, Any]) -> Features:
     for part in last.get("parts") or ():
         if isinstance(part, dict) and isinstance(part.get("functionResponse"), dict):
             result = _obj(part["functionResponse"].get("response")).get("content")
-    config = _obj(body.get("generationConfig"))
+    config = _obj(_either(body, "generationConfig", "generation_config"))
     return Features(
         tools=tuple(tools),
         forced_tool=allowed[0] if allowed and isinstance(allowed[0], str) else None,
         tools_off=calling.get("mode") == "NONE",
         tool_result=result if isinstance(result, str) else None,
-        json_mode=config.get("responseMimeType") == "application/json",
-        json_schema=config.get("responseSchema"),
-        choices=_bounded_choices(config.get("candidateCount", 1)),
+        json_mode=_either(config, "responseMimeType", "response_mime_type") == "application/json",
+        json_schema=_either(config, "responseJsonSchema", "response_json_schema", "responseSchema", "response_schema"),
+        choices=_bounded_choices(_either(config, "candidateCount", "candidate_count") or 1),
     )
 
 
@@ -279,7 +318,7 @@ def gemini_candidates(features: Features, generation: Generation) -> list[dict[s
         candidates.append(
             {
                 "content": {"role": "model", "parts": parts},
-                "finishReason": "MAX_TOKENS" if generation.truncated else "STOP",
+                "finishReason": features.finish_reason or ("MAX_TOKENS" if generation.truncated else "STOP"),
                 "index": index,
             }
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fakeprovider import features
+from fakeprovider import features, gemini_schema
 from fakeprovider.generation import Generation, Prompt, reported
 from fakeprovider.reply import ProviderRequest, Reply, json_reply
 from fakeprovider.scenario import Scenario
@@ -121,6 +121,9 @@ class GeminiWire:
         temperature = config.get("temperature")
         if temperature is not None and (not isinstance(temperature, int | float) or not 0 <= temperature <= 2):
             return _invalid("generation_config.temperature must be in [0.0, 2.0].")
+        unknown = gemini_schema.violations(body, config)
+        if unknown:
+            return json_reply(400, gemini_schema.error_body(unknown))
         return Prompt(
             model=request.path_model,
             message_texts=texts,

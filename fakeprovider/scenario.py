@@ -68,6 +68,9 @@ class Scenario:
     tool_text: str | None = None
     tool_arguments: str | None = None
     tool_call_index: Any = None
+    # The finish reason the answer reports, verbatim in the format's own field (`[fake finish_reason=SPII]`):
+    # Gemini's BLOCKLIST / PROHIBITED_CONTENT / MALFORMED_FUNCTION_CALL..., any text a provider might invent.
+    finish_reason: str | None = None
 
 
 PLAIN = Scenario()
@@ -158,6 +161,7 @@ KNOBS: dict[str, Callable[[object], Any]] = {
     "tool_text": _optional(_any_text),
     "tool_arguments": _optional(_any_text),
     "tool_call_index": _json_value,
+    "finish_reason": _optional(_to_str),
 }
 
 

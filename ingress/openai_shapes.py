@@ -210,23 +210,6 @@ def to_chat_request(raw: dict[str, Any]) -> ChatCompletionRequest:
         raise InvalidRequest(f"'{where}': {first['msg']}" if where else first["msg"]) from exc
 
 
-_FINISH_REASONS = {
-    "stop": "stop",
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "STOP": "stop",
-    "length": "length",
-    "max_tokens": "length",
-    "MAX_TOKENS": "length",
-    "content_filter": "content_filter",
-    "SAFETY": "content_filter",
-    "refusal": "content_filter",
-    "RECITATION": "content_filter",
-    "tool_calls": "tool_calls",
-    "tool_use": "tool_calls",
-}
-
-
 def chat_completion(finished: JobResult, *, created: int | None = None) -> dict[str, Any]:
     """A `chat.completion` object, with the Luntrex receipt (`balance_left`, `cost`) as extra fields; `created`
     (Unix seconds) defaults to now, when the answer is sent."""
@@ -235,7 +218,7 @@ def chat_completion(finished: JobResult, *, created: int | None = None) -> dict[
         "object": "chat.completion",
         "created": int(time.time()) if created is None else created,
         "model": finished.model_id,
-        "choices": openai_choices.choices(finished, _FINISH_REASONS),
+        "choices": openai_choices.choices(finished),
         "usage": {
             "prompt_tokens": finished.input_tokens,
             "completion_tokens": finished.output_tokens,

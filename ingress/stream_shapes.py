@@ -102,7 +102,7 @@ class OpenAIChunks:
 
     def finish(self, result: JobResult, first_token_ms: int | None) -> bytes:  # noqa: ARG002 - native only
         first = openai_choices.result_choices(result)[0]
-        finish = openai_shapes._FINISH_REASONS.get(first.finish_reason or "stop", "stop")
+        finish = openai_choices.openai_finish_reason(first.finish_reason)
         if first.tool_calls:
             finish = "tool_calls"
         events = [self._chunk({}, finish)]

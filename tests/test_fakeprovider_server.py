@@ -273,6 +273,29 @@ def test_hostile_knobs_shape_the_answer_and_the_error(fake: RunningFakeProvider,
     assert failed["error"]["message"] == "down\x00"
 
 
+def test_the_finish_reason_knob_is_each_formats_own_field(http: httpx.Client) -> None:
+    text = "hi [fake finish_reason=PROHIBITED_CONTENT]"
+    openai = openai_chat(http, text=text).json()
+    anthropic = http.post(
+        "/anthropic/v1/messages",
+        json={"model": "claude-sonnet-4", "max_tokens": 20, "messages": [{"role": "user", "content": text}]},
+        headers=ANTHROPIC_AUTH,
+    ).json()
+    gemini_body = {"contents": [{"role": "user", "parts": [{"text": text}]}]}
+    gemini = http.post(GEMINI_PATH, json=gemini_body, headers={"x-goog-api-key": "AIza"}).json()
+    streamed = http.post(
+        GEMINI_PATH.replace(":generateContent", ":streamGenerateContent"),
+        params={"alt": "sse"},
+        json=gemini_body,
+        headers={"x-goog-api-key": "AIza"},
+    ).text
+
+    assert openai["choices"][0]["finish_reason"] == "PROHIBITED_CONTENT"
+    assert anthropic["stop_reason"] == "PROHIBITED_CONTENT"
+    assert gemini["candidates"][0]["finishReason"] == "PROHIBITED_CONTENT"
+    assert streamed.count('"finishReason":"PROHIBITED_CONTENT"') == 1
+
+
 def test_calls_are_counted_per_model_with_those_in_flight(fake: RunningFakeProvider, http: httpx.Client) -> None:
     fake.set_scenario("gpt-4o", latency_ms=1500)
     with httpx.Client(base_url=fake.url) as other:

@@ -183,7 +183,7 @@ async def test_json_schema_output_on_openai_and_gemini_with_the_async_sdk(stack:
             }
     gemini = (await recorded_bodies(stack, "gemini-2.5-flash"))[-1]
     assert gemini["generationConfig"]["responseMimeType"] == "application/json"
-    assert gemini["generationConfig"]["responseSchema"] == ANSWER_SCHEMA
+    assert gemini["generationConfig"]["responseJsonSchema"] == ANSWER_SCHEMA
     openai_sent = (await recorded_bodies(stack, "gpt-4.1-mini"))[-1]
     assert openai_sent["response_format"] == response_format
 

@@ -94,7 +94,7 @@ async def test_gemini_sends_function_parts_schema_and_candidate_count(
         {"role": "user", "parts": [{"functionResponse": {"name": "get_weather", "response": {"content": "31C"}}}]},
     ]
     assert sent["tools"] == [
-        {"functionDeclarations": [{"name": "get_weather", "description": "Weather", "parameters": SCHEMA}]}
+        {"functionDeclarations": [{"name": "get_weather", "description": "Weather", "parametersJsonSchema": SCHEMA}]}
     ]
     assert sent["toolConfig"] == {"functionCallingConfig": {"mode": "NONE"}}
     config = sent["generationConfig"]
@@ -104,6 +104,6 @@ async def test_gemini_sends_function_parts_schema_and_candidate_count(
         0.5,
         -0.5,
     )
-    assert (config["responseMimeType"], config["responseSchema"]) == ("application/json", SCHEMA)
+    assert (config["responseMimeType"], config["responseJsonSchema"]) == ("application/json", SCHEMA)
     # JSON schema wins over the tool result when both are asked: a sample of the schema, twice.
     assert [json.loads(c.text or "") for c in result.choices] == [{"city": "fake"}, {"city": "fake"}]

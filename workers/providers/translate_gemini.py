@@ -1,9 +1,9 @@
 """OpenAI's chat parameters on Gemini's generateContent wire.
 
-- `tools` -> `tools[{functionDeclarations: [{name, description, parameters}]}]`; `tool_choice` auto/required/
-  none/{function} -> `toolConfig.functionCallingConfig` mode AUTO/ANY/NONE (+ `allowedFunctionNames`).
+- `tools` -> `tools[{functionDeclarations: [{name, description, parametersJsonSchema}]}]`; `tool_choice` auto/
+  required/none/{function} -> `toolConfig.functionCallingConfig` mode AUTO/ANY/NONE (+ `allowedFunctionNames`).
 - `response_format` json_object -> `generationConfig.responseMimeType: application/json`; json_schema -> also
-  `responseSchema`; `n` -> `candidateCount`; `seed`, `presence_penalty`, `frequency_penalty` -> `seed`,
+  `responseJsonSchema`; `n` -> `candidateCount`; `seed`, `presence_penalty`, `frequency_penalty` -> `seed`,
   `presencePenalty`, `frequencyPenalty`. `user`, `safety_identifier` and `prompt_cache_key` have no Gemini field
   and are not sent.
 - An assistant's tool calls -> `functionCall` parts; a `tool` message -> a `functionResponse` part named after
@@ -11,6 +11,11 @@
 - Each candidate -> a choice; its `functionCall` parts -> tool calls (ids minted: Gemini has none), and
   its finish reason `tool_calls` when it called a tool.
 logit_bias and logprobs are refused at the door by the catalogue's capability flags.
+
+OpenAI's schemas are JSON Schema (`additionalProperties`, `$defs`/`$ref` for nested models: what `parse()` and
+strict tools always send), so they go in Gemini's JSON Schema fields, `responseJsonSchema` and
+`parametersJsonSchema`, as sent. Gemini's older `responseSchema` / `parameters` are its OpenAPI-3.0-subset Schema,
+which has none of those keywords: the API refuses them with 400 "Unknown name ...: Cannot find field".
 """
 
 from __future__ import annotations
@@ -92,7 +97,7 @@ def generation_fields(options: ChatOptions | None) -> dict[str, Any]:
         fields["responseMimeType"] = "application/json"
         schema = options.response_format.json_schema
         if schema is not None and schema.json_schema is not None:
-            fields["responseSchema"] = schema.json_schema
+            fields["responseJsonSchema"] = schema.json_schema
     if options.n > 1:
         fields["candidateCount"] = options.n
     if options.seed is not None:
@@ -114,7 +119,7 @@ def request_fields(options: ChatOptions | None) -> dict[str, Any]:
         if tool.function.description:
             declaration["description"] = tool.function.description
         if tool.function.parameters is not None:
-            declaration["parameters"] = tool.function.parameters
+            declaration["parametersJsonSchema"] = tool.function.parameters
         declarations.append(declaration)
     fields: dict[str, Any] = {"tools": [{"functionDeclarations": declarations}]}
     choice = options.tool_choice
