@@ -11,7 +11,6 @@ rather than hand out part of a file as if it were all of it.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +19,10 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ingress import dated_ids
 from schemas.errors import NotFound
+
+FILE_PREFIX = "file-"
 
 _INSERT_FILE = text(
     "INSERT INTO batch_files (id, workspace_id, purpose, filename, created_at, expires_at) "
@@ -32,6 +34,8 @@ _LIVE = "(expires_at IS NULL OR expires_at > now())"
 _INSERT_CHUNK = text("INSERT INTO batch_file_chunks (file_id, seq, data) VALUES (:f, :seq, :data)")
 _SET_SIZE = text("UPDATE batch_files SET bytes = :bytes WHERE id = :f")
 _FILE = text(_COLUMNS + f"WHERE id = :f AND workspace_id = :ws AND {_LIVE}")
+# Where a file stands in the listing, expired or not (a cursor is a position, not a read of the file).
+_CREATED_AT = text("SELECT created_at FROM batch_files WHERE id = :f AND workspace_id = :ws")
 _CHUNK = text("SELECT data FROM batch_file_chunks WHERE file_id = :f AND seq = :seq")
 # The chunks go with the file (ON DELETE CASCADE).
 _DELETE = text("DELETE FROM batch_files WHERE id = :f AND workspace_id = :ws RETURNING id")
@@ -72,7 +76,7 @@ async def store_file(
 ) -> StoredFile:
     """Store an uploaded file chunk by chunk (each one row), so memory holds one chunk at a time; it expires at
     `expires_at` (None: kept until deleted)."""
-    file_id = f"file-{uuid.uuid4().hex}"
+    file_id = dated_ids.new_id(FILE_PREFIX, now)
     size = 0
     async with engine.begin() as conn:
         await conn.execute(
@@ -118,21 +122,33 @@ async def file_chunks(engine: AsyncEngine, file: StoredFile) -> AsyncIterator[by
         raise FileDeleted(f"file '{file.id}' was deleted while it was being read; nothing of it was used")
 
 
+async def position(engine: AsyncEngine, workspace_id: str, file_id: str) -> tuple[datetime, str] | None:
+    """The listing position (created_at, id) a cursor names: read from the id when it carries its creation time
+    (ingress/dated_ids.py; the file need not exist any more), else from the workspace's file row, expired or not;
+    None when neither tells it."""
+    created_at = dated_ids.created_at(FILE_PREFIX, file_id)
+    if created_at is None:
+        async with engine.connect() as conn:
+            created_at = (await conn.execute(_CREATED_AT, {"f": file_id, "ws": workspace_id})).scalar_one_or_none()
+    return (created_at, file_id) if created_at is not None else None
+
+
 async def list_files(
     engine: AsyncEngine,
     workspace_id: str,
     *,
     purpose: str | None,
     order: Literal["asc", "desc"],
-    after: StoredFile | None,
+    after: tuple[datetime, str] | None,
     limit: int,
 ) -> list[StoredFile]:
-    """Up to `limit` of the workspace's files in creation order (`order`), after the file `after`."""
+    """Up to `limit` of the workspace's files in creation order (`order`), after the position `after`
+    ((created_at, id), `position`)."""
     params = {
         "ws": workspace_id,
         "purpose": purpose,
-        "at": after.created_at if after is not None else None,
-        "id": after.id if after is not None else "",
+        "at": after[0] if after is not None else None,
+        "id": after[1] if after is not None else "",
         "limit": limit,
     }
     async with engine.connect() as conn:

@@ -10,7 +10,6 @@ batch and nothing is stored (the transaction rolls back).
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,12 +19,15 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ingress import dated_ids
 from ingress.batch_lines import LineContext, LineRefused, parse_document, parse_line
 from ingress.batch_stream import OVERSIZED
 from ingress.key_policy import Principal
 from schemas.batches import EXPIRES_AFTER_MAX_S, EXPIRES_AFTER_MIN_S
 from schemas.catalogue import Catalogue
 from schemas.errors import InvalidRequest
+
+BATCH_PREFIX = "batch_"
 
 _WINDOW = re.compile(r"^([1-9][0-9]{0,6})([smhd])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
@@ -107,8 +109,10 @@ class BatchRefused(InvalidRequest):
         return {"invalid_lines": self.invalid_lines, "errors": self.errors}
 
 
-def new_batch_id() -> str:
-    return f"batch_{uuid.uuid4().hex}"
+def new_batch_id(created_at: datetime) -> str:
+    """A batch's id, carrying its creation time (ingress/dated_ids.py): `batches.list(after=)` pages past it even
+    once the results' retention removed the batch."""
+    return dated_ids.new_id(BATCH_PREFIX, created_at)
 
 
 def completion_window_s(window: str, *, max_s: int) -> int:
@@ -143,7 +147,7 @@ async def ingest(
     now: datetime,
 ) -> Ingested:
     """Parse and store every good line of one batch in one transaction; raises `BatchRefused` (nothing kept)."""
-    batch_id = new_batch_id()
+    batch_id = new_batch_id(now)
     result = Ingested(batch_id, now, now + timedelta(seconds=options.completion_window_s))
     context = LineContext(
         batch_id=batch_id,

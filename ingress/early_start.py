@@ -12,7 +12,8 @@ when refusal is unlikely and the machine has time to spare:
 - this replica has at most `in_flight_max` callers waiting: under load the pipeline's latency is queueing, and an
   early start's extra record costs throughput the queue needs more (`python -m bench` measures both).
 The answer travels with the job (`ChatJobSubmitted.early_start`, set by ingress/flow.py `with_early_start` before
-the job is encoded), so the ledger publishes its held notice only for streams that can have deltas before it.
+the job is encoded). A streamed job's early deltas wait in ingress for the ledger's held notice (which every stream
+gets, ledger/admission.py `held_notice`).
 """
 
 from __future__ import annotations

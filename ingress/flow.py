@@ -276,9 +276,8 @@ def with_early_start(services: Services, job: ChatJobSubmitted, *, in_flight: in
 async def send_early_start(services: Services, job: ChatJobSubmitted, event: bytes) -> bool:
     """Send the job's worker lane its head start if `with_early_start` gave it one; whether it was handed over.
 
-    A send that fails leaves the job saying `early_start: true`: the ledger then publishes a held notice nobody
-    needed (one record), which is harmless; the reverse (an early start the submission denies) would keep the
-    stream's text from its caller until the end."""
+    A send that fails leaves the job saying `early_start: true`, which is harmless: the worker then simply starts
+    at the dispatch."""
     if not job.early_start:
         return False
     topic = services.early_starts.topic_of(job, services.settings.topic_prefix)

@@ -10,6 +10,10 @@ fetched) and in `X-Luntrex-Job-Id`. openai-python raises `APIStatusError` with `
 request-timeout status) and, by default, retries 408s. A retry without an `Idempotency-Key` would be a second
 job, so the answer then says `x-should-retry: false`, which the SDK obeys; with an `Idempotency-Key` a retry
 waits for the same job again (never a second job or charge), so it says `x-should-retry: true`.
+
+A stream (`stream: true`) starts as soon as the job's credit is held (ingress/streaming.py), so it waits here only
+for the hold: when even that does not come within the same wait, it gets the same 408 (`x-should-retry: false`:
+a stream takes no `Idempotency-Key`), and the job, which may still be admitted, runs on and is billed once.
 """
 
 from __future__ import annotations
@@ -41,14 +45,21 @@ def wait_s(limit_s: float, read_timeout_header: str | None) -> float:
 
 
 def limit_reached(
-    job_id: str, waited_s: float, request_id: str, headers: dict[str, str], *, keyed: bool
+    job_id: str, waited_s: float, request_id: str, headers: dict[str, str], *, keyed: bool, streamed: bool = False
 ) -> OrjsonResponse:
-    """The 408 for a job still running when the wait ended; it runs on and is billed once."""
-    message = (
-        f"the job {job_id} did not finish within {waited_s:g} s; it keeps running and is billed once: fetch its "
-        f"result with GET /api/v1/jobs/{job_id}"
-        + ("" if keyed else ", or send an Idempotency-Key so that a retry waits for the same job")
-    )
+    """The 408 for a job still running (or, `streamed`, not yet held) when the wait ended; it runs on and is
+    billed once."""
+    if streamed:
+        message = (
+            f"the streamed job {job_id} did not start within {waited_s:g} s; it keeps running and is billed once: "
+            f"fetch its result with GET /api/v1/jobs/{job_id}"
+        )
+    else:
+        message = (
+            f"the job {job_id} did not finish within {waited_s:g} s; it keeps running and is billed once: fetch "
+            f"its result with GET /api/v1/jobs/{job_id}"
+            + ("" if keyed else ", or send an Idempotency-Key so that a retry waits for the same job")
+        )
     body = openai_shapes.error_body(message, WAIT_LIMIT_STATUS, ErrorCode.WAIT_LIMIT_REACHED, request_id)
     body["error"]["job_id"] = job_id
     body["job_id"] = job_id

@@ -1,9 +1,15 @@
 """Runs one streamed completion (`stream: true`) on either surface: publish, relay deltas, end with the bill.
 
 The job is admitted like any other (the ledger holds its credit before dispatch, so before the first byte).
-The answer's status line waits for the job's first sign of life: a delta (the stream starts: 200 and
-`text/event-stream`) or its result (a refusal or a failure before any text is an ordinary error response,
-in the surface's error shape). Deltas (text, or pieces of tool calls) arrive on `jobs.stream`
+The answer's status line waits for the job's hold: the ledger's held notice (`ChatJobHeld`, published with the
+dispatch of every streamed job), its first delta, or its result. A refusal before the hold (credit, limits,
+guardrails, an unknown model) is an ordinary error response in the surface's error shape; once the credit is held
+the stream starts at once (200, `text/event-stream`), with SSE comments (`: keep-alive`) until the first delta, so a
+slow first token never looks like a dead connection to the caller (whose read timeout would otherwise make it
+retry, each retry a new job billed in full). The keep-alives come at least a second inside the read timeout the
+official SDKs announce (`X-Stainless-Read-Timeout`). When even the hold does not come within the surface's wait,
+the OpenAI surface answers `408 wait_limit_reached` with `x-should-retry: false` (ingress/openai_wait.py), the
+native one starts the stream anyway. Deltas (text, or pieces of tool calls) arrive on `jobs.stream`
 (ingress/stream_deltas.py); the stream ends with the job's billed result from `jobs.results`, so usage, cost and
 balance are sent only after the debit committed. The billed answer is the truth: text and tool call arguments
 the deltas missed (a lost or late delta) are sent before the end (ingress/stream_tool_calls.py), and a job whose
@@ -21,7 +27,8 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from fastapi import Request
@@ -75,8 +82,8 @@ class _Session:
     async def publish(self) -> None:
         settings = self.services.settings
         # A head start for the worker (ingress/early_start.py): its first text still waits for the hold. Decided
-        # before the job is encoded: the submission tells the ledger whether to publish the held notice. This
-        # caller's reply is already expected, so it counts among those waiting.
+        # before the job is encoded: the submission says whether it got one. This caller's reply is already
+        # expected, so it counts among those waiting.
         self.job = flow.with_early_start(self.services, self.job, in_flight=self.services.replies.waiting)
         event = encode(self.job)
         self.held = not await flow.send_early_start(self.services, self.job, event)
@@ -96,6 +103,15 @@ class _Session:
 
         An early-started job's deltas can come before its hold (workers/early_start.py): they wait here, unsent,
         until the ledger's held notice (or the job's result) says the credit is held."""
+        event = await self._take(timeout_s, until_held=False)
+        return None if isinstance(event, ChatJobHeld) else event  # (never: the notice only ends `opening`)
+
+    async def opening(self, timeout_s: float) -> ChatStreamDelta | JobResult | ChatJobHeld | None:
+        """As `next`, but the ledger's held notice ends the wait too (unless a delta is already there to send):
+        the stream may start once the credit is held."""
+        return await self._take(timeout_s, until_held=True)
+
+    async def _take(self, timeout_s: float, *, until_held: bool) -> ChatStreamDelta | JobResult | ChatJobHeld | None:
         ends_at = time.monotonic() + timeout_s
         while True:
             if self.held and self.early_deltas:
@@ -103,6 +119,8 @@ class _Session:
             event = await self._next_event(max(0.0, ends_at - time.monotonic()))
             if isinstance(event, ChatJobHeld):
                 self.held = self.heard = True
+                if until_held and not self.early_deltas:
+                    return event
                 continue
             if isinstance(event, ChatStreamDelta):
                 if not self.held:
@@ -179,10 +197,23 @@ class _Session:
             self.services.relay.unrecorded(self.job, encode(self.job))
 
 
+@dataclass(frozen=True, slots=True)
+class Waits:
+    """How one stream waits before and after its first byte.
+
+    `hold_s`: the longest wait for the job's hold before the answer's status line; `keepalive_s`: the longest
+    silence once the stream started; `on_wait_limit`: the answer when the hold did not come within `hold_s` (the
+    job's id and the wait), or None to start the stream anyway."""
+
+    hold_s: float
+    keepalive_s: float
+    on_wait_limit: Callable[[str, float], Response] | None = None
+
+
 async def respond(
-    request: Request, principal: Principal, chat: ChatCompletionRequest, shape: StreamShape
-) -> SseResponse:
-    """The stream's response, once the job showed a delta; a refusal before that is raised as an error."""
+    request: Request, principal: Principal, chat: ChatCompletionRequest, shape: StreamShape, waits: Waits
+) -> Response:
+    """The stream's response, once the job's credit is held; a refusal before that is raised as an error."""
     services: Services = request.app.state.services
     settings = services.settings
     if request.headers.get("idempotency-key") is not None:
@@ -204,35 +235,48 @@ async def respond(
     session = _Session(services, job, request_id_of(request))
     try:
         await session.publish()
-        first = await session.next(settings.sync_wait_default_s)
+        first = await session.opening(waits.hold_s)
         if isinstance(first, JobResult) and first.status != "completed":
             rendering.completion(first)  # raises the job's error: an ordinary error response
+        if first is None and waits.on_wait_limit is not None:
+            # Not even held yet: the job runs on and is billed once; the answer names it (and the session's
+            # close records it in the outbox, so a poll finds it before the ledger has it).
+            answer = waits.on_wait_limit(job.job_id, waits.hold_s)
+            await session.close()
+            return answer
     except BaseException:
         await session.close()
         raise
     headers = {"x-request-id": session.request_id, "x-luntrex-job-id": job.job_id, "cache-control": "no-cache"}
-    return SseResponse(_events(session, shape, first), headers)
+    opened = None if isinstance(first, ChatJobHeld) else first
+    return SseResponse(_events(session, shape, opened, waits.keepalive_s), headers)
 
 
 async def _events(
-    session: _Session, shape: StreamShape, first: ChatStreamDelta | JobResult | None
+    session: _Session, shape: StreamShape, first: ChatStreamDelta | JobResult | None, keepalive_s: float
 ) -> AsyncIterator[bytes]:
     try:
-        async for chunk in _relay(session, shape, first):
+        async for chunk in _relay(session, shape, first, keepalive_s):
             yield chunk
     finally:
         await session.close()
 
 
 async def _relay(
-    session: _Session, shape: StreamShape, first: ChatStreamDelta | JobResult | None
+    session: _Session, shape: StreamShape, first: ChatStreamDelta | JobResult | None, keepalive_s: float
 ) -> AsyncIterator[bytes]:
+    """The stream's events: `first` is its first delta or result, or None when it starts before either (the
+    credit is held, the first token has not come): keep-alives until it does. The opening event (OpenAI's role
+    chunk) waits for the first delta or result, since it says whether the answer opens with text or a tool call."""
     settings = session.services.settings
     job = session.job
     ends_at = time.monotonic() + settings.stream_wait_max_s
-    yield shape.start(job.job_id, job.model_id, text_first=_text_first(first))
     event = first
+    started = False
     while True:
+        if not started and event is not None:
+            yield shape.start(job.job_id, job.model_id, text_first=_text_first(event))
+            started = True
         if isinstance(event, ChatStreamDelta):
             if session.accept(event):
                 if event.text:
@@ -248,18 +292,20 @@ async def _relay(
                 f"the answer did not finish within {settings.stream_wait_max_s:g} s; job {job.job_id} goes on and "
                 "is billed once; fetch it at GET /api/v1/jobs/{id}"
             )
+            if not started:
+                yield shape.start(job.job_id, job.model_id)
             yield shape.error(ErrorCode.UPSTREAM_TIMEOUT, message, session.request_id)
             return
-        event = await session.next(min(left_s, settings.stream_keepalive_s))
+        event = await session.next(min(left_s, keepalive_s))
         if event is None and time.monotonic() < ends_at:
             yield KEEPALIVE
 
 
-def _text_first(first: ChatStreamDelta | JobResult | None) -> bool:
+def _text_first(first: ChatStreamDelta | JobResult) -> bool:
     """False when the answer opens with a tool call (OpenAI's first chunk then says `content: null`)."""
     if isinstance(first, ChatStreamDelta):
         return bool(first.text) or not first.tool_calls
-    if isinstance(first, JobResult) and first.choices:
+    if first.choices:
         return bool(first.answer) or not first.choices[0].tool_calls
     return True
 

@@ -93,7 +93,7 @@ def outgoing(jobs: list[ChatJobSubmitted], outcomes: list[Outcome]) -> tuple[lis
     """What an admitted batch publishes once its transaction commits, and the ids of the jobs it dispatches.
 
     Each dispatch goes to its lane (the same submission twice in one batch is dispatched once), each refusal to
-    `jobs.results`; a streamed job that may have been started early also gets its held notice (`held_notice`)."""
+    `jobs.results`; a streamed job also gets its held notice (`held_notice`)."""
     records: list[Outgoing] = []
     dispatched: list[str] = []
     for job, outcome in zip(jobs, outcomes, strict=True):
@@ -109,14 +109,14 @@ def outgoing(jobs: list[ChatJobSubmitted], outcomes: list[Outcome]) -> tuple[lis
 
 
 def held_notice(job: ChatJobSubmitted) -> bool:
-    """Whether the job's dispatch comes with a `ChatJobHeld` notice on `jobs.stream`.
+    """Whether the job's dispatch comes with a `ChatJobHeld` notice on `jobs.stream`: every streamed job's does.
 
-    Ingress keeps an early-started stream's deltas unsent until the notice (or the result) says the credit is held.
-    A job whose ingress says it sent no early start (`early_start` False) can have no delta before its hold, so
-    it needs none: under load, where ingress sends no early starts, that is a record per stream saved. Unless it
-    says so, the notice goes out: an ingress older than the field may have started the job early, and a notice
-    missing would keep that stream's text from the caller until its end."""
-    return job.params.stream and job.early_start is not False
+    Ingress starts a stream (its 200 and SSE keep-alives) on the notice, so a caller whose first token is slower
+    than its read timeout is not left with silence until it gives up and retries (a new job, billed again); and it
+    keeps an early-started stream's deltas unsent until the notice says the credit is held. (From 2026-12-03 the
+    notice went only to streams that may have started early, a record less per stream under load; starting every
+    stream on its hold needs it for all.)"""
+    return job.params.stream
 
 
 def _held(job: ChatJobSubmitted) -> ChatJobHeld:

@@ -50,6 +50,7 @@ _BATCH = text(
     WHERE b.id = :b AND b.workspace_id = :ws
     """  # noqa: S608 (_CREDIT is this module's constant)
 )
+_CREATED_AT = text("SELECT created_at FROM batches WHERE id = :b AND workspace_id = :ws")
 _PAGE = text(
     f"""
     SELECT b.*, f.status AS feed_status, f.waiting_for_credit_since, f.throttled_until, f.finished_at,
@@ -158,6 +159,15 @@ async def batch(engine: AsyncEngine, workspace_id: str, batch_id: str, *, catalo
             return None
         (view,) = await _views(conn, [row], catalogue)
         return view
+
+
+async def created_at(engine: AsyncEngine, workspace_id: str, batch_id: str) -> datetime | None:
+    """When a batch of this workspace was created (None: it has no such batch, or no longer): a page's position."""
+    async with engine.connect() as conn:
+        found: datetime | None = (
+            await conn.execute(_CREATED_AT, {"b": batch_id, "ws": workspace_id})
+        ).scalar_one_or_none()
+        return found
 
 
 async def page(

@@ -111,10 +111,10 @@ class ChatJobSubmitted(Envelope):
     # A per-request webhook: the workspace's endpoint this job's job.completed / job.failed also goes to.
     webhook_endpoint_id: str | None = None
     # Whether ingress sent this job an early start (`ChatJobEarlyStart`): True when it did or may have (the send
-    # was allowed but could still be lost), False only when it certainly sent none. The ledger publishes a
-    # streamed job's `ChatJobHeld` notice unless this is False. Three states, not a bool defaulting to True: None
-    # says "not told" (an ingress older than this field, a test's or a batch line's job), which a reader can tell
-    # apart from an ingress that did send one, so the rule for None can change once no older ingress is left.
+    # was allowed but could still be lost), False only when it certainly sent none. Three states, not a bool
+    # defaulting to True: None says "not told" (an ingress older than this field, a test's or a batch line's job),
+    # which a reader can tell apart from an ingress that did send one. (The ledger used it to send a streamed job's
+    # `ChatJobHeld` notice only when not False; every stream gets the notice now, ledger/admission.py `held_notice`.)
     # Left out when None: an older producer's events, and every stored batch line, keep their shape and size.
     early_start: bool | None = Field(default=None, exclude_if=lambda sent: sent is None)
 
@@ -135,10 +135,10 @@ class ChatJobDispatched(Envelope):
 class ChatJobHeld(Envelope):
     """The ledger held a streamed job's credit (`jobs.stream`, keyed by job id, published with its dispatch).
 
-    A stream that had an early start (workers/early_start.py) may have deltas on `jobs.stream` before its hold:
-    ingress sends the caller none of them until this notice (or the job's result) arrives. Published only for a
-    streamed job whose submission does not say `early_start: false`: without an early start no delta can come
-    before the hold, and the notice would be one record more for the ledger, the broker and every ingress.
+    Ingress starts the stream on it (200 and SSE keep-alives until the first delta), so refusals before the hold
+    keep their HTTP status and a slow first token does not leave the caller with silence. A stream that had an early
+    start (workers/early_start.py) may have deltas on `jobs.stream` before its hold: ingress sends the caller none of
+    them until this notice (or the job's result) arrives. Published for every streamed job.
     """
 
     type: Literal["chat.job.held"] = "chat.job.held"

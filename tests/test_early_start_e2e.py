@@ -230,20 +230,20 @@ async def held_notices(stack: Stack, job_id: str) -> int:
     return sum(1 for value in records if ChatJobHeld.is_one(value))
 
 
-async def test_only_an_early_started_stream_gets_a_held_notice_and_both_stream(
+async def test_every_stream_gets_a_held_notice_whether_started_early_or_not(
     stack: Stack, engine: AsyncEngine, client: httpx.AsyncClient
 ) -> None:
     workspace = await make_workspace(engine, tokens=1_000_000)
-    # This ingress has not seen the workspace yet: the gate sends no early start, so the ledger sends no notice
-    # (nothing can reach `jobs.stream` before the hold), and the stream streams all the same.
+    # This ingress has not seen the workspace yet: the gate sends no early start. The ledger sends the notice all
+    # the same (the stream starts on it, README "Streaming"), and the stream streams.
     claimed = await early_starts(stack, "claimed")
     plain = await stream(client, workspace, "Sing of the shore [fake stream_chunk_ms=5]")
     assert plain["status"] == 200 and plain["done"] is not None, plain
     assert plain["text"].startswith("Echo: Sing of the shore")
     assert await early_starts(stack, "claimed") == claimed, "the gate sent no early start"
-    assert await held_notices(stack, plain["job_id"]) == 0
-    # Now the workspace is seen well funded: the next stream starts early and gets its notice, which is what lets
-    # ingress send the deltas it kept.
+    assert await held_notices(stack, plain["job_id"]) == 1
+    # Now the workspace is seen well funded: the next stream starts early and gets its notice, which is also what
+    # lets ingress send the deltas it kept.
     early = await stream(client, workspace, "Sing of the tide [fake stream_chunk_ms=5]")
     assert early["status"] == 200 and early["done"] is not None, early
     assert early["text"].startswith("Echo: Sing of the tide")
@@ -253,11 +253,11 @@ async def test_only_an_early_started_stream_gets_a_held_notice_and_both_stream(
     assert spent == plain["done"]["cost"] + early["done"]["cost"]
 
 
-async def test_a_submission_from_an_ingress_older_than_the_field_still_gets_its_notice(
+async def test_a_submission_whatever_its_early_start_field_says_gets_its_notice(
     stack: Stack, engine: AsyncEngine, client: httpx.AsyncClient
 ) -> None:
-    """Rolling upgrades: an older ingress's stream may have started early, and its submission does not say; the
-    ledger then sends the notice as it always did. One that says `false` gets none. Both run and are billed."""
+    """Rolling upgrades: an older ingress's submission does not say whether it started the job early; one from before
+    every stream got a notice says `false` when it did not. Both get the notice, run and are billed."""
     workspace = await make_workspace(engine, tokens=1_000_000)
     topic = topics.prefixed(stack.topic_prefix, topics.JOBS_SUBMITTED)
     older, told = f"job_{uuid.uuid4().hex}", f"job_{uuid.uuid4().hex}"
@@ -286,7 +286,7 @@ async def test_a_submission_from_an_ingress_older_than_the_field_still_gets_its_
 
     await until(completed)
     assert await held_notices(stack, older) == 1
-    assert await held_notices(stack, told) == 0
+    assert await held_notices(stack, told) == 1
     # Both streamed their text to `jobs.stream` (nobody listened; the billed answer is on the job).
     records = await read_all(stack.kafka, f"{stack.topic_prefix}{topics.JOBS_STREAM}")
     deltas = [decode(ChatStreamDelta, v) for v in records if not ChatJobHeld.is_one(v)]

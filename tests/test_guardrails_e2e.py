@@ -222,10 +222,14 @@ async def test_a_stream_with_output_checks_is_held_back_until_checked(
 
     await scenario(answer_text="the launch code is XYZZY", stream_chunk_ms=5)
     async with client.stream("POST", "/chat/completions", json=body, headers=headers) as response:
-        withheld = await response.aread()
-        assert response.status_code == 400, withheld
+        # The stream started on the hold (README "Streaming"): the withheld answer is its error event.
+        assert response.status_code == 200, await response.aread()
+        withheld_events = await sse_events(response)
+    withheld = json.dumps(withheld_events).encode()
+    assert [name for name, _ in withheld_events] == ["start", "error"], withheld_events
     assert b"XYZZY" not in withheld and b"launch-codes" in withheld
-    assert json.loads(withheld)["code"] == "guardrail_blocked"
+    error = withheld_events[-1][1]
+    assert (error["code"], error["status"]) == ("guardrail_blocked", 400)
     # Withheld: nothing charged for it, only the first answer is spent.
     assert (await balances(engine, workspace))["spent"] == done["cost"]
     await assert_another_workspace_completes(client, engine)

@@ -9,8 +9,11 @@ import io
 import openai
 import orjson
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ledger import batch_retention
+from schemas.events import utc_now
 from tests.batch_client import jsonl, line, rich_lines
 from tests.conftest import Stack, make_workspace
 from tests.ledger_checks import balances
@@ -132,3 +135,37 @@ async def test_a_batch_line_with_tools_or_several_choices_keeps_them_in_the_outp
     assert called["message"]["tool_calls"][0]["function"]["name"] == "get_weather"
     assert [choice["index"] for choice in bodies["several"]["choices"]] == [0, 1]
     assert all(choice["message"]["content"] for choice in bodies["several"]["choices"])
+
+
+async def test_the_openai_package_pages_past_batches_the_retention_removed_as_it_went(
+    stack: Stack, engine: AsyncEngine
+) -> None:
+    """Each next page of `batches.list` is `after=<the last batch seen>`: that batch may be gone by then (the ledger's
+    result retention deleted it), and the listing goes on from where it stood."""
+    workspace = await make_workspace(engine, tokens=1_000_000)
+    async with sdk(stack, workspace.api_key) as client:
+        uploaded = await client.files.create(file=("input.jsonl", io.BytesIO(jsonl([line("only")]))), purpose="batch")
+        ids = []
+        for _ in range(3):
+            created = await client.batches.create(
+                input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+            )
+            ids.append(created.id)
+        for batch_id in ids:
+            assert (await wait_done(client, batch_id)).status == "completed"
+        seen = []
+        async for batch in client.batches.list(limit=1):
+            seen.append(batch.id)
+            # Past its retention now: the ledger's own pruning deletes it (with its lines and feed).
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text("UPDATE batch_feeds SET finished_at = finished_at - interval '31 days' WHERE batch_id = :b"),
+                    {"b": batch.id},
+                )
+            assert batch.id in await batch_retention.prune(engine, retention_days=30, now=utc_now(), batches_max=100)
+            with pytest.raises(openai.NotFoundError):
+                await client.batches.retrieve(batch.id)
+        assert seen == ids[::-1]
+        assert (await client.batches.list()).data == []
+        with pytest.raises(openai.NotFoundError):
+            await client.batches.list(after="batch_nope")

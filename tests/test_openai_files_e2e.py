@@ -4,6 +4,7 @@ it is read is never handed out in part."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ingress import batch_files
+from ingress import batch_files, dated_ids
 from ingress.batch_ingest import BatchOptions, IngestLimits, ingest
 from ingress.batch_stream import numbered_lines
 from ingress.key_policy import Principal
@@ -54,8 +55,75 @@ async def test_the_openai_package_pages_through_a_workspaces_files_newest_first(
             await client.files.list(limit=10_001)
     async with sdk(stack, stranger.api_key) as other:
         assert (await other.files.list()).data == []
+        # Another workspace's file id is only a position here: this workspace's files before it (none), nothing of
+        # the other's.
+        assert (await other.files.list(after=ids[2])).data == []
+
+
+def test_the_openai_packages_clean_up_loop_deletes_every_file_while_it_pages(stack: Stack, engine: AsyncEngine) -> None:
+    """`for f in client.files.list(): client.files.delete(f.id)`: each next page is `after=<a file just deleted>`."""
+    workspace = asyncio.run(make_workspace(engine, tokens=0))
+    with openai.OpenAI(base_url=f"{stack.base_url}/openai", api_key=workspace.api_key, max_retries=0) as client:
+
+        def upload(count: int) -> list[str]:
+            return [
+                client.files.create(
+                    file=(f"cleanup{n}.jsonl", jsonl([line(f"r{n}")]), "application/jsonl"), purpose="batch"
+                ).id
+                for n in range(count)
+            ]
+
+        ids = upload(5)
+        deleted = []
+        for file in client.files.list(limit=2):
+            assert client.files.delete(file.id).deleted
+            deleted.append(file.id)
+        assert deleted == ids[::-1]
+        assert client.files.list().data == []
+        ids = upload(5)
+        deleted = []
+        for file in client.files.list(limit=2, order="asc"):
+            client.files.delete(file.id)
+            deleted.append(file.id)
+        assert deleted == ids
+        # A cursor naming a file gone by expiry and pruning (not by delete) pages on as well.
+        ids = upload(3)
+        asyncio.run(pruned(engine, ids[1]))
+        assert [file.id for file in client.files.list(after=ids[1]).data] == [ids[0]]
+        assert [file.id for file in client.files.list(after=ids[1], order="asc").data] == [ids[2]]
+        # An id of no file this API could have made is still a 404, as on OpenAI.
         with pytest.raises(openai.NotFoundError):
-            await other.files.list(after=ids[0])  # another workspace's file is no cursor here
+            client.files.list(after="file-nope")
+
+
+async def pruned(engine: AsyncEngine, file_id: str) -> None:
+    """The file's row deleted, as the ingress's pruner deletes an expired file (ingress/outbox_pruning.py)."""
+    async with engine.begin() as conn:
+        await conn.execute(text("DELETE FROM batch_files WHERE id = :f"), {"f": file_id})
+
+
+async def test_a_file_id_carries_its_exact_creation_time(engine: AsyncEngine) -> None:
+    """The listing's keyset is (created_at, id): a cursor's position is exact only if the id's time is the row's."""
+    workspace = await make_workspace(engine, tokens=0)
+
+    async def one_chunk() -> AsyncIterator[bytes]:
+        yield b'{"a": 1}\n'
+
+    stored = [
+        await batch_files.store_file(
+            engine, one_chunk(), workspace_id=workspace.id, purpose="batch", filename="t.jsonl", now=utc_now()
+        )
+        for _ in range(3)
+    ]
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text("SELECT id, created_at FROM batch_files WHERE workspace_id = :ws"), {"ws": workspace.id}
+            )
+        ).all()
+    assert {row.id: row.created_at for row in rows} == {
+        file.id: dated_ids.created_at(batch_files.FILE_PREFIX, file.id) for file in stored
+    }
 
 
 async def test_a_deleted_file_is_gone_while_the_batch_made_from_it_completes_and_bills_exactly(

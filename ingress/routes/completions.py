@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from starlette.responses import Response
 
 from ingress import rendering, streaming
 from ingress.auth import Authenticated
@@ -43,7 +44,7 @@ _ANSWER_HEADERS = header_refs("Preference-Applied", "Idempotent-Replayed", "X-Re
         },
     },
 )
-async def create_completion(request: Request, principal: Authenticated) -> OrjsonResponse | streaming.SseResponse:
+async def create_completion(request: Request, principal: Authenticated) -> Response:
     services: Services = request.app.state.services
     settings = services.settings
     body = await request.body()
@@ -51,7 +52,9 @@ async def create_completion(request: Request, principal: Authenticated) -> Orjso
     if chat.stream:
         if chat.webhook is not None:
             raise InvalidRequest("'stream' and 'webhook' cannot be combined: a stream is answered on this connection")
-        return await streaming.respond(request, principal, chat, NativeEvents())
+        # The native surface has no 408: a stream not held within the sync wait starts (200) all the same.
+        waits = streaming.Waits(hold_s=settings.sync_wait_default_s, keepalive_s=settings.stream_keepalive_s)
+        return await streaming.respond(request, principal, chat, NativeEvents(), waits)
     # A per-request webhook answers 202 at once; the job's job.* event goes to that registered endpoint.
     webhook_endpoint_id = await registered_endpoint(services, principal.workspace_id, chat.webhook)
     outcome, headers = await complete_from_http(

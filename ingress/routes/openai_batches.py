@@ -17,9 +17,17 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingress import batch_files, batch_output_files, batch_rendering, batch_writes, openai_uploads, query_strings
+from ingress import (
+    batch_files,
+    batch_output_files,
+    batch_rendering,
+    batch_writes,
+    dated_ids,
+    openai_uploads,
+    query_strings,
+)
 from ingress.auth import Authenticated
-from ingress.batch_ingest import BatchOptions, completion_window_s
+from ingress.batch_ingest import BATCH_PREFIX, BatchOptions, completion_window_s
 from ingress.batch_stream import numbered_lines
 from ingress.key_policy import Principal
 from ingress.routes.batches import store
@@ -117,9 +125,15 @@ async def list_files(
     purpose: Annotated[Label64 | None, Query()] = None,
 ) -> OpenAIFileList:
     """The workspace's uploaded files, newest first unless `order=asc`; `after` is the last file id of the page
-    before. Output and error files of batches are not listed: they are read through their batch."""
+    before. The cursor is a position: it stays valid once its file is deleted or expired (clean-up loops delete
+    files as they page); an `after` that is no file id of this API's form and names no file of the workspace is a
+    404. Output and error files of batches are not listed: they are read through their batch."""
     services: Services = request.app.state.services
-    anchor = await _uploaded(services, principal, after) if after is not None else None
+    anchor = None
+    if after is not None:
+        anchor = await batch_files.position(services.engine, principal.workspace_id, after)
+        if anchor is None:
+            raise NotFound(f"file '{after}' not found")
     stored = await batch_files.list_files(
         services.engine, principal.workspace_id, purpose=purpose, order=order, after=anchor, limit=limit + 1
     )
@@ -255,11 +269,18 @@ async def list_batches(
     after: Annotated[Label64 | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> OpenAIBatchList:
+    """The workspace's batches, newest first; `after` is the last batch id of the page before. The cursor is a
+    position: it stays valid once the results' retention removed its batch; an `after` that is no batch id of this
+    API's form and names no batch of the workspace is a 404."""
     services: Services = request.app.state.services
     cursor = None
     if after is not None:
-        anchor = await _view(services, principal, after)
-        cursor = (anchor.row.created_at, anchor.row.id)
+        created_at = dated_ids.created_at(BATCH_PREFIX, after) or await batch_queries.created_at(
+            services.engine, principal.workspace_id, after
+        )
+        if created_at is None:
+            raise NotFound(f"batch '{after}' not found")
+        cursor = (created_at, after)
     views = await batch_queries.page(
         services.engine, principal.workspace_id, after=cursor, limit=limit + 1, catalogue=services.catalogue
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.responses import Response
 
 from ingress import openai_models, openai_shapes, openai_wait, rendering, streaming
 from ingress.api_models import OpenAIChatCompletion, OpenAIErrorBody, OpenAIModelList
@@ -41,17 +42,18 @@ ENDPOINT = "/api/v1/openai/chat/completions"
         },
     },
 )
-async def create_chat_completion(request: Request, principal: Authenticated) -> OrjsonResponse | streaming.SseResponse:
+async def create_chat_completion(request: Request, principal: Authenticated) -> Response:
     services: Services = request.app.state.services
     body = await request.body()
     raw = load_json_object(body, body_max_bytes=services.settings.body_max_bytes)
     check_message_count(raw, services.settings.messages_max)
     stream, include_usage = stream_options_of(raw)
     chat = openai_shapes.to_chat_request(raw)
+    read_timeout = request.headers.get("x-stainless-read-timeout")
     if stream:
         chat = chat.model_copy(update={"stream": True})
-        return await streaming.respond(request, principal, chat, OpenAIChunks(include_usage))
-    wait_s = openai_wait.wait_s(services.settings.openai_wait_max_s, request.headers.get("x-stainless-read-timeout"))
+        return await streaming.respond(request, principal, chat, OpenAIChunks(include_usage), _stream_waits(request))
+    wait_s = openai_wait.wait_s(services.settings.openai_wait_max_s, read_timeout)
     outcome, headers = await complete_from_http(
         request, principal, chat, endpoint=ENDPOINT, body=body, wait_max_s=wait_s
     )
@@ -60,6 +62,23 @@ async def create_chat_completion(request: Request, principal: Authenticated) -> 
         return openai_wait.limit_reached(outcome.job_id, wait_s, request_id_of(request), headers, keyed=keyed)
     rendering.completion(outcome.finished, headers)  # raises the job's error, translated to OpenAI's shape
     return OrjsonResponse(openai_shapes.chat_completion(outcome.finished), headers=headers)
+
+
+def _stream_waits(request: Request) -> streaming.Waits:
+    """A stream waits for its hold as an unstreamed call waits for its answer, and is never silent for as long as
+    the client's announced read timeout (an SDK that times out retries: a new job, billed again)."""
+    settings = request.app.state.services.settings
+    read_timeout = request.headers.get("x-stainless-read-timeout")
+    request_id = request_id_of(request)
+
+    def wait_limit(job_id: str, waited_s: float) -> OrjsonResponse:
+        return openai_wait.limit_reached(job_id, waited_s, request_id, {}, keyed=False, streamed=True)
+
+    return streaming.Waits(
+        hold_s=openai_wait.wait_s(settings.openai_wait_max_s, read_timeout),
+        keepalive_s=openai_wait.wait_s(settings.stream_keepalive_s, read_timeout),
+        on_wait_limit=wait_limit,
+    )
 
 
 @router.get("/models", response_model=OpenAIModelList, responses=error_responses(401, 403, model=OpenAIErrorBody))
