@@ -169,7 +169,11 @@ async def test_a_tool_call_answer_a_deny_rule_matches_is_withheld_uncharged(
     withheld = await client.post(OPENAI, json=ask(tools=[LOOKUP]), headers=headers)
     assert_blocked(withheld, "launch-codes")
     streamed = await openai_stream(client, ask(tools=[LOOKUP]), headers)
-    assert_blocked(streamed, "launch-codes")
+    # The stream started on the hold (README "Streaming"): the withheld answer is its closing error event.
+    assert streamed.status_code == 200, streamed.text
+    events = [line for line in streamed.text.splitlines() if line.startswith("data: ") and line != "data: [DONE]"]
+    error = json.loads(events[-1][6:])["error"]
+    assert error["code"] == "guardrail_blocked" and "'launch-codes'" in error["message"], error
     assert "code is" not in streamed.text
     native = await client.post("/chat/completions", json=ask(tools=[LOOKUP]), headers=headers)
     assert_blocked(native, "launch-codes")
