@@ -97,6 +97,9 @@ def choices(finished: JobResult) -> list[dict[str, Any]]:
         if choice.tool_calls:
             message["tool_calls"] = [call.model_dump(mode="json") for call in choice.tool_calls]
             finish = "tool_calls"
+            # A message that only calls tools has content null, as OpenAI's does, whichever provider answered
+            # (Gemini's and Anthropic's calls come with no text, read as "").
+            message["content"] = choice.text or None
         elif message["content"] is None:
             message["content"] = ""
         rendered.append(

@@ -117,6 +117,25 @@ async def test_tools_round_trip_with_the_sync_sdk(stack: Stack, engine: AsyncEng
     assert (await balances(engine, workspace.id))["spent"] == sum(costs)
 
 
+@pytest.mark.parametrize(
+    "model",
+    ["openai/gpt-4.1-mini", "anthropic/claude-sonnet-4", "gemini/gemini-2.5-flash", "meta/llama-3.1-8b-instruct"],
+)
+async def test_a_message_that_only_calls_tools_has_null_content(stack: Stack, engine: AsyncEngine, model: str) -> None:
+    # Gemini's calls came back with content "" where OpenAI (and the others here) say null.
+    workspace = await make_workspace(engine, tokens=100_000)
+    async with async_sdk(stack, workspace.api_key) as client:
+        answer = await client.chat.completions.create(
+            model=model,
+            messages=[{"role": "user", "content": "What is the weather in Dhaka?"}],
+            tools=[WEATHER_TOOL],
+            tool_choice="required",
+            max_tokens=50,
+        )
+    message = answer.choices[0].message
+    assert message.tool_calls and message.content is None, message
+
+
 async def test_anthropic_tools_are_tool_use_and_tool_result_blocks(
     client: httpx.AsyncClient, stack: Stack, engine: AsyncEngine
 ) -> None:
