@@ -7,41 +7,29 @@ output rule matches is withheld and not charged. Every test ends with the books 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import ADMIN_KEY, Stack, make_workspace
+from tests.conftest import Stack, make_workspace
+from tests.guarded_stack import ADMIN, Scenario, hostile_scenario
+from tests.guarded_stack import guarded_workspace as guarded_workspace_of
 from tests.ledger_checks import assert_books_balance, balances
 
-ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 GRANT = 20_000
-HOSTILE_UPSTREAM = "test-hostile"
-
-Scenario = Callable[..., Awaitable[None]]
 
 
 @pytest.fixture
 async def scenario(stack: Stack) -> AsyncIterator[Scenario]:
-    async with httpx.AsyncClient(base_url=stack.fake_url) as fake:
-
-        async def script(**knobs: Any) -> None:
-            (await fake.post("/_fake/scenario", json={"model": HOSTILE_UPSTREAM, **knobs})).raise_for_status()
-
+    async with hostile_scenario(stack) as script:
         yield script
-        await fake.delete("/_fake/scenario", params={"model": HOSTILE_UPSTREAM})
 
 
 async def guarded_workspace(client: httpx.AsyncClient, guardrails: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    created = await client.post(
-        "/admin/workspaces", json={"name": "guarded", "grant_tokens": GRANT, "guardrails": guardrails}, headers=ADMIN
-    )
-    assert created.status_code == 201, created.text
-    body = created.json()
-    return body["id"], {"Authorization": f"Bearer {body['api_key']}"}
+    return await guarded_workspace_of(client, guardrails, grant=GRANT)
 
 
 def chat(content: str, *, model: str = "openai/gpt-4.1-mini", max_tokens: int = 64) -> dict[str, Any]:

@@ -10,20 +10,20 @@ the books balanced.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import ADMIN_KEY, Stack
+from tests.conftest import Stack
+from tests.guarded_stack import Scenario, hostile_scenario
+from tests.guarded_stack import guarded_workspace as guarded_workspace_of
 from tests.ledger_checks import assert_books_balance, balances
 
-ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 GRANT = 50_000
 HOSTILE = "test/hostile"
-HOSTILE_UPSTREAM = "test-hostile"
 CARD = "4111 1111 1111 1111"
 OPENAI = "/openai/chat/completions"
 LOOKUP: Any = {
@@ -37,26 +37,15 @@ LOOKUP: Any = {
 OUTPUT_RULES = {"deny": [{"name": "launch-codes", "keywords": ["xyzzy"]}], "redact": ["card"], "check_output": True}
 INPUT_RULES = {"deny": [{"name": "codenames", "keywords": ["Bluebird"]}], "redact": ["email"]}
 
-Scenario = Callable[..., Awaitable[None]]
-
 
 @pytest.fixture
 async def scenario(stack: Stack) -> AsyncIterator[Scenario]:
-    async with httpx.AsyncClient(base_url=stack.fake_url) as fake:
-
-        async def script(**knobs: Any) -> None:
-            (await fake.post("/_fake/scenario", json={"model": HOSTILE_UPSTREAM, **knobs})).raise_for_status()
-
+    async with hostile_scenario(stack) as script:
         yield script
-        await fake.delete("/_fake/scenario", params={"model": HOSTILE_UPSTREAM})
 
 
 async def guarded(client: httpx.AsyncClient, guardrails: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    created = await client.post(
-        "/admin/workspaces", json={"name": "guarded", "grant_tokens": GRANT, "guardrails": guardrails}, headers=ADMIN
-    )
-    assert created.status_code == 201, created.text
-    return created.json()["id"], {"Authorization": f"Bearer {created.json()['api_key']}"}
+    return await guarded_workspace_of(client, guardrails, grant=GRANT)
 
 
 def ask(content: str = "go", *, model: str = HOSTILE, **extra: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import ADMIN_KEY, Stack, make_workspace
+from tests.conftest import ADMIN_KEY, Stack, Workspace, make_workspace
 from tests.processes import Service, free_ports
 
 HELLO = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}
@@ -143,17 +143,22 @@ async def test_a_workspaces_rpm_counts_all_its_keys_across_two_replicas(
     assert spent == charged > 0
 
 
-async def test_racing_requests_never_overshoot_a_keys_daily_spend_cap(
-    clients: tuple[httpx.AsyncClient, httpx.AsyncClient], engine: AsyncEngine
-) -> None:
-    one, _ = clients
+async def funded_with_a_hold_measured(client: httpx.AsyncClient, engine: AsyncEngine) -> tuple[Workspace, int]:
+    """A well-funded workspace, and what one HELLO request holds, measured on its unlimited key."""
     workspace = await make_workspace(engine, tokens=1_000_000)
-    # What one such request holds, measured on the workspace's unlimited key.
-    assert (await one.post("/chat/completions", json=HELLO, headers=workspace.headers)).status_code == 200
+    assert (await client.post("/chat/completions", json=HELLO, headers=workspace.headers)).status_code == 200
     async with engine.connect() as conn:
         hold = (
             await conn.execute(text("SELECT max(hold_tokens) FROM jobs WHERE api_key_id = :k"), {"k": workspace.key_id})
         ).scalar_one()
+    return workspace, int(hold)
+
+
+async def test_racing_requests_never_overshoot_a_keys_daily_spend_cap(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient], engine: AsyncEngine
+) -> None:
+    one, _ = clients
+    workspace, hold = await funded_with_a_hold_measured(one, engine)
     cap = 3 * hold + hold // 2
     minted = await one.post("/keys", json={"name": "capped", "daily_spend_max_tokens": cap}, headers=workspace.headers)
     assert minted.status_code == 201, minted.text
@@ -175,12 +180,7 @@ async def test_rotating_a_capped_key_never_resets_its_spend(
     # A successor started at 0 spent: rotating (60 a hour) gave a key a fresh daily budget each time. The chain
     # now shares one budget, the old key in its grace period included.
     one, two = clients
-    workspace = await make_workspace(engine, tokens=1_000_000)
-    assert (await one.post("/chat/completions", json=HELLO, headers=workspace.headers)).status_code == 200
-    async with engine.connect() as conn:
-        hold = (
-            await conn.execute(text("SELECT max(hold_tokens) FROM jobs WHERE api_key_id = :k"), {"k": workspace.key_id})
-        ).scalar_one()
+    workspace, hold = await funded_with_a_hold_measured(one, engine)
     cap = 6 * hold
     minted = await one.post("/keys", json={"name": "capped", "daily_spend_max_tokens": cap}, headers=workspace.headers)
     assert minted.status_code == 201, minted.text
