@@ -34,7 +34,7 @@ STATUS_ERRORS: dict[int, tuple[type[ProviderError], bool, str]] = {
     401: (ProviderAuthFailed, False, "upstream_auth_failed"),
     402: (ProviderRateLimited, False, "quota_exhausted"),
     403: (ProviderAuthFailed, False, "upstream_auth_failed"),
-    404: (ProviderRejected, False, "model_not_found"),
+    404: (ProviderUnavailable, False, "upstream_not_found"),
     408: (ProviderTimeout, True, "upstream_timeout"),
     409: (ProviderUnavailable, True, "upstream_error"),
     413: (ProviderRejected, False, "upstream_payload_too_large"),

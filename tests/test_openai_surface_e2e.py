@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import openai
 import pytest
@@ -86,3 +88,24 @@ async def test_sdk_errors_are_the_sdk_exceptions(stack: Stack, engine: AsyncEngi
     async with sdk(stack, "lx_wrong_key") as client:
         with pytest.raises(openai.AuthenticationError):
             await client.chat.completions.create(model="gpt-4.1-mini", messages=[{"role": "user", "content": "x"}])
+
+
+@pytest.mark.parametrize("model", ["openai/gpt-4.1-mini", "gemini/gemini-2.5-flash"])
+async def test_a_providers_own_404_is_a_502_upstream_error_not_a_missing_model(
+    stack: Stack, engine: AsyncEngine, model: str
+) -> None:
+    # The model was just listed: a NotFoundError would tell the client it does not exist.
+    workspace = await make_workspace(engine, tokens=5_000)
+    messages: Any = [{"role": "user", "content": "hi [fake fail_status=404]"}]
+    async with sdk(stack, workspace.api_key) as client:
+        with pytest.raises(openai.InternalServerError) as unstreamed:
+            await client.chat.completions.create(model=model, messages=messages, max_tokens=5)
+        stream = await client.chat.completions.create(model=model, messages=messages, max_tokens=5, stream=True)
+        with pytest.raises(openai.APIError) as streamed:
+            async for _ in stream:
+                pass
+    assert unstreamed.value.status_code == 502
+    assert unstreamed.value.code == "upstream_error"
+    assert not isinstance(streamed.value, openai.NotFoundError)
+    assert streamed.value.code == "upstream_error"
+    assert (await balances(engine, workspace.id))["spent"] == 0

@@ -100,7 +100,7 @@ async def test_estimated_output_never_exceeds_the_bound(fake: RunningFakeProvide
     ("status", "error_class", "code"),
     [
         (400, ProviderRejected, "invalid_request"),
-        (404, ProviderRejected, "model_not_found"),
+        (404, ProviderUnavailable, "upstream_not_found"),
         (500, ProviderUnavailable, "upstream_error"),
         (503, ProviderUnavailable, "upstream_unavailable"),
     ],

@@ -150,6 +150,36 @@ async def test_a_non_retriable_provider_error_is_not_retried_and_reaches_the_cal
     assert (await balances(engine, workspace.id))["spent"] == 0
 
 
+async def test_a_providers_own_404_is_a_502_not_retried_and_a_fallback_answers(
+    client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack, scenario: Scenario
+) -> None:
+    # The catalogue lists these models: the provider's 404 says the deployment is misconfigured, never that the
+    # caller asked for a model that does not exist (that 404 model_not_found is the catalogue's alone).
+    await scenario("test-broken", fail_status=404)
+    await scenario("test-priced", fail_status=404)
+    workspace = await make_workspace(engine, tokens=5_000)
+    before = await calls_to(stack, "test-broken")
+
+    alone = await client.post(
+        "/chat/completions",
+        json={"model": "test/broken", "messages": [{"role": "user", "content": "x"}]},
+        headers=workspace.headers,
+    )
+    assert alone.status_code == 502, alone.text
+    assert alone.json()["code"] == "upstream_error" and "does not serve this model" in alone.json()["error"]
+    assert await calls_to(stack, "test-broken") - before == 1, "the same call would fail alike: not retried"
+    assert (await balances(engine, workspace.id))["spent"] == 0
+
+    fell_back = await client.post(
+        "/chat/completions",
+        json={"model": "test/priced", "messages": [{"role": "user", "content": "x"}], "max_tokens": 10},
+        headers=workspace.headers,
+    )
+    assert fell_back.status_code == 200, fell_back.text
+    assert fell_back.json()["model"] == "test/cheap"
+    await assert_books_balance(engine)
+
+
 async def test_rate_limits_that_outlast_retries_say_when_to_come_back(
     client: httpx.AsyncClient, engine: AsyncEngine, scenario: Scenario
 ) -> None:

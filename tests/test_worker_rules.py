@@ -330,7 +330,6 @@ async def test_a_retriable_error_is_retried_then_the_answer_counts_every_attempt
     ("error", "code"),
     [
         (rejected(), ErrorCode.INVALID_REQUEST),
-        (rejected("model_not_found"), ErrorCode.MODEL_NOT_FOUND),
         (ProviderAuthFailed(message="bad key", retriable=False, status=401), ErrorCode.UPSTREAM_ERROR),
         (
             ProviderRateLimited(message="quota", retriable=False, status=402, code="quota_exhausted"),
@@ -351,6 +350,35 @@ async def test_a_non_retriable_error_ends_the_job_at_once(
     assert usage.error.code == code
     assert (usage.attempts, len(openai.calls), gemini.calls) == (1, 1, [])
     assert (usage.model_id, usage.input_tokens, usage.output_tokens) == (None, 0, 0)
+
+
+def upstream_not_found() -> ProviderUnavailable:
+    return ProviderUnavailable(
+        message="no such model", retriable=False, status=404, code=provider_codes.UPSTREAM_NOT_FOUND
+    )
+
+
+async def test_a_providers_404_is_not_retried_on_its_model_but_falls_back(catalogue: Catalogue) -> None:
+    # The catalogue lists the model, so the provider's 404 is a misconfigured deployment: the same call would
+    # fail alike, another model of the route may answer.
+    openai = ScriptedAdapter("openai", [upstream_not_found()])
+    gemini = ScriptedAdapter("gemini", [answer()])
+
+    usage = await run(dispatched(route=("openai/gpt-4.1-mini", "gemini/gemini-2.5-flash")), catalogue, openai, gemini)
+
+    assert (usage.outcome, usage.model_id, usage.attempts) == ("completed", "gemini/gemini-2.5-flash", 2)
+    assert (len(openai.calls), len(gemini.calls)) == (1, 1)
+
+
+async def test_a_providers_404_on_the_last_model_fails_the_job_as_an_upstream_error(catalogue: Catalogue) -> None:
+    openai = ScriptedAdapter("openai", [upstream_not_found()])
+
+    usage = await run(dispatched(), catalogue, openai)
+
+    assert usage.error is not None
+    assert (usage.outcome, usage.error.code, usage.attempts) == ("failed", ErrorCode.UPSTREAM_ERROR, 1)
+    assert ERRORS[usage.error.code].status == 502
+    assert "does not serve this model" in usage.error.message
 
 
 async def test_rate_limiting_on_every_attempt_fails_rate_limited_with_a_retry_after(catalogue: Catalogue) -> None:
@@ -573,7 +601,9 @@ async def test_a_provider_error_text_with_nul_reaches_the_event_without_it(catal
         (ProviderRejected(message="400", retriable=False, code=provider_codes.INVALID_REQUEST), 400),
         (ProviderRejected(message="413", retriable=False, code=provider_codes.PAYLOAD_TOO_LARGE), 400),
         (ProviderRejected(message="blocked", retriable=False, code=provider_codes.CONTENT_BLOCKED), 400),
-        (ProviderRejected(message="404", retriable=False, code=provider_codes.MODEL_NOT_FOUND), 404),
+        # A provider's 404 for a model the catalogue lists is the gateway's configuration, not the caller's model.
+        (ProviderUnavailable(message="404", retriable=False, code=provider_codes.UPSTREAM_NOT_FOUND), 502),
+        (ProviderRejected(message="404", retriable=False, code="model_not_found"), 502),
         # A provider never speaks for our own queue, credit or bugs: such a code is an upstream error.
         (ProviderUnavailable(message="x", retriable=True, code="unavailable"), 502),
         (ProviderUnavailable(message="x", retriable=True, code="insufficient_credits"), 502),

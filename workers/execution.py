@@ -2,7 +2,9 @@
 
 This is the only layer that retries provider calls. A retriable failure is retried with backoff; when a
 model's attempts run out (or its retry-after is longer than we would wait) the next model of the route is
-tried; a non-retriable failure ends the job at once. The outcome is always a `UsageRecorded`.
+tried. A non-retriable failure ends the job at once, unless it says the provider cannot serve that model
+(`ProviderUnavailable`, as an upstream 404 is): another try would fail alike, but the next model of the route
+may answer. The outcome is always a `UsageRecorded`.
 
 A job's deadline bounds all of it: a job already past its deadline is reported `expired` without calling
 any provider, and no provider timeout or backoff sleep reaches past the time left.
@@ -35,6 +37,7 @@ from workers.providers.base import (
     ProviderRejected,
     ProviderResult,
     ProviderTimeout,
+    ProviderUnavailable,
 )
 from workers.providers.errors import safe_message
 from workers.providers.streams.contract import StreamAdapter
@@ -49,10 +52,10 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 # The job codes a provider failure can end a job with; anything else a provider says is an upstream error.
+# Not model_not_found: that is our catalogue's answer; a provider's 404 for a model it lists is an upstream error.
 PROVIDER_JOB_CODES = frozenset(
     {
         ErrorCode.INVALID_REQUEST,
-        ErrorCode.MODEL_NOT_FOUND,
         ErrorCode.RATE_LIMITED,
         ErrorCode.UPSTREAM_ERROR,
         ErrorCode.UPSTREAM_TIMEOUT,
@@ -63,6 +66,7 @@ JOB_CODE_OF = {
     provider_codes.QUOTA_EXHAUSTED: ErrorCode.RATE_LIMITED,
     provider_codes.UPSTREAM_AUTH_FAILED: ErrorCode.UPSTREAM_ERROR,
     provider_codes.UPSTREAM_UNAVAILABLE: ErrorCode.UPSTREAM_ERROR,
+    provider_codes.UPSTREAM_NOT_FOUND: ErrorCode.UPSTREAM_ERROR,
     provider_codes.PROTOCOL_ERROR: ErrorCode.UPSTREAM_ERROR,
     provider_codes.ANSWER_TOO_LARGE: ErrorCode.UPSTREAM_ERROR,
     provider_codes.CONTENT_BLOCKED: ErrorCode.INVALID_REQUEST,
@@ -94,9 +98,16 @@ def job_code(error: ProviderError) -> ErrorCode:
     return code if code in PROVIDER_JOB_CODES else ErrorCode.UPSTREAM_ERROR
 
 
+def falls_back(error: ProviderError) -> bool:
+    """Whether a failure that no retry on the same model would cure still leaves the route's next model to try."""
+    return isinstance(error, ProviderUnavailable)
+
+
 def _job_error(error: ProviderError) -> JobError:
     code = job_code(error)
-    if isinstance(error, ProviderRejected):
+    if error.code == provider_codes.UPSTREAM_NOT_FOUND:
+        message = f"the provider does not serve this model (HTTP 404; the gateway's configuration): {error.message}"
+    elif isinstance(error, ProviderRejected):
         message = f"the provider refused the request: {error.message}"
     elif isinstance(error, ProviderRateLimited):
         retry_after = int(error.retry_after_s) + 1 if error.retry_after_s is not None else None
@@ -157,9 +168,9 @@ async def execute(
             except ProviderError as error:
                 last_error = error
                 log.warning("job %s on %s attempt %d: %s", job.job_id, model_id, attempt, error)
-                if not error.retriable:
+                if not error.retriable and not falls_back(error):
                     return _failed(job, error, attempts)
-                if attempt == policy.attempts_max:
+                if not error.retriable or attempt == policy.attempts_max:
                     break
                 if error.retry_after_s is not None and error.retry_after_s > policy.cap_s:
                     break

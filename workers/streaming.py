@@ -135,9 +135,9 @@ async def execute_stream(
                     "stream job %s on %s attempt %d (%d deltas): %s", job.job_id, model_id, attempt, run.seq, error
                 )
                 # Text already reached the caller: another attempt would not continue it, so the job ends here.
-                if run.seq > 0 or not error.retriable:
+                if run.seq > 0 or not (error.retriable or execution.falls_back(error)):
                     return _failed(job, error, attempts, run)
-                if attempt == policy.attempts_max:
+                if not error.retriable or attempt == policy.attempts_max:
                     break
                 if error.retry_after_s is not None and error.retry_after_s > policy.cap_s:
                     break

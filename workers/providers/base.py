@@ -6,9 +6,10 @@ never retry and never sleep: the pool's retry policy is the one layer that does.
 
     ProviderError                 (retriable decided per instance)
     ├── ProviderRateLimited       429 / quota windows; retriable unless the quota is exhausted for good
-    ├── ProviderUnavailable       5xx, 529 overloaded, connection failures; retriable
+    ├── ProviderUnavailable       5xx, 529 overloaded, connection failures; retriable. A 404 for a model the
+    │                             catalogue lists is one too, not retriable: the route falls back past it
     ├── ProviderTimeout           no answer within the call's timeout; retriable
-    ├── ProviderRejected          4xx the caller caused (bad request, unknown model, too long); not retriable
+    ├── ProviderRejected          4xx the caller caused (bad request, too long, blocked); not retriable
     ├── ProviderAuthFailed        401/403 or an invalid key; not retriable (an operator must fix config)
     └── ProviderProtocolError     a 2xx body that does not match the wire format (absurd token counts too);
                                   retriable; an answer over the size limit is not

@@ -11,7 +11,8 @@ class and `retriable` in one place, so every provider follows the same rules:
     refused / dropped conn.  ProviderUnavailable, retriable (a 502 to the caller, never a timeout's 504)
     read / connect timeout   ProviderTimeout, retriable
     401, 403, invalid key    ProviderAuthFailed, not retriable
-    404                      ProviderRejected code model_not_found, not retriable
+    404                      ProviderUnavailable code upstream_not_found, not retriable on that model; the
+                             route falls back (the catalogue lists the model: its deployment is misconfigured)
     413                      ProviderRejected code payload_too_large, not retriable
     other 4xx                ProviderRejected code invalid_request, not retriable
     anything else            ProviderProtocolError
@@ -43,7 +44,6 @@ from workers.providers.wire import REPLACEMENT_CHARACTER
 # Codes the adapters put in ProviderError.code. Where a job code of schemas.errors says it, that code is used;
 # these say more about the provider, and workers.execution maps each to the job code a caller sees.
 INVALID_REQUEST = ErrorCode.INVALID_REQUEST.value
-MODEL_NOT_FOUND = ErrorCode.MODEL_NOT_FOUND.value
 RATE_LIMITED = ErrorCode.RATE_LIMITED.value
 UPSTREAM_ERROR = ErrorCode.UPSTREAM_ERROR.value
 UPSTREAM_TIMEOUT = ErrorCode.UPSTREAM_TIMEOUT.value
@@ -56,6 +56,9 @@ UPSTREAM_AUTH_FAILED = "upstream_auth_failed"
 CONTENT_BLOCKED = "content_blocked"
 PROTOCOL_ERROR = "upstream_protocol_error"
 ANSWER_TOO_LARGE = "upstream_answer_too_large"
+# Not the job code model_not_found (a model our catalogue does not list, a 404): the provider does not serve a
+# model the catalogue lists, an operator's problem (a wrong upstream name, a retired model), so a 502.
+UPSTREAM_NOT_FOUND = "upstream_not_found"
 
 # Provider bodies are kept for diagnosis, but a misbehaving upstream must not fill memory or logs.
 PROVIDER_BODY_CHARS_MAX = 4096
@@ -114,7 +117,7 @@ def _classify(error: UpstreamError) -> tuple[type[ProviderError], bool, str]:
     if status == 409 or 500 <= status <= 599:
         return ProviderUnavailable, True, UPSTREAM_ERROR
     if status == 404:
-        return ProviderRejected, False, MODEL_NOT_FOUND
+        return ProviderUnavailable, False, UPSTREAM_NOT_FOUND
     if status == 413:
         return ProviderRejected, False, PAYLOAD_TOO_LARGE
     if 400 <= status <= 499:
