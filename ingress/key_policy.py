@@ -150,11 +150,14 @@ def allowed_route(principal: Principal, route: list[str]) -> list[str]:
     return [model for model in route if model in allowed]
 
 
-def max_tokens_for(principal: Principal, requested: int | None, model_default: int) -> int:
-    """The request's max_tokens: the key's cap refuses more, and lowers the model's default to fit."""
+def max_tokens_for(
+    principal: Principal, requested: int | None, model_default: int, *, param: str = "max_tokens"
+) -> int:
+    """The request's max_tokens: the key's cap refuses more, and lowers the model's default to fit. `param`: the
+    name the caller sent it under (OpenAI's `max_completion_tokens`), which the refusal names."""
     cap = principal.power.max_tokens_max
     if requested is None:
         return model_default if cap is None else min(model_default, cap)
     if cap is not None and requested > cap:
-        raise Forbidden(f"max_tokens {requested} exceeds this key's limit of {cap}", code=ErrorCode.KEY_RESTRICTED)
+        raise Forbidden(f"'{param}': {requested} exceeds this key's limit of {cap}", code=ErrorCode.KEY_RESTRICTED)
     return requested

@@ -194,7 +194,7 @@ def to_chat_request(raw: dict[str, Any]) -> ChatCompletionRequest:
         raise InvalidRequest("send either max_tokens or max_completion_tokens, not both")
     messages = [m.plain() for m in request.messages]
     try:
-        return ChatCompletionRequest(
+        chat = ChatCompletionRequest(
             model=request.model,
             messages=messages,
             max_tokens=request.max_completion_tokens or request.max_tokens,
@@ -208,6 +208,7 @@ def to_chat_request(raw: dict[str, Any]) -> ChatCompletionRequest:
     except ValidationError as exc:
         first, where = relevant_error(exc)
         raise InvalidRequest(f"'{where}': {first['msg']}" if where else first["msg"]) from exc
+    return chat.sent_as("max_completion_tokens") if request.max_completion_tokens is not None else chat
 
 
 def chat_completion(finished: JobResult, *, created: int | None = None) -> dict[str, Any]:
@@ -261,7 +262,8 @@ def error_body(message: str, status: int, code: str, request_id: str) -> dict[st
             "message": message,
             # Any other 4xx (405, 415, 422...) is the caller's mistake too.
             "type": _ERROR_TYPES.get(status, "invalid_request_error" if status < 500 else "server_error"),
-            "param": param_named(message) if status == 400 else None,
+            # A 403 may name one too: a key's own cap on max_tokens.
+            "param": param_named(message) if status < 500 else None,
             "code": code,
         },
         "status": status,

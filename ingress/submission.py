@@ -50,17 +50,18 @@ def build_job(
 ) -> ChatJobSubmitted:
     model = resolve_model(catalogue, request.model or principal.default_model or catalogue.default_model)
     # The key's own limits (allowed models, a max_tokens cap) are checked at the door, before any credit moves.
-    max_tokens = key_policy.max_tokens_for(principal, request.max_tokens, model.default_max_tokens)
+    param = request.max_tokens_param
+    max_tokens = key_policy.max_tokens_for(principal, request.max_tokens, model.default_max_tokens, param=param)
     if max_tokens > model.max_output_tokens:
         raise InvalidRequest(
-            f"max_tokens {max_tokens} exceeds {model.id}'s limit of {model.max_output_tokens} output tokens"
+            f"'{param}': {max_tokens} exceeds {model.id}'s limit of {model.max_output_tokens} output tokens"
         )
     messages = tuple(prompt_message(m) for m in request.messages)
     options = request.chat_options()
     contents = [m.content for m in messages]
     if estimate.input_tokens_floor(contents) + max_tokens > model.context_tokens:
         raise InvalidRequest(
-            f"the prompt plus max_tokens exceeds {model.id}'s context of {model.context_tokens} tokens"
+            f"'{param}': the prompt plus {param} exceeds {model.id}'s context of {model.context_tokens} tokens"
         )
     asked = request.routing.fallbacks if request.routing else None
     fallbacks = model.fallbacks if asked is None else asked

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from schemas.chat_options import (
     TOOL_CALLS_PER_MESSAGE_MAX,
@@ -107,6 +107,17 @@ class ChatCompletionRequest(ChatOptionFields):
     webhook: str | None = Field(default=None, min_length=1, max_length=2048)
     # Server-Sent Events instead of one JSON answer (see README, Streaming).
     stream: bool = Field(default=False, strict=True)
+    # The name the caller gave `max_tokens` (OpenAI's `max_completion_tokens`), so a refusal names what was sent.
+    _max_tokens_param: str = PrivateAttr(default="max_tokens")
+
+    @property
+    def max_tokens_param(self) -> str:
+        return self._max_tokens_param
+
+    def sent_as(self, max_tokens_param: str) -> ChatCompletionRequest:
+        """This request, its `max_tokens` having been sent under the name `max_tokens_param`."""
+        self._max_tokens_param = max_tokens_param
+        return self
 
     @field_validator("stop")
     @classmethod

@@ -75,5 +75,8 @@ def test_models_and_max_tokens_of_a_key() -> None:
         allowed_route(principal, ["b", "a"])
     assert max_tokens_for(principal, None, 512) == 50
     assert max_tokens_for(principal, 50, 512) == 50
-    with pytest.raises(Forbidden, match="limit of 50"):
+    with pytest.raises(Forbidden, match=r"^'max_tokens': 51 exceeds this key's limit of 50$"):
         max_tokens_for(principal, 51, 512)
+    # Named as the caller sent it: OpenAI's max_completion_tokens is the same bound.
+    with pytest.raises(Forbidden, match=r"^'max_completion_tokens': 51 exceeds"):
+        max_tokens_for(principal, 51, 512, param="max_completion_tokens")

@@ -109,3 +109,35 @@ async def test_a_providers_own_404_is_a_502_upstream_error_not_a_missing_model(
     assert not isinstance(streamed.value, openai.NotFoundError)
     assert streamed.value.code == "upstream_error"
     assert (await balances(engine, workspace.id))["spent"] == 0
+
+
+async def test_a_refused_output_bound_is_named_as_the_caller_sent_it(stack: Stack, engine: AsyncEngine) -> None:
+    # It said "max_tokens 60 exceeds this key's limit of 50" to a caller who had sent only max_completion_tokens.
+    workspace = await make_workspace(engine, tokens=5_000)
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as raw:
+        minted = await raw.post("/keys", json={"name": "capped", "max_tokens_max": 50}, headers=workspace.headers)
+    assert minted.status_code == 201, minted.text
+    messages: Any = [{"role": "user", "content": "hi"}]
+    async with sdk(stack, minted.json()["key"]) as capped, sdk(stack, workspace.api_key) as client:
+        for param in ("max_completion_tokens", "max_tokens"):
+            for stream in (False, True):
+                with pytest.raises(openai.PermissionDeniedError) as over_key:
+                    await capped.chat.completions.create(
+                        model="openai/gpt-4.1-mini", messages=messages, stream=stream, **{param: 60}
+                    )
+                assert over_key.value.body["message"] == f"'{param}': 60 exceeds this key's limit of 50"  # type: ignore[index]
+                assert (over_key.value.param, over_key.value.code) == (param, "key_restricted")
+            with pytest.raises(openai.BadRequestError) as over_model:
+                await client.chat.completions.create(model="openai/gpt-4.1-mini", messages=messages, **{param: 10**7})
+            assert over_model.value.body["message"].startswith(  # type: ignore[index]
+                f"'{param}': 10000000 exceeds openai/gpt-4.1-mini's limit"
+            )
+            assert over_model.value.param == param
+    # The native route has only max_tokens, and says so.
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as raw:
+        native = await raw.post(
+            "/chat/completions",
+            json={"model": "openai/gpt-4.1-mini", "messages": messages, "max_tokens": 60},
+            headers={"authorization": f"Bearer {minted.json()['key']}"},
+        )
+    assert native.status_code == 403 and native.json()["error"] == "'max_tokens': 60 exceeds this key's limit of 50"
