@@ -146,3 +146,39 @@ async def test_too_many_messages_is_400_with_the_limit(client: httpx.AsyncClient
     response = await client.post("/chat/completions", json={"messages": messages}, headers=workspace.headers)
     error = assert_error_shape(response, 400, "invalid_request")
     assert "the limit is 512" in str(error["error"])
+
+
+TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+# Each boolean of the chat routes, where it sits in the body (stream_options needs stream: true beside it).
+BOOLEANS = {
+    "stream": lambda value: {"stream": value},
+    "logprobs": lambda value: {"logprobs": value},
+    "parallel_tool_calls": lambda value: {"tools": [TOOL], "parallel_tool_calls": value},
+    "tools.0.function.strict": lambda value: {"tools": [{**TOOL, "function": {**TOOL["function"], "strict": value}}]},
+    "store": lambda value: {"store": value},
+    "stream_options.include_usage": lambda value: {"stream": True, "stream_options": {"include_usage": value}},
+}
+OPENAI_ONLY = {"store", "stream_options.include_usage"}
+
+
+@pytest.mark.parametrize("value", ["yes", "true", "false", 1, 0, 1.0, [], {}], ids=repr)
+async def test_booleans_are_json_booleans_on_both_chat_routes(
+    client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack, workspace: Workspace, value: object
+) -> None:
+    # As max_tokens is a JSON integer ("10", 10.0 and true are refused), a boolean is true or false, not "yes" or 1.
+    submitted = topics.prefixed(stack.topic_prefix, topics.JOBS_SUBMITTED)
+    before = await end_offsets(stack.kafka, submitted)
+    for field, placed in BOOLEANS.items():
+        body = {**GOOD, **placed(value)}
+        openai = await client.post("/openai/chat/completions", json=body, headers=workspace.headers)
+        assert openai.status_code == 400, (field, openai.text)
+        error = openai.json()["error"]
+        assert error["param"] == field and error["message"].startswith(f"'{field}'"), error
+        if field not in OPENAI_ONLY:
+            native = assert_error_shape(
+                await client.post("/chat/completions", json=body, headers=workspace.headers), 400, "invalid_request"
+            )
+            assert str(native["error"]).startswith(f"'{field}'"), native
+    assert await end_offsets(stack.kafka, submitted) == before, "a refused request reached Kafka"
+    other = await make_workspace(engine, tokens=10_000)
+    assert (await client.post("/chat/completions", json=GOOD, headers=other.headers)).status_code == 200
