@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -148,9 +149,9 @@ async def test_too_many_messages_is_400_with_the_limit(client: httpx.AsyncClient
     assert "the limit is 512" in str(error["error"])
 
 
-TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+TOOL: dict[str, Any] = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
 # Each boolean of the chat routes, where it sits in the body (stream_options needs stream: true beside it).
-BOOLEANS = {
+BOOLEANS: dict[str, Callable[[object], dict[str, Any]]] = {
     "stream": lambda value: {"stream": value},
     "logprobs": lambda value: {"logprobs": value},
     "parallel_tool_calls": lambda value: {"tools": [TOOL], "parallel_tool_calls": value},
