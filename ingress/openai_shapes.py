@@ -25,7 +25,6 @@ from schemas.api import (
 from schemas.chat_options import ChatOptionFields, ImagePart
 from schemas.errors import InvalidRequest
 from schemas.results import JobResult
-from schemas.text import PRINTABLE
 
 # OpenAI's limits on `metadata`: 16 pairs, keys of 64 characters, values of 512.
 METADATA_PAIRS_MAX = 16
@@ -45,14 +44,14 @@ class RefusalPart(BaseModel):
 
 
 class OpenAIMessage(ChatMessage):
-    """A message as OpenAI's SDKs send it: our message, plus the `developer` role, a participant `name`, and what
-    an assistant message carries when an answer is sent back unchanged (`refusal`, `audio`, `function_call`,
-    `annotations`, refusal content parts): null values are ignored, a refusal is the assistant's text when it has
-    no content, and what the gateway cannot carry (`audio`, the deprecated `function_call`) is refused by name."""
+    """A message as OpenAI's SDKs send it: our message (its participant `name` included), plus the `developer`
+    role and what an assistant message carries when an answer is sent back unchanged (`refusal`, `audio`,
+    `function_call`, `annotations`, refusal content parts): null values are ignored, a refusal is the assistant's
+    text when it has no content, and what the gateway cannot carry (`audio`, the deprecated `function_call`) is
+    refused by name."""
 
     role: Literal["system", "developer", "user", "assistant", "tool"]  # type: ignore[assignment]
     content: str | list[TextPart | ImagePart | RefusalPart] | None = None  # type: ignore[assignment]
-    name: Annotated[str, Field(max_length=256), PRINTABLE] | None = None
     refusal: Text | None = None
     audio: dict[str, Any] | None = None
     function_call: dict[str, Any] | None = None
@@ -98,7 +97,7 @@ class OpenAIMessage(ChatMessage):
     def plain(self) -> ChatMessage:
         """The message as the gateway carries it: `developer` is `system`; refusal parts are text, and a
         refusal is the assistant's text when it has none (the model should see what it said); the rest of
-        OpenAI's extra fields (name, null audio, annotations) are left out."""
+        OpenAI's extra fields (null audio, annotations) are left out."""
         content: str | list[ContentPart] | None
         if isinstance(self.content, list):
             content = [TextPart(type="text", text=p.refusal) if isinstance(p, RefusalPart) else p for p in self.content]
@@ -111,6 +110,7 @@ class OpenAIMessage(ChatMessage):
             content=content,
             tool_calls=self.tool_calls,
             tool_call_id=self.tool_call_id,
+            name=self.name,
         )
 
 

@@ -3,8 +3,9 @@
 Rewritten: every message's text; every tool call's arguments in the history, inside their JSON strings so they
 stay the JSON they were (runtime/guardrails.py: `redact_json`); every tool's description; the response schema's
 description. Only checked (deny rules, `max_prompt_chars`), never rewritten, because a rewrite would break what
-they are: tool and tool call names and ids (names the caller's code dispatches on), tool parameters and the
-response schema (the shape the caller expects back), image URLs (a rewritten URL points nowhere).
+they are: tool and tool call names and ids (names the caller's code dispatches on), messages' participant names,
+tool parameters and the response schema (the shape the caller expects back), image URLs (a rewritten URL points
+nowhere).
 
 A marker may be longer than what it hides: a rewritten text past its field's bound is a 400 naming it, as the
 request would have been had it been sent that long (the worker would refuse the event otherwise).

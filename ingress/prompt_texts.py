@@ -1,9 +1,10 @@
 """Every text of a prompt that the provider receives, as the input guardrails read it: what deny rules search and
 what `max_prompt_chars` counts.
 
-Beyond each message's text, a provider receives: the tool calls in the history (their ids, names and arguments)
-and a tool result's call id; the tool definitions (name, description, and parameters as JSON text); the response
-schema (name, description, schema as JSON text); image URLs. A `data:` image URL is read and counted up to its
+Beyond each message's text, a provider receives: the tool calls in the history (their ids, names and arguments),
+a tool result's call id and a message's participant name (OpenAI and OpenAI-compatible servers); the tool
+definitions (name, description, and parameters as JSON text); the response schema (name, description, schema as
+JSON text); image URLs. A `data:` image URL is read and counted up to its
 first comma only (`data:image/png;base64,`): the rest is the image's bytes, which no text rule can read, and an
 image's cost is bounded apart (ingress/estimate.py). JSON texts are read twice by deny rules, as sent and as their
 strings decoded (`"\\u0062"` is `b` to the model), but counted once, as sent.
@@ -49,6 +50,8 @@ def prompt_texts(params: ChatParameters) -> PromptTexts:
                 decoded.extend(json_strings(value))
         if message.tool_call_id is not None:
             sent.append(message.tool_call_id)
+        if message.name is not None:
+            sent.append(message.name)
         sent.extend(_readable_url(url) for url in message.images)
     options = params.options
     if options is not None:

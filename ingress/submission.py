@@ -122,13 +122,14 @@ def _input_tokens_estimate(params: ChatParameters, route: Sequence[ModelEntry]) 
 
 
 def prompt_message(message: ChatMessage) -> PromptMessage:
-    """A request message as the job carries it: flattened text, plus tool calls, tool call id and images."""
+    """A request message as the job carries it: flattened text, plus tool calls, tool call id, images and name."""
     return PromptMessage(
         role=message.role,
         content=message.text(),
         tool_calls=tuple(message.tool_calls or ()),
         tool_call_id=message.tool_call_id,
         images=tuple(message.images()),
+        name=message.name,
     )
 
 

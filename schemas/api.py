@@ -15,7 +15,16 @@ from schemas.chat_options import (
     ToolCall,
     check_option_consistency,
 )
-from schemas.text import MAX_MODEL_NAME_CHARS, PRINTABLE, Label, ModelName, Text, refuse_control_characters, refuse_nul
+from schemas.text import (
+    MAX_MODEL_NAME_CHARS,
+    PRINTABLE,
+    Label,
+    ModelName,
+    ParticipantName,
+    Text,
+    refuse_control_characters,
+    refuse_nul,
+)
 
 __all__ = ["MAX_MODEL_NAME_CHARS", "Label", "ModelName", "Text", "refuse_control_characters", "refuse_nul"]
 
@@ -37,7 +46,8 @@ ContentPart = TextPart | ImagePart
 
 class ChatMessage(BaseModel):
     """A message of the conversation: text or content parts (images only for models that accept them), an
-    assistant's tool calls, or a tool's result (`role: "tool"` with the `tool_call_id` it answers)."""
+    assistant's tool calls, or a tool's result (`role: "tool"` with the `tool_call_id` it answers); `name`, OpenAI's
+    participant name, goes to OpenAI and OpenAI-compatible servers and is left out for the others (README)."""
 
     model_config = ConfigDict(extra="forbid")
     role: Literal["system", "user", "assistant", "tool"]
@@ -45,6 +55,7 @@ class ChatMessage(BaseModel):
     content: str | list[ContentPart] | None = None
     tool_calls: list[ToolCall] | None = Field(default=None, max_length=TOOL_CALLS_PER_MESSAGE_MAX)
     tool_call_id: Annotated[str, Field(min_length=1, max_length=256), PRINTABLE] | None = None
+    name: ParticipantName | None = None
 
     @field_validator("content")
     @classmethod

@@ -45,7 +45,8 @@ class Envelope(BaseModel):
 
 class PromptMessage(BaseModel):
     """A message as workers pass it to a provider: role and flattened text; an assistant's tool calls, a tool
-    result's call id, and image URLs (in order, after the text) when the message had them."""
+    result's call id, image URLs (in order, after the text) and OpenAI's participant name when the message had
+    them."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
     role: Literal["system", "user", "assistant", "tool"]
@@ -53,13 +54,14 @@ class PromptMessage(BaseModel):
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     images: tuple[str, ...] = ()
+    name: str | None = None
 
     @model_serializer(mode="wrap")
     def _compact(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # A plain message encodes as before (role and content only): a job of many short messages stays within
         # the event size its request promised (ingress/submission.py), and older readers see the old shape.
         encoded: dict[str, Any] = handler(self)
-        for name in ("tool_calls", "tool_call_id", "images"):
+        for name in ("tool_calls", "tool_call_id", "images", "name"):
             if not encoded.get(name):
                 encoded.pop(name, None)
         return encoded

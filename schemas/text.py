@@ -41,3 +41,22 @@ Text = Annotated[str, NO_NUL]
 Label64 = Annotated[str, Field(max_length=64), PRINTABLE]
 Label128 = Annotated[str, Field(max_length=128), PRINTABLE]
 ModelName = Annotated[str, Field(min_length=1, max_length=MAX_MODEL_NAME_CHARS), PRINTABLE]
+
+# OpenAI's rule for a message's participant `name` (its API answers `^[^\s<|\\/>]+$`), bounded as it long was.
+PARTICIPANT_NAME_CHARS_MAX = 64
+_NOT_IN_A_PARTICIPANT_NAME = frozenset("<|\\/>")
+
+
+def refuse_unfit_participant_name(value: str) -> str:
+    if any(char.isspace() or char in _NOT_IN_A_PARTICIPANT_NAME for char in value):
+        raise ValueError("must not contain spaces or any of < | \\ / > (OpenAI's rule for a participant name)")
+    return value
+
+
+# A message's participant name: printable, no spaces, none of `<|\/>`, 1 to 64 characters.
+ParticipantName = Annotated[
+    str,
+    Field(min_length=1, max_length=PARTICIPANT_NAME_CHARS_MAX),
+    PRINTABLE,
+    AfterValidator(refuse_unfit_participant_name),
+]

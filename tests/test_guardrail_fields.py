@@ -81,7 +81,7 @@ def test_the_prompt_texts_are_every_text_the_provider_receives() -> None:
     history_call = {"id": "call_1", "function": {"name": "lookup", "arguments": '{"q":"a"}'}}
     params = ChatParameters(
         messages=(
-            PromptMessage(role="user", content="hi", images=("data:image/png;base64,Qmx1ZWJpcmQ=",)),
+            PromptMessage(role="user", content="hi", images=("data:image/png;base64,Qmx1ZWJpcmQ=",), name="ann"),
             PromptMessage(role="assistant", content="", tool_calls=(ToolCall.model_validate(history_call),)),
         ),
         max_tokens=1,
@@ -90,6 +90,7 @@ def test_the_prompt_texts_are_every_text_the_provider_receives() -> None:
     texts = prompt_texts(params)
     assert texts.sent == (
         "hi",
+        "ann",
         "data:image/png;base64,",
         "call_1",
         "lookup",

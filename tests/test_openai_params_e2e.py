@@ -610,3 +610,48 @@ async def test_a_replayed_submission_of_n_choices_holds_for_every_choice_once_an
     assert (await balances(engine, workspace.id))["spent"] == rows[0].cost_tokens
     assert (await balances(engine, workspace.id))["available"] == 100_000 - rows[0].cost_tokens
     await assert_book_exact(engine)
+
+
+async def test_a_participant_name_goes_to_openai_wires_only_and_an_unfit_one_is_a_400_on_both_surfaces(
+    stack: Stack, engine: AsyncEngine, client: httpx.AsyncClient
+) -> None:
+    # It was accepted and silently dropped everywhere; agent frameworks set it on every message.
+    workspace = await make_workspace(engine, tokens=20_000)
+    marker = uuid.uuid4().hex
+    messages: Any = [
+        {"role": "system", "content": "Be brief.", "name": "rules"},
+        {"role": "user", "content": f"hi {marker}", "name": "ann_1"},
+    ]
+    models = [
+        "openai/gpt-4.1-mini",
+        "meta/llama-3.1-8b-instruct",
+        "anthropic/claude-sonnet-4",
+        "gemini/gemini-2.5-flash",
+    ]
+    async with async_sdk(stack, workspace.api_key) as sdk:
+        for model in models:
+            completion = await sdk.chat.completions.create(model=model, messages=messages, max_tokens=5)
+            assert completion.choices[0].message.content, model
+    async with httpx.AsyncClient(base_url=stack.fake_url) as fake:
+        recorded = (await fake.get("/_fake/requests")).json()["requests"]
+    # The tests' llama server is the fake's OpenAI wire too: each request is told apart by its upstream model.
+    sent = {
+        str(r["json"].get("model") or r["path"].split("/")[1]): json.dumps(r["json"])
+        for r in recorded
+        if marker in json.dumps(r["json"])
+    }
+    assert len(sent) == 4, sent.keys()
+    for upstream in ("gpt-4.1-mini", "meta-llama/Llama-3.1-8B-Instruct"):
+        assert [m.get("name") for m in json.loads(sent[upstream])["messages"]] == ["rules", "ann_1"]
+    for upstream in ("claude-sonnet-4-20250514", "gemini"):
+        assert "ann_1" not in sent[upstream] and "rules" not in sent[upstream]
+
+    for name in ["nul\x00", "bell\x07", "line\u2028sep", "a b", "<|im_start|>", "a/b", "n" * 65, "n" * 100_000, 7]:
+        body = {"model": "openai/gpt-4.1-mini", "messages": [messages[0], {**messages[1], "name": name}]}
+        openai_surface = await client.post("/openai/chat/completions", json=body, headers=workspace.headers)
+        assert openai_surface.status_code == 400, openai_surface.text
+        assert openai_surface.json()["error"]["param"] == "messages.1.name"
+        assert len(openai_surface.text) < 1_000
+        native = await client.post("/chat/completions", json=body, headers=workspace.headers)
+        assert native.status_code == 400 and native.json()["error"].startswith("'messages.1.name'"), native.text
+    await another_workspace_completes(client, engine)

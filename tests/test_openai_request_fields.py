@@ -6,13 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from ingress.openai_shapes import to_chat_request
 from ingress.stream_shapes import stream_options_of
+from ingress.submission import prompt_message
+from schemas.api import ChatCompletionRequest
 from schemas.capabilities import supported
 from schemas.chat_options import ChatOptions
 from schemas.errors import InvalidRequest
-from workers.providers import translate_anthropic, translate_openai
+from schemas.events import PromptMessage, encode
+from workers.providers import translate_anthropic, translate_gemini, translate_openai
 
 HI = {"role": "user", "content": "hi"}
 
@@ -33,7 +37,7 @@ def test_an_answers_message_with_every_null_field_is_its_text() -> None:
         "name": "bot",
     }
     chat = to_chat_request(request(messages=[HI, answered, HI]))
-    assert chat.messages[1].model_dump(exclude_none=True) == {"role": "assistant", "content": "Hello"}
+    assert chat.messages[1].model_dump(exclude_none=True) == {"role": "assistant", "content": "Hello", "name": "bot"}
 
 
 def test_a_refusal_is_the_assistants_text_when_it_has_no_content() -> None:
@@ -122,3 +126,50 @@ def test_anthropic_labels_the_user_with_user_else_safety_identifier() -> None:
 def test_reasoning_parameters_belong_to_no_kind_by_default() -> None:
     for kind in ("openai", "openai_compatible", "anthropic", "gemini"):
         assert not {"reasoning_effort", "verbosity"} & supported(kind, None)
+
+
+def test_a_participant_name_reaches_openai_wires_and_no_other() -> None:
+    # It was accepted and silently dropped: now the job carries it, and the Chat Completions wire sends it.
+    chat = to_chat_request(request(messages=[{"role": "user", "content": "hi", "name": "ann_O'Neil-2.é"}]))
+    prompt = prompt_message(chat.messages[0])
+    assert prompt.name == "ann_O'Neil-2.é"
+    assert translate_openai.message(prompt) == {"role": "user", "content": "hi", "name": "ann_O'Neil-2.é"}
+    # A message without one encodes as before (role and content only), so old readers see the old shape.
+    assert encode(PromptMessage(role="user", content="hi")) == b'{"role":"user","content":"hi"}'
+    assert PromptMessage.model_validate_json(encode(prompt)) == prompt
+    # Gemini has no participant name: left out, not refused (README, "A message's name").
+    assert "ann" not in str(translate_gemini.contents((prompt,)))
+
+
+NAMES_REFUSED = [
+    "",
+    "a b",
+    "tab\there",
+    "line\u2028sep",
+    "nul\x00",
+    "bell\x07",
+    "c1\x85",
+    "del\x7f",
+    "<|endoftext|>",
+    "a/b",
+    "a\\b",
+    "n" * 65,
+    "n" * 10_000,
+]
+
+
+@pytest.mark.parametrize("name", NAMES_REFUSED, ids=repr)
+def test_an_unfit_participant_name_is_a_400_naming_it_on_both_surfaces(name: str) -> None:
+    messages = [HI, {"role": "assistant", "content": "ok", "name": name}]
+    with pytest.raises(InvalidRequest, match=r"^'messages\.1\.name': ") as refused:
+        to_chat_request(request(messages=messages))
+    assert len(refused.value.message) < 300
+    with pytest.raises(ValidationError, match=r"messages\.1\.name"):
+        ChatCompletionRequest.model_validate(request(messages=messages))
+
+
+def test_a_participant_name_is_a_string() -> None:
+    for name in (5, True, ["a"], {"a": 1}):
+        with pytest.raises(InvalidRequest, match=r"^'messages\.0\.name': "):
+            to_chat_request(request(messages=[{**HI, "name": name}]))
+    assert prompt_message(to_chat_request(request(messages=[{**HI, "name": "n" * 64}])).messages[0]).name == "n" * 64

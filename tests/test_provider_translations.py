@@ -20,6 +20,7 @@ from workers.providers.base import ProviderCall
 from workers.providers.client import ProviderClient
 from workers.providers.gemini import GeminiAdapter
 from workers.providers.openai import OpenAIAdapter
+from workers.providers.openai_compatible import OpenAICompatibleAdapter
 
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 TOOL = ToolDefinition.model_validate(
@@ -107,3 +108,39 @@ async def test_gemini_sends_function_parts_schema_and_candidate_count(
     assert (config["responseMimeType"], config["responseJsonSchema"]) == ("application/json", SCHEMA)
     # JSON schema wins over the tool result when both are asked: a sample of the schema, twice.
     assert [json.loads(c.text or "") for c in result.choices] == [{"city": "fake"}, {"city": "fake"}]
+
+
+NAMED = (
+    PromptMessage(role="system", content="Be brief.", name="rules"),
+    PromptMessage(role="user", content="Weather?", name="ann_1"),
+)
+
+
+async def test_a_participant_name_goes_to_chat_completions_wires_and_is_left_out_elsewhere(
+    fake: RunningFakeProvider, client: ProviderClient
+) -> None:
+    wired = [
+        ("gpt-4.1-mini", OpenAIAdapter(fake_config(fake, client, name="openai", path="/openai/v1", api_key="sk"))),
+        ("llama", OpenAICompatibleAdapter(fake_config(fake, client, name="llama", path="/vllm/v1", api_key=None))),
+    ]
+    for model, adapter in wired:
+        fake.reset()
+        await adapter.complete(call(model, NAMED, ChatOptions()))
+        assert only_request(fake)["json"]["messages"] == [
+            {"role": "system", "content": "Be brief.", "name": "rules"},
+            {"role": "user", "content": "Weather?", "name": "ann_1"},
+        ]
+    # Anthropic and Gemini have no participant name: the message goes without it, the call is not refused.
+    unnamed = [
+        (
+            "claude-sonnet-4",
+            AnthropicAdapter(fake_config(fake, client, name="anthropic", path="/anthropic", api_key="k")),
+        ),
+        ("gemini-2.5-flash", GeminiAdapter(fake_config(fake, client, name="gemini", path="/gemini", api_key="AIza"))),
+    ]
+    for model, adapter in unnamed:
+        fake.reset()
+        result = await adapter.complete(call(model, NAMED, ChatOptions()))
+        sent = json.dumps(only_request(fake)["json"])
+        assert "Weather?" in sent and "ann_1" not in sent and "rules" not in sent
+        assert result.text

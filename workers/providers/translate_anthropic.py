@@ -7,7 +7,9 @@
   message -> a user turn with a `tool_result` block; images -> `image` blocks (base64 for data URLs).
 - The answer's `tool_use` blocks -> tool calls (arguments as JSON text), `stop_reason: tool_use`.
 Parameters Anthropic has no equivalent for (seed, penalties, logit_bias, n > 1, logprobs, response_format) are
-refused at the door by the catalogue's capability flags, never silently dropped here.
+refused at the door by the catalogue's capability flags, never silently dropped here. A message's participant
+`name` is the exception: a label agent frameworks set on every message, not a request the model could fail to
+honour, so it is left out rather than refused (README, "OpenAI parameters").
 """
 
 from __future__ import annotations

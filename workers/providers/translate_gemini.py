@@ -4,8 +4,8 @@
   required/none/{function} -> `toolConfig.functionCallingConfig` mode AUTO/ANY/NONE (+ `allowedFunctionNames`).
 - `response_format` json_object -> `generationConfig.responseMimeType: application/json`; json_schema -> also
   `responseJsonSchema`; `n` -> `candidateCount`; `seed`, `presence_penalty`, `frequency_penalty` -> `seed`,
-  `presencePenalty`, `frequencyPenalty`. `user`, `safety_identifier` and `prompt_cache_key` have no Gemini field
-  and are not sent.
+  `presencePenalty`, `frequencyPenalty`. `user`, `safety_identifier`, `prompt_cache_key` and a message's
+  participant `name` have no Gemini field and are not sent.
 - An assistant's tool calls -> `functionCall` parts; a `tool` message -> a `functionResponse` part named after
   the call it answers; images -> `inlineData` (data URLs) or `fileData` (other URLs).
 - Each candidate -> a choice; its `functionCall` parts -> tool calls (ids minted: Gemini has none), and

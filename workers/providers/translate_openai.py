@@ -1,9 +1,9 @@
 """OpenAI's chat parameters on the Chat Completions wire (OpenAI and OpenAI-compatible servers): passed through.
 
-Messages keep their tool calls, tool results and image parts; options go under their own names; every choice
-of the answer is read with its tool calls and logprobs. Text from the provider is made storable (NUL -> U+FFFD).
-OpenAI's own hints (`safety_identifier`, `prompt_cache_key`) go to OpenAI itself only: an OpenAI-compatible
-server has no use for them.
+Messages keep their tool calls, tool results, image parts and participant names; options go under their own
+names; every choice of the answer is read with its tool calls and logprobs. Text from the provider is made
+storable (NUL -> U+FFFD). OpenAI's own hints (`safety_identifier`, `prompt_cache_key`) go to OpenAI itself only:
+an OpenAI-compatible server has no use for them.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ def message(prompt: PromptMessage) -> dict[str, Any]:
             wire["content"] = None
     if prompt.tool_call_id is not None:
         wire["tool_call_id"] = prompt.tool_call_id
+    if prompt.name is not None:
+        wire["name"] = prompt.name
     return wire
 
 
