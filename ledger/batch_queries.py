@@ -61,6 +61,21 @@ _PAGE = text(
     ORDER BY b.created_at DESC, b.id DESC LIMIT :limit
     """  # noqa: S608 (_CREDIT is this module's constant)
 )
+# Ended batches (those that have output and error files), from a position on, the batch at it included: a listing
+# of their files resumes within the batch its cursor names (ingress/batch_output_files.py).
+_ENDED_PAGE = {
+    order: text(
+        f"""
+        SELECT b.*, f.status AS feed_status, f.waiting_for_credit_since, f.throttled_until, f.finished_at,
+               coalesce(f.next_line, 1) AS next_line, {_CREDIT}
+        FROM batches b JOIN batch_feeds f ON f.batch_id = b.id
+        WHERE b.workspace_id = :ws AND f.finished_at IS NOT NULL
+            AND (CAST(:after_time AS timestamptz) IS NULL OR (b.created_at, b.id) {compared} (:after_time, :after_id))
+        ORDER BY b.created_at {order}, b.id {order} LIMIT :limit
+        """  # noqa: S608 (_CREDIT and the comparison are this module's constants)
+    )
+    for order, compared in (("DESC", "<="), ("ASC", ">="))
+}
 # The next unreleased line of each of some batches (its job as JSON; NULL when it has none), in one statement.
 _NEXT_LINES = text(
     """
@@ -186,6 +201,28 @@ async def page(
                 },
             )
         ).all()
+        return await _views(conn, rows, catalogue)
+
+
+async def ended_page(
+    engine: AsyncEngine,
+    workspace_id: str,
+    *,
+    from_position: tuple[datetime, str] | None,
+    ascending: bool,
+    limit: int,
+    catalogue: Catalogue,
+) -> list[BatchView]:
+    """Ended batches in creation order (newest first unless `ascending`), from the keyset position (created_at, id)
+    on, the batch at it included."""
+    params = {
+        "ws": workspace_id,
+        "after_time": from_position[0] if from_position else None,
+        "after_id": from_position[1] if from_position else "",
+        "limit": limit,
+    }
+    async with engine.connect() as conn:
+        rows = (await conn.execute(_ENDED_PAGE["ASC" if ascending else "DESC"], params)).all()
         return await _views(conn, rows, catalogue)
 
 

@@ -9,6 +9,7 @@ import io
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import openai
 import orjson
 import pytest
@@ -228,3 +229,84 @@ async def test_a_batch_made_from_a_file_deleted_midway_stores_nothing(engine: As
 
 def _rows(output: str) -> list[dict[str, Any]]:
     return [orjson.loads(row) for row in output.splitlines()]
+
+
+async def test_purpose_batch_output_lists_the_files_of_ended_batches_and_pages_through_them(
+    stack: Stack, engine: AsyncEngine
+) -> None:
+    # It was always empty, though files.retrieve describes these files with that purpose.
+    workspace = await make_workspace(engine, tokens=1_000_000)
+    stranger = await make_workspace(engine, tokens=1_000_000)
+    fails = line("fails", "boom [fake fail_status=400 error_code=invalid_request_error]")
+    async with sdk(stack, workspace.api_key) as client:
+        ended = []
+        for n, lines in enumerate([[line("ok")], [line("ok"), fails], [fails]]):
+            uploaded = await client.files.create(file=(f"in{n}.jsonl", io.BytesIO(jsonl(lines))), purpose="batch")
+            created = await client.batches.create(
+                input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+            )
+            ended.append(await wait_done(client, created.id))
+        by_batch = [[i for i in (batch.output_file_id, batch.error_file_id) if i] for batch in ended]
+        assert [len(files) for files in by_batch] == [1, 2, 1]
+        newest_first = [file_id for files in by_batch[::-1] for file_id in files]
+        oldest_first = [file_id for files in by_batch for file_id in files]
+
+        listed = await client.files.list(purpose="batch_output")
+        assert [file.id for file in listed.data] == newest_first and listed.has_more is False
+        for file in listed.data:
+            assert file == await client.files.retrieve(file.id)  # described as files.retrieve describes it
+            assert file.bytes == len((await client.files.content(file.id)).content)
+        # The SDK follows `after` one file at a time, in and across batches, both ways.
+        assert [file.id async for file in client.files.list(purpose="batch_output", limit=1)] == newest_first
+        pages = client.files.list(purpose="batch_output", limit=1, order="asc")
+        assert [file.id async for file in pages] == oldest_first
+        assert (await client.files.list(purpose="batch_output", after=newest_first[1])).data[0].id == newest_first[2]
+        assert all(file.purpose == "batch" for file in (await client.files.list()).data)
+
+        for missing in ("file-out-batch_nope", "file-err-batch_nope"):
+            with pytest.raises(openai.NotFoundError, match=f"file '{missing}' not found"):
+                await client.files.retrieve(missing)
+            with pytest.raises(openai.NotFoundError, match=f"file '{missing}' not found"):
+                await client.files.delete(missing)
+            with pytest.raises(openai.NotFoundError, match=f"file '{missing}' not found"):
+                await client.files.list(purpose="batch_output", after=missing)
+        with pytest.raises(openai.BadRequestError, match="cannot be deleted on its own"):
+            await client.files.delete(newest_first[0])
+    async with sdk(stack, stranger.api_key) as other:
+        assert (await other.files.list(purpose="batch_output")).data == []
+        with pytest.raises(openai.NotFoundError):
+            await other.files.retrieve(newest_first[0])
+
+
+@pytest.mark.parametrize(
+    ("after", "status"),
+    [
+        ("file-out-", 404),
+        ("file-out-batch_\x00", 400),
+        ("file-err-batch_\x1b[2J", 400),
+        ("file-out-batch_" + "f" * 10_000, 400),
+        # A batch id of this API's form is a position, whether or not its batch exists (ingress/dated_ids.py).
+        ("file-out-batch_" + "f" * 46, 200),
+        ("file-nope", 404),
+    ],
+    ids=repr,
+)
+async def test_a_hostile_batch_output_cursor_is_a_clean_4xx(
+    stack: Stack, engine: AsyncEngine, after: str, status: int
+) -> None:
+    workspace = await make_workspace(engine, tokens=0)
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as raw:
+        response = await raw.get(
+            "/openai/files", params={"purpose": "batch_output", "after": after}, headers=workspace.headers
+        )
+        assert response.status_code == status, response.text
+        assert len(response.text) < 1_000
+        if status != 200:
+            assert response.json()["error"]["type"] == "invalid_request_error"
+        other = await make_workspace(engine, tokens=10_000)
+        answered = await raw.post(
+            "/chat/completions",
+            json={"model": "openai/gpt-4.1-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5},
+            headers=other.headers,
+        )
+        assert answered.status_code == 200, answered.text

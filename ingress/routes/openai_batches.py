@@ -127,8 +127,10 @@ async def list_files(
     """The workspace's uploaded files, newest first unless `order=asc`; `after` is the last file id of the page
     before. The cursor is a position: it stays valid once its file is deleted or expired (clean-up loops delete
     files as they page); an `after` that is no file id of this API's form and names no file of the workspace is a
-    404. Output and error files of batches are not listed: they are read through their batch."""
+    404. Output and error files of ended batches are listed with `purpose=batch_output` (only then: see README)."""
     services: Services = request.app.state.services
+    if purpose == "batch_output":
+        return await _list_output_files(services, principal, after=after, limit=limit, order=order)
     anchor = None
     if after is not None:
         anchor = await batch_files.position(services.engine, principal.workspace_id, after)
@@ -146,12 +148,63 @@ async def list_files(
     )
 
 
+async def _list_output_files(
+    services: Services, principal: Principal, *, after: str | None, limit: int, order: Literal["asc", "desc"]
+) -> OpenAIFileList:
+    cursor = None
+    if after is not None:
+        file = batch_output_files.output_file(after)
+        created_at = None
+        if file is not None:
+            created_at = dated_ids.created_at(BATCH_PREFIX, file.batch_id) or await batch_queries.created_at(
+                services.engine, principal.workspace_id, file.batch_id
+            )
+        if file is None or created_at is None:
+            raise NotFound(f"file '{after}' not found")
+        cursor = (file, created_at)
+    listed = await batch_output_files.listed(
+        services.engine,
+        principal.workspace_id,
+        after=cursor,
+        ascending=order == "asc",
+        limit=limit + 1,
+        catalogue=services.catalogue,
+        now=utc_now(),
+    )
+    data = [await _output_file(services, view, file) for file, view in listed[:limit]]
+    return OpenAIFileList(
+        data=data,
+        first_id=data[0].id if data else None,
+        last_id=data[-1].id if data else None,
+        has_more=len(listed) > limit,
+    )
+
+
+async def _output_file(
+    services: Services, view: batch_queries.BatchView, output: batch_output_files.OutputFile
+) -> OpenAIFile:
+    """A batch's output or error file as OpenAI describes one (its purpose `batch_output`)."""
+    size = await batch_output_files.size(
+        services.engine, view, output, chunk_lines=services.settings.batch_results_chunk_lines
+    )
+    return _file(
+        output.file_id,
+        size,
+        view.row.created_at,
+        f"{output.file_id}.jsonl",
+        purpose="batch_output",
+        expires_at=view.results_expire_at,
+    )
+
+
 @router.delete("/files/{file_id}", response_model=OpenAIFileDeleted, responses=_ERRORS)
 async def delete_file(file_id: FileId, request: Request, principal: Authenticated) -> OpenAIFileDeleted:
     """Delete an uploaded file and its bytes. Batches made from it keep running (they hold their own copy of its
     lines). A batch's output and error files are not stored: they go with the batch, after its retention."""
     services: Services = request.app.state.services
-    if batch_output_files.output_file(file_id) is not None:
+    output = batch_output_files.output_file(file_id)
+    if output is not None:
+        await _output_view(services, principal, output)  # a file of no batch is not found, like any other
         raise InvalidRequest(
             f"file '{file_id}' is a batch's output, rendered from its results when read, not a stored file: it "
             "cannot be deleted on its own, and is removed with the batch after the results' retention period"
@@ -166,19 +219,7 @@ async def retrieve_file(file_id: FileId, request: Request, principal: Authentica
     services: Services = request.app.state.services
     output = batch_output_files.output_file(file_id)
     if output is not None:
-        view = await _output_view(services, principal, output)
-        size = await batch_output_files.size(
-            services.engine, view, output, chunk_lines=services.settings.batch_results_chunk_lines
-        )
-        # OpenAI's purpose for a batch's output and error files.
-        return _file(
-            file_id,
-            size,
-            view.row.created_at,
-            f"{file_id}.jsonl",
-            purpose="batch_output",
-            expires_at=view.results_expire_at,
-        )
+        return await _output_file(services, await _output_view(services, principal, output), output)
     return _stored_file(await _uploaded(services, principal, file_id))
 
 
@@ -229,8 +270,13 @@ async def create_batch(body: CreateBatch, request: Request, principal: Authentic
 async def _output_view(
     services: Services, principal: Principal, output: batch_output_files.OutputFile
 ) -> batch_queries.BatchView:
-    """The batch of an output or error file still kept (past its `output_expires_after`, it is gone)."""
-    view = await _view(services, principal, output.batch_id)
+    """The batch of an output or error file still kept (past its `output_expires_after`, it is gone); the file of a
+    batch that does not exist (or no longer) is not found, as a file."""
+    view = await batch_queries.batch(
+        services.engine, principal.workspace_id, output.batch_id, catalogue=services.catalogue
+    )
+    if view is None:
+        raise NotFound(f"file '{output.file_id}' not found")
     expires_at = view.results_expire_at
     if expires_at is not None and expires_at <= utc_now():
         raise NotFound(f"file '{output.file_id}' has expired (the batch's output_expires_after)")
