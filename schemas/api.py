@@ -128,11 +128,20 @@ class Usage(BaseModel):
     output_tokens: int
 
 
+class AnswerUsage(Usage):
+    """An answer's usage: the billed totals, then the details of them the provider told (0 when it did not), never
+    billed apart: prompt tokens read from its cache, part of `input_tokens`, and reasoning tokens, part of
+    `output_tokens`."""
+
+    cached_input_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
 class ChatCompletionResponse(BaseModel):
     """The API page's response (`answer`, `usage`, `balance_left`) plus a receipt."""
 
     answer: str
-    usage: Usage
+    usage: AnswerUsage
     balance_left: int
     id: str
     model: str
