@@ -4,9 +4,10 @@ OpenAI surface (as OpenAI streams): `data: {chunk}` lines, the role first (`cont
 starts with a tool call), then content deltas and tool call pieces (`delta.tool_calls[{index, id, type,
 function: {name, arguments}}]`, the id, type and name on a call's first piece only), then a chunk with
 `finish_reason` (`tool_calls` when the answer called tools); with `stream_options.include_usage` every chunk has
-`"usage": null` and one more chunk with empty `choices` carries the usage (plus Luntrex's `cost` and
-`balance_left`); then `data: [DONE]`. An error after the first byte is `data: {"error": {...}}` (the official
-SDKs raise it as an APIError) and the stream ends without `[DONE]`.
+`"usage": null` and one more chunk with empty `choices` carries the usage with its details (plus Luntrex's `cost`
+and `balance_left`); then `data: [DONE]`. Every chunk says `service_tier` and `system_fingerprint`, the latter null
+until the answer is billed (the finish and usage chunks carry the provider's). An error after the first byte is
+`data: {"error": {...}}` (the official SDKs raise it as an APIError) and the stream ends without `[DONE]`.
 
 Native surface: `event: start` `{"id", "model"}`, `event: delta` `{"id", "delta"}` per piece of text,
 `event: tool_call` `{"id", "tool_call": {index, id, type, function: {name, arguments}}}` per piece of a tool call
