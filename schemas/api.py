@@ -129,12 +129,12 @@ class Usage(BaseModel):
 
 
 class AnswerUsage(Usage):
-    """An answer's usage: the billed totals, then the details of them the provider told (0 when it did not), never
-    billed apart: prompt tokens read from its cache, part of `input_tokens`, and reasoning tokens, part of
-    `output_tokens`."""
+    """An answer's usage: the billed totals, then each detail of them the provider told, never billed apart: prompt
+    tokens read from its cache (part of `input_tokens`) and reasoning tokens (part of `output_tokens`). A detail is
+    present only when above 0, so an answer without details keeps exactly the API page's `usage`."""
 
-    cached_input_tokens: int = 0
-    reasoning_tokens: int = 0
+    cached_input_tokens: int | None = Field(default=None, exclude_if=lambda count: count is None)
+    reasoning_tokens: int | None = Field(default=None, exclude_if=lambda count: count is None)
 
 
 class ChatCompletionResponse(BaseModel):

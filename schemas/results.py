@@ -72,14 +72,14 @@ class JobResult(BaseModel):
     system_fingerprint: str | None = None
 
     def usage_counts(self) -> dict[str, int]:
-        """The native `usage` object: the billed totals, then the details of them (keys added after the API page's
-        two, which keep their meaning)."""
-        return {
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cached_input_tokens": self.cached_input_tokens,
-            "reasoning_tokens": self.reasoning_tokens,
-        }
+        """The native `usage` object: the API page's two totals, then each detail of them the provider told (a
+        count above 0), so an answer without details keeps exactly the page's shape."""
+        counts = {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
+        if self.cached_input_tokens:
+            counts["cached_input_tokens"] = self.cached_input_tokens
+        if self.reasoning_tokens:
+            counts["reasoning_tokens"] = self.reasoning_tokens
+        return counts
 
 
 def result_status(status: str) -> ResultStatus:
