@@ -186,7 +186,7 @@ class AnthropicWire:
                     scenario.usage_input_tokens,
                 ),
                 "cache_creation_input_tokens": generation.cache_creation_tokens,
-                "cache_read_input_tokens": generation.cache_read_tokens,
+                "cache_read_input_tokens": reported(generation.cache_read_tokens, scenario.usage_cached_tokens),
                 "output_tokens": reported(
                     generation.output_tokens + generation.reasoning_tokens, scenario.usage_output_tokens
                 ),

@@ -185,9 +185,9 @@ class GeminiWire:
         usage["candidatesTokenCount"] = reported(generation.output_tokens, scenario.usage_output_tokens)
         usage["totalTokenCount"] = generation.input_tokens + output
         # Gemini omits zero-valued counters rather than sending 0.
-        if generation.reasoning_tokens:
-            usage["thoughtsTokenCount"] = generation.reasoning_tokens
-        if generation.cache_read_tokens:
-            usage["cachedContentTokenCount"] = generation.cache_read_tokens
+        if generation.reasoning_tokens or scenario.usage_reasoning_tokens is not None:
+            usage["thoughtsTokenCount"] = reported(generation.reasoning_tokens, scenario.usage_reasoning_tokens)
+        if generation.cache_read_tokens or scenario.usage_cached_tokens is not None:
+            usage["cachedContentTokenCount"] = reported(generation.cache_read_tokens, scenario.usage_cached_tokens)
         payload["candidates"] = candidates
         return json_reply(200, payload)

@@ -71,6 +71,7 @@ def _padded(text: str, size_bytes: int) -> str:
     return text + "x" * (size_bytes - len(encoded))
 
 
-def reported(count: int, override: object) -> object:
-    """The token count a wire format reports: the true one, or the scenario's hostile value when set."""
-    return count if override is None else override
+def reported(value: object, override: object) -> object:
+    """A count (or fingerprint) as a wire format reports it: the true one, or the scenario's hostile value when
+    set."""
+    return value if override is None else override

@@ -194,7 +194,7 @@ class OpenAIWire:
             "model": prompt.model,
             "choices": choices,
             "service_tier": "default",
-            "system_fingerprint": "fp_fakeprovider",
+            "system_fingerprint": reported("fp_fakeprovider", scenario.system_fingerprint),
         }
         completion = generation.output_tokens + generation.reasoning_tokens
         if not scenario.omit_usage:
@@ -202,9 +202,12 @@ class OpenAIWire:
                 "prompt_tokens": reported(generation.input_tokens, scenario.usage_input_tokens),
                 "completion_tokens": reported(completion, scenario.usage_output_tokens),
                 "total_tokens": generation.input_tokens + completion,
-                "prompt_tokens_details": {"cached_tokens": generation.cache_read_tokens, "audio_tokens": 0},
+                "prompt_tokens_details": {
+                    "cached_tokens": reported(generation.cache_read_tokens, scenario.usage_cached_tokens),
+                    "audio_tokens": 0,
+                },
                 "completion_tokens_details": {
-                    "reasoning_tokens": generation.reasoning_tokens,
+                    "reasoning_tokens": reported(generation.reasoning_tokens, scenario.usage_reasoning_tokens),
                     "audio_tokens": 0,
                     "accepted_prediction_tokens": 0,
                     "rejected_prediction_tokens": 0,

@@ -52,6 +52,12 @@ class Scenario:
     # any JSON value reported as the input / output token count (negative, 2**63, 1.5, true, "7").
     usage_input_tokens: Any = None
     usage_output_tokens: Any = None
+    # any JSON value reported as the cached prompt / reasoning token count, where the wire format has one (OpenAI's
+    # details, Anthropic's cache_read_input_tokens, Gemini's cachedContentTokenCount and thoughtsTokenCount);
+    usage_cached_tokens: Any = None
+    usage_reasoning_tokens: Any = None
+    # and any JSON value as OpenAI's system_fingerprint (a huge or unprintable text, a number).
+    system_fingerprint: Any = None
     # Send the answer in chunks with no content-length (chunked transfer encoding), as streaming proxies do.
     chunked: bool = False
     # Streams (fakeprovider/streaming.py): pause before each piece, piece size (default a word), and a stream
@@ -151,6 +157,9 @@ KNOBS: dict[str, Callable[[object], Any]] = {
     "error_message": _optional(_any_text),
     "usage_input_tokens": _json_value,
     "usage_output_tokens": _json_value,
+    "usage_cached_tokens": _json_value,
+    "usage_reasoning_tokens": _json_value,
+    "system_fingerprint": _json_value,
     "chunked": _to_bool,
     "stream_chunk_ms": _to_int,
     "stream_chunk_chars": _optional(_to_int),

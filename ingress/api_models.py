@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from schemas.api import Usage
+from schemas.api import AnswerUsage
 from schemas.chat_options import ResultChoice, ToolCall
 from schemas.finance import TopupView
 from schemas.results import JobError
@@ -231,7 +231,7 @@ class Job(BaseModel):
     model: str
     tags: list[str] | None = None
     answer: str | None = None
-    usage: Usage | None = None
+    usage: AnswerUsage | None = None
     balance_left: int | None = None
     provider: str | None = None
     finish_reason: str | None = None
@@ -357,10 +357,27 @@ class OpenAIChoice(BaseModel):
     finish_reason: str
 
 
+class OpenAIPromptTokensDetails(BaseModel):
+    cached_tokens: int
+    audio_tokens: int
+
+
+class OpenAICompletionTokensDetails(BaseModel):
+    reasoning_tokens: int
+    audio_tokens: int
+    accepted_prediction_tokens: int
+    rejected_prediction_tokens: int
+
+
 class OpenAIUsage(BaseModel):
+    """OpenAI's usage; the details are always there, 0 where the provider told nothing (audio and predicted
+    outputs are never used here)."""
+
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    prompt_tokens_details: OpenAIPromptTokensDetails
+    completion_tokens_details: OpenAICompletionTokensDetails
 
 
 class OpenAIChatCompletion(BaseModel):
@@ -372,6 +389,10 @@ class OpenAIChatCompletion(BaseModel):
     model: str
     choices: list[OpenAIChoice]
     usage: OpenAIUsage
+    # Always "default": the only tier the gateway asks for (a request may say "auto" or "default").
+    service_tier: Literal["default"]
+    # The answering backend's configuration, as OpenAI reports it; null when the provider gave none.
+    system_fingerprint: str | None
     provider: str | None
     balance_left: int
     cost: int

@@ -93,7 +93,7 @@ def result_line(line: LineResult) -> bytes:
             "model": finished.model_id,
             "answer": finished.answer,
             "finish_reason": finished.finish_reason,
-            "usage": {"input_tokens": finished.input_tokens, "output_tokens": finished.output_tokens},
+            "usage": finished.usage_counts(),
             "cost_tokens": finished.cost_tokens,
             "error": finished.error.model_dump() if finished.error is not None else None,
         }

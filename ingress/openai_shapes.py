@@ -33,6 +33,9 @@ METADATA_VALUE_CHARS_MAX = 512
 # Fields OpenAI's SDKs send back on an assistant message they got from an answer (`model_dump()` sets them all).
 _ASSISTANT_ONLY = ("refusal", "audio", "function_call", "annotations")
 ANNOTATIONS_MAX = 128
+# The tier every answer reports: a request may ask for "auto" or "default" only (`OpenAIChatRequest.service_tier`),
+# and the gateway asks providers for no other, so "auto" resolves to "default" as it does at OpenAI.
+SERVICE_TIER = "default"
 
 
 class RefusalPart(BaseModel):
@@ -211,6 +214,23 @@ def to_chat_request(raw: dict[str, Any]) -> ChatCompletionRequest:
     return chat.sent_as("max_completion_tokens") if request.max_completion_tokens is not None else chat
 
 
+def usage(finished: JobResult) -> dict[str, Any]:
+    """OpenAI's `usage`, its details always present as OpenAI sends them: 0 where the provider told nothing (audio
+    and predicted outputs are never used here)."""
+    return {
+        "prompt_tokens": finished.input_tokens,
+        "completion_tokens": finished.output_tokens,
+        "total_tokens": finished.input_tokens + finished.output_tokens,
+        "prompt_tokens_details": {"cached_tokens": finished.cached_input_tokens, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": finished.reasoning_tokens,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+
+
 def chat_completion(finished: JobResult, *, created: int | None = None) -> dict[str, Any]:
     """A `chat.completion` object, with the Luntrex receipt (`balance_left`, `cost`) as extra fields; `created`
     (Unix seconds) defaults to now, when the answer is sent."""
@@ -220,11 +240,9 @@ def chat_completion(finished: JobResult, *, created: int | None = None) -> dict[
         "created": int(time.time()) if created is None else created,
         "model": finished.model_id,
         "choices": openai_choices.choices(finished),
-        "usage": {
-            "prompt_tokens": finished.input_tokens,
-            "completion_tokens": finished.output_tokens,
-            "total_tokens": finished.input_tokens + finished.output_tokens,
-        },
+        "usage": usage(finished),
+        "service_tier": SERVICE_TIER,
+        "system_fingerprint": finished.system_fingerprint,
         "provider": finished.provider,
         "balance_left": finished.balance_left,
         "cost": finished.cost_tokens,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from ingress.json_response import OrjsonResponse
 from ingress.prefer import Preferences
 from ledger.queries import JobState
-from schemas.api import ChatCompletionResponse, JobAccepted, Usage
+from schemas.api import AnswerUsage, ChatCompletionResponse, JobAccepted
 from schemas.errors import ErrorCode, LuntrexError, spec_of
 from schemas.results import JobResult
 
@@ -39,7 +39,7 @@ def completion(finished: JobResult, headers: dict[str, str] | None = None) -> Ch
         raise JobFailed(error.code, error.message, error.retry_after_s, headers)
     return ChatCompletionResponse(
         answer=finished.answer or "",
-        usage=Usage(input_tokens=finished.input_tokens, output_tokens=finished.output_tokens),
+        usage=AnswerUsage(**finished.usage_counts()),
         balance_left=finished.balance_left,
         id=finished.job_id,
         model=finished.model_id,

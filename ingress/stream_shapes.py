@@ -4,9 +4,10 @@ OpenAI surface (as OpenAI streams): `data: {chunk}` lines, the role first (`cont
 starts with a tool call), then content deltas and tool call pieces (`delta.tool_calls[{index, id, type,
 function: {name, arguments}}]`, the id, type and name on a call's first piece only), then a chunk with
 `finish_reason` (`tool_calls` when the answer called tools); with `stream_options.include_usage` every chunk has
-`"usage": null` and one more chunk with empty `choices` carries the usage (plus Luntrex's `cost` and
-`balance_left`); then `data: [DONE]`. An error after the first byte is `data: {"error": {...}}` (the official
-SDKs raise it as an APIError) and the stream ends without `[DONE]`.
+`"usage": null` and one more chunk with empty `choices` carries the usage with its details (plus Luntrex's `cost`
+and `balance_left`); then `data: [DONE]`. Every chunk says `service_tier` and `system_fingerprint`, the latter null
+until the answer is billed (the finish and usage chunks carry the provider's). An error after the first byte is
+`data: {"error": {...}}` (the official SDKs raise it as an APIError) and the stream ends without `[DONE]`.
 
 Native surface: `event: start` `{"id", "model"}`, `event: delta` `{"id", "delta"}` per piece of text,
 `event: tool_call` `{"id", "tool_call": {index, id, type, function: {name, arguments}}}` per piece of a tool call
@@ -84,7 +85,15 @@ class OpenAIChunks:
     _base: dict[str, Any] = field(default_factory=dict)
 
     def start(self, job_id: str, model_id: str, *, text_first: bool = True) -> bytes:
-        self._base = {"id": job_id, "object": "chat.completion.chunk", "created": int(time.time()), "model": model_id}
+        self._base = {
+            "id": job_id,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model_id,
+            "service_tier": openai_shapes.SERVICE_TIER,
+            # Known once the answer is billed: the chunks before then say null, the last two the provider's.
+            "system_fingerprint": None,
+        }
         if self.include_usage:
             self._base["usage"] = None
         # OpenAI starts an answer that opens with a tool call with `content: null`.
@@ -105,20 +114,16 @@ class OpenAIChunks:
         finish = openai_choices.openai_finish_reason(first.finish_reason)
         if first.tool_calls:
             finish = "tool_calls"
+        self._base["system_fingerprint"] = result.system_fingerprint
         events = [self._chunk({}, finish)]
         if self.include_usage:
-            usage = {
-                "prompt_tokens": result.input_tokens,
-                "completion_tokens": result.output_tokens,
-                "total_tokens": result.input_tokens + result.output_tokens,
-            }
             events.append(
                 _data(
                     {
                         **self._base,
                         "model": result.model_id,
                         "choices": [],
-                        "usage": usage,
+                        "usage": openai_shapes.usage(result),
                         "cost": result.cost_tokens,
                         "balance_left": result.balance_left,
                     }
@@ -151,7 +156,7 @@ class NativeEvents:
             "model": result.model_id,
             "provider": result.provider,
             "finish_reason": result.finish_reason,
-            "usage": {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens},
+            "usage": result.usage_counts(),
             "cost": result.cost_tokens,
             "balance_left": result.balance_left,
             "first_token_ms": first_token_ms,

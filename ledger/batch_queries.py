@@ -107,7 +107,8 @@ _RESULTS = """
     SELECT l.line_no, l.custom_id, l.job_id, l.model_id AS line_model, j.id, j.workspace_id, j.status, j.model_id,
            j.answered_by, j.provider, j.input_tokens, j.output_tokens, j.cost_tokens, j.uncharged_tokens,
            j.overrun_tokens, j.usage_estimated, j.attempts, j.first_token_ms, j.balance_left, j.answer, j.finish_reason,
-           j.error, j.choices, j.finished_at AS job_finished_at
+           j.error, j.choices, j.cached_input_tokens, j.reasoning_tokens, j.system_fingerprint,
+           j.finished_at AS job_finished_at
     FROM batch_lines l LEFT JOIN jobs j ON j.id = l.job_id
     WHERE l.batch_id = %(b)s AND l.line_no > %(after)s ORDER BY l.line_no LIMIT %(limit)s
 """

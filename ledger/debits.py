@@ -40,6 +40,9 @@ class Usage:
     attempts: int = 0
     first_token_ms: int | None = None
     choices: tuple[ResultChoice, ...] = ()
+    cached_input_tokens: int = 0
+    reasoning_tokens: int = 0
+    system_fingerprint: str | None = None
 
 
 class SettledJob(JobResult):
@@ -91,12 +94,14 @@ _SETTLE = (  # composed of this module's and the journal's constant SQL only
             usage_estimated = f.usage_estimated, balance_left = f.balance_left,
             answered_by = f.answered_by, provider = f.provider, finish_reason = f.finish_reason, answer = f.answer,
             error = f.error, attempts = f.attempts, first_token_ms = f.first_token_ms, choices = f.choices,
-            finished_at = now()
+            cached_input_tokens = f.cached_input_tokens, reasoning_tokens = f.reasoning_tokens,
+            system_fingerprint = f.system_fingerprint, finished_at = now()
         FROM jsonb_to_recordset(CAST(%(jobs)s AS jsonb))
              AS f(id text, status text, input_tokens bigint, output_tokens bigint, cost_tokens bigint,
                   uncharged_tokens bigint, overrun_tokens bigint, usage_estimated boolean, balance_left bigint,
                   answered_by text, provider text, finish_reason text, answer text, error jsonb, attempts integer,
-                  first_token_ms integer, choices jsonb)
+                  first_token_ms integer, choices jsonb, cached_input_tokens bigint, reasoning_tokens bigint,
+                  system_fingerprint text)
         WHERE jobs.id = f.id
         RETURNING jobs.id
     )
@@ -179,7 +184,8 @@ def _settle_one(
     account = balances[workspace_id]
     hold = job["hold_tokens"]
     amounts = domain.settle_amounts(hold, priced.priced_cost, account.available, account.available_floor)
-    estimated = usage.usage_estimated and priced.status == "completed"
+    completed = priced.status == "completed"
+    estimated = usage.usage_estimated and completed
     postings = domain.settle_postings(workspace_id, hold, amounts.cost_tokens)
     if postings:
         detail: dict[str, Any] = {
@@ -222,8 +228,12 @@ def _settle_one(
         webhook_endpoint_id=job["webhook_endpoint_id"],
         webhook_job_events=account.webhook_job_events,
         crossings_watched=account.crossings_watched,
-        # A failed job answered nothing: its choices (if a provider sent any) are not the caller's.
-        choices=usage.choices if priced.status == "completed" else (),
+        # A failed job answered nothing: its choices (if a provider sent any) are not the caller's, nor the details
+        # of an answer it does not have.
+        choices=usage.choices if completed else (),
+        cached_input_tokens=usage.cached_input_tokens if completed else 0,
+        reasoning_tokens=usage.reasoning_tokens if completed else 0,
+        system_fingerprint=usage.system_fingerprint if completed else None,
     )
 
 
@@ -258,6 +268,9 @@ def _finish_rows(settled: list[SettledJob]) -> list[dict[str, Any]]:
             "attempts": s.attempts,
             "first_token_ms": s.first_token_ms,
             "choices": _choices_list(s),
+            "cached_input_tokens": s.cached_input_tokens,
+            "reasoning_tokens": s.reasoning_tokens,
+            "system_fingerprint": s.system_fingerprint,
         }
         for s in settled
     ]

@@ -61,9 +61,17 @@ def usage(payload: bytes | None, catalogue: Catalogue) -> UsageRecorded:
         report.provider,
         report.answer,
         report.finish_reason,
+        report.system_fingerprint,
         *error_texts,
     )
-    _check_counts(ErrorCode.UPSTREAM_ERROR, "the provider's usage", report.input_tokens, report.output_tokens)
+    _check_counts(
+        ErrorCode.UPSTREAM_ERROR,
+        "the provider's usage",
+        report.input_tokens,
+        report.output_tokens,
+        report.cached_input_tokens,
+        report.reasoning_tokens,
+    )
     if report.first_token_ms is not None and not 0 <= report.first_token_ms <= INTEGER_MAX:
         raise Refused(ErrorCode.UPSTREAM_ERROR, "the usage carries an impossible time to first token")
     return report

@@ -32,7 +32,8 @@ class JobState:
 _JOB = text(
     "SELECT id, workspace_id, status, model_id, answered_by, provider, input_tokens, output_tokens, cost_tokens, "
     "uncharged_tokens, overrun_tokens, usage_estimated, attempts, first_token_ms, balance_left, answer, "
-    "finish_reason, error, terms, tags, guardrails, choices FROM jobs WHERE id = :id AND workspace_id = :ws"
+    "finish_reason, error, terms, tags, guardrails, choices, cached_input_tokens, reasoning_tokens, system_fingerprint "
+    "FROM jobs WHERE id = :id AND workspace_id = :ws"
 )
 
 
@@ -80,6 +81,10 @@ def result_of(row: Mapping[Any, Any], *, priced: bool = True) -> JobResult:
         unbilled_tokens=row["uncharged_tokens"],
         price=_price_used(row["terms"], model_id) if priced and row["status"] == "completed" else None,
         choices=tuple(ResultChoice.model_validate(choice) for choice in row.get("choices") or ()),
+        # A row read by a query that does not select them (or from before migration 0031) has no details.
+        cached_input_tokens=row.get("cached_input_tokens") or 0,
+        reasoning_tokens=row.get("reasoning_tokens") or 0,
+        system_fingerprint=row.get("system_fingerprint"),
     )
 
 

@@ -41,6 +41,9 @@ async def settle_in_book(
             attempts=usage.attempts,
             first_token_ms=usage.first_token_ms,
             choices=usage.choices,
+            cached_input_tokens=usage.cached_input_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            system_fingerprint=usage.system_fingerprint,
         )
         for usage in usages
     ]

@@ -91,7 +91,7 @@ def job_event(job: JobResult, endpoint_id: str | None) -> WebhookEvent:
         "provider": job.provider,
         "answer": job.answer,
         "finish_reason": job.finish_reason,
-        "usage": {"input_tokens": job.input_tokens, "output_tokens": job.output_tokens},
+        "usage": job.usage_counts(),
         "usage_estimated": job.usage_estimated,
         "cost_tokens": job.cost_tokens,
         "balance_left": job.balance_left,

@@ -150,11 +150,20 @@ class Usage(BaseModel):
     output_tokens: int
 
 
+class AnswerUsage(Usage):
+    """An answer's usage: the billed totals, then each detail of them the provider told, never billed apart: prompt
+    tokens read from its cache (part of `input_tokens`) and reasoning tokens (part of `output_tokens`). A detail is
+    present only when above 0, so an answer without details keeps exactly the API page's `usage`."""
+
+    cached_input_tokens: int | None = Field(default=None, exclude_if=lambda count: count is None)
+    reasoning_tokens: int | None = Field(default=None, exclude_if=lambda count: count is None)
+
+
 class ChatCompletionResponse(BaseModel):
     """The API page's response (`answer`, `usage`, `balance_left`) plus a receipt."""
 
     answer: str
-    usage: Usage
+    usage: AnswerUsage
     balance_left: int
     id: str
     model: str

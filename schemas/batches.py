@@ -201,8 +201,8 @@ class OpenAIOutputTokensDetails(BaseModel):
 
 
 class OpenAIBatchUsage(BaseModel):
-    """OpenAI's batch `usage`: the tokens of its requests so far. Cached and reasoning tokens are not told apart
-    here (the providers' usage is kept as input and output), so their details read 0."""
+    """OpenAI's batch `usage`: the tokens of its requests so far. The batch's tally (migration 0027) sums only the
+    totals, so the cached and reasoning details read 0 here; each output line's `chat.completion` has its own."""
 
     input_tokens: int
     input_tokens_details: OpenAIInputTokensDetails = OpenAIInputTokensDetails()

@@ -64,6 +64,22 @@ class JobResult(BaseModel):
     # Every choice when the answer has more than `answer` and `finish_reason` say (n > 1, tool calls, logprobs);
     # empty otherwise. `answer` and `finish_reason` are always the first choice's.
     choices: tuple[ResultChoice, ...] = ()
+    # What the provider told of its counts, shown to callers and never billed apart: prompt tokens read from its
+    # cache (part of `input_tokens`) and reasoning tokens (part of `output_tokens`), 0 when it did not say; and the
+    # backend configuration that answered (OpenAI's `system_fingerprint`), None when it gave none.
+    cached_input_tokens: int = 0
+    reasoning_tokens: int = 0
+    system_fingerprint: str | None = None
+
+    def usage_counts(self) -> dict[str, int]:
+        """The native `usage` object: the API page's two totals, then each detail of them the provider told (a
+        count above 0), so an answer without details keeps exactly the page's shape."""
+        counts = {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
+        if self.cached_input_tokens:
+            counts["cached_input_tokens"] = self.cached_input_tokens
+        if self.reasoning_tokens:
+            counts["reasoning_tokens"] = self.reasoning_tokens
+        return counts
 
 
 def result_status(status: str) -> ResultStatus:

@@ -73,6 +73,9 @@ def test_a_submission_money_must_not_touch_is_refused_with_its_code(
         ({"outcome": "failed", "error": {"code": "upstream_error", "message": "\x00"}}, ErrorCode.UPSTREAM_ERROR),
         ({"output_tokens": -1}, ErrorCode.UPSTREAM_ERROR),
         ({"input_tokens": 2**63}, ErrorCode.UPSTREAM_ERROR),
+        ({"cached_input_tokens": -1}, ErrorCode.UPSTREAM_ERROR),
+        ({"reasoning_tokens": 2**63}, ErrorCode.UPSTREAM_ERROR),
+        ({"system_fingerprint": "fp\x00"}, ErrorCode.UPSTREAM_ERROR),
         ({"model_id": "gone/model"}, ErrorCode.MODEL_NOT_FOUND),
     ],
 )

@@ -233,6 +233,9 @@ def _completed(
         attempts=attempts,
         usage_estimated=result.usage_estimated,
         choices=result.choices,
+        cached_input_tokens=result.cached_input_tokens,
+        reasoning_tokens=result.reasoning_tokens,
+        system_fingerprint=result.system_fingerprint,
     )
 
 

@@ -103,24 +103,30 @@ def _result(call: ProviderCall, body: dict[str, Any], request_id: str | None) ->
             text = as_optional_str(block.get("text"), f"content[{index}].text")
             texts.append(text or "")
     usage = as_object(body.get("usage"), "usage")
-    # Anthropic's input_tokens excludes cached prompt tokens; the whole prompt is the sum of the three.
-    input_tokens = count_total(
-        (
-            as_count(usage.get("input_tokens"), "usage.input_tokens"),
-            as_count(usage.get("cache_creation_input_tokens"), "usage.cache_creation", missing_is_zero=True),
-            as_count(usage.get("cache_read_input_tokens"), "usage.cache_read", missing_is_zero=True),
-        ),
-        "usage input tokens",
-    )
+    input_tokens, cached_input_tokens = input_counts(usage)
     return ProviderResult(
         text=answer_text("".join(texts)),
         input_tokens=input_tokens,
+        cached_input_tokens=cached_input_tokens,
         output_tokens=as_count(usage.get("output_tokens"), "usage.output_tokens"),
         finish_reason=as_optional_str(body.get("stop_reason"), "stop_reason"),
         upstream_model=as_optional_str(body.get("model"), "model") or call.upstream_model,
         request_id=request_id,
         choices=translate_anthropic.answer_choices(content, as_optional_str(body.get("stop_reason"), "stop_reason")),
     )
+
+
+def input_counts(usage: dict[str, Any]) -> tuple[int, int]:
+    """The whole prompt and the part of it read from the cache. Anthropic's input_tokens excludes cached prompt
+    tokens: the whole prompt is the sum of the three counters. Tokens written to the cache are not cached input
+    (OpenAI's `cached_tokens` counts cache hits only). Thinking tokens are not reported apart from output_tokens,
+    so an Anthropic answer's reasoning tokens read 0."""
+    counts = (
+        as_count(usage.get("input_tokens"), "usage.input_tokens"),
+        as_count(usage.get("cache_creation_input_tokens"), "usage.cache_creation", missing_is_zero=True),
+        as_count(usage.get("cache_read_input_tokens"), "usage.cache_read", missing_is_zero=True),
+    )
+    return count_total(counts, "usage input tokens"), counts[2]
 
 
 def _error(response: httpx.Response) -> UpstreamError:

@@ -21,12 +21,15 @@ from workers.providers.errors import (
 )
 from workers.providers.exchange import decode_object, error_message
 from workers.providers.wire import (
+    UsageCounts,
     WrongShapeError,
     answer_text,
     as_count,
     as_list,
     as_object,
     as_optional_str,
+    fingerprint,
+    part_count,
     sampling_fields,
     str_or_none,
 )
@@ -63,14 +66,33 @@ def chat_answer(body: dict[str, Any]) -> tuple[str, str | None, str | None]:
     return text, finish, as_optional_str(body.get("model"), "model")
 
 
-def chat_usage(body: dict[str, Any]) -> tuple[int, int] | None:
-    """(input, output) tokens, or None when the server sent no usage; completion already counts reasoning."""
+def chat_usage(body: dict[str, Any]) -> UsageCounts | None:
+    """The counts, or None when the server sent no usage; raises WrongShapeError."""
     usage = body.get("usage")
     if usage is None:
         return None
-    usage = as_object(usage, "usage")
-    return as_count(usage.get("prompt_tokens"), "usage.prompt_tokens"), as_count(
-        usage.get("completion_tokens"), "usage.completion_tokens"
+    return usage_counts(as_object(usage, "usage"))
+
+
+def usage_counts(usage: dict[str, Any]) -> UsageCounts:
+    """Prompt and completion tokens (completion already counts reasoning), and their details when the server sent
+    them: `prompt_tokens_details.cached_tokens`, `completion_tokens_details.reasoning_tokens` (a server that has no
+    details sends neither object, or null, as vLLM does)."""
+    input_tokens = as_count(usage.get("prompt_tokens"), "usage.prompt_tokens")
+    output_tokens = as_count(usage.get("completion_tokens"), "usage.completion_tokens")
+    prompt_details = as_object(usage.get("prompt_tokens_details") or {}, "usage.prompt_tokens_details")
+    completion_details = as_object(usage.get("completion_tokens_details") or {}, "usage.completion_tokens_details")
+    return UsageCounts(
+        input_tokens,
+        output_tokens,
+        cached_input_tokens=part_count(
+            prompt_details.get("cached_tokens"), "usage.prompt_tokens_details.cached_tokens", whole=input_tokens
+        ),
+        reasoning_tokens=part_count(
+            completion_details.get("reasoning_tokens"),
+            "usage.completion_tokens_details.reasoning_tokens",
+            whole=output_tokens,
+        ),
     )
 
 
@@ -88,12 +110,15 @@ def chat_result(
         raise protocol_failure(provider, f"not a chat.completion: {exc}", response) from exc
     return ProviderResult(
         text=text,
-        input_tokens=usage[0],
-        output_tokens=usage[1],
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
         finish_reason=finish,
         upstream_model=model or call.upstream_model,
         request_id=request_id,
         choices=choices,
+        cached_input_tokens=usage.cached_input_tokens,
+        reasoning_tokens=usage.reasoning_tokens,
+        system_fingerprint=fingerprint(body.get("system_fingerprint")),
     )
 
 

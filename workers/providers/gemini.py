@@ -31,12 +31,14 @@ from workers.providers.exchange import (
     success_object,
 )
 from workers.providers.wire import (
+    UsageCounts,
     WrongShapeError,
     as_count,
     as_list,
     as_object,
     as_optional_str,
     count_total,
+    part_count,
     sampling_fields,
     str_or_none,
 )
@@ -85,23 +87,31 @@ class GeminiAdapter:
             )
         # A candidate stopped for SAFETY may come without content; its text is then empty.
         first = translate_gemini.candidate_choice(0, as_object(candidates[0], "candidates[0]"))
-        # Gemini omits zero counters; thinking tokens are billed as output.
-        output_tokens = count_total(
-            (
-                as_count(usage.get("candidatesTokenCount"), "candidatesTokenCount", missing_is_zero=True),
-                as_count(usage.get("thoughtsTokenCount"), "thoughtsTokenCount", missing_is_zero=True),
-            ),
-            "usageMetadata output tokens",
-        )
+        counts = usage_counts(usage)
         return ProviderResult(
             text=first.text or "",
-            input_tokens=as_count(usage.get("promptTokenCount"), "usageMetadata.promptTokenCount"),
-            output_tokens=output_tokens,
+            input_tokens=counts.input_tokens,
+            output_tokens=counts.output_tokens,
+            cached_input_tokens=counts.cached_input_tokens,
+            reasoning_tokens=counts.reasoning_tokens,
             finish_reason=first.finish_reason,
             upstream_model=as_optional_str(body.get("modelVersion"), "modelVersion") or call.upstream_model,
             request_id=as_optional_str(body.get("responseId"), "responseId"),
             choices=translate_gemini.answer_choices(candidates),
         )
+
+
+def usage_counts(usage: dict[str, Any]) -> UsageCounts:
+    """A `usageMetadata`'s counts. Gemini omits zero counters; thinking tokens are billed as output (the output is
+    candidates plus thoughts) and are its reasoning tokens; `cachedContentTokenCount` is part of the prompt."""
+    input_tokens = as_count(usage.get("promptTokenCount"), "usageMetadata.promptTokenCount")
+    thoughts = as_count(usage.get("thoughtsTokenCount"), "thoughtsTokenCount", missing_is_zero=True)
+    output_tokens = count_total(
+        (as_count(usage.get("candidatesTokenCount"), "candidatesTokenCount", missing_is_zero=True), thoughts),
+        "usageMetadata output tokens",
+    )
+    cached = part_count(usage.get("cachedContentTokenCount"), "cachedContentTokenCount", whole=input_tokens)
+    return UsageCounts(input_tokens, output_tokens, cached_input_tokens=cached, reasoning_tokens=thoughts)
 
 
 def _payload(call: ProviderCall) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from workers.providers.base import ProviderCall, ProviderConfig, ProviderResult
 from workers.providers.chat_completions import chat_answer, chat_payload, chat_usage, raise_for_error
 from workers.providers.errors import protocol_failure
 from workers.providers.exchange import post_json, success_object
-from workers.providers.wire import WrongShapeError
+from workers.providers.wire import UsageCounts, WrongShapeError, fingerprint
 
 TEMPLATE_TOKENS_PER_MESSAGE = 4
 
@@ -60,19 +60,24 @@ class OpenAICompatibleAdapter:
         except WrongShapeError as exc:
             raise protocol_failure(self.name, f"not a chat.completion: {exc}", response) from exc
         if usage is None:
-            input_tokens = estimate_input_tokens(m.content for m in call.messages)
             # Per choice, with the tool calls' arguments: each choice's bound is max_tokens.
             texts = [(c.text or "") + "".join(t.function.arguments for t in c.tool_calls) for c in choices] or [text]
-            output_tokens = sum(estimate_output_tokens(piece, call.max_tokens) for piece in texts)
+            counts = UsageCounts(
+                estimate_input_tokens(m.content for m in call.messages),
+                sum(estimate_output_tokens(piece, call.max_tokens) for piece in texts),
+            )
         else:
-            input_tokens, output_tokens = usage
+            counts = usage
         return ProviderResult(
             text=text,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
+            input_tokens=counts.input_tokens,
+            output_tokens=counts.output_tokens,
             finish_reason=finish,
             upstream_model=model or call.upstream_model,
             request_id=response.headers.get("x-request-id"),
             usage_estimated=usage is None,
             choices=choices,
+            cached_input_tokens=counts.cached_input_tokens,
+            reasoning_tokens=counts.reasoning_tokens,
+            system_fingerprint=fingerprint(body.get("system_fingerprint")),
         )

@@ -6,6 +6,7 @@ The readers raise `WrongShape` on a field of the wrong type; adapters turn it in
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from schemas.events import PromptMessage
@@ -16,12 +17,25 @@ TURN_SEPARATOR = "\n\n"
 # The largest token count one call may report, per counter and in total. The largest contexts are ~2M tokens;
 # a count above this is a misbehaving server (a negative or >= 2**63 count would break the book), not usage.
 TOKEN_COUNT_MAX = 10_000_000
+# The longest system fingerprint kept (OpenAI's read like "fp_44709d6fcb"); a longer one is not a fingerprint.
+FINGERPRINT_CHARS_MAX = 64
 # What a NUL in an answer becomes: PostgreSQL text cannot store NUL, so the answer could not be settled.
 REPLACEMENT_CHARACTER = "\ufffd"
 
 
 class WrongShapeError(ValueError):
     """A provider JSON field is missing or has the wrong type."""
+
+
+@dataclass(frozen=True, slots=True)
+class UsageCounts:
+    """A call's billed totals, and the details of them a provider reports (0 when it does not): prompt tokens read
+    from its cache, part of `input_tokens`, and reasoning tokens, part of `output_tokens`."""
+
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int = 0
+    reasoning_tokens: int = 0
 
 
 def as_object(value: object, where: str) -> dict[str, Any]:
@@ -51,6 +65,21 @@ def count_total(counts: Sequence[int], where: str) -> int:
     if total > TOKEN_COUNT_MAX:
         raise WrongShapeError(f"{where} adds up to {total}, over the sanity maximum {TOKEN_COUNT_MAX}")
     return total
+
+
+def part_count(value: object, where: str, *, whole: int) -> int:
+    """A count of part of a total (cached of the prompt, reasoning of the output): a token count as `as_count`
+    reads one (missing is 0), never more than the `whole` it is part of. It details the bill and never changes
+    it, so a server that reports more cached than prompt tokens is shown its whole, not refused."""
+    return min(as_count(value, where, missing_is_zero=True), whole)
+
+
+def fingerprint(value: object) -> str | None:
+    """A system fingerprint fit to show: a non-empty printable string of at most FINGERPRINT_CHARS_MAX characters,
+    else None (it only describes the answer, so a strange one is dropped, never a reason to fail the call)."""
+    if not isinstance(value, str) or not 0 < len(value) <= FINGERPRINT_CHARS_MAX or not value.isprintable():
+        return None
+    return value
 
 
 def answer_text(text: str) -> str:

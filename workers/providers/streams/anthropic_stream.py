@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from workers.providers.anthropic import AnthropicAdapter, _error
+from workers.providers.anthropic import AnthropicAdapter, _error, input_counts
 from workers.providers.base import ProviderCall, ProviderConfig, ProviderResult, ProviderUnavailable
 from workers.providers.errors import UPSTREAM_ERROR, UPSTREAM_UNAVAILABLE, safe_message
 from workers.providers.streams.contract import Answer, DeltaSink
 from workers.providers.streams.sse import guarded, json_data, sse_events, stream_protocol_error
-from workers.providers.wire import WrongShapeError, as_count, as_object, as_optional_str, count_total
+from workers.providers.wire import WrongShapeError, as_count, as_object, as_optional_str
 
 
 class AnthropicStream:
@@ -29,7 +29,7 @@ class AnthropicStream:
     async def stream(self, call: ProviderCall, on_delta: DeltaSink) -> ProviderResult:
         payload = {**self._adapter._payload(call), "stream": True}
         answer = Answer(self.name, on_delta)
-        state: dict[str, Any] = {"input": None, "output": None, "stop": None, "model": None, "done": False}
+        state: dict[str, Any] = {"input": None, "cached": 0, "output": None, "stop": None, "model": None, "done": False}
         adapter = self._adapter
         async with guarded(self.name, call.timeout_s):
             events = sse_events(self._config, adapter._url, adapter._headers, payload, call.timeout_s, _error)
@@ -45,6 +45,7 @@ class AnthropicStream:
         return ProviderResult(
             text=answer.text,
             input_tokens=state["input"],
+            cached_input_tokens=state["cached"],
             output_tokens=state["output"],
             finish_reason=state["stop"],
             upstream_model=state["model"] or call.upstream_model,
@@ -66,14 +67,7 @@ class AnthropicStream:
             message = as_object(data.get("message"), "message")
             usage = as_object(message.get("usage"), "message.usage")
             state["model"] = as_optional_str(message.get("model"), "message.model")
-            state["input"] = count_total(
-                (
-                    as_count(usage.get("input_tokens"), "usage.input_tokens"),
-                    as_count(usage.get("cache_creation_input_tokens"), "usage.cache_creation", missing_is_zero=True),
-                    as_count(usage.get("cache_read_input_tokens"), "usage.cache_read", missing_is_zero=True),
-                ),
-                "usage input tokens",
-            )
+            state["input"], state["cached"] = input_counts(usage)
             state["output"] = as_count(usage.get("output_tokens"), "usage.output_tokens", missing_is_zero=True)
         elif kind in ("content_block_start", "content_block_delta", "content_block_stop"):
             await _content_block(kind, data, answer)

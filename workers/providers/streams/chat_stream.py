@@ -13,13 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from workers.providers.base import ProviderCall, ProviderConfig, ProviderResult, ProviderUnavailable
-from workers.providers.chat_completions import chat_error, chat_payload
+from workers.providers.chat_completions import chat_error, chat_payload, usage_counts
 from workers.providers.errors import UPSTREAM_ERROR, safe_message
 from workers.providers.exchange import required_api_key
 from workers.providers.openai_compatible import estimate_input_tokens, estimate_output_tokens
 from workers.providers.streams.contract import Answer, DeltaSink
 from workers.providers.streams.sse import guarded, json_data, sse_events, stream_protocol_error
-from workers.providers.wire import WrongShapeError, as_count, as_list, as_object, as_optional_str
+from workers.providers.wire import UsageCounts, WrongShapeError, as_list, as_object, as_optional_str, fingerprint
 
 
 class ChatCompletionsStream:
@@ -43,7 +43,7 @@ class ChatCompletionsStream:
             "stream_options": {"include_usage": True},
         }
         answer = Answer(self.name, on_delta)
-        state: dict[str, Any] = {"finish": None, "usage": None, "model": None}
+        state: dict[str, Any] = {"finish": None, "usage": None, "model": None, "fingerprint": None}
         async with guarded(self.name, call.timeout_s):
             events = sse_events(self._config, self._url, self._headers, payload, call.timeout_s, chat_error)
             async for event in events:
@@ -59,7 +59,7 @@ class ChatCompletionsStream:
         if usage is None and self._usage_required:
             raise stream_protocol_error(self.name, "the stream carried no usage")
         if usage is None:
-            usage = (
+            usage = UsageCounts(
                 estimate_input_tokens(m.content for m in call.messages),
                 # The tool calls' arguments are output too, as for an unstreamed answer without usage.
                 estimate_output_tokens(
@@ -68,12 +68,15 @@ class ChatCompletionsStream:
             )
         return ProviderResult(
             text=answer.text,
-            input_tokens=usage[0],
-            output_tokens=usage[1],
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
             finish_reason=state["finish"],
             upstream_model=state["model"] or call.upstream_model,
             usage_estimated=state["usage"] is None,
             choices=answer.choices(state["finish"]),
+            cached_input_tokens=usage.cached_input_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            system_fingerprint=state["fingerprint"],
         )
 
     async def _read(self, chunk: dict[str, Any], state: dict[str, Any], answer: Answer) -> None:
@@ -85,12 +88,10 @@ class ChatCompletionsStream:
                 safe_message(f"{self.name}: failed mid-stream: {message}"), retriable=True, code=UPSTREAM_ERROR
             )
         state["model"] = as_optional_str(chunk.get("model"), "model") or state["model"]
+        # Every chunk repeats it; the first one fit to show is kept.
+        state["fingerprint"] = state["fingerprint"] or fingerprint(chunk.get("system_fingerprint"))
         if chunk.get("usage") is not None:
-            usage = as_object(chunk["usage"], "usage")
-            state["usage"] = (
-                as_count(usage.get("prompt_tokens"), "usage.prompt_tokens"),
-                as_count(usage.get("completion_tokens"), "usage.completion_tokens"),
-            )
+            state["usage"] = usage_counts(as_object(chunk["usage"], "usage"))
         for index, choice in enumerate(as_list(chunk.get("choices", []), "choices")):
             choice = as_object(choice, f"choices[{index}]")
             delta = as_object(choice.get("delta", {}), f"choices[{index}].delta")

@@ -18,10 +18,10 @@ import httpx
 from workers.providers.base import ProviderCall, ProviderConfig, ProviderRejected, ProviderResult
 from workers.providers.errors import CONTENT_BLOCKED, UpstreamError, error_for_status
 from workers.providers.exchange import required_api_key
-from workers.providers.gemini import _error, _payload
+from workers.providers.gemini import _error, _payload, usage_counts
 from workers.providers.streams.contract import Answer, DeltaSink
 from workers.providers.streams.sse import guarded, json_data, sse_events, stream_protocol_error
-from workers.providers.wire import WrongShapeError, as_count, as_list, as_object, as_optional_str, count_total
+from workers.providers.wire import WrongShapeError, as_list, as_object, as_optional_str
 
 
 class GeminiStream:
@@ -49,8 +49,10 @@ class GeminiStream:
         finish = "tool_calls" if len(answer.tool_calls) else state["finish"]
         return ProviderResult(
             text=answer.text,
-            input_tokens=state["usage"][0],
-            output_tokens=state["usage"][1],
+            input_tokens=state["usage"].input_tokens,
+            output_tokens=state["usage"].output_tokens,
+            cached_input_tokens=state["usage"].cached_input_tokens,
+            reasoning_tokens=state["usage"].reasoning_tokens,
             finish_reason=finish,
             upstream_model=state["model"] or call.upstream_model,
             request_id=state["id"],
@@ -67,15 +69,7 @@ class GeminiStream:
         state["model"] = as_optional_str(body.get("modelVersion"), "modelVersion") or state["model"]
         state["id"] = as_optional_str(body.get("responseId"), "responseId") or state["id"]
         if "usageMetadata" in body:
-            usage = as_object(body["usageMetadata"], "usageMetadata")
-            output = count_total(
-                (
-                    as_count(usage.get("candidatesTokenCount"), "candidatesTokenCount", missing_is_zero=True),
-                    as_count(usage.get("thoughtsTokenCount"), "thoughtsTokenCount", missing_is_zero=True),
-                ),
-                "usageMetadata output tokens",
-            )
-            state["usage"] = (as_count(usage.get("promptTokenCount"), "promptTokenCount"), output)
+            state["usage"] = usage_counts(as_object(body["usageMetadata"], "usageMetadata"))
         candidates = as_list(body.get("candidates", []), "candidates")
         if not candidates:
             feedback = as_object(body.get("promptFeedback", {}), "promptFeedback")
