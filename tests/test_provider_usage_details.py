@@ -1,9 +1,11 @@
 """The details of a usage (cached prompt and reasoning tokens, OpenAI's system fingerprint) in every wire format,
 unstreamed and streamed, over real HTTP against the fake provider.
 
-The billed totals are read as before: the same answer with and without details costs the same. A hostile detail
-count is what a hostile total is (a ProviderProtocolError: nothing billed, the pool may retry); a count larger than
-the total it is part of is shown as that total; a fingerprint that is not a short printable text is dropped.
+The billed totals are read as before: the same answer with and without details costs the same. A hostile count
+that is billed (Anthropic's cache reads, Gemini's thoughts) is what a hostile total is (a ProviderProtocolError:
+nothing billed, the pool may retry); a hostile detail that is not billed apart reads as 0 and the answer is
+delivered; a count larger than the total it is part of is shown as that total; a fingerprint that is not a short
+printable text is dropped.
 """
 
 from __future__ import annotations
@@ -104,11 +106,22 @@ COUNTERS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("way", "knob"), COUNTERS, ids=[f"{w.wire}-{'stream' if w.stream else 'plain'}-{k}" for w, k in COUNTERS]
-)
+def billed(way: Way, knob: str) -> bool:
+    """Whether the counter is part of the sum that is billed (not only a detail of it)."""
+    return (way.wire, knob) in (("anthropic", "usage_cached_tokens"), ("gemini", "usage_reasoning_tokens"))
+
+
+BILLED = [(way, knob) for way, knob in COUNTERS if billed(way, knob)]
+DETAILS_ONLY = [(way, knob) for way, knob in COUNTERS if not billed(way, knob)]
+
+
+def _ids(cases: list[tuple[Way, str]]) -> list[str]:
+    return [f"{w.wire}-{'stream' if w.stream else 'plain'}-{k}" for w, k in cases]
+
+
+@pytest.mark.parametrize(("way", "knob"), BILLED, ids=_ids(BILLED))
 @pytest.mark.parametrize("count", ABSURD_COUNTS, ids=repr)
-async def test_a_detail_count_no_provider_could_mean_is_a_protocol_error(
+async def test_a_billed_count_no_provider_could_mean_is_a_protocol_error(
     way: Way, fake: RunningFakeProvider, client: ProviderClient, knob: str, count: object
 ) -> None:
     with pytest.raises(ProviderProtocolError) as caught:
@@ -116,6 +129,21 @@ async def test_a_detail_count_no_provider_could_mean_is_a_protocol_error(
 
     assert caught.value.retriable is True
     assert "token count" in caught.value.message
+
+
+@pytest.mark.parametrize(("way", "knob"), DETAILS_ONLY, ids=_ids(DETAILS_ONLY))
+@pytest.mark.parametrize("count", ABSURD_COUNTS, ids=repr)
+async def test_a_detail_no_provider_could_mean_reads_as_zero_and_the_answer_is_billed_as_without_it(
+    way: Way, fake: RunningFakeProvider, client: ProviderClient, knob: str, count: object
+) -> None:
+    plain = await answer(way, fake, client, **PLAIN)
+    hostile = await answer(way, fake, client, **DETAILED, **{knob: count})
+
+    detail = hostile.cached_input_tokens if knob == "usage_cached_tokens" else hostile.reasoning_tokens
+    assert detail == 0
+    assert hostile.input_tokens == plain.input_tokens
+    assert hostile.output_tokens == 9
+    assert hostile.text
 
 
 @EVERY_WAY

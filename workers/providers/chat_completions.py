@@ -80,20 +80,19 @@ def usage_counts(usage: dict[str, Any]) -> UsageCounts:
     details sends neither object, or null, as vLLM does)."""
     input_tokens = as_count(usage.get("prompt_tokens"), "usage.prompt_tokens")
     output_tokens = as_count(usage.get("completion_tokens"), "usage.completion_tokens")
-    prompt_details = as_object(usage.get("prompt_tokens_details") or {}, "usage.prompt_tokens_details")
-    completion_details = as_object(usage.get("completion_tokens_details") or {}, "usage.completion_tokens_details")
+    # A details object of the wrong shape is read as none: the details never change the bill (wire.part_count).
+    prompt_details = _details(usage.get("prompt_tokens_details"))
+    completion_details = _details(usage.get("completion_tokens_details"))
     return UsageCounts(
         input_tokens,
         output_tokens,
-        cached_input_tokens=part_count(
-            prompt_details.get("cached_tokens"), "usage.prompt_tokens_details.cached_tokens", whole=input_tokens
-        ),
-        reasoning_tokens=part_count(
-            completion_details.get("reasoning_tokens"),
-            "usage.completion_tokens_details.reasoning_tokens",
-            whole=output_tokens,
-        ),
+        cached_input_tokens=part_count(prompt_details.get("cached_tokens"), whole=input_tokens),
+        reasoning_tokens=part_count(completion_details.get("reasoning_tokens"), whole=output_tokens),
     )
+
+
+def _details(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def chat_result(

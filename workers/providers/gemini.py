@@ -110,7 +110,7 @@ def usage_counts(usage: dict[str, Any]) -> UsageCounts:
         (as_count(usage.get("candidatesTokenCount"), "candidatesTokenCount", missing_is_zero=True), thoughts),
         "usageMetadata output tokens",
     )
-    cached = part_count(usage.get("cachedContentTokenCount"), "cachedContentTokenCount", whole=input_tokens)
+    cached = part_count(usage.get("cachedContentTokenCount"), whole=input_tokens)
     return UsageCounts(input_tokens, output_tokens, cached_input_tokens=cached, reasoning_tokens=thoughts)
 
 

@@ -67,11 +67,17 @@ def count_total(counts: Sequence[int], where: str) -> int:
     return total
 
 
-def part_count(value: object, where: str, *, whole: int) -> int:
-    """A count of part of a total (cached of the prompt, reasoning of the output): a token count as `as_count`
-    reads one (missing is 0), never more than the `whole` it is part of. It details the bill and never changes
-    it, so a server that reports more cached than prompt tokens is shown its whole, not refused."""
-    return min(as_count(value, where, missing_is_zero=True), whole)
+def part_count(value: object, *, whole: int) -> int:
+    """A count of part of a total that is not billed apart (OpenAI's cached and reasoning tokens, Gemini's cached
+    ones): it details the bill and never changes it, so a detail no provider could mean (negative, huge, not an
+    integer) reads as 0, never a reason to fail an answer already paid for upstream, and one larger than the
+    `whole` it is part of is shown as that whole. Counts that are billed (Anthropic's cache reads, Gemini's
+    thoughts) are read with `as_count`: a hostile one is a protocol error like any hostile total."""
+    try:
+        count = as_count(value, "detail", missing_is_zero=True)
+    except WrongShapeError:
+        return 0
+    return min(count, whole)
 
 
 def fingerprint(value: object) -> str | None:
