@@ -180,6 +180,38 @@ async def test_a_providers_own_404_is_a_502_not_retried_and_a_fallback_answers(
     await assert_books_balance(engine)
 
 
+@pytest.mark.parametrize("status", [401, 403])
+async def test_a_provider_refusing_the_gateways_credentials_is_not_retried_and_a_fallback_answers(
+    client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack, scenario: Scenario, status: int
+) -> None:
+    # The gateway's own key for that provider is refused: nothing about the caller's request, so the route's next
+    # model answers, billed at its own price; alone, the model fails 502 with nothing charged.
+    await scenario("test-broken", fail_status=status)
+    await scenario("test-priced", fail_status=status)
+    workspace = await make_workspace(engine, tokens=5_000)
+    before = await calls_to(stack, "test-broken")
+
+    alone = await client.post(
+        "/chat/completions",
+        json={"model": "test/broken", "messages": [{"role": "user", "content": "x"}]},
+        headers=workspace.headers,
+    )
+    assert alone.status_code == 502, alone.text
+    assert alone.json()["code"] == "upstream_error"
+    assert await calls_to(stack, "test-broken") - before == 1, "refused credentials stay refused: not retried"
+    assert (await balances(engine, workspace.id))["spent"] == 0
+
+    fell_back = await client.post(
+        "/chat/completions",
+        json={"model": "test/priced", "messages": [{"role": "user", "content": "x"}], "max_tokens": 10},
+        headers=workspace.headers,
+    )
+    assert fell_back.status_code == 200, fell_back.text
+    assert fell_back.json()["model"] == "test/cheap"
+    assert (await balances(engine, workspace.id))["spent"] == fell_back.json()["cost"]
+    await assert_books_balance(engine)
+
+
 async def test_rate_limits_that_outlast_retries_say_when_to_come_back(
     client: httpx.AsyncClient, engine: AsyncEngine, scenario: Scenario
 ) -> None:

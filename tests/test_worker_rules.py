@@ -327,19 +327,11 @@ async def test_a_retriable_error_is_retried_then_the_answer_counts_every_attempt
 
 
 @pytest.mark.parametrize(
-    ("error", "code"),
-    [
-        (rejected(), ErrorCode.INVALID_REQUEST),
-        (ProviderAuthFailed(message="bad key", retriable=False, status=401), ErrorCode.UPSTREAM_ERROR),
-        (
-            ProviderRateLimited(message="quota", retriable=False, status=402, code="quota_exhausted"),
-            ErrorCode.RATE_LIMITED,
-        ),
-    ],
+    "error",
+    [rejected(), ProviderRejected(message="prompt is too long", retriable=False, status=413, code="invalid_request")],
 )
-async def test_a_non_retriable_error_ends_the_job_at_once(
-    catalogue: Catalogue, error: ProviderError, code: ErrorCode
-) -> None:
+async def test_a_request_the_provider_refused_ends_the_job_at_once(catalogue: Catalogue, error: ProviderError) -> None:
+    # The next model would be sent the same request: it ends the job, nothing charged.
     openai = ScriptedAdapter("openai", [error])
     gemini = ScriptedAdapter("gemini", [answer()])
 
@@ -347,8 +339,42 @@ async def test_a_non_retriable_error_ends_the_job_at_once(
 
     assert usage.outcome == "failed"
     assert usage.error is not None
-    assert usage.error.code == code
+    assert usage.error.code == ErrorCode.INVALID_REQUEST
     assert (usage.attempts, len(openai.calls), gemini.calls) == (1, 1, [])
+    assert (usage.model_id, usage.input_tokens, usage.output_tokens) == (None, 0, 0)
+
+
+# The gateway's own standing with a provider: its credentials refused, its quota spent.
+STANDING_FAILURES = [
+    (ProviderAuthFailed(message="bad key", retriable=False, status=401), ErrorCode.UPSTREAM_ERROR),
+    (ProviderRateLimited(message="quota", retriable=False, status=402, code="quota_exhausted"), ErrorCode.RATE_LIMITED),
+]
+
+
+@pytest.mark.parametrize(("error", "code"), STANDING_FAILURES, ids=["credentials", "quota"])
+async def test_the_gateways_standing_with_a_provider_is_not_retried_on_its_model_but_falls_back(
+    catalogue: Catalogue, error: ProviderError, code: ErrorCode
+) -> None:
+    openai = ScriptedAdapter("openai", [error])
+    gemini = ScriptedAdapter("gemini", [answer()])
+
+    usage = await run(dispatched(route=("openai/gpt-4.1-mini", "gemini/gemini-2.5-flash")), catalogue, openai, gemini)
+
+    assert (usage.outcome, usage.model_id, usage.attempts) == ("completed", "gemini/gemini-2.5-flash", 2)
+    assert (len(openai.calls), len(gemini.calls)) == (1, 1)
+
+
+@pytest.mark.parametrize(("error", "code"), STANDING_FAILURES, ids=["credentials", "quota"])
+async def test_the_gateways_standing_on_the_last_model_ends_the_job_with_its_code(
+    catalogue: Catalogue, error: ProviderError, code: ErrorCode
+) -> None:
+    openai = ScriptedAdapter("openai", [error])
+
+    usage = await run(dispatched(), catalogue, openai)
+
+    assert usage.outcome == "failed"
+    assert usage.error is not None
+    assert (usage.error.code, usage.attempts, len(openai.calls)) == (code, 1, 1)
     assert (usage.model_id, usage.input_tokens, usage.output_tokens) == (None, 0, 0)
 
 

@@ -2,9 +2,9 @@
 
 This is the only layer that retries provider calls. A retriable failure is retried with backoff; when a
 model's attempts run out (or its retry-after is longer than we would wait) the next model of the route is
-tried. A non-retriable failure ends the job at once, unless it says the provider cannot serve that model
-(`ProviderUnavailable`, as an upstream 404 is): another try would fail alike, but the next model of the route
-may answer. The outcome is always a `UsageRecorded`.
+tried. A non-retriable failure ends the job at once, unless it is the gateway's own standing with the provider
+(an upstream 404 for the model, refused credentials, an exhausted quota: `falls_back`): another try would fail
+alike, but the next model of the route may answer. The outcome is always a `UsageRecorded`.
 
 A job's deadline bounds all of it: a job already past its deadline is reported `expired` without calling
 any provider, and no provider timeout or backoff sleep reaches past the time left.
@@ -99,8 +99,15 @@ def job_code(error: ProviderError) -> ErrorCode:
 
 
 def falls_back(error: ProviderError) -> bool:
-    """Whether a failure that no retry on the same model would cure still leaves the route's next model to try."""
-    return isinstance(error, ProviderUnavailable)
+    """Whether a failure that no retry on the same model would cure still leaves the route's next model to try.
+
+    Failures of the gateway's own standing with a provider do: the provider cannot serve the model (an upstream
+    404), refuses the gateway's credentials (401/403) or has no quota left for it. None says anything of the
+    caller's request, and the next model, often another provider's, may well answer it. A request the provider
+    refused (ProviderRejected) would be refused alike by the next one, and ends the job."""
+    if isinstance(error, ProviderRateLimited):
+        return not error.retriable
+    return isinstance(error, (ProviderUnavailable, ProviderAuthFailed))
 
 
 def _job_error(error: ProviderError) -> JobError:

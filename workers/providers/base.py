@@ -10,7 +10,8 @@ never retry and never sleep: the pool's retry policy is the one layer that does.
     │                             catalogue lists is one too, not retriable: the route falls back past it
     ├── ProviderTimeout           no answer within the call's timeout; retriable
     ├── ProviderRejected          4xx the caller caused (bad request, too long, blocked); not retriable
-    ├── ProviderAuthFailed        401/403 or an invalid key; not retriable (an operator must fix config)
+    ├── ProviderAuthFailed        401/403 or an invalid key; not retriable (an operator must fix config); the
+    │                             route falls back past it, as past an exhausted quota
     └── ProviderProtocolError     a 2xx body that does not match the wire format (absurd token counts too);
                                   retriable; an answer over the size limit is not
 """
