@@ -95,7 +95,7 @@ class BatchCreate(BaseModel):
     requests: list[Any] = Field(min_length=1)
     completion_window: str = "24h"
     metadata: BatchMetadata | None = Field(default=None, max_length=METADATA_PAIRS_MAX)
-    all_or_nothing: bool = False
+    all_or_nothing: bool = Field(default=False, strict=True)
     # Its results are deleted this long after it ends (`2h`, `7d`: 1h to 30d), when sooner than the retention.
     results_expire_after: str | None = Field(default=None, max_length=16)
 

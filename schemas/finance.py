@@ -187,7 +187,7 @@ class PublishRate(_Command):
     """Admin: a new exchange-rate version, for the workspace (`platform` false) or the platform default."""
 
     action: Literal["rate.publish"] = "rate.publish"
-    platform: bool = False
+    platform: bool = Field(default=False, strict=True)
     tokens_per_bdt: str = Field(max_length=32)
     effective_at: datetime | None = None
     reason: str = Field(min_length=1, max_length=500)
@@ -208,7 +208,7 @@ class SetAutoTopup(_Command):
     amount_paisa: BigInt | None = None
     amount_bdt: str | None = Field(default=None, max_length=32)
     method: str = Field(default="invoice", max_length=32)
-    enabled: bool = True
+    enabled: bool = Field(default=True, strict=True)
 
 
 class AddAlertThreshold(_Command):

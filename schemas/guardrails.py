@@ -38,7 +38,7 @@ class DenyRule(BaseModel):
     name: RuleName
     pattern: Annotated[str, Field(min_length=1, max_length=PATTERN_LENGTH_MAX), PRINTABLE] | None = None
     keywords: Annotated[tuple[Keyword, ...], Field(min_length=1, max_length=KEYWORDS_MAX)] | None = None
-    case_sensitive: bool = False
+    case_sensitive: bool = Field(default=False, strict=True)
 
     @model_validator(mode="after")
     def _one_matcher(self) -> DenyRule:
@@ -84,7 +84,7 @@ class Guardrails(BaseModel):
     # Replaced by `[REDACTED:<kind>]` before the prompt leaves for the provider (ingress/prompt_redaction.py).
     redact: Annotated[tuple[RedactionKind, ...], Field(max_length=3)] = ()
     # Apply the deny rules and the redaction to answers too (in the workers).
-    check_output: bool = False
+    check_output: bool = Field(default=False, strict=True)
 
     @model_validator(mode="after")
     def _unique_rule_names(self) -> Guardrails:

@@ -41,7 +41,7 @@ class CreateWebhook(_Command):
     url: str = Field(min_length=1, max_length=URL_LENGTH_MAX)
     event_types: list[EventType] = Field(min_length=1, max_length=len(EVENT_TYPES))
     description: str = Field(default="", max_length=DESCRIPTION_LENGTH_MAX)
-    enabled: bool = True
+    enabled: bool = Field(default=True, strict=True)
     secret: str | None = Field(default=None, min_length=10, max_length=200)
 
 
@@ -53,7 +53,7 @@ class UpdateWebhook(_Command):
     url: str | None = Field(default=None, min_length=1, max_length=URL_LENGTH_MAX)
     event_types: list[EventType] | None = Field(default=None, min_length=1, max_length=len(EVENT_TYPES))
     description: str | None = Field(default=None, max_length=DESCRIPTION_LENGTH_MAX)
-    enabled: bool | None = None
+    enabled: bool | None = Field(default=None, strict=True)
 
 
 class DeleteWebhook(_Command):
