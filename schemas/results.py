@@ -31,6 +31,9 @@ class PriceUsed(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
     input: str
     output: str
+    # What each input token read from the provider's prompt cache cost. None: a result of a ledger from before cache
+    # reads were priced apart (they cost the input price).
+    cached_input: str | None = None
 
 
 class JobResult(BaseModel):
