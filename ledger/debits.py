@@ -63,6 +63,8 @@ class _Priced:
     status: str
     input_tokens: int
     output_tokens: int
+    # The input tokens billed at the cached-input price (0 when the provider read none from its cache).
+    cached_input_tokens: int
     priced_cost: int
     error: dict[str, Any] | None
     price: PriceUsed | None
@@ -112,23 +114,35 @@ _SETTLE = (  # composed of this module's and the journal's constant SQL only
 
 
 def price_usage(usage: Usage, terms: Mapping[str, domain.Terms]) -> _Priced:
-    """Check a usage against the job's terms and price it; an unbillable one fails the job (nothing charged)."""
+    """Check a usage against the job's terms and price it; an unbillable one fails the job (nothing charged).
+
+    The input tokens the provider read from its cache cost the recorded cached-input price (a count above the
+    input tokens it is part of is read as all of them, as the answer shows it)."""
     if usage.outcome != "completed":
         sane = 0 <= usage.input_tokens <= domain.AMOUNT_MAX and 0 <= usage.output_tokens <= domain.AMOUNT_MAX
         tokens_in, tokens_out = (usage.input_tokens, usage.output_tokens) if sane else (0, 0)
-        return _Priced(usage.outcome, tokens_in, tokens_out, 0, usage.error, None)
+        return _Priced(usage.outcome, tokens_in, tokens_out, 0, 0, usage.error, None)
     model_terms = terms.get(usage.model_id) if usage.model_id is not None else None
+    cached = min(usage.cached_input_tokens, usage.input_tokens) if usage.cached_input_tokens > 0 else 0
     if model_terms is None:
         problem: str | None = f"the answering model {usage.model_id!r} has no recorded price for this job"
     else:
-        problem = domain.usage_problem(usage.input_tokens, usage.output_tokens, model_terms)
+        problem = domain.usage_problem(usage.input_tokens, usage.output_tokens, model_terms, cached)
     if problem is not None or model_terms is None:
         error = {"code": ErrorCode.UPSTREAM_ERROR.value, "message": f"the provider's usage cannot be billed: {problem}"}
-        return _Priced("failed", 0, 0, 0, error, None)
+        return _Priced("failed", 0, 0, 0, 0, error, None)
     price = model_terms.price
-    cost = domain.charge_tokens(usage.input_tokens, usage.output_tokens, price.input, price.output)
-    used = PriceUsed(input=domain.fraction_text(price.input), output=domain.fraction_text(price.output))
-    return _Priced("completed", usage.input_tokens, usage.output_tokens, cost, usage.error, used)
+    cost = domain.price_tokens(usage.input_tokens, usage.output_tokens, price, cached)
+    return _Priced("completed", usage.input_tokens, usage.output_tokens, cached, cost, usage.error, price_used(price))
+
+
+def price_used(price: domain.Price) -> PriceUsed:
+    """The multipliers a job's result says it was priced at; the same text as its recorded terms."""
+    return PriceUsed(
+        input=domain.fraction_text(price.input),
+        output=domain.fraction_text(price.output),
+        cached_input=domain.fraction_text(price.cached_input),
+    )
 
 
 async def settle_batch(
@@ -191,6 +205,7 @@ def _settle_one(
         detail: dict[str, Any] = {
             "input_tokens": priced.input_tokens,
             "output_tokens": priced.output_tokens,
+            "cached_input_tokens": priced.cached_input_tokens,
             "model": usage.model_id,
             "tags": list(job["tags"]),
             "api_key_id": job["api_key_id"],

@@ -1,7 +1,8 @@
 """Pure money rules: pricing, the one rounding rule, holds, overruns, sane amounts and every entry's postings.
 
 No I/O here. Amounts are integers in credit tokens; prices and rates are exact `Fraction`s. The rules:
-- one rounding rule (`charge_tokens`): the exact priced total, rounded up once;
+- one rounding rule (`charge_tokens`): the exact priced total (cache reads at the cached-input price), rounded up
+  once;
 - a hold is the worst case over every model of the route, at the terms recorded with the job (`route_hold`);
 - usage above the hold is billed in full down to the floor; the rest is recorded unbilled (`settle_amounts`);
 - what cannot be held or billed at all is refused by a named rule (`hold_problem`, `usage_problem`).
@@ -40,10 +41,23 @@ ABSURD_USAGE_FACTOR = 100
 
 @dataclass(frozen=True, slots=True)
 class Price:
-    """The multipliers of one model, in credit tokens per provider token."""
+    """The multipliers of one model, in credit tokens per provider token.
+
+    `cached_input` prices the input tokens the provider read from its prompt cache (a part of the input tokens);
+    the rest of the input is priced at `input`. Where no cached price was set it is the input price.
+    """
 
     input: Fraction
     output: Fraction
+    cached_input: Fraction
+
+    @property
+    def input_bound(self) -> Fraction:
+        """The dearest an input token can be (cached or not): what a hold prices the input estimate at."""
+        # Identity first: most terms share one Fraction for both (no cached price set), and comparing is dearer.
+        if self.cached_input is self.input or self.cached_input <= self.input:
+            return self.input
+        return self.cached_input
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +80,8 @@ def fraction_text(value: Fraction) -> str:
 
 
 def terms_record(terms: dict[str, Terms]) -> dict[str, dict[str, str | int]]:
-    """The JSON stored with a job (and its hold entry): per model, the exact multipliers and the limits, and the
-    price-book version they came from when there was one."""
+    """The JSON stored with a job (and its hold entry): per model, the exact multipliers (input, output, cached
+    input) and the limits, and the price-book version they came from when there was one."""
     return {model_id: _term_record(t) for model_id, t in terms.items()}
 
 
@@ -75,6 +89,7 @@ def _term_record(t: Terms) -> dict[str, str | int]:
     record: dict[str, str | int] = {
         "input": fraction_text(t.price.input),
         "output": fraction_text(t.price.output),
+        "cached_input": fraction_text(t.price.cached_input),
         "context_tokens": t.context_tokens,
         "max_output_tokens": t.max_output_tokens,
     }
@@ -91,29 +106,59 @@ def fraction_of(text: str) -> Fraction:
 
 
 def terms_from_record(record: dict[str, dict[str, str | int]]) -> dict[str, Terms]:
-    return {
-        model_id: Terms(
-            price=Price(fraction_of(str(t["input"])), fraction_of(str(t["output"]))),
-            context_tokens=int(t["context_tokens"]),
-            max_output_tokens=int(t["max_output_tokens"]),
-            price_version_id=int(t["price_version_id"]) if t.get("price_version_id") is not None else None,
-        )
-        for model_id, t in record.items()
-    }
+    """Recorded terms read back. Terms recorded before cached input was priced apart have no `cached_input`: their
+    cache reads cost the input price, so such a job is billed exactly as it was held."""
+    return {model_id: _term_from_record(t) for model_id, t in record.items()}
 
 
-def charge_tokens(tokens_in: int, tokens_out: int, price_in: Fraction, price_out: Fraction) -> int:
+def _term_from_record(t: dict[str, str | int]) -> Terms:
+    price_in = fraction_of(str(t["input"]))
+    cached = t.get("cached_input")
+    return Terms(
+        price=Price(
+            price_in, fraction_of(str(t["output"])), fraction_of(str(cached)) if cached is not None else price_in
+        ),
+        context_tokens=int(t["context_tokens"]),
+        max_output_tokens=int(t["max_output_tokens"]),
+        price_version_id=int(t["price_version_id"]) if t.get("price_version_id") is not None else None,
+    )
+
+
+def charge_tokens(
+    tokens_in: int,
+    tokens_out: int,
+    price_in: Fraction,
+    price_out: Fraction,
+    tokens_cached: int = 0,
+    price_cached: Fraction | None = None,
+) -> int:
     """The one rounding rule: the exact priced total, rounded up to a whole credit token.
 
-    Rounding the total once (not each side) keeps the error below one token per call.
+    `tokens_cached` of the `tokens_in` were read from the provider's prompt cache and cost `price_cached` each
+    (default: the input price); the other input tokens cost `price_in`. Rounding the total once (not each part)
+    keeps the error below one token per call.
     """
-    assert tokens_in >= 0 and tokens_out >= 0, "token counts are never negative"
+    assert tokens_out >= 0 and 0 <= tokens_cached <= tokens_in, "token counts are never negative, cache reads <= input"
     # ceil(tokens_in * price_in + tokens_out * price_out), in integers over the common denominator: the same exact
     # value and the same rounding, ten times cheaper than Fraction arithmetic (priced several times per job).
-    numerator = tokens_in * price_in.numerator * price_out.denominator + tokens_out * price_out.numerator * (
-        price_in.denominator
+    in_n, in_d = price_in.numerator, price_in.denominator
+    out_n, out_d = price_out.numerator, price_out.denominator
+    if tokens_cached == 0 or price_cached is None:
+        return -(-(tokens_in * in_n * out_d + tokens_out * out_n * in_d) // (in_d * out_d))
+    # With cache reads: ceil((in - cached) * price_in + cached * price_cached + out * price_out), the same way over
+    # the product of the three denominators (another common denominator: the same exact value, the same ceiling).
+    cached_n, cached_d = price_cached.numerator, price_cached.denominator
+    numerator = (
+        (tokens_in - tokens_cached) * in_n * out_d * cached_d
+        + tokens_cached * cached_n * in_d * out_d
+        + tokens_out * out_n * in_d * cached_d
     )
-    return -(-numerator // (price_in.denominator * price_out.denominator))
+    return -(-numerator // (in_d * out_d * cached_d))
+
+
+def price_tokens(tokens_in: int, tokens_out: int, price: Price, tokens_cached: int = 0) -> int:
+    """A usage priced at a model's multipliers (`charge_tokens`, its cache reads at the cached-input price)."""
+    return charge_tokens(tokens_in, tokens_out, price.input, price.output, tokens_cached, price.cached_input)
 
 
 def hold_tokens(input_estimate: int, max_output_tokens: int, price_in: Fraction, price_out: Fraction) -> int:
@@ -121,9 +166,15 @@ def hold_tokens(input_estimate: int, max_output_tokens: int, price_in: Fraction,
     return charge_tokens(input_estimate, max_output_tokens, price_in, price_out)
 
 
+def price_hold(input_estimate: int, max_output_tokens: int, price: Price) -> int:
+    """A hold at a model's multipliers: every input token of the estimate at the dearer of the input and the
+    cached-input price (whatever part the provider reads from its cache, the hold covers it)."""
+    return hold_tokens(input_estimate, max_output_tokens, price.input_bound, price.output)
+
+
 def route_hold(input_estimate: int, max_output_tokens: int, terms: dict[str, Terms]) -> int:
     """The most a job can cost on any model of its route (a fallback may answer), at the recorded prices."""
-    return max(hold_tokens(input_estimate, max_output_tokens, t.price.input, t.price.output) for t in terms.values())
+    return max(price_hold(input_estimate, max_output_tokens, t.price) for t in terms.values())
 
 
 def hold_problem(input_estimate: int, max_output_tokens: int, terms: dict[str, Terms]) -> str | None:
@@ -137,7 +188,7 @@ def hold_problem(input_estimate: int, max_output_tokens: int, terms: dict[str, T
     return None
 
 
-def usage_problem(tokens_in: int, tokens_out: int, terms: Terms) -> str | None:
+def usage_problem(tokens_in: int, tokens_out: int, terms: Terms, tokens_cached: int = 0) -> str | None:
     """Why a reported usage cannot be billed (negative, past a bigint, absurd for the model), or None.
 
     Absurd means more than ABSURD_USAGE_FACTOR times the model's context or output limit: no real call gets
@@ -154,7 +205,9 @@ def usage_problem(tokens_in: int, tokens_out: int, terms: Terms) -> str | None:
             f"token counts (input {tokens_in}, output {tokens_out}) beyond the model's limits "
             f"(context {terms.context_tokens}, output {terms.max_output_tokens}) by orders of magnitude"
         )
-    if charge_tokens(tokens_in, tokens_out, terms.price.input, terms.price.output) > AMOUNT_MAX:
+    if not 0 <= tokens_cached <= tokens_in:
+        return f"cache reads ({tokens_cached}) outside the input tokens ({tokens_in})"
+    if price_tokens(tokens_in, tokens_out, terms.price, tokens_cached) > AMOUNT_MAX:
         return "the priced usage is beyond what the book can record"
     return None
 

@@ -24,13 +24,22 @@ class Version(Protocol):
     def input(self) -> Fraction: ...
     @property
     def output(self) -> Fraction: ...
+    @property
+    def cached_input(self) -> Fraction: ...
 
 
 def terms_of(model: ModelEntry) -> domain.Terms:
     # The multipliers are parsed by the cached `fraction_of` (the same value as `model.input_price`): parsing a
-    # Fraction from text costs more than pricing the job.
+    # Fraction from text costs more than pricing the job. A cached-input price the entry names prices cache reads;
+    # without one they cost the input price (as `price_book.catalogue_prices` seeds the book).
+    price_in = domain.fraction_of(model.input_multiplier)
+    cached = getattr(model, "cached_input_multiplier", None)
     return domain.Terms(
-        price=domain.Price(domain.fraction_of(model.input_multiplier), domain.fraction_of(model.output_multiplier)),
+        price=domain.Price(
+            price_in,
+            domain.fraction_of(model.output_multiplier),
+            domain.fraction_of(str(cached)) if cached is not None else price_in,
+        ),
         context_tokens=model.context_tokens,
         max_output_tokens=model.max_output_tokens,
     )
@@ -52,7 +61,7 @@ def route_terms(
             terms[model.id] = terms_of(model)
         else:
             terms[model.id] = domain.Terms(
-                price=domain.Price(version.input, version.output),
+                price=domain.Price(version.input, version.output, version.cached_input),
                 context_tokens=model.context_tokens,
                 max_output_tokens=model.max_output_tokens,
                 price_version_id=version.id,

@@ -92,7 +92,11 @@ def _price_used(terms: Mapping[str, Any] | None, model_id: str) -> PriceUsed | N
     """The answering model's multipliers as recorded at admission (None for jobs admitted before terms were
     recorded, which were priced from the catalogue of their settlement)."""
     recorded = (terms or {}).get(model_id)
-    return PriceUsed(input=recorded["input"], output=recorded["output"]) if recorded else None
+    if not recorded:
+        return None
+    # Terms recorded before cache reads were priced apart priced them at the input price.
+    cached = recorded.get("cached_input", recorded["input"])
+    return PriceUsed(input=recorded["input"], output=recorded["output"], cached_input=cached)
 
 
 async def recorded_jobs(conn: AsyncConnection, job_ids: Sequence[str]) -> set[str]:

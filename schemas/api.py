@@ -151,9 +151,10 @@ class Usage(BaseModel):
 
 
 class AnswerUsage(Usage):
-    """An answer's usage: the billed totals, then each detail of them the provider told, never billed apart: prompt
-    tokens read from its cache (part of `input_tokens`) and reasoning tokens (part of `output_tokens`). A detail is
-    present only when above 0, so an answer without details keeps exactly the API page's `usage`."""
+    """An answer's usage: the billed totals, then each detail of them the provider told: prompt tokens read from its
+    cache (part of `input_tokens`, billed at the model's cached-input price) and reasoning tokens (part of
+    `output_tokens`, never billed apart). A detail is present only when above 0, so an answer without details keeps
+    exactly the API page's `usage`."""
 
     cached_input_tokens: int | None = Field(default=None, exclude_if=lambda count: count is None)
     reasoning_tokens: int | None = Field(default=None, exclude_if=lambda count: count is None)

@@ -195,8 +195,9 @@ class UsageRecorded(Envelope):
 
     # Every choice, when the answer has more than `answer` says (n > 1, tool calls, logprobs).
     choices: tuple[ResultChoice, ...] = ()
-    # Details the provider gave of the counts, never billed apart: prompt tokens read from its cache (part of
-    # `input_tokens`), reasoning tokens (part of `output_tokens`), and OpenAI's `system_fingerprint`. Left out when
+    # Details the provider gave of the counts: prompt tokens read from its cache (part of `input_tokens`, billed at
+    # the job's recorded cached-input price), reasoning tokens (part of `output_tokens`, never billed apart), and
+    # OpenAI's `system_fingerprint`. Left out when
     # unknown (0 or None), so a usage without them keeps an older worker's shape; an older ledger ignores them.
     cached_input_tokens: int = Field(default=0, exclude_if=lambda count: count == 0)
     reasoning_tokens: int = Field(default=0, exclude_if=lambda count: count == 0)

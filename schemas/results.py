@@ -31,6 +31,9 @@ class PriceUsed(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
     input: str
     output: str
+    # What each input token read from the provider's prompt cache cost. None: a result of a ledger from before cache
+    # reads were priced apart (they cost the input price).
+    cached_input: str | None = None
 
 
 class JobResult(BaseModel):
@@ -64,8 +67,9 @@ class JobResult(BaseModel):
     # Every choice when the answer has more than `answer` and `finish_reason` say (n > 1, tool calls, logprobs);
     # empty otherwise. `answer` and `finish_reason` are always the first choice's.
     choices: tuple[ResultChoice, ...] = ()
-    # What the provider told of its counts, shown to callers and never billed apart: prompt tokens read from its
-    # cache (part of `input_tokens`) and reasoning tokens (part of `output_tokens`), 0 when it did not say; and the
+    # What the provider told of its counts, shown to callers: prompt tokens read from its cache (part of
+    # `input_tokens`, billed at the cached-input price) and reasoning tokens (part of `output_tokens`, never billed
+    # apart), 0 when it did not say; and the
     # backend configuration that answered (OpenAI's `system_fingerprint`), None when it gave none.
     cached_input_tokens: int = 0
     reasoning_tokens: int = 0

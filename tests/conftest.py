@@ -207,6 +207,63 @@ default_max_tokens = 64
 context_tokens = 100000
 fallbacks = ["test/cheap"]
 
+# Cached-input billing (tests/test_cached_input_billing_e2e.py) publishes its own prices for these, one provider
+# wire format each, so no other test's bill moves with them.
+[[models]]
+id = "test/cached-openai"
+provider = "openai"
+upstream = "test-cached-openai"
+pool = "openai"
+input_multiplier = "1"
+output_multiplier = "1"
+max_output_tokens = 4096
+default_max_tokens = 64
+context_tokens = 100000
+
+[[models]]
+id = "test/cached-anthropic"
+provider = "anthropic"
+upstream = "test-cached-anthropic"
+pool = "anthropic"
+input_multiplier = "1"
+output_multiplier = "1"
+max_output_tokens = 4096
+default_max_tokens = 64
+context_tokens = 100000
+
+[[models]]
+id = "test/cached-gemini"
+provider = "gemini"
+upstream = "test-cached-gemini"
+pool = "gemini"
+input_multiplier = "1"
+output_multiplier = "1"
+max_output_tokens = 4096
+default_max_tokens = 64
+context_tokens = 100000
+
+[[models]]
+id = "test/cached-late"
+provider = "openai"
+upstream = "test-cached-late"
+pool = "openai"
+input_multiplier = "1"
+output_multiplier = "1"
+max_output_tokens = 4096
+default_max_tokens = 64
+context_tokens = 100000
+
+[[models]]
+id = "test/cached-replay"
+provider = "openai"
+upstream = "test-cached-replay"
+pool = "openai"
+input_multiplier = "1"
+output_multiplier = "1"
+max_output_tokens = 4096
+default_max_tokens = 64
+context_tokens = 100000
+
 # A provider nobody listens for (the discard port): every connection to it is refused.
 [providers.refused]
 kind = "openai_compatible"

@@ -18,7 +18,9 @@ from ledger import debits, domain, holds
 from tests.conftest import Workspace, make_workspace
 from tests.ledger_checks import assert_books_balance, balances
 
-UNIT_TERMS = {"openai/gpt-4.1-mini": domain.Terms(domain.Price(Fraction(1), Fraction(1)), 1_047_576, 32_768)}
+UNIT_TERMS = {
+    "openai/gpt-4.1-mini": domain.Terms(domain.Price(Fraction(1), Fraction(1), Fraction(1)), 1_047_576, 32_768)
+}
 # 20 s into a minute: the window ends 40 s later.
 NOW = datetime.now(UTC).replace(second=20, microsecond=0)
 

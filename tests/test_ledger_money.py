@@ -193,7 +193,11 @@ async def test_a_reprice_between_hold_and_settlement_debits_at_the_recorded_pric
     [replayed] = await settle(engine, repriced, usage_for(job, input_tokens=10, output_tokens=20))
 
     assert settled.cost_tokens == replayed.cost_tokens == 30
-    assert (await entry_details(engine, job.job_id))["debit"]["price"] == {"input": "1/1", "output": "1/1"}
+    assert (await entry_details(engine, job.job_id))["debit"]["price"] == {
+        "input": "1/1",
+        "output": "1/1",
+        "cached_input": "1/1",
+    }
     assert await balances(engine, workspace.id) == {"available": 9_970, "held": 0, "spent": 30, "funding": -10_000}
     await assert_book_verifies(engine)
 

@@ -16,7 +16,9 @@ from tests.conftest import make_workspace
 from tests.ledger_checks import assert_books_balance, balances, entries_for
 
 # One credit token per token, as the shipped catalogue prices openai/gpt-4.1-mini.
-UNIT_TERMS = {"openai/gpt-4.1-mini": domain.Terms(domain.Price(Fraction(1), Fraction(1)), 1_047_576, 32_768)}
+UNIT_TERMS = {
+    "openai/gpt-4.1-mini": domain.Terms(domain.Price(Fraction(1), Fraction(1), Fraction(1)), 1_047_576, 32_768)
+}
 
 
 def hold_request(workspace_id: str, hold: int, job_id: str | None = None) -> holds.HoldRequest:

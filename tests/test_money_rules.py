@@ -236,7 +236,13 @@ def test_the_hold_is_priced_at_the_model(priced: Catalogue) -> None:
 
     assert request.hold == 10 + 100 and request.refusal is None
     assert domain.terms_record(request.terms) == {
-        "cheap/a": {"input": "1/1", "output": "1/1", "context_tokens": 10000, "max_output_tokens": 1000}
+        "cheap/a": {
+            "input": "1/1",
+            "output": "1/1",
+            "cached_input": "1/1",
+            "context_tokens": 10000,
+            "max_output_tokens": 1000,
+        }
     }
 
 
@@ -335,7 +341,7 @@ def test_usage_from_a_model_outside_the_recorded_route_is_not_billed(priced: Cat
 
 sane_terms = st.builds(
     domain.Terms,
-    price=st.builds(domain.Price, prices, prices),
+    price=st.builds(domain.Price, prices, prices, prices),
     context_tokens=st.integers(1, 10**9),
     max_output_tokens=st.integers(1, 10**9),
 )

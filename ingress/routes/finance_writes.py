@@ -312,6 +312,8 @@ async def admin_platform_rate(request: Request, body: JsonBody) -> dict[str, Any
 )
 async def admin_price(request: Request, body: JsonBody) -> dict[str, Any]:
     """A new price-book version for a model: `{"model_id", "input_multiplier", "output_multiplier",
-    "cached_input_multiplier"?, "effective_at"?}` as exact rationals ("3/4"); never effective in the past."""
+    "cached_input_multiplier"?, "effective_at"?}` as exact rationals ("3/4"); never effective in the past.
+    The cached-input multiplier (default: the input one) prices the prompt tokens the provider read from its cache,
+    for jobs admitted once the version is in force."""
     command = _command_of(PublishPrice, body)
     return await _send(request.app.state.services, PLATFORM, command, actor="admin")

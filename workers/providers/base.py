@@ -54,8 +54,9 @@ class ProviderResult:
     usage_estimated: bool = False
     # Every choice, when the answer has more than `text` and `finish_reason` say (n > 1, tool calls, logprobs).
     choices: tuple[ResultChoice, ...] = ()
-    # Details of the counts, shown to callers and never billed apart: prompt tokens read from the provider's cache
-    # (part of `input_tokens`) and reasoning tokens (part of `output_tokens`); 0 when the provider did not say.
+    # Details of the counts, shown to callers: prompt tokens read from the provider's cache (part of `input_tokens`;
+    # the ledger bills them at the cached-input price) and reasoning tokens (part of `output_tokens`, never billed
+    # apart); 0 when the provider did not say.
     cached_input_tokens: int = 0
     reasoning_tokens: int = 0
     # The backend configuration that answered, as OpenAI names it (wire.fingerprint); None when not given.

@@ -68,11 +68,12 @@ def count_total(counts: Sequence[int], where: str) -> int:
 
 
 def part_count(value: object, *, whole: int) -> int:
-    """A count of part of a total that is not billed apart (OpenAI's cached and reasoning tokens, Gemini's cached
-    ones): it details the bill and never changes it, so a detail no provider could mean (negative, huge, not an
-    integer) reads as 0, never a reason to fail an answer already paid for upstream, and one larger than the
-    `whole` it is part of is shown as that whole. Counts that are billed (Anthropic's cache reads, Gemini's
-    thoughts) are read with `as_count`: a hostile one is a protocol error like any hostile total."""
+    """A count of part of a total the provider does not bill apart (OpenAI's cached and reasoning tokens, Gemini's
+    cached ones): a detail no provider could mean (negative, huge, not an integer) reads as 0, never a reason to
+    fail an answer already paid for upstream (a cache-read count so read bills the whole prompt at the input price,
+    the dearer reading), and one larger than the `whole` it is part of is shown as that whole. Counts that are billed
+    (Anthropic's cache reads, Gemini's thoughts) are read with `as_count`: a hostile one is a protocol error like any
+    hostile total."""
     try:
         count = as_count(value, "detail", missing_is_zero=True)
     except WrongShapeError:
