@@ -100,6 +100,53 @@ async def test_the_overview_shows_the_balance_move_after_a_completion(
     assert workspace.api_key in await page.evaluate("() => sessionStorage.getItem('luntrex.console.session')")
 
 
+async def test_usage_and_the_spend_chart_count_a_job_with_several_tags_once(
+    page: Page, stack: Stack, engine: AsyncEngine
+) -> None:
+    workspace = await make_workspace(engine, tokens=GRANT)
+    hello = {"messages": [{"role": "user", "content": "hello console"}], "max_tokens": 16}
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as client:
+        for body in ({**hello, "tags": ["a", "b", "<script>x</script>"]}, hello):
+            assert (await client.post("/chat/completions", json=body, headers=workspace.headers)).status_code == 200
+        totals = (await client.get("/usage", headers=workspace.headers)).json()["totals"]
+    await sign_in(page, stack, workspace.api_key)
+
+    # The chart's bars add up to what was debited.
+    await expect(page.locator("svg.chart")).to_be_visible()
+    bars = await page.locator("svg.chart rect title").all_text_contents()
+    assert sum(number(re.findall(r": ([0-9,]+) tokens", bar)[0]) for bar in bars) == totals["cost_tokens"], bars
+
+    await page.get_by_role("link", name="Usage").click()
+    table = page.locator("section", has_text="Usage").locator("table")
+    for group in ("Day", "Model", "Key"):
+        await page.get_by_label("Group by").select_option(label=group)
+        await expect(table.locator("th").first).to_have_text(group)
+        cells = await table.locator("tbody tr").first.locator("td").all_inner_texts()
+        assert await table.locator("tbody tr").count() == 1
+        assert [number(cell) for cell in cells[1:]] == [
+            totals["jobs"],
+            totals["input_tokens"],
+            totals["output_tokens"],
+            totals["cost_tokens"],
+        ], (group, cells)
+    async with page.expect_download() as download_info:
+        await page.get_by_role("button", name="Export CSV").click()
+    exported = list(
+        csv.reader(io.StringIO(await asyncio.to_thread(Path(await (await download_info.value).path()).read_text)))
+    )
+    assert exported[0] == ["Key", "Jobs", "Input tokens", "Output tokens", "Cost (tokens)"]
+    assert sum(int(row[4]) for row in exported[1:]) == totals["cost_tokens"]
+
+    # By tag, a job counts under each of its tags, and the page says so with the period's true total.
+    await page.get_by_label("Group by").select_option(label="Tag")
+    await expect(table.locator("th").first).to_have_text("Tag")
+    names = sorted(await table.locator("tbody tr td:first-child").all_inner_texts())
+    assert names == ["(none)", "<script>x</script>", "a", "b"]
+    note = page.locator("[data-usage-note]")
+    await expect(note).to_contain_text("counts once under each of its tags")
+    await expect(note).to_contain_text(f"{totals['cost_tokens']:,} tokens over 2 jobs")
+
+
 async def test_a_key_minted_in_the_console_works_and_once_revoked_is_refused(
     page: Page, stack: Stack, engine: AsyncEngine
 ) -> None:
