@@ -33,6 +33,9 @@ def create(
     credit_line_tokens: int,
 ) -> None:
     """Create a workspace and a key with every scope (shown once)."""
+    if topup_bdt is not None and topup_tokens is not None:
+        # The API refuses both too: each would be credited, their sum more than meant.
+        raise click.UsageError("give --topup-bdt or --topup-tokens, not both")
     body = {"name": name, "credit_line_tokens": credit_line_tokens}
     optional = {
         "id": workspace_id,

@@ -239,6 +239,17 @@ async def test_bad_admin_input_is_refused_and_others_keep_working(
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
     both = await client.post(f"/admin/workspaces/{bystander.id}/grants", json={"tokens": 5, "bdt": 1}, headers=ADMIN)
     assert both.status_code == 400
+    # Both opening grants would credit their sum: refused as the grants route refuses both, and nothing is created.
+    both_id = f"ws-both-{uuid.uuid4().hex[:8]}"
+    both_grants = await client.post(
+        "/admin/workspaces", json={"name": "both", "id": both_id, "grant_tokens": 5, "grant_bdt": 5}, headers=ADMIN
+    )
+    assert both_grants.status_code == 400, both_grants.text
+    refusal = both_grants.json()
+    assert (
+        refusal["code"] == "invalid_request" and "grant_tokens" in refusal["error"] and "grant_bdt" in refusal["error"]
+    )
+    assert (await client.get(f"/admin/workspaces/{both_id}", headers=ADMIN)).status_code == 404
     taken = await client.post("/admin/workspaces", json={"name": "other", "id": bystander.id}, headers=ADMIN)
     assert taken.status_code == 409 and taken.json()["code"] == "conflict"
 

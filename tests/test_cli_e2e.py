@@ -88,6 +88,11 @@ def test_errors_exit_non_zero_with_a_message(stack: Stack, tmp_path: Path) -> No
     assert bad_name.exit_code == 1 and "400 invalid_request" in bad_name.output
     bad_expiry = run(env_file, "key", "create", "ws_x", "--expires", "yesterday")
     assert bad_expiry.exit_code == 2 and "--expires" in bad_expiry.output
+    both = run(
+        env_file, "workspace", "create", "both grants", "--id", "ws-cli-both", "--topup-bdt", "1", "--topup-tokens", "1"
+    )
+    assert both.exit_code == 2 and "--topup-bdt or --topup-tokens, not both" in both.output, both.output
+    assert run(env_file, "workspace", "show", "ws-cli-both").exit_code == 1  # nothing was created
     zero = run(env_file, "key", "create", "ws_x", "--rpm", "0")
     assert zero.exit_code == 2
     no_key = run(tmp_path / "absent.env", "chat", "hi", "--base-url", stack.base_url)
