@@ -127,6 +127,8 @@ class KeyInfo(BaseModel):
 
 class KeysPage(BaseModel):
     data: list[KeyInfo]
+    # Whose keys these are: a `manage`-only key cannot read the balance, so this is how it learns its workspace.
+    workspace_id: str | None = None
 
 
 class WorkspaceGuardrailsView(BaseModel):

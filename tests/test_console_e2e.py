@@ -303,6 +303,38 @@ async def test_errors_show_as_messages_not_blank_pages(page: Page, stack: Stack,
     await expect(page.get_by_role("alert").first).to_contain_text("manage")
 
 
+async def test_a_manage_only_key_signs_in_and_a_suspended_workspace_is_told_so(
+    page: Page, stack: Stack, engine: AsyncEngine
+) -> None:
+    workspace = await make_workspace(engine, tokens=GRANT)
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
+        minted = await client.post("/keys", headers=workspace.headers, json={"name": "keeper", "scopes": ["manage"]})
+    assert minted.status_code == 201, minted.text
+    # It lands on Keys (what it is for), names its workspace, and a page it may not read says which scope it lacks.
+    await sign_in(page, stack, minted.json()["key"])
+    await expect(page.get_by_role("heading", name="Keys", level=1)).to_be_visible()
+    await expect(page.get_by_role("navigation", name="Console")).to_contain_text(f"Workspace {workspace.id}")
+    await expect(page.locator("tr", has_text="keeper")).to_be_visible()
+    await page.get_by_role("link", name="Overview").click()
+    await expect(page.get_by_role("alert").first).to_contain_text("this key lacks the 'inference' scope")
+    await page.get_by_role("link", name="Ledger").click()
+    await expect(page.get_by_role("alert").first).to_contain_text("this key lacks the 'billing' scope")
+    await page.get_by_role("button", name="Sign out").click()
+
+    suspended = await make_workspace(engine, tokens=GRANT)
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
+        answer = await client.post(
+            f"/admin/workspaces/{suspended.id}/suspend", headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+        )
+    assert answer.status_code == 200, answer.text
+    await page.get_by_label("API key").fill(suspended.api_key)
+    await page.get_by_role("button", name="Sign in").click()
+    alert = page.get_by_role("alert")
+    await expect(alert).to_contain_text(f"workspace '{suspended.id}' is suspended; contact your administrator")
+    await expect(alert).not_to_contain_text("not accepted")
+    await expect(page.get_by_role("navigation", name="Console")).to_have_count(0)
+
+
 async def test_the_admin_credential_sees_every_workspace_and_grants_credit(
     page: Page, stack: Stack, engine: AsyncEngine
 ) -> None:

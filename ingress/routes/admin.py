@@ -192,7 +192,7 @@ async def list_keys(workspace_id: PathWorkspaceId, request: Request) -> dict[str
         if await queries.workspace(conn, workspace_id) is None:
             raise NotFound(f"workspace '{workspace_id}' not found")
         views = await keys.list_keys(conn, workspace_id)
-    return {"data": [asdict(view) for view in views]}
+    return {"data": [asdict(view) for view in views], "workspace_id": workspace_id}
 
 
 @router.post(
