@@ -6,8 +6,10 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
+from cli import stackenv
 from cli.main import main
 from tests.batch_client import jsonl, line
 from tests.conftest import ADMIN_KEY, Stack
@@ -62,6 +64,7 @@ def test_an_operator_sets_up_a_workspace_and_its_keys(stack: Stack, tmp_path: Pa
 
     rotated = json.loads(run(env_file, "key", "rotate", key["api_key"], "--grace-s", "0").stdout)
     assert rotated["replaces"] == key["id"] and rotated["rpm_max"] == 30
+    assert rotated["name"] == key["name"] and rotated["api_key"] == rotated["key"]
     again = run(env_file, "key", "rotate", key["id"])
     assert again.exit_code == 1 and "409 key_already_rotated" in again.output
     assert run(env_file, "key", "revoke", rotated["api_key"]).exit_code == 0
@@ -328,3 +331,28 @@ def test_grant_and_update_refuse_bad_input_and_others_keep_working(stack: Stack,
 
     answer = run(env_file, "chat", "still here", "--api-key", bystander["api_key"])
     assert answer.exit_code == 0, answer.output
+
+
+def test_every_command_has_help_and_the_env_file_is_found_from_any_folder(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for group in ("workspace", "key", "webhook", "batch", "ledger"):
+        listing = CliRunner().invoke(main, [group, "--help"]).output
+        commands = listing.split("Commands:")[1].strip().splitlines()
+        assert commands and all(len(line.split(None, 1)) == 2 for line in commands), (group, commands)
+
+    # Outside the checkout (no .run/stack.env here), the checkout's env file is read.
+    checkout_env = stack_env(tmp_path, stack)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("LUNTREX_BASE_URL", raising=False)
+    monkeypatch.delenv("LUNTREX_ADMIN_KEY", raising=False)
+    monkeypatch.setattr(stackenv, "CHECKOUT_ENV_FILE", checkout_env)
+    listed = CliRunner().invoke(main, ["workspace", "list", "--limit", "1"])
+    assert listed.exit_code == 0 and "data" in json.loads(listed.stdout), listed.output
+    # Neither file: the error names the file it looked for and how to get or name one.
+    monkeypatch.setattr(stackenv, "CHECKOUT_ENV_FILE", tmp_path / "none" / "stack.env")
+    missing = CliRunner().invoke(main, ["workspace", "list", "--base-url", stack.base_url])
+    assert missing.exit_code == 1, missing.output
+    assert f"{tmp_path / 'none' / 'stack.env'} (which does not exist), or pass --env-file" in missing.output

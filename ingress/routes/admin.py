@@ -94,7 +94,8 @@ async def create_workspace(request: Request, new: NewWorkspace) -> OrjsonRespons
             services, workspace_id, NewKey(name="owner key", scopes=["inference", "billing", "manage"]), None
         )
         body["api_key"], body["api_key_id"] = key["key"], key["id"]
-    return OrjsonResponse(body, status_code=201)
+    # Through the answer's model, so timestamps are written as every later read writes them (`...Z`).
+    return OrjsonResponse(WorkspaceCreated.model_validate(body).model_dump(mode="json"), status_code=201)
 
 
 @router.get(
