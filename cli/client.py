@@ -2,7 +2,7 @@
 
 Connection settings come from, in order: the command's options (`--base-url`, `--admin-key`, `--api-key`),
 the environment (`LUNTREX_BASE_URL`, `LUNTREX_ADMIN_KEY`, `LUNTREX_API_KEY`), then the env file that
-`make up` writes (`.run/stack.env`, or `--env-file`).
+`make up` writes (`--env-file`; by default `.run/stack.env` in the current folder, else in the CLI's checkout).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import httpx
 
 from cli import stackenv
 
-DEFAULT_ENV_FILE = stackenv.DEFAULT_ENV_FILE
 DEFAULT_BASE_URL = "http://127.0.0.1:8080/api/v1"
 TIMEOUT_S = 120.0
 
@@ -35,6 +34,8 @@ class Connection:
     base_url: str
     admin_key: str | None
     api_key: str | None
+    # The env file the settings were looked for in, named when a credential is missing.
+    env_file: Path | None = None
 
 
 def connection_options(command: F) -> F:
@@ -43,8 +44,8 @@ def connection_options(command: F) -> F:
         click.option(
             "--env-file",
             type=click.Path(dir_okay=False, path_type=Path),
-            default=DEFAULT_ENV_FILE,
-            show_default=True,
+            default=stackenv.default_env_file,
+            show_default=stackenv.DEFAULT_ENV_FILE_HELP,
             help="env file written by `make up`",
         ),
         click.option("--base-url", envvar="LUNTREX_BASE_URL", help="API base URL, e.g. http://host:8080/api/v1"),
@@ -60,6 +61,7 @@ def connection_options(command: F) -> F:
             base_url=(base_url or env.get("LUNTREX_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
             admin_key=admin_key or env.get("LUNTREX_ADMIN_KEY"),
             api_key=api_key or env.get("LUNTREX_API_KEY"),
+            env_file=env_file,
         )
         return command(*args, connection=connection, **kwargs)
 
@@ -119,7 +121,11 @@ def _credential(connection: Connection, admin: bool) -> str:
     credential = connection.admin_key if admin else connection.api_key
     if not credential:
         which = "--admin-key / LUNTREX_ADMIN_KEY" if admin else "--api-key / LUNTREX_API_KEY"
-        raise click.ClickException(f"no credential: pass {which}, or run `make up` to write .run/stack.env")
+        where = connection.env_file or stackenv.default_env_file()
+        found = "has none" if where.exists() else "does not exist"
+        raise click.ClickException(
+            f"no credential: pass {which}, or run `make up` to write {where} (which {found}), or pass --env-file"
+        )
     return credential
 
 

@@ -102,7 +102,6 @@ def create(
     }
     body.update({field: value for field, value in optional.items() if value is not None})
     minted = request(connection, "POST", f"/admin/workspaces/{workspace_id}/keys", admin=True, body=body)
-    minted["api_key"] = minted["key"]
     emit(minted)
 
 
@@ -117,11 +116,10 @@ def create(
 )
 @connection_options
 def rotate(connection: Connection, key_or_id: str, grace_s: float) -> None:
-    """Mint a successor with the same attributes; the old key stops after the grace period."""
+    """Mint a successor with the same attributes and name; the old key stops after the grace period."""
     rotated = request(
         connection, "POST", f"/admin/keys/{key_id_of(key_or_id)}/rotate", admin=True, body={"grace_s": grace_s}
     )
-    rotated["api_key"] = rotated["key"]
     emit(rotated)
 
 

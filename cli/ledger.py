@@ -31,8 +31,8 @@ def group() -> None:
 @click.option(
     "--env-file",
     type=click.Path(path_type=Path, dir_okay=False),
-    default=stackenv.DEFAULT_ENV_FILE,
-    show_default=True,
+    default=stackenv.default_env_file,
+    show_default=stackenv.DEFAULT_ENV_FILE_HELP,
     help="The stack's env file, read when --database-url is not given.",
 )
 def verify(database_url: str | None, env_file: Path) -> None:

@@ -18,8 +18,8 @@ from cli.workspace import workspace
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """Operate a Luntrex Router stack (reads .run/stack.env unless told otherwise). Prints JSON; exits non-zero
-    with a message on any error."""
+    """Operate a Luntrex Router stack (reads .run/stack.env, here or in its checkout, unless told otherwise).
+    Prints JSON; exits non-zero with a message on any error."""
 
 
 main.add_command(workspace)

@@ -1,4 +1,8 @@
-"""Where the CLI finds the stack: `.run/stack.env`, the `KEY=value` file `make up` writes."""
+"""Where the CLI finds the stack: `.run/stack.env`, the `KEY=value` file `make up` writes.
+
+By default that is `.run/stack.env` in the current folder when there is one, else the one in the checkout the CLI
+is run from (`make up` writes it there), so a command works from any folder.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,14 @@ from pathlib import Path
 
 import click
 
-DEFAULT_ENV_FILE = Path(".run/stack.env")
+LOCAL_ENV_FILE = Path(".run/stack.env")
+CHECKOUT_ENV_FILE = Path(__file__).resolve().parents[1] / ".run" / "stack.env"
+DEFAULT_ENV_FILE_HELP = ".run/stack.env here, else in the CLI's checkout"
+
+
+def default_env_file() -> Path:
+    """The env file read when none is named: the current folder's, else the checkout's (looked up when run)."""
+    return LOCAL_ENV_FILE if LOCAL_ENV_FILE.exists() else CHECKOUT_ENV_FILE
 
 
 class StackNotFound(click.ClickException):

@@ -47,6 +47,7 @@ def list_(connection: Connection) -> None:
 @click.argument("endpoint_id")
 @connection_options
 def show(connection: Connection, endpoint_id: str) -> None:
+    """One endpoint: its URL, event types, state and description (never its secret)."""
     emit(request(connection, "GET", f"/webhooks/{endpoint_id}", admin=False))
 
 

@@ -79,7 +79,8 @@ class GrantAnswer(BaseModel):
 
 
 class KeyMinted(BaseModel):
-    """A new key: `key` is its secret, in this answer only."""
+    """A new key: `key` is its secret, in this answer only; `api_key` is the same secret under the name workspace
+    creation gives it."""
 
     id: str
     workspace_id: str
@@ -95,6 +96,7 @@ class KeyMinted(BaseModel):
     # The key's own guardrails (README, Guardrails), applied with its workspace's; or null.
     guardrails: dict[str, Any] | None = None
     key: str
+    api_key: str
 
 
 class KeyRotated(KeyMinted):
@@ -127,6 +129,8 @@ class KeyInfo(BaseModel):
 
 class KeysPage(BaseModel):
     data: list[KeyInfo]
+    # Whose keys these are: a `manage`-only key cannot read the balance, so this is how it learns its workspace.
+    workspace_id: str | None = None
 
 
 class WorkspaceGuardrailsView(BaseModel):

@@ -81,6 +81,13 @@ class NewWorkspace(BaseModel):
     # The workspace's first key, returned once; with every scope, so its owner can mint narrower ones.
     with_key: bool = True
 
+    @model_validator(mode="after")
+    def _one_grant(self) -> NewWorkspace:
+        # As the grants route: one amount, in tokens or in BDT; both would credit their sum.
+        if self.grant_tokens is not None and self.grant_bdt is not None:
+            raise ValueError("give grant_tokens or grant_bdt, not both")
+        return self
+
 
 class WorkspaceUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")

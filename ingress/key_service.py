@@ -92,7 +92,8 @@ def _describe(row: keys.KeyRow, secret: str | None = None) -> dict[str, Any]:
         "guardrails": state.guardrails,
     }
     if secret is not None:
-        body["key"] = secret
+        # `key` is the original field; `api_key` is the name workspace creation uses for the same secret.
+        body["key"] = body["api_key"] = secret
     return body
 
 
@@ -154,7 +155,8 @@ async def rotate(
             await keys.enforce_mint_rate(
                 conn, old.state.workspace_id, per_hour_max=services.settings.key_mints_per_hour_max
             )
-        name = rotation.name or f"rotated {key_id}"
+        # The successor keeps the name (listings and usage by key keep their label) unless a new one is given.
+        name = rotation.name or old.name
         # The successor keeps what was imposed on the key it replaces, unless the operator names a new set.
         operator_named = caller is None and "guardrails" in rotation.model_fields_set
         imposed = guardrail_policy.stored(guardrails) if operator_named else old.imposed

@@ -271,7 +271,8 @@ _USAGE = text(
     FROM journal_transactions t
     JOIN postings p ON p.transaction_id = t.id AND p.account_id = :spent
     CROSS JOIN LATERAL jsonb_array_elements_text(
-        CASE WHEN jsonb_typeof(t.detail->'tags') = 'array' AND jsonb_array_length(t.detail->'tags') > 0
+        CASE WHEN CAST(:by_tag AS boolean) AND jsonb_typeof(t.detail->'tags') = 'array'
+                  AND jsonb_array_length(t.detail->'tags') > 0
              THEN t.detail->'tags' ELSE '[null]'::jsonb END) AS tag(tag)
     WHERE t.workspace_id = :ws AND t.kind = 'debit'
       AND (CAST(:since AS timestamptz) IS NULL OR t.created_at >= :since)
@@ -283,11 +284,18 @@ _USAGE = text(
 
 
 async def usage_by_day(
-    conn: AsyncConnection, workspace_id: str, *, since: datetime | None, until: datetime | None
+    conn: AsyncConnection,
+    workspace_id: str,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    by_tag: bool = True,
 ) -> list[dict[str, Any]]:
-    """Debits by UTC day x model x key x tag. A job with several tags counts once under each of its tags."""
+    """Debits by UTC day x model x key x tag. A job with several tags counts once under each of its tags; with
+    `by_tag=False` every row's tag is null and each job counts once (the rows then add up to what was debited)."""
     rows = await conn.execute(
-        _USAGE, {"ws": workspace_id, "spent": account(workspace_id, "spent"), "since": since, "until": until}
+        _USAGE,
+        {"ws": workspace_id, "spent": account(workspace_id, "spent"), "since": since, "until": until, "by_tag": by_tag},
     )
     return [dict(row._mapping) for row in rows]
 

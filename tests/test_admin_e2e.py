@@ -37,13 +37,27 @@ async def test_an_operator_creates_a_workspace_whose_key_has_every_scope(client:
     assert (await client.get("/usage", headers=bearer(key))).status_code == 200
     minted = await client.post("/keys", json={"name": "ci"}, headers=bearer(key))
     assert minted.status_code == 201 and minted.json()["scopes"] == ["inference"]
+    # The secret under the name creation gives it, beside the original `key`.
+    assert minted.json()["api_key"] == minted.json()["key"]
 
     shown = (await client.get(f"/admin/workspaces/{body['id']}", headers=ADMIN)).json()
     assert shown["balance"]["spent_tokens"] == answer.json()["cost"]
+    # One spelling of a timestamp: the creation answer writes created_at as every later read does.
+    assert body["created_at"] == shown["created_at"] and body["created_at"].endswith("Z"), body["created_at"]
+
+    # A rotated key's successor keeps its name, in the admin route and the workspace's own.
+    admin_rotated = await client.post(f"/admin/keys/{minted.json()['id']}/rotate", json={"grace_s": 0}, headers=ADMIN)
+    assert admin_rotated.status_code == 201, admin_rotated.text
+    assert admin_rotated.json()["name"] == "ci" and admin_rotated.json()["api_key"] == admin_rotated.json()["key"]
+    renamed = await client.post(
+        f"/keys/{admin_rotated.json()['id']}/rotate", json={"grace_s": 0, "name": "ci-2"}, headers=bearer(key)
+    )
+    assert renamed.status_code == 201 and renamed.json()["name"] == "ci-2", renamed.text
     listed = (await client.get("/admin/workspaces", params={"limit": 500}, headers=ADMIN)).json()["data"]
     assert body["id"] in {workspace["id"] for workspace in listed}
-    keys = (await client.get(f"/admin/workspaces/{body['id']}/keys", headers=ADMIN)).json()["data"]
-    assert [k["name"] for k in keys] == ["owner key", "ci"]
+    listing = (await client.get(f"/admin/workspaces/{body['id']}/keys", headers=ADMIN)).json()
+    assert [k["name"] for k in listing["data"]] == ["owner key", "ci", "ci", "ci-2"]
+    assert listing["workspace_id"] == body["id"]
 
 
 async def test_update_suspend_and_resume_reach_the_keys_at_once(client: httpx.AsyncClient) -> None:
@@ -239,6 +253,17 @@ async def test_bad_admin_input_is_refused_and_others_keep_working(
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
     both = await client.post(f"/admin/workspaces/{bystander.id}/grants", json={"tokens": 5, "bdt": 1}, headers=ADMIN)
     assert both.status_code == 400
+    # Both opening grants would credit their sum: refused as the grants route refuses both, and nothing is created.
+    both_id = f"ws-both-{uuid.uuid4().hex[:8]}"
+    both_grants = await client.post(
+        "/admin/workspaces", json={"name": "both", "id": both_id, "grant_tokens": 5, "grant_bdt": 5}, headers=ADMIN
+    )
+    assert both_grants.status_code == 400, both_grants.text
+    refusal = both_grants.json()
+    assert (
+        refusal["code"] == "invalid_request" and "grant_tokens" in refusal["error"] and "grant_bdt" in refusal["error"]
+    )
+    assert (await client.get(f"/admin/workspaces/{both_id}", headers=ADMIN)).status_code == 404
     taken = await client.post("/admin/workspaces", json={"name": "other", "id": bystander.id}, headers=ADMIN)
     assert taken.status_code == 409 and taken.json()["code"] == "conflict"
 

@@ -6,8 +6,10 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
+from cli import stackenv
 from cli.main import main
 from tests.batch_client import jsonl, line
 from tests.conftest import ADMIN_KEY, Stack
@@ -62,6 +64,7 @@ def test_an_operator_sets_up_a_workspace_and_its_keys(stack: Stack, tmp_path: Pa
 
     rotated = json.loads(run(env_file, "key", "rotate", key["api_key"], "--grace-s", "0").stdout)
     assert rotated["replaces"] == key["id"] and rotated["rpm_max"] == 30
+    assert rotated["name"] == key["name"] and rotated["api_key"] == rotated["key"]
     again = run(env_file, "key", "rotate", key["id"])
     assert again.exit_code == 1 and "409 key_already_rotated" in again.output
     assert run(env_file, "key", "revoke", rotated["api_key"]).exit_code == 0
@@ -88,6 +91,11 @@ def test_errors_exit_non_zero_with_a_message(stack: Stack, tmp_path: Path) -> No
     assert bad_name.exit_code == 1 and "400 invalid_request" in bad_name.output
     bad_expiry = run(env_file, "key", "create", "ws_x", "--expires", "yesterday")
     assert bad_expiry.exit_code == 2 and "--expires" in bad_expiry.output
+    both = run(
+        env_file, "workspace", "create", "both grants", "--id", "ws-cli-both", "--topup-bdt", "1", "--topup-tokens", "1"
+    )
+    assert both.exit_code == 2 and "--topup-bdt or --topup-tokens, not both" in both.output, both.output
+    assert run(env_file, "workspace", "show", "ws-cli-both").exit_code == 1  # nothing was created
     zero = run(env_file, "key", "create", "ws_x", "--rpm", "0")
     assert zero.exit_code == 2
     no_key = run(tmp_path / "absent.env", "chat", "hi", "--base-url", stack.base_url)
@@ -238,3 +246,113 @@ def test_a_submitter_sends_a_jsonl_file_follows_its_batch_and_reads_the_results(
     assert ended["status"] == "completed" and ended["counts"]["completed"] == 3
     unknown = run(operator, "workspace", "cancel-batch", "batch_" + "0" * 32)
     assert unknown.exit_code == 1 and "404 not_found" in unknown.output
+
+
+def test_an_operator_grants_credit_and_changes_limits_from_the_cli(stack: Stack, tmp_path: Path) -> None:
+    env_file = stack_env(tmp_path, stack)
+    created = run(
+        env_file, "workspace", "create", "limits team", "--topup-tokens", "1000", "--rpm", "30", "--tpm", "5000"
+    )
+    assert created.exit_code == 0, created.output
+    workspace = json.loads(created.stdout)
+    workspace_id = workspace["workspace_id"]
+    assert (workspace["rpm_max"], workspace["tpm_max"]) == (30, 5_000)
+
+    granted = run(env_file, "workspace", "grant", workspace_id, "--tokens", "250", "--reason", "pilot")
+    assert granted.exit_code == 0, granted.output
+    assert json.loads(granted.stdout) == {"workspace_id": workspace_id, "granted_tokens": 250, "balance": 1_250}
+    in_bdt = json.loads(run(env_file, "workspace", "grant", workspace_id, "--bdt", "1").stdout)
+    assert in_bdt["granted_tokens"] == 500 and in_bdt["balance"] == 1_750
+
+    changed = run(
+        env_file,
+        "workspace",
+        "update",
+        workspace_id,
+        "--name",
+        "limits team renamed",
+        "--default-model",
+        "test/cheap",
+        "--credit-line-tokens",
+        "300",
+        "--rpm",
+        "60",
+        "--tpm",
+        "9000",
+    )
+    assert changed.exit_code == 0, changed.output
+    shown = json.loads(run(env_file, "workspace", "show", workspace_id).stdout)
+    assert (shown["name"], shown["default_model"], shown["credit_line_tokens"]) == (
+        "limits team renamed",
+        "test/cheap",
+        300,
+    )
+    assert (shown["rpm_max"], shown["tpm_max"]) == (60, 9_000)
+    only_rpm = json.loads(run(env_file, "workspace", "update", workspace_id, "--rpm", "61").stdout)
+    assert (only_rpm["rpm_max"], only_rpm["tpm_max"], only_rpm["name"]) == (61, 9_000, "limits team renamed")
+    answer = run(env_file, "chat", "hello", "--api-key", workspace["api_key"])
+    assert answer.exit_code == 0 and json.loads(answer.stdout)["model"] == "test/cheap", answer.output
+
+
+def test_grant_and_update_refuse_bad_input_and_others_keep_working(stack: Stack, tmp_path: Path) -> None:
+    env_file = stack_env(tmp_path, stack)
+    bystander = json.loads(run(env_file, "workspace", "create", "bystander", "--topup-tokens", "5000").stdout)
+    target = json.loads(run(env_file, "workspace", "create", "target", "--topup-tokens", "100").stdout)
+    ws = target["workspace_id"]
+    usage = [
+        ("workspace", "grant", ws),
+        ("workspace", "grant", ws, "--tokens", "5", "--bdt", "1"),
+        ("workspace", "grant", ws, "--tokens", "0"),
+        ("workspace", "update", ws),
+        ("workspace", "update", ws, "--rpm", "0"),
+        ("workspace", "update", ws, "--credit-line-tokens", "-1"),
+        ("workspace", "create", "x", "--tpm", "0"),
+    ]
+    for args in usage:
+        refused = run(env_file, *args)
+        assert refused.exit_code == 2, (args, refused.output)
+    hostile = [
+        ("workspace", "grant", ws, "--tokens", "5", "--reason", "nul\x00reason"),
+        ("workspace", "grant", ws, "--tokens", "5", "--reason", "esc\x1b[2J"),
+        ("workspace", "update", ws, "--name", "bell\x07"),
+        ("workspace", "update", ws, "--name", "rlo\u202ename"),
+        ("workspace", "update", ws, "--default-model", "no/such\x00"),
+        ("workspace", "grant", ws, "--tokens", str(10**16)),
+        ("workspace", "update", ws, "--rpm", str(10**10)),
+    ]
+    for args in hostile:
+        refused = run(env_file, *args)
+        assert refused.exit_code == 1 and "400 invalid_request" in refused.output, (args, refused.output)
+    assert run(env_file, "workspace", "grant", "ws_does_not_exist", "--tokens", "5").exit_code == 1
+    unknown_model = run(env_file, "workspace", "update", ws, "--default-model", "no/such")
+    assert unknown_model.exit_code == 1 and "404 model_not_found" in unknown_model.output, unknown_model.output
+    shown = json.loads(run(env_file, "workspace", "show", ws).stdout)
+    assert (shown["name"], shown["rpm_max"], shown["balance"]["available_tokens"]) == ("target", None, 100)
+
+    answer = run(env_file, "chat", "still here", "--api-key", bystander["api_key"])
+    assert answer.exit_code == 0, answer.output
+
+
+def test_every_command_has_help_and_the_env_file_is_found_from_any_folder(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for group in ("workspace", "key", "webhook", "batch", "ledger"):
+        listing = CliRunner().invoke(main, [group, "--help"]).output
+        commands = listing.split("Commands:")[1].strip().splitlines()
+        assert commands and all(len(line.split(None, 1)) == 2 for line in commands), (group, commands)
+
+    # Outside the checkout (no .run/stack.env here), the checkout's env file is read.
+    checkout_env = stack_env(tmp_path, stack)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("LUNTREX_BASE_URL", raising=False)
+    monkeypatch.delenv("LUNTREX_ADMIN_KEY", raising=False)
+    monkeypatch.setattr(stackenv, "CHECKOUT_ENV_FILE", checkout_env)
+    listed = CliRunner().invoke(main, ["workspace", "list", "--limit", "1"])
+    assert listed.exit_code == 0 and "data" in json.loads(listed.stdout), listed.output
+    # Neither file: the error names the file it looked for and how to get or name one.
+    monkeypatch.setattr(stackenv, "CHECKOUT_ENV_FILE", tmp_path / "none" / "stack.env")
+    missing = CliRunner().invoke(main, ["workspace", "list", "--base-url", stack.base_url])
+    assert missing.exit_code == 1, missing.output
+    assert f"{tmp_path / 'none' / 'stack.env'} (which does not exist), or pass --env-file" in missing.output

@@ -100,6 +100,53 @@ async def test_the_overview_shows_the_balance_move_after_a_completion(
     assert workspace.api_key in await page.evaluate("() => sessionStorage.getItem('luntrex.console.session')")
 
 
+async def test_usage_and_the_spend_chart_count_a_job_with_several_tags_once(
+    page: Page, stack: Stack, engine: AsyncEngine
+) -> None:
+    workspace = await make_workspace(engine, tokens=GRANT)
+    hello = {"messages": [{"role": "user", "content": "hello console"}], "max_tokens": 16}
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as client:
+        for body in ({**hello, "tags": ["a", "b", "<script>x</script>"]}, hello):
+            assert (await client.post("/chat/completions", json=body, headers=workspace.headers)).status_code == 200
+        totals = (await client.get("/usage", headers=workspace.headers)).json()["totals"]
+    await sign_in(page, stack, workspace.api_key)
+
+    # The chart's bars add up to what was debited.
+    await expect(page.locator("svg.chart")).to_be_visible()
+    bars = await page.locator("svg.chart rect title").all_text_contents()
+    assert sum(number(re.findall(r": ([0-9,]+) tokens", bar)[0]) for bar in bars) == totals["cost_tokens"], bars
+
+    await page.get_by_role("link", name="Usage").click()
+    table = page.locator("section", has_text="Usage").locator("table")
+    for group in ("Day", "Model", "Key"):
+        await page.get_by_label("Group by").select_option(label=group)
+        await expect(table.locator("th").first).to_have_text(group)
+        cells = await table.locator("tbody tr").first.locator("td").all_inner_texts()
+        assert await table.locator("tbody tr").count() == 1
+        assert [number(cell) for cell in cells[1:]] == [
+            totals["jobs"],
+            totals["input_tokens"],
+            totals["output_tokens"],
+            totals["cost_tokens"],
+        ], (group, cells)
+    async with page.expect_download() as download_info:
+        await page.get_by_role("button", name="Export CSV").click()
+    exported = list(
+        csv.reader(io.StringIO(await asyncio.to_thread(Path(await (await download_info.value).path()).read_text)))
+    )
+    assert exported[0] == ["Key", "Jobs", "Input tokens", "Output tokens", "Cost (tokens)"]
+    assert sum(int(row[4]) for row in exported[1:]) == totals["cost_tokens"]
+
+    # By tag, a job counts under each of its tags, and the page says so with the period's true total.
+    await page.get_by_label("Group by").select_option(label="Tag")
+    await expect(table.locator("th").first).to_have_text("Tag")
+    names = sorted(await table.locator("tbody tr td:first-child").all_inner_texts())
+    assert names == ["(none)", "<script>x</script>", "a", "b"]
+    note = page.locator("[data-usage-note]")
+    await expect(note).to_contain_text("counts once under each of its tags")
+    await expect(note).to_contain_text(f"{totals['cost_tokens']:,} tokens over 2 jobs")
+
+
 async def test_a_key_minted_in_the_console_works_and_once_revoked_is_refused(
     page: Page, stack: Stack, engine: AsyncEngine
 ) -> None:
@@ -254,6 +301,38 @@ async def test_errors_show_as_messages_not_blank_pages(page: Page, stack: Stack,
     await expect(page.get_by_role("alert").first).to_contain_text("billing")
     await page.get_by_role("link", name="Keys").click()
     await expect(page.get_by_role("alert").first).to_contain_text("manage")
+
+
+async def test_a_manage_only_key_signs_in_and_a_suspended_workspace_is_told_so(
+    page: Page, stack: Stack, engine: AsyncEngine
+) -> None:
+    workspace = await make_workspace(engine, tokens=GRANT)
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
+        minted = await client.post("/keys", headers=workspace.headers, json={"name": "keeper", "scopes": ["manage"]})
+    assert minted.status_code == 201, minted.text
+    # It lands on Keys (what it is for), names its workspace, and a page it may not read says which scope it lacks.
+    await sign_in(page, stack, minted.json()["key"])
+    await expect(page.get_by_role("heading", name="Keys", level=1)).to_be_visible()
+    await expect(page.get_by_role("navigation", name="Console")).to_contain_text(f"Workspace {workspace.id}")
+    await expect(page.locator("tr", has_text="keeper")).to_be_visible()
+    await page.get_by_role("link", name="Overview").click()
+    await expect(page.get_by_role("alert").first).to_contain_text("this key lacks the 'inference' scope")
+    await page.get_by_role("link", name="Ledger").click()
+    await expect(page.get_by_role("alert").first).to_contain_text("this key lacks the 'billing' scope")
+    await page.get_by_role("button", name="Sign out").click()
+
+    suspended = await make_workspace(engine, tokens=GRANT)
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
+        answer = await client.post(
+            f"/admin/workspaces/{suspended.id}/suspend", headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+        )
+    assert answer.status_code == 200, answer.text
+    await page.get_by_label("API key").fill(suspended.api_key)
+    await page.get_by_role("button", name="Sign in").click()
+    alert = page.get_by_role("alert")
+    await expect(alert).to_contain_text(f"workspace '{suspended.id}' is suspended; contact your administrator")
+    await expect(alert).not_to_contain_text("not accepted")
+    await expect(page.get_by_role("navigation", name="Console")).to_have_count(0)
 
 
 async def test_the_admin_credential_sees_every_workspace_and_grants_credit(

@@ -105,6 +105,28 @@ async def test_a_workspace_reads_its_own_books(client: httpx.AsyncClient, engine
     assert (await client.get("/ledger/entries", headers=other.headers)).json()["data"] == []
 
 
+async def test_usage_without_tags_counts_a_job_with_several_tags_once(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    workspace = await make_workspace(engine, tokens=10_000)
+    tagged = {**HELLO, "tags": ["a", "b", "<script>x</script>"]}
+    untagged = {key: value for key, value in HELLO.items() if key != "tags"}
+    answers = [
+        await client.post("/chat/completions", json=body, headers=workspace.headers) for body in (tagged, untagged)
+    ]
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+    totals = (await client.get("/usage", headers=workspace.headers)).json()["totals"]
+    assert totals["cost_tokens"] == sum(a.json()["cost"] for a in answers) and totals["jobs"] == 2
+
+    each = (await client.get("/ledger/usage", headers=workspace.headers)).json()["data"]
+    assert sorted(str(row["tag"]) for row in each) == ["<script>x</script>", "None", "a", "b"]
+    assert sum(row["cost_tokens"] for row in each) > totals["cost_tokens"]  # the tagged job, once per tag
+    once = (await client.get("/ledger/usage", params={"tags": "ignored"}, headers=workspace.headers)).json()["data"]
+    assert {row["tag"] for row in once} == {None}
+    for field in ("jobs", "input_tokens", "output_tokens", "cost_tokens"):
+        assert sum(row[field] for row in once) == totals[field], field
+
+
 @pytest.mark.parametrize(
     ("path", "params"),
     [
@@ -124,6 +146,8 @@ async def test_a_workspace_reads_its_own_books(client: httpx.AsyncClient, engine
         ("/usage", {"until": "2026-12-01T00:00:00"}),
         ("/usage", {"since": "2026-12-02T00:00:00Z", "until": "2026-12-01T00:00:00Z"}),
         ("/ledger/usage", {"since": "2026-12-01"}),
+        ("/ledger/usage", {"tags": "none"}),
+        ("/ledger/usage", {"tags": "ignored\x00"}),
         ("/topups", {"cursor": "'; DROP TABLE topups; --"}),
         ("/alerts", {"limit": "-1"}),
     ],

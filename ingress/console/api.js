@@ -59,15 +59,36 @@ export async function toError(response) {
   return new ApiError(response.status, payload && payload.code, message, payload && payload.request_id);
 }
 
-// Who a key is: a workspace key answers /balance, the admin credential answers the admin API.
+// Who a key is: a workspace key answers /balance, the admin credential answers the admin API. A key refused only
+// for its scope (a `manage`-only key) is a workspace key all the same: it signs in, lands on Keys, and the pages it
+// may not read say which scope it lacks. A suspended workspace's key is known too: its refusal (the API's own code
+// and message) is thrown as it is, not taken for an unknown key.
 export async function identify(key) {
   const api = createApi(key);
   try {
     const balance = await api.get("/balance");
-    return { kind: "workspace", workspaceId: balance.workspace_id };
+    return { kind: "workspace", workspaceId: balance.workspace_id, home: "overview" };
   } catch (error) {
     if (!(error instanceof ApiError) || (error.status !== 401 && error.status !== 403)) throw error;
+    if (error.code === "workspace_suspended") throw error;
+    if (error.code === "insufficient_scope") return { kind: "workspace", workspaceId: await workspaceOf(api), home: "keys" };
   }
   await api.get("/admin/workspaces", { limit: 1 });
-  return { kind: "admin", workspaceId: null };
+  return { kind: "admin", workspaceId: null, home: "workspaces" };
+}
+
+// The workspace of a key that cannot read the balance, from its key list (`manage`); null when that is refused too.
+async function workspaceOf(api) {
+  try {
+    return (await api.get("/keys")).workspace_id || null;
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) return null;
+    throw error;
+  }
+}
+
+// Whether a sign-in refusal means "no such key" (unknown, revoked, expired, or a workspace key on the admin API),
+// rather than a known key's own refusal such as a suspended workspace, which is shown with the API's message.
+export function unknownKey(error) {
+  return error instanceof ApiError && (error.status === 401 || error.code === "admin_only");
 }

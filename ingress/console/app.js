@@ -1,7 +1,7 @@
 // The console shell: sign-in, navigation and the hash router. The key lives in sessionStorage only (gone
 // when the tab closes), is sent as a bearer header, and never appears in a URL.
 
-import { createApi, identify } from "./api.js";
+import { createApi, identify, unknownKey } from "./api.js";
 import { errorBanner, h } from "./ui.js";
 import * as overview from "./pages/overview.js";
 import * as usage from "./pages/usage.js";
@@ -61,10 +61,10 @@ function signInView(root) {
     try {
       const who = await identify(key);
       sessionStorage.setItem(SESSION_KEY, JSON.stringify({ key, ...who }));
-      location.hash = who.kind === "admin" ? "#/workspaces" : "#/overview";
+      location.hash = `#/${who.home}`;
       boot();
     } catch (error) {
-      slot.replaceChildren(errorBanner(error.status === 401 || error.status === 403
+      slot.replaceChildren(errorBanner(unknownKey(error)
         ? { message: "That key was not accepted: it is unknown, revoked or expired." } : error));
     }
   });
@@ -78,7 +78,7 @@ function nav(pages, current, session) {
     h("div", { className: "brand" }, "Luntrex ", h("span", {}, "console")),
     pages.map(([id, label]) => h("a", { href: `#/${id}`, "aria-current": id === current ? "page" : null }, label)),
     h("div", { className: "who" },
-      session.kind === "admin" ? "Admin credential" : `Workspace ${session.workspaceId}`,
+      session.kind === "admin" ? "Admin credential" : session.workspaceId ? `Workspace ${session.workspaceId}` : "Workspace key",
       h("br"),
       h("button", { className: "secondary", type: "button", onclick: signOut }, "Sign out")));
 }

@@ -12,7 +12,7 @@ function s(tag, attrs = {}, text) {
   return node;
 }
 
-// rows: [{ day, model, cost_tokens }]
+// rows: [{ day, model, cost_tokens }], each job in one row only (`/ledger/usage?tags=ignored`): every row is summed.
 export function spendChart(rows) {
   const days = [...new Set(rows.map((r) => r.day))].sort();
   const models = [...new Set(rows.map((r) => r.model || "other"))].sort();

@@ -94,7 +94,8 @@ async def create_workspace(request: Request, new: NewWorkspace) -> OrjsonRespons
             services, workspace_id, NewKey(name="owner key", scopes=["inference", "billing", "manage"]), None
         )
         body["api_key"], body["api_key_id"] = key["key"], key["id"]
-    return OrjsonResponse(body, status_code=201)
+    # Through the answer's model, so timestamps are written as every later read writes them (`...Z`).
+    return OrjsonResponse(WorkspaceCreated.model_validate(body).model_dump(mode="json"), status_code=201)
 
 
 @router.get(
@@ -192,7 +193,7 @@ async def list_keys(workspace_id: PathWorkspaceId, request: Request) -> dict[str
         if await queries.workspace(conn, workspace_id) is None:
             raise NotFound(f"workspace '{workspace_id}' not found")
         views = await keys.list_keys(conn, workspace_id)
-    return {"data": [asdict(view) for view in views]}
+    return {"data": [asdict(view) for view in views], "workspace_id": workspace_id}
 
 
 @router.post(

@@ -109,13 +109,20 @@ async def get_statement(
     dependencies=[query_strings.SINGLE_VALUED],
 )
 async def get_usage_by_day(
-    request: Request, principal: Billing, since: datetime | None = None, until: datetime | None = None
+    request: Request,
+    principal: Billing,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    tags: Literal["each", "ignored"] = "each",
 ) -> UsageByDay:
-    """Debits by UTC day x model x key x tag (a job with several tags counts under each of them)."""
+    """Debits by UTC day x model x key x tag (a job with several tags counts under each of them, so such rows add
+    up to more than was debited). `tags=ignored`: by day x model x key only, each job once, `tag` null."""
     check_period(since, until)
     services: Services = request.app.state.services
     async with services.engine.connect() as conn:
-        rows = await finance_queries.usage_by_day(conn, principal.workspace_id, since=since, until=until)
+        rows = await finance_queries.usage_by_day(
+            conn, principal.workspace_id, since=since, until=until, by_tag=tags == "each"
+        )
     return UsageByDay.model_validate({"data": rows})
 
 

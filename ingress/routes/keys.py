@@ -43,7 +43,7 @@ async def list_keys(request: Request, principal: Manager) -> dict[str, Any]:
     services: Services = request.app.state.services
     async with services.engine.connect() as conn:
         views = await keys.list_keys(conn, principal.workspace_id)
-    return {"data": [asdict(view) for view in views]}
+    return {"data": [asdict(view) for view in views], "workspace_id": principal.workspace_id}
 
 
 @router.post(

@@ -37,7 +37,8 @@ export async function render(main, { api }) {
   main.append(chartPanel);
   const since = new Date(Date.now() - DAYS * 86_400_000).toISOString().slice(0, 10) + "T00:00:00Z";
   try {
-    const usage = await api.get("/ledger/usage", { since });
+    // Without tags, so a job with several tags is one job's spend, not one per tag.
+    const usage = await api.get("/ledger/usage", { since, tags: "ignored" });
     chartPanel.lastChild.replaceWith(spendChart(usage.data));
   } catch (error) {
     chartPanel.lastChild.replaceWith(errorBanner(error));
