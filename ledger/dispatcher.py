@@ -42,11 +42,14 @@ WAIT_MIN_S = 0.02
 LISTEN_BACKOFF = Backoff(initial_s=0.5, max_s=30.0)
 
 
-def new_http_client(concurrency_max: int) -> httpx.AsyncClient:
+def new_http_client(concurrency_max: int, timeout_s: float) -> httpx.AsyncClient:
+    """The dispatcher's client. Every phase (connect, write, read, waiting for a pooled connection) may take the
+    whole attempt's deadline: `webhook_post.attempt` bounds the attempt as a whole with the same `timeout_s`, so
+    httpx's own default (5 s a phase) must not cut a receiver short first."""
     # No keep-alive: each attempt connects to the address it has just resolved and checked, never to a pooled
     # connection made for another host name on the same address.
     limits = httpx.Limits(max_connections=concurrency_max, max_keepalive_connections=0)
-    return httpx.AsyncClient(limits=limits, follow_redirects=False, trust_env=False)
+    return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(timeout_s), follow_redirects=False, trust_env=False)
 
 
 class Dispatcher:
@@ -210,7 +213,7 @@ async def serve(settings: WebhookSettings) -> None:
     # No overflow: the delivery tasks share at most this many connections (waiting their turn for one), so a
     # burst of outcomes never opens more on a shared PostgreSQL.
     engine = create_async_engine(settings.database_url, pool_size=settings.webhook_db_pool_size, max_overflow=0)
-    http = new_http_client(settings.webhook_concurrency_max)
+    http = new_http_client(settings.webhook_concurrency_max, settings.webhook_timeout_s)
     dispatcher = Dispatcher(
         engine,
         http,

@@ -67,7 +67,7 @@ async def _running(
     engine: AsyncEngine, *, poll_interval_s: float = FALLBACK_S, listen_backoff: Backoff | None = None
 ) -> AsyncIterator[Dispatcher]:
     """A listening dispatcher with a 30 s safety-net poll, once its LISTEN is up and its first look is done."""
-    async with new_http_client(8) as http:
+    async with new_http_client(8, 5.0) as http:
         dispatcher = Dispatcher(
             engine,
             http,
