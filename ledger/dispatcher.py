@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -27,7 +28,7 @@ from ledger import webhook_delivery, webhook_post
 from ledger.webhook_delivery import Claimed, Due, WebhookPolicy
 from ledger.webhook_listener import Listener
 from ledger.webhook_network import NetworkPolicy
-from ledger.webhook_post import AttemptOutcome
+from ledger.webhook_post import ERROR_LENGTH_MAX, AttemptOutcome, Message
 from ledger.webhook_settings import WebhookSettings
 from runtime.consume import Backoff, Verdict, classify
 from runtime.db_roles import libpq_url
@@ -186,9 +187,7 @@ class Dispatcher:
             reason = "endpoint removed" if due.url is None else "endpoint disabled"
             outcome = AttemptOutcome(False, None, 0, reason)
         else:
-            outcome = await webhook_post.attempt(
-                self.http, due.url, due.message, policy=self.network, timeout_s=self.policy.timeout_s
-            )
+            outcome = await self._attempt(due, due.url, due.message)
         # The outcome is recorded whatever it took; a database outage here leaves the lease to run out and
         # the delivery to be attempted again (the receiver dedupes on webhook-id).
         state = await webhook_delivery.record(self.engine, self.policy, due, outcome)
@@ -202,6 +201,21 @@ class Dispatcher:
             state,
             outcome.error or outcome.status_code,
         )
+
+    async def _attempt(self, due: Due, url: str, message: Message) -> AttemptOutcome:
+        """One attempt whose every failure is an outcome: an error `attempt` did not foresee (a bug, a library's
+        surprise) is this delivery's failed attempt, logged and retried on the schedule up to `dead`, never a
+        task that dies unrecorded and leaves the delivery to be leased again forever."""
+        started = time.monotonic()
+        try:
+            return await webhook_post.attempt(
+                self.http, url, message, policy=self.network, timeout_s=self.policy.timeout_s
+            )
+        except Exception as error:  # the top of this delivery's task: nothing above it would record the attempt
+            log.exception("webhook delivery %d attempt %d: unexpected error", due.delivery_id, due.attempt)
+            latency_ms = int((time.monotonic() - started) * 1000)
+            detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            return AttemptOutcome(False, None, latency_ms, f"unexpected error: {detail}"[:ERROR_LENGTH_MAX])
 
     async def close(self) -> None:
         for task in list(self._in_flight):

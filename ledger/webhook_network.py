@@ -20,6 +20,7 @@ from schemas.webhooks import URL_LENGTH_MAX
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+PORT_MIN, PORT_MAX = 1, 65535
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -92,6 +93,8 @@ def check_url(url: str, policy: NetworkPolicy) -> None:
         raise FinanceInputError("url: has no host")
     if parsed.userinfo:
         raise FinanceInputError("url: credentials in the URL are not accepted; the signature authenticates")
+    if parsed.port is not None and not PORT_MIN <= parsed.port <= PORT_MAX:
+        raise FinanceInputError(f"url: port {parsed.port} is not a TCP port ({PORT_MIN}-{PORT_MAX})")
     address = literal_address(parsed.host)
     if address is not None and (why := policy.refusal(address)) is not None:
         raise FinanceInputError(f"url: {why}; webhooks go to public addresses only")

@@ -1,0 +1,159 @@
+"""Webhooks under hostile or careless use: invalid ports, attempts that fail in ways nobody foresaw, one
+workspace's slow receivers beside another's deliveries, paused endpoints and the endpoint limit; each case ends by
+proving another workspace's delivery still completes."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ledger.dispatcher import Dispatcher
+from ledger.webhook_delivery import WebhookPolicy
+from ledger.webhook_events import WebhookEvent, record_webhook_events
+from ledger.webhook_network import NetworkPolicy
+from tests.conftest import Stack, Workspace, make_workspace
+from tests.test_webhooks_e2e import HELLO, _deliveries, _endpoint, _eventually
+from tests.webhook_receiver import ScriptedReceiver
+
+LOOPBACK = NetworkPolicy(allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),))
+
+
+async def _another_workspace_is_delivered(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+    """A fresh workspace's job event reaches its healthy receiver through the stack's dispatcher."""
+    other = await make_workspace(engine, tokens=10_000)
+    async with ScriptedReceiver() as receiver:
+        await _endpoint(client, other, receiver.url, ["job.completed"])
+        answer = await client.post("/chat/completions", json=HELLO, headers=other.headers)
+        assert answer.status_code == 200, answer.text
+
+        async def delivered() -> bool:
+            return receiver.answered == [f"evt_{answer.json()['id']}"]
+
+        assert await _eventually(delivered, timeout_s=15)
+
+
+async def _insert_endpoint(engine: AsyncEngine, workspace: Workspace, url: str, types: list[str]) -> str:
+    """An endpoint written straight into the table, past registration's checks (a row from before them)."""
+    endpoint_id = f"we_{time.time_ns():x}"
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO webhook_endpoints (id, workspace_id, url, secret, event_types) "
+                "VALUES (:id, :ws, :url, :secret, :types)"
+            ),
+            {
+                "id": endpoint_id,
+                "ws": workspace.id,
+                "url": url,
+                "secret": "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                "types": types,
+            },
+        )
+    return endpoint_id
+
+
+@pytest.mark.parametrize("port", ["99999", "65536", "0"])
+async def test_a_url_with_an_invalid_port_is_refused_at_registration(
+    client: httpx.AsyncClient, engine: AsyncEngine, port: str
+) -> None:
+    workspace = await make_workspace(engine, tokens=10_000)
+    url = f"https://hooks.example.com:{port}/x"
+    created = await client.post(
+        "/webhooks", json={"url": url, "event_types": ["job.completed"]}, headers=workspace.headers
+    )
+    assert created.status_code == 400, created.text
+    body = created.json()
+    assert body["code"] == "invalid_request" and body["error"].startswith("url:") and port in body["error"]
+    hook = await _endpoint(client, workspace, "https://hooks.example.com/x", ["job.completed"])
+    patched = await client.patch(f"/webhooks/{hook['id']}", json={"url": url}, headers=workspace.headers)
+    assert patched.status_code == 400 and patched.json()["error"].startswith("url:"), patched.text
+    put = await client.put("/billing/webhook", json={"url": url}, headers=workspace.headers)
+    assert put.status_code == 400 and put.json()["error"].startswith("url:"), put.text
+    await _another_workspace_is_delivered(client, engine)
+
+
+async def test_an_endpoint_with_an_invalid_port_from_before_the_check_ends_dead_with_its_attempts_logged(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """Each attempt used to crash the delivery task unrecorded, leasing the delivery again every 20 s forever."""
+    workspace = await make_workspace(engine, tokens=10_000)
+    endpoint_id = await _insert_endpoint(engine, workspace, "http://127.0.0.1:99999/x", ["batch.completed"])
+    async with engine.begin() as conn:
+        event = WebhookEvent(workspace.id, "batch.completed", "evt_bad_port", {"n": 1})
+        assert await record_webhook_events(conn, [event]) == 1
+
+    async def dead() -> list[dict[str, Any]]:
+        log = await _deliveries(client, workspace, endpoint_id)
+        return [d for d in log if d["state"] == "dead"]
+
+    (delivery,) = await _eventually(dead, timeout_s=20)
+    # The stack's schedule: at once and three retries, each attempt logged with its reason.
+    assert len(delivery["attempts"]) == 4, delivery
+    assert all("port 99999" in a["error"] for a in delivery["attempts"]), delivery
+    await _another_workspace_is_delivered(client, engine)
+
+
+async def test_an_unforeseen_error_in_an_attempt_is_a_logged_failed_attempt_on_the_schedule(
+    client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack
+) -> None:
+    """An attempt raising what no clause expects (an ExceptionGroup, as anyio's connect raised for port 99999)
+    is a failed attempt with its reason, retried on the schedule to `dead`; another workspace's delivery in the
+    same dispatcher is made meanwhile."""
+    poisoned = await make_workspace(engine, tokens=10_000)
+    healthy = await make_workspace(engine, tokens=10_000)
+    sent: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.headers["webhook-id"] == "evt_poison":
+            raise ExceptionGroup("unhandled errors in a TaskGroup", [OverflowError("port must be 0-65535")])
+        sent.append(request.headers["webhook-id"])
+        return httpx.Response(200)
+
+    stack.dispatcher.stop()  # this test runs its own dispatcher, in this process
+    try:
+        poison_hook = await _endpoint(client, poisoned, "http://127.0.0.1:9/poison", ["batch.completed"])
+        healthy_hook = await _endpoint(client, healthy, "http://127.0.0.1:9/healthy", ["batch.completed"])
+        async with engine.begin() as conn:
+            events = [
+                WebhookEvent(poisoned.id, "batch.completed", "evt_poison", {"n": 0}),
+                WebhookEvent(healthy.id, "batch.completed", "evt_healthy", {"n": 0}),
+            ]
+            assert await record_webhook_events(conn, events) == 2
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+            dispatcher = Dispatcher(
+                engine,
+                http,
+                WebhookPolicy(retry_delays_s=(0.2, 0.2), timeout_s=5.0),
+                LOOPBACK,
+                concurrency_max=4,
+                poll_interval_s=0.05,
+                endpoint_concurrency_max=2,
+            )
+            running = asyncio.create_task(dispatcher.run())
+            try:
+
+                async def dead() -> list[dict[str, Any]]:
+                    log = await _deliveries(client, poisoned, poison_hook["id"])
+                    return [d for d in log if d["state"] == "dead"]
+
+                (delivery,) = await _eventually(dead, timeout_s=15)
+            finally:
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
+                await dispatcher.close()
+        assert [a["attempt"] for a in delivery["attempts"]] == [1, 2, 3]
+        assert all(a["error"].startswith("unexpected error: ExceptionGroup") for a in delivery["attempts"])
+        assert delivery["last_error"].startswith("unexpected error:")
+        assert sent == ["evt_healthy"]
+        (other,) = await _deliveries(client, healthy, healthy_hook["id"])
+        assert other["state"] == "delivered"
+    finally:
+        stack.dispatcher.start()
+    await _another_workspace_is_delivered(client, engine)
