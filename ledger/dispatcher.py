@@ -1,9 +1,11 @@
 """The webhook dispatcher: `python -m ledger.dispatcher`, a process of its own beside the ledger.
 
-It claims due deliveries, POSTs each one with at most `webhook_concurrency_max` in flight and a deadline per
-attempt, and records every attempt. It never holds a database transaction during a POST, and nothing waits
-for it: the ledger and the workers only write delivery rows, so a slow or dead receiver costs this process a
-slot until the attempt's deadline, and costs them nothing. Several dispatchers may run (SKIP LOCKED + lease).
+It claims due deliveries (the workspaces' oldest in turn), POSTs each one with at most `webhook_concurrency_max`
+in flight (at most `webhook_workspace_concurrency_max` for one workspace, `webhook_endpoint_concurrency_max` for
+one endpoint) and a deadline per attempt, and records every attempt. It never holds a database transaction
+during a POST, and nothing waits for it: the ledger and the workers only write delivery rows, so a slow or dead
+receiver costs this process a slot until the attempt's deadline, and costs them nothing. Several dispatchers may
+run (SKIP LOCKED + lease).
 
 The writers of delivery rows NOTIFY at commit (`ledger.webhook_wakeup`) and the dispatcher LISTENs
 (`ledger.webhook_listener`), so a delivery goes out as soon as its row is visible. It still polls, as the
@@ -64,6 +66,7 @@ class Dispatcher:
         concurrency_max: int,
         poll_interval_s: float,
         endpoint_concurrency_max: int,
+        workspace_concurrency_max: int,
         listen_conninfo: str | None = None,
         tick_interval_max_s: float = 5.0,
         listen_backoff: Backoff = LISTEN_BACKOFF,
@@ -80,6 +83,10 @@ class Dispatcher:
         # One slow or dead endpoint takes at most this many slots: the others' deliveries keep flowing.
         self.endpoint_concurrency_max = endpoint_concurrency_max
         self._per_endpoint: Counter[str] = Counter()
+        # One workspace (up to 20 endpoints, on receivers it may control) takes at most this many slots, and the
+        # claim takes the workspaces' deliveries in turn: another workspace's delivery finds a slot at once.
+        self.workspace_concurrency_max = workspace_concurrency_max
+        self._per_workspace: Counter[str] = Counter()
         self._in_flight: set[asyncio.Task[None]] = set()
         # Set by a notification, a retry recorded, and a freed slot the loop waits for: it looks again at once.
         self._wake = asyncio.Event()
@@ -142,27 +149,39 @@ class Dispatcher:
         return min(self.tick_interval_max_s, max(WAIT_MIN_S, next_due_in_s))
 
     async def _claim(self, limit: int) -> Claimed:
-        """Claim due deliveries, giving back at once those over their endpoint's in-flight cap."""
+        """Claim due deliveries, giving back at once those over their endpoint's or workspace's in-flight cap."""
         busy = [endpoint for endpoint, n in self._per_endpoint.items() if n >= self.endpoint_concurrency_max]
-        claimed = await webhook_delivery.claim(self.engine, self.policy, limit, busy)
+        busy_workspaces = [ws for ws, n in self._per_workspace.items() if n >= self.workspace_concurrency_max]
+        claimed = await webhook_delivery.claim(
+            self.engine,
+            self.policy,
+            limit,
+            busy,
+            per_workspace=self.workspace_concurrency_max,
+            busy_workspaces=busy_workspaces,
+        )
         taken: list[Due] = []
         over: list[Due] = []
-        counts = Counter(self._per_endpoint)
+        endpoints = Counter(self._per_endpoint)
+        workspaces = Counter(self._per_workspace)
         for due in claimed.due:
-            if due.endpoint_id is not None and counts[due.endpoint_id] >= self.endpoint_concurrency_max:
+            endpoint_full = due.endpoint_id is not None and endpoints[due.endpoint_id] >= self.endpoint_concurrency_max
+            if endpoint_full or workspaces[due.workspace_id] >= self.workspace_concurrency_max:
                 over.append(due)
                 continue
             if due.endpoint_id is not None:
-                counts[due.endpoint_id] += 1
+                endpoints[due.endpoint_id] += 1
+            workspaces[due.workspace_id] += 1
             taken.append(due)
         if over:
             await webhook_delivery.release(self.engine, over)
-        return Claimed(taken, claimed.next_due_in_s, slot_awaited=bool(busy or over))
+        return Claimed(taken, claimed.next_due_in_s, slot_awaited=bool(busy or busy_workspaces or over))
 
     def _start(self, due: Due) -> None:
-        endpoint = due.endpoint_id
+        endpoint, workspace = due.endpoint_id, due.workspace_id
         if endpoint is not None:
             self._per_endpoint[endpoint] += 1
+        self._per_workspace[workspace] += 1
         task = asyncio.create_task(self._deliver(due))
         self._in_flight.add(task)
 
@@ -171,6 +190,9 @@ class Dispatcher:
                 self._per_endpoint[endpoint] -= 1
                 if self._per_endpoint[endpoint] <= 0:
                     del self._per_endpoint[endpoint]
+            self._per_workspace[workspace] -= 1
+            if self._per_workspace[workspace] <= 0:
+                del self._per_workspace[workspace]
             self._done(finished)
 
         task.add_done_callback(done)
@@ -236,6 +258,7 @@ async def serve(settings: WebhookSettings) -> None:
         concurrency_max=settings.webhook_concurrency_max,
         poll_interval_s=settings.webhook_tick_interval_s,
         endpoint_concurrency_max=settings.webhook_endpoint_concurrency_max,
+        workspace_concurrency_max=settings.webhook_workspace_concurrency_max,
         listen_conninfo=libpq_url(settings.database_url),
         tick_interval_max_s=settings.webhook_tick_interval_max_s,
         listen_backoff=Backoff(settings.webhook_listen_backoff_initial_s, settings.webhook_listen_backoff_max_s),
@@ -262,7 +285,12 @@ def main() -> None:
     settings = WebhookSettings()
     configure_logging(settings.log_level)
     clear_ready(settings.ready_file)
-    log.info("webhook dispatcher: %d in flight at most", settings.webhook_concurrency_max)
+    log.info(
+        "webhook dispatcher: %d in flight at most, %d a workspace, %d an endpoint",
+        settings.webhook_concurrency_max,
+        settings.webhook_workspace_concurrency_max,
+        settings.webhook_endpoint_concurrency_max,
+    )
     asyncio.run(serve(settings))
 
 

@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledger.dispatcher import Dispatcher
+from ledger.dispatcher import Dispatcher, new_http_client
 from ledger.webhook_delivery import WebhookPolicy
 from ledger.webhook_events import WebhookEvent, record_webhook_events
 from ledger.webhook_network import NetworkPolicy
 from tests.conftest import Stack, Workspace, make_workspace
 from tests.test_webhooks_e2e import HELLO, _deliveries, _endpoint, _eventually
-from tests.webhook_receiver import ScriptedReceiver
+from tests.webhook_receiver import Answer, ScriptedReceiver
 
 LOOPBACK = NetworkPolicy(allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),))
 
@@ -135,6 +135,7 @@ async def test_an_unforeseen_error_in_an_attempt_is_a_logged_failed_attempt_on_t
                 concurrency_max=4,
                 poll_interval_s=0.05,
                 endpoint_concurrency_max=2,
+                workspace_concurrency_max=8,
             )
             running = asyncio.create_task(dispatcher.run())
             try:
@@ -154,6 +155,66 @@ async def test_an_unforeseen_error_in_an_attempt_is_a_logged_failed_attempt_on_t
         assert sent == ["evt_healthy"]
         (other,) = await _deliveries(client, healthy, healthy_hook["id"])
         assert other["state"] == "delivered"
+    finally:
+        stack.dispatcher.start()
+    await _another_workspace_is_delivered(client, engine)
+
+
+async def test_one_workspaces_slow_receivers_never_hold_another_workspaces_delivery(
+    client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack
+) -> None:
+    """Ten endpoints of one workspace on a receiver that never answers, 40 deliveries, through a dispatcher of
+    eight slots (two an endpoint, four a workspace): the other workspace's delivery, recorded once they are in
+    flight, is served at once, not after their 10 s deadlines. Per endpoint alone, the ten endpoints would take
+    all eight slots."""
+    noisy = await make_workspace(engine, tokens=10_000)
+    victim = await make_workspace(engine, tokens=10_000)
+    stack.dispatcher.stop()  # this test runs its own dispatcher, in this process
+    try:
+        async with (
+            ScriptedReceiver(script=lambda n: Answer(hang=True)) as slow,
+            ScriptedReceiver() as healthy,
+            new_http_client(8, 10.0) as http,
+        ):
+            for _ in range(10):
+                await _endpoint(client, noisy, slow.url, ["batch.completed"])
+            await _endpoint(client, victim, healthy.url, ["batch.completed"])
+            async with engine.begin() as conn:
+                events = [WebhookEvent(noisy.id, "batch.completed", f"evt_noisy_{n}", {"n": n}) for n in range(4)]
+                assert await record_webhook_events(conn, events) == 40
+            dispatcher = Dispatcher(
+                engine,
+                http,
+                WebhookPolicy(retry_delays_s=(60.0,), timeout_s=10.0),
+                LOOPBACK,
+                concurrency_max=8,
+                poll_interval_s=0.05,
+                endpoint_concurrency_max=2,
+                workspace_concurrency_max=4,
+            )
+            running = asyncio.create_task(dispatcher.run())
+            try:
+
+                async def noisy_in_flight() -> bool:
+                    return len(slow.received) >= 4
+
+                assert await _eventually(noisy_in_flight, timeout_s=8)
+                await asyncio.sleep(0.5)  # every slot the noisy workspace could take, it has taken
+                async with engine.begin() as conn:
+                    event = WebhookEvent(victim.id, "batch.completed", "evt_victim", {"n": 0})
+                    assert await record_webhook_events(conn, [event]) == 1
+                started = time.monotonic()
+
+                async def served() -> bool:
+                    return healthy.answered == ["evt_victim"]
+
+                assert await _eventually(served, timeout_s=15)
+                assert time.monotonic() - started < 3  # well inside the slow receiver's 10 s deadline
+                assert len(slow.received) == 4  # the noisy workspace's cap, whatever its endpoints
+            finally:
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
+                await dispatcher.close()
     finally:
         stack.dispatcher.start()
     await _another_workspace_is_delivered(client, engine)

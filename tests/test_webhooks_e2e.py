@@ -510,6 +510,7 @@ async def test_a_dead_receiver_holds_only_its_share_of_the_dispatchers_slots(
                 concurrency_max=4,
                 poll_interval_s=0.05,
                 endpoint_concurrency_max=2,
+                workspace_concurrency_max=8,
             )
             running = asyncio.create_task(dispatcher.run())
             started = time.monotonic()
