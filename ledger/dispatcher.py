@@ -205,9 +205,13 @@ class Dispatcher:
             self._wake.set()
 
     async def _deliver(self, due: Due) -> None:
-        if due.message is None or due.url is None:
-            reason = "endpoint removed" if due.url is None else "endpoint disabled"
-            outcome = AttemptOutcome(False, None, 0, reason)
+        if due.url is None:
+            outcome = AttemptOutcome(False, None, 0, "endpoint removed")
+        elif due.message is None:
+            # Its endpoint is disabled (paused): held unattempted, it goes on when the endpoint is enabled again.
+            await webhook_delivery.hold(self.engine, due)
+            log.info("webhook delivery %d held: its endpoint is disabled", due.delivery_id)
+            return
         else:
             outcome = await self._attempt(due, due.url, due.message)
         # The outcome is recorded whatever it took; a database outage here leaves the lease to run out and

@@ -192,6 +192,19 @@ async def release(engine: AsyncEngine, due: list[Due]) -> None:
         )
 
 
+async def hold(engine: AsyncEngine, due: Due) -> None:
+    """Give back, unattempted and held, a delivery whose endpoint turned out disabled when claimed (written
+    pending by a transaction that saw it enabled, racing the pause): it waits for the endpoint as the others do."""
+    async with _autocommit(engine) as conn:
+        await conn.execute(
+            text(
+                "UPDATE webhook_deliveries SET state = 'held', attempts = attempts - 1, next_attempt_at = NULL, "
+                "updated_at = now() WHERE id = :id AND attempts = :attempt AND state = 'pending'"
+            ),
+            {"id": due.delivery_id, "attempt": due.attempt},
+        )
+
+
 def next_delay_s(policy: WebhookPolicy, due: Due) -> float | None:
     """The delay before the next attempt after this one failed, or None: the schedule is spent (dead)."""
     made = due.attempt - due.schedule_start
@@ -210,14 +223,15 @@ _RECORD = text(
     UPDATE webhook_deliveries SET state = :state, last_error = :error, updated_at = now(),
         delivered_at = CASE WHEN :state = 'delivered' THEN now() ELSE delivered_at END,
         next_attempt_at = CASE WHEN :state = 'pending' THEN now() + make_interval(secs => :delay_s) END
-    WHERE id = :id AND attempts = :attempt AND state = 'pending'
+    WHERE id = :id AND attempts = :attempt AND (state = 'pending' OR (state = 'held' AND :state = 'delivered'))
     """
 )
 
 
 async def record(engine: AsyncEngine, policy: WebhookPolicy, due: Due, outcome: AttemptOutcome) -> str:
     """Log the attempt and move the delivery on; returns its new state. A row that moved on meanwhile (its
-    lease ran out and another dispatcher took it) keeps the newer state; the attempt is still logged."""
+    lease ran out and another dispatcher took it, or its endpoint was paused) keeps the newer state, unless a held
+    one was delivered after all; the attempt is logged either way."""
     if outcome.ok:
         state, delay_s = "delivered", 0.0
     elif due.message is None:

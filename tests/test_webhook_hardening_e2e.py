@@ -218,3 +218,88 @@ async def test_one_workspaces_slow_receivers_never_hold_another_workspaces_deliv
     finally:
         stack.dispatcher.start()
     await _another_workspace_is_delivered(client, engine)
+
+
+async def test_a_paused_endpoint_holds_its_deliveries_and_goes_on_when_enabled(
+    client: httpx.AsyncClient, engine: AsyncEngine, stack: Stack
+) -> None:
+    """Disabling an endpoint (the console's Pause) holds its pending retry and the events raised meanwhile (a job's,
+    through settlement, and a batch's): nothing is attempted or dead-lettered while paused, however long past
+    their due time, a redelivery is a 409, and enabling it sends them all, the retry going on from its attempts."""
+    workspace = await make_workspace(engine, tokens=10_000)
+    stack.dispatcher.stop()  # this test runs its own dispatcher (a retry schedule it can outwait), in this process
+    try:
+        async with (
+            ScriptedReceiver(script=lambda n: Answer(status=503 if n == 0 else 200)) as receiver,
+            new_http_client(4, 5.0) as http,
+        ):
+            hook = await _endpoint(client, workspace, receiver.url, ["batch.completed", "job.completed"])
+            async with engine.begin() as conn:
+                first = WebhookEvent(workspace.id, "batch.completed", "evt_before_pause", {"n": 0})
+                assert await record_webhook_events(conn, [first]) == 1
+            dispatcher = Dispatcher(
+                engine,
+                http,
+                WebhookPolicy(retry_delays_s=(2.0, 2.0), timeout_s=5.0),
+                LOOPBACK,
+                concurrency_max=4,
+                poll_interval_s=0.05,
+                endpoint_concurrency_max=2,
+                workspace_concurrency_max=4,
+            )
+            running = asyncio.create_task(dispatcher.run())
+            try:
+
+                async def refused_once() -> bool:
+                    log = await _deliveries(client, workspace, hook["id"])
+                    return bool(log) and len(log[0]["attempts"]) == 1
+
+                assert await _eventually(refused_once, timeout_s=10)
+                paused = await client.patch(
+                    f"/webhooks/{hook['id']}", json={"enabled": False}, headers=workspace.headers
+                )
+                assert paused.status_code == 200 and paused.json()["enabled"] is False, paused.text
+                # Events raised while paused are recorded, held: a job's (settlement) and a batch's.
+                chat = await client.post("/chat/completions", json=HELLO, headers=workspace.headers)
+                assert chat.status_code == 200, chat.text
+                async with engine.begin() as conn:
+                    during = WebhookEvent(workspace.id, "batch.completed", "evt_during_pause", {"n": 1})
+                    assert await record_webhook_events(conn, [during]) == 1
+
+                async def three_held() -> list[dict[str, Any]]:
+                    log = await _deliveries(client, workspace, hook["id"])
+                    return log if len(log) == 3 and {d["state"] for d in log} == {"held"} else []
+
+                log = await _eventually(three_held, timeout_s=10)
+                assert log, await _deliveries(client, workspace, hook["id"])
+                assert all(d["next_attempt_at"] is None for d in log)
+                refused = await client.post(
+                    f"/webhooks/deliveries/{log[-1]['id']}/redeliver", headers=workspace.headers
+                )
+                assert refused.status_code == 409, refused.text
+                assert refused.json()["code"] == "conflict" and "disabled" in refused.json()["error"]
+                await asyncio.sleep(3.0)  # past the retry's due time: still held, nothing sent, nothing dead
+                log = await _deliveries(client, workspace, hook["id"])
+                assert {d["state"] for d in log} == {"held"} and len(receiver.received) == 1, log
+                resumed = await client.patch(
+                    f"/webhooks/{hook['id']}", json={"enabled": True}, headers=workspace.headers
+                )
+                assert resumed.status_code == 200, resumed.text
+
+                async def all_delivered() -> list[dict[str, Any]]:
+                    log = await _deliveries(client, workspace, hook["id"])
+                    return log if {d["state"] for d in log} == {"delivered"} else []
+
+                log = await _eventually(all_delivered, timeout_s=10)
+                assert log, await _deliveries(client, workspace, hook["id"])
+            finally:
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
+                await dispatcher.close()
+        expected = {"evt_before_pause", "evt_during_pause", f"evt_{chat.json()['id']}"}
+        assert set(receiver.answered) == expected and len(receiver.received) == 4
+        (before,) = [d for d in log if d["event_id"] == "evt_before_pause"]
+        assert [a["status_code"] for a in before["attempts"]] == [503, 200]  # the schedule went on from attempt 1
+    finally:
+        stack.dispatcher.start()
+    await _another_workspace_is_delivered(client, engine)
