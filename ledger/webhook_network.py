@@ -51,6 +51,11 @@ def _kind_of(address: IPAddress) -> str | None:
             return "IPv4-mapped IPv6"
         if address in _NAT64:
             return "NAT64 (embeds an IPv4 address)"
+        # 6to4 and Teredo carry an IPv4 address too, and a relay may forward to it: refused as NAT64 is.
+        if address.sixtofour is not None:
+            return "6to4 (embeds an IPv4 address)"
+        if address.teredo is not None:
+            return "Teredo (embeds an IPv4 address)"
     checks = (
         ("unspecified", address.is_unspecified),
         ("loopback", address.is_loopback),
@@ -65,13 +70,17 @@ def _kind_of(address: IPAddress) -> str | None:
 
 
 def literal_address(host: str) -> IPAddress | None:
-    """The address a host written as one denotes, in any form the resolver accepts (`0x7f.1`, `2130706433`)."""
+    """The address a host written as one denotes, in any form the resolver accepts (`0x7f.1`, `2130706433`, and
+    with the root's trailing dot: `10.0.0.1.`)."""
+    bare = host.strip("[]").rstrip(".")
+    if not bare:
+        return None
     try:
-        return ipaddress.ip_address(host.strip("[]"))
+        return ipaddress.ip_address(bare)
     except ValueError:
         pass
     try:
-        return ipaddress.IPv4Address(socket.inet_aton(host))
+        return ipaddress.IPv4Address(socket.inet_aton(bare))
     except OSError:
         return None
 

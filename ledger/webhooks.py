@@ -84,11 +84,7 @@ async def create_endpoint(
     _check_description(description)
     secret = secret or new_secret()
     check_secret(secret)
-    count = await conn.execute(
-        text("SELECT count(*) FROM webhook_endpoints WHERE workspace_id = :ws"), {"ws": workspace_id}
-    )
-    if count.scalar_one() >= ENDPOINTS_PER_WORKSPACE_MAX:
-        raise FinanceInputError(f"a workspace has at most {ENDPOINTS_PER_WORKSPACE_MAX} webhook endpoints")
+    await _check_room(conn, workspace_id)
     row = (
         await conn.execute(
             text(
@@ -264,6 +260,11 @@ async def set_billing_endpoint(
     (a later PATCH of its event types is kept when the URL or secret changes)."""
     check_url(url, policy)
     check_secret(secret)
+    billing = await conn.execute(
+        text("SELECT 1 FROM webhook_endpoints WHERE workspace_id = :ws AND billing"), {"ws": workspace_id}
+    )
+    if billing.first() is None:
+        await _check_room(conn, workspace_id)  # a new endpoint: it counts among the 20
     written = await conn.execute(
         text(
             "INSERT INTO webhook_endpoints (id, workspace_id, url, secret, event_types, billing, description) "
@@ -285,6 +286,17 @@ async def remove_billing_endpoint(conn: AsyncConnection, workspace_id: str) -> b
     )
     endpoint_id = found.scalar_one_or_none()
     return endpoint_id is not None and await delete_endpoint(conn, workspace_id, endpoint_id)
+
+
+async def _check_room(conn: AsyncConnection, workspace_id: str) -> None:
+    """Refuse a new endpoint past the workspace's limit; the billing endpoint counts as one."""
+    count = await conn.execute(
+        text("SELECT count(*) FROM webhook_endpoints WHERE workspace_id = :ws"), {"ws": workspace_id}
+    )
+    if count.scalar_one() >= ENDPOINTS_PER_WORKSPACE_MAX:
+        raise FinanceInputError(
+            f"a workspace has at most {ENDPOINTS_PER_WORKSPACE_MAX} webhook endpoints, the billing webhook included"
+        )
 
 
 def _check_description(description: str) -> None:

@@ -303,3 +303,55 @@ async def test_a_paused_endpoint_holds_its_deliveries_and_goes_on_when_enabled(
     finally:
         stack.dispatcher.start()
     await _another_workspace_is_delivered(client, engine)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254./latest/meta-data",
+        "http://10.0.0.1./x",
+        "http://[2002:a9fe:a9fe::]/x",
+        "http://[2002:a9fe:a9fe::1]/x",
+    ],
+)
+async def test_other_spellings_of_refused_addresses_are_refused_at_registration(
+    client: httpx.AsyncClient, engine: AsyncEngine, url: str
+) -> None:
+    workspace = await make_workspace(engine, tokens=10_000)
+    created = await client.post(
+        "/webhooks", json={"url": url, "event_types": ["job.completed"]}, headers=workspace.headers
+    )
+    assert created.status_code == 400, created.text
+    assert created.json()["error"].startswith("url:") and "public addresses" in created.json()["error"]
+    put = await client.put("/billing/webhook", json={"url": url}, headers=workspace.headers)
+    assert put.status_code == 400, put.text
+    await _another_workspace_is_delivered(client, engine)
+
+
+async def test_the_billing_webhook_counts_among_the_twenty_endpoints(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    workspace = await make_workspace(engine, tokens=10_000)
+    for n in range(20):
+        await _endpoint(client, workspace, f"https://hooks.example.com/{n}", ["job.completed"])
+    put = await client.put("/billing/webhook", json={"url": "https://hooks.example.com/b"}, headers=workspace.headers)
+    assert put.status_code == 400, put.text
+    assert put.json()["code"] == "invalid_request" and "at most 20" in put.json()["error"]
+    listed = await client.get("/webhooks", headers=workspace.headers)
+    assert len(listed.json()["data"]) == 20
+    # With the billing endpoint made first, it is one of the 20: the 20th POST is the one refused.
+    other = await make_workspace(engine, tokens=10_000)
+    put = await client.put("/billing/webhook", json={"url": "https://hooks.example.com/b"}, headers=other.headers)
+    assert put.status_code == 200, put.text
+    for n in range(19):
+        await _endpoint(client, other, f"https://hooks.example.com/{n}", ["job.completed"])
+    refused = await client.post(
+        "/webhooks",
+        json={"url": "https://hooks.example.com/x", "event_types": ["job.completed"]},
+        headers=other.headers,
+    )
+    assert refused.status_code == 400 and "at most 20" in refused.json()["error"], refused.text
+    # Setting the billing webhook again changes it in place: no new endpoint, so no refusal at the limit.
+    again = await client.put("/billing/webhook", json={"url": "https://hooks.example.com/c"}, headers=other.headers)
+    assert again.status_code == 200 and again.json()["id"] == put.json()["id"], again.text
+    await _another_workspace_is_delivered(client, engine)

@@ -37,6 +37,10 @@ LOOPBACK_ALLOWED = NetworkPolicy(allowed_networks=(ipaddress.ip_network("127.0.0
         ("::ffff:8.8.8.8", "IPv4-mapped IPv6"),
         ("64:ff9b::a00:1", "NAT64"),
         ("fc00::1", "private"),
+        ("2002:a9fe:a9fe::", "6to4"),
+        ("2002:808:808::1", "6to4"),
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo"),
+        ("64:ff9b:1::a9fe:a9fe", "reserved"),
     ],
 )
 def test_non_global_addresses_are_refused(address: str, kind: str) -> None:
@@ -54,7 +58,19 @@ def test_global_addresses_pass_and_settings_widen_the_policy() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://127.0.0.1:8080/hook", "http://localhost/hook", "http://[::1]/", "http://10.0.0.1/", "https://0x7f.0.0.1/"],
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/hook",
+        "http://[::1]/",
+        "http://10.0.0.1/",
+        "https://0x7f.0.0.1/",
+        "http://169.254.169.254./latest/meta-data",
+        "http://10.0.0.1./x",
+        "http://0x7f.1./x",
+        "http://[2002:a9fe:a9fe::]/x",
+        "http://[2002:a9fe:a9fe::1]/x",
+        "http://[::ffff:a9fe:a9fe]/x",
+    ],
 )
 def test_registration_refuses_a_literal_private_host(url: str) -> None:
     with pytest.raises(FinanceInputError):
@@ -121,4 +137,14 @@ async def test_a_receiver_slower_than_httpx_default_but_inside_the_deadline_is_d
         outcome = await attempt(http, receiver.url, _message(), policy=LOOPBACK_ALLOWED, timeout_s=9.0)
     assert outcome.ok and outcome.status_code == 200, outcome
     assert 6000 <= outcome.latency_ms < 9000
+    assert len(receiver.received) == 1
+
+
+async def test_a_literal_host_with_the_roots_trailing_dot_is_checked_and_delivered_to_as_the_address() -> None:
+    async with ScriptedReceiver() as receiver, new_http_client(4, 5.0) as http:
+        url = f"http://127.0.0.1.:{receiver.port}/hook"
+        allowed = await attempt(http, url, _message(), policy=LOOPBACK_ALLOWED, timeout_s=2)
+        refused = await attempt(http, url, _message(), policy=NetworkPolicy(), timeout_s=2)
+    assert allowed.ok, allowed
+    assert not refused.ok and refused.error is not None and "loopback" in refused.error
     assert len(receiver.received) == 1
