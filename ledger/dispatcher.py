@@ -1,9 +1,11 @@
 """The webhook dispatcher: `python -m ledger.dispatcher`, a process of its own beside the ledger.
 
-It claims due deliveries, POSTs each one with at most `webhook_concurrency_max` in flight and a deadline per
-attempt, and records every attempt. It never holds a database transaction during a POST, and nothing waits
-for it: the ledger and the workers only write delivery rows, so a slow or dead receiver costs this process a
-slot until the attempt's deadline, and costs them nothing. Several dispatchers may run (SKIP LOCKED + lease).
+It claims due deliveries (the workspaces' oldest in turn), POSTs each one with at most `webhook_concurrency_max`
+in flight (at most `webhook_workspace_concurrency_max` for one workspace, `webhook_endpoint_concurrency_max` for
+one endpoint) and a deadline per attempt, and records every attempt. It never holds a database transaction
+during a POST, and nothing waits for it: the ledger and the workers only write delivery rows, so a slow or dead
+receiver costs this process a slot until the attempt's deadline, and costs them nothing. Several dispatchers may
+run (SKIP LOCKED + lease).
 
 The writers of delivery rows NOTIFY at commit (`ledger.webhook_wakeup`) and the dispatcher LISTENs
 (`ledger.webhook_listener`), so a delivery goes out as soon as its row is visible. It still polls, as the
@@ -17,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -27,7 +30,7 @@ from ledger import webhook_delivery, webhook_post
 from ledger.webhook_delivery import Claimed, Due, WebhookPolicy
 from ledger.webhook_listener import Listener
 from ledger.webhook_network import NetworkPolicy
-from ledger.webhook_post import AttemptOutcome
+from ledger.webhook_post import ERROR_LENGTH_MAX, AttemptOutcome, Message
 from ledger.webhook_settings import WebhookSettings
 from runtime.consume import Backoff, Verdict, classify
 from runtime.db_roles import libpq_url
@@ -42,11 +45,14 @@ WAIT_MIN_S = 0.02
 LISTEN_BACKOFF = Backoff(initial_s=0.5, max_s=30.0)
 
 
-def new_http_client(concurrency_max: int) -> httpx.AsyncClient:
+def new_http_client(concurrency_max: int, timeout_s: float) -> httpx.AsyncClient:
+    """The dispatcher's client. Every phase (connect, write, read, waiting for a pooled connection) may take the
+    whole attempt's deadline: `webhook_post.attempt` bounds the attempt as a whole with the same `timeout_s`, so
+    httpx's own default (5 s a phase) must not cut a receiver short first."""
     # No keep-alive: each attempt connects to the address it has just resolved and checked, never to a pooled
     # connection made for another host name on the same address.
     limits = httpx.Limits(max_connections=concurrency_max, max_keepalive_connections=0)
-    return httpx.AsyncClient(limits=limits, follow_redirects=False, trust_env=False)
+    return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(timeout_s), follow_redirects=False, trust_env=False)
 
 
 class Dispatcher:
@@ -60,6 +66,7 @@ class Dispatcher:
         concurrency_max: int,
         poll_interval_s: float,
         endpoint_concurrency_max: int,
+        workspace_concurrency_max: int,
         listen_conninfo: str | None = None,
         tick_interval_max_s: float = 5.0,
         listen_backoff: Backoff = LISTEN_BACKOFF,
@@ -76,6 +83,10 @@ class Dispatcher:
         # One slow or dead endpoint takes at most this many slots: the others' deliveries keep flowing.
         self.endpoint_concurrency_max = endpoint_concurrency_max
         self._per_endpoint: Counter[str] = Counter()
+        # One workspace (up to 20 endpoints, on receivers it may control) takes at most this many slots, and the
+        # claim takes the workspaces' deliveries in turn: another workspace's delivery finds a slot at once.
+        self.workspace_concurrency_max = workspace_concurrency_max
+        self._per_workspace: Counter[str] = Counter()
         self._in_flight: set[asyncio.Task[None]] = set()
         # Set by a notification, a retry recorded, and a freed slot the loop waits for: it looks again at once.
         self._wake = asyncio.Event()
@@ -138,27 +149,39 @@ class Dispatcher:
         return min(self.tick_interval_max_s, max(WAIT_MIN_S, next_due_in_s))
 
     async def _claim(self, limit: int) -> Claimed:
-        """Claim due deliveries, giving back at once those over their endpoint's in-flight cap."""
+        """Claim due deliveries, giving back at once those over their endpoint's or workspace's in-flight cap."""
         busy = [endpoint for endpoint, n in self._per_endpoint.items() if n >= self.endpoint_concurrency_max]
-        claimed = await webhook_delivery.claim(self.engine, self.policy, limit, busy)
+        busy_workspaces = [ws for ws, n in self._per_workspace.items() if n >= self.workspace_concurrency_max]
+        claimed = await webhook_delivery.claim(
+            self.engine,
+            self.policy,
+            limit,
+            busy,
+            per_workspace=self.workspace_concurrency_max,
+            busy_workspaces=busy_workspaces,
+        )
         taken: list[Due] = []
         over: list[Due] = []
-        counts = Counter(self._per_endpoint)
+        endpoints = Counter(self._per_endpoint)
+        workspaces = Counter(self._per_workspace)
         for due in claimed.due:
-            if due.endpoint_id is not None and counts[due.endpoint_id] >= self.endpoint_concurrency_max:
+            endpoint_full = due.endpoint_id is not None and endpoints[due.endpoint_id] >= self.endpoint_concurrency_max
+            if endpoint_full or workspaces[due.workspace_id] >= self.workspace_concurrency_max:
                 over.append(due)
                 continue
             if due.endpoint_id is not None:
-                counts[due.endpoint_id] += 1
+                endpoints[due.endpoint_id] += 1
+            workspaces[due.workspace_id] += 1
             taken.append(due)
         if over:
             await webhook_delivery.release(self.engine, over)
-        return Claimed(taken, claimed.next_due_in_s, slot_awaited=bool(busy or over))
+        return Claimed(taken, claimed.next_due_in_s, slot_awaited=bool(busy or busy_workspaces or over))
 
     def _start(self, due: Due) -> None:
-        endpoint = due.endpoint_id
+        endpoint, workspace = due.endpoint_id, due.workspace_id
         if endpoint is not None:
             self._per_endpoint[endpoint] += 1
+        self._per_workspace[workspace] += 1
         task = asyncio.create_task(self._deliver(due))
         self._in_flight.add(task)
 
@@ -167,6 +190,9 @@ class Dispatcher:
                 self._per_endpoint[endpoint] -= 1
                 if self._per_endpoint[endpoint] <= 0:
                     del self._per_endpoint[endpoint]
+            self._per_workspace[workspace] -= 1
+            if self._per_workspace[workspace] <= 0:
+                del self._per_workspace[workspace]
             self._done(finished)
 
         task.add_done_callback(done)
@@ -179,13 +205,15 @@ class Dispatcher:
             self._wake.set()
 
     async def _deliver(self, due: Due) -> None:
-        if due.message is None or due.url is None:
-            reason = "endpoint removed" if due.url is None else "endpoint disabled"
-            outcome = AttemptOutcome(False, None, 0, reason)
+        if due.url is None:
+            outcome = AttemptOutcome(False, None, 0, "endpoint removed")
+        elif due.message is None:
+            # Its endpoint is disabled (paused): held unattempted, it goes on when the endpoint is enabled again.
+            await webhook_delivery.hold(self.engine, due)
+            log.info("webhook delivery %d held: its endpoint is disabled", due.delivery_id)
+            return
         else:
-            outcome = await webhook_post.attempt(
-                self.http, due.url, due.message, policy=self.network, timeout_s=self.policy.timeout_s
-            )
+            outcome = await self._attempt(due, due.url, due.message)
         # The outcome is recorded whatever it took; a database outage here leaves the lease to run out and
         # the delivery to be attempted again (the receiver dedupes on webhook-id).
         state = await webhook_delivery.record(self.engine, self.policy, due, outcome)
@@ -200,6 +228,21 @@ class Dispatcher:
             outcome.error or outcome.status_code,
         )
 
+    async def _attempt(self, due: Due, url: str, message: Message) -> AttemptOutcome:
+        """One attempt whose every failure is an outcome: an error `attempt` did not foresee (a bug, a library's
+        surprise) is this delivery's failed attempt, logged and retried on the schedule up to `dead`, never a
+        task that dies unrecorded and leaves the delivery to be leased again forever."""
+        started = time.monotonic()
+        try:
+            return await webhook_post.attempt(
+                self.http, url, message, policy=self.network, timeout_s=self.policy.timeout_s
+            )
+        except Exception as error:  # the top of this delivery's task: nothing above it would record the attempt
+            log.exception("webhook delivery %d attempt %d: unexpected error", due.delivery_id, due.attempt)
+            latency_ms = int((time.monotonic() - started) * 1000)
+            detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            return AttemptOutcome(False, None, latency_ms, f"unexpected error: {detail}"[:ERROR_LENGTH_MAX])
+
     async def close(self) -> None:
         for task in list(self._in_flight):
             task.cancel()
@@ -210,7 +253,7 @@ async def serve(settings: WebhookSettings) -> None:
     # No overflow: the delivery tasks share at most this many connections (waiting their turn for one), so a
     # burst of outcomes never opens more on a shared PostgreSQL.
     engine = create_async_engine(settings.database_url, pool_size=settings.webhook_db_pool_size, max_overflow=0)
-    http = new_http_client(settings.webhook_concurrency_max)
+    http = new_http_client(settings.webhook_concurrency_max, settings.webhook_timeout_s)
     dispatcher = Dispatcher(
         engine,
         http,
@@ -219,6 +262,7 @@ async def serve(settings: WebhookSettings) -> None:
         concurrency_max=settings.webhook_concurrency_max,
         poll_interval_s=settings.webhook_tick_interval_s,
         endpoint_concurrency_max=settings.webhook_endpoint_concurrency_max,
+        workspace_concurrency_max=settings.webhook_workspace_concurrency_max,
         listen_conninfo=libpq_url(settings.database_url),
         tick_interval_max_s=settings.webhook_tick_interval_max_s,
         listen_backoff=Backoff(settings.webhook_listen_backoff_initial_s, settings.webhook_listen_backoff_max_s),
@@ -245,7 +289,12 @@ def main() -> None:
     settings = WebhookSettings()
     configure_logging(settings.log_level)
     clear_ready(settings.ready_file)
-    log.info("webhook dispatcher: %d in flight at most", settings.webhook_concurrency_max)
+    log.info(
+        "webhook dispatcher: %d in flight at most, %d a workspace, %d an endpoint",
+        settings.webhook_concurrency_max,
+        settings.webhook_workspace_concurrency_max,
+        settings.webhook_endpoint_concurrency_max,
+    )
     asyncio.run(serve(settings))
 
 

@@ -52,6 +52,8 @@ def error_code(exc: FinanceInputError) -> str:
     """The API error code of a refused command (its status comes from `schemas.errors.ERRORS`)."""
     if isinstance(exc, webhooks.WebhookNotFound | topups.InvoiceNotFound):
         return "not_found"
+    if isinstance(exc, webhooks.WebhookConflict):
+        return "conflict"
     conflict = isinstance(exc, TopupConflict | corrections.CorrectionConflict)
     return "idempotency_conflict" if conflict else "invalid_request"
 

@@ -23,18 +23,20 @@ async def record(conn: AsyncConnection, events: list[FinanceEvent]) -> None:
     if not events:
         return
     await conn.execute(
-        # Each event also gets a webhook delivery row, in this transaction, for every enabled endpoint of its
-        # workspace subscribed to its type (the `PUT /api/v1/billing/webhook` endpoint is subscribed to all three).
+        # Each event also gets a webhook delivery row, in this transaction, for every endpoint of its workspace
+        # subscribed to its type (the `PUT /api/v1/billing/webhook` endpoint is subscribed to all three): pending,
+        # or held for a disabled (paused) endpoint until it is enabled again.
         # The same statement wakes the webhook dispatcher, at commit, when it wrote a delivery.
         text(
             "WITH recorded AS (INSERT INTO finance_events (workspace_id, type, payload) "  # noqa: S608
             "SELECT * FROM unnest(CAST(:ws AS text[]), CAST(:types AS text[]), CAST(:payloads AS jsonb[])) "
             "RETURNING id, workspace_id, type, payload, created_at), "
             "written AS (INSERT INTO webhook_deliveries "
-            "(endpoint_id, workspace_id, event_id, event_type, payload, occurred_at) "
+            "(endpoint_id, workspace_id, event_id, event_type, payload, occurred_at, state, next_attempt_at) "
             "SELECT e.id, r.workspace_id, coalesce(r.payload->>'event_id', 'fe_' || r.id), r.type, r.payload, "
-            "r.created_at FROM recorded r JOIN webhook_endpoints e ON e.workspace_id = r.workspace_id "
-            "AND e.enabled AND r.type = ANY(e.event_types) ON CONFLICT (endpoint_id, event_id) DO NOTHING "
+            "r.created_at, CASE WHEN e.enabled THEN 'pending' ELSE 'held' END, CASE WHEN e.enabled THEN now() END "
+            "FROM recorded r JOIN webhook_endpoints e ON e.workspace_id = r.workspace_id "
+            "AND r.type = ANY(e.event_types) ON CONFLICT (endpoint_id, event_id) DO NOTHING "
             f"RETURNING 1) SELECT CASE WHEN EXISTS (SELECT FROM written) THEN {WAKE} END"
         ),
         {

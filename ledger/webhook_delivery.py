@@ -42,36 +42,63 @@ class Due:
     delivery_id: int
     attempt: int
     schedule_start: int
+    workspace_id: str
     endpoint_id: str | None
     url: str | None
     message: Message | None
     started_at: datetime
 
 
-# One statement, run on its own (autocommit: no BEGIN and COMMIT round trips), that leases the due deliveries and
-# says when the next pending one not leased now falls due (a retry, a lease running out; read on the partial index
-# of pending deliveries, before this statement's leases, which are this dispatcher's own attempts). Its one row
-# when nothing is due carries only that.
+# One statement, run on its own (autocommit: no BEGIN and COMMIT round trips), that leases due deliveries fairly
+# across workspaces and says when the next pending one not leased now falls due (a retry, a lease running out; read
+# before this statement's leases, which are this dispatcher's own attempts). Its one row when nothing is due carries
+# only that.
+#
+# Fairness: `spaces` walks the workspaces that have pending deliveries (a skip scan of the index by workspace: one
+# probe a workspace, whatever their backlogs), leaving out those at their in-flight cap (`busy_ws`); each gives its
+# oldest due deliveries (at most `per_workspace`, none for endpoints at their cap), and the claim takes every
+# workspace's first, then every workspace's second, and so on. One workspace's backlog or slow receivers never
+# stand in front of another's delivery.
 _CLAIM = text(
     """
-    WITH due AS (
+    WITH RECURSIVE spaces AS (
+        (SELECT d.workspace_id FROM webhook_deliveries d WHERE d.state = 'pending' ORDER BY d.workspace_id LIMIT 1)
+        UNION ALL
+        SELECT (SELECT d.workspace_id FROM webhook_deliveries d
+                WHERE d.state = 'pending' AND d.workspace_id > s.workspace_id ORDER BY d.workspace_id LIMIT 1)
+        FROM spaces s WHERE s.workspace_id IS NOT NULL
+    ), open_spaces AS (
+        SELECT workspace_id FROM spaces
+        WHERE workspace_id IS NOT NULL AND NOT workspace_id = ANY(CAST(:busy_ws AS text[]))
+    ), candidates AS (
+        SELECT c.id, c.turn, c.next_attempt_at FROM open_spaces s CROSS JOIN LATERAL (
+            SELECT d.id, d.next_attempt_at, row_number() OVER (ORDER BY d.next_attempt_at, d.id) AS turn
+            FROM webhook_deliveries d
+            WHERE d.workspace_id = s.workspace_id AND d.state = 'pending' AND d.next_attempt_at <= now()
+              AND (d.endpoint_id IS NULL OR NOT d.endpoint_id = ANY(CAST(:busy AS text[])))
+            ORDER BY d.next_attempt_at, d.id LIMIT :per_workspace
+        ) AS c
+    ), due AS (
         SELECT d.id, e.url, e.secret, e.enabled,
                CASE WHEN e.previous_secret_until > now() THEN e.previous_secret END AS previous_secret
         FROM webhook_deliveries d LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id
-        WHERE d.state = 'pending' AND d.next_attempt_at <= now()
-          AND (d.endpoint_id IS NULL OR NOT d.endpoint_id = ANY(CAST(:busy AS text[])))
-        ORDER BY d.next_attempt_at LIMIT :n
+        WHERE d.id IN (SELECT id FROM candidates ORDER BY turn, next_attempt_at, id LIMIT :n)
+          AND d.state = 'pending' AND d.next_attempt_at <= now()
         FOR UPDATE OF d SKIP LOCKED
     ), leased AS (
         UPDATE webhook_deliveries d SET attempts = d.attempts + 1, updated_at = now(),
                next_attempt_at = now() + make_interval(secs => :lease_s)
         FROM due WHERE d.id = due.id
-        RETURNING d.id, d.attempts, d.schedule_start, d.endpoint_id, d.event_id, d.event_type, d.payload, d.occurred_at
+        RETURNING d.id, d.attempts, d.schedule_start, d.workspace_id, d.endpoint_id, d.event_id, d.event_type,
+                  d.payload, d.occurred_at
     ), upcoming AS (
-        SELECT extract(epoch FROM min(d.next_attempt_at) - now()) AS next_due_in_s
-        FROM webhook_deliveries d
-        WHERE d.state = 'pending' AND d.id NOT IN (SELECT id FROM due)
-          AND (d.endpoint_id IS NULL OR NOT d.endpoint_id = ANY(CAST(:busy AS text[])))
+        SELECT extract(epoch FROM min(u.next_attempt_at) - now()) AS next_due_in_s
+        FROM open_spaces s CROSS JOIN LATERAL (
+            SELECT d.next_attempt_at FROM webhook_deliveries d
+            WHERE d.workspace_id = s.workspace_id AND d.state = 'pending' AND d.id NOT IN (SELECT id FROM due)
+              AND (d.endpoint_id IS NULL OR NOT d.endpoint_id = ANY(CAST(:busy AS text[])))
+            ORDER BY d.next_attempt_at, d.id LIMIT 1
+        ) AS u
     )
     SELECT claimed.*, upcoming.next_due_in_s
     FROM upcoming LEFT JOIN (
@@ -88,7 +115,8 @@ class Claimed:
     # Seconds until the next delivery not claimed falls due (<= 0: due already), None when none is pending. A
     # claim that filled its limit says 0 without reading: more may be due now.
     next_due_in_s: float | None
-    # Due deliveries were left behind for endpoints at their in-flight cap (set by the dispatcher, which knows).
+    # Due deliveries were left behind for endpoints or workspaces at their in-flight cap (set by the dispatcher,
+    # which knows).
     slot_awaited: bool = False
 
 
@@ -106,11 +134,27 @@ def body_of(event_type: str, occurred_at: datetime, payload: dict[str, Any]) -> 
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-async def claim(engine: AsyncEngine, policy: WebhookPolicy, limit: int, busy: list[str] | None = None) -> Claimed:
-    """Lease up to `limit` due deliveries, none for the endpoints in `busy` (at their in-flight cap), and say
-    when the next one falls due."""
+async def claim(
+    engine: AsyncEngine,
+    policy: WebhookPolicy,
+    limit: int,
+    busy: list[str] | None = None,
+    *,
+    per_workspace: int,
+    busy_workspaces: list[str] | None = None,
+) -> Claimed:
+    """Lease up to `limit` due deliveries, taking the workspaces' oldest in turn (at most `per_workspace` from
+    one), none for the endpoints in `busy` or the workspaces in `busy_workspaces` (at their in-flight caps), and
+    say when the next one falls due."""
+    parameters = {
+        "n": limit,
+        "lease_s": policy.lease_s,
+        "busy": busy or [],
+        "busy_ws": busy_workspaces or [],
+        "per_workspace": per_workspace,
+    }
     async with _autocommit(engine) as conn:
-        rows = (await conn.execute(_CLAIM, {"n": limit, "lease_s": policy.lease_s, "busy": busy or []})).all()
+        rows = (await conn.execute(_CLAIM, parameters)).all()
     claimed = []
     for row in rows:
         if row.id is None:
@@ -119,7 +163,18 @@ async def claim(engine: AsyncEngine, policy: WebhookPolicy, limit: int, busy: li
         if row.secret is not None and row.enabled:
             secrets = (row.secret,) if row.previous_secret is None else (row.secret, row.previous_secret)
             message = Message(row.event_id, body_of(row.event_type, row.occurred_at, row.payload), secrets)
-        claimed.append(Due(row.id, row.attempts, row.schedule_start, row.endpoint_id, row.url, message, row.started_at))
+        claimed.append(
+            Due(
+                row.id,
+                row.attempts,
+                row.schedule_start,
+                row.workspace_id,
+                row.endpoint_id,
+                row.url,
+                message,
+                row.started_at,
+            )
+        )
     found = rows[0].next_due_in_s
     next_due_in_s = 0.0 if len(claimed) >= limit else None if found is None else float(found)
     return Claimed(claimed, next_due_in_s)
@@ -134,6 +189,19 @@ async def release(engine: AsyncEngine, due: list[Due]) -> None:
                 "WHERE id = ANY(:ids) AND state = 'pending' AND attempts >= 1"
             ),
             {"ids": [item.delivery_id for item in due]},
+        )
+
+
+async def hold(engine: AsyncEngine, due: Due) -> None:
+    """Give back, unattempted and held, a delivery whose endpoint turned out disabled when claimed (written
+    pending by a transaction that saw it enabled, racing the pause): it waits for the endpoint as the others do."""
+    async with _autocommit(engine) as conn:
+        await conn.execute(
+            text(
+                "UPDATE webhook_deliveries SET state = 'held', attempts = attempts - 1, next_attempt_at = NULL, "
+                "updated_at = now() WHERE id = :id AND attempts = :attempt AND state = 'pending'"
+            ),
+            {"id": due.delivery_id, "attempt": due.attempt},
         )
 
 
@@ -155,14 +223,15 @@ _RECORD = text(
     UPDATE webhook_deliveries SET state = :state, last_error = :error, updated_at = now(),
         delivered_at = CASE WHEN :state = 'delivered' THEN now() ELSE delivered_at END,
         next_attempt_at = CASE WHEN :state = 'pending' THEN now() + make_interval(secs => :delay_s) END
-    WHERE id = :id AND attempts = :attempt AND state = 'pending'
+    WHERE id = :id AND attempts = :attempt AND (state = 'pending' OR (state = 'held' AND :state = 'delivered'))
     """
 )
 
 
 async def record(engine: AsyncEngine, policy: WebhookPolicy, due: Due, outcome: AttemptOutcome) -> str:
     """Log the attempt and move the delivery on; returns its new state. A row that moved on meanwhile (its
-    lease ran out and another dispatcher took it) keeps the newer state; the attempt is still logged."""
+    lease ran out and another dispatcher took it, or its endpoint was paused) keeps the newer state, unless a held
+    one was delivered after all; the attempt is logged either way."""
     if outcome.ok:
         state, delay_s = "delivered", 0.0
     elif due.message is None:

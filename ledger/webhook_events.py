@@ -1,5 +1,6 @@
 """Records webhook events for delivery, in the caller's transaction: one delivery row per (event, endpoint
-subscribed to its type, or named by the event), written by one set-based statement.
+subscribed to its type, or named by the event), written by one set-based statement. An endpoint that is disabled
+(paused) gets its row `held`, queued when it is enabled again.
 
 The dispatcher (`python -m ledger.dispatcher`) POSTs the rows after the transaction commits, so an event is
 delivered only if what caused it committed (billed before delivered), and at least once. The statement that
@@ -40,13 +41,14 @@ class WebhookEvent:
 _RECORD = text(
     f"""
     WITH written AS (
-        INSERT INTO webhook_deliveries (endpoint_id, workspace_id, event_id, event_type, payload, occurred_at)
-        SELECT e.id, u.ws, u.event_id, u.type, u.payload, coalesce(u.occurred_at, now())
+        INSERT INTO webhook_deliveries (endpoint_id, workspace_id, event_id, event_type, payload, occurred_at, state,
+                                        next_attempt_at)
+        SELECT e.id, u.ws, u.event_id, u.type, u.payload, coalesce(u.occurred_at, now()),
+               CASE WHEN e.enabled THEN 'pending' ELSE 'held' END, CASE WHEN e.enabled THEN now() END
         FROM unnest(CAST(:ws AS text[]), CAST(:event_ids AS text[]), CAST(:types AS text[]),
                     CAST(:payloads AS jsonb[]), CAST(:endpoints AS text[]), CAST(:times AS timestamptz[]))
              AS u(ws, event_id, type, payload, endpoint, occurred_at)
-        JOIN webhook_endpoints e ON e.workspace_id = u.ws AND e.enabled
-                                AND (u.type = ANY(e.event_types) OR e.id = u.endpoint)
+        JOIN webhook_endpoints e ON e.workspace_id = u.ws AND (u.type = ANY(e.event_types) OR e.id = u.endpoint)
         ON CONFLICT (endpoint_id, event_id) DO NOTHING
         RETURNING 1
     )
@@ -76,7 +78,8 @@ async def record_webhook_events(conn: AsyncConnection, events: Sequence[WebhookE
 async def record_webhook_event(
     conn: AsyncConnection, *, workspace_id: str, event_type: str, event_id: str, data: dict[str, Any]
 ) -> int:
-    """One event (`batch.completed`, say) for every enabled endpoint of the workspace subscribed to its type,
+    """One event (`batch.completed`, say) for every endpoint of the workspace subscribed to its type (held for a
+    disabled one),
     in the caller's transaction; returns how many deliveries were written (0: nobody subscribes)."""
     return await record_webhook_events(conn, [WebhookEvent(workspace_id, event_type, event_id, data)])
 

@@ -20,6 +20,7 @@ from schemas.webhooks import URL_LENGTH_MAX
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+PORT_MIN, PORT_MAX = 1, 65535
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -50,6 +51,11 @@ def _kind_of(address: IPAddress) -> str | None:
             return "IPv4-mapped IPv6"
         if address in _NAT64:
             return "NAT64 (embeds an IPv4 address)"
+        # 6to4 and Teredo carry an IPv4 address too, and a relay may forward to it: refused as NAT64 is.
+        if address.sixtofour is not None:
+            return "6to4 (embeds an IPv4 address)"
+        if address.teredo is not None:
+            return "Teredo (embeds an IPv4 address)"
     checks = (
         ("unspecified", address.is_unspecified),
         ("loopback", address.is_loopback),
@@ -64,13 +70,17 @@ def _kind_of(address: IPAddress) -> str | None:
 
 
 def literal_address(host: str) -> IPAddress | None:
-    """The address a host written as one denotes, in any form the resolver accepts (`0x7f.1`, `2130706433`)."""
+    """The address a host written as one denotes, in any form the resolver accepts (`0x7f.1`, `2130706433`, and
+    with the root's trailing dot: `10.0.0.1.`)."""
+    bare = host.strip("[]").rstrip(".")
+    if not bare:
+        return None
     try:
-        return ipaddress.ip_address(host.strip("[]"))
+        return ipaddress.ip_address(bare)
     except ValueError:
         pass
     try:
-        return ipaddress.IPv4Address(socket.inet_aton(host))
+        return ipaddress.IPv4Address(socket.inet_aton(bare))
     except OSError:
         return None
 
@@ -92,6 +102,8 @@ def check_url(url: str, policy: NetworkPolicy) -> None:
         raise FinanceInputError("url: has no host")
     if parsed.userinfo:
         raise FinanceInputError("url: credentials in the URL are not accepted; the signature authenticates")
+    if parsed.port is not None and not PORT_MIN <= parsed.port <= PORT_MAX:
+        raise FinanceInputError(f"url: port {parsed.port} is not a TCP port ({PORT_MIN}-{PORT_MAX})")
     address = literal_address(parsed.host)
     if address is not None and (why := policy.refusal(address)) is not None:
         raise FinanceInputError(f"url: {why}; webhooks go to public addresses only")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from ledger.webhook_network import AddressRefused, NetworkPolicy, literal_address
+from ledger.webhook_network import PORT_MAX, PORT_MIN, AddressRefused, NetworkPolicy, literal_address
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the format's prefix, not a secret)
 ERROR_LENGTH_MAX = 500
@@ -107,6 +107,9 @@ async def attempt(
 
 async def _post_pinned(http: httpx.AsyncClient, url: httpx.URL, message: Message, policy: NetworkPolicy) -> int:
     port = url.port or (443 if url.scheme == "https" else 80)
+    if not PORT_MIN <= port <= PORT_MAX:
+        # Registration refuses such a URL; one registered before it did is a failed attempt, not a crash.
+        raise ValueError(f"port {port} is not a TCP port ({PORT_MIN}-{PORT_MAX})")
     address = await resolve_checked(url.host, port, policy)
     headers = headers_for(message, int(time.time()))
     headers["host"] = url.netloc.decode("ascii")

@@ -37,6 +37,9 @@ class WebhookSettings(ServiceSettings):
     webhook_concurrency_max: int = Field(default=32, ge=1, le=1024)
     # Attempts in flight to one endpoint: a slow or dead receiver holds at most this many of the slots.
     webhook_endpoint_concurrency_max: int = Field(default=4, ge=1, le=1024)
+    # Attempts in flight for one workspace's endpoints together (a workspace may have 20): its slow or dead
+    # receivers hold at most this many slots, and the claim serves the workspaces in turn.
+    webhook_workspace_concurrency_max: int = Field(default=8, ge=1, le=1024)
     webhook_db_pool_size: int = Field(default=4, ge=1, le=50)
     # Outbound addresses: only global unicast ones, unless private networks are allowed (all of them) or the
     # address is in the allow-list (CIDRs such as "127.0.0.0/8"; `make up` and the tests allow loopback).

@@ -30,6 +30,10 @@ class WebhookNotFound(FinanceInputError):
     """No such endpoint or delivery in this workspace (a 404)."""
 
 
+class WebhookConflict(FinanceInputError):
+    """The request does not fit the endpoint's state (a 409): a redelivery to a disabled endpoint."""
+
+
 def new_secret() -> str:
     """A Standard Webhooks secret: `whsec_` and 32 random bytes in base64."""
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
@@ -80,11 +84,7 @@ async def create_endpoint(
     _check_description(description)
     secret = secret or new_secret()
     check_secret(secret)
-    count = await conn.execute(
-        text("SELECT count(*) FROM webhook_endpoints WHERE workspace_id = :ws"), {"ws": workspace_id}
-    )
-    if count.scalar_one() >= ENDPOINTS_PER_WORKSPACE_MAX:
-        raise FinanceInputError(f"a workspace has at most {ENDPOINTS_PER_WORKSPACE_MAX} webhook endpoints")
+    await _check_room(conn, workspace_id)
     row = (
         await conn.execute(
             text(
@@ -138,16 +138,47 @@ async def update_endpoint(
     ).first()
     if row is None:
         raise WebhookNotFound(f"webhook endpoint {endpoint_id!r} not found")
+    if changes.get("enabled") is False:
+        await _hold(conn, endpoint_id)
+    elif changes.get("enabled") is True:
+        await _resume(conn, endpoint_id)
     return endpoint_json(row)
 
 
+async def _hold(conn: AsyncConnection, endpoint_id: str) -> None:
+    """Pausing: the endpoint's pending deliveries wait, unattempted and out of the queue, keeping the attempts made.
+    One in flight now still has its outcome recorded (a success delivers it; a failure leaves it held)."""
+    await conn.execute(
+        text(
+            "UPDATE webhook_deliveries SET state = 'held', next_attempt_at = NULL, updated_at = now() "
+            "WHERE endpoint_id = :id AND state = 'pending'"
+        ),
+        {"id": endpoint_id},
+    )
+
+
+async def _resume(conn: AsyncConnection, endpoint_id: str) -> None:
+    """Enabling: the held deliveries are due at once, their schedules going on from the attempts already made
+    (the time paused does not count against them). The statement wakes the dispatcher (at commit) when it queued
+    any."""
+    await conn.execute(
+        text(
+            "WITH queued AS (UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = now(), "  # noqa: S608
+            "updated_at = now() WHERE endpoint_id = :id AND state = 'held' RETURNING 1) "
+            f"SELECT CASE WHEN EXISTS (SELECT FROM queued) THEN {WAKE} END"
+        ),
+        {"id": endpoint_id},
+    )
+
+
 async def delete_endpoint(conn: AsyncConnection, workspace_id: str, endpoint_id: str) -> bool:
-    """Delete it; its pending deliveries end `dead` (there is nowhere to send them). Its log stays readable
-    by delivery id, no longer under the endpoint."""
+    """Delete it; its pending and held deliveries end `dead` (there is nowhere to send them). Its log stays
+    readable by delivery id, no longer under the endpoint."""
     await conn.execute(
         text(
             "UPDATE webhook_deliveries SET state = 'dead', next_attempt_at = NULL, updated_at = now(), "
-            "last_error = 'endpoint removed' WHERE endpoint_id = :id AND workspace_id = :ws AND state = 'pending'"
+            "last_error = 'endpoint removed' WHERE endpoint_id = :id AND workspace_id = :ws "
+            "AND state IN ('pending', 'held')"
         ),
         {"id": endpoint_id, "ws": workspace_id},
     )
@@ -182,14 +213,17 @@ async def rotate_secret(conn: AsyncConnection, workspace_id: str, endpoint_id: s
 
 async def redeliver(conn: AsyncConnection, workspace_id: str, delivery_id: int) -> dict[str, Any]:
     """Queue a delivered or dead delivery again now, its schedule starting over; a pending one stays as it is
-    (it may be in flight: moving it would post it twice at once)."""
+    (it may be in flight: moving it would post it twice at once). One whose endpoint is disabled is refused:
+    nothing is sent to a paused endpoint (its held deliveries go on when it is enabled)."""
     row = (
         await conn.execute(
             # The same statement wakes the dispatcher (at commit) when it queued the delivery: one row at most.
             text(
                 "WITH queued AS (UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = now(), "  # noqa: S608
                 "schedule_start = attempts, updated_at = now() WHERE id = :id AND workspace_id = :ws "
-                "AND state <> 'pending' AND endpoint_id IS NOT NULL RETURNING id, state, next_attempt_at) "
+                "AND state IN ('delivered', 'dead') "
+                "AND EXISTS (SELECT FROM webhook_endpoints e WHERE e.id = endpoint_id AND e.enabled) "
+                "RETURNING id, state, next_attempt_at) "
                 f"SELECT id, state, next_attempt_at, {WAKE} AS woke FROM queued"
             ),
             {"id": delivery_id, "ws": workspace_id},
@@ -199,8 +233,9 @@ async def redeliver(conn: AsyncConnection, workspace_id: str, delivery_id: int) 
         row = (
             await conn.execute(
                 text(
-                    "SELECT id, state, next_attempt_at, endpoint_id FROM webhook_deliveries "
-                    "WHERE id = :id AND workspace_id = :ws"
+                    "SELECT d.id, d.state, d.next_attempt_at, d.endpoint_id, e.enabled "
+                    "FROM webhook_deliveries d LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id "
+                    "WHERE d.id = :id AND d.workspace_id = :ws"
                 ),
                 {"id": delivery_id, "ws": workspace_id},
             )
@@ -209,6 +244,11 @@ async def redeliver(conn: AsyncConnection, workspace_id: str, delivery_id: int) 
             raise WebhookNotFound(f"webhook delivery {delivery_id} not found")
         if row.endpoint_id is None:
             raise FinanceInputError(f"webhook delivery {delivery_id}: its endpoint was deleted")
+        if not row.enabled:
+            raise WebhookConflict(
+                f"webhook delivery {delivery_id}: its endpoint {row.endpoint_id} is disabled; enable it to send "
+                "(its held deliveries then go on by themselves)"
+            )
     next_at = row.next_attempt_at
     return {"delivery_id": row.id, "state": row.state, "next_attempt_at": next_at.isoformat() if next_at else None}
 
@@ -220,6 +260,11 @@ async def set_billing_endpoint(
     (a later PATCH of its event types is kept when the URL or secret changes)."""
     check_url(url, policy)
     check_secret(secret)
+    billing = await conn.execute(
+        text("SELECT 1 FROM webhook_endpoints WHERE workspace_id = :ws AND billing"), {"ws": workspace_id}
+    )
+    if billing.first() is None:
+        await _check_room(conn, workspace_id)  # a new endpoint: it counts among the 20
     written = await conn.execute(
         text(
             "INSERT INTO webhook_endpoints (id, workspace_id, url, secret, event_types, billing, description) "
@@ -229,7 +274,9 @@ async def set_billing_endpoint(
         ),
         {"id": new_endpoint_id(), "ws": workspace_id, "url": url, "secret": secret, "types": list(FINANCE_EVENT_TYPES)},
     )
-    return str(written.scalar_one())
+    endpoint_id = str(written.scalar_one())
+    await _resume(conn, endpoint_id)  # setting it enables it: what it held while disabled goes on
+    return endpoint_id
 
 
 async def remove_billing_endpoint(conn: AsyncConnection, workspace_id: str) -> bool:
@@ -239,6 +286,17 @@ async def remove_billing_endpoint(conn: AsyncConnection, workspace_id: str) -> b
     )
     endpoint_id = found.scalar_one_or_none()
     return endpoint_id is not None and await delete_endpoint(conn, workspace_id, endpoint_id)
+
+
+async def _check_room(conn: AsyncConnection, workspace_id: str) -> None:
+    """Refuse a new endpoint past the workspace's limit; the billing endpoint counts as one."""
+    count = await conn.execute(
+        text("SELECT count(*) FROM webhook_endpoints WHERE workspace_id = :ws"), {"ws": workspace_id}
+    )
+    if count.scalar_one() >= ENDPOINTS_PER_WORKSPACE_MAX:
+        raise FinanceInputError(
+            f"a workspace has at most {ENDPOINTS_PER_WORKSPACE_MAX} webhook endpoints, the billing webhook included"
+        )
 
 
 def _check_description(description: str) -> None:

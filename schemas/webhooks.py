@@ -27,7 +27,8 @@ ENDPOINTS_PER_WORKSPACE_MAX = 20
 EventType = Literal[
     "job.completed", "job.failed", "batch.completed", "topup.succeeded", "topup.failed", "balance.threshold_crossed"
 ]
-DeliveryState = Literal["pending", "delivered", "dead"]
+# `held`: waiting for its endpoint to be enabled again (a paused endpoint is neither attempted nor dead-lettered).
+DeliveryState = Literal["pending", "held", "delivered", "dead"]
 
 
 class _Command(BaseModel):

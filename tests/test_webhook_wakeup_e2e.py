@@ -67,7 +67,7 @@ async def _running(
     engine: AsyncEngine, *, poll_interval_s: float = FALLBACK_S, listen_backoff: Backoff | None = None
 ) -> AsyncIterator[Dispatcher]:
     """A listening dispatcher with a 30 s safety-net poll, once its LISTEN is up and its first look is done."""
-    async with new_http_client(8) as http:
+    async with new_http_client(8, 5.0) as http:
         dispatcher = Dispatcher(
             engine,
             http,
@@ -76,6 +76,7 @@ async def _running(
             concurrency_max=8,
             poll_interval_s=poll_interval_s,
             endpoint_concurrency_max=4,
+            workspace_concurrency_max=8,
             listen_conninfo=libpq_url(str(engine.url.render_as_string(hide_password=False))),
             tick_interval_max_s=FALLBACK_S,
             listen_backoff=listen_backoff or Backoff(initial_s=0.2, max_s=1.0),

@@ -492,7 +492,7 @@ async def test_a_dead_receiver_holds_only_its_share_of_the_dispatchers_slots(
         async with (
             ScriptedReceiver(script=lambda n: Answer(hang=True)) as dead,
             ScriptedReceiver() as healthy,
-            new_http_client(4) as http,
+            new_http_client(4, 10.0) as http,
         ):
             await _endpoint(client, workspace, dead.url, ["batch.completed"])
             await _endpoint(client, workspace, healthy.url, ["topup.failed"])
@@ -510,6 +510,7 @@ async def test_a_dead_receiver_holds_only_its_share_of_the_dispatchers_slots(
                 concurrency_max=4,
                 poll_interval_s=0.05,
                 endpoint_concurrency_max=2,
+                workspace_concurrency_max=8,
             )
             running = asyncio.create_task(dispatcher.run())
             started = time.monotonic()

@@ -81,7 +81,8 @@ async def get_webhook(request: Request, principal: WebhookReader, endpoint_id: E
 async def update_webhook(
     request: Request, principal: Manager, endpoint_id: EndpointId, body: JsonBody
 ) -> WebhookEndpointBody:
-    """Change any of `url`, `event_types`, `description`, `enabled`."""
+    """Change any of `url`, `event_types`, `description`, `enabled` (`false` pauses it: its deliveries are held, not
+    attempted, until it is `true` again)."""
     if "endpoint_id" in body:
         raise InvalidRequest("body: 'endpoint_id' is not a field of this route")
     command = _command_of(UpdateWebhook, body, endpoint_id=endpoint_id)
@@ -144,12 +145,13 @@ async def list_deliveries(
     "/deliveries/{delivery_id}/redeliver",
     status_code=202,
     response_model=RedeliveryBody,
-    responses=_errors(400, 401, 403, 404, 503, 504),
+    responses=_errors(400, 401, 403, 404, 409, 503, 504),
 )
 async def redeliver(
     request: Request, principal: Manager, delivery_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
 ) -> OrjsonResponse:
-    """Send a delivered or dead delivery again (the same `webhook-id`), its retry schedule starting over."""
+    """Send a delivered or dead delivery again (the same `webhook-id`), its retry schedule starting over; a 409
+    `conflict` when its endpoint is disabled (paused: its held deliveries go on once it is enabled)."""
     command = RedeliverWebhook(delivery_id=delivery_id)
     result = await _send(_services(request), principal.workspace_id, command, actor=principal.key_id)
     return OrjsonResponse(RedeliveryBody.model_validate(result).model_dump(), status_code=202)
