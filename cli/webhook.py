@@ -80,7 +80,7 @@ def update(
 @click.argument("endpoint_id")
 @connection_options
 def delete(connection: Connection, endpoint_id: str) -> None:
-    """Delete ENDPOINT_ID; its pending deliveries end dead."""
+    """Delete ENDPOINT_ID; its pending and held deliveries end dead."""
     emit(request(connection, "DELETE", f"/webhooks/{endpoint_id}", admin=False))
 
 

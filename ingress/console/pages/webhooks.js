@@ -31,8 +31,9 @@ export async function render(main, { api }) {
         { label: "Type", value: (d) => d.type },
         { label: "State", value: (d) => h("span", { className: `pill ${d.state === "delivered" ? "ok" : d.state === "dead" ? "bad" : ""}` }, d.state) },
         { label: "Attempts (status, latency)", value: attemptsText },
-        { label: "Next try", value: (d) => when(d.next_attempt_at) },
-        { label: "", value: (d) => d.state === "pending" ? "" : h("button", { className: "secondary", type: "button", onclick: () => redeliver(d) }, "Redeliver") },
+        { label: "Next try", value: (d) => d.state === "held" ? "when the endpoint is resumed" : when(d.next_attempt_at) },
+        // A pending delivery is already queued; a held one waits for its paused endpoint (a redelivery is a 409).
+        { label: "", value: (d) => d.state === "pending" || d.state === "held" ? "" : h("button", { className: "secondary", type: "button", onclick: () => redeliver(d) }, "Redeliver") },
       ], page.data, "No deliveries yet."),
       page.next_cursor ? h("button", { className: "secondary", type: "button", onclick: () => deliveries(endpoint, page.next_cursor) }, "Older deliveries") : null));
   };
