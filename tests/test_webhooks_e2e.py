@@ -399,6 +399,11 @@ async def test_endpoint_management_and_bad_input(client: httpx.AsyncClient, engi
         "http://[fe80::1]/",
         "http://[fc00::1]/",
         "http://240.0.0.1/",
+        # Other spellings of the same addresses: a literal with a trailing dot, 6to4 of the metadata address.
+        "http://169.254.169.254./latest/meta-data",
+        "http://10.0.0.1./x",
+        "http://[2002:a9fe:a9fe::]/x",
+        "http://[2002:a9fe:a9fe::1]/x",
     ],
 )
 async def test_a_webhook_url_at_a_private_address_is_refused(
@@ -412,6 +417,7 @@ async def test_a_webhook_url_at_a_private_address_is_refused(
     assert "public addresses" in answer.json()["error"]
     put = await client.put("/billing/webhook", json={"url": url}, headers=workspace.headers)
     assert put.status_code == 400, put.text
+    await _another_workspace_completes(client, engine)
 
 
 async def test_hostile_receivers_cost_one_recorded_attempt_each(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
