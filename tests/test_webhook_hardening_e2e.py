@@ -5,7 +5,6 @@ proving another workspace's delivery still completes."""
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
 from typing import Any
 
@@ -14,15 +13,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledger.dispatcher import Dispatcher, new_http_client
+from ledger.dispatcher import new_http_client
 from ledger.webhook_delivery import WebhookPolicy
 from ledger.webhook_events import WebhookEvent, record_webhook_events
-from ledger.webhook_network import NetworkPolicy
 from tests.conftest import Stack, Workspace, make_workspace
+from tests.dispatcher_runs import running_dispatcher
 from tests.test_webhooks_e2e import HELLO, _deliveries, _endpoint, _eventually
 from tests.webhook_receiver import Answer, ScriptedReceiver
-
-LOOPBACK = NetworkPolicy(allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),))
 
 
 async def _another_workspace_is_delivered(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
@@ -126,29 +123,23 @@ async def test_an_unforeseen_error_in_an_attempt_is_a_logged_failed_attempt_on_t
                 WebhookEvent(healthy.id, "batch.completed", "evt_healthy", {"n": 0}),
             ]
             assert await record_webhook_events(conn, events) == 2
-        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
-            dispatcher = Dispatcher(
+        async with (
+            httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http,
+            running_dispatcher(
                 engine,
                 http,
                 WebhookPolicy(retry_delays_s=(0.2, 0.2), timeout_s=5.0),
-                LOOPBACK,
                 concurrency_max=4,
-                poll_interval_s=0.05,
                 endpoint_concurrency_max=2,
                 workspace_concurrency_max=8,
-            )
-            running = asyncio.create_task(dispatcher.run())
-            try:
+            ),
+        ):
 
-                async def dead() -> list[dict[str, Any]]:
-                    log = await _deliveries(client, poisoned, poison_hook["id"])
-                    return [d for d in log if d["state"] == "dead"]
+            async def dead() -> list[dict[str, Any]]:
+                log = await _deliveries(client, poisoned, poison_hook["id"])
+                return [d for d in log if d["state"] == "dead"]
 
-                (delivery,) = await _eventually(dead, timeout_s=15)
-            finally:
-                running.cancel()
-                await asyncio.gather(running, return_exceptions=True)
-                await dispatcher.close()
+            (delivery,) = await _eventually(dead, timeout_s=15)
         assert [a["attempt"] for a in delivery["attempts"]] == [1, 2, 3]
         assert all(a["error"].startswith("unexpected error: ExceptionGroup") for a in delivery["attempts"])
         assert delivery["last_error"].startswith("unexpected error:")
@@ -182,18 +173,14 @@ async def test_one_workspaces_slow_receivers_never_hold_another_workspaces_deliv
             async with engine.begin() as conn:
                 events = [WebhookEvent(noisy.id, "batch.completed", f"evt_noisy_{n}", {"n": n}) for n in range(4)]
                 assert await record_webhook_events(conn, events) == 40
-            dispatcher = Dispatcher(
+            async with running_dispatcher(
                 engine,
                 http,
                 WebhookPolicy(retry_delays_s=(60.0,), timeout_s=10.0),
-                LOOPBACK,
                 concurrency_max=8,
-                poll_interval_s=0.05,
                 endpoint_concurrency_max=2,
                 workspace_concurrency_max=4,
-            )
-            running = asyncio.create_task(dispatcher.run())
-            try:
+            ):
 
                 async def noisy_in_flight() -> bool:
                     return len(slow.received) >= 4
@@ -211,10 +198,6 @@ async def test_one_workspaces_slow_receivers_never_hold_another_workspaces_deliv
                 assert await _eventually(served, timeout_s=15)
                 assert time.monotonic() - started < 3  # well inside the slow receiver's 10 s deadline
                 assert len(slow.received) == 4  # the noisy workspace's cap, whatever its endpoints
-            finally:
-                running.cancel()
-                await asyncio.gather(running, return_exceptions=True)
-                await dispatcher.close()
     finally:
         stack.dispatcher.start()
     await _another_workspace_is_delivered(client, engine)
@@ -237,18 +220,14 @@ async def test_a_paused_endpoint_holds_its_deliveries_and_goes_on_when_enabled(
             async with engine.begin() as conn:
                 first = WebhookEvent(workspace.id, "batch.completed", "evt_before_pause", {"n": 0})
                 assert await record_webhook_events(conn, [first]) == 1
-            dispatcher = Dispatcher(
+            async with running_dispatcher(
                 engine,
                 http,
                 WebhookPolicy(retry_delays_s=(2.0, 2.0), timeout_s=5.0),
-                LOOPBACK,
                 concurrency_max=4,
-                poll_interval_s=0.05,
                 endpoint_concurrency_max=2,
                 workspace_concurrency_max=4,
-            )
-            running = asyncio.create_task(dispatcher.run())
-            try:
+            ):
 
                 async def refused_once() -> bool:
                     log = await _deliveries(client, workspace, hook["id"])
@@ -292,10 +271,6 @@ async def test_a_paused_endpoint_holds_its_deliveries_and_goes_on_when_enabled(
 
                 log = await _eventually(all_delivered, timeout_s=10)
                 assert log, await _deliveries(client, workspace, hook["id"])
-            finally:
-                running.cancel()
-                await asyncio.gather(running, return_exceptions=True)
-                await dispatcher.close()
         expected = {"evt_before_pause", "evt_during_pause", f"evt_{chat.json()['id']}"}
         assert set(receiver.answered) == expected and len(receiver.received) == 4
         (before,) = [d for d in log if d["event_id"] == "evt_before_pause"]

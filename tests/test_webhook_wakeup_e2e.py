@@ -8,7 +8,6 @@ process with a fallback poll of 30 s, so only a notification can explain a deliv
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -23,15 +22,14 @@ from ledger import finance_events, webhooks
 from ledger.dispatcher import Dispatcher, new_http_client
 from ledger.webhook_delivery import WebhookPolicy
 from ledger.webhook_events import WebhookEvent, record_webhook_events
-from ledger.webhook_network import NetworkPolicy
 from ledger.webhook_wakeup import CHANNEL
 from runtime.consume import Backoff
 from runtime.db_roles import libpq_url, role_url
 from schemas.finance import TopupFailed
 from tests.conftest import make_workspace
+from tests.dispatcher_runs import LOOPBACK
 from tests.webhook_receiver import Receiver, ScriptedReceiver
 
-LOOPBACK = NetworkPolicy(allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),))
 FALLBACK_S = 30.0
 # Far under the fallback poll, and generous for a shared two-core machine.
 PROMPT_S = 2.0

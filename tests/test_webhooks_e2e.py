@@ -5,7 +5,6 @@ hostile receivers and a dispatcher killed mid-delivery, on the real services and
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import time
 from typing import Any
@@ -17,15 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from ledger.dispatcher import Dispatcher, new_http_client
+from ledger.dispatcher import new_http_client
 from ledger.webhook_delivery import WebhookPolicy
 from ledger.webhook_events import WebhookEvent, record_webhook_events
-from ledger.webhook_network import NetworkPolicy
 from tests.conftest import Stack, Workspace, make_workspace
+from tests.dispatcher_runs import running_dispatcher
 from tests.webhook_receiver import Answer, Received, ScriptedReceiver
 
 HELLO = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}
-LOOPBACK = NetworkPolicy(allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),))
 FAILING = {"model": "test/refused", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}
 
 
@@ -508,19 +506,15 @@ async def test_a_dead_receiver_holds_only_its_share_of_the_dispatchers_slots(
             async with engine.begin() as conn:
                 event = WebhookEvent(workspace.id, "topup.failed", "evt_healthy", {"n": 0})
                 assert await record_webhook_events(conn, [event]) == 1
-            dispatcher = Dispatcher(
+            async with running_dispatcher(
                 engine,
                 http,
                 WebhookPolicy(retry_delays_s=(60.0,), timeout_s=10.0),
-                LOOPBACK,
                 concurrency_max=4,
-                poll_interval_s=0.05,
                 endpoint_concurrency_max=2,
                 workspace_concurrency_max=8,
-            )
-            running = asyncio.create_task(dispatcher.run())
-            started = time.monotonic()
-            try:
+            ):
+                started = time.monotonic()
 
                 async def served() -> bool:
                     return healthy.answered == ["evt_healthy"]
@@ -528,9 +522,5 @@ async def test_a_dead_receiver_holds_only_its_share_of_the_dispatchers_slots(
                 assert await _eventually(served, timeout_s=8)
                 assert time.monotonic() - started < 5  # well inside the dead receiver's 10 s deadline
                 assert len(dead.received) == 2  # its cap: two attempts in flight, the rest wait their turn
-            finally:
-                running.cancel()
-                await asyncio.gather(running, return_exceptions=True)
-                await dispatcher.close()
     finally:
         stack.dispatcher.start()
