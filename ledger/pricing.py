@@ -30,16 +30,11 @@ class Version(Protocol):
 
 def terms_of(model: ModelEntry) -> domain.Terms:
     # The multipliers are parsed by the cached `fraction_of` (the same value as `model.input_price`): parsing a
-    # Fraction from text costs more than pricing the job. A cached-input price the entry names prices cache reads;
-    # without one they cost the input price (as `price_book.catalogue_prices` seeds the book).
+    # Fraction from text costs more than pricing the job. The catalogue names no cached-input price, so cache reads
+    # cost the input price (as `price_book.catalogue_prices` seeds the book); only a price-book version sets one.
     price_in = domain.fraction_of(model.input_multiplier)
-    cached = getattr(model, "cached_input_multiplier", None)
     return domain.Terms(
-        price=domain.Price(
-            price_in,
-            domain.fraction_of(model.output_multiplier),
-            domain.fraction_of(str(cached)) if cached is not None else price_in,
-        ),
+        price=domain.Price(price_in, domain.fraction_of(model.output_multiplier), price_in),
         context_tokens=model.context_tokens,
         max_output_tokens=model.max_output_tokens,
     )
